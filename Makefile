@@ -1,0 +1,16 @@
+# The two Quick start commands (README.md): `make run` and `make test`. Both set up what they need first.
+SHELL := /bin/bash
+# Tools installed by scripts/setup.sh: cargo-leptos and wasm-bindgen in ~/.cargo/bin, binaryen's wasm-opt from npm.
+export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: setup run test
+setup:
+	scripts/setup.sh
+
+## Build the release site and serve it at http://127.0.0.1:3000 on the embedded SQLite default (data/gif-chat.db).
+run: setup
+	cargo leptos serve --release
+
+## Build, then run every test: Rust unit and integration tests, then the Playwright suite in Chromium.
+test: setup
+	scripts/test.sh

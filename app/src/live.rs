@@ -1,0 +1,52 @@
+//! The live channel's protocol: JSON text frames, one event per frame, each tagged by `type`.
+//! Documented for other clients in README.md ("Live protocol"); keep the two in step.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ChatMessage, RoomId, RoomSummary};
+
+/// Server to client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum LiveEvent {
+    /// Every open room, newest first: the first answer to `subscribeLobby` (and after the server had to drop
+    /// events for a slow client). Replaces the client's list.
+    Rooms { rooms: Vec<RoomSummary> },
+    /// A room was created (sent to the room list).
+    NewRoom { room: RoomSummary },
+    /// A room was removed (sent to the room list and to the room itself).
+    RemoveRoom { id: RoomId },
+    /// The number of people present in a room changed (sent to the room list).
+    RoomPresence { id: RoomId, present: u32 },
+    /// A committed message (sent to the room). System messages (joins, leaves) are `chat` too.
+    Chat { message: ChatMessage },
+    /// The connection is now subscribed to the room list.
+    Subscribed,
+    /// The connection joined the room and will receive its messages; `present` people are in it.
+    Joined { room: RoomId, present: u32 },
+    /// Joining the room was refused; the connection stays open but receives nothing from the room.
+    Refused { room: RoomId, reason: RefusalReason, message: String },
+    /// Answer to `ping`.
+    Pong,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RefusalReason {
+    NotFound,
+    Password,
+    Full,
+}
+
+/// Client to server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ClientCommand {
+    /// Receive `newRoom`, `removeRoom` and `roomPresence`.
+    SubscribeLobby,
+    /// Enter a room (counted in its presence) and receive its `chat` events. `since` is the highest sequence
+    /// number the client already has: events after it that it missed are replayed first.
+    Join { room: RoomId, since: Option<i64> },
+    /// Keeps idle proxies from closing the connection; answered with `pong`.
+    Ping,
+}

@@ -1,0 +1,211 @@
+//! Rooms and messages in the database (the durable truth). Every function takes the pool or a transaction and
+//! does one thing; the [`crate::server::chat`] service composes them.
+
+use sqlx::{FromRow, SqlitePool};
+
+use crate::model::{ChatMessage, MessageKind, PAGE_SIZE, RoomId};
+use crate::server::identity::person;
+
+/// A room row, including the secret the client never sees.
+#[derive(Debug, Clone, FromRow)]
+pub struct RoomRow {
+    pub id: RoomId,
+    pub title: String,
+    pub max_members: i64,
+    pub password_hash: Option<String>,
+    pub owner_id: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+struct MessageRow {
+    room_id: RoomId,
+    seq: i64,
+    kind: String,
+    author_id: Option<String>,
+    body: String,
+    created_at: i64,
+}
+
+impl From<MessageRow> for ChatMessage {
+    fn from(row: MessageRow) -> ChatMessage {
+        let kind = MessageKind::parse(&row.kind).unwrap_or(MessageKind::System);
+        let body = match kind {
+            MessageKind::Gif => gif_path(&row.body),
+            _ => row.body,
+        };
+        ChatMessage {
+            room_id: row.room_id,
+            seq: row.seq,
+            kind,
+            author: row.author_id.as_deref().map(person),
+            body,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// The URL path a stored GIF is served at.
+pub fn gif_path(file_name: &str) -> String {
+    format!("/gif/{file_name}")
+}
+
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+pub struct NewRoom<'a> {
+    pub title: &'a str,
+    pub max_members: u32,
+    pub password_hash: Option<&'a str>,
+    pub owner_id: &'a str,
+}
+
+pub async fn insert_room(db: &SqlitePool, room: NewRoom<'_>) -> sqlx::Result<RoomRow> {
+    sqlx::query_as::<_, RoomRow>(
+        "INSERT INTO rooms (title, max_members, password_hash, owner_id, created_at)
+         VALUES (?, ?, ?, ?, ?)
+         RETURNING id, title, max_members, password_hash, owner_id, created_at",
+    )
+    .bind(room.title)
+    .bind(room.max_members)
+    .bind(room.password_hash)
+    .bind(room.owner_id)
+    .bind(now_millis())
+    .fetch_one(db)
+    .await
+}
+
+pub async fn find_room(db: &SqlitePool, id: RoomId) -> sqlx::Result<Option<RoomRow>> {
+    sqlx::query_as::<_, RoomRow>(
+        "SELECT id, title, max_members, password_hash, owner_id, created_at FROM rooms WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// All rooms, newest first.
+pub async fn list_rooms(db: &SqlitePool) -> sqlx::Result<Vec<RoomRow>> {
+    sqlx::query_as::<_, RoomRow>(
+        "SELECT id, title, max_members, password_hash, owner_id, created_at FROM rooms ORDER BY id DESC",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Commits a message with the room's next sequence number. `None` if the room does not exist (any more).
+pub async fn insert_message(
+    db: &SqlitePool,
+    room_id: RoomId,
+    kind: MessageKind,
+    author_id: Option<&str>,
+    body: &str,
+) -> sqlx::Result<Option<ChatMessage>> {
+    let mut tx = db.begin().await?;
+    // Taking the next number and inserting happen in one write transaction: SQLite has one writer at a time, so
+    // two sends can never get the same number or commit out of order.
+    let Some(seq) = sqlx::query_scalar::<_, i64>(
+        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+    )
+    .bind(room_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let row = sqlx::query_as::<_, MessageRow>(
+        "INSERT INTO messages (room_id, seq, kind, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         RETURNING room_id, seq, kind, author_id, body, created_at",
+    )
+    .bind(room_id)
+    .bind(seq)
+    .bind(kind.as_str())
+    .bind(author_id)
+    .bind(body)
+    .bind(now_millis())
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(row.into()))
+}
+
+/// Up to a page of messages before `before_seq` (or the latest ones), oldest first, and whether more exist.
+pub async fn messages_before(
+    db: &SqlitePool,
+    room_id: RoomId,
+    before_seq: Option<i64>,
+) -> sqlx::Result<(Vec<ChatMessage>, bool)> {
+    let mut rows = sqlx::query_as::<_, MessageRow>(
+        "SELECT room_id, seq, kind, author_id, body, created_at FROM messages
+         WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+    )
+    .bind(room_id)
+    .bind(before_seq.unwrap_or(i64::MAX))
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(db)
+    .await?;
+    let has_earlier = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    rows.reverse();
+    Ok((rows.into_iter().map(ChatMessage::from).collect(), has_earlier))
+}
+
+/// Messages after `after_seq`, oldest first, at most `limit`.
+pub async fn messages_after(
+    db: &SqlitePool,
+    room_id: RoomId,
+    after_seq: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ChatMessage>> {
+    let rows = sqlx::query_as::<_, MessageRow>(
+        "SELECT room_id, seq, kind, author_id, body, created_at FROM messages
+         WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(room_id)
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(ChatMessage::from).collect())
+}
+
+/// Deletes a room and its messages; returns the GIF files its messages pointed at, for the caller to delete.
+pub async fn delete_room(db: &SqlitePool, room_id: RoomId) -> sqlx::Result<Vec<String>> {
+    let mut tx = db.begin().await?;
+    let files = sqlx::query_scalar::<_, String>("SELECT body FROM messages WHERE room_id = ? AND kind = 'gif'")
+        .bind(room_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM rooms WHERE id = ?").bind(room_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(files)
+}
+
+/// Remembers that `visitor_id` may enter the password room `room_id`.
+pub async fn grant(db: &SqlitePool, room_id: RoomId, visitor_id: &str) -> sqlx::Result<()> {
+    sqlx::query("INSERT OR IGNORE INTO room_grants (room_id, visitor_id, granted_at) VALUES (?, ?, ?)")
+        .bind(room_id)
+        .bind(visitor_id)
+        .bind(now_millis())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn is_granted(db: &SqlitePool, room_id: RoomId, visitor_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar::<_, i64>("SELECT 1 FROM room_grants WHERE room_id = ? AND visitor_id = ?")
+        .bind(room_id)
+        .bind(visitor_id)
+        .fetch_optional(db)
+        .await
+        .map(|found| found.is_some())
+}
+
+/// The sequence number of the room's latest message (0 for none), or `None` if the room does not exist.
+pub async fn last_seq(db: &SqlitePool, room_id: RoomId) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar::<_, i64>("SELECT last_seq FROM rooms WHERE id = ?").bind(room_id).fetch_optional(db).await
+}

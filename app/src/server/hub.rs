@@ -1,0 +1,101 @@
+//! Fan-out of live events. Publish once, serialize once, and hand every subscriber the same bytes.
+//!
+//! This is the only way live events travel: pages and handlers publish here and connections subscribe here, so a
+//! message broker can later sit behind this interface to join several server processes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::broadcast;
+
+use crate::live::LiveEvent;
+use crate::model::RoomId;
+
+/// Who receives an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Everyone looking at the room list.
+    Lobby,
+    /// Everyone in one room.
+    Room(RoomId),
+}
+
+/// One serialized event, shared by all its recipients.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The message sequence number, for `chat` events: lets a connection notice and fill gaps.
+    pub seq: Option<i64>,
+    pub text: Utf8Bytes,
+}
+
+pub struct Hub {
+    // A std mutex: it is never held across an `.await`.
+    channels: Mutex<HashMap<Topic, broadcast::Sender<Frame>>>,
+    capacity: usize,
+}
+
+impl Hub {
+    /// `capacity` bounds how many frames a slow subscriber may fall behind before it lags (and must catch up
+    /// from the database instead).
+    pub fn new(capacity: usize) -> Hub {
+        Hub { channels: Mutex::new(HashMap::new()), capacity }
+    }
+
+    pub fn subscribe(&self, topic: Topic) -> broadcast::Receiver<Frame> {
+        let mut channels = self.channels.lock().unwrap();
+        channels.entry(topic).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
+    }
+
+    /// Serializes `event` once and delivers it to the topic's current subscribers.
+    pub fn publish(&self, topic: Topic, event: &LiveEvent) {
+        let seq = match event {
+            LiveEvent::Chat { message } => Some(message.seq),
+            _ => None,
+        };
+        let text = serde_json::to_string(event).expect("live events always serialize");
+        let frame = Frame { seq, text: text.into() };
+        let mut channels = self.channels.lock().unwrap();
+        if let Some(sender) = channels.get(&topic) {
+            if sender.send(frame).is_err() {
+                // Nobody listens any more: drop the channel so the map does not grow with dead topics.
+                channels.remove(&topic);
+            }
+        }
+    }
+
+    /// Number of topics with a live channel (for tests and metrics).
+    pub fn topic_count(&self) -> usize {
+        self.channels.lock().unwrap().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_of_a_topic_share_one_serialization() {
+        let hub = Hub::new(16);
+        let mut a = hub.subscribe(Topic::Room(1));
+        let mut b = hub.subscribe(Topic::Room(1));
+        let mut other = hub.subscribe(Topic::Room(2));
+        hub.publish(Topic::Room(1), &LiveEvent::RemoveRoom { id: 1 });
+
+        let fa = a.recv().await.unwrap();
+        let fb = b.recv().await.unwrap();
+        assert_eq!(fa.text.as_str(), r#"{"type":"removeRoom","id":1}"#);
+        // Same bytes, not an equal copy: the event was serialized once.
+        assert_eq!(fa.text.as_str().as_ptr(), fb.text.as_str().as_ptr());
+        assert!(other.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn topics_without_subscribers_are_dropped() {
+        let hub = Hub::new(16);
+        drop(hub.subscribe(Topic::Lobby));
+        assert_eq!(hub.topic_count(), 1);
+        hub.publish(Topic::Lobby, &LiveEvent::Pong);
+        assert_eq!(hub.topic_count(), 0);
+    }
+}

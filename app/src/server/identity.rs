@@ -1,0 +1,171 @@
+//! Who a visitor is: a random public id kept in their session, and the color and short name derived from it.
+//!
+//! Like color-hash, the color comes from a hash of the id, so it is stable across reloads and restarts. Unlike
+//! color-hash, only the hue varies: lightness and chroma are fixed in Oklch, a perceptually uniform space, so every
+//! color is equally easy to read and all of them pass WCAG AA (4.5:1) as text on the page background.
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use palette::{Clamp, FromColor, Oklch, Srgb};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::model::Person;
+
+/// The page background (`--bg` in style/main.css) that every identity color must read well against.
+pub const PAGE_BACKGROUND: (u8, u8, u8) = (0xfb, 0xfa, 0xf8);
+
+/// Oklch lightness and chroma of identity colors: dark enough for AA text contrast on every hue, colorful enough
+/// to tell hues apart. The unit test checks the contrast of all 360 hues.
+const LIGHTNESS: f32 = 0.50;
+const CHROMA: f32 = 0.13;
+
+const SESSION_KEY: &str = "visitor";
+
+/// What the session stores about its visitor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredVisitor {
+    id: String,
+}
+
+/// The visitor of the current request, put into the request's extensions by [`visitor_layer`].
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    pub person: Person,
+}
+
+impl Visitor {
+    pub fn id(&self) -> &str {
+        &self.person.id
+    }
+}
+
+/// Derives a person's public identity from their id.
+pub fn person(id: &str) -> Person {
+    let hash = mix(fnv1a(id.as_bytes()));
+    Person { id: id.to_owned(), name: short_name(hash), color: color_for_hash(hash) }
+}
+
+/// Middleware: makes sure every request has a session with a visitor, and exposes the [`Visitor`] to handlers
+/// (`Extension<Visitor>`) and server functions (`leptos_axum::extract`). The session cookie is set on the first
+/// response a browser gets.
+pub async fn visitor_layer(session: Session, mut request: Request, next: Next) -> Response {
+    let stored = match session.get::<StoredVisitor>(SESSION_KEY).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => {
+            let stored = StoredVisitor { id: uuid::Uuid::new_v4().simple().to_string() };
+            if let Err(error) = session.insert(SESSION_KEY, &stored).await {
+                tracing::error!(%error, "storing a new visitor in the session");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+            stored
+        }
+        Err(error) => {
+            tracing::error!(%error, "reading the session");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    request.extensions_mut().insert(Visitor { person: person(&stored.id) });
+    next.run(request).await
+}
+
+/// 64-bit FNV-1a: tiny, and unlike `std`'s hasher guaranteed to give the same value in every build.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// MurmurHash3's finalizer: FNV's high bits barely change between similar ids; after this every input bit
+/// affects every output bit, so hue and name spread evenly.
+fn mix(mut hash: u64) -> u64 {
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+fn color_for_hash(hash: u64) -> String {
+    // The top 16 bits pick the hue; the name uses other bits, so color and name vary independently.
+    let hue = (hash >> 48) as f32 / 65536.0 * 360.0;
+    hex(identity_color(hue))
+}
+
+/// The identity color of a hue, in sRGB (clamped into gamut).
+pub fn identity_color(hue_degrees: f32) -> Srgb<u8> {
+    let oklch = Oklch::new(LIGHTNESS, CHROMA, hue_degrees);
+    Srgb::from_color(oklch).clamp().into_format()
+}
+
+fn hex(color: Srgb<u8>) -> String {
+    format!("#{:02x}{:02x}{:02x}", color.red, color.green, color.blue)
+}
+
+const ADJECTIVES: [&str; 64] = [
+    "Amber", "Brave", "Breezy", "Bright", "Calm", "Clever", "Cosmic", "Cozy", "Crisp", "Curious", "Dapper",
+    "Daring", "Dreamy", "Eager", "Fancy", "Fearless", "Fluffy", "Frosty", "Gentle", "Giddy", "Golden", "Happy",
+    "Hasty", "Humble", "Jolly", "Keen", "Kind", "Lively", "Lucky", "Lunar", "Merry", "Mighty", "Misty", "Nimble",
+    "Noble", "Peppy", "Plucky", "Polite", "Proud", "Quick", "Quiet", "Rapid", "Rosy", "Rustic", "Sassy", "Shiny",
+    "Silent", "Silly", "Sleepy", "Snowy", "Solar", "Speedy", "Spicy", "Sunny", "Swift", "Tidy", "Tiny", "Velvet",
+    "Witty", "Zany", "Zesty", "Wild", "Wise", "Young",
+];
+
+const ANIMALS: [&str; 64] = [
+    "Alpaca", "Badger", "Beaver", "Bison", "Bobcat", "Camel", "Cheetah", "Cobra", "Cougar", "Coyote", "Crane",
+    "Dingo", "Dolphin", "Donkey", "Eagle", "Falcon", "Ferret", "Finch", "Fox", "Gecko", "Gibbon", "Goose",
+    "Heron", "Hippo", "Ibis", "Iguana", "Jackal", "Jaguar", "Koala", "Lemur", "Leopard", "Llama", "Lynx",
+    "Magpie", "Marten", "Meerkat", "Moose", "Narwhal", "Ocelot", "Octopus", "Otter", "Owl", "Panda", "Panther",
+    "Parrot", "Pelican", "Penguin", "Puffin", "Quail", "Rabbit", "Raccoon", "Raven", "Salmon", "Seal", "Sloth",
+    "Swan", "Tapir", "Tiger", "Toucan", "Turtle", "Walrus", "Weasel", "Wombat", "Yak",
+];
+
+fn short_name(hash: u64) -> String {
+    let adjective = ADJECTIVES[(hash & 63) as usize];
+    let animal = ANIMALS[((hash >> 6) & 63) as usize];
+    format!("{adjective} {animal}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palette::color_difference::Wcag21RelativeContrast;
+
+    fn background() -> Srgb<f32> {
+        Srgb::new(PAGE_BACKGROUND.0, PAGE_BACKGROUND.1, PAGE_BACKGROUND.2).into_format()
+    }
+
+    #[test]
+    fn every_hue_reads_with_aa_contrast_on_the_page_background() {
+        let mut worst = f32::MAX;
+        for tenth in 0..3600 {
+            let color: Srgb<f32> = identity_color(tenth as f32 / 10.0).into_format();
+            worst = worst.min(color.relative_contrast(background()));
+        }
+        assert!(worst >= 4.5, "worst contrast {worst} is below WCAG AA");
+    }
+
+    const PINNED: (&str, &str) = ("Rustic Gecko", "#00787c");
+
+    #[test]
+    fn identity_is_stable_and_depends_only_on_the_id() {
+        // Published FNV-1a test vectors: the hash must never change, or every visitor gets a new identity.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+
+        let a = person("0f8fad5bd9cb469fa16570867728950e");
+        assert_eq!(a, person("0f8fad5bd9cb469fa16570867728950e"));
+        assert_eq!((a.name.as_str(), a.color.as_str()), PINNED);
+        assert_ne!(a, person("0f8fad5bd9cb469fa16570867728950f"));
+    }
+
+    #[test]
+    fn different_ids_spread_over_hues_and_names() {
+        let people: Vec<Person> = (0..200).map(|n| person(&format!("visitor-{n}"))).collect();
+        let colors: std::collections::HashSet<_> = people.iter().map(|p| &p.color).collect();
+        let names: std::collections::HashSet<_> = people.iter().map(|p| &p.name).collect();
+        assert!(colors.len() > 150, "only {} distinct colors for 200 visitors", colors.len());
+        assert!(names.len() > 180, "only {} distinct names for 200 visitors", names.len());
+    }
+}

@@ -1,0 +1,43 @@
+//! Room passwords: argon2id hashes in PHC format. Hashing is deliberately slow, so it runs on the blocking pool.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::Argon2;
+
+use crate::error::AppError;
+
+pub async fn hash(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string())
+    })
+    .await
+    .map_err(|_| AppError::Internal)?
+    .map_err(|error| {
+        tracing::error!(%error, "hashing a password");
+        AppError::Internal
+    })
+}
+
+pub async fn verify(hash: String, password: String) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash).map_err(|error| {
+            tracing::error!(%error, "a stored password hash does not parse");
+            AppError::Internal
+        })?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|_| AppError::Internal)?
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only_and_hides_it() {
+        let hash = super::hash("open sesame".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(!hash.contains("open sesame"));
+        assert!(super::verify(hash.clone(), "open sesame".into()).await.unwrap());
+        assert!(!super::verify(hash, "open sesame ".into()).await.unwrap());
+    }
+}

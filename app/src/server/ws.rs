@@ -1,0 +1,281 @@
+//! The live channel: one websocket per page. The client subscribes to the room list or joins one room; the
+//! server pushes that topic's events, in order and without gaps or duplicates (filled from the database).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, StatusCode, header};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::live::{ClientCommand, LiveEvent, RefusalReason};
+use crate::model::{Person, RoomId};
+use crate::server::AppState;
+use crate::server::chat::Chat;
+use crate::server::db;
+use crate::server::hub::{Frame, Topic};
+use crate::server::identity::Visitor;
+
+/// Largest frame a client may send: commands are tiny JSON objects.
+const MAX_INCOMING_BYTES: usize = 4 * 1024;
+/// The socket's read buffer (tungstenite's default is 128 KiB per connection, far more than commands need).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// How often the server pings, and how long a connection may stay silent before it is considered dead.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const SILENCE_LIMIT: Duration = Duration::from_secs(75);
+/// A client that cannot take a frame within this time is too slow to keep.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages read from the database per query while catching up.
+const CATCH_UP_BATCH: i64 = 200;
+
+/// Close codes (RFC 6455).
+const POLICY_VIOLATION: u16 = 1008;
+const UNSUPPORTED_DATA: u16 = 1003;
+const TOO_BIG: u16 = 1009;
+const TRY_AGAIN_LATER: u16 = 1013;
+
+/// `GET /ws`: upgrades same-origin requests to the live channel.
+pub async fn ws_handler(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-origin websocket refused").into_response();
+    }
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(MAX_INCOMING_BYTES)
+        .max_frame_size(MAX_INCOMING_BYTES)
+        .on_upgrade(move |socket| Connection::new(state.chat, visitor.person).run(socket))
+}
+
+/// Browsers always send `Origin` on a websocket handshake; it must name this very host, or another site is
+/// trying to use the visitor's cookie. Clients without an `Origin` (bots, tools) carry no ambient credentials
+/// from another site and are let through.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let (Ok(origin), Some(Ok(host))) = (origin.to_str(), headers.get(header::HOST).map(|h| h.to_str())) else {
+        return false;
+    };
+    let Some((_scheme, origin_host)) = origin.split_once("://") else {
+        return false;
+    };
+    origin_host.eq_ignore_ascii_case(host)
+}
+
+/// What a connection is subscribed to.
+enum Subscription {
+    None,
+    Lobby(broadcast::Receiver<Frame>),
+    /// `last_seq`: the highest message sequence number sent to this client.
+    Room { id: RoomId, frames: broadcast::Receiver<Frame>, last_seq: i64 },
+}
+
+struct Connection {
+    chat: Arc<Chat>,
+    me: Person,
+    subscription: Subscription,
+}
+
+/// Why a connection ends.
+enum End {
+    ClientGone,
+    Close(u16, &'static str),
+}
+
+impl Connection {
+    fn new(chat: Arc<Chat>, me: Person) -> Connection {
+        Connection { chat, me, subscription: Subscription::None }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut last_heard = tokio::time::Instant::now();
+
+        let end = loop {
+            tokio::select! {
+                incoming = stream.next() => {
+                    last_heard = tokio::time::Instant::now();
+                    match incoming {
+                        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientCommand>(&text) {
+                            Ok(command) => {
+                                if let Err(end) = self.handle(command, &mut sink).await {
+                                    break end;
+                                }
+                            }
+                            Err(_) => break End::Close(POLICY_VIOLATION, "malformed or unknown command"),
+                        },
+                        Some(Ok(Message::Binary(_))) => break End::Close(UNSUPPORTED_DATA, "text frames only"),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) | None => break End::ClientGone,
+                        Some(Err(error)) => {
+                            if is_too_big(&error) {
+                                break End::Close(TOO_BIG, "frame too large");
+                            }
+                            break End::ClientGone;
+                        }
+                    }
+                }
+                frame = next_frame(&mut self.subscription) => {
+                    if let Err(end) = self.forward(frame, &mut sink).await {
+                        break end;
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > SILENCE_LIMIT {
+                        break End::ClientGone;
+                    }
+                    if send(&mut sink, Message::Ping(Default::default())).await.is_err() {
+                        break End::ClientGone;
+                    }
+                }
+            }
+        };
+
+        if let End::Close(code, reason) = end {
+            let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+            let _ = send(&mut sink, Message::Close(Some(frame))).await;
+        }
+        self.unsubscribe();
+    }
+
+    async fn handle(&mut self, command: ClientCommand, sink: &mut Sink) -> Result<(), End> {
+        match command {
+            ClientCommand::Ping => send_event(sink, &LiveEvent::Pong).await,
+            ClientCommand::SubscribeLobby => {
+                self.unsubscribe();
+                // Subscribe first, then snapshot: an event published in between arrives after the snapshot and
+                // is applied to it, so nothing is missed.
+                self.subscription = Subscription::Lobby(self.chat.hub.subscribe(Topic::Lobby));
+                let rooms = self.chat.list_rooms().await.map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
+                send_event(sink, &LiveEvent::Rooms { rooms }).await
+            }
+            ClientCommand::Join { room, since } => self.join(room, since, sink).await,
+        }
+    }
+
+    async fn join(&mut self, room: RoomId, since: Option<i64>, sink: &mut Sink) -> Result<(), End> {
+        self.unsubscribe();
+        let frames = self.chat.hub.subscribe(Topic::Room(room));
+        let Ok(Some(current)) = db::last_seq(&self.chat.db, room).await else {
+            return refuse(sink, room, RefusalReason::NotFound).await;
+        };
+        let granted = db::is_granted(&self.chat.db, room, &self.me.id).await.unwrap_or(false);
+        match self.chat.join(room, &self.me, granted).await {
+            Ok(present) => {
+                // Without a position, the client has everything up to now (it just rendered the page).
+                let last_seq = since.unwrap_or(current).clamp(0, current);
+                self.subscription = Subscription::Room { id: room, frames, last_seq };
+                send_event(sink, &LiveEvent::Joined { room, present }).await?;
+                self.catch_up(current, sink).await
+            }
+            Err(reason) => refuse(sink, room, reason).await,
+        }
+    }
+
+    /// Sends, from the database, the room's messages after the last one sent, up to `until`.
+    async fn catch_up(&mut self, until: i64, sink: &mut Sink) -> Result<(), End> {
+        let Subscription::Room { id, last_seq, .. } = &mut self.subscription else {
+            return Ok(());
+        };
+        while *last_seq < until {
+            let batch = db::messages_after(&self.chat.db, *id, *last_seq, CATCH_UP_BATCH)
+                .await
+                .map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
+            let Some(last) = batch.last() else { break };
+            let next = last.seq;
+            for message in batch {
+                send_event(sink, &LiveEvent::Chat { message }).await?;
+            }
+            *last_seq = next;
+        }
+        Ok(())
+    }
+
+    /// Passes a frame of the subscribed topic on to the client, keeping room messages gap-free and in order.
+    async fn forward(&mut self, frame: Result<Frame, RecvError>, sink: &mut Sink) -> Result<(), End> {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(RecvError::Closed) => return Err(End::Close(TRY_AGAIN_LATER, "server shutting down")),
+            Err(RecvError::Lagged(_)) => return self.recover_from_lag(sink).await,
+        };
+        match (&mut self.subscription, frame.seq) {
+            (Subscription::Room { last_seq, .. }, Some(seq)) if seq <= *last_seq => Ok(()),
+            (Subscription::Room { last_seq, .. }, Some(seq)) if seq == *last_seq + 1 => {
+                *last_seq = seq;
+                send(sink, Message::Text(frame.text)).await
+            }
+            // Published out of commit order, or missed: fill the gap (this frame included) from the database.
+            (Subscription::Room { .. }, Some(seq)) => self.catch_up(seq, sink).await,
+            (Subscription::None, _) => Ok(()),
+            _ => send(sink, Message::Text(frame.text)).await,
+        }
+    }
+
+    /// The connection fell behind the broadcast buffer. Rooms catch up from the database, so nothing is lost;
+    /// the room list gets a fresh snapshot.
+    async fn recover_from_lag(&mut self, sink: &mut Sink) -> Result<(), End> {
+        match self.subscription {
+            Subscription::Room { id, .. } => {
+                let current = db::last_seq(&self.chat.db, id).await.ok().flatten().unwrap_or(0);
+                self.catch_up(current, sink).await
+            }
+            Subscription::Lobby(_) => {
+                let rooms = self.chat.list_rooms().await.map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
+                send_event(sink, &LiveEvent::Rooms { rooms }).await
+            }
+            Subscription::None => Ok(()),
+        }
+    }
+
+    fn unsubscribe(&mut self) {
+        if let Subscription::Room { id, .. } = std::mem::replace(&mut self.subscription, Subscription::None) {
+            self.chat.leave(id, &self.me.id);
+        }
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Waits for the next frame of the subscription (forever, without one).
+async fn next_frame(subscription: &mut Subscription) -> Result<Frame, RecvError> {
+    match subscription {
+        Subscription::Lobby(frames) | Subscription::Room { frames, .. } => frames.recv().await,
+        Subscription::None => std::future::pending().await,
+    }
+}
+
+async fn send(sink: &mut Sink, message: Message) -> Result<(), End> {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(End::ClientGone),
+    }
+}
+
+async fn send_event(sink: &mut Sink, event: &LiveEvent) -> Result<(), End> {
+    let text = serde_json::to_string(event).expect("live events always serialize");
+    send(sink, Message::Text(text.into())).await
+}
+
+async fn refuse(sink: &mut Sink, room: RoomId, reason: RefusalReason) -> Result<(), End> {
+    let message = match reason {
+        RefusalReason::NotFound => "This room does not exist (any more).",
+        RefusalReason::Password => "This room needs its password.",
+        RefusalReason::Full => "This room is full.",
+    };
+    send_event(sink, &LiveEvent::Refused { room, reason, message: message.to_owned() }).await
+}
+
+fn is_too_big(error: &axum::Error) -> bool {
+    let text = error.to_string();
+    text.contains("too long") || text.contains("too big") || text.contains("Space limit")
+}

@@ -1,0 +1,39 @@
+-- Rooms and their messages: the durable truth of the chat (presence lives in memory only).
+
+-- One row per open room. Deleting a room deletes its messages (and the server deletes their GIF files).
+-- AUTOINCREMENT so that an id is never reused: a client holding an old room id can never land in a new room.
+CREATE TABLE rooms (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    title         TEXT    NOT NULL CHECK (length(title) BETWEEN 1 AND 80),
+    max_members   INTEGER NOT NULL CHECK (max_members BETWEEN 2 AND 100),
+    -- argon2 PHC string; NULL for a room without a password. Never leaves the server.
+    password_hash TEXT,
+    -- The owner's visitor id (a random id stored in their session, never the session id itself).
+    owner_id      TEXT    NOT NULL,
+    -- Unix time in milliseconds.
+    created_at    INTEGER NOT NULL,
+    -- The sequence number of the room's latest message; the next message takes last_seq + 1.
+    last_seq      INTEGER NOT NULL DEFAULT 0
+);
+
+-- Messages, ordered within a room by a strictly increasing sequence number.
+CREATE TABLE messages (
+    room_id     INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('text', 'gif', 'system')),
+    -- The sender's visitor id; NULL for system messages.
+    author_id   TEXT,
+    -- Text for 'text' and 'system' messages, the stored file name for 'gif'.
+    body        TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
+
+-- Who may enter a password room: the owner, and everyone who gave the right password. Keyed by visitor id, so the
+-- grant lasts as long as the session (and the room).
+CREATE TABLE room_grants (
+    room_id     INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    visitor_id  TEXT    NOT NULL,
+    granted_at  INTEGER NOT NULL,
+    PRIMARY KEY (room_id, visitor_id)
+) WITHOUT ROWID;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs everything gif-chat needs to build, run and test, on a fresh Debian machine of the kind described in
+# README.md. Idempotent: every step checks the installed version first, so a second run takes seconds.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CARGO_LEPTOS_VERSION=0.3.11
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock, or the generated JS does not match the wasm.
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' "$ROOT/Cargo.lock" | sed -n 's/^version = "\(.*\)"$/\1/p')
+CARGO_BIN=${CARGO_HOME:-$HOME/.cargo}/bin
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# 1. The wasm target: rust-toolchain.toml does not install it here (RUSTUP_AUTO_INSTALL=0).
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. Debian's Chromium for Playwright (Playwright's own browser download cannot work on these machines).
+if ! command -v "${CHROMIUM_PATH:-/usr/bin/chromium}" >/dev/null; then
+  log "installing Debian's chromium"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# 3. npm packages of the end-to-end suite (Playwright, and binaryen's wasm-opt for release builds).
+if [ ! -f "$ROOT/end2end/node_modules/.package-lock.json" ] \
+   || ! cmp -s "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.setup-lock"; then
+  log "installing end2end npm packages"
+  (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  cp "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.setup-lock"
+fi
+
+# 4. wasm-bindgen-cli, built from the registry at the version of the crate in Cargo.lock.
+if ! "$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  log "building wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 6 minutes on 2 cores)"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# 5. cargo-leptos. Its own lockfile pins cargo-util-schemas 0.14.2, which needs a newer rustc than this machine's,
+#    so build it from the published crate with that one dependency stepped back. A debug build is plenty for a
+#    build driver and takes a fraction of the release build's time.
+if ! "$CARGO_BIN/cargo-leptos" --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
+  log "building cargo-leptos $CARGO_LEPTOS_VERSION (10-20 minutes on 2 cores)"
+  src=$(mktemp -d)
+  curl -sSfL "https://static.crates.io/crates/cargo-leptos/cargo-leptos-$CARGO_LEPTOS_VERSION.crate" | tar xz -C "$src"
+  (
+    cd "$src/cargo-leptos-$CARGO_LEPTOS_VERSION"
+    rm -f rust-toolchain.toml
+    cargo update -p cargo-util-schemas --precise 0.14.1
+    cargo install --path . --locked --debug --features no_downloads --force
+  )
+  rm -rf "$src"
+fi
+
+log "tools ready"

@@ -1,0 +1,80 @@
+//! Start-up configuration: command-line flags, each with an environment fallback (`gif-chat --help`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use app::server::chat::Settings;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "gif-chat", version, about = "A real-time GIF chat server")]
+pub struct Config {
+    /// Address to listen on (cargo-leptos sets LEPTOS_SITE_ADDR).
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Database URL. Without it, a SQLite file `gif-chat.db` in --data-dir (created if missing).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Directory for the default SQLite database.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Directory where uploaded GIFs are stored.
+    #[arg(long, env = "UPLOADS_DIR", default_value = "uploads")]
+    pub uploads_dir: PathBuf,
+
+    /// Seconds an empty room lives on before it is removed (so that a lone user's reload keeps it).
+    #[arg(long, env = "ROOM_GRACE_SECS", default_value_t = 10.0)]
+    pub room_grace_secs: f64,
+
+    /// Seconds a person whose last connection closed still counts as present (so a reload is not a leave).
+    #[arg(long, env = "LEAVE_GRACE_SECS", default_value_t = 3.0)]
+    pub leave_grace_secs: f64,
+
+    /// Largest accepted GIF upload, in bytes.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+impl Config {
+    /// The database to open: the explicit URL, or the default SQLite file.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("gif-chat.db").display()),
+        }
+    }
+
+    /// The chat service's tunables.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            room_grace: Duration::from_secs_f64(self.room_grace_secs.max(0.0)),
+            leave_grace: Duration::from_secs_f64(self.leave_grace_secs.max(0.0)),
+            uploads_dir: self.uploads_dir.clone(),
+            max_upload_bytes: self.max_upload_bytes,
+            ..Settings::default()
+        }
+    }
+
+    /// A configuration for tests and tools: everything under `dir`, listening on an ephemeral port.
+    pub fn for_dir(dir: &std::path::Path, site_root: PathBuf) -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: None,
+            data_dir: dir.join("data"),
+            uploads_dir: dir.join("uploads"),
+            room_grace_secs: 10.0,
+            leave_grace_secs: 3.0,
+            max_upload_bytes: 10 * 1024 * 1024,
+            site_root,
+        }
+    }
+}

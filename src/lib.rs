@@ -1,0 +1,159 @@
+//! gif-chat's server wiring: open the database, build the router, serve until asked to stop.
+//! Pages, server functions and the live channel live in the `app` crate; this crate only assembles them.
+
+pub mod config;
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use app::server::{AppState, chat::Chat, identity::visitor_layer, ws};
+use app::{App, shell};
+use axum::routing::get;
+use axum::{Router, middleware};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::net::TcpListener;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite, cookie::time};
+use tower_sessions_sqlx_store::SqliteStore;
+
+pub use config::Config;
+
+/// Opens (creating if needed) the SQLite database and brings its schema up to date.
+pub async fn connect_database(config: &Config) -> anyhow::Result<SqlitePool> {
+    let url = config.database_url();
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    let options = SqliteConnectOptions::from_str(&url)
+        .with_context(|| format!("invalid DATABASE_URL {url:?}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // With WAL, NORMAL is durable against application crashes; only an OS crash can lose the last commits.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening database {url}"))?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .context("running database migrations")?;
+    Ok(pool)
+}
+
+/// Everything a running server holds besides its listener.
+pub struct Server {
+    pub router: Router,
+    pub state: AppState,
+}
+
+impl Server {
+    /// Connects to the database, prepares the directories and builds the router.
+    pub async fn build(config: &Config) -> anyhow::Result<Server> {
+        let db = connect_database(config).await?;
+        std::fs::create_dir_all(&config.uploads_dir)
+            .with_context(|| format!("creating uploads directory {}", config.uploads_dir.display()))?;
+
+        let session_store = SqliteStore::new(db.clone());
+        session_store.migrate().await.context("creating the session table")?;
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("gif-chat")
+            .site_root(config.site_root.to_string_lossy().as_ref())
+            .site_pkg_dir("pkg")
+            .site_addr(config.addr)
+            .build();
+        let chat = Chat::new(db, config.settings());
+        chat.start().await.context("scheduling the stored rooms")?;
+        let state = AppState { leptos_options, chat };
+
+        let session_layer = SessionManagerLayer::new(session_store)
+            .with_name("gif_chat_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            // Plain-HTTP development must work; behind TLS the cookie is still only sent to this site.
+            .with_secure(false)
+            .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
+
+        let routes = generate_route_list(App);
+        // Routes that know the visitor: pages, server functions, the live channel, uploads.
+        let app_routes = Router::new()
+            .route("/ws", get(ws::ws_handler))
+            .leptos_routes_with_context(
+                &state,
+                routes,
+                {
+                    let state = state.clone();
+                    move || provide_context(state.clone())
+                },
+                {
+                    let options = state.leptos_options.clone();
+                    move || shell(options.clone())
+                },
+            )
+            .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+                {
+                    let state = state.clone();
+                    move || provide_context(state.clone())
+                },
+                shell,
+            ))
+            // Added after the routes so that it wraps them (and the fallback); the session layer goes outside
+            // the visitor layer, which reads the session.
+            .layer(middleware::from_fn(visitor_layer))
+            .layer(session_layer)
+            .with_state(state.clone());
+
+        // The compiled client needs no session: serving it never touches the session store.
+        let pkg_dir = config.site_root.join("pkg");
+        let router = Router::new()
+            .nest_service("/pkg", ServeDir::new(pkg_dir))
+            .merge(app_routes)
+            .layer(TraceLayer::new_for_http());
+
+        Ok(Server { router, state })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.expect("installing the Ctrl-C handler");
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler")
+            .recv()
+            .await;
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested, finishing in-flight requests");
+}

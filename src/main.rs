@@ -1,0 +1,21 @@
+//! Starts gif-chat: parse the configuration, open the database, serve until SIGINT/SIGTERM.
+
+use clap::Parser;
+use gif_chat::{Config, Server, shutdown_signal};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn")),
+        )
+        .init();
+
+    let config = Config::parse();
+    let server = Server::build(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    server.serve(listener, shutdown_signal()).await
+}

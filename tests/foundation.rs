@@ -1,0 +1,71 @@
+//! The server starts on a fresh database, renders the first page and serves the client bundle.
+
+mod common;
+
+use common::spawn_app;
+
+#[tokio::test]
+async fn room_list_is_server_rendered_with_hydration_scripts() {
+    let app = spawn_app().await;
+
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<title>gif-chat</title>"), "no title in {html}");
+    assert!(html.contains("<h1>gif-chat</h1>"), "no heading in {html}");
+    assert!(html.contains("/pkg/gif-chat.js"), "no hydration script in {html}");
+    assert!(html.contains("/pkg/gif-chat.wasm"), "no wasm reference in {html}");
+    // SSR never runs effects: the hydration marker must come from the browser only.
+    assert!(!html.contains("data-hydrated"), "SSR must not mark the page hydrated");
+}
+
+#[tokio::test]
+async fn client_bundle_and_styles_are_served() {
+    let app = spawn_app().await;
+    let missing = "run `cargo leptos build` before `cargo test` (make test does)";
+
+    let js = app.get("/pkg/gif-chat.js").await;
+    assert_eq!(js.status(), 200, "JS bundle missing: {missing}");
+    assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    assert!(js.text().await.unwrap().contains("hydrate"));
+
+    let wasm = app.get("/pkg/gif-chat.wasm").await;
+    assert_eq!(wasm.status(), 200, "WASM bundle missing: {missing}");
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    assert_eq!(&wasm.bytes().await.unwrap()[..4], b"\0asm");
+
+    let css = app.get("/pkg/gif-chat.css").await;
+    assert_eq!(css.status(), 200, "stylesheet missing: {missing}");
+    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+
+    assert_eq!(app.get("/favicon.ico").await.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_address_is_a_404_page_with_a_way_back() {
+    let app = spawn_app().await;
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Not found"));
+    assert!(html.contains(r#"href="/""#));
+}
+
+#[tokio::test]
+async fn database_file_is_created_and_migrated() {
+    let app = spawn_app().await;
+    let db_file = app.config.data_dir.join("gif-chat.db");
+    assert!(db_file.exists(), "expected the default SQLite file at {}", db_file.display());
+
+    let pool = gif_chat::connect_database(&app.config).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for table in ["messages", "rooms", "tower_sessions"] {
+        assert!(tables.iter().any(|t| t == table), "missing table {table} in {tables:?}");
+    }
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
+    assert_eq!(journal, "wal");
+}
