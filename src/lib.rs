@@ -8,9 +8,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::server::{AppState, chat::Chat, identity::visitor_layer, ws};
+use app::server::{AppState, chat::Chat, identity::visitor_layer, upload, ws};
 use app::{App, shell};
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::{Router, middleware};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -89,6 +90,12 @@ impl Server {
         // Routes that know the visitor: pages, server functions, the live channel, uploads.
         let app_routes = Router::new()
             .route("/ws", get(ws::ws_handler))
+            .route(
+                "/room/{id}/gif",
+                post(upload::upload_gif)
+                    // The handler enforces the exact limit while streaming; this only stops runaway bodies.
+                    .layer(DefaultBodyLimit::max((config.max_upload_bytes + 64 * 1024) as usize)),
+            )
             .leptos_routes_with_context(
                 &state,
                 routes,
@@ -114,10 +121,12 @@ impl Server {
             .layer(session_layer)
             .with_state(state.clone());
 
-        // The compiled client needs no session: serving it never touches the session store.
+        // The compiled client and stored GIFs need no session: serving them never touches the session store.
         let pkg_dir = config.site_root.join("pkg");
         let router = Router::new()
             .nest_service("/pkg", ServeDir::new(pkg_dir))
+            .route("/gif/{name}", get(upload::serve_gif))
+            .with_state(state.clone())
             .merge(app_routes)
             .layer(TraceLayer::new_for_http());
 

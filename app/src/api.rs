@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{ChatMessage, MessagePage, Person, RoomAccess, RoomId, RoomSummary};
+use crate::model::{ChatMessage, Lobby, MessagePage, Person, RoomAccess, RoomId, RoomSummary};
 
 #[cfg(feature = "ssr")]
 use crate::server::context::{chat, me, respond};
@@ -13,6 +13,12 @@ use crate::server::context::{chat, me, respond};
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Person, AppError> {
     respond(me().await)
+}
+
+/// The room list page: the caller and every open room.
+#[server(endpoint = "lobby")]
+pub async fn load_lobby() -> Result<Lobby, AppError> {
+    respond(async move { Ok(Lobby { me: me().await?, rooms: chat().list_rooms().await? }) }.await)
 }
 
 /// Every open room, newest first.

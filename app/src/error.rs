@@ -10,6 +10,15 @@ pub enum AppError {
     /// Input that breaks a rule; the message says which.
     #[error("{0}")]
     Invalid(String),
+    /// A request that is malformed as a whole (not multipart, a missing field).
+    #[error("{0}")]
+    BadRequest(String),
+    /// An upload over the size limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// An upload that is not a clean GIF.
+    #[error("{0}")]
+    NotAGif(String),
     #[error("This room does not exist (any more).")]
     RoomNotFound,
     #[error("Wrong password.")]
@@ -34,6 +43,9 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Invalid(_) => 422,
+            AppError::BadRequest(_) => 400,
+            AppError::TooLarge(_) => 413,
+            AppError::NotAGif(_) => 415,
             AppError::RoomNotFound => 404,
             AppError::WrongPassword | AppError::NotInRoom => 403,
             AppError::RoomFull => 409,

@@ -2,10 +2,13 @@
 //! browser (hydration).
 
 pub mod api;
+pub mod components;
 pub mod error;
 pub mod live;
+pub mod live_client;
 pub mod model;
 pub mod pages;
+pub mod upload_client;
 pub mod validate;
 #[cfg(feature = "ssr")]
 pub mod server;
@@ -15,9 +18,11 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     StaticSegment,
     components::{Route, Router, Routes},
+    path,
 };
 
-use crate::pages::{HomePage, NotFound};
+use crate::live_client::provide_live_channel;
+use crate::pages::{HomePage, NotFound, RoomPage};
 
 /// The document around every server-rendered page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -42,6 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_live_channel();
     mark_hydrated();
 
     view! {
@@ -50,6 +56,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=HomePage />
+                <Route path=path!("/room/:id") view=RoomPage />
             </Routes>
         </Router>
     }

@@ -16,7 +16,7 @@ pub enum LiveEvent {
     NewRoom { room: RoomSummary },
     /// A room was removed (sent to the room list and to the room itself).
     RemoveRoom { id: RoomId },
-    /// The number of people present in a room changed (sent to the room list).
+    /// The number of people present in a room changed (sent to the room list and the room).
     RoomPresence { id: RoomId, present: u32 },
     /// A committed message (sent to the room). System messages (joins, leaves) are `chat` too.
     Chat { message: ChatMessage },

@@ -81,6 +81,13 @@ pub struct RoomView {
     pub has_earlier: bool,
 }
 
+/// What the room list page needs: who you are and every open room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lobby {
+    pub me: Person,
+    pub rooms: Vec<RoomSummary>,
+}
+
 /// What `/room/:id` shows: the room, or why not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RoomAccess {

@@ -1,12 +1,21 @@
-//! Test harness: the real app on 127.0.0.1:0 with a fresh SQLite file and uploads directory per test.
+//! Test harness: the real app on 127.0.0.1:0 with a fresh SQLite file and uploads directory per test, and
+//! "people": each with their own cookie jar (so their own session), speaking HTTP and the websocket protocol.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use app::live::{ClientCommand, LiveEvent};
+use app::model::{ChatMessage, Person, RoomAccess, RoomId, RoomSummary};
+use futures_util::{SinkExt, StreamExt};
 use gif_chat::{Config, Server};
+use reqwest::cookie::{CookieStore, Jar};
+use serde::de::DeserializeOwned;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -25,8 +34,14 @@ pub fn site_root() -> PathBuf {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app with a configuration adjusted by `adjust` (short grace periods, small upload limits…).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("creating a temp dir");
-    let config = Config::for_dir(dir.path(), site_root());
+    let mut config = Config::for_dir(dir.path(), site_root());
+    adjust(&mut config);
     let server = Server::build(&config).await.expect("building the server");
     let listener = tokio::net::TcpListener::bind(config.addr).await.expect("binding 127.0.0.1:0");
     let addr = listener.local_addr().unwrap();
@@ -51,6 +66,38 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("GET failed")
     }
+
+    /// A new person: a browser with its own session, which has loaded the room list once.
+    pub async fn person(&self) -> TestPerson {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
+        let response = client.get(self.url("/")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut person = TestPerson { addr: self.addr, client, jar, me: None };
+        person.me = Some(person.call::<Person>("whoami", &[]).await.expect("whoami"));
+        person
+    }
+
+    /// Files in the uploads directory (recursively, so debris in the incoming directory counts too).
+    pub fn upload_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() { walk(&path, out) } else { out.push(path) }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.config.uploads_dir, &mut files);
+        files
+    }
+
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        gif_chat::connect_database(&self.config).await.unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.db().await).await.unwrap()
+    }
 }
 
 impl Drop for TestApp {
@@ -59,4 +106,201 @@ impl Drop for TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// An error answer: the HTTP status and the message the UI would show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub status: u16,
+    pub message: String,
+}
+
+pub struct TestPerson {
+    addr: SocketAddr,
+    pub client: reqwest::Client,
+    jar: Arc<Jar>,
+    me: Option<Person>,
+}
+
+impl TestPerson {
+    pub fn me(&self) -> &Person {
+        self.me.as_ref().unwrap()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Calls a server function the way a script would: form-encoded arguments, JSON back.
+    pub async fn call<T: DeserializeOwned>(&self, endpoint: &str, args: &[(&str, &str)]) -> Result<T, Refusal> {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("Accept", "application/json")
+            .form(args)
+            .send()
+            .await
+            .expect("server function request failed");
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        if (200..300).contains(&status) {
+            Ok(serde_json::from_str(&body).unwrap_or_else(|e| panic!("{endpoint}: {e}: {body}")))
+        } else {
+            let error: app::error::AppError =
+                serde_json::from_str(&body).unwrap_or_else(|e| panic!("{endpoint} error {status}: {e}: {body}"));
+            Err(Refusal { status, message: error.to_string() })
+        }
+    }
+
+    pub async fn create_room(&self, title: &str, max: u32, password: &str) -> Result<RoomSummary, Refusal> {
+        self.call("create_room", &[("title", title), ("max_members", &max.to_string()), ("password", password)]).await
+    }
+
+    pub async fn room_page(&self, id: RoomId) -> RoomAccess {
+        self.call("room_page", &[("id", &id.to_string())]).await.unwrap()
+    }
+
+    pub async fn enter(&self, id: RoomId, password: &str) -> Result<(), Refusal> {
+        self.call("enter_room", &[("id", &id.to_string()), ("password", password)]).await
+    }
+
+    pub async fn send(&self, room: RoomId, body: &str) -> Result<ChatMessage, Refusal> {
+        self.call("send_message", &[("room", &room.to_string()), ("body", body)]).await
+    }
+
+    /// Uploads `bytes` as the `gif` field, named `file_name`.
+    pub async fn upload(&self, room: &str, file_name: &str, bytes: Vec<u8>) -> Result<ChatMessage, Refusal> {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()).mime_str("image/gif").unwrap();
+        let form = reqwest::multipart::Form::new().part("gif", part);
+        let response = self.client.post(self.url(&format!("/room/{room}/gif"))).multipart(form).send().await.unwrap();
+        json_or_refusal(response).await
+    }
+
+    fn cookie_header(&self) -> String {
+        let url = self.url("/").parse().unwrap();
+        self.jar.cookies(&url).expect("no session cookie").to_str().unwrap().to_owned()
+    }
+
+    /// Opens the live channel as a same-origin page would.
+    pub async fn connect(&self) -> LiveClient {
+        self.connect_with_origin(Some(&format!("http://{}", self.addr))).await.expect("websocket handshake")
+    }
+
+    pub async fn connect_with_origin(&self, origin: Option<&str>) -> Result<LiveClient, tungstenite::Error> {
+        let mut request = format!("ws://{}/ws", self.addr).into_client_request().unwrap();
+        request.headers_mut().insert("Cookie", self.cookie_header().parse().unwrap());
+        if let Some(origin) = origin {
+            request.headers_mut().insert("Origin", origin.parse().unwrap());
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(LiveClient { stream })
+    }
+
+    /// Opens the live channel and joins `room`; returns the client and the count present.
+    pub async fn join(&self, room: RoomId) -> (LiveClient, u32) {
+        let mut live = self.connect().await;
+        live.send(&ClientCommand::Join { room, since: None }).await;
+        let present = live
+            .expect(|event| match event {
+                LiveEvent::Joined { present, .. } => Some(*present),
+                LiveEvent::Refused { message, .. } => panic!("join refused: {message}"),
+                _ => None,
+            })
+            .await;
+        (live, present)
+    }
+}
+
+pub async fn json_or_refusal<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Refusal> {
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    if status == 200 {
+        Ok(serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")))
+    } else {
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or(body);
+        Err(Refusal { status, message })
+    }
+}
+
+type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct LiveClient {
+    pub stream: Stream,
+}
+
+/// How long a test waits for an event that should come.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+impl LiveClient {
+    pub async fn send(&mut self, command: &ClientCommand) {
+        self.stream.send(Message::text(serde_json::to_string(command).unwrap())).await.unwrap();
+    }
+
+    /// The next event, or None if the connection closed.
+    pub async fn next(&mut self) -> Option<LiveEvent> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("no event in time")?;
+            match message.ok()? {
+                Message::Text(text) => return Some(serde_json::from_str(&text).expect("a valid event")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Skips events until `pick` returns something.
+    pub async fn expect<T>(&mut self, mut pick: impl FnMut(&LiveEvent) -> Option<T>) -> T {
+        loop {
+            let event = self.next().await.expect("connection closed while waiting for an event");
+            if let Some(found) = pick(&event) {
+                return found;
+            }
+        }
+    }
+
+    /// The next `chat` message (skipping other events).
+    pub async fn next_chat(&mut self) -> ChatMessage {
+        self.expect(|event| match event {
+            LiveEvent::Chat { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Waits until nothing arrives for `quiet`, returning what did.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<LiveEvent> {
+        let mut events = Vec::new();
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(quiet, self.stream.next()).await {
+            if let Message::Text(text) = message {
+                events.push(serde_json::from_str(&text).unwrap());
+            }
+        }
+        events
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+/// A small valid animated GIF (`frames` frames of `side`×`side`), made with the `gif` crate.
+pub fn make_gif(side: u16, frames: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    {
+        let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255];
+        let mut encoder = gif::Encoder::new(&mut bytes, side, side, &palette).unwrap();
+        encoder.set_repeat(gif::Repeat::Infinite).unwrap();
+        for n in 0..frames {
+            let mut frame = gif::Frame::default();
+            frame.width = side;
+            frame.height = side;
+            frame.delay = 10;
+            frame.buffer = std::borrow::Cow::Owned(vec![(n % 3) as u8; usize::from(side) * usize::from(side)]);
+            encoder.write_frame(&frame).unwrap();
+        }
+    }
+    bytes
 }

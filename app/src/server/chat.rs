@@ -127,7 +127,7 @@ impl Chat {
             JoinOutcome::Removed => Err(RefusalReason::NotFound),
             JoinOutcome::Joined { newcomer, present } => {
                 if newcomer {
-                    self.hub.publish(Topic::Lobby, &LiveEvent::RoomPresence { id: room_id, present });
+                    self.announce_presence(room_id, present);
                     self.system_message(room_id, format!("{} joined", person.name)).await;
                 }
                 Ok(present)
@@ -148,7 +148,7 @@ impl Chat {
             let Some((person, present)) = chat.presence.finish_leave(room_id, &person_id, token) else {
                 return;
             };
-            chat.hub.publish(Topic::Lobby, &LiveEvent::RoomPresence { id: room_id, present });
+            chat.announce_presence(room_id, present);
             chat.system_message(room_id, format!("{} left", person.name)).await;
             if let Some(generation) = chat.presence.empty_generation(room_id) {
                 chat.schedule_removal(room_id, generation);
@@ -176,6 +176,13 @@ impl Chat {
             Ok(_) | Err(AppError::RoomNotFound) => {}
             Err(error) => tracing::error!(%error, room_id, "storing a system message"),
         }
+    }
+
+    /// Tells the room lists and the room itself how many people are in it now.
+    fn announce_presence(&self, room_id: RoomId, present: u32) {
+        let event = LiveEvent::RoomPresence { id: room_id, present };
+        self.hub.publish(Topic::Lobby, &event);
+        self.hub.publish(Topic::Room(room_id), &event);
     }
 
     fn schedule_removal(self: &Arc<Self>, room_id: RoomId, generation: u64) {

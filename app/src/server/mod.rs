@@ -8,6 +8,7 @@ pub mod hub;
 pub mod identity;
 pub mod passwords;
 pub mod presence;
+pub mod upload;
 pub mod ws;
 
 mod state;

@@ -1,0 +1,7 @@
+//! Small pieces shared by the pages.
+
+mod person;
+mod time;
+
+pub use person::PersonBadge;
+pub use time::{Age, LocalTime};

@@ -1,0 +1,410 @@
+//! A room (`/room/:id`): the password gate, or the chat itself with its live messages, composer and GIF upload.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::api::{EnterRoom, earlier_messages, room_page, send_message};
+use crate::components::{LocalTime, PersonBadge};
+use crate::live::{ClientCommand, LiveEvent, RefusalReason};
+use crate::live_client::{Connection, use_live};
+use crate::model::{ChatMessage, MESSAGE_MAX_CHARS, MessageKind, RoomAccess, RoomId, RoomView};
+use crate::pages::not_found::set_not_found_status;
+
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let room_id = move || params.read().get("id").and_then(|id| id.parse::<RoomId>().ok());
+    let access = Resource::new_blocking(room_id, |id| async move {
+        match id {
+            Some(id) => room_page(id).await,
+            None => Ok(RoomAccess::NotFound),
+        }
+    });
+
+    view! {
+        <Transition fallback=|| view! { <main class="page"><p>"Loading the room…"</p></main> }>
+            {move || Suspend::new(async move {
+                match access.await {
+                    Ok(RoomAccess::Open(view)) => view! { <ChatRoom view /> }.into_any(),
+                    Ok(RoomAccess::NeedsPassword { id, title }) => {
+                        view! { <PasswordGate id title on_entered=move || access.refetch() /> }.into_any()
+                    }
+                    Ok(RoomAccess::Full { title, max_members, .. }) => view! {
+                        <main class="page page-narrow">
+                            <h1>{title}</h1>
+                            <p role="alert">{format!("This room is full: all {max_members} places are taken.")}</p>
+                            <p><A href="/">"Back to the rooms"</A></p>
+                        </main>
+                    }
+                    .into_any(),
+                    Ok(RoomAccess::NotFound) => {
+                        set_not_found_status();
+                        view! {
+                            <main class="page page-narrow">
+                                <h1>"Room not found"</h1>
+                                <p>"This room does not exist (any more)."</p>
+                                <p><A href="/">"Back to the rooms"</A></p>
+                            </main>
+                        }
+                        .into_any()
+                    }
+                    Err(error) => view! {
+                        <main class="page page-narrow">
+                            <p role="alert" class="error">{error.to_string()}</p>
+                            <p><A href="/">"Back to the rooms"</A></p>
+                        </main>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The password form of a locked room. The password is posted to a server function, never put in a URL.
+#[component]
+fn PasswordGate(id: RoomId, title: String, on_entered: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+    let enter = ServerAction::<EnterRoom>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = enter.value().get() {
+            on_entered();
+        }
+    });
+    let error = move || enter.value().get().and_then(|result| result.err()).map(|e| e.to_string());
+    view! {
+        <main class="page page-narrow">
+            <p><A href="/">"← Rooms"</A></p>
+            <h1>{title}</h1>
+            <p>"This room is locked. Enter its password to join."</p>
+            <ActionForm action=enter attr:class="form panel">
+                <input type="hidden" name="id" value=id />
+                <div class="field">
+                    <label for="room-password">"Password"</label>
+                    <input id="room-password" name="password" type="password" required autocomplete="current-password" />
+                </div>
+                <Show when=move || error().is_some()>
+                    <p class="error" role="alert">{error}</p>
+                </Show>
+                <button type="submit" class="button" disabled=move || enter.pending().get()>"Enter"</button>
+            </ActionForm>
+        </main>
+    }
+}
+
+/// Inserts a message in sequence order, ignoring one already there (live events and replies may both bring it).
+fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) {
+    match messages.binary_search_by_key(&message.seq, |m| m.seq) {
+        Ok(_) => {}
+        Err(position) => messages.insert(position, message),
+    }
+}
+
+#[component]
+fn ChatRoom(view: RoomView) -> impl IntoView {
+    let RoomView { room, me, messages, has_earlier } = view;
+    let room_id = room.id;
+    let max_members = room.max_members;
+    let messages = RwSignal::new(messages);
+    let has_earlier = RwSignal::new(has_earlier);
+    let present = RwSignal::new(room.present);
+    let me_id = StoredValue::new(me.id.clone());
+
+    let live = use_live();
+    // Set when the room sends the reader away (refused, removed); an effect does the navigation.
+    let sent_away = RwSignal::new(None::<&'static str>);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(notice) = sent_away.get() {
+            navigate(&format!("/?notice={notice}"), NavigateOptions::default());
+        }
+    });
+    let leave_with = move |notice: &'static str| sent_away.set(Some(notice));
+    live.subscribe(
+        move || {
+            let since = messages.with_untracked(|m| m.last().map_or(0, |m| m.seq));
+            ClientCommand::Join { room: room_id, since: Some(since) }
+        },
+        move |event| match event {
+            LiveEvent::Chat { message } if message.room_id == room_id => {
+                messages.update(|list| insert_message(list, message));
+            }
+            LiveEvent::Joined { room, present: count } if room == room_id => present.set(count),
+            LiveEvent::RoomPresence { id, present: count } if id == room_id => present.set(count),
+            LiveEvent::Refused { room, reason, .. } if room == room_id => leave_with(match reason {
+                RefusalReason::Full => "full",
+                RefusalReason::Password => "password",
+                RefusalReason::NotFound => "gone",
+            }),
+            LiveEvent::RemoveRoom { id } if id == room_id => leave_with("removed"),
+            _ => {}
+        },
+    );
+
+    // Scrolling: follow new messages while the reader is at the bottom; otherwise offer a pill.
+    let log_ref = NodeRef::<html::Ol>::new();
+    let at_bottom = RwSignal::new(true);
+    let unseen = RwSignal::new(false);
+    let scroll_to_bottom = move || {
+        if let Some(log) = log_ref.get_untracked() {
+            log.set_scroll_top(log.scroll_height());
+        }
+        unseen.set(false);
+    };
+    Effect::new(move |previous_last: Option<Option<i64>>| {
+        let last = messages.with(|m| m.last().map(|m| m.seq));
+        let grew = previous_last.is_some_and(|previous| last > previous);
+        if at_bottom.get_untracked() {
+            scroll_to_bottom();
+        } else if grew {
+            unseen.set(true);
+        }
+        last
+    });
+    let on_scroll = move |_| {
+        if let Some(log) = log_ref.get_untracked() {
+            let bottom = log.scroll_height() - log.scroll_top() - log.client_height() < 48;
+            at_bottom.set(bottom);
+            if bottom {
+                unseen.set(false);
+            }
+        }
+    };
+
+    let loading_earlier = RwSignal::new(false);
+    let load_earlier = move |_| {
+        let Some(first) = messages.with_untracked(|m| m.first().map(|m| m.seq)) else { return };
+        loading_earlier.set(true);
+        leptos::task::spawn_local(async move {
+            let previous_height = log_ref.get_untracked().map(|log| log.scroll_height());
+            if let Ok(page) = earlier_messages(room_id, first).await {
+                has_earlier.set(page.has_earlier);
+                messages.update(|list| page.messages.into_iter().for_each(|m| insert_message(list, m)));
+                // Keep the reader's place: what they were looking at stays where it was.
+                if let (Some(log), Some(previous)) = (log_ref.get_untracked(), previous_height) {
+                    request_animation_frame(move || log.set_scroll_top(log.scroll_top() + log.scroll_height() - previous));
+                }
+            }
+            loading_earlier.set(false);
+        });
+    };
+
+    let connection = live.state();
+    view! {
+        <main class="page chat-page">
+            <header class="chat-header">
+                <A href="/" attr:class="back">"← Rooms"</A>
+                <h1>
+                    {room.title}
+                    {room.locked.then(|| view! { <span class="lock" role="img" aria-label="password required">" 🔒"</span> })}
+                </h1>
+                <p class="room-count" aria-live="polite">{move || format!("{}/{max_members} present", present.get())}</p>
+                <p class="you">"You are " <PersonBadge person=me is_me=true /></p>
+            </header>
+            <p class="offline" role="status" hidden=move || connection.get() != Connection::Offline>
+                "Offline — reconnecting…"
+            </p>
+            <Uploader room_id>
+                <div class="log-wrap">
+                    <ol class="messages" role="log" aria-live="polite" aria-label="Messages" node_ref=log_ref on:scroll=on_scroll>
+                        <Show when=move || has_earlier.get()>
+                            <li class="earlier">
+                                <button type="button" class="button button-quiet" on:click=load_earlier disabled=move || loading_earlier.get()>
+                                    "Load earlier"
+                                </button>
+                            </li>
+                        </Show>
+                        <For each=move || messages.get() key=|message| message.seq let:message>
+                            <MessageItem message mine=me_id.with_value(|id| Some(id.clone())) />
+                        </For>
+                    </ol>
+                    <button type="button" class="pill" hidden=move || !unseen.get() on:click=move |_| scroll_to_bottom()>
+                        "New messages ↓"
+                    </button>
+                </div>
+                <Composer room_id on_sent=move |message| messages.update(|list| insert_message(list, message)) />
+            </Uploader>
+        </main>
+    }
+}
+
+#[component]
+fn MessageItem(message: ChatMessage, mine: Option<String>) -> impl IntoView {
+    let ChatMessage { seq, kind, author, body, created_at, .. } = message;
+    match (kind, author) {
+        (MessageKind::System, _) | (_, None) => view! {
+            <li class="message system" data-seq=seq>
+                <span class="body">{body}</span>
+                " · "
+                <LocalTime millis=created_at />
+            </li>
+        }
+        .into_any(),
+        (kind, Some(author)) => {
+            let is_mine = mine.as_deref() == Some(author.id.as_str());
+            let style = format!("--person-color: {}", author.color);
+            let content = if kind == MessageKind::Gif {
+                let alt = format!("GIF from {}", author.name);
+                view! { <img class="gif" src=body alt=alt loading="lazy" /> }.into_any()
+            } else {
+                view! { <p class="body">{body}</p> }.into_any()
+            };
+            view! {
+                <li class="message" class:mine=is_mine data-seq=seq style=style>
+                    <div class="meta">
+                        <PersonBadge person=author is_me=is_mine />
+                        <LocalTime millis=created_at />
+                    </div>
+                    {content}
+                </li>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// The message box: Enter sends, Shift+Enter starts a new line.
+#[component]
+fn Composer(room_id: RoomId, on_sent: impl Fn(ChatMessage) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let sending = RwSignal::new(false);
+    let send = move || {
+        let text = draft.get_untracked();
+        if text.trim().is_empty() {
+            error.set(Some("Write something first.".to_owned()));
+            return;
+        }
+        error.set(None);
+        sending.set(true);
+        draft.set(String::new());
+        leptos::task::spawn_local(async move {
+            match send_message(room_id, text.clone()).await {
+                Ok(message) => on_sent(message),
+                Err(failure) => {
+                    error.set(Some(failure.to_string()));
+                    // Give the text back, unless the reader has started a new one.
+                    draft.update(|d| {
+                        if d.is_empty() {
+                            *d = text;
+                        }
+                    });
+                }
+            }
+            sending.set(false);
+        });
+    };
+    let on_keydown = move |event: leptos::ev::KeyboardEvent| {
+        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+            event.prevent_default();
+            send();
+        }
+    };
+    view! {
+        <form class="composer" on:submit=move |event| { event.prevent_default(); send(); }>
+            <label for="message" class="visually-hidden">"Message"</label>
+            <textarea
+                id="message"
+                name="body"
+                rows="2"
+                maxlength=MESSAGE_MAX_CHARS
+                placeholder="Write a message… (Enter sends, Shift+Enter for a new line)"
+                prop:value=move || draft.get()
+                on:input=move |event| draft.set(event_target_value(&event))
+                on:keydown=on_keydown
+            ></textarea>
+            <button type="submit" class="button" disabled=move || sending.get()>"Send"</button>
+            <Show when=move || error.get().is_some()>
+                <p class="error" role="alert">{move || error.get()}</p>
+            </Show>
+        </form>
+    }
+}
+
+/// Wraps the chat: a GIF can be picked, dropped anywhere on it, or pasted. Shows progress and refusals.
+#[component]
+fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
+    let progress = RwSignal::new(None::<f64>);
+    let error = RwSignal::new(None::<String>);
+    let dragging = RwSignal::new(false);
+
+    #[cfg(feature = "hydrate")]
+    let start = move |file: web_sys::File| {
+        if progress.get_untracked().is_some() {
+            return;
+        }
+        error.set(None);
+        progress.set(Some(0.0));
+        crate::upload_client::upload_gif(
+            room_id,
+            file,
+            move |fraction| progress.set(Some(fraction)),
+            move |result| {
+                progress.set(None);
+                if let Err(message) = result {
+                    error.set(Some(message));
+                }
+                // Success needs nothing here: the message arrives over the live channel like everyone else's.
+            },
+        );
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let start = move |_: ()| {
+        let _ = room_id;
+    };
+
+    let on_pick = move |_event: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let input: web_sys::HtmlInputElement = _event.target().unwrap().unchecked_into();
+            if let Some(file) = input.files().and_then(|files| files.get(0)) {
+                start(file);
+            }
+            input.set_value("");
+        }
+    };
+    let on_drop = move |event: leptos::ev::DragEvent| {
+        event.prevent_default();
+        dragging.set(false);
+        #[cfg(feature = "hydrate")]
+        if let Some(file) = event.data_transfer().and_then(|d| d.files()).and_then(|files| files.get(0)) {
+            start(file);
+        }
+    };
+    let on_paste = move |_event: leptos::ev::ClipboardEvent| {
+        #[cfg(feature = "hydrate")]
+        if let Some(file) = _event.clipboard_data().and_then(|d| d.files()).and_then(|files| files.get(0)) {
+            _event.prevent_default();
+            start(file);
+        }
+    };
+    let _ = start;
+
+    view! {
+        <section
+            class="chat"
+            class:dragging=move || dragging.get()
+            aria-label="Chat"
+            on:dragover=move |event: leptos::ev::DragEvent| { event.prevent_default(); dragging.set(true); }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=on_drop
+            on:paste=on_paste
+        >
+            {children()}
+            <div class="uploader">
+                <label for="gif-input" class="button button-quiet">"GIF"</label>
+                <input id="gif-input" class="visually-hidden" type="file" accept="image/gif" on:change=on_pick />
+                <Show when=move || progress.get().is_some()>
+                    <progress max="1" value=move || progress.get().unwrap_or(0.0) aria-label="Uploading GIF"></progress>
+                </Show>
+                <Show when=move || error.get().is_some()>
+                    <p class="error" role="alert">{move || error.get()}</p>
+                </Show>
+                <span class="hint">"…or drop or paste a GIF here."</span>
+            </div>
+        </section>
+    }
+}

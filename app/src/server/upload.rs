@@ -1,0 +1,271 @@
+//! GIF uploads (`POST /room/:id/gif`, multipart field `gif`) and serving them (`GET /gif/:name`).
+//!
+//! An upload is streamed to a temporary file (refused as soon as it passes the size limit), decoded with the
+//! `gif` crate within bounds on dimensions and frames, and re-encoded frame by frame: only pixels, palettes and
+//! timing survive, so comments, trailing bytes and anything else a polyglot could hide are gone. The clean file
+//! is renamed into place atomically and only then announced. Every failure removes what was written.
+
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path as UrlPath, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use http::{HeaderValue, StatusCode, header};
+use tokio::io::AsyncWriteExt;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::error::AppError;
+use crate::model::{ChatMessage, MessageKind, RoomId};
+use crate::server::AppState;
+use crate::server::chat::Settings;
+use crate::server::db;
+use crate::server::identity::Visitor;
+
+/// Where uploads are written before they are validated (inside the uploads directory, so the final rename is on
+/// the same file system and atomic; never served, since served names are plain `<hex>.gif`).
+const INCOMING_DIR: &str = ".incoming";
+
+/// `POST /room/:id/gif`
+pub async fn upload_gif(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    UrlPath(raw_id): UrlPath<String>,
+    request: Request,
+) -> Result<Json<ChatMessage>, AppError> {
+    let chat = state.chat.clone();
+    let settings = &chat.settings;
+    let room_id: RoomId = raw_id.parse().map_err(|_| AppError::RoomNotFound)?;
+    let too_large = || AppError::TooLarge(format!("A GIF may be at most {}.", human_size(settings.max_upload_bytes)));
+
+    // Refuse a declared oversize body before reading any of it.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > settings.max_upload_bytes + MULTIPART_OVERHEAD) {
+        return Err(too_large());
+    }
+
+    let room = db::find_room(&chat.db, room_id).await?.ok_or(AppError::RoomNotFound)?;
+    let me = &visitor.person;
+    let allowed = chat.presence.is_present(room_id, &me.id)
+        || (room.password_hash.is_some() && db::is_granted(&chat.db, room_id, &me.id).await?);
+    if !allowed {
+        return Err(AppError::NotInRoom);
+    }
+
+    let mut multipart = Multipart::from_request(request, &state)
+        .await
+        .map_err(|_| AppError::BadRequest("Send the GIF as multipart/form-data in a field named \"gif\".".into()))?;
+
+    let incoming = settings.uploads_dir.join(INCOMING_DIR);
+    tokio::fs::create_dir_all(&incoming).await.map_err(internal("creating the incoming directory"))?;
+    let raw = TempFile(incoming.join(format!("{}.raw", uuid::Uuid::new_v4().simple())));
+
+    let mut found = false;
+    while let Some(mut field) = multipart.next_field().await.map_err(|error| multipart_error(error, too_large()))? {
+        if field.name() != Some("gif") {
+            continue;
+        }
+        found = true;
+        let mut file = tokio::fs::File::create(&raw.0).await.map_err(internal("creating an upload file"))?;
+        let mut written: u64 = 0;
+        let mut header: Vec<u8> = Vec::with_capacity(6);
+        while let Some(chunk) = field.chunk().await.map_err(|error| multipart_error(error, too_large()))? {
+            written += chunk.len() as u64;
+            if written > settings.max_upload_bytes {
+                return Err(too_large());
+            }
+            if header.len() < 6 {
+                header.extend(chunk.iter().take(6 - header.len()));
+                if header.len() == 6 && header != b"GIF87a" && header != b"GIF89a" {
+                    return Err(not_a_gif());
+                }
+            }
+            file.write_all(&chunk).await.map_err(internal("writing an upload"))?;
+        }
+        file.flush().await.map_err(internal("writing an upload"))?;
+        if written == 0 {
+            return Err(AppError::NotAGif("The file is empty.".into()));
+        }
+        if header.len() < 6 {
+            return Err(not_a_gif());
+        }
+        break;
+    }
+    if !found {
+        return Err(AppError::BadRequest("No file in the \"gif\" field.".into()));
+    }
+
+    let name = format!("{}.gif", uuid::Uuid::new_v4().simple());
+    let clean = TempFile(incoming.join(format!("{name}.clean")));
+    let limits = Limits::from(settings);
+    let (source, target) = (raw.0.clone(), clean.0.clone());
+    tokio::task::spawn_blocking(move || reencode(&source, &target, limits))
+        .await
+        .map_err(|_| AppError::Internal)??;
+
+    let stored = settings.uploads_dir.join(&name);
+    tokio::fs::rename(&clean.0, &stored).await.map_err(internal("storing an upload"))?;
+    let stored = TempFile(stored);
+    let message = chat.post(room_id, MessageKind::Gif, Some(me), &name).await?;
+    // The message row now points at the file: it stays.
+    stored.keep();
+    Ok(Json(message))
+}
+
+/// Room for the multipart boundaries and part headers around the file itself.
+const MULTIPART_OVERHEAD: u64 = 16 * 1024;
+
+fn multipart_error(error: axum::extract::multipart::MultipartError, too_large: AppError) -> AppError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large
+    } else {
+        AppError::BadRequest(format!("The upload could not be read: {}", error.body_text()))
+    }
+}
+
+fn not_a_gif() -> AppError {
+    AppError::NotAGif("That file is not a GIF.".into())
+}
+
+fn internal(what: &'static str) -> impl Fn(std::io::Error) -> AppError {
+    move |error| {
+        tracing::error!(%error, "{what}");
+        AppError::Internal
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A file removed when dropped, unless kept: whatever path a request takes out, it leaves no debris.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_side: u16,
+    pub max_frames: usize,
+}
+
+impl From<&Settings> for Limits {
+    fn from(settings: &Settings) -> Limits {
+        Limits { max_side: settings.max_gif_side, max_frames: settings.max_gif_frames }
+    }
+}
+
+/// Decodes the GIF at `source` within `limits` and writes a clean re-encoding of it to `target`.
+pub fn reencode(source: &Path, target: &Path, limits: Limits) -> Result<(), AppError> {
+    let input = std::fs::File::open(source).map_err(internal("opening an upload"))?;
+    let output = std::fs::File::create(target).map_err(internal("creating a clean GIF"))?;
+    reencode_stream(BufReader::new(input), BufWriter::new(output), limits)
+}
+
+/// The validator proper, over any reader and writer (so it can be tested and fuzzed in memory).
+pub fn reencode_stream(input: impl std::io::Read, output: impl std::io::Write, limits: Limits) -> Result<(), AppError> {
+    let broken = |_| AppError::NotAGif("That GIF is damaged or incomplete.".into());
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    // Bounds the buffer any single frame may need, whatever the file claims.
+    let max_pixels = u64::from(limits.max_side) * u64::from(limits.max_side);
+    options.set_memory_limit(gif::MemoryLimit::Bytes(std::num::NonZeroU64::new(max_pixels.max(1)).unwrap()));
+    let mut decoder = options.read_info(input).map_err(broken)?;
+
+    let (width, height) = (decoder.width(), decoder.height());
+    if width == 0 || height == 0 || width > limits.max_side || height > limits.max_side {
+        return Err(AppError::NotAGif(format!(
+            "A GIF may be at most {0}×{0} pixels.",
+            limits.max_side
+        )));
+    }
+    let global_palette = decoder.global_palette().map(<[u8]>::to_vec).unwrap_or_default();
+    let mut encoder = gif::Encoder::new(output, width, height, &global_palette).map_err(|_| AppError::Internal)?;
+    encoder.set_repeat(decoder.repeat()).map_err(|_| AppError::Internal)?;
+
+    let mut frames = 0usize;
+    while let Some(frame) = decoder.read_next_frame().map_err(broken)? {
+        frames += 1;
+        if frames > limits.max_frames {
+            return Err(AppError::NotAGif(format!("A GIF may have at most {} frames.", limits.max_frames)));
+        }
+        if u32::from(frame.left) + u32::from(frame.width) > u32::from(width)
+            || u32::from(frame.top) + u32::from(frame.height) > u32::from(height)
+        {
+            return Err(AppError::NotAGif("That GIF is damaged: a frame lies outside the picture.".into()));
+        }
+        encoder.write_frame(frame).map_err(|_| AppError::NotAGif("That GIF could not be re-encoded.".into()))?;
+    }
+    if frames == 0 {
+        return Err(AppError::NotAGif("That GIF has no picture in it.".into()));
+    }
+    let mut output = encoder.into_inner().map_err(|_| AppError::Internal)?;
+    output.flush().map_err(internal("writing a clean GIF"))?;
+    Ok(())
+}
+
+/// Names of stored GIFs: 32 lowercase hex digits and `.gif`. Anything else (paths, temp files) is not served.
+fn is_stored_name(name: &str) -> bool {
+    name.strip_suffix(".gif")
+        .is_some_and(|stem| stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// `GET /gif/:name`
+pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<String>, request: Request) -> Response {
+    if !is_stored_name(&name) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let path = state.chat.settings.uploads_dir.join(&name);
+    let Ok(mut response) = ServeFile::new(path).oneshot(request).await;
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        // Names are never reused, so a stored GIF never changes.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    }
+    response.map(Body::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_stored_names_are_served() {
+        assert!(is_stored_name("0123456789abcdef0123456789abcdef.gif"));
+        for bad in [
+            "../secret.gif",
+            "0123456789abcdef0123456789abcdef.GIF",
+            ".incoming/0123456789abcdef0123456789abcdef.gif",
+            "0123456789abcdef0123456789abcdeg.gif",
+            "x.gif",
+            "0123456789abcdef0123456789abcdef.gif.clean",
+        ] {
+            assert!(!is_stored_name(bad), "{bad} would be served");
+        }
+    }
+}

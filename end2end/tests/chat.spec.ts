@@ -1,0 +1,91 @@
+import { test, expect } from "@playwright/test";
+import { Person, TINY_GIF, uniqueTitle } from "./fixtures";
+
+test("two people chat live: a new room appears, messages and a GIF flow both ways", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+
+  // Two sessions, two identities.
+  const aliceName = await alice.page.locator(".you .person-name").textContent();
+  const bobName = await bob.page.locator(".you .person-name").textContent();
+  const aliceColor = await alice.page.locator(".you .person").getAttribute("style");
+  const bobColor = await bob.page.locator(".you .person").getAttribute("style");
+  expect(aliceName).not.toEqual(bobName);
+  expect(aliceColor).not.toEqual(bobColor);
+
+  const title = uniqueTitle("Cats");
+  await alice.createRoom(title);
+
+  // Bob's list shows the room without a reload.
+  await expect(bob.roomLink(title)).toBeVisible();
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await expect(alice.messages()).toContainText(`${bobName} joined`);
+  await expect(alice.page.locator(".room-count")).toHaveText(/^2\/10 present$/);
+
+  await alice.send("Hello from Alice");
+  await expect(bob.messages().locator(".message", { hasText: "Hello from Alice" })).toBeVisible();
+  // Alice sees her own message marked as hers.
+  await expect(alice.messages().locator(".message.mine", { hasText: "Hello from Alice" })).toBeVisible();
+
+  await bob.page.getByLabel("Message", { exact: true }).fill("Hi Alice\nsecond line");
+  await bob.page.getByRole("button", { name: "Send" }).click();
+  await expect(alice.messages().locator(".message", { hasText: "second line" })).toBeVisible();
+
+  await alice.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
+  const gif = bob.messages().locator(`img[alt="GIF from ${aliceName}"]`);
+  await expect(gif).toBeVisible();
+  await expect.poll(() => gif.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+
+  // A file that is not a GIF is refused with a message.
+  await alice.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "fake.gif", mimeType: "image/gif", buffer: Buffer.from("<html>not a gif</html>") });
+  await expect(alice.page.getByRole("alert")).toHaveText("That file is not a GIF.");
+
+  await alice.close();
+  await bob.close();
+});
+
+test("a wrong password is refused and the right one lets you in", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const title = uniqueTitle("Secret");
+  await alice.createRoom(title, { password: "open sesame" });
+
+  const carol = await Person.enter(browser);
+  await carol.roomLink(title).click();
+  await expect(carol.page.getByText("This room is locked")).toBeVisible();
+  await carol.waitForHydration();
+  await carol.page.getByLabel("Password").fill("open says me");
+  await carol.page.getByRole("button", { name: "Enter" }).click();
+  await expect(carol.page.getByRole("alert")).toHaveText("Wrong password.");
+  expect(carol.page.url()).not.toContain("sesame");
+
+  await carol.page.getByLabel("Password").fill("open sesame");
+  await carol.page.getByRole("button", { name: "Enter" }).click();
+  await carol.expectInRoom(title);
+  expect(carol.page.url()).not.toContain("sesame");
+  await alice.close();
+  await carol.close();
+});
+
+test("a full room is refused; after everyone leaves, the room disappears from the list", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const title = uniqueTitle("Pair");
+  await alice.createRoom(title, { maxMembers: 2 });
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await expect(alice.page.locator(".room-count")).toHaveText("2/2 present");
+
+  const carol = await Person.enter(browser);
+  await expect(carol.page.locator(".room-card", { hasText: title })).toContainText("2/2 present");
+  await carol.roomLink(title).click();
+  await expect(carol.page.getByRole("alert")).toContainText("This room is full");
+  await carol.openRoomList();
+  await expect(carol.roomLink(title)).toBeVisible();
+
+  // Both leave: after the leave and room grace periods the room goes, live, from Carol's list.
+  await alice.close();
+  await bob.close();
+  await expect(carol.roomLink(title)).toHaveCount(0, { timeout: 20_000 });
+  await carol.close();
+});

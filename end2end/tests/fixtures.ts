@@ -1,0 +1,70 @@
+import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+
+/** A person: their own browser context (own cookies, own session, own color). */
+export class Person {
+  constructor(
+    readonly context: BrowserContext,
+    readonly page: Page,
+  ) {}
+
+  static async enter(browser: Browser): Promise<Person> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const person = new Person(context, page);
+    await person.openRoomList();
+    return person;
+  }
+
+  async openRoomList() {
+    await this.page.goto("/");
+    await this.waitForHydration();
+  }
+
+  async waitForHydration() {
+    await expect(this.page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  }
+
+  /** Creates a room from the list and lands in it. */
+  async createRoom(title: string, options: { maxMembers?: number; password?: string } = {}) {
+    const page = this.page;
+    await page.getByRole("button", { name: "New room" }).click();
+    await page.getByLabel("Title").fill(title);
+    if (options.maxMembers !== undefined) await page.getByLabel("Max members").fill(String(options.maxMembers));
+    if (options.password !== undefined) await page.getByLabel("Password").fill(options.password);
+    await page.getByRole("button", { name: "Create room" }).click();
+    await expect(page).toHaveURL(/\/room\/\d+$/);
+    await this.expectInRoom(title);
+  }
+
+  async expectInRoom(title: string) {
+    await expect(this.page.getByRole("heading", { level: 1 })).toContainText(title);
+    await this.waitForHydration();
+    await expect(this.page.locator(".room-count")).toContainText("present");
+  }
+
+  roomLink(title: string) {
+    return this.page.getByRole("link", { name: title, exact: true });
+  }
+
+  messages() {
+    return this.page.getByRole("log", { name: "Messages" });
+  }
+
+  async send(text: string) {
+    const box = this.page.getByLabel("Message", { exact: true });
+    await box.fill(text);
+    await box.press("Enter");
+    await expect(box).toHaveValue("");
+  }
+
+  async close() {
+    await this.context.close();
+  }
+}
+
+/** A 1×1 GIF89a. */
+export const TINY_GIF = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
+
+export function uniqueTitle(prefix: string): string {
+  return `${prefix} ${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+}
