@@ -416,3 +416,37 @@ async fn a_rejoining_client_catches_up_on_what_it_missed() {
     assert_eq!(bodies[1], (third.seq, "three".to_owned()));
     assert_eq!(bodies[2].1, format!("{} joined", bob.me().name));
 }
+
+#[tokio::test]
+async fn history_is_served_in_pages_of_fifty() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("long", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    for n in 1..=60 {
+        alice.send(room.id, &format!("message {n}")).await.unwrap();
+    }
+    let RoomAccess::Open(view) = alice.room_page(room.id).await else { panic!() };
+    assert_eq!(view.messages.len(), 50);
+    assert!(view.has_earlier);
+    assert_eq!(view.messages.last().unwrap().body, "message 60");
+    assert!(view.messages.windows(2).all(|w| w[0].seq + 1 == w[1].seq), "oldest first, no gaps");
+
+    let first = view.messages[0].seq;
+    let page: app::model::MessagePage =
+        alice.call("earlier_messages", &[("room", &room.id.to_string()), ("before", &first.to_string())]).await.unwrap();
+    assert!(!page.has_earlier);
+    // 11 earlier: the join message and messages 1–10.
+    assert_eq!(page.messages.len(), 11);
+    assert_eq!(page.messages.last().unwrap().seq, first - 1);
+    assert_eq!(page.messages.last().unwrap().body, "message 10");
+
+    // A password room's history is not readable without the password.
+    let locked = alice.create_room("locked", 10, "pw").await.unwrap();
+    let bob = app.person().await;
+    let refusal = bob
+        .call::<app::model::MessagePage>("earlier_messages", &[("room", &locked.id.to_string()), ("before", "100")])
+        .await
+        .unwrap_err();
+    assert_eq!(refusal.status, 403);
+}

@@ -254,6 +254,76 @@ pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<Str
 mod tests {
     use super::*;
 
+    const LIMITS: Limits = Limits { max_side: 64, max_frames: 4 };
+
+    fn gif(screen: u16, frame_side: u16, frames: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut encoder = gif::Encoder::new(&mut bytes, screen, screen, &[0, 0, 0, 255, 255, 255]).unwrap();
+        for n in 0..frames {
+            let mut frame = gif::Frame::default();
+            frame.width = frame_side;
+            frame.height = frame_side;
+            frame.buffer = std::borrow::Cow::Owned(vec![(n % 2) as u8; usize::from(frame_side).pow(2)]);
+            encoder.write_frame(&frame).unwrap();
+        }
+        drop(encoder);
+        bytes
+    }
+
+    fn clean(input: &[u8]) -> Result<Vec<u8>, AppError> {
+        let mut output = Vec::new();
+        reencode_stream(input, &mut output, LIMITS).map(|()| output)
+    }
+
+    #[test]
+    fn a_valid_gif_comes_out_with_the_same_frames() {
+        let output = clean(&gif(16, 16, 3)).unwrap();
+        let frames: Vec<_> = gif::DecodeOptions::new().read_info(&output[..]).unwrap().into_iter().collect();
+        assert_eq!(frames.len(), 3);
+    }
+
+    #[test]
+    fn html_hidden_in_a_comment_or_after_the_trailer_is_not_served() {
+        let mut polyglot = gif(8, 8, 1);
+        let trailer = polyglot.pop().unwrap();
+        assert_eq!(trailer, 0x3b);
+        let script = b"<script>alert(1)</script>";
+        polyglot.extend([0x21, 0xfe, script.len() as u8]);
+        polyglot.extend(script);
+        polyglot.extend([0x00, 0x3b]);
+        polyglot.extend(b"<html><script>alert(2)</script></html>");
+        let output = clean(&polyglot).unwrap();
+        assert!(!output.windows(7).any(|w| w == b"<script"), "script survived re-encoding");
+        assert_eq!(output.last(), Some(&0x3b), "output ends at the GIF trailer");
+    }
+
+    #[test]
+    fn oversized_pictures_and_too_many_frames_are_refused() {
+        assert_eq!(clean(&gif(65, 8, 1)).unwrap_err(), AppError::NotAGif("A GIF may be at most 64×64 pixels.".into()));
+        assert_eq!(clean(&gif(16, 16, 5)).unwrap_err(), AppError::NotAGif("A GIF may have at most 4 frames.".into()));
+    }
+
+    #[test]
+    fn damaged_input_is_refused_not_panicked_on() {
+        let whole = gif(16, 16, 2);
+        for cut in [6, 10, 13, whole.len() / 2, whole.len() - 2] {
+            assert!(clean(&whole[..cut]).is_err(), "accepted a GIF cut at {cut}");
+        }
+        assert!(clean(b"GIF89a").is_err());
+        assert!(clean(b"").is_err());
+        // A frame that claims to lie outside the picture.
+        let mut bytes = Vec::new();
+        let mut encoder = gif::Encoder::new(&mut bytes, 8, 8, &[0, 0, 0, 255, 255, 255]).unwrap();
+        let mut frame = gif::Frame::default();
+        frame.left = 6;
+        frame.width = 4;
+        frame.height = 4;
+        frame.buffer = std::borrow::Cow::Owned(vec![0; 16]);
+        encoder.write_frame(&frame).unwrap();
+        drop(encoder);
+        assert!(clean(&bytes).is_err());
+    }
+
     #[test]
     fn only_plain_stored_names_are_served() {
         assert!(is_stored_name("0123456789abcdef0123456789abcdef.gif"));
