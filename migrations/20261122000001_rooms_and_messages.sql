@@ -20,10 +20,12 @@ CREATE TABLE rooms (
 CREATE TABLE messages (
     room_id     INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
     seq         INTEGER NOT NULL,
-    kind        TEXT    NOT NULL CHECK (kind IN ('text', 'gif', 'system')),
+    kind        TEXT    NOT NULL CHECK (kind IN ('text', 'gif', 'system', 'whisper')),
     -- The sender's visitor id; NULL for system messages.
     author_id   TEXT,
-    -- Text for 'text' and 'system' messages, the stored file name for 'gif'.
+    -- For a whisper, the only other person who may ever read it; NULL otherwise.
+    recipient_id TEXT CHECK ((kind = 'whisper') = (recipient_id IS NOT NULL)),
+    -- Text for 'text', 'system' and 'whisper' messages, the stored file name for 'gif'.
     body        TEXT    NOT NULL,
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (room_id, seq)
@@ -37,3 +39,20 @@ CREATE TABLE room_grants (
     granted_at  INTEGER NOT NULL,
     PRIMARY KEY (room_id, visitor_id)
 ) WITHOUT ROWID;
+
+-- People the owner kicked: they cannot enter the room again while it exists.
+CREATE TABLE room_bans (
+    room_id     INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    visitor_id  TEXT    NOT NULL,
+    banned_at   INTEGER NOT NULL,
+    PRIMARY KEY (room_id, visitor_id)
+) WITHOUT ROWID;
+
+-- How far each person has read each room they entered: the room list shows what came after.
+CREATE TABLE read_marks (
+    room_id       INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    visitor_id    TEXT    NOT NULL,
+    last_read_seq INTEGER NOT NULL,
+    PRIMARY KEY (room_id, visitor_id)
+) WITHOUT ROWID;
+CREATE INDEX read_marks_by_visitor ON read_marks (visitor_id);

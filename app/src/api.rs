@@ -18,13 +18,20 @@ pub async fn whoami() -> Result<Person, AppError> {
 /// The room list page: the caller and every open room.
 #[server(endpoint = "lobby")]
 pub async fn load_lobby() -> Result<Lobby, AppError> {
-    respond(async move { Ok(Lobby { me: me().await?, rooms: chat().list_rooms().await? }) }.await)
+    respond(
+        async move {
+            let me = me().await?;
+            let rooms = chat().list_rooms(&me.id).await?;
+            Ok(Lobby { me, rooms })
+        }
+        .await,
+    )
 }
 
 /// Every open room, newest first.
 #[server(endpoint = "list_rooms")]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, AppError> {
-    respond(chat().list_rooms().await)
+    respond(async move { chat().list_rooms(&me().await?.id).await }.await)
 }
 
 /// Creates a room owned by the caller and sends them into it.
@@ -34,7 +41,7 @@ pub async fn create_room(
     max_members: String,
     #[server(default)] password: Option<String>,
 ) -> Result<RoomSummary, AppError> {
-    use crate::server::{db, passwords};
+    use crate::server::passwords;
     use crate::validate;
 
     respond(
@@ -46,12 +53,7 @@ pub async fn create_room(
                 Some(password) => Some(passwords::hash(password).await?),
                 None => None,
             };
-            let chat = chat();
-            let locked = password_hash.is_some();
-            let room = chat.create_room(&owner, &title, max_members, password_hash).await?;
-            if locked {
-                db::grant(&chat.db, room.id, &owner.id).await?;
-            }
+            let room = chat().create_room(&owner, &title, max_members, password_hash).await?;
             leptos_axum::redirect(&format!("/room/{}", room.id));
             Ok(room)
         }
@@ -72,6 +74,9 @@ pub async fn room_page(id: RoomId) -> Result<RoomAccess, AppError> {
             let Some(row) = db::find_room(&chat.db, id).await? else {
                 return Ok(RoomAccess::NotFound);
             };
+            if db::is_banned(&chat.db, id, &me.id).await? {
+                return Ok(RoomAccess::Banned { id, title: row.title });
+            }
             if row.password_hash.is_some() && !db::is_granted(&chat.db, id, &me.id).await? {
                 return Ok(RoomAccess::NeedsPassword { id, title: row.title });
             }
@@ -79,8 +84,9 @@ pub async fn room_page(id: RoomId) -> Result<RoomAccess, AppError> {
             if room.present >= room.max_members && !chat.presence.is_present(id, &me.id) {
                 return Ok(RoomAccess::Full { id, title: room.title, max_members: room.max_members });
             }
-            let (messages, has_earlier) = db::messages_before(&chat.db, id, None).await?;
-            Ok(RoomAccess::Open(RoomView { room, me, messages, has_earlier }))
+            let (messages, has_earlier) = db::messages_before(&chat.db, id, &me.id, None).await?;
+            let participants = chat.participants(id).await?;
+            Ok(RoomAccess::Open(RoomView { room, me, participants, messages, has_earlier }))
         }
         .await,
     )
@@ -111,10 +117,15 @@ pub async fn enter_room(id: RoomId, password: String) -> Result<(), AppError> {
     )
 }
 
-/// Sends a text message to a room the caller is in.
+/// Sends a text message to a room the caller is in; with `to` (a person's id), a whisper only they will see.
 #[server(endpoint = "send_message")]
-pub async fn send_message(room: RoomId, body: String) -> Result<ChatMessage, AppError> {
+pub async fn send_message(
+    room: RoomId,
+    body: String,
+    #[server(default)] to: Option<String>,
+) -> Result<ChatMessage, AppError> {
     use crate::model::MessageKind;
+    use crate::server::db::NewMessage;
     use crate::validate;
 
     respond(
@@ -125,10 +136,33 @@ pub async fn send_message(room: RoomId, body: String) -> Result<ChatMessage, App
             if !chat.presence.is_present(room, &me.id) {
                 return Err(AppError::NotInRoom);
             }
-            chat.post(room, MessageKind::Text, Some(&me), &body).await
+            let recipient = to.filter(|to| !to.is_empty());
+            if let Some(recipient) = &recipient {
+                if *recipient == me.id {
+                    return Err(AppError::invalid("Whisper to someone else."));
+                }
+                if !chat.presence.is_present(room, recipient) {
+                    return Err(AppError::invalid("That person is not in this room any more."));
+                }
+            }
+            let kind = if recipient.is_some() { MessageKind::Whisper } else { MessageKind::Text };
+            chat.post(room, NewMessage { kind, author_id: Some(&me.id), recipient_id: recipient.as_deref(), body: &body })
+                .await
         }
         .await,
     )
+}
+
+/// The room's owner removes a person from it; they cannot come back while the room exists.
+#[server(endpoint = "kick")]
+pub async fn kick(room: RoomId, person: String) -> Result<(), AppError> {
+    respond(async move { chat().kick(room, &me().await?, &person).await }.await)
+}
+
+/// The room's owner deletes it; everyone in it goes back to the room list.
+#[server(endpoint = "delete_room")]
+pub async fn delete_room(room: RoomId) -> Result<(), AppError> {
+    respond(async move { chat().delete_by_owner(room, &me().await?).await }.await)
 }
 
 /// The page of messages before `before` (a sequence number), for "Load earlier".
@@ -144,7 +178,10 @@ pub async fn earlier_messages(room: RoomId, before: i64) -> Result<MessagePage, 
             if row.password_hash.is_some() && !db::is_granted(&chat.db, room, &me.id).await? {
                 return Err(AppError::WrongPassword);
             }
-            let (messages, has_earlier) = db::messages_before(&chat.db, room, Some(before)).await?;
+            if db::is_banned(&chat.db, room, &me.id).await? {
+                return Err(AppError::Forbidden("The owner removed you from this room.".into()));
+            }
+            let (messages, has_earlier) = db::messages_before(&chat.db, room, &me.id, Some(before)).await?;
             Ok(MessagePage { messages, has_earlier })
         }
         .await,

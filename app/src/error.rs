@@ -27,6 +27,9 @@ pub enum AppError {
     RoomFull,
     #[error("You are not in this room.")]
     NotInRoom,
+    /// Not allowed, whatever the client sends (a non-owner's kick or delete).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The request itself failed (network, encoding): raised by the server-function machinery.
@@ -47,7 +50,7 @@ impl AppError {
             AppError::TooLarge(_) => 413,
             AppError::NotAGif(_) => 415,
             AppError::RoomNotFound => 404,
-            AppError::WrongPassword | AppError::NotInRoom => 403,
+            AppError::WrongPassword | AppError::NotInRoom | AppError::Forbidden(_) => 403,
             AppError::RoomFull => 409,
             AppError::Internal => 500,
             AppError::Request(ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_)) => 400,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ChatMessage, RoomId, RoomSummary};
+use crate::model::{ChatMessage, MessagePreview, Participant, RoomId, RoomSummary};
 
 /// Server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +22,12 @@ pub enum LiveEvent {
     Chat { message: ChatMessage },
     /// The connection is now subscribed to the room list.
     Subscribed,
+    /// Who is in the room now (sent to the room whenever it changes: arrivals, departures, a new owner).
+    Participants { room: RoomId, people: Vec<Participant> },
+    /// The owner removed you from the room: the connection has left it and cannot rejoin.
+    Kicked { room: RoomId },
+    /// A message arrived in a room you entered before and are not in now (sent only to you, on the room list).
+    RoomActivity { id: RoomId, preview: MessagePreview },
     /// The connection joined the room and will receive its messages; `present` people are in it.
     Joined { room: RoomId, present: u32 },
     /// Joining the room was refused; the connection stays open but receives nothing from the room.
@@ -36,6 +42,8 @@ pub enum RefusalReason {
     NotFound,
     Password,
     Full,
+    /// The owner removed this person from the room.
+    Banned,
 }
 
 /// Client to server.

@@ -26,6 +26,36 @@ pub struct RoomSummary {
     pub owner: Person,
     /// Unix time in milliseconds.
     pub created_at: i64,
+    /// For rooms the viewer has entered before: messages from others since they last read it.
+    pub unread: Option<u32>,
+    /// For rooms the viewer has entered before: the latest message from someone else.
+    pub last_message: Option<MessagePreview>,
+}
+
+/// A line of a message for the room list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessagePreview {
+    pub author: Option<Person>,
+    /// The text, shortened; "GIF" for a GIF.
+    pub text: String,
+    pub whisper: bool,
+}
+
+impl MessagePreview {
+    pub const MAX_CHARS: usize = 80;
+
+    pub fn of(message: &ChatMessage) -> MessagePreview {
+        let text = match message.kind {
+            MessageKind::Gif => "GIF".to_owned(),
+            _ if message.body.chars().count() > Self::MAX_CHARS => {
+                let mut short: String = message.body.chars().take(Self::MAX_CHARS - 1).collect();
+                short.push('…');
+                short
+            }
+            _ => message.body.clone(),
+        };
+        MessagePreview { author: message.author.clone(), text, whisper: message.kind == MessageKind::Whisper }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +64,8 @@ pub enum MessageKind {
     Text,
     Gif,
     System,
+    /// A private message: only its author and its recipient ever see it.
+    Whisper,
 }
 
 impl MessageKind {
@@ -42,6 +74,7 @@ impl MessageKind {
             MessageKind::Text => "text",
             MessageKind::Gif => "gif",
             MessageKind::System => "system",
+            MessageKind::Whisper => "whisper",
         }
     }
 
@@ -50,6 +83,7 @@ impl MessageKind {
             "text" => Some(MessageKind::Text),
             "gif" => Some(MessageKind::Gif),
             "system" => Some(MessageKind::System),
+            "whisper" => Some(MessageKind::Whisper),
             _ => None,
         }
     }
@@ -64,10 +98,22 @@ pub struct ChatMessage {
     pub kind: MessageKind,
     /// None for system messages.
     pub author: Option<Person>,
+    /// The one person a whisper is for; None for every other kind.
+    pub recipient: Option<Person>,
     /// The text; for a GIF, the URL path it is served at (`/gif/<name>`).
     pub body: String,
     /// Unix time in milliseconds.
     pub created_at: i64,
+}
+
+/// A person present in a room, as the participant panel shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    pub person: Person,
+    pub owner: bool,
+    /// Set when someone else present has a color too close to tell apart, or the same name: a short mark
+    /// from the person's id (e.g. "#3fa2") shown beside the name, everywhere, so the two never look alike.
+    pub tag: Option<String>,
 }
 
 /// Everything the chat page needs to render a room the visitor may enter.
@@ -75,6 +121,8 @@ pub struct ChatMessage {
 pub struct RoomView {
     pub room: RoomSummary,
     pub me: Person,
+    /// Who is here, in order of arrival.
+    pub participants: Vec<Participant>,
     /// The latest messages, oldest first.
     pub messages: Vec<ChatMessage>,
     /// Whether messages older than the first one exist.
@@ -94,6 +142,8 @@ pub enum RoomAccess {
     Open(RoomView),
     NeedsPassword { id: RoomId, title: String },
     Full { id: RoomId, title: String, max_members: u32 },
+    /// The owner removed the visitor from this room; they cannot come back while it exists.
+    Banned { id: RoomId, title: String },
     NotFound,
 }
 

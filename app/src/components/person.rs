@@ -4,13 +4,19 @@ use leptos::prelude::*;
 
 use crate::model::Person;
 
+/// `tag` is the mark that tells look-alikes apart (see `Participant::tag`), when there is one.
 #[component]
-pub fn PersonBadge(person: Person, #[prop(optional)] is_me: bool) -> impl IntoView {
+pub fn PersonBadge(
+    person: Person,
+    #[prop(optional)] is_me: bool,
+    #[prop(optional, into)] tag: Signal<Option<String>>,
+) -> impl IntoView {
     let style = format!("--person-color: {}", person.color);
     view! {
         <span class="person" style=style>
             <span class="swatch" aria-hidden="true"></span>
             <span class="person-name">{person.name}</span>
+            {move || tag.get().map(|tag| view! { <span class="person-tag">{tag}</span> })}
             {is_me.then(|| view! { <span class="you-tag">" (you)"</span> })}
         </span>
     }

@@ -48,6 +48,12 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
                     room.present = present;
                 }
             }),
+            LiveEvent::RoomActivity { id, preview } => rooms.update(|list| {
+                if let Some(room) = list.iter_mut().find(|r| r.id == id) {
+                    room.unread = Some(room.unread.unwrap_or(0) + 1);
+                    room.last_message = Some(preview);
+                }
+            }),
             _ => {}
         },
     );
@@ -80,7 +86,7 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
                 fallback=|| view! { <p class="empty">"No rooms yet. Create the first one."</p> }
             >
                 <ul class="room-list" aria-live="polite">
-                    <For each=move || rooms.get() key=|room| (room.id, room.present) let:room>
+                    <For each=move || rooms.get() key=|room| (room.id, room.present, room.unread) let:room>
                         <RoomCard room />
                     </For>
                 </ul>
@@ -100,6 +106,7 @@ fn Notice() -> impl IntoView {
             "gone" => Some("That room does not exist any more."),
             "removed" => Some("The room you were in was removed."),
             "password" => Some("That room needs its password."),
+            "kicked" => Some("The owner removed you from that room."),
             _ => None,
         })
     };
@@ -145,7 +152,15 @@ fn RoomCard(room: RoomSummary) -> impl IntoView {
             <div class="room-main">
                 <A href=href attr:class="room-title">{room.title}</A>
                 {room.locked.then(|| view! { <span class="lock" role="img" aria-label="password required" title="Password required">"🔒"</span> })}
+                {room.unread.filter(|n| *n > 0).map(|n| view! { <span class="unread">{format!("{n} new")}</span> })}
             </div>
+            {room.last_message.map(|preview| view! {
+                <p class="preview">
+                    {preview.author.map(|author| view! { <PersonBadge person=author />": " })}
+                    {preview.whisper.then_some("(whisper) ")}
+                    {preview.text}
+                </p>
+            })}
             <div class="room-meta">
                 <span class="room-count">{format!("{}/{} present", room.present, room.max_members)}</span>
                 <span class="room-owner">"by " <PersonBadge person=room.owner /></span>

@@ -6,11 +6,11 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::api::{EnterRoom, earlier_messages, room_page, send_message};
+use crate::api::{EnterRoom, delete_room, earlier_messages, kick, room_page, send_message};
 use crate::components::{LocalTime, PersonBadge};
 use crate::live::{ClientCommand, LiveEvent, RefusalReason};
 use crate::live_client::{Connection, use_live};
-use crate::model::{ChatMessage, MESSAGE_MAX_CHARS, MessageKind, RoomAccess, RoomId, RoomView};
+use crate::model::{ChatMessage, MESSAGE_MAX_CHARS, MessageKind, Participant, Person, RoomAccess, RoomId, RoomView};
 use crate::pages::not_found::set_not_found_status;
 
 #[component]
@@ -36,6 +36,14 @@ pub fn RoomPage() -> impl IntoView {
                         <main class="page page-narrow">
                             <h1>{title}</h1>
                             <p role="alert">{format!("This room is full: all {max_members} places are taken.")}</p>
+                            <p><A href="/">"Back to the rooms"</A></p>
+                        </main>
+                    }
+                    .into_any(),
+                    Ok(RoomAccess::Banned { title, .. }) => view! {
+                        <main class="page page-narrow">
+                            <h1>{title}</h1>
+                            <p role="alert">"The owner removed you from this room. You cannot enter it again."</p>
                             <p><A href="/">"Back to the rooms"</A></p>
                         </main>
                     }
@@ -104,13 +112,23 @@ fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) {
 
 #[component]
 fn ChatRoom(view: RoomView) -> impl IntoView {
-    let RoomView { room, me, messages, has_earlier } = view;
+    let RoomView { room, me, participants, messages, has_earlier } = view;
     let room_id = room.id;
     let max_members = room.max_members;
     let messages = RwSignal::new(messages);
     let has_earlier = RwSignal::new(has_earlier);
     let present = RwSignal::new(room.present);
+    let participants = RwSignal::new(participants);
     let me_id = StoredValue::new(me.id.clone());
+    let i_am_owner = Memo::new(move |_| {
+        participants.with(|people| people.iter().any(|p| p.owner && me_id.with_value(|id| *id == p.person.id)))
+    });
+    // Whom the composer whispers to, if anyone.
+    let whisper_to = RwSignal::new(None::<Person>);
+    // Marks that tell look-alikes apart, by person id (from the participant list, applied to messages too).
+    let tag_of = move |id: &str| {
+        participants.with(|people| people.iter().find(|p| p.person.id == id).and_then(|p| p.tag.clone()))
+    };
 
     let live = use_live();
     // Set when the room sends the reader away (refused, removed); an effect does the navigation.
@@ -133,10 +151,21 @@ fn ChatRoom(view: RoomView) -> impl IntoView {
             }
             LiveEvent::Joined { room, present: count } if room == room_id => present.set(count),
             LiveEvent::RoomPresence { id, present: count } if id == room_id => present.set(count),
+            LiveEvent::Participants { room, people } if room == room_id => {
+                // A whisper target who left can no longer be whispered to.
+                whisper_to.update(|to| {
+                    if to.as_ref().is_some_and(|t| !people.iter().any(|p| p.person.id == t.id)) {
+                        *to = None;
+                    }
+                });
+                participants.set(people);
+            }
+            LiveEvent::Kicked { room } if room == room_id => leave_with("kicked"),
             LiveEvent::Refused { room, reason, .. } if room == room_id => leave_with(match reason {
                 RefusalReason::Full => "full",
                 RefusalReason::Password => "password",
                 RefusalReason::NotFound => "gone",
+                RefusalReason::Banned => "kicked",
             }),
             LiveEvent::RemoveRoom { id } if id == room_id => leave_with("removed"),
             _ => {}
@@ -202,10 +231,14 @@ fn ChatRoom(view: RoomView) -> impl IntoView {
                 </h1>
                 <p class="room-count" aria-live="polite">{move || format!("{}/{max_members} present", present.get())}</p>
                 <p class="you">"You are " <PersonBadge person=me is_me=true /></p>
+                <Show when=move || i_am_owner.get()>
+                    <DeleteRoomButton room_id />
+                </Show>
             </header>
             <p class="offline" role="status" hidden=move || connection.get() != Connection::Offline>
                 "Offline — reconnecting…"
             </p>
+            <div class="chat-layout">
             <Uploader room_id>
                 <div class="log-wrap">
                     <ol class="messages" role="log" aria-live="polite" aria-label="Messages" node_ref=log_ref on:scroll=on_scroll>
@@ -217,22 +250,28 @@ fn ChatRoom(view: RoomView) -> impl IntoView {
                             </li>
                         </Show>
                         <For each=move || messages.get() key=|message| message.seq let:message>
-                            <MessageItem message mine=me_id.with_value(|id| Some(id.clone())) />
+                            <MessageItem message me=me_id.get_value() tag_of />
                         </For>
                     </ol>
                     <button type="button" class="pill" hidden=move || !unseen.get() on:click=move |_| scroll_to_bottom()>
                         "New messages ↓"
                     </button>
                 </div>
-                <Composer room_id on_sent=move |message| messages.update(|list| insert_message(list, message)) />
+                <Composer room_id whisper_to on_sent=move |message| messages.update(|list| insert_message(list, message)) />
             </Uploader>
+            <ParticipantPanel room_id participants me_id=me_id.get_value() i_am_owner whisper_to />
+            </div>
         </main>
     }
 }
 
 #[component]
-fn MessageItem(message: ChatMessage, mine: Option<String>) -> impl IntoView {
-    let ChatMessage { seq, kind, author, body, created_at, .. } = message;
+fn MessageItem(
+    message: ChatMessage,
+    me: String,
+    tag_of: impl Fn(&str) -> Option<String> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let ChatMessage { seq, kind, author, recipient, body, created_at, .. } = message;
     match (kind, author) {
         (MessageKind::System, _) | (_, None) => view! {
             <li class="message system" data-seq=seq>
@@ -243,18 +282,24 @@ fn MessageItem(message: ChatMessage, mine: Option<String>) -> impl IntoView {
         }
         .into_any(),
         (kind, Some(author)) => {
-            let is_mine = mine.as_deref() == Some(author.id.as_str());
+            let is_mine = me == author.id;
             let style = format!("--person-color: {}", author.color);
+            let author_id = author.id.clone();
             let content = if kind == MessageKind::Gif {
                 let alt = format!("GIF from {}", author.name);
                 view! { <img class="gif" src=body alt=alt loading="lazy" /> }.into_any()
             } else {
                 view! { <p class="body">{body}</p> }.into_any()
             };
+            let whisper = recipient.map(|recipient| {
+                let label = if is_mine { format!("whisper to {}", recipient.name) } else { "whispered to you".to_owned() };
+                view! { <span class="whisper-label">{label}</span> }
+            });
             view! {
-                <li class="message" class:mine=is_mine data-seq=seq style=style>
+                <li class="message" class:mine=is_mine class:whisper=kind == MessageKind::Whisper data-seq=seq style=style>
                     <div class="meta">
-                        <PersonBadge person=author is_me=is_mine />
+                        <PersonBadge person=author is_me=is_mine tag=Signal::derive(move || tag_of(&author_id)) />
+                        {whisper}
                         <LocalTime millis=created_at />
                     </div>
                     {content}
@@ -265,9 +310,108 @@ fn MessageItem(message: ChatMessage, mine: Option<String>) -> impl IntoView {
     }
 }
 
+/// Who is here: color, name, "you", the owner; whisper to anyone, and (for the owner) remove anyone.
+#[component]
+fn ParticipantPanel(
+    room_id: RoomId,
+    participants: RwSignal<Vec<Participant>>,
+    me_id: String,
+    i_am_owner: Memo<bool>,
+    whisper_to: RwSignal<Option<Person>>,
+) -> impl IntoView {
+    let me_id = StoredValue::new(me_id);
+    let error = RwSignal::new(None::<String>);
+    let remove = move |person: Person| {
+        leptos::task::spawn_local(async move {
+            if let Err(failure) = kick(room_id, person.id.clone()).await {
+                error.set(Some(failure.to_string()));
+            }
+        });
+    };
+    view! {
+        <aside class="participants" aria-labelledby="participants-heading">
+            <h2 id="participants-heading">
+                "Here now " <span class="count">{move || format!("({})", participants.read().len())}</span>
+            </h2>
+            <ul aria-live="polite">
+                <For each=move || participants.get() key=|p| (p.person.id.clone(), p.owner, p.tag.clone()) let:participant>
+                    {
+                        let Participant { person, owner, tag } = participant;
+                        let is_me = me_id.with_value(|id| *id == person.id);
+                        let for_whisper = person.clone();
+                        let for_kick = person.clone();
+                        let name = person.name.clone();
+                        view! {
+                            <li class="participant">
+                                <PersonBadge person is_me tag=Signal::stored(tag) />
+                                {owner.then(|| view! { <span class="badge">"owner"</span> })}
+                                {(!is_me).then(|| view! {
+                                    <span class="actions">
+                                        <button type="button" class="link-button"
+                                            aria-label=format!("Whisper to {name}")
+                                            on:click=move |_| whisper_to.set(Some(for_whisper.clone()))>
+                                            "Whisper"
+                                        </button>
+                                        <Show when=move || i_am_owner.get()>
+                                            {
+                                                let for_kick = for_kick.clone();
+                                                let name = for_kick.name.clone();
+                                                view! {
+                                                    <button type="button" class="link-button danger"
+                                                        aria-label=format!("Remove {name}")
+                                                        on:click=move |_| remove(for_kick.clone())>
+                                                        "Remove"
+                                                    </button>
+                                                }
+                                            }
+                                        </Show>
+                                    </span>
+                                })}
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+            <Show when=move || error.get().is_some()>
+                <p class="error" role="alert">{move || error.get()}</p>
+            </Show>
+        </aside>
+    }
+}
+
+#[component]
+fn DeleteRoomButton(room_id: RoomId) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let on_click = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let sure = window().confirm_with_message("Delete this room for everyone?").unwrap_or(false);
+            if !sure {
+                return;
+            }
+        }
+        leptos::task::spawn_local(async move {
+            // Success needs nothing here: the room's removal arrives over the live channel, like for everyone.
+            if let Err(failure) = delete_room(room_id).await {
+                error.set(Some(failure.to_string()));
+            }
+        });
+    };
+    view! {
+        <button type="button" class="button button-danger" on:click=on_click>"Delete room"</button>
+        <Show when=move || error.get().is_some()>
+            <p class="error" role="alert">{move || error.get()}</p>
+        </Show>
+    }
+}
+
 /// The message box: Enter sends, Shift+Enter starts a new line.
 #[component]
-fn Composer(room_id: RoomId, on_sent: impl Fn(ChatMessage) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Composer(
+    room_id: RoomId,
+    whisper_to: RwSignal<Option<Person>>,
+    on_sent: impl Fn(ChatMessage) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
@@ -281,7 +425,8 @@ fn Composer(room_id: RoomId, on_sent: impl Fn(ChatMessage) + Copy + Send + Sync 
         sending.set(true);
         draft.set(String::new());
         leptos::task::spawn_local(async move {
-            match send_message(room_id, text.clone()).await {
+            let to = whisper_to.get_untracked().map(|person| person.id);
+            match send_message(room_id, text.clone(), to).await {
                 Ok(message) => on_sent(message),
                 Err(failure) => {
                     error.set(Some(failure.to_string()));
@@ -304,6 +449,13 @@ fn Composer(room_id: RoomId, on_sent: impl Fn(ChatMessage) + Copy + Send + Sync 
     };
     view! {
         <form class="composer" on:submit=move |event| { event.prevent_default(); send(); }>
+            <Show when=move || whisper_to.read().is_some()>
+                <p class="whisper-target">
+                    {move || format!("Whispering to {}", whisper_to.read().as_ref().map(|p| p.name.clone()).unwrap_or_default())}
+                    " "
+                    <button type="button" class="link-button" on:click=move |_| whisper_to.set(None)>"Cancel whisper"</button>
+                </p>
+            </Show>
             <label for="message" class="visually-hidden">"Message"</label>
             <textarea
                 id="message"

@@ -9,10 +9,10 @@ use sqlx::SqlitePool;
 
 use crate::error::AppError;
 use crate::live::{LiveEvent, RefusalReason};
-use crate::model::{ChatMessage, MessageKind, Person, RoomId, RoomSummary};
-use crate::server::db::{self, RoomRow};
+use crate::model::{ChatMessage, MessageKind, MessagePreview, Participant, Person, RoomId, RoomSummary};
+use crate::server::db::{self, NewMessage, RoomRow};
 use crate::server::hub::{Hub, Topic};
-use crate::server::identity::person;
+use crate::server::identity::{distinguishing_tags, person};
 use crate::server::presence::{JoinOutcome, LeaveOutcome, Presence};
 
 /// Tunables, set from the command line at start-up.
@@ -66,6 +66,7 @@ impl Chat {
         Ok(())
     }
 
+    /// A room as anyone sees it on the list (no per-person unread information).
     pub fn summary(&self, row: &RoomRow) -> RoomSummary {
         RoomSummary {
             id: row.id,
@@ -75,11 +76,21 @@ impl Chat {
             present: self.presence.count(row.id),
             owner: person(&row.owner_id),
             created_at: row.created_at,
+            unread: None,
+            last_message: None,
         }
     }
 
-    pub async fn list_rooms(&self) -> Result<Vec<RoomSummary>, AppError> {
-        Ok(db::list_rooms(&self.db).await?.iter().map(|row| self.summary(row)).collect())
+    /// Every room, newest first, with `viewer`'s unread counts for the rooms they entered before.
+    pub async fn list_rooms(&self, viewer: &str) -> Result<Vec<RoomSummary>, AppError> {
+        let mut rooms: Vec<RoomSummary> = db::list_rooms(&self.db).await?.iter().map(|row| self.summary(row)).collect();
+        for (room_id, unread, last) in db::unread_for(&self.db, viewer).await? {
+            if let Some(room) = rooms.iter_mut().find(|r| r.id == room_id) {
+                room.unread = Some(unread);
+                room.last_message = last.as_ref().map(MessagePreview::of);
+            }
+        }
+        Ok(rooms)
     }
 
     /// Creates a room owned by `owner` and announces it on every room list.
@@ -95,6 +106,9 @@ impl Chat {
             db::NewRoom { title, max_members, password_hash: password_hash.as_deref(), owner_id: &owner.id },
         )
         .await?;
+        if row.password_hash.is_some() {
+            db::grant(&self.db, row.id, &owner.id).await?;
+        }
         let generation = self.presence.open_room(row.id);
         // The creator is on their way in; if they never arrive, the room goes like any empty room.
         self.schedule_removal(row.id, generation);
@@ -103,32 +117,39 @@ impl Chat {
         Ok(summary)
     }
 
-    /// Adds a live connection of `person` to a room, enforcing the password and the capacity atomically.
+    /// Adds a live connection of `person` to a room, enforcing bans, the password and the capacity atomically.
     /// Announces a newcomer in the room and updates the count on the room lists. Returns the count present.
-    pub async fn join(
-        self: &Arc<Self>,
-        room_id: RoomId,
-        person: &Person,
-        granted: bool,
-    ) -> Result<u32, RefusalReason> {
-        let room = match db::find_room(&self.db, room_id).await {
-            Ok(Some(room)) => room,
-            Ok(None) => return Err(RefusalReason::NotFound),
+    pub async fn join(self: &Arc<Self>, room_id: RoomId, person: &Person) -> Result<u32, RefusalReason> {
+        let checks = async {
+            let Some(room) = db::find_room(&self.db, room_id).await? else {
+                return Ok(Err(RefusalReason::NotFound));
+            };
+            if db::is_banned(&self.db, room_id, &person.id).await? {
+                return Ok(Err(RefusalReason::Banned));
+            }
+            if room.password_hash.is_some() && !db::is_granted(&self.db, room_id, &person.id).await? {
+                return Ok(Err(RefusalReason::Password));
+            }
+            Ok::<_, sqlx::Error>(Ok(room))
+        };
+        let room = match checks.await {
+            Ok(Ok(room)) => room,
+            Ok(Err(reason)) => return Err(reason),
             Err(error) => {
-                tracing::error!(%error, room_id, "loading a room to join");
+                tracing::error!(%error, room_id, "checking a join");
                 return Err(RefusalReason::NotFound);
             }
         };
-        if room.password_hash.is_some() && !granted {
-            return Err(RefusalReason::Password);
-        }
         match self.presence.join(room_id, person, room.max_members as u32) {
             JoinOutcome::Full => Err(RefusalReason::Full),
             JoinOutcome::Removed => Err(RefusalReason::NotFound),
             JoinOutcome::Joined { newcomer, present } => {
                 if newcomer {
-                    self.announce_presence(room_id, present);
                     self.system_message(room_id, format!("{} joined", person.name)).await;
+                    if self.presence.take_owner_departed(room_id) && room.owner_id != person.id {
+                        self.hand_over(room_id, person).await;
+                    }
+                    self.announce_presence(room_id, present).await;
                 }
                 Ok(present)
             }
@@ -136,7 +157,8 @@ impl Chat {
     }
 
     /// Removes a live connection of a person from a room. Their departure is announced after the leave grace,
-    /// unless they come back; the last departure starts the empty-room grace.
+    /// unless they come back; an owner's departure hands the room over; the last departure starts the
+    /// empty-room grace.
     pub fn leave(self: &Arc<Self>, room_id: RoomId, person_id: &str) {
         let LeaveOutcome::Pending(token) = self.presence.leave(room_id, person_id) else {
             return;
@@ -148,41 +170,133 @@ impl Chat {
             let Some((person, present)) = chat.presence.finish_leave(room_id, &person_id, token) else {
                 return;
             };
-            chat.announce_presence(room_id, present);
             chat.system_message(room_id, format!("{} left", person.name)).await;
+            if let Ok(Some(room)) = db::find_room(&chat.db, room_id).await {
+                if room.owner_id == person.id {
+                    match chat.presence.members(room_id).first() {
+                        Some(successor) => chat.hand_over(room_id, successor).await,
+                        None => chat.presence.mark_owner_departed(room_id),
+                    }
+                }
+            }
+            chat.announce_presence(room_id, present).await;
             if let Some(generation) = chat.presence.empty_generation(room_id) {
                 chat.schedule_removal(room_id, generation);
             }
         });
     }
 
-    /// Commits a message and pushes it to everyone in the room.
-    pub async fn post(
-        &self,
-        room_id: RoomId,
-        kind: MessageKind,
-        author: Option<&Person>,
-        body: &str,
-    ) -> Result<ChatMessage, AppError> {
-        let message = db::insert_message(&self.db, room_id, kind, author.map(|a| a.id.as_str()), body)
-            .await?
-            .ok_or(AppError::RoomNotFound)?;
-        self.hub.publish(Topic::Room(room_id), &LiveEvent::Chat { message: message.clone() });
+    async fn hand_over(&self, room_id: RoomId, successor: &Person) {
+        if let Err(error) = db::set_owner(&self.db, room_id, &successor.id).await {
+            tracing::error!(%error, room_id, "handing a room over");
+            return;
+        }
+        self.system_message(room_id, format!("{} is now the owner", successor.name)).await;
+    }
+
+    /// Who is in the room, in order of arrival, marked as owner and told apart where they look alike.
+    pub async fn participants(&self, room_id: RoomId) -> Result<Vec<Participant>, AppError> {
+        let owner = db::find_room(&self.db, room_id).await?.map(|room| room.owner_id);
+        let people = self.presence.members(room_id);
+        let tags = distinguishing_tags(&people);
+        Ok(people
+            .into_iter()
+            .zip(tags)
+            .map(|(person, tag)| Participant { owner: owner.as_deref() == Some(person.id.as_str()), person, tag })
+            .collect())
+    }
+
+    /// Tells the room lists how many people are in the room, and the room who they are.
+    async fn announce_presence(&self, room_id: RoomId, present: u32) {
+        self.hub.publish(Topic::Lobby, &LiveEvent::RoomPresence { id: room_id, present });
+        match self.participants(room_id).await {
+            Ok(people) => self.hub.publish(Topic::Room(room_id), &LiveEvent::Participants { room: room_id, people }),
+            Err(error) => tracing::error!(%error, room_id, "listing participants"),
+        }
+    }
+
+    /// Commits a message and pushes it to everyone who may see it; then tells the people following the room
+    /// from the list.
+    pub async fn post(&self, room_id: RoomId, message: NewMessage<'_>) -> Result<ChatMessage, AppError> {
+        let message = db::insert_message(&self.db, room_id, message).await?.ok_or(AppError::RoomNotFound)?;
+        let event = LiveEvent::Chat { message: message.clone() };
+        match (&message.author, &message.recipient) {
+            (Some(author), Some(recipient)) => {
+                self.hub.publish_to(Topic::Room(room_id), &event, &[&author.id, &recipient.id])
+            }
+            _ => self.hub.publish(Topic::Room(room_id), &event),
+        }
+        if message.kind != MessageKind::System {
+            self.notify_followers(&message).await;
+        }
         Ok(message)
     }
 
+    /// Sends `roomActivity` to everyone who entered the room before, is not in it now, and may read the message.
+    async fn notify_followers(&self, message: &ChatMessage) {
+        let readers = match db::readers(&self.db, message.room_id).await {
+            Ok(readers) => readers,
+            Err(error) => return tracing::error!(%error, "listing a room's readers"),
+        };
+        let author = message.author.as_ref().map(|a| a.id.as_str());
+        let recipient = message.recipient.as_ref().map(|r| r.id.as_str());
+        let topics: Vec<Topic> = readers
+            .into_iter()
+            .filter(|reader| Some(reader.as_str()) != author)
+            .filter(|reader| recipient.is_none_or(|r| r == reader))
+            .filter(|reader| !self.presence.is_present(message.room_id, reader))
+            .map(Topic::Person)
+            .collect();
+        if !topics.is_empty() {
+            let event = LiveEvent::RoomActivity { id: message.room_id, preview: MessagePreview::of(message) };
+            self.hub.publish_many(topics, &event);
+        }
+    }
+
     async fn system_message(&self, room_id: RoomId, text: String) {
-        match self.post(room_id, MessageKind::System, None, &text).await {
+        let message = NewMessage { kind: MessageKind::System, author_id: None, recipient_id: None, body: &text };
+        match self.post(room_id, message).await {
             Ok(_) | Err(AppError::RoomNotFound) => {}
             Err(error) => tracing::error!(%error, room_id, "storing a system message"),
         }
     }
 
-    /// Tells the room lists and the room itself how many people are in it now.
-    fn announce_presence(&self, room_id: RoomId, present: u32) {
-        let event = LiveEvent::RoomPresence { id: room_id, present };
-        self.hub.publish(Topic::Lobby, &event);
-        self.hub.publish(Topic::Room(room_id), &event);
+    /// The room's owner removes `target`: at once, and for as long as the room exists.
+    pub async fn kick(self: &Arc<Self>, room_id: RoomId, by: &Person, target_id: &str) -> Result<(), AppError> {
+        let room = db::find_room(&self.db, room_id).await?.ok_or(AppError::RoomNotFound)?;
+        if room.owner_id != by.id {
+            return Err(AppError::Forbidden("Only the room's owner can do that.".into()));
+        }
+        if target_id == by.id {
+            return Err(AppError::invalid("You cannot remove yourself; leave the room instead."));
+        }
+        if !self.presence.is_present(room_id, target_id) {
+            return Err(AppError::invalid("That person is not in this room."));
+        }
+        // The ban comes first: a tab of theirs that tries to rejoin from now on is refused.
+        db::ban(&self.db, room_id, target_id).await?;
+        db::forget_reader(&self.db, room_id, target_id).await?;
+        let target = person(target_id);
+        let Some(present) = self.presence.evict(room_id, target_id) else {
+            return Ok(());
+        };
+        self.hub.expel(Topic::Room(room_id), &LiveEvent::Kicked { room: room_id }, target_id);
+        self.system_message(room_id, format!("{} was removed by the owner", target.name)).await;
+        self.announce_presence(room_id, present).await;
+        if let Some(generation) = self.presence.empty_generation(room_id) {
+            self.schedule_removal(room_id, generation);
+        }
+        Ok(())
+    }
+
+    /// The owner deletes the room: everyone in it is sent back to the room list.
+    pub async fn delete_by_owner(&self, room_id: RoomId, by: &Person) -> Result<(), AppError> {
+        let room = db::find_room(&self.db, room_id).await?.ok_or(AppError::RoomNotFound)?;
+        if room.owner_id != by.id {
+            return Err(AppError::Forbidden("Only the room's owner can do that.".into()));
+        }
+        self.presence.remove(room_id);
+        self.delete_room(room_id).await
     }
 
     fn schedule_removal(self: &Arc<Self>, room_id: RoomId, generation: u64) {
@@ -208,9 +322,7 @@ impl Chat {
                 }
             }
         }
-        let event = LiveEvent::RemoveRoom { id: room_id };
-        self.hub.publish(Topic::Lobby, &event);
-        self.hub.publish(Topic::Room(room_id), &event);
+        self.hub.publish_many([Topic::Lobby, Topic::Room(room_id)], &LiveEvent::RemoveRoom { id: room_id });
         tracing::info!(room_id, "room removed");
         Ok(())
     }

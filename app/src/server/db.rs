@@ -23,9 +23,15 @@ struct MessageRow {
     seq: i64,
     kind: String,
     author_id: Option<String>,
+    recipient_id: Option<String>,
     body: String,
     created_at: i64,
 }
+
+const MESSAGE_COLUMNS: &str = "room_id, seq, kind, author_id, recipient_id, body, created_at";
+
+/// SQL condition: the message is one `?` (the viewer's id, bound twice) may read. Whispers are for two people.
+const VISIBLE_TO: &str = "(kind != 'whisper' OR author_id = ? OR recipient_id = ?)";
 
 impl From<MessageRow> for ChatMessage {
     fn from(row: MessageRow) -> ChatMessage {
@@ -39,6 +45,7 @@ impl From<MessageRow> for ChatMessage {
             seq: row.seq,
             kind,
             author: row.author_id.as_deref().map(person),
+            recipient: row.recipient_id.as_deref().map(person),
             body,
             created_at: row.created_at,
         }
@@ -97,14 +104,17 @@ pub async fn list_rooms(db: &SqlitePool) -> sqlx::Result<Vec<RoomRow>> {
     .await
 }
 
+/// What a new message says and who it is from and for.
+pub struct NewMessage<'a> {
+    pub kind: MessageKind,
+    pub author_id: Option<&'a str>,
+    /// Only for whispers.
+    pub recipient_id: Option<&'a str>,
+    pub body: &'a str,
+}
+
 /// Commits a message with the room's next sequence number. `None` if the room does not exist (any more).
-pub async fn insert_message(
-    db: &SqlitePool,
-    room_id: RoomId,
-    kind: MessageKind,
-    author_id: Option<&str>,
-    body: &str,
-) -> sqlx::Result<Option<ChatMessage>> {
+pub async fn insert_message(db: &SqlitePool, room_id: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<ChatMessage>> {
     let mut tx = db.begin().await?;
     // Taking the next number and inserting happen in one write transaction: SQLite has one writer at a time, so
     // two sends can never get the same number or commit out of order.
@@ -117,15 +127,16 @@ pub async fn insert_message(
     else {
         return Ok(None);
     };
-    let row = sqlx::query_as::<_, MessageRow>(
-        "INSERT INTO messages (room_id, seq, kind, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
-         RETURNING room_id, seq, kind, author_id, body, created_at",
-    )
+    let row = sqlx::query_as::<_, MessageRow>(&format!(
+        "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE_COLUMNS}"
+    ))
     .bind(room_id)
     .bind(seq)
-    .bind(kind.as_str())
-    .bind(author_id)
-    .bind(body)
+    .bind(message.kind.as_str())
+    .bind(message.author_id)
+    .bind(message.recipient_id)
+    .bind(message.body)
     .bind(now_millis())
     .fetch_one(&mut *tx)
     .await?;
@@ -133,18 +144,22 @@ pub async fn insert_message(
     Ok(Some(row.into()))
 }
 
-/// Up to a page of messages before `before_seq` (or the latest ones), oldest first, and whether more exist.
+/// Up to a page of the messages `viewer` may read before `before_seq` (or the latest ones), oldest first, and
+/// whether more exist.
 pub async fn messages_before(
     db: &SqlitePool,
     room_id: RoomId,
+    viewer: &str,
     before_seq: Option<i64>,
 ) -> sqlx::Result<(Vec<ChatMessage>, bool)> {
-    let mut rows = sqlx::query_as::<_, MessageRow>(
-        "SELECT room_id, seq, kind, author_id, body, created_at FROM messages
-         WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-    )
+    let mut rows = sqlx::query_as::<_, MessageRow>(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE room_id = ? AND seq < ? AND {VISIBLE_TO} ORDER BY seq DESC LIMIT ?"
+    ))
     .bind(room_id)
     .bind(before_seq.unwrap_or(i64::MAX))
+    .bind(viewer)
+    .bind(viewer)
     .bind(PAGE_SIZE + 1)
     .fetch_all(db)
     .await?;
@@ -154,19 +169,24 @@ pub async fn messages_before(
     Ok((rows.into_iter().map(ChatMessage::from).collect(), has_earlier))
 }
 
-/// Messages after `after_seq`, oldest first, at most `limit`.
+/// The messages `viewer` may read after `after_seq` up to `until_seq`, oldest first, at most `limit`.
 pub async fn messages_after(
     db: &SqlitePool,
     room_id: RoomId,
+    viewer: &str,
     after_seq: i64,
+    until_seq: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<ChatMessage>> {
-    let rows = sqlx::query_as::<_, MessageRow>(
-        "SELECT room_id, seq, kind, author_id, body, created_at FROM messages
-         WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    )
+    let rows = sqlx::query_as::<_, MessageRow>(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE room_id = ? AND seq > ? AND seq <= ? AND {VISIBLE_TO} ORDER BY seq LIMIT ?"
+    ))
     .bind(room_id)
     .bind(after_seq)
+    .bind(until_seq)
+    .bind(viewer)
+    .bind(viewer)
     .bind(limit)
     .fetch_all(db)
     .await?;
@@ -208,4 +228,84 @@ pub async fn is_granted(db: &SqlitePool, room_id: RoomId, visitor_id: &str) -> s
 /// The sequence number of the room's latest message (0 for none), or `None` if the room does not exist.
 pub async fn last_seq(db: &SqlitePool, room_id: RoomId) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar::<_, i64>("SELECT last_seq FROM rooms WHERE id = ?").bind(room_id).fetch_optional(db).await
+}
+
+pub async fn set_owner(db: &SqlitePool, room_id: RoomId, owner_id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE rooms SET owner_id = ? WHERE id = ?").bind(owner_id).bind(room_id).execute(db).await?;
+    Ok(())
+}
+
+pub async fn ban(db: &SqlitePool, room_id: RoomId, visitor_id: &str) -> sqlx::Result<()> {
+    sqlx::query("INSERT OR IGNORE INTO room_bans (room_id, visitor_id, banned_at) VALUES (?, ?, ?)")
+        .bind(room_id)
+        .bind(visitor_id)
+        .bind(now_millis())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn is_banned(db: &SqlitePool, room_id: RoomId, visitor_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar::<_, i64>("SELECT 1 FROM room_bans WHERE room_id = ? AND visitor_id = ?")
+        .bind(room_id)
+        .bind(visitor_id)
+        .fetch_optional(db)
+        .await
+        .map(|found| found.is_some())
+}
+
+/// Records that `visitor_id` has read `room_id` up to `seq` (never moving the mark back).
+pub async fn mark_read(db: &SqlitePool, room_id: RoomId, visitor_id: &str, seq: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO read_marks (room_id, visitor_id, last_read_seq) VALUES (?, ?, ?)
+         ON CONFLICT (room_id, visitor_id) DO UPDATE SET last_read_seq = max(last_read_seq, excluded.last_read_seq)",
+    )
+    .bind(room_id)
+    .bind(visitor_id)
+    .bind(seq)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// People who entered `room_id` before (and so follow it from the room list).
+pub async fn readers(db: &SqlitePool, room_id: RoomId) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar::<_, String>("SELECT visitor_id FROM read_marks WHERE room_id = ?").bind(room_id).fetch_all(db).await
+}
+
+/// For every room `viewer` entered before: how many messages from others came since they read it, and the
+/// latest of them.
+pub async fn unread_for(db: &SqlitePool, viewer: &str) -> sqlx::Result<Vec<(RoomId, u32, Option<ChatMessage>)>> {
+    let counts = sqlx::query_as::<_, (RoomId, i64)>(
+        "SELECT r.room_id, (SELECT COUNT(*) FROM messages m
+                WHERE m.room_id = r.room_id AND m.seq > r.last_read_seq AND m.kind != 'system'
+                  AND m.author_id != r.visitor_id
+                  AND (m.kind != 'whisper' OR m.recipient_id = r.visitor_id))
+         FROM read_marks r WHERE r.visitor_id = ?",
+    )
+    .bind(viewer)
+    .fetch_all(db)
+    .await?;
+    let mut result = Vec::with_capacity(counts.len());
+    for (room_id, count) in counts {
+        let last = sqlx::query_as::<_, MessageRow>(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE room_id = ? AND kind != 'system' AND author_id != ? AND {VISIBLE_TO}
+             ORDER BY seq DESC LIMIT 1"
+        ))
+        .bind(room_id)
+        .bind(viewer)
+        .bind(viewer)
+        .bind(viewer)
+        .fetch_optional(db)
+        .await?;
+        result.push((room_id, count as u32, last.map(ChatMessage::from)));
+    }
+    Ok(result)
+}
+
+/// Stops `visitor_id` following `room_id` from the room list (after a kick).
+pub async fn forget_reader(db: &SqlitePool, room_id: RoomId, visitor_id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM read_marks WHERE room_id = ? AND visitor_id = ?").bind(room_id).bind(visitor_id).execute(db).await?;
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! message broker can later sit behind this interface to join several server processes.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
@@ -13,12 +13,14 @@ use crate::live::LiveEvent;
 use crate::model::RoomId;
 
 /// Who receives an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// Everyone looking at the room list.
     Lobby,
     /// Everyone in one room.
     Room(RoomId),
+    /// One person (by their public id), wherever they are on the room list: their unread counts.
+    Person(String),
 }
 
 /// One serialized event, shared by all its recipients.
@@ -27,6 +29,16 @@ pub struct Frame {
     /// The message sequence number, for `chat` events: lets a connection notice and fill gaps.
     pub seq: Option<i64>,
     pub text: Utf8Bytes,
+    /// When set, only these people's connections pass the frame on (whispers, kicks); everyone else's skip it.
+    pub audience: Option<Arc<[String]>>,
+    /// A kick: the audience's connections leave the room after passing the frame on.
+    pub ends_membership: bool,
+}
+
+impl Frame {
+    pub fn is_for(&self, person_id: &str) -> bool {
+        self.audience.as_ref().is_none_or(|audience| audience.iter().any(|id| id == person_id))
+    }
 }
 
 pub struct Hub {
@@ -49,12 +61,39 @@ impl Hub {
 
     /// Serializes `event` once and delivers it to the topic's current subscribers.
     pub fn publish(&self, topic: Topic, event: &LiveEvent) {
+        self.send(topic, Self::frame(event, None, false));
+    }
+
+    /// Like [`Hub::publish`], but only `audience` receives the event; a message that is not theirs still moves
+    /// every connection's sequence position past it.
+    pub fn publish_to(&self, topic: Topic, event: &LiveEvent, audience: &[&str]) {
+        let audience: Arc<[String]> = audience.iter().map(|id| (*id).to_owned()).collect();
+        self.send(topic, Self::frame(event, Some(audience), false));
+    }
+
+    /// Sends `event` to `person`'s connections in the topic, which then leave it.
+    pub fn expel(&self, topic: Topic, event: &LiveEvent, person: &str) {
+        self.send(topic, Self::frame(event, Some(Arc::from([person.to_owned()])), true));
+    }
+
+    /// Serializes `event` once, then sends the same bytes to each topic.
+    pub fn publish_many(&self, topics: impl IntoIterator<Item = Topic>, event: &LiveEvent) {
+        let frame = Self::frame(event, None, false);
+        for topic in topics {
+            self.send(topic, frame.clone());
+        }
+    }
+
+    fn frame(event: &LiveEvent, audience: Option<Arc<[String]>>, ends_membership: bool) -> Frame {
         let seq = match event {
             LiveEvent::Chat { message } => Some(message.seq),
             _ => None,
         };
         let text = serde_json::to_string(event).expect("live events always serialize");
-        let frame = Frame { seq, text: text.into() };
+        Frame { seq, text: text.into(), audience, ends_membership }
+    }
+
+    fn send(&self, topic: Topic, frame: Frame) {
         let mut channels = self.channels.lock().unwrap();
         if let Some(sender) = channels.get(&topic) {
             if sender.send(frame).is_err() {

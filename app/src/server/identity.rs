@@ -102,6 +102,48 @@ fn hex(color: Srgb<u8>) -> String {
     format!("#{:02x}{:02x}{:02x}", color.red, color.green, color.blue)
 }
 
+/// Below this Oklab distance two identity colors are too close to tell apart at a glance.
+///
+/// All identity colors share lightness and chroma, so their distance is 2·C·sin(Δhue/2): 0.05 at C = 0.13 is a
+/// hue difference of about 22°. A just-noticeable Oklab difference is about 0.02, but that is for large patches
+/// side by side; for a small swatch and colored name seen in passing, 2.5 times that is a fair line. Two random
+/// hues fall within 22° of each other with probability 44/360, about 1 in 8, so in a busy room it happens.
+pub const CLOSE_COLOR_DISTANCE: f32 = 0.05;
+
+/// Oklab distance between two `#rrggbb` colors.
+pub fn color_distance(a: &str, b: &str) -> f32 {
+    use palette::{Oklab, color_difference::EuclideanDistance};
+    let oklab = |hex: &str| -> Oklab {
+        let channel = |i: usize| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
+        Oklab::from_color(Srgb::new(channel(1), channel(3), channel(5)).into_format::<f32>())
+    };
+    oklab(a).distance(oklab(b))
+}
+
+/// For each person, a distinguishing mark if someone else in `people` could be mistaken for them (a color
+/// closer than [`CLOSE_COLOR_DISTANCE`], or the same name). The mark is the start of their id, long enough to
+/// differ from everyone they could be mistaken for.
+pub fn distinguishing_tags(people: &[Person]) -> Vec<Option<String>> {
+    let mut tags = vec![None; people.len()];
+    for (i, a) in people.iter().enumerate() {
+        let rivals: Vec<&Person> = people
+            .iter()
+            .enumerate()
+            .filter(|(j, b)| *j != i && (b.name == a.name || color_distance(&a.color, &b.color) < CLOSE_COLOR_DISTANCE))
+            .map(|(_, b)| b)
+            .collect();
+        if rivals.is_empty() {
+            continue;
+        }
+        let mut length = 4.min(a.id.len());
+        while length < a.id.len() && rivals.iter().any(|b| b.id.get(..length) == a.id.get(..length)) {
+            length += 1;
+        }
+        tags[i] = Some(format!("#{}", &a.id[..length]));
+    }
+    tags
+}
+
 const ADJECTIVES: [&str; 64] = [
     "Amber", "Brave", "Breezy", "Bright", "Calm", "Clever", "Cosmic", "Cozy", "Crisp", "Curious", "Dapper",
     "Daring", "Dreamy", "Eager", "Fancy", "Fearless", "Fluffy", "Frosty", "Gentle", "Giddy", "Golden", "Happy",
@@ -158,6 +200,40 @@ mod tests {
         assert_eq!(a, person("0f8fad5bd9cb469fa16570867728950e"));
         assert_eq!((a.name.as_str(), a.color.as_str()), PINNED);
         assert_ne!(a, person("0f8fad5bd9cb469fa16570867728950f"));
+    }
+
+    #[test]
+    fn people_with_close_colors_or_equal_names_get_distinct_tags() {
+        // Find two ids whose colors fall below the threshold, and one far from both.
+        let people: Vec<Person> = (0..400).map(|n| person(&format!("{n:032x}"))).collect();
+        let (a, b) = people
+            .iter()
+            .enumerate()
+            .flat_map(|(i, a)| people[i + 1..].iter().map(move |b| (a, b)))
+            .find(|(a, b)| color_distance(&a.color, &b.color) < CLOSE_COLOR_DISTANCE / 2.0)
+            .expect("some pair of 400 visitors has close colors");
+        let far = people
+            .iter()
+            .find(|c| [a, b].iter().all(|x| color_distance(&x.color, &c.color) > 3.0 * CLOSE_COLOR_DISTANCE && x.name != c.name))
+            .unwrap();
+        let tags = distinguishing_tags(&[a.clone(), far.clone(), b.clone()]);
+        let (tag_a, tag_far, tag_b) = (tags[0].clone().unwrap(), tags[1].clone(), tags[2].clone().unwrap());
+        assert_eq!(tag_far, None, "someone nobody resembles needs no tag");
+        assert_ne!(tag_a, tag_b, "the two look-alikes are told apart");
+        assert!(tag_a.starts_with('#') && a.id.starts_with(&tag_a[1..]));
+
+        // Ids that share their first characters get longer tags.
+        let twin_a = Person { id: "abcd1111".into(), name: "Same Name".into(), color: "#00787c".into() };
+        let twin_b = Person { id: "abcd2222".into(), name: "Same Name".into(), color: "#7a4a00".into() };
+        let tags = distinguishing_tags(&[twin_a, twin_b]);
+        assert_eq!(tags, vec![Some("#abcd1".to_owned()), Some("#abcd2".to_owned())]);
+    }
+
+    #[test]
+    fn color_distance_is_oklab() {
+        assert!(color_distance("#00787c", "#00787c") < 1e-6);
+        let black_white = color_distance("#000000", "#ffffff");
+        assert!((black_white - 1.0).abs() < 0.01, "{black_white}");
     }
 
     #[test]

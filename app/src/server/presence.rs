@@ -30,6 +30,8 @@ struct RoomPresence {
     generation: u64,
     /// Bumped on every join, so that ordering by arrival survives equal timestamps.
     arrivals: u64,
+    /// The owner left while nobody else was here: the next person to arrive takes over.
+    owner_departed: bool,
 }
 
 struct Member {
@@ -148,6 +150,32 @@ impl Presence {
         }
     }
 
+    /// Removes a person from a room at once, whatever their connections (a kick). Returns how many remain, or
+    /// `None` if they were not present.
+    pub fn evict(&self, room: RoomId, person_id: &str) -> Option<u32> {
+        let mut rooms = self.rooms.lock().unwrap();
+        let Some(RoomState::Open(presence)) = rooms.get_mut(&room) else {
+            return None;
+        };
+        presence.members.remove(person_id)?;
+        Some(presence.members.len() as u32)
+    }
+
+    /// Remembers that the owner left an empty room, so the next arrival becomes the owner.
+    pub fn mark_owner_departed(&self, room: RoomId) {
+        if let Some(RoomState::Open(presence)) = self.rooms.lock().unwrap().get_mut(&room) {
+            presence.owner_departed = true;
+        }
+    }
+
+    /// Whether the owner had left (and clears the mark): the caller makes the newcomer owner.
+    pub fn take_owner_departed(&self, room: RoomId) -> bool {
+        match self.rooms.lock().unwrap().get_mut(&room) {
+            Some(RoomState::Open(presence)) => std::mem::take(&mut presence.owner_departed),
+            _ => false,
+        }
+    }
+
     /// Marks a room removed whoever is in it (for an explicit delete).
     pub fn remove(&self, room: RoomId) {
         self.rooms.lock().unwrap().insert(room, RoomState::Removed);
@@ -246,5 +274,23 @@ mod tests {
         });
         assert_eq!(joined, 5);
         assert_eq!(presence.count(1), 5);
+    }
+}
+
+#[cfg(test)]
+mod eviction_tests {
+    use super::*;
+    use crate::server::identity::person;
+
+    #[test]
+    fn an_evicted_person_is_gone_at_once_and_their_tabs_leave_quietly() {
+        let presence = Presence::default();
+        presence.join(1, &person("a"), 5);
+        presence.join(1, &person("b"), 5);
+        presence.join(1, &person("b"), 5);
+        assert_eq!(presence.evict(1, "b"), Some(1));
+        assert!(!presence.is_present(1, "b"));
+        assert_eq!(presence.leave(1, "b"), LeaveOutcome::NotPresent, "the kicked tabs' later leaves do nothing");
+        assert_eq!(presence.evict(1, "b"), None);
     }
 }

@@ -113,7 +113,9 @@ pub async fn upload_gif(
     let stored = settings.uploads_dir.join(&name);
     tokio::fs::rename(&clean.0, &stored).await.map_err(internal("storing an upload"))?;
     let stored = TempFile(stored);
-    let message = chat.post(room_id, MessageKind::Gif, Some(me), &name).await?;
+    let message = chat
+        .post(room_id, db::NewMessage { kind: MessageKind::Gif, author_id: Some(&me.id), recipient_id: None, body: &name })
+        .await?;
     // The message row now points at the file: it stays.
     stored.keep();
     Ok(Json(message))

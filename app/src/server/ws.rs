@@ -73,7 +73,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// What a connection is subscribed to.
 enum Subscription {
     None,
-    Lobby(broadcast::Receiver<Frame>),
+    /// The room list, and the person's own topic (activity in rooms they follow).
+    Lobby { lobby: broadcast::Receiver<Frame>, mine: broadcast::Receiver<Frame> },
     /// `last_seq`: the highest message sequence number sent to this client.
     Room { id: RoomId, frames: broadcast::Receiver<Frame>, last_seq: i64 },
 }
@@ -145,60 +146,73 @@ impl Connection {
             let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
             let _ = send(&mut sink, Message::Close(Some(frame))).await;
         }
-        self.unsubscribe();
+        self.unsubscribe().await;
     }
 
     async fn handle(&mut self, command: ClientCommand, sink: &mut Sink) -> Result<(), End> {
         match command {
             ClientCommand::Ping => send_event(sink, &LiveEvent::Pong).await,
             ClientCommand::SubscribeLobby => {
-                self.unsubscribe();
+                self.unsubscribe().await;
                 // Subscribe first, then snapshot: an event published in between arrives after the snapshot and
                 // is applied to it, so nothing is missed.
-                self.subscription = Subscription::Lobby(self.chat.hub.subscribe(Topic::Lobby));
-                let rooms = self.chat.list_rooms().await.map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
-                send_event(sink, &LiveEvent::Rooms { rooms }).await
+                self.subscription = Subscription::Lobby {
+                    lobby: self.chat.hub.subscribe(Topic::Lobby),
+                    mine: self.chat.hub.subscribe(Topic::Person(self.me.id.clone())),
+                };
+                self.send_room_list(sink).await
             }
             ClientCommand::Join { room, since } => self.join(room, since, sink).await,
         }
     }
 
     async fn join(&mut self, room: RoomId, since: Option<i64>, sink: &mut Sink) -> Result<(), End> {
-        self.unsubscribe();
+        self.unsubscribe().await;
         let frames = self.chat.hub.subscribe(Topic::Room(room));
         let Ok(Some(current)) = db::last_seq(&self.chat.db, room).await else {
             return refuse(sink, room, RefusalReason::NotFound).await;
         };
-        let granted = db::is_granted(&self.chat.db, room, &self.me.id).await.unwrap_or(false);
-        match self.chat.join(room, &self.me, granted).await {
+        match self.chat.join(room, &self.me).await {
             Ok(present) => {
                 // Without a position, the client has everything up to now (it just rendered the page).
                 let last_seq = since.unwrap_or(current).clamp(0, current);
                 self.subscription = Subscription::Room { id: room, frames, last_seq };
                 send_event(sink, &LiveEvent::Joined { room, present }).await?;
+                if let Ok(people) = self.chat.participants(room).await {
+                    send_event(sink, &LiveEvent::Participants { room, people }).await?;
+                }
                 self.catch_up(current, sink).await
             }
             Err(reason) => refuse(sink, room, reason).await,
         }
     }
 
-    /// Sends, from the database, the room's messages after the last one sent, up to `until`.
+    /// Sends, from the database, the room's messages after the last one sent, up to `until` (those this person
+    /// may read: other people's whispers are skipped, but counted as passed).
     async fn catch_up(&mut self, until: i64, sink: &mut Sink) -> Result<(), End> {
         let Subscription::Room { id, last_seq, .. } = &mut self.subscription else {
             return Ok(());
         };
         while *last_seq < until {
-            let batch = db::messages_after(&self.chat.db, *id, *last_seq, CATCH_UP_BATCH)
+            let batch = db::messages_after(&self.chat.db, *id, &self.me.id, *last_seq, until, CATCH_UP_BATCH)
                 .await
                 .map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
-            let Some(last) = batch.last() else { break };
-            let next = last.seq;
+            let full = batch.len() as i64 == CATCH_UP_BATCH;
+            let next = match batch.last() {
+                Some(last) if full => last.seq,
+                _ => until,
+            };
             for message in batch {
                 send_event(sink, &LiveEvent::Chat { message }).await?;
             }
             *last_seq = next;
         }
         Ok(())
+    }
+
+    async fn send_room_list(&self, sink: &mut Sink) -> Result<(), End> {
+        let rooms = self.chat.list_rooms(&self.me.id).await.map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
+        send_event(sink, &LiveEvent::Rooms { rooms }).await
     }
 
     /// Passes a frame of the subscribed topic on to the client, keeping room messages gap-free and in order.
@@ -208,6 +222,15 @@ impl Connection {
             Err(RecvError::Closed) => return Err(End::Close(TRY_AGAIN_LATER, "server shutting down")),
             Err(RecvError::Lagged(_)) => return self.recover_from_lag(sink).await,
         };
+        if !frame.is_for(&self.me.id) {
+            // Someone else's whisper or kick: not ours to see, but its sequence number is passed.
+            if let (Subscription::Room { last_seq, .. }, Some(seq)) = (&mut self.subscription, frame.seq) {
+                if seq == *last_seq + 1 {
+                    *last_seq = seq;
+                }
+            }
+            return Ok(());
+        }
         match (&mut self.subscription, frame.seq) {
             (Subscription::Room { last_seq, .. }, Some(seq)) if seq <= *last_seq => Ok(()),
             (Subscription::Room { last_seq, .. }, Some(seq)) if seq == *last_seq + 1 => {
@@ -217,7 +240,14 @@ impl Connection {
             // Published out of commit order, or missed: fill the gap (this frame included) from the database.
             (Subscription::Room { .. }, Some(seq)) => self.catch_up(seq, sink).await,
             (Subscription::None, _) => Ok(()),
-            _ => send(sink, Message::Text(frame.text)).await,
+            _ => {
+                send(sink, Message::Text(frame.text)).await?;
+                if frame.ends_membership {
+                    // Kicked: presence already forgot this person; stop following the room.
+                    self.subscription = Subscription::None;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -229,17 +259,18 @@ impl Connection {
                 let current = db::last_seq(&self.chat.db, id).await.ok().flatten().unwrap_or(0);
                 self.catch_up(current, sink).await
             }
-            Subscription::Lobby(_) => {
-                let rooms = self.chat.list_rooms().await.map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
-                send_event(sink, &LiveEvent::Rooms { rooms }).await
-            }
+            Subscription::Lobby { .. } => self.send_room_list(sink).await,
             Subscription::None => Ok(()),
         }
     }
 
-    fn unsubscribe(&mut self) {
-        if let Subscription::Room { id, .. } = std::mem::replace(&mut self.subscription, Subscription::None) {
+    async fn unsubscribe(&mut self) {
+        if let Subscription::Room { id, last_seq, .. } = std::mem::replace(&mut self.subscription, Subscription::None) {
             self.chat.leave(id, &self.me.id);
+            // Everything sent to this connection counts as read: the room list's unread counts start here.
+            if let Err(error) = db::mark_read(&self.chat.db, id, &self.me.id, last_seq).await {
+                tracing::warn!(%error, "saving a read mark");
+            }
         }
     }
 }
@@ -249,7 +280,11 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 /// Waits for the next frame of the subscription (forever, without one).
 async fn next_frame(subscription: &mut Subscription) -> Result<Frame, RecvError> {
     match subscription {
-        Subscription::Lobby(frames) | Subscription::Room { frames, .. } => frames.recv().await,
+        Subscription::Room { frames, .. } => frames.recv().await,
+        Subscription::Lobby { lobby, mine } => tokio::select! {
+            frame = lobby.recv() => frame,
+            frame = mine.recv() => frame,
+        },
         Subscription::None => std::future::pending().await,
     }
 }
@@ -271,6 +306,7 @@ async fn refuse(sink: &mut Sink, room: RoomId, reason: RefusalReason) -> Result<
         RefusalReason::NotFound => "This room does not exist (any more).",
         RefusalReason::Password => "This room needs its password.",
         RefusalReason::Full => "This room is full.",
+        RefusalReason::Banned => "The owner removed you from this room.",
     };
     send_event(sink, &LiveEvent::Refused { room, reason, message: message.to_owned() }).await
 }
