@@ -22,6 +22,7 @@ pub struct TestApp {
     pub config: Config,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
     // Dropped last: the server must stop before its files disappear.
     _dir: TempDir,
 }
@@ -42,11 +43,18 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("creating a temp dir");
     let mut config = Config::for_dir(dir.path(), site_root());
     adjust(&mut config);
-    let server = Server::build(&config).await.expect("building the server");
-    let listener = tokio::net::TcpListener::bind(config.addr).await.expect("binding 127.0.0.1:0");
+    let (addr, shutdown, task) = start(&config).await;
+    config.addr = addr;
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    TestApp { addr, config, client, shutdown: Some(shutdown), task, _dir: dir }
+}
+
+async fn start(config: &Config) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let server = Server::build(config).await.expect("building the server");
+    let listener = tokio::net::TcpListener::bind(config.addr).await.expect("binding the test address");
     let addr = listener.local_addr().unwrap();
     let (shutdown, stop) = oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         server
             .serve(listener, async move {
                 let _ = stop.await;
@@ -54,11 +62,23 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
             .await
             .expect("serving");
     });
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    TestApp { addr, config, client, shutdown: Some(shutdown), _dir: dir }
+    (addr, shutdown, task)
 }
 
 impl TestApp {
+    /// Shuts the server down gracefully (close live connections first: they hold it open) and starts a new
+    /// one on the same address, database and uploads. The old instance's timers still run in this process,
+    /// so tests that restart use grace periods longer than themselves.
+    pub async fn restart(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("shutdown in time").unwrap();
+        let (_, shutdown, task) = start(&self.config).await;
+        self.shutdown = Some(shutdown);
+        self.task = task;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -1,0 +1,307 @@
+//! Room life: who is here, whispers, owners and their hand-over, kicks, deletion, unread counts.
+
+mod common;
+
+use std::time::Duration;
+
+use app::live::{ClientCommand, LiveEvent, RefusalReason};
+use app::model::{MessageKind, Participant, RoomAccess, RoomSummary};
+use common::{LiveClient, spawn_app, spawn_app_with};
+
+/// The next participant list with `count` people (a list may arrive more than once: a joining connection gets
+/// one directly and one with everybody else).
+async fn participants_of(live: &mut LiveClient, count: usize) -> Vec<Participant> {
+    live.expect(|e| match e {
+        LiveEvent::Participants { people, .. } if people.len() == count => Some(people.clone()),
+        _ => None,
+    })
+    .await
+}
+
+fn names(people: &[Participant]) -> Vec<String> {
+    people.iter().map(|p| p.person.name.clone()).collect()
+}
+
+#[tokio::test]
+async fn the_participant_list_follows_arrivals_and_departures_and_marks_the_owner() {
+    let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("panel", 10, "").await.unwrap();
+    let (mut alice_live, _) = alice.join(room.id).await;
+    let people = participants_of(&mut alice_live, 1).await;
+    assert_eq!(names(&people), vec![alice.me().name.clone()]);
+    assert!(people[0].owner);
+
+    let (bob_live, _) = bob.join(room.id).await;
+    let people = participants_of(&mut alice_live, 2).await;
+    assert_eq!(names(&people), vec![alice.me().name.clone(), bob.me().name.clone()], "in order of arrival");
+    assert!(people[0].owner && !people[1].owner);
+
+    // The page renders the list too.
+    let RoomAccess::Open(view) = bob.room_page(room.id).await else { panic!() };
+    assert_eq!(view.participants, people);
+
+    bob_live.close().await;
+    let people = participants_of(&mut alice_live, 1).await;
+    assert_eq!(names(&people), vec![alice.me().name.clone()]);
+}
+
+#[tokio::test]
+async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let carol = app.person().await;
+    let room = alice.create_room("secrets", 10, "").await.unwrap();
+    let (mut alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    let (mut carol_live, _) = carol.join(room.id).await;
+
+    let whisper = alice
+        .call::<app::model::ChatMessage>(
+            "send_message",
+            &[("room", &room.id.to_string()), ("body", "psst, bob only"), ("to", &bob.me().id)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(whisper.kind, MessageKind::Whisper);
+    assert_eq!(whisper.recipient.as_ref(), Some(bob.me()));
+    let after = alice.send(room.id, "hello everyone").await.unwrap();
+
+    let is_after = |e: &LiveEvent| matches!(e, LiveEvent::Chat { message } if message.seq == after.seq);
+    for (live, sees_whisper) in [(&mut alice_live, true), (&mut bob_live, true), (&mut carol_live, false)] {
+        let mut events = Vec::new();
+        while !events.last().is_some_and(is_after) {
+            events.push(live.next().await.unwrap());
+        }
+        let raw = format!("{events:?}");
+        assert_eq!(raw.contains("psst"), sees_whisper, "{raw}");
+    }
+
+    // History after a reload: the page (and its SSR HTML) shows the whisper to Bob, never to Carol.
+    let page = |person: &common::TestPerson| {
+        let url = app.url(&format!("/room/{}", room.id));
+        let client = person.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page(&bob).await.contains("psst, bob only"));
+    assert!(!page(&carol).await.contains("psst"));
+    let RoomAccess::Open(view) = carol.room_page(room.id).await else { panic!() };
+    assert!(view.messages.iter().all(|m| m.kind != MessageKind::Whisper));
+    let earlier: app::model::MessagePage = carol
+        .call("earlier_messages", &[("room", &room.id.to_string()), ("before", "1000")])
+        .await
+        .unwrap();
+    assert!(earlier.messages.iter().all(|m| !m.body.contains("psst")));
+
+    // Catching up after a reconnect does not leak it either.
+    let mut again = carol.connect().await;
+    again.send(&ClientCommand::Join { room: room.id, since: Some(0) }).await;
+    let events = again.drain(Duration::from_millis(500)).await;
+    assert!(!format!("{events:?}").contains("psst"));
+    assert!(events.iter().any(|e| is_after(e)), "Carol still catches up on the rest: {events:?}");
+
+    // Whispers go to someone present, not to yourself.
+    let to_self = alice
+        .call::<app::model::ChatMessage>("send_message", &[("room", &room.id.to_string()), ("body", "me"), ("to", &alice.me().id)])
+        .await
+        .unwrap_err();
+    assert_eq!(to_self.status, 422);
+    let to_nobody = alice
+        .call::<app::model::ChatMessage>("send_message", &[("room", &room.id.to_string()), ("body", "x"), ("to", "nobody")])
+        .await
+        .unwrap_err();
+    assert_eq!(to_nobody.status, 422);
+}
+
+#[tokio::test]
+async fn when_the_owner_leaves_the_longest_present_person_takes_over() {
+    let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let carol = app.person().await;
+    let room = alice.create_room("succession", 10, "").await.unwrap();
+    let (alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    let (_carol_live, _) = carol.join(room.id).await;
+
+    alice_live.close().await;
+    let announcement = bob_live
+        .expect(|e| match e {
+            LiveEvent::Chat { message } if message.body.ends_with("is now the owner") => Some(message.body.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(announcement, format!("{} is now the owner", bob.me().name));
+    let people = participants_of(&mut bob_live, 2).await;
+    assert_eq!(people.iter().find(|p| p.owner).map(|p| &p.person), Some(bob.me()));
+    let rooms: Vec<RoomSummary> = carol.call("list_rooms", &[]).await.unwrap();
+    assert_eq!(rooms[0].owner, *bob.me());
+}
+
+#[tokio::test]
+async fn ownership_survives_a_server_restart() {
+    let mut app = spawn_app_with(|c| {
+        c.leave_grace_secs = 0.05;
+        c.room_grace_secs = 60.0;
+    })
+    .await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("durable", 10, "").await.unwrap();
+    let (alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    alice_live.close().await;
+    bob_live.expect(|e| matches!(e, LiveEvent::Chat { message } if message.body.ends_with("is now the owner")).then_some(())).await;
+    bob_live.close().await;
+
+    app.restart().await;
+    let (mut alice_again, _) = alice.join(room.id).await;
+    let people = participants_of(&mut alice_again, 1).await;
+    assert!(!people[0].owner, "Alice handed the room over before the restart");
+    let rooms: Vec<RoomSummary> = alice.call("list_rooms", &[]).await.unwrap();
+    assert_eq!(rooms[0].owner, *bob.me());
+    // Only Bob may delete it.
+    let refusal = alice.call::<()>("delete_room", &[("room", &room.id.to_string())]).await.unwrap_err();
+    assert_eq!(refusal.status, 403);
+}
+
+#[tokio::test]
+async fn a_kicked_person_leaves_at_once_and_cannot_come_back() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let carol = app.person().await;
+    let room = alice.create_room("strict", 10, "").await.unwrap();
+    let id = room.id.to_string();
+    let (mut alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    let (mut bob_tab2, _) = bob.join(room.id).await;
+    let (_carol_live, _) = carol.join(room.id).await;
+
+    // Nobody but the owner may kick or delete, whatever they send.
+    for (endpoint, args) in [("kick", vec![("room", id.as_str()), ("person", alice.me().id.as_str())]), ("delete_room", vec![("room", id.as_str())])] {
+        let refusal = carol.call::<()>(endpoint, &args).await.unwrap_err();
+        assert_eq!((refusal.status, refusal.message.as_str()), (403, "Only the room's owner can do that."), "{endpoint}");
+    }
+
+    alice.call::<()>("kick", &[("room", &id), ("person", &bob.me().id)]).await.unwrap();
+    for tab in [&mut bob_live, &mut bob_tab2] {
+        tab.expect(|e| matches!(e, LiveEvent::Kicked { .. }).then_some(())).await;
+    }
+    let (bob_id, carol_id) = (bob.me().id.clone(), carol.me().id.clone());
+    let has = |people: &[Participant], id: &str| people.iter().any(|p| p.person.id == id);
+    // Skip the lists from before the kick (the last of which has all three).
+    alice_live
+        .expect(|e| matches!(e, LiveEvent::Participants { people, .. } if people.len() == 3).then_some(()))
+        .await;
+    let people = participants_of(&mut alice_live, 2).await;
+    assert!(!has(&people, &bob_id) && has(&people, &carol_id), "Alice and Carol remain: {people:?}");
+    // Bob's kicked tab receives nothing from the room any more.
+    alice.send(room.id, "after the kick").await.unwrap();
+    let leftovers = bob_live.drain(Duration::from_millis(300)).await;
+    assert!(!format!("{leftovers:?}").contains("after the kick"), "{leftovers:?}");
+    let refused = bob.send(room.id, "let me in").await.unwrap_err();
+    assert_eq!(refused.status, 403);
+
+    // A new tab cannot rejoin; the page says why.
+    let mut new_tab = bob.connect().await;
+    new_tab.send(&ClientCommand::Join { room: room.id, since: None }).await;
+    let reason = new_tab.expect(|e| match e { LiveEvent::Refused { reason, .. } => Some(*reason), _ => None }).await;
+    assert_eq!(reason, RefusalReason::Banned);
+    assert!(matches!(bob.room_page(room.id).await, RoomAccess::Banned { .. }));
+    assert_eq!(bob.upload(&id, "x.gif", common::make_gif(4, 1)).await.unwrap_err().status, 403);
+}
+
+#[tokio::test]
+async fn the_owner_deletes_the_room_and_everyone_in_it_is_told() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("doomed", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    alice.upload(&room.id.to_string(), "x.gif", common::make_gif(4, 1)).await.unwrap();
+    alice.call::<()>("delete_room", &[("room", &room.id.to_string())]).await.unwrap();
+    let removed = bob_live.expect(|e| match e { LiveEvent::RemoveRoom { id } => Some(*id), _ => None }).await;
+    assert_eq!(removed, room.id);
+    assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
+    assert!(app.upload_files().is_empty());
+}
+
+#[tokio::test]
+async fn unread_counts_rise_while_away_and_reset_on_return() {
+    let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("news", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    alice.send(room.id, "seen while there").await.unwrap();
+    bob_live.next_chat().await;
+
+    // Bob goes back to the room list (same connection, as the app does).
+    bob_live.send(&ClientCommand::SubscribeLobby).await;
+    let rooms = bob_live.expect(|e| match e { LiveEvent::Rooms { rooms } => Some(rooms.clone()), _ => None }).await;
+    assert_eq!(rooms[0].unread, Some(0));
+    let never_entered: Vec<RoomSummary> = app.person().await.call("list_rooms", &[]).await.unwrap();
+    assert_eq!(never_entered[0].unread, None, "no counts for rooms never entered");
+
+    tokio::time::sleep(Duration::from_millis(200)).await; // Bob's departure is complete
+    alice.send(room.id, "one").await.unwrap();
+    alice.send(room.id, "two, the latest").await.unwrap();
+    for expected in ["one", "two, the latest"] {
+        let preview = bob_live.expect(|e| match e { LiveEvent::RoomActivity { preview, .. } => Some(preview.clone()), _ => None }).await;
+        assert_eq!(preview.text, expected);
+        assert_eq!(preview.author.as_ref(), Some(alice.me()));
+    }
+    let rooms: Vec<RoomSummary> = bob.call("list_rooms", &[]).await.unwrap();
+    assert_eq!(rooms[0].unread, Some(2));
+    assert_eq!(rooms[0].last_message.as_ref().unwrap().text, "two, the latest");
+
+    // Opening the room resets the count.
+    bob_live.send(&ClientCommand::Join { room: room.id, since: None }).await;
+    bob_live.expect(|e| matches!(e, LiveEvent::Joined { .. }).then_some(())).await;
+    bob_live.send(&ClientCommand::SubscribeLobby).await;
+    let rooms = bob_live.expect(|e| match e { LiveEvent::Rooms { rooms } => Some(rooms.clone()), _ => None }).await;
+    assert_eq!(rooms[0].unread, Some(0));
+}
+
+#[tokio::test]
+async fn look_alike_participants_carry_distinct_tags() {
+    let app = spawn_app().await;
+    let room_owner = app.person().await;
+    let room = room_owner.create_room("crowd", 100, "").await.unwrap();
+    // Enough people that some colors are close (two random hues fall within 22° with probability 1 in 8).
+    let mut people = Vec::new();
+    let mut lives = Vec::new();
+    for _ in 0..12 {
+        let person = app.person().await;
+        let (live, _) = person.join(room.id).await;
+        people.push(person);
+        lives.push(live);
+    }
+    let RoomAccess::Open(view) = room_owner.room_page(room.id).await else { panic!() };
+    let participants = view.participants;
+    let close = |a: &Participant, b: &Participant| {
+        a.person.name == b.person.name
+            || app::server::identity::color_distance(&a.person.color, &b.person.color)
+                < app::server::identity::CLOSE_COLOR_DISTANCE
+    };
+    let mut pairs = 0;
+    for (i, a) in participants.iter().enumerate() {
+        for b in &participants[i + 1..] {
+            if close(a, b) {
+                pairs += 1;
+                let (ta, tb) = (a.tag.as_ref().expect("look-alike without a tag"), b.tag.as_ref().expect("look-alike without a tag"));
+                assert_ne!(ta, tb);
+            }
+        }
+        if !participants.iter().any(|b| b.person.id != a.person.id && close(a, b)) {
+            assert_eq!(a.tag, None, "{} has a tag without a look-alike", a.person.name);
+        }
+    }
+    // With 12 random people the chance of no close pair is tiny; if it happens the unit test still covers it.
+    eprintln!("{pairs} look-alike pairs among {} people", participants.len());
+}
