@@ -122,11 +122,12 @@ impl std::fmt::Display for Heartbeat {
 #[cfg(feature = "hydrate")]
 const HEARTBEAT_MS: u64 = 25_000;
 
-/// Reconnect delays: 0.5 s, doubling up to 8 s, with up to 50% random jitter so that a restarted server is not
-/// hit by every client at the same instant.
+/// Reconnect delays: 0.5 s, doubling up to 4 s, with up to 50% random jitter so that a restarted server is not
+/// hit by every client at the same instant. The longest delay (6 s) stays well inside the server's grace for
+/// rooms after a restart.
 #[cfg(feature = "hydrate")]
 fn backoff(attempt: u32) -> std::time::Duration {
-    let base = 500.0 * 2f64.powi(attempt.min(4) as i32);
+    let base = 500.0 * 2f64.powi(attempt.min(3) as i32);
     std::time::Duration::from_millis((base * (1.0 + js_sys::Math::random() * 0.5)) as u64)
 }
 

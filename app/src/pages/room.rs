@@ -115,10 +115,13 @@ fn ChatRoom(view: RoomView) -> impl IntoView {
     let RoomView { room, me, participants, messages, has_earlier } = view;
     let room_id = room.id;
     let max_members = room.max_members;
+    // The position to resume the live channel from: only what arrived over it (or was rendered) counts, not
+    // replies to our own sends, which can arrive before earlier messages from others.
+    let live_seq = StoredValue::new(messages.last().map_or(0, |m| m.seq));
     let messages = RwSignal::new(messages);
     let has_earlier = RwSignal::new(has_earlier);
-    let present = RwSignal::new(room.present);
     let participants = RwSignal::new(participants);
+    let present = Memo::new(move |_| participants.read().len());
     let me_id = StoredValue::new(me.id.clone());
     let i_am_owner = Memo::new(move |_| {
         participants.with(|people| people.iter().any(|p| p.owner && me_id.with_value(|id| *id == p.person.id)))
@@ -141,16 +144,12 @@ fn ChatRoom(view: RoomView) -> impl IntoView {
     });
     let leave_with = move |notice: &'static str| sent_away.set(Some(notice));
     live.subscribe(
-        move || {
-            let since = messages.with_untracked(|m| m.last().map_or(0, |m| m.seq));
-            ClientCommand::Join { room: room_id, since: Some(since) }
-        },
+        move || ClientCommand::Join { room: room_id, since: Some(live_seq.get_value()) },
         move |event| match event {
             LiveEvent::Chat { message } if message.room_id == room_id => {
+                live_seq.update_value(|seq| *seq = (*seq).max(message.seq));
                 messages.update(|list| insert_message(list, message));
             }
-            LiveEvent::Joined { room, present: count } if room == room_id => present.set(count),
-            LiveEvent::RoomPresence { id, present: count } if id == room_id => present.set(count),
             LiveEvent::Participants { room, people } if room == room_id => {
                 // A whisper target who left can no longer be whispered to.
                 whisper_to.update(|to| {

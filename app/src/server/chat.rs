@@ -44,6 +44,10 @@ impl Default for Settings {
     }
 }
 
+/// Added to the empty-room grace of rooms found at start-up: more than the browser client's longest reconnect
+/// delay (see `live_client::backoff`), so people in a room when the server went down get back before it goes.
+const RESTART_EXTRA_GRACE: Duration = Duration::from_secs(20);
+
 pub struct Chat {
     pub db: SqlitePool,
     pub hub: Hub,
@@ -57,11 +61,16 @@ impl Chat {
     }
 
     /// At start-up nobody is connected: every stored room starts its empty-room grace, and is removed unless
-    /// someone (re)joins it in time.
+    /// someone (re)joins it in time. After a restart the grace is longer, so that clients backing off while the
+    /// server was down have time to come back.
     pub async fn start(self: &Arc<Self>) -> Result<(), AppError> {
+        let swept = crate::server::upload::sweep(&self.settings.uploads_dir, &self.db).await?;
+        if swept > 0 {
+            tracing::info!(swept, "removed GIF files no message points at");
+        }
         for room in db::list_rooms(&self.db).await? {
             let generation = self.presence.open_room(room.id);
-            self.schedule_removal(room.id, generation);
+            self.schedule_removal_after(room.id, generation, self.settings.room_grace + RESTART_EXTRA_GRACE);
         }
         Ok(())
     }
@@ -143,6 +152,7 @@ impl Chat {
         match self.presence.join(room_id, person, room.max_members as u32) {
             JoinOutcome::Full => Err(RefusalReason::Full),
             JoinOutcome::Removed => Err(RefusalReason::NotFound),
+            JoinOutcome::Banned => Err(RefusalReason::Banned),
             JoinOutcome::Joined { newcomer, present } => {
                 if newcomer {
                     self.system_message(room_id, format!("{} joined", person.name)).await;
@@ -244,7 +254,8 @@ impl Chat {
             .into_iter()
             .filter(|reader| Some(reader.as_str()) != author)
             .filter(|reader| recipient.is_none_or(|r| r == reader))
-            .filter(|reader| !self.presence.is_present(message.room_id, reader))
+            // People with the room open see it there; someone who just left (leave grace) is on the list already.
+            .filter(|reader| !self.presence.is_connected(message.room_id, reader))
             .map(Topic::Person)
             .collect();
         if !topics.is_empty() {
@@ -276,6 +287,7 @@ impl Chat {
         // The ban comes first: a tab of theirs that tries to rejoin from now on is refused.
         db::ban(&self.db, room_id, target_id).await?;
         db::forget_reader(&self.db, room_id, target_id).await?;
+        db::revoke(&self.db, room_id, target_id).await?;
         let target = person(target_id);
         let Some(present) = self.presence.evict(room_id, target_id) else {
             return Ok(());
@@ -300,9 +312,13 @@ impl Chat {
     }
 
     fn schedule_removal(self: &Arc<Self>, room_id: RoomId, generation: u64) {
+        self.schedule_removal_after(room_id, generation, self.settings.room_grace);
+    }
+
+    fn schedule_removal_after(self: &Arc<Self>, room_id: RoomId, generation: u64, grace: Duration) {
         let chat = self.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(chat.settings.room_grace).await;
+            tokio::time::sleep(grace).await;
             if chat.presence.remove_if_still_empty(room_id, generation) {
                 if let Err(error) = chat.delete_room(room_id).await {
                     tracing::error!(%error, room_id, "removing an empty room");

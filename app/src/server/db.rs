@@ -196,7 +196,9 @@ pub async fn messages_after(
 /// Deletes a room and its messages; returns the GIF files its messages pointed at, for the caller to delete.
 pub async fn delete_room(db: &SqlitePool, room_id: RoomId) -> sqlx::Result<Vec<String>> {
     let mut tx = db.begin().await?;
-    let files = sqlx::query_scalar::<_, String>("SELECT body FROM messages WHERE room_id = ? AND kind = 'gif'")
+    // Start with a write, so the transaction takes the write lock at once (a read first would have to upgrade,
+    // which fails if another write commits in between).
+    let files = sqlx::query_scalar::<_, String>("DELETE FROM messages WHERE room_id = ? AND kind = 'gif' RETURNING body")
         .bind(room_id)
         .fetch_all(&mut *tx)
         .await?;
@@ -308,4 +310,15 @@ pub async fn unread_for(db: &SqlitePool, viewer: &str) -> sqlx::Result<Vec<(Room
 pub async fn forget_reader(db: &SqlitePool, room_id: RoomId, visitor_id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM read_marks WHERE room_id = ? AND visitor_id = ?").bind(room_id).bind(visitor_id).execute(db).await?;
     Ok(())
+}
+
+/// Takes back a password grant (after a kick).
+pub async fn revoke(db: &SqlitePool, room_id: RoomId, visitor_id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM room_grants WHERE room_id = ? AND visitor_id = ?").bind(room_id).bind(visitor_id).execute(db).await?;
+    Ok(())
+}
+
+/// Every stored GIF file name (for the start-up sweep of orphaned files).
+pub async fn gif_files(db: &SqlitePool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar::<_, String>("SELECT body FROM messages WHERE kind = 'gif'").fetch_all(db).await
 }

@@ -103,6 +103,15 @@ impl Hub {
         }
     }
 
+    /// Drops the topic's channel if nobody subscribes to it any more (call after dropping a receiver), so the
+    /// map only holds topics someone listens to.
+    pub fn release(&self, topic: &Topic) {
+        let mut channels = self.channels.lock().unwrap();
+        if channels.get(topic).is_some_and(|sender| sender.receiver_count() == 0) {
+            channels.remove(topic);
+        }
+    }
+
     /// Number of topics with a live channel (for tests and metrics).
     pub fn topic_count(&self) -> usize {
         self.channels.lock().unwrap().len()
@@ -127,6 +136,29 @@ mod tests {
         // Same bytes, not an equal copy: the event was serialized once.
         assert_eq!(fa.text.as_str().as_ptr(), fb.text.as_str().as_ptr());
         assert!(other.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn released_topics_without_receivers_are_dropped_and_others_kept() {
+        let hub = Hub::new(16);
+        let kept = hub.subscribe(Topic::Room(1));
+        let gone = hub.subscribe(Topic::Room(2));
+        drop(gone);
+        hub.release(&Topic::Room(1));
+        hub.release(&Topic::Room(2));
+        assert_eq!(hub.topic_count(), 1);
+        drop(kept);
+    }
+
+    #[tokio::test]
+    async fn an_audience_frame_is_only_for_its_audience() {
+        let hub = Hub::new(16);
+        let mut rx = hub.subscribe(Topic::Room(1));
+        hub.publish_to(Topic::Room(1), &LiveEvent::Pong, &["alice", "bob"]);
+        let frame = rx.recv().await.unwrap();
+        assert!(frame.is_for("alice") && frame.is_for("bob") && !frame.is_for("carol"));
+        hub.publish(Topic::Room(1), &LiveEvent::Pong);
+        assert!(rx.recv().await.unwrap().is_for("carol"));
     }
 
     #[tokio::test]

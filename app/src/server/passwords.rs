@@ -5,7 +5,12 @@ use argon2::Argon2;
 
 use crate::error::AppError;
 
+/// Each argon2 run takes about 19 MiB and a core for a moment: at most this many run at once, whatever the
+/// number of requests (the rest wait their turn).
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 pub async fn hash(password: String) -> Result<String, AppError> {
+    let _permit = HASHING.acquire().await.map_err(|_| AppError::Internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string())
@@ -19,6 +24,7 @@ pub async fn hash(password: String) -> Result<String, AppError> {
 }
 
 pub async fn verify(hash: String, password: String) -> Result<bool, AppError> {
+    let _permit = HASHING.acquire().await.map_err(|_| AppError::Internal)?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash).map_err(|error| {
             tracing::error!(%error, "a stored password hash does not parse");

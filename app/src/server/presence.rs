@@ -32,6 +32,8 @@ struct RoomPresence {
     arrivals: u64,
     /// The owner left while nobody else was here: the next person to arrive takes over.
     owner_departed: bool,
+    /// People kicked out, refused under the same lock as capacity (the database keeps them across restarts).
+    banned: std::collections::HashSet<String>,
 }
 
 struct Member {
@@ -48,6 +50,7 @@ pub enum JoinOutcome {
     Joined { newcomer: bool, present: u32 },
     Full,
     Removed,
+    Banned,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -78,6 +81,9 @@ impl Presence {
         let RoomState::Open(presence) = state else {
             return JoinOutcome::Removed;
         };
+        if presence.banned.contains(&person.id) {
+            return JoinOutcome::Banned;
+        }
         if let Some(member) = presence.members.get_mut(&person.id) {
             member.connections += 1;
             member.leaving = None;
@@ -150,15 +156,24 @@ impl Presence {
         }
     }
 
-    /// Removes a person from a room at once, whatever their connections (a kick). Returns how many remain, or
-    /// `None` if they were not present.
+    /// Bans a person from a room and removes them at once, whatever their connections (a kick), in one step:
+    /// no join can slip in between. Returns how many remain, or `None` if they were not present.
     pub fn evict(&self, room: RoomId, person_id: &str) -> Option<u32> {
         let mut rooms = self.rooms.lock().unwrap();
         let Some(RoomState::Open(presence)) = rooms.get_mut(&room) else {
             return None;
         };
+        presence.banned.insert(person_id.to_owned());
         presence.members.remove(person_id)?;
         Some(presence.members.len() as u32)
+    }
+
+    /// Whether the person has a live connection in the room (not merely a pending departure).
+    pub fn is_connected(&self, room: RoomId, person_id: &str) -> bool {
+        match self.rooms.lock().unwrap().get(&room) {
+            Some(RoomState::Open(presence)) => presence.members.get(person_id).is_some_and(|m| m.connections > 0),
+            _ => false,
+        }
     }
 
     /// Remembers that the owner left an empty room, so the next arrival becomes the owner.
@@ -292,5 +307,6 @@ mod eviction_tests {
         assert!(!presence.is_present(1, "b"));
         assert_eq!(presence.leave(1, "b"), LeaveOutcome::NotPresent, "the kicked tabs' later leaves do nothing");
         assert_eq!(presence.evict(1, "b"), None);
+        assert_eq!(presence.join(1, &person("b"), 5), JoinOutcome::Banned, "and cannot come back");
     }
 }

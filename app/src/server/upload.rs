@@ -37,7 +37,7 @@ pub async fn upload_gif(
     request: Request,
 ) -> Result<Json<ChatMessage>, AppError> {
     let chat = state.chat.clone();
-    let settings = &chat.settings;
+    let settings = chat.settings.clone();
     let room_id: RoomId = raw_id.parse().map_err(|_| AppError::RoomNotFound)?;
     let too_large = || AppError::TooLarge(format!("A GIF may be at most {}.", human_size(settings.max_upload_bytes)));
 
@@ -53,8 +53,11 @@ pub async fn upload_gif(
 
     let room = db::find_room(&chat.db, room_id).await?.ok_or(AppError::RoomNotFound)?;
     let me = &visitor.person;
+    // Present in the room, or granted its password (and not kicked out since).
     let allowed = chat.presence.is_present(room_id, &me.id)
-        || (room.password_hash.is_some() && db::is_granted(&chat.db, room_id, &me.id).await?);
+        || (room.password_hash.is_some()
+            && db::is_granted(&chat.db, room_id, &me.id).await?
+            && !db::is_banned(&chat.db, room_id, &me.id).await?);
     if !allowed {
         return Err(AppError::NotInRoom);
     }
@@ -102,24 +105,37 @@ pub async fn upload_gif(
         return Err(AppError::BadRequest("No file in the \"gif\" field.".into()));
     }
 
-    let name = format!("{}.gif", uuid::Uuid::new_v4().simple());
-    let clean = TempFile(incoming.join(format!("{name}.clean")));
-    let limits = Limits::from(settings);
-    let (source, target) = (raw.0.clone(), clean.0.clone());
-    tokio::task::spawn_blocking(move || reencode(&source, &target, limits))
+    // From here on the work runs to completion in its own task even if the client goes away: the files and the
+    // message row then never disagree, and a committed message is always announced.
+    let me = me.clone();
+    tokio::spawn(async move {
+        let name = format!("{}.gif", uuid::Uuid::new_v4().simple());
+        let clean = TempFile(incoming.join(format!("{name}.clean")));
+        let limits = Limits::from(&settings);
+        let _permit = REENCODING.acquire().await.map_err(|_| AppError::Internal)?;
+        let clean = tokio::task::spawn_blocking(move || {
+            // The blocking task owns both temporary files: they go when it ends, whatever the outcome.
+            let _raw = raw;
+            reencode(&_raw.0, &clean.0, limits).map(|()| clean)
+        })
         .await
         .map_err(|_| AppError::Internal)??;
 
-    let stored = settings.uploads_dir.join(&name);
-    tokio::fs::rename(&clean.0, &stored).await.map_err(internal("storing an upload"))?;
-    let stored = TempFile(stored);
-    let message = chat
-        .post(room_id, db::NewMessage { kind: MessageKind::Gif, author_id: Some(&me.id), recipient_id: None, body: &name })
-        .await?;
-    // The message row now points at the file: it stays.
-    stored.keep();
-    Ok(Json(message))
+        let stored = TempFile(settings.uploads_dir.join(&name));
+        tokio::fs::rename(&clean.0, &stored.0).await.map_err(internal("storing an upload"))?;
+        let message = chat
+            .post(room_id, db::NewMessage { kind: MessageKind::Gif, author_id: Some(&me.id), recipient_id: None, body: &name })
+            .await?;
+        // The message row now points at the file: it stays.
+        stored.keep();
+        Ok(Json(message))
+    })
+    .await
+    .map_err(|_| AppError::Internal)?
 }
+
+/// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
+static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Room for the multipart boundaries and part headers around the file itself.
 const MULTIPART_OVERHEAD: u64 = 16 * 1024;
@@ -172,11 +188,17 @@ impl Drop for TempFile {
 pub struct Limits {
     pub max_side: u16,
     pub max_frames: usize,
+    /// Most pixels all frames together may have: bounds the decoding work a small, well-compressed file can
+    /// demand (a 10 MiB file could otherwise describe billions of pixels).
+    pub max_total_pixels: u64,
 }
+
+/// 50 frames of 1000×1000, or 3,000 frames of 180×180: far beyond any chat GIF, a few seconds of CPU at most.
+pub const MAX_TOTAL_PIXELS: u64 = 50_000_000;
 
 impl From<&Settings> for Limits {
     fn from(settings: &Settings) -> Limits {
-        Limits { max_side: settings.max_gif_side, max_frames: settings.max_gif_frames }
+        Limits { max_side: settings.max_gif_side, max_frames: settings.max_gif_frames, max_total_pixels: MAX_TOTAL_PIXELS }
     }
 }
 
@@ -209,10 +231,15 @@ pub fn reencode_stream(input: impl std::io::Read, output: impl std::io::Write, l
     encoder.set_repeat(decoder.repeat()).map_err(|_| AppError::Internal)?;
 
     let mut frames = 0usize;
+    let mut pixels = 0u64;
     while let Some(frame) = decoder.read_next_frame().map_err(broken)? {
         frames += 1;
         if frames > limits.max_frames {
             return Err(AppError::NotAGif(format!("A GIF may have at most {} frames.", limits.max_frames)));
+        }
+        pixels += u64::from(frame.width) * u64::from(frame.height);
+        if pixels > limits.max_total_pixels {
+            return Err(AppError::NotAGif("That GIF is too large: it has too many pixels in all.".into()));
         }
         if u32::from(frame.left) + u32::from(frame.width) > u32::from(width)
             || u32::from(frame.top) + u32::from(frame.height) > u32::from(height)
@@ -256,7 +283,7 @@ pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<Str
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { max_side: 64, max_frames: 4 };
+    const LIMITS: Limits = Limits { max_side: 64, max_frames: 4, max_total_pixels: 3 * 64 * 64 };
 
     fn gif(screen: u16, frame_side: u16, frames: usize) -> Vec<u8> {
         let mut bytes = Vec::new();
@@ -303,6 +330,11 @@ mod tests {
     fn oversized_pictures_and_too_many_frames_are_refused() {
         assert_eq!(clean(&gif(65, 8, 1)).unwrap_err(), AppError::NotAGif("A GIF may be at most 64×64 pixels.".into()));
         assert_eq!(clean(&gif(16, 16, 5)).unwrap_err(), AppError::NotAGif("A GIF may have at most 4 frames.".into()));
+        assert_eq!(
+            clean(&gif(64, 64, 4)).unwrap_err(),
+            AppError::NotAGif("That GIF is too large: it has too many pixels in all.".into())
+        );
+        assert!(clean(&gif(64, 64, 3)).is_ok());
     }
 
     #[test]
@@ -340,4 +372,23 @@ mod tests {
             assert!(!is_stored_name(bad), "{bad} would be served");
         }
     }
+}
+
+/// Start-up sweep: removes what a crash can leave in the uploads directory, temporary files and GIFs no message
+/// points at (the database is the truth; files exist exactly when a row points at them).
+pub async fn sweep(uploads_dir: &Path, db: &sqlx::SqlitePool) -> Result<usize, AppError> {
+    let _ = tokio::fs::remove_dir_all(uploads_dir.join(INCOMING_DIR)).await;
+    let referenced: std::collections::HashSet<String> = db::gif_files(db).await?.into_iter().collect();
+    let mut removed = 0;
+    let mut entries = match tokio::fs::read_dir(uploads_dir).await {
+        Ok(entries) => entries,
+        Err(_) => return Ok(0),
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_stored_name(&name) && !referenced.contains(&name) && tokio::fs::remove_file(entry.path()).await.is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }

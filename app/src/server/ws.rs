@@ -170,6 +170,8 @@ impl Connection {
         self.unsubscribe().await;
         let frames = self.chat.hub.subscribe(Topic::Room(room));
         let Ok(Some(current)) = db::last_seq(&self.chat.db, room).await else {
+            drop(frames);
+            self.chat.hub.release(&Topic::Room(room));
             return refuse(sink, room, RefusalReason::NotFound).await;
         };
         match self.chat.join(room, &self.me).await {
@@ -183,7 +185,11 @@ impl Connection {
                 }
                 self.catch_up(current, sink).await
             }
-            Err(reason) => refuse(sink, room, reason).await,
+            Err(reason) => {
+                drop(frames);
+                self.chat.hub.release(&Topic::Room(room));
+                refuse(sink, room, reason).await
+            }
         }
     }
 
@@ -244,7 +250,9 @@ impl Connection {
                 send(sink, Message::Text(frame.text)).await?;
                 if frame.ends_membership {
                     // Kicked: presence already forgot this person; stop following the room.
-                    self.subscription = Subscription::None;
+                    if let Subscription::Room { id, .. } = std::mem::replace(&mut self.subscription, Subscription::None) {
+                        self.chat.hub.release(&Topic::Room(id));
+                    }
                 }
                 Ok(())
             }
@@ -256,6 +264,13 @@ impl Connection {
     async fn recover_from_lag(&mut self, sink: &mut Sink) -> Result<(), End> {
         match self.subscription {
             Subscription::Room { id, .. } => {
+                // Events without a sequence number may be among those dropped; a kick is the one that matters.
+                if !self.chat.presence.is_present(id, &self.me.id) {
+                    send_event(sink, &LiveEvent::Kicked { room: id }).await?;
+                    self.subscription = Subscription::None;
+                    self.chat.hub.release(&Topic::Room(id));
+                    return Ok(());
+                }
                 let current = db::last_seq(&self.chat.db, id).await.ok().flatten().unwrap_or(0);
                 self.catch_up(current, sink).await
             }
@@ -265,7 +280,21 @@ impl Connection {
     }
 
     async fn unsubscribe(&mut self) {
-        if let Subscription::Room { id, last_seq, .. } = std::mem::replace(&mut self.subscription, Subscription::None) {
+        let previous = std::mem::replace(&mut self.subscription, Subscription::None);
+        let topics = match &previous {
+            Subscription::None => vec![],
+            Subscription::Lobby { .. } => vec![Topic::Lobby, Topic::Person(self.me.id.clone())],
+            Subscription::Room { id, .. } => vec![Topic::Room(*id)],
+        };
+        let room = match previous {
+            Subscription::Room { id, last_seq, .. } => Some((id, last_seq)),
+            _ => None,
+        };
+        // The receivers are dropped now; channels nobody listens to any more go too.
+        for topic in &topics {
+            self.chat.hub.release(topic);
+        }
+        if let Some((id, last_seq)) = room {
             self.chat.leave(id, &self.me.id);
             // Everything sent to this connection counts as read: the room list's unread counts start here.
             if let Err(error) = db::mark_read(&self.chat.db, id, &self.me.id, last_seq).await {

@@ -1,0 +1,92 @@
+import { test, expect } from "@playwright/test";
+import { Person, uniqueTitle } from "./fixtures";
+
+async function nameOf(person: Person): Promise<string> {
+  return (await person.page.locator(".you .person-name").first().textContent())!.trim();
+}
+
+test("three people: live panel, a private whisper, owner hand-over, and a kick", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const carol = await Person.enter(browser);
+  const [aliceName, bobName, carolName] = await Promise.all([alice, bob, carol].map(nameOf));
+
+  const title = uniqueTitle("Trio");
+  await alice.createRoom(title);
+  for (const person of [bob, carol]) {
+    await person.roomLink(title).click();
+    await person.expectInRoom(title);
+  }
+
+  // The panel on Alice's page lists all three, live, with Alice as owner.
+  const panel = alice.page.getByRole("complementary", { name: /Here now/ });
+  await expect(panel.locator(".participant")).toHaveCount(3);
+  await expect(panel.locator(".participant", { hasText: aliceName })).toContainText("owner");
+  await expect(panel.locator(".participant", { hasText: aliceName })).toContainText("(you)");
+
+  // Alice whispers to Bob: Bob sees it, Carol never does (not live, not after a reload).
+  await alice.page.getByRole("button", { name: `Whisper to ${bobName}` }).click();
+  await expect(alice.page.getByText(`Whispering to ${bobName}`)).toBeVisible();
+  await alice.send("a secret for Bob");
+  await alice.send("(whisper mode stays until cancelled)");
+  await alice.page.getByRole("button", { name: "Cancel whisper" }).click();
+  await alice.send("hello all");
+  await expect(bob.messages().locator(".message.whisper", { hasText: "a secret for Bob" })).toContainText("whispered to you");
+  await expect(carol.messages()).toContainText("hello all");
+  await expect(carol.messages()).not.toContainText("a secret");
+  await carol.page.reload();
+  await carol.expectInRoom(title);
+  await expect(carol.messages()).toContainText("hello all");
+  await expect(carol.messages()).not.toContainText("a secret");
+  await bob.page.reload();
+  await bob.expectInRoom(title);
+  await expect(bob.messages()).toContainText("a secret for Bob");
+
+  // Alice leaves: Bob, present longest after her, becomes the owner.
+  await alice.close();
+  await expect(bob.messages()).toContainText(`${bobName} is now the owner`, { timeout: 15_000 });
+  const bobPanel = bob.page.getByRole("complementary", { name: /Here now/ });
+  await expect(bobPanel.locator(".participant", { hasText: bobName })).toContainText("owner");
+  await expect(bobPanel.locator(".participant")).toHaveCount(2);
+
+  // Bob removes Carol: she lands on the room list with a message and cannot come back.
+  await bob.page.getByRole("button", { name: `Remove ${carolName}` }).click();
+  await expect(carol.page).toHaveURL(/\/\?notice=kicked$/);
+  await expect(carol.page.getByRole("alert")).toHaveText("The owner removed you from that room.");
+  await expect(bob.messages()).toContainText(`${carolName} was removed by the owner`);
+  await carol.roomLink(title).click();
+  await expect(carol.page.getByRole("alert")).toContainText("The owner removed you from this room");
+  const newTab = await carol.context.newPage();
+  await newTab.goto(bob.page.url());
+  await expect(newTab.getByRole("alert")).toContainText("The owner removed you from this room");
+
+  await bob.close();
+  await carol.close();
+});
+
+test("unread counts rise on the room list and reset when the room is opened", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const title = uniqueTitle("News");
+  await alice.createRoom(title);
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+
+  await bob.page.getByRole("link", { name: "← Rooms" }).click();
+  await expect(bob.roomLink(title)).toBeVisible();
+  const card = bob.page.locator(".room-card", { hasText: title });
+  await expect(card.locator(".unread")).toHaveCount(0);
+
+  await alice.send("first news");
+  await alice.send("latest news");
+  await expect(card.locator(".unread")).toHaveText("2 new");
+  await expect(card.locator(".preview")).toContainText("latest news");
+
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await expect(bob.messages()).toContainText("latest news");
+  await bob.page.getByRole("link", { name: "← Rooms" }).click();
+  await expect(bob.page.locator(".room-card", { hasText: title }).locator(".unread")).toHaveCount(0);
+  await alice.close();
+  await bob.close();
+});
