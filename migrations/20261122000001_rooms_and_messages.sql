@@ -28,8 +28,12 @@ CREATE TABLE messages (
     -- Text for 'text', 'system' and 'whisper' messages, the stored file name for 'gif'.
     body        TEXT    NOT NULL,
     created_at  INTEGER NOT NULL,
+    -- The sender's own id for this message: a retried send with the same id finds this row instead of
+    -- creating a second one.
+    client_id   TEXT,
     PRIMARY KEY (room_id, seq)
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX messages_idempotency ON messages (room_id, author_id, client_id) WHERE client_id IS NOT NULL;
 
 -- Who may enter a password room: the owner, and everyone who gave the right password. Keyed by visitor id, so the
 -- grant lasts as long as the session (and the room).

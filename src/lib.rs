@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::server::{AppState, chat::Chat, identity::visitor_layer, upload, ws};
+use app::server::{AppState, chat::Chat, context::server_fn_error_status, identity::visitor_layer, upload, ws};
 use app::{App, shell};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -18,7 +18,9 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::net::TcpListener;
+use http::{HeaderValue, header};
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite, cookie::time};
 use tower_sessions_sqlx_store::SqliteStore;
@@ -117,6 +119,7 @@ impl Server {
             ))
             // Added after the routes so that it wraps them (and the fallback); the session layer goes outside
             // the visitor layer, which reads the session.
+            .layer(middleware::from_fn(server_fn_error_status))
             .layer(middleware::from_fn(visitor_layer))
             .layer(session_layer)
             .with_state(state.clone());
@@ -128,22 +131,39 @@ impl Server {
             .route("/gif/{name}", get(upload::serve_gif))
             .with_state(state.clone())
             .merge(app_routes)
+            // Pages set a Content-Security-Policy with their own nonce (see `app::shell`); anything else gets one
+            // that allows nothing.
+            .layer(default_header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; sandbox"))
+            .layer(default_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(default_header(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(default_header(header::REFERRER_POLICY, "same-origin"))
             .layer(TraceLayer::new_for_http());
 
         Ok(Server { router, state })
     }
 
-    /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves on `listener` until `shutdown` completes; then live connections are told to reconnect (to this
+    /// server's successor) and in-flight requests, sends included, finish before this returns.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let chat = self.state.chat.clone();
+        let shutdown = async move {
+            shutdown.await;
+            chat.begin_shutdown();
+        };
         axum::serve(listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")
     }
+}
+
+/// A header every response carries unless it set its own.
+fn default_header(name: http::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::model::{ChatMessage, Lobby, MessagePage, Person, RoomAccess, RoomId, RoomSummary};
 
 #[cfg(feature = "ssr")]
-use crate::server::context::{chat, me, respond};
+use crate::server::context::{chat, client_address, me, respond};
 
 /// The visitor's own identity ("you").
 #[server(endpoint = "whoami")]
@@ -105,6 +105,9 @@ pub async fn enter_room(id: RoomId, password: String) -> Result<(), AppError> {
             let Some(hash) = row.password_hash else {
                 return Ok(());
             };
+            if let Err(wait) = chat.password_attempts.check(&me.id, client_address().await) {
+                return Err(AppError::TooManyAttempts(wait.as_secs().max(1)));
+            }
             if password.chars().count() > crate::model::PASSWORD_MAX_CHARS
                 || !passwords::verify(hash, password).await?
             {
@@ -118,11 +121,13 @@ pub async fn enter_room(id: RoomId, password: String) -> Result<(), AppError> {
 }
 
 /// Sends a text message to a room the caller is in; with `to` (a person's id), a whisper only they will see.
+/// With `client_id` (the sender's own id for the message), a retried send never creates a second message.
 #[server(endpoint = "send_message")]
 pub async fn send_message(
     room: RoomId,
     body: String,
     #[server(default)] to: Option<String>,
+    #[server(default)] client_id: Option<String>,
 ) -> Result<ChatMessage, AppError> {
     use crate::model::MessageKind;
     use crate::server::db::NewMessage;
@@ -145,9 +150,16 @@ pub async fn send_message(
                     return Err(AppError::invalid("That person is not in this room any more."));
                 }
             }
+            let client_id = validate::client_id(client_id.as_deref())?;
             let kind = if recipient.is_some() { MessageKind::Whisper } else { MessageKind::Text };
-            chat.post(room, NewMessage { kind, author_id: Some(&me.id), recipient_id: recipient.as_deref(), body: &body })
-                .await
+            let message = NewMessage {
+                kind,
+                author_id: Some(&me.id),
+                recipient_id: recipient.as_deref(),
+                body: &body,
+                client_id: client_id.as_deref(),
+            };
+            chat.post(room, message).await
         }
         .await,
     )

@@ -30,6 +30,9 @@ pub enum AppError {
     /// Not allowed, whatever the client sends (a non-owner's kick or delete).
     #[error("{0}")]
     Forbidden(String),
+    /// Too many password attempts; the next is allowed after this many seconds.
+    #[error("Too many attempts. Try again in {0} seconds.")]
+    TooManyAttempts(u64),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The request itself failed (network, encoding): raised by the server-function machinery.
@@ -52,6 +55,7 @@ impl AppError {
             AppError::RoomNotFound => 404,
             AppError::WrongPassword | AppError::NotInRoom | AppError::Forbidden(_) => 403,
             AppError::RoomFull => 409,
+            AppError::TooManyAttempts(_) => 429,
             AppError::Internal => 500,
             AppError::Request(ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_)) => 400,
             AppError::Request(_) => 500,

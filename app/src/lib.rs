@@ -26,6 +26,8 @@ use crate::pages::{HomePage, NotFound, RoomPage};
 
 /// The document around every server-rendered page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -59,6 +61,25 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/room/:id") view=RoomPage />
             </Routes>
         </Router>
+    }
+}
+
+/// The page's Content-Security-Policy: scripts only from this site, and only those the server put in the page
+/// (the hydration script carries this response's nonce and loads the rest); WASM may be compiled; inline style
+/// attributes are allowed (identity colors are set that way), inline scripts and other sites are not.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -34,6 +34,9 @@ pub enum LiveEvent {
     Refused { room: RoomId, reason: RefusalReason, message: String },
     /// Answer to `ping`.
     Pong,
+    /// The client is too far behind to replay what it missed: it should reload the room's history (its live
+    /// position now is the room's latest message).
+    Resync { room: RoomId },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -172,8 +172,23 @@ fn connect(live: LiveChannel) {
         })
         .heartbeat::<Heartbeat, FromToStringCodec>(HEARTBEAT_MS);
 
-    let UseWebSocketReturn { open, send, .. } =
+    let UseWebSocketReturn { open, close, send, .. } =
         use_websocket_with_options::<String, String, FromToStringCodec, _, _>("/ws", options);
-    reopen.set_value(Some(Arc::new(open)));
+    reopen.set_value(Some(Arc::new(open.clone())));
+
+    // The browser knows when the network goes and comes back before any timeout would: follow it. (Leaving a
+    // dead socket open would show "online" until the heartbeat's TCP write finally failed.)
+    let went_offline = window_event_listener(leptos::ev::offline, move |_| {
+        live.state.set(Connection::Offline);
+        close();
+    });
+    let came_back = window_event_listener(leptos::ev::online, move |_| {
+        attempts.set_value(0);
+        open();
+    });
+    on_cleanup(move || {
+        went_offline.remove();
+        came_back.remove();
+    });
     live.sender.set_value(Some(Arc::new(move |text: &str| send(&text.to_owned()))));
 }

@@ -50,6 +50,17 @@ pub fn message(raw: &str) -> Result<String, AppError> {
     Ok(text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect())
 }
 
+/// A client's id for a message: optional; 1–64 letters, digits, `-` or `_` (a UUID fits).
+pub fn client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(id) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+            Ok(Some(id.to_owned()))
+        }
+        Some(_) => Err(AppError::invalid("A message id has at most 64 letters, digits, - or _.")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +91,14 @@ mod tests {
         assert_eq!(new_password(Some("")).unwrap(), None);
         assert_eq!(new_password(Some(" secret ")).unwrap().as_deref(), Some(" secret "), "kept exactly as typed");
         assert!(new_password(Some(&"p".repeat(129))).is_err());
+    }
+
+    #[test]
+    fn client_ids() {
+        assert_eq!(client_id(None).unwrap(), None);
+        assert_eq!(client_id(Some("6f1c2a4e-0b7d-4c1e-9a55-2f8d3c7b9e10")).unwrap().as_deref(), Some("6f1c2a4e-0b7d-4c1e-9a55-2f8d3c7b9e10"));
+        assert!(client_id(Some("has space")).is_err());
+        assert!(client_id(Some(&"x".repeat(65))).is_err());
     }
 
     #[test]

@@ -89,13 +89,7 @@ impl TestApp {
 
     /// A new person: a browser with its own session, which has loaded the room list once.
     pub async fn person(&self) -> TestPerson {
-        let jar = Arc::new(Jar::default());
-        let client = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
-        let response = client.get(self.url("/")).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        let mut person = TestPerson { addr: self.addr, client, jar, me: None };
-        person.me = Some(person.call::<Person>("whoami", &[]).await.expect("whoami"));
-        person
+        person_at(self.addr).await
     }
 
     /// Files in the uploads directory (recursively, so debris in the incoming directory counts too).
@@ -128,6 +122,17 @@ impl Drop for TestApp {
     }
 }
 
+/// A new person on the server at `addr`.
+pub async fn person_at(addr: SocketAddr) -> TestPerson {
+    let jar = Arc::new(Jar::default());
+    let client = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut person = TestPerson { addr, client, jar, me: None };
+    person.me = Some(person.call::<Person>("whoami", &[]).await.expect("whoami"));
+    person
+}
+
 /// An error answer: the HTTP status and the message the UI would show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
@@ -135,6 +140,7 @@ pub struct Refusal {
     pub message: String,
 }
 
+#[derive(Clone)]
 pub struct TestPerson {
     addr: SocketAddr,
     pub client: reqwest::Client,
@@ -153,16 +159,28 @@ impl TestPerson {
 
     /// Calls a server function the way a script would: form-encoded arguments, JSON back.
     pub async fn call<T: DeserializeOwned>(&self, endpoint: &str, args: &[(&str, &str)]) -> Result<T, Refusal> {
+        self.try_call(endpoint, args).await.expect("server function request failed")
+    }
+
+    /// Like [`TestPerson::call`], but a failed request (server down) is an `Err` instead of a panic.
+    pub async fn try_call<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        args: &[(&str, &str)],
+    ) -> Result<Result<T, Refusal>, reqwest::Error> {
         let response = self
             .client
             .post(self.url(&format!("/api/{endpoint}")))
             .header("Accept", "application/json")
             .form(args)
             .send()
-            .await
-            .expect("server function request failed");
+            .await?;
         let status = response.status().as_u16();
-        let body = response.text().await.unwrap();
+        let body = response.text().await?;
+        Ok(Self::answer(endpoint, status, body))
+    }
+
+    fn answer<T: DeserializeOwned>(endpoint: &str, status: u16, body: String) -> Result<T, Refusal> {
         if (200..300).contains(&status) {
             Ok(serde_json::from_str(&body).unwrap_or_else(|e| panic!("{endpoint}: {e}: {body}")))
         } else {
@@ -186,6 +204,22 @@ impl TestPerson {
 
     pub async fn send(&self, room: RoomId, body: &str) -> Result<ChatMessage, Refusal> {
         self.call("send_message", &[("room", &room.to_string()), ("body", body)]).await
+    }
+
+    /// Sends with the client's own message id, as the browser does (so a retry is safe).
+    pub async fn send_once(&self, room: RoomId, body: &str, client_id: &str) -> Result<Result<ChatMessage, Refusal>, reqwest::Error> {
+        self.try_call("send_message", &[("room", &room.to_string()), ("body", body), ("client_id", client_id)]).await
+    }
+
+    /// Joins `room` on a new connection, resuming after `since`, retrying until the server answers.
+    pub async fn rejoin(&self, room: RoomId, since: i64) -> LiveClient {
+        loop {
+            if let Ok(mut live) = self.connect_with_origin(None).await {
+                live.send(&ClientCommand::Join { room, since: Some(since) }).await;
+                return live;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Uploads `bytes` as the `gif` field, named `file_name`.
@@ -265,6 +299,18 @@ impl LiveClient {
             let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("no event in time")?;
             match message.ok()? {
                 Message::Text(text) => return Some(serde_json::from_str(&text).expect("a valid event")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next event, or None if the connection closed or broke (no panic: the server may be gone).
+    pub async fn next_or_closed(&mut self) -> Option<LiveEvent> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.ok()??;
+            match message.ok()? {
+                Message::Text(text) => return serde_json::from_str(&text).ok(),
                 Message::Close(_) => return None,
                 _ => continue,
             }

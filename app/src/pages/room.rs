@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::{EnterRoom, delete_room, earlier_messages, kick, room_page, send_message};
 use crate::components::{LocalTime, PersonBadge};
+use crate::error::AppError;
 use crate::live::{ClientCommand, LiveEvent, RefusalReason};
 use crate::live_client::{Connection, use_live};
 use crate::model::{ChatMessage, MESSAGE_MAX_CHARS, MessageKind, Participant, Person, RoomAccess, RoomId, RoomView};
@@ -28,7 +29,7 @@ pub fn RoomPage() -> impl IntoView {
         <Transition fallback=|| view! { <main class="page"><p>"Loading the room…"</p></main> }>
             {move || Suspend::new(async move {
                 match access.await {
-                    Ok(RoomAccess::Open(view)) => view! { <ChatRoom view /> }.into_any(),
+                    Ok(RoomAccess::Open(view)) => view! { <ChatRoom view on_resync=move || access.refetch() /> }.into_any(),
                     Ok(RoomAccess::NeedsPassword { id, title }) => {
                         view! { <PasswordGate id title on_entered=move || access.refetch() /> }.into_any()
                     }
@@ -110,8 +111,10 @@ fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) {
     }
 }
 
+/// `on_resync` reloads the room (its history and participants) when the live channel says the page is too far
+/// behind to catch up message by message.
 #[component]
-fn ChatRoom(view: RoomView) -> impl IntoView {
+fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let RoomView { room, me, participants, messages, has_earlier } = view;
     let room_id = room.id;
     let max_members = room.max_members;
@@ -160,6 +163,7 @@ fn ChatRoom(view: RoomView) -> impl IntoView {
                 participants.set(people);
             }
             LiveEvent::Kicked { room } if room == room_id => leave_with("kicked"),
+            LiveEvent::Resync { room } if room == room_id => on_resync(),
             LiveEvent::Refused { room, reason, .. } if room == room_id => leave_with(match reason {
                 RefusalReason::Full => "full",
                 RefusalReason::Password => "password",
@@ -404,6 +408,33 @@ fn DeleteRoomButton(room_id: RoomId) -> impl IntoView {
     }
 }
 
+/// How often a send that did not get through is retried (after 1, 2 and 4 s).
+const SEND_RETRIES: u32 = 3;
+
+/// A fresh id for a message the browser sends (a UUID from the browser's crypto).
+fn new_message_id() -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        window().crypto().ok().map(|crypto| crypto.random_uuid())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        None
+    }
+}
+
+async fn sleep_ms(millis: u32) {
+    #[cfg(feature = "hydrate")]
+    {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis as i32);
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = millis;
+}
+
 /// The message box: Enter sends, Shift+Enter starts a new line.
 #[component]
 fn Composer(
@@ -423,9 +454,23 @@ fn Composer(
         error.set(None);
         sending.set(true);
         draft.set(String::new());
+        let to = whisper_to.get_untracked().map(|person| person.id);
+        // One id for the message, reused by every retry: the server stores it once, however often it arrives.
+        let client_id = new_message_id();
         leptos::task::spawn_local(async move {
-            let to = whisper_to.get_untracked().map(|person| person.id);
-            match send_message(room_id, text.clone(), to).await {
+            let mut attempt = 0;
+            let result = loop {
+                let result = send_message(room_id, text.clone(), to.clone(), client_id.clone()).await;
+                match result {
+                    // The request did not get through (or its answer did not come back): try again, a few times.
+                    Err(AppError::Request(_)) if attempt < SEND_RETRIES => {
+                        attempt += 1;
+                        sleep_ms(500 << attempt).await;
+                    }
+                    other => break other,
+                }
+            };
+            match result {
                 Ok(message) => on_sent(message),
                 Err(failure) => {
                     error.set(Some(failure.to_string()));

@@ -10,6 +10,7 @@ use sqlx::SqlitePool;
 use crate::error::AppError;
 use crate::live::{LiveEvent, RefusalReason};
 use crate::model::{ChatMessage, MessageKind, MessagePreview, Participant, Person, RoomId, RoomSummary};
+use crate::server::attempts::PasswordAttempts;
 use crate::server::db::{self, NewMessage, RoomRow};
 use crate::server::hub::{Hub, Topic};
 use crate::server::identity::{distinguishing_tags, person};
@@ -53,11 +54,30 @@ pub struct Chat {
     pub hub: Hub,
     pub presence: Presence,
     pub settings: Settings,
+    pub password_attempts: PasswordAttempts,
+    /// Flips to true when the server begins to shut down: live connections tell their clients to reconnect.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Chat {
     pub fn new(db: SqlitePool, settings: Settings) -> Arc<Chat> {
-        Arc::new(Chat { db, hub: Hub::new(256), presence: Presence::default(), settings })
+        Arc::new(Chat {
+            db,
+            hub: Hub::new(256),
+            presence: Presence::default(),
+            settings,
+            password_attempts: PasswordAttempts::default(),
+            shutdown: tokio::sync::watch::channel(false).0,
+        })
+    }
+
+    /// Tells every live connection the server is going away (they close with "service restart", 1012).
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn shutting_down(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 
     /// At start-up nobody is connected: every stored room starts its empty-room grace, and is removed unless
@@ -72,6 +92,15 @@ impl Chat {
             let generation = self.presence.open_room(room.id);
             self.schedule_removal_after(room.id, generation, self.settings.room_grace + RESTART_EXTRA_GRACE);
         }
+        let chat = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every_minute.tick().await;
+                let Some(chat) = chat.upgrade() else { break };
+                chat.password_attempts.forget_idle();
+            }
+        });
         Ok(())
     }
 
@@ -228,7 +257,11 @@ impl Chat {
     /// Commits a message and pushes it to everyone who may see it; then tells the people following the room
     /// from the list.
     pub async fn post(&self, room_id: RoomId, message: NewMessage<'_>) -> Result<ChatMessage, AppError> {
-        let message = db::insert_message(&self.db, room_id, message).await?.ok_or(AppError::RoomNotFound)?;
+        let message = match db::insert_message(&self.db, room_id, message).await?.ok_or(AppError::RoomNotFound)? {
+            db::Inserted::New(message) => message,
+            // A retry of a send that was committed (and announced) already.
+            db::Inserted::Duplicate(message) => return Ok(message),
+        };
         let event = LiveEvent::Chat { message: message.clone() };
         match (&message.author, &message.recipient) {
             (Some(author), Some(recipient)) => {
@@ -265,7 +298,8 @@ impl Chat {
     }
 
     async fn system_message(&self, room_id: RoomId, text: String) {
-        let message = NewMessage { kind: MessageKind::System, author_id: None, recipient_id: None, body: &text };
+        let message =
+            NewMessage { kind: MessageKind::System, author_id: None, recipient_id: None, body: &text, client_id: None };
         match self.post(room_id, message).await {
             Ok(_) | Err(AppError::RoomNotFound) => {}
             Err(error) => tracing::error!(%error, room_id, "storing a system message"),

@@ -21,6 +21,11 @@ pub async fn me() -> Result<Person, AppError> {
     Ok(visitor.person)
 }
 
+/// The address the request came from (the peer of the TCP connection).
+pub async fn client_address() -> Option<std::net::IpAddr> {
+    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await.ok().map(|info| info.0.ip())
+}
+
 /// Answers an error with its HTTP status (server functions otherwise answer every error with 500).
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result {
@@ -28,7 +33,31 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(error.status()))
         {
             response.set_status(status);
+            if let AppError::TooManyAttempts(seconds) = error {
+                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*seconds));
+            }
         }
     }
     result
+}
+
+/// Middleware: gives server-function errors raised before our code runs (arguments that do not parse, a missing
+/// argument) their proper status. The server-function machinery answers all of them with 500; the error in the
+/// body knows better (see [`AppError::status`]).
+pub async fn server_fn_error_status(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let response = next.run(request).await;
+    if response.status() != http::StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Error bodies are small JSON documents; anything bigger is passed on unread.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return http::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+            parts.status = status;
+        }
+    }
+    http::Response::from_parts(parts, axum::body::Body::from(bytes))
 }

@@ -111,10 +111,23 @@ pub struct NewMessage<'a> {
     /// Only for whispers.
     pub recipient_id: Option<&'a str>,
     pub body: &'a str,
+    /// The sender's own id for the message, making retries safe.
+    pub client_id: Option<&'a str>,
 }
 
-/// Commits a message with the room's next sequence number. `None` if the room does not exist (any more).
-pub async fn insert_message(db: &SqlitePool, room_id: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<ChatMessage>> {
+/// What committing a message did.
+pub enum Inserted {
+    New(ChatMessage),
+    /// A retry: the message with this client id was already committed.
+    Duplicate(ChatMessage),
+}
+
+/// Commits a message with the room's next sequence number, or finds the one a retry already committed.
+/// `None` if the room does not exist (any more).
+pub async fn insert_message(db: &SqlitePool, room_id: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<Inserted>> {
+    if let Some(existing) = find_by_client_id(db, room_id, &message).await? {
+        return Ok(Some(Inserted::Duplicate(existing)));
+    }
     let mut tx = db.begin().await?;
     // Taking the next number and inserting happen in one write transaction: SQLite has one writer at a time, so
     // two sends can never get the same number or commit out of order.
@@ -127,9 +140,9 @@ pub async fn insert_message(db: &SqlitePool, room_id: RoomId, message: NewMessag
     else {
         return Ok(None);
     };
-    let row = sqlx::query_as::<_, MessageRow>(&format!(
-        "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE_COLUMNS}"
+    let inserted = sqlx::query_as::<_, MessageRow>(&format!(
+        "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE_COLUMNS}"
     ))
     .bind(room_id)
     .bind(seq)
@@ -138,10 +151,36 @@ pub async fn insert_message(db: &SqlitePool, room_id: RoomId, message: NewMessag
     .bind(message.recipient_id)
     .bind(message.body)
     .bind(now_millis())
+    .bind(message.client_id)
     .fetch_one(&mut *tx)
+    .await;
+    match inserted {
+        Ok(row) => {
+            tx.commit().await?;
+            Ok(Some(Inserted::New(row.into())))
+        }
+        // Two copies of one retried send raced: the other one won; answer with it.
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            drop(tx);
+            Ok(find_by_client_id(db, room_id, &message).await?.map(Inserted::Duplicate))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn find_by_client_id(db: &SqlitePool, room_id: RoomId, message: &NewMessage<'_>) -> sqlx::Result<Option<ChatMessage>> {
+    let (Some(author_id), Some(client_id)) = (message.author_id, message.client_id) else {
+        return Ok(None);
+    };
+    let row = sqlx::query_as::<_, MessageRow>(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND author_id = ? AND client_id = ?"
+    ))
+    .bind(room_id)
+    .bind(author_id)
+    .bind(client_id)
+    .fetch_optional(db)
     .await?;
-    tx.commit().await?;
-    Ok(Some(row.into()))
+    Ok(row.map(ChatMessage::from))
 }
 
 /// Up to a page of the messages `viewer` may read before `before_seq` (or the latest ones), oldest first, and

@@ -1,6 +1,7 @@
 //! Server-only code (compiled with the `ssr` feature): shared state and everything that touches the database,
 //! the disk or the live connections.
 
+pub mod attempts;
 pub mod chat;
 pub mod context;
 pub mod db;

@@ -124,7 +124,13 @@ pub async fn upload_gif(
         let stored = TempFile(settings.uploads_dir.join(&name));
         tokio::fs::rename(&clean.0, &stored.0).await.map_err(internal("storing an upload"))?;
         let message = chat
-            .post(room_id, db::NewMessage { kind: MessageKind::Gif, author_id: Some(&me.id), recipient_id: None, body: &name })
+            .post(room_id, db::NewMessage {
+                kind: MessageKind::Gif,
+                author_id: Some(&me.id),
+                recipient_id: None,
+                body: &name,
+                client_id: None,
+            })
             .await?;
         // The message row now points at the file: it stays.
         stored.keep();

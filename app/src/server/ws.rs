@@ -31,12 +31,16 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(75);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages read from the database per query while catching up.
 const CATCH_UP_BATCH: i64 = 200;
+/// The most messages replayed to a rejoining client; further behind, it is told to reload the history instead
+/// (a page of 50 plus "Load earlier" serves a long absence better than a flood of frames).
+pub const REPLAY_LIMIT: i64 = 500;
 
 /// Close codes (RFC 6455).
 const POLICY_VIOLATION: u16 = 1008;
 const UNSUPPORTED_DATA: u16 = 1003;
 const TOO_BIG: u16 = 1009;
 const TRY_AGAIN_LATER: u16 = 1013;
+const SERVICE_RESTART: u16 = 1012;
 
 /// `GET /ws`: upgrades same-origin requests to the live channel.
 pub async fn ws_handler(
@@ -101,9 +105,12 @@ impl Connection {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let mut last_heard = tokio::time::Instant::now();
+        let mut shutting_down = self.chat.shutting_down();
 
         let end = loop {
             tokio::select! {
+                // The only change ever sent is the start of a shutdown.
+                Ok(()) = shutting_down.changed() => break End::Close(SERVICE_RESTART, "server restarting"),
                 incoming = stream.next() => {
                     last_heard = tokio::time::Instant::now();
                     match incoming {
@@ -177,9 +184,16 @@ impl Connection {
         match self.chat.join(room, &self.me).await {
             Ok(present) => {
                 // Without a position, the client has everything up to now (it just rendered the page).
-                let last_seq = since.unwrap_or(current).clamp(0, current);
+                let mut last_seq = since.unwrap_or(current).clamp(0, current);
+                let too_far_behind = current - last_seq > REPLAY_LIMIT;
+                if too_far_behind {
+                    last_seq = current;
+                }
                 self.subscription = Subscription::Room { id: room, frames, last_seq };
                 send_event(sink, &LiveEvent::Joined { room, present }).await?;
+                if too_far_behind {
+                    send_event(sink, &LiveEvent::Resync { room }).await?;
+                }
                 if let Ok(people) = self.chat.participants(room).await {
                     send_event(sink, &LiveEvent::Participants { room, people }).await?;
                 }

@@ -1,0 +1,183 @@
+//! Hostile and broken input: each gets a clear error, the server keeps serving, and nothing half-written stays.
+
+mod common;
+
+use std::time::Duration;
+
+use app::live::{ClientCommand, LiveEvent, RefusalReason};
+use app::model::RoomAccess;
+use futures_util::{SinkExt, StreamExt};
+use common::{LiveClient, make_gif, spawn_app};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Sends a raw frame and returns the close code the server answers with.
+async fn close_code_after(live: &mut LiveClient, frame: Message) -> u16 {
+    live.stream.send(frame).await.unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), live.stream.next()).await.expect("no answer") {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_websocket_frames_close_only_their_own_connection() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("robust", 10, "").await.unwrap();
+    let (mut bystander, _) = alice.join(room.id).await;
+
+    for (frame, code) in [
+        (Message::text("{not json"), 1008),
+        (Message::text(r#"{"type":"launchMissiles"}"#), 1008),
+        (Message::text(r#"{"type":"join","room":"seven"}"#), 1008),
+        (Message::binary(vec![1, 2, 3]), 1003),
+        (Message::text(format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(5000))), 1009),
+    ] {
+        let mut attacker = alice.connect().await;
+        assert_eq!(close_code_after(&mut attacker, frame.clone()).await, code, "{frame:?}");
+    }
+    let sent = alice.send(room.id, "still here").await.unwrap();
+    assert_eq!(bystander.expect(|e| match e {
+        LiveEvent::Chat { message } if message.body == "still here" => Some(message.seq),
+        _ => None,
+    }).await, sent.seq);
+}
+
+#[tokio::test]
+async fn repeated_password_guesses_are_rate_limited_with_a_retry_time() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("vault", 10, "correct horse").await.unwrap();
+    let id = room.id.to_string();
+    let guesser = app.person().await;
+    for n in 0..5 {
+        let refusal = guesser.enter(room.id, &format!("guess {n}")).await.unwrap_err();
+        assert_eq!(refusal.status, 403);
+    }
+    let response = guesser
+        .client
+        .post(app.url("/api/enter_room"))
+        .header("Accept", "application/json")
+        .form(&[("id", id.as_str()), ("password", "correct horse")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429, "even the right password waits");
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=12).contains(&retry_after), "{retry_after}");
+    assert!(response.text().await.unwrap().contains("TooManyAttempts"));
+    assert!(matches!(guesser.room_page(room.id).await, RoomAccess::NeedsPassword { .. }));
+
+    // Someone else is not punished for the guesser (below the per-address limit).
+    let friend = app.person().await;
+    friend.enter(room.id, "correct horse").await.unwrap();
+}
+
+#[tokio::test]
+async fn pages_and_other_responses_carry_security_headers() {
+    let app = spawn_app().await;
+    let page = app.get("/").await;
+    let headers = page.headers().clone();
+    let html = page.text().await.unwrap();
+    let csp = headers["content-security-policy"].to_str().unwrap().to_owned();
+    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy");
+    assert!(html.contains(&format!(r#"nonce="{nonce}""#)), "the hydration script carries the policy's nonce");
+    for directive in ["default-src 'self'", "'wasm-unsafe-eval'", "frame-ancestors 'none'", "object-src 'none'"] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert!(!csp.contains("'unsafe-inline'; ") || !csp.split("script-src").nth(1).unwrap().split(';').next().unwrap().contains("unsafe-inline"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+
+    let second = app.get("/").await.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert_ne!(second, csp, "a fresh nonce per page");
+
+    let api = app.client.post(app.url("/api/list_rooms")).header("Accept", "application/json").send().await.unwrap();
+    assert_eq!(api.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'; sandbox");
+    assert_eq!(api.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn malformed_ids_and_arguments_are_clear_errors() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    for path in ["/room/abc", "/room/-1", "/room/99999999999999999999999", "/room/1%00"] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+    let refusal = alice.call::<RoomAccess>("room_page", &[("id", "abc")]).await.unwrap_err();
+    assert_eq!(refusal.status, 400);
+    let refusal = alice.call::<app::model::ChatMessage>("send_message", &[("room", "1;DROP TABLE rooms")]).await.unwrap_err();
+    assert_eq!(refusal.status, 400);
+    let refusal = alice.call::<app::model::ChatMessage>("send_message", &[("room", "1"), ("body", "x"), ("client_id", "bad id!")]).await.unwrap_err();
+    assert!(refusal.status == 403 || refusal.status == 422, "{refusal:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
+    assert_eq!(app.get("/").await.status(), 200, "still serving");
+}
+
+#[tokio::test]
+async fn html_in_titles_and_messages_is_shown_as_text() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("<img src=x onerror=alert(1)>", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    alice.send(room.id, "<script>alert('hi')</script>").await.unwrap();
+    for path in ["/".to_owned(), format!("/room/{}", room.id)] {
+        let html = alice.client.get(app.url(&path)).send().await.unwrap().text().await.unwrap();
+        assert!(!html.contains("<img src=x"), "{path}: {html}");
+        assert!(!html.contains("<script>alert"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn fifty_concurrent_joiners_never_exceed_five_places() {
+    let app = spawn_app().await;
+    let owner = app.person().await;
+    let room = owner.create_room("crowded", 5, "").await.unwrap();
+    let people = futures_util::future::join_all((0..50).map(|_| app.person())).await;
+    let attempts = people.iter().map(|person| async move {
+        let mut live = person.connect().await;
+        live.send(&ClientCommand::Join { room: room.id, since: None }).await;
+        let joined = live
+            .expect(|e| match e {
+                LiveEvent::Joined { .. } => Some(true),
+                LiveEvent::Refused { reason: RefusalReason::Full, .. } => Some(false),
+                _ => None,
+            })
+            .await;
+        (joined, live)
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    assert_eq!(results.iter().filter(|(joined, _)| *joined).count(), 5);
+}
+
+#[tokio::test]
+async fn uploads_without_the_gif_field_are_refused_and_leave_nothing() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("fields", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    let form = reqwest::multipart::Form::new()
+        .part("picture", reqwest::multipart::Part::bytes(make_gif(4, 1)).file_name("a.gif"));
+    let response = alice.client.post(app.url(&format!("/room/{}/gif", room.id))).multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("No file in the"));
+
+    // A body that claims more than the limit is refused before it is read.
+    let response = alice
+        .client
+        .post(app.url(&format!("/room/{}/gif", room.id)))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .header("content-length", (64 * 1024 * 1024).to_string())
+        .body("--x--")
+        .send()
+        .await;
+    if let Ok(response) = response {
+        assert_eq!(response.status(), 413);
+    }
+    assert!(app.upload_files().is_empty(), "{:?}", app.upload_files());
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'gif'").await, 0);
+}
