@@ -61,3 +61,43 @@ pub enum ClientCommand {
     /// Keeps idle proxies from closing the connection; answered with `pong`.
     Ping,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn command() -> impl Strategy<Value = ClientCommand> {
+        prop_oneof![
+            Just(ClientCommand::SubscribeLobby),
+            Just(ClientCommand::Ping),
+            (any::<i64>(), proptest::option::of(any::<i64>())).prop_map(|(room, since)| ClientCommand::Join { room, since }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever a client sends, parsing either fails cleanly or yields a command: it never panics.
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in ".{0,200}") {
+            let _ = serde_json::from_str::<ClientCommand>(&text);
+        }
+
+        /// JSON-shaped garbage around the real field names, too.
+        #[test]
+        fn parsing_near_miss_json_never_panics(
+            kind in prop_oneof![Just("join".to_owned()), Just("ping".to_owned()), Just("subscribeLobby".to_owned()), ".{0,12}"],
+            room in prop_oneof![Just("1".to_owned()), Just("\"1\"".to_owned()), Just("null".to_owned()), Just("1e400".to_owned()), "-?[0-9]{1,25}"],
+            since in prop_oneof![Just("null".to_owned()), Just("[]".to_owned()), "-?[0-9]{1,25}"],
+        ) {
+            let text = format!(r#"{{"type":"{kind}","room":{room},"since":{since}}}"#);
+            let _ = serde_json::from_str::<ClientCommand>(&text);
+        }
+
+        /// Every command a client can make survives the trip through JSON unchanged.
+        #[test]
+        fn commands_round_trip(command in command()) {
+            let text = serde_json::to_string(&command).unwrap();
+            prop_assert_eq!(serde_json::from_str::<ClientCommand>(&text).unwrap(), command);
+        }
+    }
+}

@@ -364,6 +364,49 @@ mod tests {
         assert!(clean(&bytes).is_err());
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Random bytes behind a GIF header: refused or cleaned, never a panic.
+            #[test]
+            fn arbitrary_bytes_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let mut bytes = b"GIF89a".to_vec();
+                bytes.extend(tail);
+                let _ = clean(&bytes);
+            }
+
+            /// A valid GIF with bytes flipped, cut or appended: whatever comes out decodes cleanly within limits
+            /// and ends at the trailer.
+            #[test]
+            fn mutated_gifs_come_out_clean_or_not_at_all(
+                frames in 1usize..4,
+                flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+                cut in proptest::option::of(any::<prop::sample::Index>()),
+                junk in proptest::collection::vec(any::<u8>(), 0..40),
+            ) {
+                let mut bytes = gif(12, 12, frames);
+                for (index, value) in flips {
+                    let at = index.index(bytes.len());
+                    bytes[at] = value;
+                }
+                if let Some(cut) = cut {
+                    bytes.truncate(cut.index(bytes.len()).max(1));
+                }
+                bytes.extend(junk);
+                if let Ok(output) = clean(&bytes) {
+                    prop_assert_eq!(output.last(), Some(&0x3b));
+                    let decoded: Vec<_> = gif::DecodeOptions::new().read_info(&output[..]).unwrap().into_iter().collect();
+                    prop_assert!(decoded.iter().all(Result::is_ok));
+                    prop_assert!((1..=LIMITS.max_frames).contains(&decoded.len()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn only_plain_stored_names_are_served() {
         assert!(is_stored_name("0123456789abcdef0123456789abcdef.gif"));
