@@ -16,6 +16,10 @@ step "Rust unit and integration tests"
 # inherited RUSTFLAGS, which would make the next build start from scratch.)
 LEPTOS_OUTPUT_NAME=gif-chat RUSTFLAGS="--cfg erase_components" cargo test --workspace --exclude frontend
 
+step "load tool smoke run (tiny numbers, a few seconds: keeps the tool from rotting)"
+LEPTOS_OUTPUT_NAME=gif-chat RUSTFLAGS="--cfg erase_components" cargo run --quiet --features load --bin load -- \
+  --smoke --server target/debug/gif-chat --json target/load/smoke.json
+
 step "Playwright end-to-end tests in Chromium"
 # A fresh database and uploads directory for every run, so tests never see an earlier run's rooms.
 E2E_DIR="$ROOT/target/e2e"

@@ -13,6 +13,11 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
 
+    // Every live connection is a file descriptor: use all the process may have (the soft limit is often far
+    // below the hard one).
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "could not raise the open-file limit");
+    }
     let config = Config::parse();
     let server = Server::build(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;

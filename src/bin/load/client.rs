@@ -1,0 +1,127 @@
+//! A visitor as the load tool plays one: a session cookie, server-function calls, live connections, uploads.
+//! Everything goes through the documented public interface (README.md, "HTTP interface").
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, protocol::WebSocketConfig};
+
+pub type Live = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[derive(Clone)]
+pub struct Visitor {
+    http: reqwest::Client,
+    addr: SocketAddr,
+    cookie: String,
+}
+
+impl Visitor {
+    /// Opens the room list once, as a browser would, and keeps the session cookie it is given.
+    pub async fn arrive(http: &reqwest::Client, addr: SocketAddr) -> anyhow::Result<Visitor> {
+        let response = http.get(format!("http://{addr}/")).send().await?;
+        let cookie = response
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .context("no session cookie")?
+            .to_owned();
+        Ok(Visitor { http: http.clone(), addr, cookie })
+    }
+
+    /// A client without a session (the minimal server has none).
+    pub fn anonymous(http: &reqwest::Client, addr: SocketAddr) -> Visitor {
+        Visitor { http: http.clone(), addr, cookie: String::new() }
+    }
+
+    pub async fn call(&self, endpoint: &str, args: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("http://{}/api/{endpoint}", self.addr))
+            .header("Cookie", &self.cookie)
+            .header("Accept", "application/json")
+            .form(args)
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.text().await?;
+        if !status.is_success() {
+            bail!("{endpoint}: HTTP {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    pub async fn create_room(&self, title: &str, max_members: u32) -> anyhow::Result<i64> {
+        let room = self.call("create_room", &[("title", title), ("max_members", &max_members.to_string())]).await?;
+        room["id"].as_i64().context("no room id")
+    }
+
+    /// Sends a message; returns its sequence number once it is committed.
+    pub async fn send(&self, room: i64, body: &str, client_id: &str) -> anyhow::Result<i64> {
+        let message = self
+            .call("send_message", &[("room", &room.to_string()), ("body", body), ("client_id", client_id)])
+            .await?;
+        message["seq"].as_i64().context("no seq")
+    }
+
+    /// A live connection with small buffers (as a browser's would be, and so the tool can hold 20,000).
+    pub async fn connect(&self, path: &str) -> anyhow::Result<Live> {
+        let mut request = format!("ws://{}{path}", self.addr).into_client_request()?;
+        if !self.cookie.is_empty() {
+            request.headers_mut().insert("Cookie", self.cookie.parse()?);
+        }
+        let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+        let (live, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+        Ok(live)
+    }
+
+    /// Connects and joins `room`; returns once the server confirmed.
+    pub async fn join(&self, room: i64) -> anyhow::Result<Live> {
+        let mut live = self.connect("/ws").await?;
+        live.send(Message::text(format!(r#"{{"type":"join","room":{room},"since":null}}"#))).await?;
+        while let Some(message) = live.next().await {
+            if let Message::Text(text) = message? {
+                let event: Value = serde_json::from_str(&text)?;
+                match event["type"].as_str() {
+                    Some("joined") => return Ok(live),
+                    Some("refused") => bail!("join refused: {}", event["message"]),
+                    _ => {}
+                }
+            }
+        }
+        bail!("connection closed while joining")
+    }
+
+    pub async fn upload(&self, room: i64, gif: Vec<u8>) -> anyhow::Result<Value> {
+        let part = reqwest::multipart::Part::bytes(gif).file_name("load.gif").mime_str("image/gif")?;
+        let response = self
+            .http
+            .post(format!("http://{}/room/{room}/gif", self.addr))
+            .header("Cookie", &self.cookie)
+            .multipart(reqwest::multipart::Form::new().part("gif", part))
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.text().await?;
+        if !status.is_success() {
+            bail!("upload: HTTP {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<usize> {
+        let response = self.http.get(format!("http://{}{path}", self.addr)).header("Cookie", &self.cookie).send().await?;
+        if !response.status().is_success() {
+            bail!("GET {path}: HTTP {}", response.status());
+        }
+        Ok(response.bytes().await?.len())
+    }
+}
+
+/// A `chat` event's message, if the frame is one.
+pub fn chat_message(text: &str) -> Option<Value> {
+    let event: Value = serde_json::from_str(text).ok()?;
+    (event["type"] == "chat").then(|| event["message"].clone())
+}

@@ -1,0 +1,109 @@
+//! gif-chat's load tool: drives a real server over 127.0.0.1 through its public interfaces only (sessions, the
+//! documented server functions, the live protocol, the upload endpoint) and prints figures.
+//!
+//! ```sh
+//! cargo leptos build --release
+//! cargo run --release --features load --bin load -- --server target/release/gif-chat
+//! ```
+//!
+//! Scenarios: fan-out (one room, 1,000 live connections, one sender as fast as acknowledgements allow; also run
+//! against a minimal broadcast-only server for the ceiling), chat-like (100 rooms × 10 people, 1 message/s each),
+//! idle (20,000 open connections: memory per connection), uploads (50 concurrent 2 MiB GIFs), pages (SSR
+//! requests/s). `--smoke` runs every scenario tiny and short, for CI.
+
+mod client;
+mod minimal;
+mod process;
+mod scenarios;
+mod stats;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde_json::json;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "load", about = "Load tests for gif-chat")]
+pub struct Options {
+    /// The gif-chat server binary to start (a release build gives honest figures).
+    #[arg(long, default_value = "target/release/gif-chat")]
+    pub server: PathBuf,
+    /// The built site (for the page scenario's SSR and the wasm size).
+    #[arg(long, default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Which scenarios to run (comma-separated): fanout, chat, idle, uploads, pages, wasm; or all.
+    #[arg(long, default_value = "all")]
+    pub scenarios: String,
+    /// Tiny numbers and a few seconds: proves the tool works (CI runs this).
+    #[arg(long)]
+    pub smoke: bool,
+    /// Where to write the results as JSON.
+    #[arg(long, default_value = "target/load/results.json")]
+    pub json: PathBuf,
+    /// Run as the minimal broadcast-only server (used by the fan-out ceiling; started by the tool itself).
+    #[arg(long, hide = true)]
+    pub minimal_server: Option<std::net::SocketAddr>,
+}
+
+impl Options {
+    fn wants(&self, scenario: &str) -> bool {
+        self.scenarios == "all" || self.scenarios.split(',').any(|s| s.trim() == scenario)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    process::raise_open_file_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Some(addr) = options.minimal_server {
+        return runtime.block_on(minimal::serve(addr));
+    }
+    runtime.block_on(run(options))
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    let mut results = serde_json::Map::new();
+    let mut table = stats::Table::default();
+    if options.wants("fanout") {
+        let ours = scenarios::fanout(&options, scenarios::Target::GifChat).await?;
+        let ceiling = scenarios::fanout(&options, scenarios::Target::Minimal).await?;
+        let fraction = ours.deliveries_per_sec / ceiling.deliveries_per_sec.max(1.0);
+        table.fanout(&ours, &ceiling, fraction);
+        results.insert("fanout".into(), json!({ "gif_chat": ours, "minimal": ceiling, "fraction_of_minimal": fraction }));
+    }
+    if options.wants("chat") {
+        let chat = scenarios::chat_like(&options).await?;
+        table.chat(&chat);
+        results.insert("chat_like".into(), serde_json::to_value(&chat)?);
+    }
+    if options.wants("idle") {
+        let idle = scenarios::idle(&options).await?;
+        table.idle(&idle);
+        results.insert("idle".into(), serde_json::to_value(&idle)?);
+    }
+    if options.wants("uploads") {
+        let uploads = scenarios::uploads(&options).await?;
+        table.uploads(&uploads);
+        results.insert("uploads".into(), serde_json::to_value(&uploads)?);
+    }
+    if options.wants("pages") {
+        let pages = scenarios::pages(&options).await?;
+        table.pages(&pages);
+        results.insert("pages".into(), serde_json::to_value(&pages)?);
+    }
+    if options.wants("wasm") {
+        let wasm = scenarios::wasm_size(&options)?;
+        table.wasm(&wasm);
+        results.insert("wasm".into(), serde_json::to_value(&wasm)?);
+    }
+    results.insert("smoke".into(), options.smoke.into());
+    results.insert("cores".into(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).into());
+
+    table.print();
+    if let Some(parent) = options.json.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&options.json, serde_json::to_string_pretty(&results)?)?;
+    println!("\nresults written to {}", options.json.display());
+    Ok(())
+}

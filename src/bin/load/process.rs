@@ -1,0 +1,119 @@
+//! Starting the server under test, and reading its CPU time and memory from /proc.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// A server process started for one scenario, stopped when dropped. Its data lives in a temp dir.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub async fn gif_chat(options: &crate::Options) -> anyhow::Result<ServerProcess> {
+        let dir = tempfile::tempdir()?;
+        let addr = free_address()?;
+        let child = Command::new(&options.server)
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_SITE_ROOT", &options.site_root)
+            .env("DATA_DIR", dir.path().join("data"))
+            .env("UPLOADS_DIR", dir.path().join("uploads"))
+            .env("ROOM_GRACE_SECS", "600")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {} (build it first: cargo leptos build --release)", options.server.display()))?;
+        let server = ServerProcess { child, addr, dir };
+        server.wait_until_serving("/").await?;
+        Ok(server)
+    }
+
+    /// The minimal broadcast-only server: this very binary in its hidden server mode.
+    pub async fn minimal() -> anyhow::Result<ServerProcess> {
+        let dir = tempfile::tempdir()?;
+        let addr = free_address()?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg("--minimal-server")
+            .arg(addr.to_string())
+            .stdout(Stdio::null())
+            .spawn()?;
+        let server = ServerProcess { child, addr, dir };
+        server.wait_until_serving("/health").await?;
+        Ok(server)
+    }
+
+    async fn wait_until_serving(&self, path: &str) -> anyhow::Result<()> {
+        let url = format!("http://{}{path}", self.addr);
+        for _ in 0..400 {
+            if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        anyhow::bail!("the server at {} did not come up", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        proc_status_field(self.pid(), "VmRSS:").unwrap_or(0)
+    }
+
+    /// CPU time used so far (user + system).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name (which may contain spaces) start after the last ')'.
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
+        Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
+    }
+
+    pub fn uploads_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("uploads")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_address() -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+fn proc_status_field(pid: u32, name: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
+}
+
+/// 20,000 connections need more descriptors than the usual default, on both ends. Raise this process's limit
+/// (a root process may raise the hard limit too); servers it starts inherit it.
+pub fn raise_open_file_limit() {
+    const WANTED: u64 = 65_536;
+    if rlimit::setrlimit(rlimit::Resource::NOFILE, WANTED, WANTED).is_err() {
+        let _ = rlimit::increase_nofile_limit(WANTED);
+    }
+}
+
+pub fn file_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().filter(|e| e.path().is_file()).count())
+        .unwrap_or(0)
+}

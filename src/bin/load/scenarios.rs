@@ -1,0 +1,456 @@
+//! The scenarios. Each starts its own server, drives it, and returns figures.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::Options;
+use crate::client::{Live, Visitor, chat_message};
+use crate::process::{ServerProcess, file_count};
+use crate::stats::{Latencies, Percentiles};
+
+/// Microseconds since the tool started: senders put it in message bodies, receivers subtract it from theirs.
+fn now_us() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// The send time carried in a body such as `t=123456` or `t=123456;…`.
+fn sent_at(body: &str) -> Option<u64> {
+    body.strip_prefix("t=")?.split(';').next()?.parse().ok()
+}
+
+/// Runs `make` for 0..count with at most `parallel` in flight; fails on the first error.
+async fn many<T, F, Fut>(count: usize, parallel: usize, make: F) -> anyhow::Result<Vec<T>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    stream::iter((0..count).map(make)).buffered(parallel).collect::<Vec<_>>().await.into_iter().collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    GifChat,
+    Minimal,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FanOut {
+    pub receivers: usize,
+    pub seconds: f64,
+    pub sends: u64,
+    pub sends_per_sec: f64,
+    pub delivered: u64,
+    pub expected: u64,
+    pub deliveries_per_sec: f64,
+    pub latency: Percentiles,
+}
+
+/// What one receiving connection saw.
+struct Received {
+    count: u64,
+    latencies: Latencies,
+    last_at_us: u64,
+}
+
+/// Reads `chat` events until one whose body is `stop` (or the connection ends, or `patience` passes in silence).
+async fn receive_until_stop(mut live: Live, patience: Duration) -> Received {
+    let mut received = Received { count: 0, latencies: Latencies::default(), last_at_us: 0 };
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(patience, live.next()).await {
+        let Message::Text(text) = frame else { continue };
+        let Some(message) = chat_message(&text) else { continue };
+        let body = message["body"].as_str().unwrap_or_default();
+        if body == "stop" {
+            break;
+        }
+        if let Some(sent) = sent_at(body) {
+            let now = now_us();
+            received.count += 1;
+            received.latencies.0.push(now.saturating_sub(sent));
+            received.last_at_us = now;
+        }
+    }
+    received
+}
+
+/// One room, `people × tabs` live connections, one sender sending as fast as acknowledgements allow.
+pub async fn fanout(options: &Options, target: Target) -> anyhow::Result<FanOut> {
+    let (people, tabs, duration) = if options.smoke { (4, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(10)) };
+    let server = match target {
+        Target::GifChat => ServerProcess::gif_chat(options).await?,
+        Target::Minimal => ServerProcess::minimal().await?,
+    };
+    let http = reqwest::Client::new();
+    let addr = server.addr;
+
+    let (sender, room, connections) = match target {
+        Target::GifChat => {
+            // A room holds at most 100 people; 1,000 connections are 100 people with 10 tabs each (the server's
+            // fan-out work is per connection either way).
+            let visitors = many(people, 32, |_| Visitor::arrive(&http, addr)).await?;
+            let room = visitors[0].create_room("fan-out", 100).await?;
+            let connections = many(people * tabs, 64, |n| {
+                let visitor = visitors[n % people].clone();
+                async move { visitor.join(room).await }
+            })
+            .await?;
+            (Some(visitors[0].clone()), room, connections)
+        }
+        Target::Minimal => {
+            let anonymous = Visitor::anonymous(&http, addr);
+            (None, 0, many(people * tabs, 64, |_| anonymous.connect("/ws")).await?)
+        }
+    };
+    let receivers: Vec<_> =
+        connections.into_iter().map(|live| tokio::spawn(receive_until_stop(live, Duration::from_secs(30)))).collect();
+
+    let started = now_us();
+    let deadline = Instant::now() + duration;
+    let mut sends = 0u64;
+    while Instant::now() < deadline {
+        let body = format!("t={}", now_us());
+        match &sender {
+            Some(visitor) => {
+                visitor.send(room, &body, &format!("f{sends}")).await?;
+            }
+            None => {
+                http.post(format!("http://{addr}/send")).body(body).send().await?.error_for_status()?;
+            }
+        }
+        sends += 1;
+    }
+    let seconds = (now_us() - started) as f64 / 1e6;
+    match &sender {
+        Some(visitor) => drop(visitor.send(room, "stop", "stop").await?),
+        None => drop(http.post(format!("http://{addr}/send")).body("stop").send().await?),
+    }
+
+    let mut delivered = 0;
+    let mut latencies = Latencies::default();
+    let mut last = started;
+    let receiver_count = receivers.len();
+    for receiver in receivers {
+        let received = receiver.await?;
+        delivered += received.count;
+        latencies.extend(received.latencies);
+        last = last.max(received.last_at_us);
+    }
+    let delivering = (last - started) as f64 / 1e6;
+    Ok(FanOut {
+        receivers: receiver_count,
+        seconds,
+        sends,
+        sends_per_sec: sends as f64 / seconds,
+        delivered,
+        expected: sends * receiver_count as u64,
+        deliveries_per_sec: delivered as f64 / delivering.max(1e-6),
+        latency: latencies.percentiles(),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatLike {
+    pub rooms: usize,
+    pub people_per_room: usize,
+    pub seconds: f64,
+    pub acknowledged: usize,
+    pub delivered: u64,
+    pub missing: usize,
+    pub duplicated: usize,
+    pub latency: Percentiles,
+    pub server_cpu_percent: f64,
+}
+
+/// Many small rooms, everyone sending one message a second.
+pub async fn chat_like(options: &Options) -> anyhow::Result<ChatLike> {
+    let (rooms, per_room, duration) = if options.smoke { (2, 3, Duration::from_secs(3)) } else { (100, 10, Duration::from_secs(60)) };
+    let server = ServerProcess::gif_chat(options).await?;
+    let http = reqwest::Client::new();
+    let addr = server.addr;
+    let visitors = many(rooms * per_room, 32, |_| Visitor::arrive(&http, addr)).await?;
+    let room_ids = many(rooms, 16, |r| {
+        let owner = visitors[r * per_room].clone();
+        async move { owner.create_room(&format!("room {r}"), per_room as u32).await }
+    })
+    .await?;
+    let lives = many(visitors.len(), 64, |n| {
+        let visitor = visitors[n].clone();
+        let room = room_ids[n / per_room];
+        async move { visitor.join(room).await }
+    })
+    .await?;
+
+    let end = Instant::now() + duration;
+    let patience = duration + Duration::from_secs(5);
+    // Each receiver collects the sequence numbers of the load messages it got, and their latencies.
+    let receivers: Vec<_> = lives
+        .into_iter()
+        .map(|mut live| {
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                let mut latencies = Latencies::default();
+                let stop_at = Instant::now() + patience;
+                while let Ok(Ok(Some(Ok(frame)))) =
+                    tokio::time::timeout_at(stop_at.into(), tokio::time::timeout(Duration::from_secs(3), live.next())).await
+                {
+                    let Message::Text(text) = frame else { continue };
+                    let Some(message) = chat_message(&text) else { continue };
+                    if let Some(sent) = message["body"].as_str().and_then(sent_at) {
+                        latencies.0.push(now_us().saturating_sub(sent));
+                        seqs.push(message["seq"].as_i64().unwrap_or(-1));
+                    }
+                }
+                let _ = live.close(None).await;
+                (seqs, latencies)
+            })
+        })
+        .collect();
+
+    let cpu_before = server.cpu_time();
+    let wall = Instant::now();
+    let senders: Vec<_> = visitors
+        .iter()
+        .enumerate()
+        .map(|(n, visitor)| {
+            let visitor = visitor.clone();
+            let room = room_ids[n / per_room];
+            tokio::spawn(async move {
+                // Spread the senders over the second, then one message a second each.
+                tokio::time::sleep(Duration::from_micros((n as u64 * 7919) % 1_000_000)).await;
+                let mut ticks = tokio::time::interval(Duration::from_secs(1));
+                let mut acked = Vec::new();
+                let mut k = 0;
+                loop {
+                    ticks.tick().await;
+                    if Instant::now() >= end {
+                        break;
+                    }
+                    if let Ok(seq) = visitor.send(room, &format!("t={};{n}", now_us()), &format!("c{n}-{k}")).await {
+                        acked.push(seq);
+                    }
+                    k += 1;
+                }
+                (room, acked)
+            })
+        })
+        .collect();
+    let mut acked_by_room: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    for sender in senders {
+        let (room, acked) = sender.await?;
+        acked_by_room.entry(room).or_default().extend(acked);
+    }
+    let seconds = wall.elapsed().as_secs_f64();
+    let cpu = server.cpu_time() - cpu_before;
+
+    let (mut missing, mut duplicated, mut delivered) = (0, 0, 0);
+    let mut latencies = Latencies::default();
+    for (n, receiver) in receivers.into_iter().enumerate() {
+        let (seqs, received_latencies) = receiver.await?;
+        delivered += seqs.len() as u64;
+        latencies.extend(received_latencies);
+        let unique: BTreeSet<i64> = seqs.iter().copied().collect();
+        duplicated += seqs.len() - unique.len();
+        let room = room_ids[n / per_room];
+        missing += acked_by_room.get(&room).map_or(0, |acked| acked.difference(&unique).count());
+    }
+    Ok(ChatLike {
+        rooms,
+        people_per_room: per_room,
+        seconds,
+        acknowledged: acked_by_room.values().map(BTreeSet::len).sum(),
+        delivered,
+        missing,
+        duplicated,
+        latency: latencies.percentiles(),
+        server_cpu_percent: 100.0 * cpu.as_secs_f64() / seconds,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Idle {
+    pub connections: usize,
+    pub rss_before_kib: u64,
+    pub rss_after_kib: u64,
+    pub rss_per_connection_kib: f64,
+    pub connect: Percentiles,
+    pub total_connect_secs: f64,
+}
+
+/// Many open, idle live connections: what each costs the server.
+pub async fn idle(options: &Options) -> anyhow::Result<Idle> {
+    let count = if options.smoke { 200 } else { 20_000 };
+    let server = ServerProcess::gif_chat(options).await?;
+    let http = reqwest::Client::new();
+    let visitor = Visitor::arrive(&http, server.addr).await?;
+    // Warm up (first connections allocate pools and caches that do not grow per connection).
+    drop(many(50, 16, |_| visitor.connect("/ws")).await?);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = server.rss_kib();
+
+    let started = Instant::now();
+    let opened = many(count, 128, |_| {
+        let visitor = visitor.clone();
+        async move {
+            let t = Instant::now();
+            let live = visitor.connect("/ws").await?;
+            Ok((live, t.elapsed().as_micros() as u64))
+        }
+    })
+    .await?;
+    let total_connect_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_after = server.rss_kib();
+    let connect = Latencies(opened.iter().map(|(_, us)| *us).collect()).percentiles();
+    drop(opened);
+    Ok(Idle {
+        connections: count,
+        rss_before_kib: rss_before,
+        rss_after_kib: rss_after,
+        rss_per_connection_kib: rss_after.saturating_sub(rss_before) as f64 / count as f64,
+        connect,
+        total_connect_secs,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Uploads {
+    pub uploads: usize,
+    pub bytes_each: usize,
+    pub seconds: f64,
+    pub uploads_per_sec: f64,
+    pub stored_files: usize,
+    pub announced: usize,
+}
+
+/// Concurrent GIF uploads into one room.
+pub async fn uploads(options: &Options) -> anyhow::Result<Uploads> {
+    let (count, size) = if options.smoke { (3, 256 * 1024) } else { (50, 2 * 1024 * 1024) };
+    let server = ServerProcess::gif_chat(options).await?;
+    let http = reqwest::Client::new();
+    let addr = server.addr;
+    let visitors = many(count, 16, |_| Visitor::arrive(&http, addr)).await?;
+    let room = visitors[0].create_room("uploads", 100).await?;
+    let lives = many(count, 16, |n| {
+        let visitor = visitors[n].clone();
+        async move { visitor.join(room).await }
+    })
+    .await?;
+    let mut watcher = lives.into_iter().next().expect("at least one uploader");
+    let gif = noise_gif(size);
+
+    let started = Instant::now();
+    let done = many(count, count, |n| {
+        let (visitor, gif) = (visitors[n].clone(), gif.clone());
+        async move { visitor.upload(room, gif).await }
+    })
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    let mut announced = BTreeSet::new();
+    while announced.len() < done.len() {
+        let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_secs(10), watcher.next()).await else {
+            break;
+        };
+        if let Some(message) = chat_message(&text).filter(|m| m["kind"] == "gif") {
+            announced.insert(message["seq"].as_i64().unwrap_or(-1));
+        }
+    }
+    Ok(Uploads {
+        uploads: count,
+        bytes_each: gif.len(),
+        seconds,
+        uploads_per_sec: count as f64 / seconds,
+        stored_files: file_count(&server.uploads_dir()),
+        announced: announced.len(),
+    })
+}
+
+/// A GIF of random pixels (so it does not compress) of at least `size` bytes.
+fn noise_gif(size: usize) -> Vec<u8> {
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i.wrapping_mul(7), i.wrapping_mul(13)]).collect();
+    let mut bytes = Vec::new();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut encoder = gif::Encoder::new(&mut bytes, 512, 512, &palette).expect("encoder");
+    let mut written = 0;
+    while written < size {
+        let pixels: Vec<u8> = (0..512 * 512)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let frame = gif::Frame { width: 512, height: 512, buffer: pixels.into(), ..gif::Frame::default() };
+        encoder.write_frame(&frame).expect("frame");
+        written += 512 * 512 * 9 / 8;
+    }
+    drop(encoder);
+    bytes
+}
+
+#[derive(Debug, Serialize)]
+pub struct Pages {
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub room_list_per_sec: f64,
+    pub chat_page_per_sec: f64,
+}
+
+/// Server-rendered pages per second: the room list, and a chat page with 50 messages.
+pub async fn pages(options: &Options) -> anyhow::Result<Pages> {
+    let (concurrency, duration) = if options.smoke { (4, Duration::from_secs(1)) } else { (32, Duration::from_secs(10)) };
+    let server = ServerProcess::gif_chat(options).await?;
+    let http = reqwest::Client::new();
+    let visitor = Visitor::arrive(&http, server.addr).await?;
+    let room = visitor.create_room("pages", 10).await?;
+    let _present = visitor.join(room).await?;
+    for n in 0..50 {
+        visitor.send(room, &format!("message number {n} with a little text in it"), &format!("p{n}")).await?;
+    }
+    let rate = |path: String| {
+        let visitor = visitor.clone();
+        async move {
+            let count = AtomicU64::new(0);
+            let end = Instant::now() + duration;
+            let started = Instant::now();
+            let workers = (0..concurrency).map(|_| async {
+                while Instant::now() < end {
+                    if visitor.get(&path).await.is_ok() {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            futures_util::future::join_all(workers).await;
+            count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+        }
+    };
+    let room_list_per_sec = rate("/".into()).await;
+    let chat_page_per_sec = rate(format!("/room/{room}")).await;
+    Ok(Pages { concurrency, seconds: duration.as_secs_f64(), room_list_per_sec, chat_page_per_sec })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Wasm {
+    pub path: String,
+    pub raw_bytes: usize,
+    pub gzip_bytes: usize,
+}
+
+/// The size of the client bundle as a browser downloads it (gzip, best compression).
+pub fn wasm_size(options: &Options) -> anyhow::Result<Wasm> {
+    let path = options.site_root.join("pkg/gif-chat.wasm");
+    let raw = std::fs::read(&path)?;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&raw)?;
+    let gzip_bytes = gzip.finish()?.len();
+    Ok(Wasm { path: path.display().to_string(), raw_bytes: raw.len(), gzip_bytes })
+}
+

@@ -1,0 +1,98 @@
+//! Latency percentiles and the printed table.
+
+use serde::Serialize;
+
+/// Latencies in microseconds.
+#[derive(Debug, Default, Clone)]
+pub struct Latencies(pub Vec<u64>);
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub samples: usize,
+}
+
+impl Latencies {
+    pub fn extend(&mut self, other: Latencies) {
+        self.0.extend(other.0);
+    }
+
+    pub fn percentiles(mut self) -> Percentiles {
+        if self.0.is_empty() {
+            return Percentiles::default();
+        }
+        self.0.sort_unstable();
+        let at = |q: f64| self.0[((self.0.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+        Percentiles { p50_ms: at(0.50), p99_ms: at(0.99), max_ms: at(1.0), samples: self.0.len() }
+    }
+}
+
+#[derive(Default)]
+pub struct Table {
+    rows: Vec<(String, String, String)>,
+}
+
+impl Table {
+    fn row(&mut self, scenario: &str, measure: &str, value: String) {
+        self.rows.push((scenario.into(), measure.into(), value));
+    }
+
+    pub fn fanout(&mut self, ours: &crate::scenarios::FanOut, minimal: &crate::scenarios::FanOut, fraction: f64) {
+        for (name, run) in [("fan-out (gif-chat)", ours), ("fan-out (minimal)", minimal)] {
+            self.row(name, "receivers", run.receivers.to_string());
+            self.row(name, "sends/s", format!("{:.0}", run.sends_per_sec));
+            self.row(name, "deliveries/s", format!("{:.0}", run.deliveries_per_sec));
+            self.row(name, "latency p50/p99/max", latency(&run.latency));
+            self.row(name, "delivered/expected", format!("{}/{}", run.delivered, run.expected));
+        }
+        self.row("fan-out", "gif-chat / minimal", format!("{fraction:.2}"));
+    }
+
+    pub fn chat(&mut self, run: &crate::scenarios::ChatLike) {
+        let name = "chat-like";
+        self.row(name, "rooms × people", format!("{} × {}", run.rooms, run.people_per_room));
+        self.row(name, "messages sent (acked)", run.acknowledged.to_string());
+        self.row(name, "latency p50/p99/max", latency(&run.latency));
+        self.row(name, "server CPU", format!("{:.0}% of one core", run.server_cpu_percent));
+        self.row(name, "missing / duplicated", format!("{} / {}", run.missing, run.duplicated));
+    }
+
+    pub fn idle(&mut self, run: &crate::scenarios::Idle) {
+        let name = "idle";
+        self.row(name, "connections", run.connections.to_string());
+        self.row(name, "server RSS per connection", format!("{:.1} KiB", run.rss_per_connection_kib));
+        self.row(name, "connect p50/p99/max", latency(&run.connect));
+        self.row(name, "all connected in", format!("{:.1} s", run.total_connect_secs));
+    }
+
+    pub fn uploads(&mut self, run: &crate::scenarios::Uploads) {
+        let name = "uploads";
+        self.row(name, "concurrent × size", format!("{} × {:.1} MiB", run.uploads, run.bytes_each as f64 / 1048576.0));
+        self.row(name, "uploads/s", format!("{:.1}", run.uploads_per_sec));
+        self.row(name, "stored / announced", format!("{} / {}", run.stored_files, run.announced));
+    }
+
+    pub fn pages(&mut self, run: &crate::scenarios::Pages) {
+        self.row("pages", "room list (SSR) req/s", format!("{:.0}", run.room_list_per_sec));
+        self.row("pages", "chat page, 50 messages, req/s", format!("{:.0}", run.chat_page_per_sec));
+    }
+
+    pub fn wasm(&mut self, run: &crate::scenarios::Wasm) {
+        self.row("wasm", "bundle (raw / gzip -9)", format!("{:.0} KB / {:.0} KB", run.raw_bytes as f64 / 1000.0, run.gzip_bytes as f64 / 1000.0));
+    }
+
+    pub fn print(&self) {
+        let width = |i: usize| self.rows.iter().map(|r| [&r.0, &r.1, &r.2][i].chars().count()).max().unwrap_or(0);
+        let (a, b) = (width(0), width(1));
+        println!();
+        for (scenario, measure, value) in &self.rows {
+            println!("{scenario:<a$}  {measure:<b$}  {value}");
+        }
+    }
+}
+
+fn latency(p: &Percentiles) -> String {
+    format!("{:.2} / {:.2} / {:.2} ms", p.p50_ms, p.p99_ms, p.max_ms)
+}
