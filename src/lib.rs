@@ -1,5 +1,7 @@
 //! gif-chat's server wiring: open the database, build the router, serve until asked to stop.
 //! Pages, server functions and the live channel live in the `app` crate; this crate only assembles them.
+// Leptos views are deeply nested types; release builds (no type erasure) need more than the default 128.
+#![recursion_limit = "256"]
 
 pub mod config;
 

@@ -1,4 +1,6 @@
 //! Starts gif-chat: parse the configuration, open the database, serve until SIGINT/SIGTERM.
+// Leptos views are deeply nested types; release builds (no type erasure) need more than the default 128.
+#![recursion_limit = "256"]
 
 use clap::Parser;
 use gif_chat::{Config, Server, shutdown_signal};

@@ -1,5 +1,7 @@
 //! gif-chat's user interface: the HTML shell, the router and the pages, shared by the server (SSR) and the
 //! browser (hydration).
+// Leptos views are deeply nested types; release builds (no type erasure) need more than the default 128.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;

@@ -1,4 +1,6 @@
 //! The browser entry point: installs the panic hook and hydrates the server-rendered page.
+// Leptos views are deeply nested types; release builds (no type erasure) need more than the default 128.
+#![recursion_limit = "256"]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

@@ -64,38 +64,49 @@ fn main() -> anyhow::Result<()> {
 async fn run(options: Options) -> anyhow::Result<()> {
     let mut results = serde_json::Map::new();
     let mut table = stats::Table::default();
-    if options.wants("fanout") {
-        let ours = scenarios::fanout(&options, scenarios::Target::GifChat).await?;
-        let ceiling = scenarios::fanout(&options, scenarios::Target::Minimal).await?;
+    let mut failed = Vec::new();
+    // A scenario that fails is reported and the others still run.
+    macro_rules! scenario {
+        ($name:literal, $run:expr, |$value:ident| $record:expr) => {
+            if options.wants($name) {
+                eprintln!("running {}…", $name);
+                match $run {
+                    Ok($value) => $record,
+                    Err(error) => {
+                        eprintln!("{} failed: {error:#}", $name);
+                        results.insert($name.into(), json!({ "error": format!("{error:#}") }));
+                        failed.push($name);
+                    }
+                }
+            }
+        };
+    }
+    scenario!("fanout", fanout_pair(&options).await, |pair| {
+        let (ours, ceiling) = pair;
         let fraction = ours.deliveries_per_sec / ceiling.deliveries_per_sec.max(1.0);
         table.fanout(&ours, &ceiling, fraction);
         results.insert("fanout".into(), json!({ "gif_chat": ours, "minimal": ceiling, "fraction_of_minimal": fraction }));
-    }
-    if options.wants("chat") {
-        let chat = scenarios::chat_like(&options).await?;
+    });
+    scenario!("chat", scenarios::chat_like(&options).await, |chat| {
         table.chat(&chat);
         results.insert("chat_like".into(), serde_json::to_value(&chat)?);
-    }
-    if options.wants("idle") {
-        let idle = scenarios::idle(&options).await?;
+    });
+    scenario!("idle", scenarios::idle(&options).await, |idle| {
         table.idle(&idle);
         results.insert("idle".into(), serde_json::to_value(&idle)?);
-    }
-    if options.wants("uploads") {
-        let uploads = scenarios::uploads(&options).await?;
+    });
+    scenario!("uploads", scenarios::uploads(&options).await, |uploads| {
         table.uploads(&uploads);
         results.insert("uploads".into(), serde_json::to_value(&uploads)?);
-    }
-    if options.wants("pages") {
-        let pages = scenarios::pages(&options).await?;
+    });
+    scenario!("pages", scenarios::pages(&options).await, |pages| {
         table.pages(&pages);
         results.insert("pages".into(), serde_json::to_value(&pages)?);
-    }
-    if options.wants("wasm") {
-        let wasm = scenarios::wasm_size(&options)?;
+    });
+    scenario!("wasm", scenarios::wasm_size(&options), |wasm| {
         table.wasm(&wasm);
         results.insert("wasm".into(), serde_json::to_value(&wasm)?);
-    }
+    });
     results.insert("smoke".into(), options.smoke.into());
     results.insert("cores".into(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).into());
 
@@ -105,5 +116,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
     }
     std::fs::write(&options.json, serde_json::to_string_pretty(&results)?)?;
     println!("\nresults written to {}", options.json.display());
+    if !failed.is_empty() {
+        anyhow::bail!("failed: {}", failed.join(", "));
+    }
     Ok(())
+}
+
+async fn fanout_pair(options: &Options) -> anyhow::Result<(scenarios::FanOut, scenarios::FanOut)> {
+    let ours = scenarios::fanout(options, scenarios::Target::GifChat).await?;
+    let ceiling = scenarios::fanout(options, scenarios::Target::Minimal).await?;
+    Ok((ours, ceiling))
 }

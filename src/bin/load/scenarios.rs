@@ -285,7 +285,10 @@ pub struct Idle {
 
 /// Many open, idle live connections: what each costs the server.
 pub async fn idle(options: &Options) -> anyhow::Result<Idle> {
-    let count = if options.smoke { 200 } else { 20_000 };
+    // Each connection is a descriptor in the tool and one in the server; where the hard limit cannot be raised
+    // (an unprivileged container), stay a little under it.
+    let allowed = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(20_000, |(soft, _)| soft).saturating_sub(200);
+    let count = if options.smoke { 200 } else { 20_000.min(allowed as usize) };
     let server = ServerProcess::gif_chat(options).await?;
     let http = reqwest::Client::new();
     let visitor = Visitor::arrive(&http, server.addr).await?;
