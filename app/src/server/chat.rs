@@ -225,7 +225,7 @@ impl Chat {
         });
     }
 
-    async fn hand_over(&self, room_id: RoomId, successor: &Person) {
+    async fn hand_over(self: &Arc<Self>, room_id: RoomId, successor: &Person) {
         if let Err(error) = db::set_owner(&self.db, room_id, &successor.id).await {
             tracing::error!(%error, room_id, "handing a room over");
             return;
@@ -246,7 +246,7 @@ impl Chat {
     }
 
     /// Tells the room lists how many people are in the room, and the room who they are.
-    async fn announce_presence(&self, room_id: RoomId, present: u32) {
+    async fn announce_presence(self: &Arc<Self>, room_id: RoomId, present: u32) {
         self.hub.publish(Topic::Lobby, &LiveEvent::RoomPresence { id: room_id, present });
         match self.participants(room_id).await {
             Ok(people) => self.hub.publish(Topic::Room(room_id), &LiveEvent::Participants { room: room_id, people }),
@@ -256,7 +256,7 @@ impl Chat {
 
     /// Commits a message and pushes it to everyone who may see it; then tells the people following the room
     /// from the list.
-    pub async fn post(&self, room_id: RoomId, message: NewMessage<'_>) -> Result<ChatMessage, AppError> {
+    pub async fn post(self: &Arc<Self>, room_id: RoomId, message: NewMessage<'_>) -> Result<ChatMessage, AppError> {
         let message = match db::insert_message(&self.db, room_id, message).await?.ok_or(AppError::RoomNotFound)? {
             db::Inserted::New(message) => message,
             // A retry of a send that was committed (and announced) already.
@@ -270,7 +270,9 @@ impl Chat {
             _ => self.hub.publish(Topic::Room(room_id), &event),
         }
         if message.kind != MessageKind::System {
-            self.notify_followers(&message).await;
+            // Off the sender's path: their acknowledgement need not wait for the room list's unread counts.
+            let (chat, message) = (self.clone(), message.clone());
+            tokio::spawn(async move { chat.notify_followers(&message).await });
         }
         Ok(message)
     }
@@ -297,7 +299,7 @@ impl Chat {
         }
     }
 
-    async fn system_message(&self, room_id: RoomId, text: String) {
+    async fn system_message(self: &Arc<Self>, room_id: RoomId, text: String) {
         let message =
             NewMessage { kind: MessageKind::System, author_id: None, recipient_id: None, body: &text, client_id: None };
         match self.post(room_id, message).await {
@@ -336,7 +338,7 @@ impl Chat {
     }
 
     /// The owner deletes the room: everyone in it is sent back to the room list.
-    pub async fn delete_by_owner(&self, room_id: RoomId, by: &Person) -> Result<(), AppError> {
+    pub async fn delete_by_owner(self: &Arc<Self>, room_id: RoomId, by: &Person) -> Result<(), AppError> {
         let room = db::find_room(&self.db, room_id).await?.ok_or(AppError::RoomNotFound)?;
         if room.owner_id != by.id {
             return Err(AppError::Forbidden("Only the room's owner can do that.".into()));

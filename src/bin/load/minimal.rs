@@ -34,8 +34,12 @@ pub async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
 
 async fn send(State(state): State<Minimal>, body: String) -> impl IntoResponse {
     let seq = state.seq.fetch_add(1, Ordering::SeqCst) + 1;
-    let event = serde_json::json!({ "type": "chat", "message": { "seq": seq, "body": body } });
-    let _ = state.frames.send(event.to_string().into());
+    // The same shape, field order and size as gif-chat's `chat` event, so clients do equal work.
+    let body = serde_json::to_string(&body).unwrap_or_default();
+    let event = format!(
+        r##"{{"type":"chat","message":{{"room_id":1,"seq":{seq},"kind":"text","author":{{"id":"0123456789abcdef0123456789abcdef","name":"Minimal Server","color":"#00787c"}},"recipient":null,"body":{body},"created_at":1795318867250}}}}"##
+    );
+    let _ = state.frames.send(event.into());
     seq.to_string()
 }
 
