@@ -35,6 +35,14 @@ CREATE TABLE messages (
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX messages_idempotency ON messages (room_id, author_id, client_id) WHERE client_id IS NOT NULL;
 
+-- A message takes its room's next number in the statement that inserts it (INSERT … SELECT last_seq + 1), and
+-- this moves the room's counter on in the same statement: one round trip per send, atomic under SQLite's single
+-- writer lock, which a writing statement takes before it reads.
+CREATE TRIGGER messages_advance_room_seq AFTER INSERT ON messages
+BEGIN
+    UPDATE rooms SET last_seq = NEW.seq WHERE id = NEW.room_id;
+END;
+
 -- Who may enter a password room: the owner, and everyone who gave the right password. Keyed by visitor id, so the
 -- grant lasts as long as the session (and the room).
 CREATE TABLE room_grants (

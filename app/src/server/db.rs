@@ -125,43 +125,26 @@ pub enum Inserted {
 /// Commits a message with the room's next sequence number, or finds the one a retry already committed.
 /// `None` if the room does not exist (any more).
 pub async fn insert_message(db: &SqlitePool, room_id: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<Inserted>> {
-    if let Some(existing) = find_by_client_id(db, room_id, &message).await? {
-        return Ok(Some(Inserted::Duplicate(existing)));
-    }
-    let mut tx = db.begin().await?;
-    // Taking the next number and inserting happen in one write transaction: SQLite has one writer at a time, so
-    // two sends can never get the same number or commit out of order.
-    let Some(seq) = sqlx::query_scalar::<_, i64>(
-        "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-    )
-    .bind(room_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
-        return Ok(None);
-    };
+    // One statement: it takes the room's next number and inserts (the trigger `messages_advance_room_seq` moves
+    // the counter on). SQLite runs one writer at a time, so two sends never get the same number.
     let inserted = sqlx::query_as::<_, MessageRow>(&format!(
         "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE_COLUMNS}"
+         SELECT id, last_seq + 1, ?, ?, ?, ?, ?, ? FROM rooms WHERE id = ?
+         RETURNING {MESSAGE_COLUMNS}"
     ))
-    .bind(room_id)
-    .bind(seq)
     .bind(message.kind.as_str())
     .bind(message.author_id)
     .bind(message.recipient_id)
     .bind(message.body)
     .bind(now_millis())
     .bind(message.client_id)
-    .fetch_one(&mut *tx)
+    .bind(room_id)
+    .fetch_optional(db)
     .await;
     match inserted {
-        Ok(row) => {
-            tx.commit().await?;
-            Ok(Some(Inserted::New(row.into())))
-        }
-        // Two copies of one retried send raced: the other one won; answer with it.
+        Ok(row) => Ok(row.map(|row| Inserted::New(row.into()))),
+        // A retry of a send that was committed already: answer with the original.
         Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-            drop(tx);
             Ok(find_by_client_id(db, room_id, &message).await?.map(Inserted::Duplicate))
         }
         Err(error) => Err(error),
