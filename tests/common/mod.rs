@@ -45,7 +45,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let (addr, shutdown, task) = start(&config).await;
     config.addr = addr;
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder().cookie_store(true).timeout(PATIENCE * 3).build().unwrap();
     TestApp { addr, config, client, shutdown: Some(shutdown), task, _dir: dir }
 }
 
@@ -125,7 +125,8 @@ impl Drop for TestApp {
 /// A new person on the server at `addr`.
 pub async fn person_at(addr: SocketAddr) -> TestPerson {
     let jar = Arc::new(Jar::default());
-    let client = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
+    // A request that never ends fails the test with a message instead of hanging it.
+    let client = reqwest::Client::builder().cookie_provider(jar.clone()).timeout(PATIENCE * 3).build().unwrap();
     let response = client.get(format!("http://{addr}/")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let mut person = TestPerson { addr, client, jar, me: None };
@@ -246,7 +247,9 @@ impl TestPerson {
         if let Some(origin) = origin {
             request.headers_mut().insert("Origin", origin.parse().unwrap());
         }
-        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        let (stream, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("the websocket handshake did not finish in time")?;
         Ok(LiveClient { stream })
     }
 
