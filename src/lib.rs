@@ -29,31 +29,49 @@ use tower_sessions_sqlx_store::SqliteStore;
 
 pub use config::Config;
 
-/// Opens (creating if needed) the SQLite database and brings its schema up to date.
-pub async fn connect_database(config: &Config) -> anyhow::Result<SqlitePool> {
+/// How every connection to the database is opened (creating the file if needed, WAL mode).
+fn connect_options(config: &Config) -> anyhow::Result<SqliteConnectOptions> {
     let url = config.database_url();
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     }
-    let options = SqliteConnectOptions::from_str(&url)
+    Ok(SqliteConnectOptions::from_str(&url)
         .with_context(|| format!("invalid DATABASE_URL {url:?}"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // With WAL, NORMAL is durable against application crashes; only an OS crash can lose the last commits.
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(Duration::from_secs(5)))
+}
+
+/// Opens (creating if needed) the SQLite database and brings its schema up to date.
+pub async fn connect_database(config: &Config) -> anyhow::Result<SqlitePool> {
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
-        .connect_with(options)
+        .connect_with(connect_options(config)?)
         .await
-        .with_context(|| format!("opening database {url}"))?;
+        .with_context(|| format!("opening database {}", config.database_url()))?;
     sqlx::migrate!("./migrations")
         .run(&pool)
         .await
         .context("running database migrations")?;
     Ok(pool)
+}
+
+/// The session store's own pool, of one connection. tower-sessions creates each new session in a transaction;
+/// a burst of first visits would otherwise have many connections wait on SQLite's write lock in its busy
+/// handler (unfair, and holding pool connections the pages need). Queued here, they wait their turn in order.
+async fn connect_session_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(connect_options(config)?)
+        .await
+        .context("opening the session store")?;
+    let store = SqliteStore::new(pool);
+    store.migrate().await.context("creating the session table")?;
+    Ok(store)
 }
 
 /// Everything a running server holds besides its listener.
@@ -69,8 +87,7 @@ impl Server {
         std::fs::create_dir_all(&config.uploads_dir)
             .with_context(|| format!("creating uploads directory {}", config.uploads_dir.display()))?;
 
-        let session_store = SqliteStore::new(db.clone());
-        session_store.migrate().await.context("creating the session table")?;
+        let session_store = connect_session_store(config).await?;
 
         let leptos_options = LeptosOptions::builder()
             .output_name("gif-chat")

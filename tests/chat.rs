@@ -9,7 +9,7 @@ use app::live::{ClientCommand, LiveEvent, RefusalReason};
 use app::model::{MessageKind, RoomAccess};
 use common::{PATIENCE, make_gif, spawn_app, spawn_app_with};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_created_room_is_listed_owned_and_open_to_its_creator() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -32,7 +32,7 @@ async fn a_created_room_is_listed_owned_and_open_to_its_creator() {
     assert!(html.contains("Cats &lt;3"), "title not escaped in {html}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_are_listed_newest_first() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -42,7 +42,7 @@ async fn rooms_are_listed_newest_first() {
     assert_eq!(rooms.iter().map(|r| r.id).collect::<Vec<_>>(), vec![second.id, first.id]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_rooms_are_refused_with_a_reason_and_leave_no_row() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -62,7 +62,7 @@ async fn invalid_rooms_are_refused_with_a_reason_and_leave_no_row() {
     assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_room_needs_its_password_which_is_remembered_and_never_shown() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -91,7 +91,7 @@ async fn a_password_room_needs_its_password_which_is_remembered_and_never_shown(
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_room_is_a_404_page_and_a_refusal_on_the_live_channel() {
     let app = spawn_app().await;
     for path in ["/room/999", "/room/not-a-number"] {
@@ -107,7 +107,7 @@ async fn a_missing_room_is_a_404_page_and_a_refusal_on_the_live_channel() {
     assert_eq!(reason, RefusalReason::NotFound);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_joiners_fill_five_places_and_no_more() {
     let app = spawn_app().await;
     let owner = app.person().await;
@@ -139,7 +139,7 @@ async fn twenty_concurrent_joiners_fill_five_places_and_no_more() {
     assert_eq!(rooms[0].present, 5);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tabs_of_one_person_take_one_place() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -153,7 +153,7 @@ async fn two_tabs_of_one_person_take_one_place() {
     assert_eq!(present, 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_reach_everyone_in_the_room_including_the_senders_other_tabs() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -182,7 +182,7 @@ async fn messages_reach_everyone_in_the_room_including_the_senders_other_tabs() 
     assert!(html.contains("hello &lt;b&gt;bob&lt;/b&gt;"), "{html}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_are_validated_and_only_people_in_the_room_may_send() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -199,7 +199,7 @@ async fn sends_are_validated_and_only_people_in_the_room_may_send() {
     assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'text'").await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_and_leaves_are_persisted_system_messages() {
     let app = spawn_app_with(|c| c.leave_grace_secs = 0.1).await;
     let alice = app.person().await;
@@ -225,7 +225,7 @@ async fn joins_and_leaves_are_persisted_system_messages() {
     assert!(bodies.contains(&format!("{} left", bob.me().name).as_str()), "{bodies:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_within_the_leave_grace_is_not_a_leave() {
     let app = spawn_app_with(|c| c.leave_grace_secs = 1.0).await;
     let alice = app.person().await;
@@ -242,7 +242,7 @@ async fn a_reload_within_the_leave_grace_is_not_a_leave() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_room_list_is_live() {
     let app = spawn_app_with(|c| c.leave_grace_secs = 0.1).await;
     let watcher = app.person().await;
@@ -264,7 +264,7 @@ async fn the_room_list_is_live() {
     assert_eq!(count, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cross_origin_websocket_handshake_is_refused() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -276,7 +276,7 @@ async fn a_cross_origin_websocket_handshake_is_refused() {
     assert!(alice.connect_with_origin(None).await.is_ok(), "non-browser clients send no Origin");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uploaded_gif_is_stored_served_and_announced() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -307,7 +307,7 @@ async fn an_uploaded_gif_is_stored_served_and_announced() {
     assert_eq!(app.upload_files().len(), 1, "{:?}", app.upload_files());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     let app = spawn_app_with(|c| c.max_upload_bytes = 64 * 1024).await;
     let alice = app.person().await;
@@ -347,7 +347,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     assert!(alice.upload(&id, "cat.gif", make_gif(8, 1)).await.is_ok());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_room_is_removed_after_the_grace_with_its_messages_and_files() {
     let app = spawn_app_with(|c| {
         c.leave_grace_secs = 0.05;
@@ -374,7 +374,7 @@ async fn an_empty_room_is_removed_after_the_grace_with_its_messages_and_files() 
     assert_eq!(app.get(&format!("/room/{}", room.id)).await.status(), 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_users_reload_does_not_destroy_the_room() {
     let app = spawn_app_with(|c| {
         c.leave_grace_secs = 0.05;
@@ -393,7 +393,7 @@ async fn a_lone_users_reload_does_not_destroy_the_room() {
     let _ = PATIENCE;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejoining_client_catches_up_on_what_it_missed() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -417,7 +417,7 @@ async fn a_rejoining_client_catches_up_on_what_it_missed() {
     assert_eq!(bodies[2].1, format!("{} joined", bob.me().name));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_is_served_in_pages_of_fifty() {
     let app = spawn_app().await;
     let alice = app.person().await;

@@ -11,7 +11,7 @@ use app::live::{ClientCommand, LiveEvent};
 use app::model::{ChatMessage, MessageKind};
 use common::{LiveClient, TestPerson, person_at, site_root, spawn_app};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_send_with_the_same_id_is_stored_once() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -46,7 +46,7 @@ async fn a_retried_send_with_the_same_id_is_stored_once() {
     assert_ne!(bobs.seq, answers[0].seq);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_too_far_behind_is_told_to_reload_instead_of_replayed() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -75,7 +75,7 @@ async fn a_client_too_far_behind_is_told_to_reload_instead_of_replayed() {
     assert_eq!(seqs, ((total - 9)..=total).collect::<Vec<_>>());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutting_down_tells_live_clients_to_reconnect() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -162,7 +162,7 @@ async fn follow(person: TestPerson, room: i64, mut live: LiveClient, until_body:
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();

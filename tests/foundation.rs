@@ -4,7 +4,7 @@ mod common;
 
 use common::spawn_app;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn room_list_is_server_rendered_with_hydration_scripts() {
     let app = spawn_app().await;
 
@@ -19,7 +19,7 @@ async fn room_list_is_server_rendered_with_hydration_scripts() {
     assert!(!html.contains("data-hydrated"), "SSR must not mark the page hydrated");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_bundle_and_styles_are_served() {
     let app = spawn_app().await;
     let missing = "run `cargo leptos build` before `cargo test` (make test does)";
@@ -41,7 +41,7 @@ async fn client_bundle_and_styles_are_served() {
     assert_eq!(app.get("/favicon.ico").await.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_address_is_a_404_page_with_a_way_back() {
     let app = spawn_app().await;
     let response = app.get("/no/such/page").await;
@@ -51,7 +51,7 @@ async fn unknown_address_is_a_404_page_with_a_way_back() {
     assert!(html.contains(r#"href="/""#));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_file_is_created_and_migrated() {
     let app = spawn_app().await;
     let db_file = app.config.data_dir.join("gif-chat.db");

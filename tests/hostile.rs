@@ -22,7 +22,7 @@ async fn close_code_after(live: &mut LiveClient, frame: Message) -> u16 {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_websocket_frames_close_only_their_own_connection() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -46,7 +46,7 @@ async fn bad_websocket_frames_close_only_their_own_connection() {
     }).await, sent.seq);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_password_guesses_are_rate_limited_with_a_retry_time() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -76,7 +76,7 @@ async fn repeated_password_guesses_are_rate_limited_with_a_retry_time() {
     friend.enter(room.id, "correct horse").await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_and_other_responses_carry_security_headers() {
     let app = spawn_app().await;
     let page = app.get("/").await;
@@ -101,7 +101,7 @@ async fn pages_and_other_responses_carry_security_headers() {
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_ids_and_arguments_are_clear_errors() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -118,7 +118,7 @@ async fn malformed_ids_and_arguments_are_clear_errors() {
     assert_eq!(app.get("/").await.status(), 200, "still serving");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_in_titles_and_messages_is_shown_as_text() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -132,7 +132,7 @@ async fn html_in_titles_and_messages_is_shown_as_text() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_joiners_never_exceed_five_places() {
     let app = spawn_app().await;
     let owner = app.person().await;
@@ -154,7 +154,7 @@ async fn fifty_concurrent_joiners_never_exceed_five_places() {
     assert_eq!(results.iter().filter(|(joined, _)| *joined).count(), 5);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_without_the_gif_field_are_refused_and_leave_nothing() {
     let app = spawn_app().await;
     let alice = app.person().await;

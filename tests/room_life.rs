@@ -22,7 +22,7 @@ fn names(people: &[Participant]) -> Vec<String> {
     people.iter().map(|p| p.person.name.clone()).collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_participant_list_follows_arrivals_and_departures_and_marks_the_owner() {
     let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
     let alice = app.person().await;
@@ -47,7 +47,7 @@ async fn the_participant_list_follows_arrivals_and_departures_and_marks_the_owne
     assert_eq!(names(&people), vec![alice.me().name.clone()]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -115,7 +115,7 @@ async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
     assert_eq!(to_nobody.status, 422);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_owner_leaves_the_longest_present_person_takes_over() {
     let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
     let alice = app.person().await;
@@ -140,7 +140,7 @@ async fn when_the_owner_leaves_the_longest_present_person_takes_over() {
     assert_eq!(rooms[0].owner, *bob.me());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ownership_survives_a_server_restart() {
     let mut app = spawn_app_with(|c| {
         c.leave_grace_secs = 0.05;
@@ -167,7 +167,7 @@ async fn ownership_survives_a_server_restart() {
     assert_eq!(refusal.status, 403);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kicked_person_leaves_at_once_and_cannot_come_back() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -214,7 +214,7 @@ async fn a_kicked_person_leaves_at_once_and_cannot_come_back() {
     assert_eq!(bob.upload(&id, "x.gif", common::make_gif(4, 1)).await.unwrap_err().status, 403);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_deletes_the_room_and_everyone_in_it_is_told() {
     let app = spawn_app().await;
     let alice = app.person().await;
@@ -230,7 +230,7 @@ async fn the_owner_deletes_the_room_and_everyone_in_it_is_told() {
     assert!(app.upload_files().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_counts_rise_while_away_and_reset_on_return() {
     let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
     let alice = app.person().await;
@@ -268,7 +268,7 @@ async fn unread_counts_rise_while_away_and_reset_on_return() {
     assert_eq!(rooms[0].unread, Some(0));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn look_alike_participants_carry_distinct_tags() {
     let app = spawn_app().await;
     let room_owner = app.person().await;
