@@ -116,20 +116,7 @@ async fn twenty_concurrent_joiners_fill_five_places_and_no_more() {
     for _ in 0..20 {
         people.push(app.person().await);
     }
-    let attempts = people.iter().map(|person| async move {
-        let mut live = person.connect().await;
-        live.send(&ClientCommand::Join { room: room.id, since: None }).await;
-        let joined = live
-            .expect(|e| match e {
-                LiveEvent::Joined { .. } => Some(true),
-                LiveEvent::Refused { reason: RefusalReason::Full, .. } => Some(false),
-                _ => None,
-            })
-            .await;
-        (joined, live)
-    });
-    let results = futures_util::future::join_all(attempts).await;
-    let joined = results.iter().filter(|(joined, _)| *joined).count();
+    let (joined, _connections) = common::TestPerson::join_all_at_once(&people, room.id).await;
     assert_eq!(joined, 5);
 
     // A sixth person sees the room as full on the page too.

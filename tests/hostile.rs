@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use app::live::{ClientCommand, LiveEvent, RefusalReason};
+use app::live::LiveEvent;
 use app::model::RoomAccess;
 use futures_util::{SinkExt, StreamExt};
 use common::{LiveClient, make_gif, spawn_app};
@@ -138,20 +138,8 @@ async fn fifty_concurrent_joiners_never_exceed_five_places() {
     let owner = app.person().await;
     let room = owner.create_room("crowded", 5, "").await.unwrap();
     let people = futures_util::future::join_all((0..50).map(|_| app.person())).await;
-    let attempts = people.iter().map(|person| async move {
-        let mut live = person.connect().await;
-        live.send(&ClientCommand::Join { room: room.id, since: None }).await;
-        let joined = live
-            .expect(|e| match e {
-                LiveEvent::Joined { .. } => Some(true),
-                LiveEvent::Refused { reason: RefusalReason::Full, .. } => Some(false),
-                _ => None,
-            })
-            .await;
-        (joined, live)
-    });
-    let results = futures_util::future::join_all(attempts).await;
-    assert_eq!(results.iter().filter(|(joined, _)| *joined).count(), 5);
+    let (joined, _connections) = common::TestPerson::join_all_at_once(&people, room.id).await;
+    assert_eq!(joined, 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -212,6 +212,26 @@ impl TestPerson {
         self.try_call("send_message", &[("room", &room.to_string()), ("body", body), ("client_id", client_id)]).await
     }
 
+    /// Every person tries to join `room` at the same moment; returns how many got in (the rest must have been
+    /// refused as full). The connections stay open until the caller drops them.
+    pub async fn join_all_at_once(people: &[TestPerson], room: RoomId) -> (usize, Vec<LiveClient>) {
+        let attempts = people.iter().map(|person| async move {
+            let mut live = person.connect().await;
+            live.send(&ClientCommand::Join { room, since: None }).await;
+            let joined = live
+                .expect(|e| match e {
+                    LiveEvent::Joined { .. } => Some(true),
+                    LiveEvent::Refused { reason: app::live::RefusalReason::Full, .. } => Some(false),
+                    _ => None,
+                })
+                .await;
+            (joined, live)
+        });
+        let results = futures_util::future::join_all(attempts).await;
+        let joined = results.iter().filter(|(joined, _)| *joined).count();
+        (joined, results.into_iter().map(|(_, live)| live).collect())
+    }
+
     /// Joins `room` on a new connection, resuming after `since`, retrying until the server answers.
     pub async fn rejoin(&self, room: RoomId, since: i64) -> LiveClient {
         loop {
