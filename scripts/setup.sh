@@ -46,7 +46,16 @@ fi
 if ! "$CARGO_BIN/cargo-leptos" --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
   log "building cargo-leptos $CARGO_LEPTOS_VERSION (10-20 minutes on 2 cores)"
   src=$(mktemp -d)
-  curl -sSfL "https://static.crates.io/crates/cargo-leptos/cargo-leptos-$CARGO_LEPTOS_VERSION.crate" | tar xz -C "$src"
+  # Fetch the published crate through cargo itself (a throwaway manifest that depends on it), so the registry is
+  # whatever cargo is configured to use and no host is named here.
+  mkdir -p "$src/fetch/src"
+  touch "$src/fetch/src/lib.rs"
+  printf '[package]\nname = "fetch-cargo-leptos"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n[dependencies]\ncargo-leptos = "=%s"\n' \
+    "$CARGO_LEPTOS_VERSION" > "$src/fetch/Cargo.toml"
+  (cd "$src/fetch" && cargo fetch --quiet)
+  registry_src=$(cd "$src/fetch" && cargo metadata --format-version 1 --quiet \
+    | python3 -c 'import json,sys; m=json.load(sys.stdin); print(next(p["manifest_path"] for p in m["packages"] if p["name"]=="cargo-leptos"))')
+  cp -r "$(dirname "$registry_src")" "$src/cargo-leptos-$CARGO_LEPTOS_VERSION"
   (
     cd "$src/cargo-leptos-$CARGO_LEPTOS_VERSION"
     rm -f rust-toolchain.toml

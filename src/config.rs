@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use app::server::chat::Settings;
+use app::server::settings::{GifLimits, Settings, defaults};
 
 use clap::Parser;
 
@@ -24,19 +24,19 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Directory where uploaded GIFs are stored.
-    #[arg(long, env = "UPLOADS_DIR", default_value = "uploads")]
+    #[arg(long, env = "UPLOADS_DIR", default_value = defaults::UPLOADS_DIR)]
     pub uploads_dir: PathBuf,
 
     /// Seconds an empty room lives on before it is removed (so that a lone user's reload keeps it).
-    #[arg(long, env = "ROOM_GRACE_SECS", default_value_t = 10.0)]
+    #[arg(long, env = "ROOM_GRACE_SECS", default_value_t = defaults::ROOM_GRACE_SECS)]
     pub room_grace_secs: f64,
 
     /// Seconds a person whose last connection closed still counts as present (so a reload is not a leave).
-    #[arg(long, env = "LEAVE_GRACE_SECS", default_value_t = 3.0)]
+    #[arg(long, env = "LEAVE_GRACE_SECS", default_value_t = defaults::LEAVE_GRACE_SECS)]
     pub leave_grace_secs: f64,
 
     /// Largest accepted GIF upload, in bytes.
-    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 10 * 1024 * 1024)]
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = defaults::MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
 
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
@@ -59,22 +59,19 @@ impl Config {
             room_grace: Duration::from_secs_f64(self.room_grace_secs.max(0.0)),
             leave_grace: Duration::from_secs_f64(self.leave_grace_secs.max(0.0)),
             uploads_dir: self.uploads_dir.clone(),
-            max_upload_bytes: self.max_upload_bytes,
-            ..Settings::default()
+            gif: GifLimits { max_bytes: self.max_upload_bytes, ..GifLimits::default() },
         }
     }
 
-    /// A configuration for tests and tools: everything under `dir`, listening on an ephemeral port.
+    /// A configuration for tests and tools: the defaults, with everything under `dir`, listening on an
+    /// ephemeral port.
     pub fn for_dir(dir: &std::path::Path, site_root: PathBuf) -> Self {
-        Config {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: None,
-            data_dir: dir.join("data"),
-            uploads_dir: dir.join("uploads"),
-            room_grace_secs: 10.0,
-            leave_grace_secs: 3.0,
-            max_upload_bytes: 10 * 1024 * 1024,
-            site_root,
-        }
+        let mut config = Config::parse_from(["gif-chat"]);
+        config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.database_url = None;
+        config.data_dir = dir.join("data");
+        config.uploads_dir = dir.join("uploads");
+        config.site_root = site_root;
+        config
     }
 }

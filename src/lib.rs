@@ -10,17 +10,18 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
+use app::server::uploads::UploadStore;
 use app::server::{AppState, chat::Chat, context::server_fn_error_status, identity::visitor_layer, upload, ws};
 use app::{App, shell};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Router, middleware};
+use http::{HeaderValue, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::net::TcpListener;
-use http::{HeaderValue, header};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -53,10 +54,7 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<SqlitePool> {
         .connect_with(connect_options(config)?)
         .await
         .with_context(|| format!("opening database {}", config.database_url()))?;
-    sqlx::migrate!("./migrations")
-        .run(&pool)
-        .await
-        .context("running database migrations")?;
+    sqlx::migrate!("./migrations").run(&pool).await.context("running database migrations")?;
     Ok(pool)
 }
 
@@ -84,8 +82,8 @@ impl Server {
     /// Connects to the database, prepares the directories and builds the router.
     pub async fn build(config: &Config) -> anyhow::Result<Server> {
         let db = connect_database(config).await?;
-        std::fs::create_dir_all(&config.uploads_dir)
-            .with_context(|| format!("creating uploads directory {}", config.uploads_dir.display()))?;
+        let uploads = UploadStore::open(config.uploads_dir.clone())
+            .with_context(|| format!("opening uploads directory {}", config.uploads_dir.display()))?;
 
         let session_store = connect_session_store(config).await?;
 
@@ -95,7 +93,7 @@ impl Server {
             .site_pkg_dir("pkg")
             .site_addr(config.addr)
             .build();
-        let chat = Chat::new(db, config.settings());
+        let chat = Chat::new(db, config.settings(), uploads);
         chat.start().await.context("scheduling the stored rooms")?;
         let state = AppState { leptos_options, chat };
 
@@ -115,7 +113,7 @@ impl Server {
                 "/room/{id}/gif",
                 post(upload::upload_gif)
                     // The handler enforces the exact limit while streaming; this only stops runaway bodies.
-                    .layer(DefaultBodyLimit::max((config.max_upload_bytes + 64 * 1024) as usize)),
+                    .layer(DefaultBodyLimit::max((config.max_upload_bytes + upload::MULTIPART_OVERHEAD) as usize)),
             )
             .leptos_routes_with_context(
                 &state,
@@ -152,7 +150,10 @@ impl Server {
             .merge(app_routes)
             // Pages set a Content-Security-Policy with their own nonce (see `app::shell`); anything else gets one
             // that allows nothing.
-            .layer(default_header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'; sandbox"))
+            .layer(default_header(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; frame-ancestors 'none'; sandbox",
+            ))
             .layer(default_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(default_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(default_header(header::REFERRER_POLICY, "same-origin"))
@@ -162,21 +163,25 @@ impl Server {
     }
 
     /// Serves on `listener` until `shutdown` completes; then live connections are told to reconnect (to this
-    /// server's successor) and in-flight requests, sends included, finish before this returns.
+    /// server's successor), timers stop, and in-flight requests and background work (sends, uploads being
+    /// stored) finish before this returns.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let chat = self.state.chat.clone();
+        let stopping = chat.clone();
         let shutdown = async move {
             shutdown.await;
-            chat.begin_shutdown();
+            stopping.begin_shutdown();
         };
-        axum::serve(listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        let served = axum::serve(listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        chat.finish().await;
+        served
     }
 }
 

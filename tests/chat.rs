@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use app::live::{ClientCommand, LiveEvent, RefusalReason};
+use app::error::Refusal;
+use app::live::{ClientCommand, LiveEvent};
 use app::model::{MessageKind, RoomAccess};
 use common::{PATIENCE, make_gif, spawn_app, spawn_app_with};
 
@@ -71,12 +72,17 @@ async fn a_password_room_needs_its_password_which_is_remembered_and_never_shown(
     assert!(matches!(alice.room_page(room.id).await, RoomAccess::Open(_)), "the owner needs no password");
 
     let bob = app.person().await;
-    assert!(matches!(bob.room_page(room.id).await, RoomAccess::NeedsPassword { .. }));
+    assert!(matches!(bob.room_page(room.id).await, RoomAccess::Refused { refusal: Refusal::Password, .. }));
     // Without the password, the live channel refuses to join too.
     let mut live = bob.connect().await;
     live.send(&ClientCommand::Join { room: room.id, since: None }).await;
-    let reason = live.expect(|e| match e { LiveEvent::Refused { reason, .. } => Some(*reason), _ => None }).await;
-    assert_eq!(reason, RefusalReason::Password);
+    let reason = live
+        .expect(|e| match e {
+            LiveEvent::Refused { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, Refusal::Password);
 
     let wrong = bob.enter(room.id, "hunter3").await.unwrap_err();
     assert_eq!((wrong.status, wrong.message.as_str()), (403, "Wrong password."));
@@ -84,9 +90,12 @@ async fn a_password_room_needs_its_password_which_is_remembered_and_never_shown(
     assert!(matches!(bob.room_page(room.id).await, RoomAccess::Open(_)), "the grant is remembered");
     bob.join(room.id).await;
 
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM rooms").fetch_one(&app.db().await).await.unwrap();
+    let stored: String =
+        sqlx::query_scalar("SELECT password_hash FROM rooms").fetch_one(&app.db().await).await.unwrap();
     assert!(stored.starts_with("$argon2id$"), "stored as {stored}");
-    for body in [app.get("/").await.text().await.unwrap(), app.get(&format!("/room/{}", room.id)).await.text().await.unwrap()] {
+    for body in
+        [app.get("/").await.text().await.unwrap(), app.get(&format!("/room/{}", room.id)).await.text().await.unwrap()]
+    {
         assert!(!body.contains("argon2") && !body.contains("hunter2"));
     }
 }
@@ -102,9 +111,14 @@ async fn a_missing_room_is_a_404_page_and_a_refusal_on_the_live_channel() {
     }
     let alice = app.person().await;
     let mut live = alice.connect().await;
-    live.send(&ClientCommand::Join { room: 999, since: None }).await;
-    let reason = live.expect(|e| match e { LiveEvent::Refused { reason, .. } => Some(*reason), _ => None }).await;
-    assert_eq!(reason, RefusalReason::NotFound);
+    live.send(&ClientCommand::Join { room: app::model::RoomId::new(999), since: None }).await;
+    let reason = live
+        .expect(|e| match e {
+            LiveEvent::Refused { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, Refusal::NotFound);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +135,7 @@ async fn twenty_concurrent_joiners_fill_five_places_and_no_more() {
 
     // A sixth person sees the room as full on the page too.
     let late = app.person().await;
-    assert!(matches!(late.room_page(room.id).await, RoomAccess::Full { .. }));
+    assert!(matches!(late.room_page(room.id).await, RoomAccess::Refused { refusal: Refusal::Full, .. }));
     let rooms: Vec<app::model::RoomSummary> = late.call("list_rooms", &[]).await.unwrap();
     assert_eq!(rooms[0].present, 5);
 }
@@ -154,10 +168,12 @@ async fn messages_reach_everyone_in_the_room_including_the_senders_other_tabs() 
     assert_eq!(sent.body, "hello <b>bob</b>");
     assert_eq!(sent.author.as_ref(), Some(alice.me()));
     for live in [&mut alice_tab, &mut alice_other_tab, &mut bob_tab] {
-        let message = live.expect(|e| match e {
-            LiveEvent::Chat { message } if message.kind == MessageKind::Text => Some(message.clone()),
-            _ => None,
-        }).await;
+        let message = live
+            .expect(|e| match e {
+                LiveEvent::Chat { message } if message.kind == MessageKind::Text => Some(message.clone()),
+                _ => None,
+            })
+            .await;
         assert_eq!(message, sent);
     }
     let reply = bob.send(room.id, "hi alice").await.unwrap();
@@ -165,7 +181,8 @@ async fn messages_reach_everyone_in_the_room_including_the_senders_other_tabs() 
     assert_eq!(alice_tab.next_chat().await, reply);
 
     // The page renders the history, escaped.
-    let html = alice.client.get(format!("http://{}/room/{}", app.addr, room.id)).send().await.unwrap().text().await.unwrap();
+    let html =
+        alice.client.get(format!("http://{}/room/{}", app.addr, room.id)).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("hello &lt;b&gt;bob&lt;/b&gt;"), "{html}");
 }
 
@@ -195,10 +212,12 @@ async fn joins_and_leaves_are_persisted_system_messages() {
     let (mut alice_live, _) = alice.join(room.id).await;
     let (bob_live, _) = bob.join(room.id).await;
 
-    let joined = alice_live.expect(|e| match e {
-        LiveEvent::Chat { message } if message.body.contains(&bob.me().name) => Some(message.clone()),
-        _ => None,
-    }).await;
+    let joined = alice_live
+        .expect(|e| match e {
+            LiveEvent::Chat { message } if message.body.contains(&bob.me().name) => Some(message.clone()),
+            _ => None,
+        })
+        .await;
     assert_eq!(joined.kind, MessageKind::System);
     assert_eq!(joined.body, format!("{} joined", bob.me().name));
 
@@ -235,19 +254,39 @@ async fn the_room_list_is_live() {
     let watcher = app.person().await;
     let mut lobby = watcher.connect().await;
     lobby.send(&ClientCommand::SubscribeLobby).await;
-    let snapshot = lobby.expect(|e| match e { LiveEvent::Rooms { rooms } => Some(rooms.clone()), _ => None }).await;
+    let snapshot = lobby
+        .expect(|e| match e {
+            LiveEvent::Rooms { rooms } => Some(rooms.clone()),
+            _ => None,
+        })
+        .await;
     assert!(snapshot.is_empty());
 
     let alice = app.person().await;
     let room = alice.create_room("new!", 3, "").await.unwrap();
-    let announced = lobby.expect(|e| match e { LiveEvent::NewRoom { room } => Some(room.clone()), _ => None }).await;
+    let announced = lobby
+        .expect(|e| match e {
+            LiveEvent::NewRoom { room } => Some(room.clone()),
+            _ => None,
+        })
+        .await;
     assert_eq!(announced, room);
 
     let (live, _) = alice.join(room.id).await;
-    let count = lobby.expect(|e| match e { LiveEvent::RoomPresence { id, present } if *id == room.id => Some(*present), _ => None }).await;
+    let count = lobby
+        .expect(|e| match e {
+            LiveEvent::RoomPresence { id, present, .. } if *id == room.id => Some(*present),
+            _ => None,
+        })
+        .await;
     assert_eq!(count, 1);
     live.close().await;
-    let count = lobby.expect(|e| match e { LiveEvent::RoomPresence { id, present } if *id == room.id => Some(*present), _ => None }).await;
+    let count = lobby
+        .expect(|e| match e {
+            LiveEvent::RoomPresence { id, present, .. } if *id == room.id => Some(*present),
+            _ => None,
+        })
+        .await;
     assert_eq!(count, 0);
 }
 
@@ -275,10 +314,15 @@ async fn an_uploaded_gif_is_stored_served_and_announced() {
     let message = alice.upload(&room.id.to_string(), "../../cat.gif", make_gif(16, 3)).await.unwrap();
     assert_eq!(message.kind, MessageKind::Gif);
     assert!(message.body.starts_with("/gif/") && !message.body.contains("cat"), "{}", message.body);
-    assert_eq!(bob_live.expect(|e| match e {
-        LiveEvent::Chat { message } if message.kind == MessageKind::Gif => Some(message.clone()),
-        _ => None,
-    }).await, message);
+    assert_eq!(
+        bob_live
+            .expect(|e| match e {
+                LiveEvent::Chat { message } if message.kind == MessageKind::Gif => Some(message.clone()),
+                _ => None,
+            })
+            .await,
+        message
+    );
 
     let response = app.get(&message.body).await;
     assert_eq!(response.status(), 200);
@@ -353,7 +397,12 @@ async fn an_empty_room_is_removed_after_the_grace_with_its_messages_and_files() 
     assert_eq!(app.upload_files().len(), 1);
     live.close().await;
 
-    let removed = lobby.expect(|e| match e { LiveEvent::RemoveRoom { id } => Some(*id), _ => None }).await;
+    let removed = lobby
+        .expect(|e| match e {
+            LiveEvent::RemoveRoom { id } => Some(*id),
+            _ => None,
+        })
+        .await;
     assert_eq!(removed, room.id);
     assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 0);
@@ -420,8 +469,10 @@ async fn history_is_served_in_pages_of_fifty() {
     assert!(view.messages.windows(2).all(|w| w[0].seq + 1 == w[1].seq), "oldest first, no gaps");
 
     let first = view.messages[0].seq;
-    let page: app::model::MessagePage =
-        alice.call("earlier_messages", &[("room", &room.id.to_string()), ("before", &first.to_string())]).await.unwrap();
+    let page: app::model::MessagePage = alice
+        .call("earlier_messages", &[("room", &room.id.to_string()), ("before", &first.to_string())])
+        .await
+        .unwrap();
     assert!(!page.has_earlier);
     // 11 earlier: the join message and messages 1–10.
     assert_eq!(page.messages.len(), 11);

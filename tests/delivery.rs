@@ -61,7 +61,8 @@ async fn a_client_too_far_behind_is_told_to_reload_instead_of_replayed() {
     late.send(&ClientCommand::Join { room: room.id, since: Some(0) }).await;
     late.expect(|e| matches!(e, LiveEvent::Resync { .. }).then_some(())).await;
     let events = late.drain(Duration::from_millis(300)).await;
-    let replayed = events.iter().filter(|e| matches!(e, LiveEvent::Chat { message } if message.body.starts_with('m'))).count();
+    let replayed =
+        events.iter().filter(|e| matches!(e, LiveEvent::Chat { message } if message.body.starts_with('m'))).count();
     assert_eq!(replayed, 0, "no flood of old messages");
 
     // Within the bound, everything missed is replayed.
@@ -142,7 +143,12 @@ impl Drop for Process {
 
 /// Follows a room like the browser client does: collects `chat` events and, when the connection drops,
 /// reconnects and resumes after the last message it has.
-async fn follow(person: TestPerson, room: i64, mut live: LiveClient, until_body: String) -> Vec<ChatMessage> {
+async fn follow(
+    person: TestPerson,
+    room: app::model::RoomId,
+    mut live: LiveClient,
+    until_body: String,
+) -> Vec<ChatMessage> {
     let mut received: Vec<ChatMessage> = Vec::new();
     loop {
         match live.next_or_closed().await {
@@ -206,7 +212,8 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
     acknowledged.insert(last.seq, "the end".into());
 
     for follower in followers {
-        let received = tokio::time::timeout(Duration::from_secs(30), follower).await.expect("followers finish").unwrap();
+        let received =
+            tokio::time::timeout(Duration::from_secs(30), follower).await.expect("followers finish").unwrap();
         let seqs: Vec<i64> = received.iter().map(|m| m.seq).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, no duplicates: {seqs:?}");
         let texts: BTreeMap<i64, String> =

@@ -58,11 +58,10 @@ async fn database_file_is_created_and_migrated() {
     assert!(db_file.exists(), "expected the default SQLite file at {}", db_file.display());
 
     let pool = gif_chat::connect_database(&app.config).await.unwrap();
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     for table in ["messages", "rooms", "tower_sessions"] {
         assert!(tables.iter().any(|t| t == table), "missing table {table} in {tables:?}");
     }

@@ -4,10 +4,11 @@ mod common;
 
 use std::time::Duration;
 
+use app::error::Refusal;
 use app::live::LiveEvent;
 use app::model::RoomAccess;
-use futures_util::{SinkExt, StreamExt};
 use common::{LiveClient, make_gif, spawn_app};
+use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Sends a raw frame and returns the close code the server answers with.
@@ -40,10 +41,15 @@ async fn bad_websocket_frames_close_only_their_own_connection() {
         assert_eq!(close_code_after(&mut attacker, frame.clone()).await, code, "{frame:?}");
     }
     let sent = alice.send(room.id, "still here").await.unwrap();
-    assert_eq!(bystander.expect(|e| match e {
-        LiveEvent::Chat { message } if message.body == "still here" => Some(message.seq),
-        _ => None,
-    }).await, sent.seq);
+    assert_eq!(
+        bystander
+            .expect(|e| match e {
+                LiveEvent::Chat { message } if message.body == "still here" => Some(message.seq),
+                _ => None,
+            })
+            .await,
+        sent.seq
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,8 +74,9 @@ async fn repeated_password_guesses_are_rate_limited_with_a_retry_time() {
     assert_eq!(response.status(), 429, "even the right password waits");
     let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=12).contains(&retry_after), "{retry_after}");
-    assert!(response.text().await.unwrap().contains("TooManyAttempts"));
-    assert!(matches!(guesser.room_page(room.id).await, RoomAccess::NeedsPassword { .. }));
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!((error["error"].as_str(), error["retryAfter"].as_u64()), (Some("tooManyRequests"), Some(retry_after)));
+    assert!(matches!(guesser.room_page(room.id).await, RoomAccess::Refused { refusal: Refusal::Password, .. }));
 
     // Someone else is not punished for the guesser (below the per-address limit).
     let friend = app.person().await;
@@ -88,7 +95,10 @@ async fn pages_and_other_responses_carry_security_headers() {
     for directive in ["default-src 'self'", "'wasm-unsafe-eval'", "frame-ancestors 'none'", "object-src 'none'"] {
         assert!(csp.contains(directive), "{directive} missing from {csp}");
     }
-    assert!(!csp.contains("'unsafe-inline'; ") || !csp.split("script-src").nth(1).unwrap().split(';').next().unwrap().contains("unsafe-inline"));
+    assert!(
+        !csp.contains("'unsafe-inline'; ")
+            || !csp.split("script-src").nth(1).unwrap().split(';').next().unwrap().contains("unsafe-inline")
+    );
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(headers["referrer-policy"], "same-origin");
@@ -110,10 +120,18 @@ async fn malformed_ids_and_arguments_are_clear_errors() {
     }
     let refusal = alice.call::<RoomAccess>("room_page", &[("id", "abc")]).await.unwrap_err();
     assert_eq!(refusal.status, 400);
-    let refusal = alice.call::<app::model::ChatMessage>("send_message", &[("room", "1;DROP TABLE rooms")]).await.unwrap_err();
+    let refusal =
+        alice.call::<app::model::ChatMessage>("send_message", &[("room", "1;DROP TABLE rooms")]).await.unwrap_err();
     assert_eq!(refusal.status, 400);
-    let refusal = alice.call::<app::model::ChatMessage>("send_message", &[("room", "1"), ("body", "x"), ("client_id", "bad id!")]).await.unwrap_err();
-    assert!(refusal.status == 403 || refusal.status == 422, "{refusal:?}");
+    let refusal = alice
+        .call::<app::model::ChatMessage>("send_message", &[("room", "1"), ("body", "x"), ("client_id", "bad id!")])
+        .await
+        .unwrap_err();
+    // Input is checked before anything else: a bad message id is the client's mistake, whatever the room.
+    assert_eq!(
+        (refusal.status, refusal.message.as_str()),
+        (422, "A message id has at most 64 letters, digits, - or _.")
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
     assert_eq!(app.get("/").await.status(), 200, "still serving");
 }
@@ -168,4 +186,33 @@ async fn uploads_without_the_gif_field_are_refused_and_leave_nothing() {
     }
     assert!(app.upload_files().is_empty(), "{:?}", app.upload_files());
     assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'gif'").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internal_failure_is_a_plain_500_that_names_no_internals() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("fragile", 10, "").await.unwrap();
+    // Break the database under the running server: the admission query reads this table.
+    sqlx::query("DROP TABLE room_grants").execute(&app.db().await).await.unwrap();
+    let response = alice
+        .client
+        .post(app.url("/api/room_page"))
+        .header("Accept", "application/json")
+        .form(&[("id", room.id.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let body = response.text().await.unwrap();
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        error,
+        serde_json::json!({"error": "internal", "message": "Something went wrong on our side. Please try again."})
+    );
+    assert!(!body.contains("room_grants") && !body.contains("no such table"), "{body}");
+    // The same failure on the live channel closes it with "try again later", not "room not found".
+    let mut live = alice.connect().await;
+    live.send(&app::live::ClientCommand::Join { room: room.id, since: None }).await;
+    assert!(live.next_or_closed().await.is_none(), "the join was not refused as if the room were missing");
 }

@@ -1,5 +1,6 @@
 //! Server functions: every mutation and every page's data. Each has a stable endpoint (`/api/<name>`) that bots
-//! and tools can call; README.md documents them. Arguments are form-encoded; results and errors are JSON.
+//! and tools can call; README.md documents them. Arguments are form-encoded; results and errors are JSON. Each
+//! parses its input into domain types and asks the chat service; nothing else.
 
 use leptos::prelude::*;
 
@@ -19,9 +20,9 @@ pub async fn whoami() -> Result<Person, AppError> {
 #[server(endpoint = "lobby")]
 pub async fn load_lobby() -> Result<Lobby, AppError> {
     respond(
-        async move {
+        async {
             let me = me().await?;
-            let rooms = chat().list_rooms(&me.id).await?;
+            let rooms = chat().list_rooms(&me).await?;
             Ok(Lobby { me, rooms })
         }
         .await,
@@ -31,7 +32,7 @@ pub async fn load_lobby() -> Result<Lobby, AppError> {
 /// Every open room, newest first.
 #[server(endpoint = "list_rooms")]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, AppError> {
-    respond(async move { chat().list_rooms(&me().await?.id).await }.await)
+    respond(async { chat().list_rooms(&me().await?).await }.await)
 }
 
 /// Creates a room owned by the caller and sends them into it.
@@ -41,19 +42,15 @@ pub async fn create_room(
     max_members: String,
     #[server(default)] password: Option<String>,
 ) -> Result<RoomSummary, AppError> {
-    use crate::server::passwords;
-    use crate::validate;
+    use crate::domain::{MemberLimit, RoomPassword, Title};
 
     respond(
-        async move {
+        async {
             let owner = me().await?;
-            let title = validate::title(&title)?;
-            let max_members = validate::max_members(&max_members)?;
-            let password_hash = match validate::new_password(password.as_deref())? {
-                Some(password) => Some(passwords::hash(password).await?),
-                None => None,
-            };
-            let room = chat().create_room(&owner, &title, max_members, password_hash).await?;
+            let title = Title::parse(&title)?;
+            let limit = MemberLimit::parse(&max_members)?;
+            let password = RoomPassword::parse(password.as_deref())?;
+            let room = chat().create_room(&owner, title, limit, password).await?;
             leptos_axum::redirect(&format!("/room/{}", room.id));
             Ok(room)
         }
@@ -64,60 +61,13 @@ pub async fn create_room(
 /// What `/room/:id` shows the caller: the room with its latest messages, or why they cannot enter.
 #[server(endpoint = "room_page")]
 pub async fn room_page(id: RoomId) -> Result<RoomAccess, AppError> {
-    use crate::model::{RoomView};
-    use crate::server::db;
-
-    respond(
-        async move {
-            let me = me().await?;
-            let chat = chat();
-            let Some(row) = db::find_room(&chat.db, id).await? else {
-                return Ok(RoomAccess::NotFound);
-            };
-            if db::is_banned(&chat.db, id, &me.id).await? {
-                return Ok(RoomAccess::Banned { id, title: row.title });
-            }
-            if row.password_hash.is_some() && !db::is_granted(&chat.db, id, &me.id).await? {
-                return Ok(RoomAccess::NeedsPassword { id, title: row.title });
-            }
-            let room = chat.summary(&row);
-            if room.present >= room.max_members && !chat.presence.is_present(id, &me.id) {
-                return Ok(RoomAccess::Full { id, title: room.title, max_members: room.max_members });
-            }
-            let (messages, has_earlier) = db::messages_before(&chat.db, id, &me.id, None).await?;
-            let participants = chat.participants(id).await?;
-            Ok(RoomAccess::Open(RoomView { room, me, participants, messages, has_earlier }))
-        }
-        .await,
-    )
+    respond(async { chat().room_page(id, &me().await?).await }.await)
 }
 
 /// Checks a room's password; a correct one is remembered for the caller's session.
 #[server(endpoint = "enter_room")]
 pub async fn enter_room(id: RoomId, password: String) -> Result<(), AppError> {
-    use crate::server::{db, passwords};
-
-    respond(
-        async move {
-            let me = me().await?;
-            let chat = chat();
-            let row = db::find_room(&chat.db, id).await?.ok_or(AppError::RoomNotFound)?;
-            let Some(hash) = row.password_hash else {
-                return Ok(());
-            };
-            if let Err(wait) = chat.password_attempts.check(&me.id, client_address().await) {
-                return Err(AppError::TooManyAttempts(wait.as_secs().max(1)));
-            }
-            if password.chars().count() > crate::model::PASSWORD_MAX_CHARS
-                || !passwords::verify(hash, password).await?
-            {
-                return Err(AppError::WrongPassword);
-            }
-            db::grant(&chat.db, id, &me.id).await?;
-            Ok(())
-        }
-        .await,
-    )
+    respond(async { chat().enter_with_password(id, &me().await?, password, client_address().await).await }.await)
 }
 
 /// Sends a text message to a room the caller is in; with `to` (a person's id), a whisper only they will see.
@@ -129,37 +79,15 @@ pub async fn send_message(
     #[server(default)] to: Option<String>,
     #[server(default)] client_id: Option<String>,
 ) -> Result<ChatMessage, AppError> {
-    use crate::model::MessageKind;
-    use crate::server::db::NewMessage;
-    use crate::validate;
+    use crate::domain::{ClientMessageId, MessageBody, PersonId};
 
     respond(
-        async move {
+        async {
             let me = me().await?;
-            let body = validate::message(&body)?;
-            let chat = chat();
-            if !chat.presence.is_present(room, &me.id) {
-                return Err(AppError::NotInRoom);
-            }
-            let recipient = to.filter(|to| !to.is_empty());
-            if let Some(recipient) = &recipient {
-                if *recipient == me.id {
-                    return Err(AppError::invalid("Whisper to someone else."));
-                }
-                if !chat.presence.is_present(room, recipient) {
-                    return Err(AppError::invalid("That person is not in this room any more."));
-                }
-            }
-            let client_id = validate::client_id(client_id.as_deref())?;
-            let kind = if recipient.is_some() { MessageKind::Whisper } else { MessageKind::Text };
-            let message = NewMessage {
-                kind,
-                author_id: Some(&me.id),
-                recipient_id: recipient.as_deref(),
-                body: &body,
-                client_id: client_id.as_deref(),
-            };
-            chat.post(room, message).await
+            let body = MessageBody::parse(&body)?;
+            let to = to.filter(|to| !to.is_empty()).map(|to| PersonId::parse(&to)).transpose()?;
+            let client_id = ClientMessageId::parse(client_id.as_deref())?;
+            chat().send_text(room, &me, body, to, client_id).await
         }
         .await,
     )
@@ -168,34 +96,25 @@ pub async fn send_message(
 /// The room's owner removes a person from it; they cannot come back while the room exists.
 #[server(endpoint = "kick")]
 pub async fn kick(room: RoomId, person: String) -> Result<(), AppError> {
-    respond(async move { chat().kick(room, &me().await?, &person).await }.await)
+    use crate::domain::PersonId;
+
+    respond(
+        async {
+            let target = PersonId::parse(&person)?;
+            chat().kick(room, &me().await?, &target).await
+        }
+        .await,
+    )
 }
 
 /// The room's owner deletes it; everyone in it goes back to the room list.
 #[server(endpoint = "delete_room")]
 pub async fn delete_room(room: RoomId) -> Result<(), AppError> {
-    respond(async move { chat().delete_by_owner(room, &me().await?).await }.await)
+    respond(async { chat().delete_room_by(room, &me().await?).await }.await)
 }
 
 /// The page of messages before `before` (a sequence number), for "Load earlier".
 #[server(endpoint = "earlier_messages")]
 pub async fn earlier_messages(room: RoomId, before: i64) -> Result<MessagePage, AppError> {
-    use crate::server::db;
-
-    respond(
-        async move {
-            let me = me().await?;
-            let chat = chat();
-            let row = db::find_room(&chat.db, room).await?.ok_or(AppError::RoomNotFound)?;
-            if row.password_hash.is_some() && !db::is_granted(&chat.db, room, &me.id).await? {
-                return Err(AppError::WrongPassword);
-            }
-            if db::is_banned(&chat.db, room, &me.id).await? {
-                return Err(AppError::Forbidden("The owner removed you from this room.".into()));
-            }
-            let (messages, has_earlier) = db::messages_before(&chat.db, room, &me.id, Some(before)).await?;
-            Ok(MessagePage { messages, has_earlier })
-        }
-        .await,
-    )
+    respond(async { chat().earlier_messages(room, &me().await?, before).await }.await)
 }

@@ -1,16 +1,88 @@
-//! The one error type that crosses the wire: every server function returns it, and the UI shows its message.
-//! Internal failures are logged on the server and reach the client only as "something went wrong".
+//! What the client is told when something is refused or fails: one [`Refusal`] for "you may not be here", and
+//! one wire error, [`AppError`], with one JSON shape for server functions and the upload route alike:
+//!
+//! ```json
+//! {"error": "refused", "reason": "full", "message": "This room is full."}
+//! {"error": "invalid", "message": "Give the room a title."}
+//! {"error": "tooManyRequests", "retryAfter": 12, "message": "Too many attempts. Try again in 12 seconds."}
+//! ```
+//!
+//! Server-side failures are logged with their cause where they turn into an `AppError` (see
+//! `server::error::ServerError`); the client only ever learns "something went wrong".
+
+use std::fmt;
 
 use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
 use leptos::server_fn::codec::JsonEncoding;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+use crate::domain::InvalidInput;
+
+/// Why a person may not see, enter or post to a room. Pages, server functions, the live channel and uploads all
+/// answer with this one type; on the wire it is a camelCase code (`"notFound"`, `"full"`…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Refusal {
+    /// The room does not exist, or no longer does.
+    NotFound,
+    /// The room is locked and this person has not given its password.
+    Password,
+    /// Every place is taken.
+    Full,
+    /// The owner removed this person from the room; they cannot come back while it exists.
+    Banned,
+    /// Posting needs being in the room (joined on the live channel).
+    NotPresent,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 5] =
+        [Refusal::NotFound, Refusal::Password, Refusal::Full, Refusal::Banned, Refusal::NotPresent];
+
+    /// The code used on the wire and in `/?notice=<code>`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::NotFound => "notFound",
+            Refusal::Password => "password",
+            Refusal::Full => "full",
+            Refusal::Banned => "banned",
+            Refusal::NotPresent => "notPresent",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Refusal> {
+        Refusal::ALL.into_iter().find(|refusal| refusal.code() == code)
+    }
+
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::NotFound => 404,
+            Refusal::Password | Refusal::Banned | Refusal::NotPresent => 403,
+            Refusal::Full => 409,
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refusal::NotFound => "This room does not exist (any more).",
+            Refusal::Password => "This room needs its password.",
+            Refusal::Full => "This room is full.",
+            Refusal::Banned => "The owner removed you from this room.",
+            Refusal::NotPresent => "You are not in this room.",
+        })
+    }
+}
+
+/// The error that crosses the wire. Its `Display` is the message the UI shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(into = "WireError", from = "WireError")]
 pub enum AppError {
     /// Input that breaks a rule; the message says which.
     #[error("{0}")]
     Invalid(String),
-    /// A request that is malformed as a whole (not multipart, a missing field).
+    /// A request that is malformed as a whole (not multipart, a missing field, arguments that do not parse).
     #[error("{0}")]
     BadRequest(String),
     /// An upload over the size limit.
@@ -19,32 +91,24 @@ pub enum AppError {
     /// An upload that is not a clean GIF.
     #[error("{0}")]
     NotAGif(String),
-    #[error("This room does not exist (any more).")]
-    RoomNotFound,
+    #[error("{0}")]
+    Refused(Refusal),
     #[error("Wrong password.")]
     WrongPassword,
-    #[error("This room is full.")]
-    RoomFull,
-    #[error("You are not in this room.")]
-    NotInRoom,
     /// Not allowed, whatever the client sends (a non-owner's kick or delete).
     #[error("{0}")]
     Forbidden(String),
-    /// Too many password attempts; the next is allowed after this many seconds.
+    /// Over a limit; the next attempt is allowed after this many seconds.
     #[error("Too many attempts. Try again in {0} seconds.")]
-    TooManyAttempts(u64),
+    TooManyRequests(u64),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
-    /// The request itself failed (network, encoding): raised by the server-function machinery.
-    #[error("The request failed: {0}")]
-    Request(ServerFnErrorErr),
+    /// The request did not get through, or its answer did not come back (raised in the browser).
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl AppError {
-    pub fn invalid(message: impl Into<String>) -> AppError {
-        AppError::Invalid(message.into())
-    }
-
     /// The HTTP status the error is answered with.
     pub fn status(&self) -> u16 {
         match self {
@@ -52,43 +116,153 @@ impl AppError {
             AppError::BadRequest(_) => 400,
             AppError::TooLarge(_) => 413,
             AppError::NotAGif(_) => 415,
-            AppError::RoomNotFound => 404,
-            AppError::WrongPassword | AppError::NotInRoom | AppError::Forbidden(_) => 403,
-            AppError::RoomFull => 409,
-            AppError::TooManyAttempts(_) => 429,
-            AppError::Internal => 500,
-            AppError::Request(ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_)) => 400,
-            AppError::Request(_) => 500,
+            AppError::Refused(refusal) => refusal.status(),
+            AppError::WrongPassword | AppError::Forbidden(_) => 403,
+            AppError::TooManyRequests(_) => 429,
+            AppError::Internal | AppError::Unreachable(_) => 500,
         }
+    }
+
+    /// Seconds to wait before trying again, for the `Retry-After` header.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyRequests(seconds) => Some(*seconds),
+            _ => None,
+        }
+    }
+}
+
+impl From<InvalidInput> for AppError {
+    fn from(error: InvalidInput) -> AppError {
+        AppError::Invalid(error.0)
+    }
+}
+
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> AppError {
+        AppError::Refused(refusal)
     }
 }
 
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// Failures of the server-function machinery itself. On the server these are arguments that do not parse
+    /// (the client's fault); in the browser, a request that did not get through.
     fn from_server_fn_error(error: ServerFnErrorErr) -> AppError {
-        AppError::Request(error)
+        match error {
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                AppError::BadRequest(format!("The request's arguments are not valid: {detail}"))
+            }
+            ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => {
+                AppError::Unreachable(format!("The request failed: {detail}"))
+            }
+            other => AppError::Unreachable(format!("The request failed: {other}")),
+        }
     }
 }
 
-impl From<ServerFnErrorErr> for AppError {
-    fn from(error: ServerFnErrorErr) -> AppError {
-        AppError::Request(error)
+/// The one JSON shape of every error answer.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireError {
+    error: String,
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<Refusal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+}
+
+impl From<AppError> for WireError {
+    fn from(error: AppError) -> WireError {
+        let code = match &error {
+            AppError::Invalid(_) => "invalid",
+            AppError::BadRequest(_) => "badRequest",
+            AppError::TooLarge(_) => "tooLarge",
+            AppError::NotAGif(_) => "notAGif",
+            AppError::Refused(_) => "refused",
+            AppError::WrongPassword => "wrongPassword",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::TooManyRequests(_) => "tooManyRequests",
+            AppError::Internal => "internal",
+            AppError::Unreachable(_) => "unreachable",
+        };
+        let reason = match &error {
+            AppError::Refused(refusal) => Some(*refusal),
+            _ => None,
+        };
+        WireError { error: code.to_owned(), message: error.to_string(), reason, retry_after: error.retry_after() }
     }
 }
 
-#[cfg(feature = "ssr")]
-impl From<sqlx::Error> for AppError {
-    fn from(error: sqlx::Error) -> AppError {
-        tracing::error!(%error, "database error");
-        AppError::Internal
+impl From<WireError> for AppError {
+    fn from(wire: WireError) -> AppError {
+        match (wire.error.as_str(), wire.reason, wire.retry_after) {
+            ("invalid", ..) => AppError::Invalid(wire.message),
+            ("badRequest", ..) => AppError::BadRequest(wire.message),
+            ("tooLarge", ..) => AppError::TooLarge(wire.message),
+            ("notAGif", ..) => AppError::NotAGif(wire.message),
+            ("refused", Some(refusal), _) => AppError::Refused(refusal),
+            ("wrongPassword", ..) => AppError::WrongPassword,
+            ("forbidden", ..) => AppError::Forbidden(wire.message),
+            ("tooManyRequests", _, Some(seconds)) => AppError::TooManyRequests(seconds),
+            ("unreachable", ..) => AppError::Unreachable(wire.message),
+            _ => AppError::Internal,
+        }
     }
 }
 
-#[cfg(feature = "ssr")]
-impl axum::response::IntoResponse for AppError {
-    fn into_response(self) -> axum::response::Response {
-        let status = http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_variant() -> Vec<AppError> {
+        let mut all = vec![
+            AppError::Invalid("Give the room a title.".into()),
+            AppError::BadRequest("No file.".into()),
+            AppError::TooLarge("A GIF may be at most 10 MiB.".into()),
+            AppError::NotAGif("That file is not a GIF.".into()),
+            AppError::WrongPassword,
+            AppError::Forbidden("Only the room's owner can do that.".into()),
+            AppError::TooManyRequests(12),
+            AppError::Internal,
+            AppError::Unreachable("offline".into()),
+        ];
+        all.extend(Refusal::ALL.map(AppError::Refused));
+        all
+    }
+
+    #[test]
+    fn every_error_survives_the_wire_in_one_shape() {
+        for error in every_variant() {
+            let json: serde_json::Value = serde_json::to_value(&error).unwrap();
+            assert!(json["error"].is_string() && json["message"] == error.to_string(), "{json}");
+            assert_eq!(serde_json::from_value::<AppError>(json).unwrap(), error);
+        }
+        let json = serde_json::to_value(AppError::Refused(Refusal::Full)).unwrap();
+        assert_eq!(json, serde_json::json!({"error": "refused", "reason": "full", "message": "This room is full."}));
+    }
+
+    #[test]
+    fn every_error_has_its_status() {
+        let statuses: Vec<u16> = every_variant().iter().map(AppError::status).collect();
+        assert_eq!(statuses, [422, 400, 413, 415, 403, 403, 429, 500, 500, 404, 403, 409, 403, 403]);
+        assert_eq!(AppError::TooManyRequests(3).retry_after(), Some(3));
+    }
+
+    #[test]
+    fn refusal_codes_round_trip() {
+        for refusal in Refusal::ALL {
+            assert_eq!(Refusal::from_code(refusal.code()), Some(refusal));
+            assert_eq!(serde_json::to_string(&refusal).unwrap(), format!("\"{}\"", refusal.code()));
+        }
+        assert_eq!(Refusal::from_code("<script>"), None);
+    }
+
+    #[test]
+    fn malformed_arguments_are_the_clients_fault() {
+        let error = AppError::from_server_fn_error(ServerFnErrorErr::Args("room: invalid digit".into()));
+        assert_eq!(error.status(), 400);
     }
 }

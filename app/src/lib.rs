@@ -4,14 +4,14 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod browser;
 pub mod components;
+pub mod domain;
 pub mod error;
 pub mod live;
 pub mod live_client;
 pub mod model;
 pub mod pages;
-pub mod upload_client;
-pub mod validate;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -52,7 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_live_channel();
-    mark_hydrated();
+    browser::mark_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/gif-chat.css" />
@@ -83,14 +83,4 @@ fn set_content_security_policy() {
     if let Ok(value) = http::HeaderValue::from_str(&policy) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
-}
-
-/// Sets `data-hydrated` on `<body>` once the WASM client has taken over the page. Effects never run during
-/// SSR, so the attribute is an honest signal that event handlers are attached (the end-to-end tests wait for it).
-fn mark_hydrated() {
-    Effect::new(|_| {
-        if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 }

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ChatMessage, MessagePreview, Participant, RoomId, RoomSummary};
+use crate::error::Refusal;
+use crate::model::{ChatMessage, MessagePreview, Participant, Person, RoomId, RoomSummary};
 
 /// Server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,14 +17,18 @@ pub enum LiveEvent {
     NewRoom { room: RoomSummary },
     /// A room was removed (sent to the room list and to the room itself).
     RemoveRoom { id: RoomId },
-    /// The number of people present in a room changed (sent to the room list and the room).
-    RoomPresence { id: RoomId, present: u32 },
+    /// The number of people present in a room changed (sent to the room list). `version` orders presence
+    /// updates of the room: ignore one whose version is not above the last seen.
+    RoomPresence { id: RoomId, present: u32, version: u64 },
+    /// The room has a new owner (sent to the room list).
+    RoomOwner { id: RoomId, owner: Person },
     /// A committed message (sent to the room). System messages (joins, leaves) are `chat` too.
     Chat { message: ChatMessage },
     /// The connection is now subscribed to the room list.
     Subscribed,
     /// Who is in the room now (sent to the room whenever it changes: arrivals, departures, a new owner).
-    Participants { room: RoomId, people: Vec<Participant> },
+    /// `version` orders them like `roomPresence`.
+    Participants { room: RoomId, people: Vec<Participant>, version: u64 },
     /// The owner removed you from the room: the connection has left it and cannot rejoin.
     Kicked { room: RoomId },
     /// A message arrived in a room you entered before and are not in now (sent only to you, on the room list).
@@ -31,22 +36,12 @@ pub enum LiveEvent {
     /// The connection joined the room and will receive its messages; `present` people are in it.
     Joined { room: RoomId, present: u32 },
     /// Joining the room was refused; the connection stays open but receives nothing from the room.
-    Refused { room: RoomId, reason: RefusalReason, message: String },
+    Refused { room: RoomId, reason: Refusal, message: String },
     /// Answer to `ping`.
     Pong,
     /// The client is too far behind to replay what it missed: it should reload the room's history (its live
     /// position now is the room's latest message).
     Resync { room: RoomId },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum RefusalReason {
-    NotFound,
-    Password,
-    Full,
-    /// The owner removed this person from the room.
-    Banned,
 }
 
 /// Client to server.
@@ -71,7 +66,8 @@ mod tests {
         prop_oneof![
             Just(ClientCommand::SubscribeLobby),
             Just(ClientCommand::Ping),
-            (any::<i64>(), proptest::option::of(any::<i64>())).prop_map(|(room, since)| ClientCommand::Join { room, since }),
+            (any::<i64>(), proptest::option::of(any::<i64>()))
+                .prop_map(|(room, since)| ClientCommand::Join { room: RoomId::new(room), since }),
         ]
     }
 

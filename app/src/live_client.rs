@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use crate::browser::{self, SocketCallbacks, SocketSender};
 use crate::live::{ClientCommand, LiveEvent};
 
 type CommandFn = Arc<dyn Fn() -> ClientCommand + Send + Sync>;
@@ -16,7 +17,6 @@ type HandlerFn = Arc<dyn Fn(LiveEvent) + Send + Sync>;
 
 /// The page's current subscription; `id` tells a page's cleanup apart from its successor's.
 #[derive(Clone)]
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))] // only the browser connects
 struct Subscriber {
     id: u64,
     command: CommandFn,
@@ -38,8 +38,8 @@ pub struct LiveChannel {
     state: RwSignal<Connection>,
     subscriber: StoredValue<Option<Subscriber>>,
     next_id: StoredValue<u64>,
-    /// Sends a text frame if the socket is open.
-    sender: StoredValue<Option<Arc<dyn Fn(&str) + Send + Sync>>>,
+    /// Sends a text frame if the socket is open (never on the server).
+    sender: StoredValue<Option<SocketSender>>,
 }
 
 impl LiveChannel {
@@ -76,7 +76,6 @@ impl LiveChannel {
         }
     }
 
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn dispatch(&self, text: &str) {
         match serde_json::from_str::<LiveEvent>(text) {
             Ok(event) => {
@@ -102,93 +101,15 @@ pub fn provide_live_channel() {
         sender: StoredValue::new(None),
     };
     provide_context(live);
-    #[cfg(feature = "hydrate")]
-    connect(live);
-}
-
-/// The application-level heartbeat frame, sent every [`HEARTBEAT_MS`] while connected.
-#[cfg(feature = "hydrate")]
-#[derive(Default)]
-struct Heartbeat;
-
-#[cfg(feature = "hydrate")]
-impl std::fmt::Display for Heartbeat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(r#"{"type":"ping"}"#)
-    }
-}
-
-/// Proxies commonly close connections idle for 60 s; a ping every 25 s keeps ours busy.
-#[cfg(feature = "hydrate")]
-const HEARTBEAT_MS: u64 = 25_000;
-
-/// Reconnect delays: 0.5 s, doubling up to 4 s, with up to 50% random jitter so that a restarted server is not
-/// hit by every client at the same instant. The longest delay (6 s) stays well inside the server's grace for
-/// rooms after a restart.
-#[cfg(feature = "hydrate")]
-fn backoff(attempt: u32) -> std::time::Duration {
-    let base = 500.0 * 2f64.powi(attempt.min(3) as i32);
-    std::time::Duration::from_millis((base * (1.0 + js_sys::Math::random() * 0.5)) as u64)
-}
-
-#[cfg(feature = "hydrate")]
-fn connect(live: LiveChannel) {
-    use codee::string::FromToStringCodec;
-    use leptos_use_core::ReconnectLimit;
-    use leptos_use_websocket::{UseWebSocketOptions, UseWebSocketReturn, use_websocket_with_options};
-    use wasm_bindgen::JsCast;
-
-    let attempts = StoredValue::new(0u32);
-    let reopen: StoredValue<Option<Arc<dyn Fn() + Send + Sync>>> = StoredValue::new(None);
-
-    let options = UseWebSocketOptions::default()
-        // Reconnecting is ours (with backoff); the crate's own retry uses a fixed interval.
-        .reconnect_limit(ReconnectLimit::Limited(0))
-        .on_open(move |event: web_sys::Event| {
-            attempts.set_value(0);
-            live.state.set(Connection::Online);
-            // The crate's `send` only works once its state says open, which is after this callback: write to the
-            // socket that just opened.
-            if let Some(socket) = event.target().and_then(|t| t.dyn_into::<web_sys::WebSocket>().ok()) {
-                if let Some(subscriber) = live.subscriber.get_value() {
-                    let text = serde_json::to_string(&(subscriber.command)()).expect("commands always serialize");
-                    let _ = socket.send_with_str(&text);
-                }
-            }
-        })
-        .on_message_raw(move |text: &str| live.dispatch(text))
-        .on_close(move |_| {
-            live.state.set(Connection::Offline);
-            let attempt = attempts.get_value();
-            attempts.set_value(attempt + 1);
-            set_timeout(
-                move || {
-                    if let Some(reopen) = reopen.get_value() {
-                        reopen();
-                    }
-                },
-                backoff(attempt),
-            );
-        })
-        .heartbeat::<Heartbeat, FromToStringCodec>(HEARTBEAT_MS);
-
-    let UseWebSocketReturn { open, close, send, .. } =
-        use_websocket_with_options::<String, String, FromToStringCodec, _, _>("/ws", options);
-    reopen.set_value(Some(Arc::new(open.clone())));
-
-    // The browser knows when the network goes and comes back before any timeout would: follow it. (Leaving a
-    // dead socket open would show "online" until the heartbeat's TCP write finally failed.)
-    let went_offline = window_event_listener(leptos::ev::offline, move |_| {
-        live.state.set(Connection::Offline);
-        close();
-    });
-    let came_back = window_event_listener(leptos::ev::online, move |_| {
-        attempts.set_value(0);
-        open();
-    });
-    on_cleanup(move || {
-        went_offline.remove();
-        came_back.remove();
-    });
-    live.sender.set_value(Some(Arc::new(move |text: &str| send(&text.to_owned()))));
+    let callbacks = SocketCallbacks {
+        hello: Arc::new(move || {
+            let subscriber = live.subscriber.get_value()?;
+            Some(serde_json::to_string(&(subscriber.command)()).expect("commands always serialize"))
+        }),
+        on_message: Arc::new(move |text| live.dispatch(text)),
+        on_online: Arc::new(move |online| {
+            live.state.set(if online { Connection::Online } else { Connection::Offline })
+        }),
+    };
+    live.sender.set_value(browser::open_socket("/ws", callbacks));
 }

@@ -2,17 +2,16 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A room's id as it appears in URLs (`/room/42`) and on the wire.
-pub type RoomId = i64;
+pub use crate::domain::{Hue, PersonId, RoomId};
+use crate::error::Refusal;
 
-/// A person's public identity: a random id kept in their session, and the color and short name derived from it.
-/// The id is not a credential (the session cookie is); it names the person in messages and participant lists.
+/// A person's public identity: a random id kept in their session, and the hue and short name derived from it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Person {
-    pub id: String,
+    pub id: PersonId,
     pub name: String,
-    /// `#rrggbb`, readable (WCAG AA) as text on the page background.
-    pub color: String,
+    /// Their color, as a hue: the stylesheet draws it readable (WCAG AA) on the page background.
+    pub hue: Hue,
 }
 
 /// A room as the room list shows it.
@@ -23,6 +22,8 @@ pub struct RoomSummary {
     pub locked: bool,
     pub max_members: u32,
     pub present: u32,
+    /// Orders presence updates: a `roomPresence` or `participants` event older than this is stale.
+    pub presence_version: u64,
     pub owner: Person,
     /// Unix time in milliseconds.
     pub created_at: i64,
@@ -121,7 +122,7 @@ pub struct Participant {
 pub struct RoomView {
     pub room: RoomSummary,
     pub me: Person,
-    /// Who is here, in order of arrival.
+    /// Who is here, in order of arrival (as of `room.presence_version`).
     pub participants: Vec<Participant>,
     /// The latest messages, oldest first.
     pub messages: Vec<ChatMessage>,
@@ -136,15 +137,19 @@ pub struct Lobby {
     pub rooms: Vec<RoomSummary>,
 }
 
-/// What `/room/:id` shows: the room, or why not.
+/// What `/room/:id` shows: the room, or why not (with what the refusal page needs to say which room).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RoomAccess {
-    Open(RoomView),
-    NeedsPassword { id: RoomId, title: String },
-    Full { id: RoomId, title: String, max_members: u32 },
-    /// The owner removed the visitor from this room; they cannot come back while it exists.
-    Banned { id: RoomId, title: String },
-    NotFound,
+    Open(Box<RoomView>),
+    Refused { refusal: Refusal, room: Option<RoomLabel> },
+}
+
+/// A room named on a page that does not let the visitor in (the password gate, "this room is full").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomLabel {
+    pub id: RoomId,
+    pub title: String,
+    pub max_members: u32,
 }
 
 /// A page of earlier messages for "Load earlier".
@@ -156,13 +161,3 @@ pub struct MessagePage {
 
 /// How many messages a page of history holds (first render and every "Load earlier").
 pub const PAGE_SIZE: i64 = 50;
-/// Room title length bounds, in characters.
-pub const TITLE_MAX_CHARS: usize = 80;
-/// Member limit bounds.
-pub const MIN_MEMBERS: u32 = 2;
-pub const MAX_MEMBERS: u32 = 100;
-pub const DEFAULT_MEMBERS: u32 = 10;
-/// Message length bound, in characters.
-pub const MESSAGE_MAX_CHARS: usize = 2000;
-/// Password length bound, in characters (argon2 accepts more; this caps the work a request can cause).
-pub const PASSWORD_MAX_CHARS: usize = 128;

@@ -51,8 +51,8 @@ test("three people: live panel, a private whisper, owner hand-over, and a kick",
 
   // Bob removes Carol: she lands on the room list with a message and cannot come back.
   await bob.page.getByRole("button", { name: `Remove ${carolName}` }).click();
-  await expect(carol.page).toHaveURL(/\/\?notice=kicked$/);
-  await expect(carol.page.getByRole("alert")).toHaveText("The owner removed you from that room.");
+  await expect(carol.page).toHaveURL(/\/\?notice=banned$/);
+  await expect(carol.page.getByRole("alert")).toHaveText("The owner removed you from this room.");
   await expect(bob.messages()).toContainText(`${carolName} was removed by the owner`);
   await carol.roomLink(title).click();
   await expect(carol.page.getByRole("alert")).toContainText("The owner removed you from this room");

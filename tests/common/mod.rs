@@ -208,7 +208,12 @@ impl TestPerson {
     }
 
     /// Sends with the client's own message id, as the browser does (so a retry is safe).
-    pub async fn send_once(&self, room: RoomId, body: &str, client_id: &str) -> Result<Result<ChatMessage, Refusal>, reqwest::Error> {
+    pub async fn send_once(
+        &self,
+        room: RoomId,
+        body: &str,
+        client_id: &str,
+    ) -> Result<Result<ChatMessage, Refusal>, reqwest::Error> {
         self.try_call("send_message", &[("room", &room.to_string()), ("body", body), ("client_id", client_id)]).await
     }
 
@@ -221,7 +226,7 @@ impl TestPerson {
             let joined = live
                 .expect(|e| match e {
                     LiveEvent::Joined { .. } => Some(true),
-                    LiveEvent::Refused { reason: app::live::RefusalReason::Full, .. } => Some(false),
+                    LiveEvent::Refused { reason: app::error::Refusal::Full, .. } => Some(false),
                     _ => None,
                 })
                 .await;
@@ -245,7 +250,8 @@ impl TestPerson {
 
     /// Uploads `bytes` as the `gif` field, named `file_name`.
     pub async fn upload(&self, room: &str, file_name: &str, bytes: Vec<u8>) -> Result<ChatMessage, Refusal> {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()).mime_str("image/gif").unwrap();
+        let part =
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()).mime_str("image/gif").unwrap();
         let form = reqwest::multipart::Form::new().part("gif", part);
         let response = self.client.post(self.url(&format!("/room/{room}/gif"))).multipart(form).send().await.unwrap();
         json_or_refusal(response).await
@@ -288,18 +294,11 @@ impl TestPerson {
     }
 }
 
+/// An answer of the upload route: the same JSON error shape as the server functions'.
 pub async fn json_or_refusal<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Refusal> {
     let status = response.status().as_u16();
     let body = response.text().await.unwrap();
-    if status == 200 {
-        Ok(serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")))
-    } else {
-        let message = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or(body);
-        Err(Refusal { status, message })
-    }
+    TestPerson::answer("upload", status, body)
 }
 
 type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -383,11 +382,13 @@ pub fn make_gif(side: u16, frames: usize) -> Vec<u8> {
         let mut encoder = gif::Encoder::new(&mut bytes, side, side, &palette).unwrap();
         encoder.set_repeat(gif::Repeat::Infinite).unwrap();
         for n in 0..frames {
-            let mut frame = gif::Frame::default();
-            frame.width = side;
-            frame.height = side;
-            frame.delay = 10;
-            frame.buffer = std::borrow::Cow::Owned(vec![(n % 3) as u8; usize::from(side) * usize::from(side)]);
+            let frame = gif::Frame {
+                width: side,
+                height: side,
+                delay: 10,
+                buffer: std::borrow::Cow::Owned(vec![(n % 3) as u8; usize::from(side) * usize::from(side)]),
+                ..gif::Frame::default()
+            };
             encoder.write_frame(&frame).unwrap();
         }
     }

@@ -11,7 +11,7 @@ pub fn PersonBadge(
     #[prop(optional)] is_me: bool,
     #[prop(optional, into)] tag: Signal<Option<String>>,
 ) -> impl IntoView {
-    let style = format!("--person-color: {}", person.color);
+    let style = person.hue.css_style();
     view! {
         <span class="person" style=style>
             <span class="swatch" aria-hidden="true"></span>

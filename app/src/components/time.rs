@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::browser::{iso, local_clock, now_millis, repeat_every, utc_clock};
+
 /// Clock time of an instant (Unix milliseconds), e.g. "14:05".
 #[component]
 pub fn LocalTime(millis: i64) -> impl IntoView {
@@ -18,14 +20,7 @@ pub fn LocalTime(millis: i64) -> impl IntoView {
 #[component]
 pub fn Age(millis: i64) -> impl IntoView {
     let now = RwSignal::new(now_millis());
-    #[cfg(feature = "hydrate")]
-    {
-        if let Ok(handle) =
-            set_interval_with_handle(move || now.set(now_millis()), std::time::Duration::from_secs(30))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    }
+    repeat_every(std::time::Duration::from_secs(30), move || now.set(now_millis()));
     view! { <time datetime=iso(millis) class="age">{move || age(now.get() - millis)}</time> }
 }
 
@@ -47,66 +42,6 @@ pub fn age(elapsed_millis: i64) -> String {
     }
 }
 
-fn utc_clock(millis: i64) -> String {
-    let minutes_of_day = millis.rem_euclid(86_400_000) / 60_000;
-    format!("{:02}:{:02} UTC", minutes_of_day / 60, minutes_of_day % 60)
-}
-
-#[cfg(feature = "hydrate")]
-fn local_clock(millis: i64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64));
-    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn local_clock(millis: i64) -> String {
-    utc_clock(millis)
-}
-
-fn iso(millis: i64) -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64));
-        String::from(date.to_iso_string())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        // Civil-from-days (Howard Hinnant's algorithm): no date crate needed for one format.
-        let days = millis.div_euclid(86_400_000);
-        let ms_of_day = millis.rem_euclid(86_400_000);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-            ms_of_day / 3_600_000,
-            ms_of_day / 60_000 % 60,
-            ms_of_day / 1000 % 60,
-            ms_of_day % 1000
-        )
-    }
-}
-
-fn now_millis() -> i64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now() as i64
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,14 +53,5 @@ mod tests {
         assert_eq!(age(5 * 60_000), "5 min ago");
         assert_eq!(age(3 * 3_600_000), "3 h ago");
         assert_eq!(age(50 * 3_600_000), "2 d ago");
-    }
-
-    #[test]
-    fn server_side_times_are_utc() {
-        // 2026-11-22T03:41:07.250Z
-        let millis = 1_795_318_867_250;
-        assert_eq!(utc_clock(millis), "03:41 UTC");
-        #[cfg(not(feature = "hydrate"))]
-        assert_eq!(iso(millis), "2026-11-22T03:41:07.250Z");
     }
 }

@@ -1,14 +1,17 @@
 //! The room list (`/`): every open room, live, and the form to create one.
 
+use leptos::html;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{CreateRoom, load_lobby};
 use crate::components::{Age, PersonBadge};
+use crate::domain::{MemberLimit, RoomPassword, Title};
+use crate::error::Refusal;
 use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::use_live;
-use crate::model::{DEFAULT_MEMBERS, Lobby, MAX_MEMBERS, MIN_MEMBERS, RoomSummary, TITLE_MAX_CHARS};
+use crate::model::{Lobby, RoomSummary};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -43,9 +46,16 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
                 }
             }),
             LiveEvent::RemoveRoom { id } => rooms.update(|list| list.retain(|r| r.id != id)),
-            LiveEvent::RoomPresence { id, present } => rooms.update(|list| {
-                if let Some(room) = list.iter_mut().find(|r| r.id == id) {
+            LiveEvent::RoomPresence { id, present, version } => rooms.update(|list| {
+                // Announcements may overtake each other: only a newer one counts.
+                if let Some(room) = list.iter_mut().find(|r| r.id == id && r.presence_version < version) {
                     room.present = present;
+                    room.presence_version = version;
+                }
+            }),
+            LiveEvent::RoomOwner { id, owner } => rooms.update(|list| {
+                if let Some(room) = list.iter_mut().find(|r| r.id == id) {
+                    room.owner = owner;
                 }
             }),
             LiveEvent::RoomActivity { id, preview } => rooms.update(|list| {
@@ -86,7 +96,7 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
                 fallback=|| view! { <p class="empty">"No rooms yet. Create the first one."</p> }
             >
                 <ul class="room-list" aria-live="polite">
-                    <For each=move || rooms.get() key=|room| (room.id, room.present, room.unread) let:room>
+                    <For each=move || rooms.get() key=|room| (room.id, room.present, room.unread, room.owner.id.clone()) let:room>
                         <RoomCard room />
                     </For>
                 </ul>
@@ -95,21 +105,12 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
     }
 }
 
-/// A message carried back to the list in the query string (`/?notice=full`). Only known codes are shown, so the
-/// URL cannot put arbitrary text on the page.
+/// Why the reader was sent back to the list, carried in the query string as a refusal code (`/?notice=full`).
+/// Only known codes are shown, so the URL cannot put arbitrary text on the page.
 #[component]
 fn Notice() -> impl IntoView {
     let query = use_query_map();
-    let text = move || {
-        query.read().get("notice").and_then(|code| match code.as_str() {
-            "full" => Some("That room is full."),
-            "gone" => Some("That room does not exist any more."),
-            "removed" => Some("The room you were in was removed."),
-            "password" => Some("That room needs its password."),
-            "kicked" => Some("The owner removed you from that room."),
-            _ => None,
-        })
-    };
+    let text = move || query.read().get("notice").and_then(|code| Refusal::from_code(&code)).map(|r| r.to_string());
     view! {
         <Show when=move || text().is_some()>
             <p class="notice" role="alert">{text}</p>
@@ -117,30 +118,53 @@ fn Notice() -> impl IntoView {
     }
 }
 
+/// The create form. Checked in the browser with the server's own rules before it is sent; without the WASM it
+/// posts like any form.
 #[component]
 fn CreateRoomForm() -> impl IntoView {
     let create = ServerAction::<CreateRoom>::new();
-    let error = move || create.value().get().and_then(|result| result.err()).map(|e| e.to_string());
+    let invalid = RwSignal::new(None::<String>);
+    let (title, members, password) =
+        (NodeRef::<html::Input>::new(), NodeRef::<html::Input>::new(), NodeRef::<html::Input>::new());
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let value = |input: NodeRef<html::Input>| input.get_untracked().map(|i| i.value()).unwrap_or_default();
+        let (title, max_members, password) = (value(title), value(members), value(password));
+        let checked =
+            Title::parse(&title).and(MemberLimit::parse(&max_members)).and(RoomPassword::parse(Some(&password)));
+        match checked {
+            Err(problem) => invalid.set(Some(problem.to_string())),
+            Ok(_) => {
+                invalid.set(None);
+                create.dispatch(CreateRoom { title, max_members, password: Some(password) });
+            }
+        }
+    };
+    let error =
+        move || invalid.get().or_else(|| create.value().get().and_then(|result| result.err()).map(|e| e.to_string()));
     view! {
-        <ActionForm action=create attr:class="form">
+        <form class="form" method="post" action="/api/create_room" on:submit=on_submit novalidate>
             <div class="field">
                 <label for="room-title">"Title"</label>
-                <input id="room-title" name="title" type="text" required minlength="1" maxlength=TITLE_MAX_CHARS autocomplete="off" />
+                <input id="room-title" name="title" type="text" required minlength="1" maxlength=Title::MAX_CHARS
+                    autocomplete="off" node_ref=title />
             </div>
             <div class="field">
                 <label for="room-max">"Max members"</label>
-                <input id="room-max" name="max_members" type="number" required min=MIN_MEMBERS max=MAX_MEMBERS value=DEFAULT_MEMBERS />
+                <input id="room-max" name="max_members" type="number" required min=MemberLimit::MIN max=MemberLimit::MAX
+                    value=MemberLimit::DEFAULT node_ref=members />
             </div>
             <div class="field">
                 <label for="room-password">"Password"</label>
-                <input id="room-password" name="password" type="password" autocomplete="new-password" aria-describedby="room-password-hint" />
+                <input id="room-password" name="password" type="password" autocomplete="new-password"
+                    aria-describedby="room-password-hint" node_ref=password />
                 <p id="room-password-hint" class="hint">"Optional. Only people who know it can enter."</p>
             </div>
             <Show when=move || error().is_some()>
                 <p class="error" role="alert">{error}</p>
             </Show>
             <button type="submit" class="button" disabled=move || create.pending().get()>"Create room"</button>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -148,7 +172,7 @@ fn CreateRoomForm() -> impl IntoView {
 fn RoomCard(room: RoomSummary) -> impl IntoView {
     let href = format!("/room/{}", room.id);
     view! {
-        <li class="room-card" data-room-id=room.id>
+        <li class="room-card" data-room-id=room.id.get()>
             <div class="room-main">
                 <A href=href attr:class="room-title">{room.title}</A>
                 {room.locked.then(|| view! { <span class="lock" role="img" aria-label="password required" title="Password required">"🔒"</span> })}

@@ -8,8 +8,10 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::domain::PersonId;
+
 pub struct PasswordAttempts {
-    by_person: DefaultKeyedRateLimiter<String>,
+    by_person: DefaultKeyedRateLimiter<PersonId>,
     by_address: DefaultKeyedRateLimiter<IpAddr>,
 }
 
@@ -30,9 +32,9 @@ impl Default for PasswordAttempts {
 
 impl PasswordAttempts {
     /// Counts one attempt. `Err` holds how long until the next attempt is allowed.
-    pub fn check(&self, person: &str, address: Option<IpAddr>) -> Result<(), Duration> {
+    pub fn check(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), Duration> {
         let now = DefaultClock::default().now();
-        self.by_person.check_key(&person.to_owned()).map_err(|wait| wait.wait_time_from(now))?;
+        self.by_person.check_key(person).map_err(|wait| wait.wait_time_from(now))?;
         if let Some(address) = address {
             self.by_address.check_key(&address).map_err(|wait| wait.wait_time_from(now))?;
         }
@@ -57,18 +59,19 @@ mod tests {
         let attempts = PasswordAttempts::default();
         let address = Some(IpAddr::from([127, 0, 0, 1]));
         for _ in 0..5 {
-            assert!(attempts.check("alice", address).is_ok());
+            assert!(attempts.check(&PersonId::trusted("alice"), address).is_ok());
         }
-        let wait = attempts.check("alice", address).unwrap_err();
+        let wait = attempts.check(&PersonId::trusted("alice"), address).unwrap_err();
         assert!(wait > Duration::from_secs(5) && wait <= Duration::from_secs(12), "{wait:?}");
-        assert!(attempts.check("bob", address).is_ok(), "others on the same address still may try");
+        assert!(attempts.check(&PersonId::trusted("bob"), address).is_ok(), "others on the same address may try");
     }
 
     #[test]
     fn one_address_cannot_try_endlessly_under_new_identities() {
         let attempts = PasswordAttempts::default();
         let address = Some(IpAddr::from([10, 0, 0, 7]));
-        let allowed = (0..40).filter(|n| attempts.check(&format!("visitor-{n}"), address).is_ok()).count();
+        let allowed =
+            (0..40).filter(|n| attempts.check(&PersonId::trusted(format!("visitor{n}")), address).is_ok()).count();
         assert_eq!(allowed, 20);
     }
 }

@@ -7,17 +7,20 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::Person;
-use crate::server::chat::Chat;
-use crate::server::identity::Visitor;
 use crate::server::AppState;
+use crate::server::chat::Chat;
+use crate::server::error::{ServerError, ServerResult};
+use crate::server::identity::Visitor;
 
 pub fn chat() -> Arc<Chat> {
     expect_context::<AppState>().chat
 }
 
 /// The person making the request (every request has one: the visitor layer creates it).
-pub async fn me() -> Result<Person, AppError> {
-    let axum::Extension(visitor) = leptos_axum::extract::<axum::Extension<Visitor>>().await?;
+pub async fn me() -> ServerResult<Person> {
+    let axum::Extension(visitor) = leptos_axum::extract::<axum::Extension<Visitor>>()
+        .await
+        .map_err(|error| ServerError::Client(AppError::Unreachable(error.to_string())))?;
     Ok(visitor.person)
 }
 
@@ -26,27 +29,35 @@ pub async fn client_address() -> Option<std::net::IpAddr> {
     leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await.ok().map(|info| info.0.ip())
 }
 
-/// Answers an error with its HTTP status (server functions otherwise answer every error with 500).
-pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result {
-        if let (Some(response), Ok(status)) =
-            (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(error.status()))
-        {
-            response.set_status(status);
-            if let AppError::TooManyAttempts(seconds) = error {
-                response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(*seconds));
-            }
+/// The boundary of every server function: turns the server's error into the wire error (logging and hiding
+/// internal causes) and answers it with its HTTP status (server functions otherwise answer every error with
+/// 500).
+pub fn respond<T>(result: ServerResult<T>) -> Result<T, AppError> {
+    let error = match result {
+        Ok(value) => return Ok(value),
+        Err(error) => error.into_app_error(),
+    };
+    if let (Some(response), Ok(status)) =
+        (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(error.status()))
+    {
+        response.set_status(status);
+        if let Some(seconds) = error.retry_after() {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
         }
     }
-    result
+    Err(error)
 }
 
 /// Middleware: gives server-function errors raised before our code runs (arguments that do not parse, a missing
 /// argument) their proper status. The server-function machinery answers all of them with 500; the error in the
 /// body knows better (see [`AppError::status`]).
-pub async fn server_fn_error_status(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+pub async fn server_fn_error_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let response = next.run(request).await;
-    if response.status() != http::StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror") {
+    if response.status() != http::StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key("serverfnerror")
+    {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -54,10 +65,10 @@ pub async fn server_fn_error_status(request: axum::extract::Request, next: axum:
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return http::Response::from_parts(parts, axum::body::Body::empty());
     };
-    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        if let Ok(status) = http::StatusCode::from_u16(error.status()) {
-            parts.status = status;
-        }
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes)
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
+    {
+        parts.status = status;
     }
     http::Response::from_parts(parts, axum::body::Body::from(bytes))
 }

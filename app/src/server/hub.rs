@@ -10,7 +10,7 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 
 use crate::live::LiveEvent;
-use crate::model::RoomId;
+use crate::model::{PersonId, RoomId};
 
 /// Who receives an event.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,7 +20,7 @@ pub enum Topic {
     /// Everyone in one room.
     Room(RoomId),
     /// One person (by their public id), wherever they are on the room list: their unread counts.
-    Person(String),
+    Person(PersonId),
 }
 
 /// One serialized event, shared by all its recipients.
@@ -30,33 +30,67 @@ pub struct Frame {
     pub seq: Option<i64>,
     pub text: Utf8Bytes,
     /// When set, only these people's connections pass the frame on (whispers, kicks); everyone else's skip it.
-    pub audience: Option<Arc<[String]>>,
+    pub audience: Option<Arc<[PersonId]>>,
     /// A kick: the audience's connections leave the room after passing the frame on.
     pub ends_membership: bool,
 }
 
 impl Frame {
-    pub fn is_for(&self, person_id: &str) -> bool {
-        self.audience.as_ref().is_none_or(|audience| audience.iter().any(|id| id == person_id))
+    pub fn is_for(&self, person: &PersonId) -> bool {
+        self.audience.as_ref().is_none_or(|audience| audience.contains(person))
     }
 }
 
+type Channels = Arc<Mutex<HashMap<Topic, broadcast::Sender<Frame>>>>;
+
 pub struct Hub {
     // A std mutex: it is never held across an `.await`.
-    channels: Mutex<HashMap<Topic, broadcast::Sender<Frame>>>,
+    channels: Channels,
     capacity: usize,
+}
+
+/// A subscription to one topic. Dropping it releases the topic's channel if nobody else listens, so the hub
+/// only holds topics someone listens to.
+pub struct Feed {
+    receiver: Option<broadcast::Receiver<Frame>>,
+    topic: Topic,
+    channels: Channels,
+}
+
+impl Feed {
+    pub async fn recv(&mut self) -> Result<Frame, broadcast::error::RecvError> {
+        match &mut self.receiver {
+            Some(receiver) => receiver.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+
+    pub fn topic(&self) -> &Topic {
+        &self.topic
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        let mut channels = self.channels.lock().unwrap();
+        if channels.get(&self.topic).is_some_and(|sender| sender.receiver_count() == 0) {
+            channels.remove(&self.topic);
+        }
+    }
 }
 
 impl Hub {
     /// `capacity` bounds how many frames a slow subscriber may fall behind before it lags (and must catch up
     /// from the database instead).
     pub fn new(capacity: usize) -> Hub {
-        Hub { channels: Mutex::new(HashMap::new()), capacity }
+        Hub { channels: Arc::new(Mutex::new(HashMap::new())), capacity }
     }
 
-    pub fn subscribe(&self, topic: Topic) -> broadcast::Receiver<Frame> {
+    pub fn subscribe(&self, topic: Topic) -> Feed {
         let mut channels = self.channels.lock().unwrap();
-        channels.entry(topic).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
+        let receiver = channels.entry(topic.clone()).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe();
+        Feed { receiver: Some(receiver), topic, channels: self.channels.clone() }
     }
 
     /// Serializes `event` once and delivers it to the topic's current subscribers.
@@ -66,14 +100,14 @@ impl Hub {
 
     /// Like [`Hub::publish`], but only `audience` receives the event; a message that is not theirs still moves
     /// every connection's sequence position past it.
-    pub fn publish_to(&self, topic: Topic, event: &LiveEvent, audience: &[&str]) {
-        let audience: Arc<[String]> = audience.iter().map(|id| (*id).to_owned()).collect();
+    pub fn publish_to(&self, topic: Topic, event: &LiveEvent, audience: &[&PersonId]) {
+        let audience: Arc<[PersonId]> = audience.iter().map(|id| (*id).clone()).collect();
         self.send(topic, Self::frame(event, Some(audience), false));
     }
 
     /// Sends `event` to `person`'s connections in the topic, which then leave it.
-    pub fn expel(&self, topic: Topic, event: &LiveEvent, person: &str) {
-        self.send(topic, Self::frame(event, Some(Arc::from([person.to_owned()])), true));
+    pub fn expel(&self, topic: Topic, event: &LiveEvent, person: &PersonId) {
+        self.send(topic, Self::frame(event, Some(Arc::from([person.clone()])), true));
     }
 
     /// Serializes `event` once, then sends the same bytes to each topic.
@@ -84,7 +118,7 @@ impl Hub {
         }
     }
 
-    fn frame(event: &LiveEvent, audience: Option<Arc<[String]>>, ends_membership: bool) -> Frame {
+    fn frame(event: &LiveEvent, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
         let seq = match event {
             LiveEvent::Chat { message } => Some(message.seq),
             _ => None,
@@ -95,20 +129,11 @@ impl Hub {
 
     fn send(&self, topic: Topic, frame: Frame) {
         let mut channels = self.channels.lock().unwrap();
-        if let Some(sender) = channels.get(&topic) {
-            if sender.send(frame).is_err() {
-                // Nobody listens any more: drop the channel so the map does not grow with dead topics.
-                channels.remove(&topic);
-            }
-        }
-    }
-
-    /// Drops the topic's channel if nobody subscribes to it any more (call after dropping a receiver), so the
-    /// map only holds topics someone listens to.
-    pub fn release(&self, topic: &Topic) {
-        let mut channels = self.channels.lock().unwrap();
-        if channels.get(topic).is_some_and(|sender| sender.receiver_count() == 0) {
-            channels.remove(topic);
+        if let Some(sender) = channels.get(&topic)
+            && sender.send(frame).is_err()
+        {
+            // Nobody listens any more: drop the channel so the map does not grow with dead topics.
+            channels.remove(&topic);
         }
     }
 
@@ -122,51 +147,49 @@ impl Hub {
 mod tests {
     use super::*;
 
+    const ROOM: RoomId = RoomId::new(1);
+    const OTHER: RoomId = RoomId::new(2);
+
     #[tokio::test]
     async fn subscribers_of_a_topic_share_one_serialization() {
         let hub = Hub::new(16);
-        let mut a = hub.subscribe(Topic::Room(1));
-        let mut b = hub.subscribe(Topic::Room(1));
-        let mut other = hub.subscribe(Topic::Room(2));
-        hub.publish(Topic::Room(1), &LiveEvent::RemoveRoom { id: 1 });
+        let mut a = hub.subscribe(Topic::Room(ROOM));
+        let mut b = hub.subscribe(Topic::Room(ROOM));
+        let mut other = hub.subscribe(Topic::Room(OTHER));
+        hub.publish(Topic::Room(ROOM), &LiveEvent::RemoveRoom { id: ROOM });
 
         let fa = a.recv().await.unwrap();
         let fb = b.recv().await.unwrap();
         assert_eq!(fa.text.as_str(), r#"{"type":"removeRoom","id":1}"#);
         // Same bytes, not an equal copy: the event was serialized once.
         assert_eq!(fa.text.as_str().as_ptr(), fb.text.as_str().as_ptr());
-        assert!(other.try_recv().is_err());
+        let nothing = tokio::time::timeout(std::time::Duration::from_millis(50), other.recv()).await;
+        assert!(nothing.is_err(), "another room's feed got the frame");
     }
 
     #[tokio::test]
-    async fn released_topics_without_receivers_are_dropped_and_others_kept() {
+    async fn a_topic_goes_with_its_last_feed() {
         let hub = Hub::new(16);
-        let kept = hub.subscribe(Topic::Room(1));
-        let gone = hub.subscribe(Topic::Room(2));
+        let kept = hub.subscribe(Topic::Room(ROOM));
+        let also = hub.subscribe(Topic::Room(ROOM));
+        let gone = hub.subscribe(Topic::Room(OTHER));
         drop(gone);
-        hub.release(&Topic::Room(1));
-        hub.release(&Topic::Room(2));
         assert_eq!(hub.topic_count(), 1);
+        drop(also);
+        assert_eq!(hub.topic_count(), 1, "one feed still listens");
         drop(kept);
+        assert_eq!(hub.topic_count(), 0);
     }
 
     #[tokio::test]
     async fn an_audience_frame_is_only_for_its_audience() {
         let hub = Hub::new(16);
-        let mut rx = hub.subscribe(Topic::Room(1));
-        hub.publish_to(Topic::Room(1), &LiveEvent::Pong, &["alice", "bob"]);
+        let mut rx = hub.subscribe(Topic::Room(ROOM));
+        let [alice, bob, carol] = ["alice", "bob", "carol"].map(PersonId::trusted);
+        hub.publish_to(Topic::Room(ROOM), &LiveEvent::Pong, &[&alice, &bob]);
         let frame = rx.recv().await.unwrap();
-        assert!(frame.is_for("alice") && frame.is_for("bob") && !frame.is_for("carol"));
-        hub.publish(Topic::Room(1), &LiveEvent::Pong);
-        assert!(rx.recv().await.unwrap().is_for("carol"));
-    }
-
-    #[tokio::test]
-    async fn topics_without_subscribers_are_dropped() {
-        let hub = Hub::new(16);
-        drop(hub.subscribe(Topic::Lobby));
-        assert_eq!(hub.topic_count(), 1);
-        hub.publish(Topic::Lobby, &LiveEvent::Pong);
-        assert_eq!(hub.topic_count(), 0);
+        assert!(frame.is_for(&alice) && frame.is_for(&bob) && !frame.is_for(&carol));
+        hub.publish(Topic::Room(ROOM), &LiveEvent::Pong);
+        assert!(rx.recv().await.unwrap().is_for(&carol));
     }
 }

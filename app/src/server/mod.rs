@@ -1,15 +1,19 @@
-//! Server-only code (compiled with the `ssr` feature): shared state and everything that touches the database,
-//! the disk or the live connections.
+//! Server-only code (compiled with the `ssr` feature). The chat service ([`chat::Chat`]) is the one door to
+//! rooms, presence and messages; around it sit the request-facing parts (server-function context, the live
+//! channel, the upload routes, the visitor layer) and the parts it is built from (hub, uploads store, GIF
+//! validator, passwords, settings).
 
 pub mod attempts;
 pub mod chat;
 pub mod context;
-pub mod db;
+pub mod error;
+pub mod gif;
 pub mod hub;
 pub mod identity;
 pub mod passwords;
-pub mod presence;
+pub mod settings;
 pub mod upload;
+pub mod uploads;
 pub mod ws;
 
 mod state;

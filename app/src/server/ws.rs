@@ -4,20 +4,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, StatusCode, header};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 
-use crate::live::{ClientCommand, LiveEvent, RefusalReason};
+use crate::error::{AppError, Refusal};
+use crate::live::{ClientCommand, LiveEvent};
 use crate::model::{Person, RoomId};
 use crate::server::AppState;
 use crate::server::chat::Chat;
-use crate::server::db;
-use crate::server::hub::{Frame, Topic};
+use crate::server::error::ServerError;
+use crate::server::hub::{Feed, Frame};
 use crate::server::identity::Visitor;
 
 /// Largest frame a client may send: commands are tiny JSON objects.
@@ -76,13 +77,20 @@ fn same_origin(headers: &HeaderMap) -> bool {
     origin_host.eq_ignore_ascii_case(host)
 }
 
-/// What a connection is subscribed to.
+/// What a connection is subscribed to. Dropping a feed releases its topic.
 enum Subscription {
     None,
     /// The room list, and the person's own topic (activity in rooms they follow).
-    Lobby { lobby: broadcast::Receiver<Frame>, mine: broadcast::Receiver<Frame> },
+    Lobby {
+        lobby: Feed,
+        mine: Feed,
+    },
     /// `last_seq`: the highest message sequence number sent to this client.
-    Room { id: RoomId, frames: broadcast::Receiver<Frame>, last_seq: i64 },
+    Room {
+        id: RoomId,
+        feed: Feed,
+        last_seq: i64,
+    },
 }
 
 struct Connection {
@@ -107,12 +115,11 @@ impl Connection {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let mut last_heard = tokio::time::Instant::now();
-        let mut shutting_down = self.chat.shutting_down();
+        let stopping = self.chat.stopping();
 
         let end = loop {
             tokio::select! {
-                // The only change ever sent is the start of a shutdown.
-                Ok(()) = shutting_down.changed() => break End::Close(SERVICE_RESTART, "server restarting"),
+                () = stopping.cancelled() => break End::Close(SERVICE_RESTART, "server restarting"),
                 incoming = stream.next() => {
                     last_heard = tokio::time::Instant::now();
                     match incoming {
@@ -167,10 +174,8 @@ impl Connection {
                 self.unsubscribe().await;
                 // Subscribe first, then snapshot: an event published in between arrives after the snapshot and
                 // is applied to it, so nothing is missed.
-                self.subscription = Subscription::Lobby {
-                    lobby: self.chat.hub.subscribe(Topic::Lobby),
-                    mine: self.chat.hub.subscribe(Topic::Person(self.me.id.clone())),
-                };
+                let (lobby, mine) = self.chat.lobby_feeds(&self.me);
+                self.subscription = Subscription::Lobby { lobby, mine };
                 self.send_room_list(sink).await
             }
             ClientCommand::Join { room, since } => self.join(room, since, sink).await,
@@ -179,36 +184,30 @@ impl Connection {
 
     async fn join(&mut self, room: RoomId, since: Option<i64>, sink: &mut Sink) -> Result<(), End> {
         self.unsubscribe().await;
-        let frames = self.chat.hub.subscribe(Topic::Room(room));
-        let Ok(Some(current)) = db::last_seq(&self.chat.db, room).await else {
-            drop(frames);
-            self.chat.hub.release(&Topic::Room(room));
-            return refuse(sink, room, RefusalReason::NotFound).await;
+        let joined = match self.chat.join(room, &self.me).await {
+            Ok(joined) => joined,
+            Err(ServerError::Client(AppError::Refused(refusal))) => return refuse(sink, room, refusal).await,
+            Err(error) => {
+                error.into_app_error();
+                return Err(End::Close(TRY_AGAIN_LATER, "try again"));
+            }
         };
-        match self.chat.join(room, &self.me).await {
-            Ok(present) => {
-                // Without a position, the client has everything up to now (it just rendered the page).
-                let mut last_seq = since.unwrap_or(current).clamp(0, current);
-                let too_far_behind = current - last_seq > REPLAY_LIMIT;
-                if too_far_behind {
-                    last_seq = current;
-                }
-                self.subscription = Subscription::Room { id: room, frames, last_seq };
-                send_event(sink, &LiveEvent::Joined { room, present }).await?;
-                if too_far_behind {
-                    send_event(sink, &LiveEvent::Resync { room }).await?;
-                }
-                if let Ok(people) = self.chat.participants(room).await {
-                    send_event(sink, &LiveEvent::Participants { room, people }).await?;
-                }
-                self.catch_up(current, sink).await
-            }
-            Err(reason) => {
-                drop(frames);
-                self.chat.hub.release(&Topic::Room(room));
-                refuse(sink, room, reason).await
-            }
+        let current = joined.last_seq;
+        // Without a position, the client has everything up to now (it just rendered the page).
+        let mut last_seq = since.unwrap_or(current).clamp(0, current);
+        let too_far_behind = current - last_seq > REPLAY_LIMIT;
+        if too_far_behind {
+            last_seq = current;
         }
+        self.subscription = Subscription::Room { id: room, feed: joined.feed, last_seq };
+        send_event(sink, &LiveEvent::Joined { room, present: joined.present }).await?;
+        if too_far_behind {
+            send_event(sink, &LiveEvent::Resync { room }).await?;
+        }
+        if let Some((people, version)) = joined.participants {
+            send_event(sink, &LiveEvent::Participants { room, people, version }).await?;
+        }
+        self.catch_up(current, sink).await
     }
 
     /// Sends, from the database, the room's messages after the last one sent, up to `until` (those this person
@@ -218,9 +217,11 @@ impl Connection {
             return Ok(());
         };
         while *last_seq < until {
-            let batch = db::messages_after(&self.chat.db, *id, &self.me.id, *last_seq, until, CATCH_UP_BATCH)
-                .await
-                .map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
+            let batch =
+                self.chat.catch_up(*id, &self.me.id, *last_seq, until, CATCH_UP_BATCH).await.map_err(|error| {
+                    error.into_app_error();
+                    End::Close(TRY_AGAIN_LATER, "try again")
+                })?;
             let full = batch.len() as i64 == CATCH_UP_BATCH;
             let next = match batch.last() {
                 Some(last) if full => last.seq,
@@ -235,7 +236,10 @@ impl Connection {
     }
 
     async fn send_room_list(&self, sink: &mut Sink) -> Result<(), End> {
-        let rooms = self.chat.list_rooms(&self.me.id).await.map_err(|_| End::Close(TRY_AGAIN_LATER, "try again"))?;
+        let rooms = self.chat.list_rooms(&self.me).await.map_err(|error| {
+            error.into_app_error();
+            End::Close(TRY_AGAIN_LATER, "try again")
+        })?;
         send_event(sink, &LiveEvent::Rooms { rooms }).await
     }
 
@@ -248,10 +252,10 @@ impl Connection {
         };
         if !frame.is_for(&self.me.id) {
             // Someone else's whisper or kick: not ours to see, but its sequence number is passed.
-            if let (Subscription::Room { last_seq, .. }, Some(seq)) = (&mut self.subscription, frame.seq) {
-                if seq == *last_seq + 1 {
-                    *last_seq = seq;
-                }
+            if let (Subscription::Room { last_seq, .. }, Some(seq)) = (&mut self.subscription, frame.seq)
+                && seq == *last_seq + 1
+            {
+                *last_seq = seq;
             }
             return Ok(());
         }
@@ -269,9 +273,7 @@ impl Connection {
                 send(sink, Message::Text(frame.text)).await?;
                 if frame.ends_membership {
                     // Kicked: presence already forgot this person; stop following the room.
-                    if let Subscription::Room { id, .. } = std::mem::replace(&mut self.subscription, Subscription::None) {
-                        self.chat.hub.release(&Topic::Room(id));
-                    }
+                    self.subscription = Subscription::None;
                 }
                 Ok(())
             }
@@ -284,13 +286,12 @@ impl Connection {
         match self.subscription {
             Subscription::Room { id, .. } => {
                 // Events without a sequence number may be among those dropped; a kick is the one that matters.
-                if !self.chat.presence.is_present(id, &self.me.id) {
+                if !self.chat.is_member(id, &self.me.id) {
                     send_event(sink, &LiveEvent::Kicked { room: id }).await?;
                     self.subscription = Subscription::None;
-                    self.chat.hub.release(&Topic::Room(id));
                     return Ok(());
                 }
-                let current = db::last_seq(&self.chat.db, id).await.ok().flatten().unwrap_or(0);
+                let current = self.chat.last_seq(id).await.ok().flatten().unwrap_or(0);
                 self.catch_up(current, sink).await
             }
             Subscription::Lobby { .. } => self.send_room_list(sink).await,
@@ -298,27 +299,11 @@ impl Connection {
         }
     }
 
+    /// Leaves whatever the connection follows (its feeds release their topics as they drop); leaving a room
+    /// counts everything sent to this connection as read.
     async fn unsubscribe(&mut self) {
-        let previous = std::mem::replace(&mut self.subscription, Subscription::None);
-        let topics = match &previous {
-            Subscription::None => vec![],
-            Subscription::Lobby { .. } => vec![Topic::Lobby, Topic::Person(self.me.id.clone())],
-            Subscription::Room { id, .. } => vec![Topic::Room(*id)],
-        };
-        let room = match previous {
-            Subscription::Room { id, last_seq, .. } => Some((id, last_seq)),
-            _ => None,
-        };
-        // The receivers are dropped now; channels nobody listens to any more go too.
-        for topic in &topics {
-            self.chat.hub.release(topic);
-        }
-        if let Some((id, last_seq)) = room {
-            self.chat.leave(id, &self.me.id);
-            // Everything sent to this connection counts as read: the room list's unread counts start here.
-            if let Err(error) = db::mark_read(&self.chat.db, id, &self.me.id, last_seq).await {
-                tracing::warn!(%error, "saving a read mark");
-            }
+        if let Subscription::Room { id, last_seq, .. } = std::mem::replace(&mut self.subscription, Subscription::None) {
+            self.chat.leave(id, &self.me.id, last_seq).await;
         }
     }
 }
@@ -328,7 +313,7 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 /// Waits for the next frame of the subscription (forever, without one).
 async fn next_frame(subscription: &mut Subscription) -> Result<Frame, RecvError> {
     match subscription {
-        Subscription::Room { frames, .. } => frames.recv().await,
+        Subscription::Room { feed, .. } => feed.recv().await,
         Subscription::Lobby { lobby, mine } => tokio::select! {
             frame = lobby.recv() => frame,
             frame = mine.recv() => frame,
@@ -349,17 +334,15 @@ async fn send_event(sink: &mut Sink, event: &LiveEvent) -> Result<(), End> {
     send(sink, Message::Text(text.into())).await
 }
 
-async fn refuse(sink: &mut Sink, room: RoomId, reason: RefusalReason) -> Result<(), End> {
-    let message = match reason {
-        RefusalReason::NotFound => "This room does not exist (any more).",
-        RefusalReason::Password => "This room needs its password.",
-        RefusalReason::Full => "This room is full.",
-        RefusalReason::Banned => "The owner removed you from this room.",
-    };
-    send_event(sink, &LiveEvent::Refused { room, reason, message: message.to_owned() }).await
+async fn refuse(sink: &mut Sink, room: RoomId, reason: Refusal) -> Result<(), End> {
+    send_event(sink, &LiveEvent::Refused { room, reason, message: reason.to_string() }).await
 }
 
+/// Whether reading failed because the client sent a frame or message over the limit.
 fn is_too_big(error: &axum::Error) -> bool {
-    let text = error.to_string();
-    text.contains("too long") || text.contains("too big") || text.contains("Space limit")
+    use std::error::Error;
+    error
+        .source()
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)))
 }

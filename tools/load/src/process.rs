@@ -27,7 +27,9 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
-            .with_context(|| format!("starting {} (build it first: cargo leptos build --release)", options.server.display()))?;
+            .with_context(|| {
+                format!("starting {} (build it first: cargo leptos build --release)", options.server.display())
+            })?;
         let server = ServerProcess { child, addr, dir };
         server.wait_until_serving("/").await?;
         Ok(server)
@@ -71,7 +73,8 @@ impl ServerProcess {
     pub fn cpu_time(&self) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
         // Fields after the command name (which may contain spaces) start after the last ')'.
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
         let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
         Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second())
     }
@@ -113,7 +116,5 @@ pub fn raise_open_file_limit() {
 }
 
 pub fn file_count(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|entries| entries.flatten().filter(|e| e.path().is_file()).count())
-        .unwrap_or(0)
+    std::fs::read_dir(dir).map(|entries| entries.flatten().filter(|e| e.path().is_file()).count()).unwrap_or(0)
 }

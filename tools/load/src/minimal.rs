@@ -37,7 +37,7 @@ async fn send(State(state): State<Minimal>, body: String) -> impl IntoResponse {
     // The same shape, field order and size as gif-chat's `chat` event, so clients do equal work.
     let body = serde_json::to_string(&body).unwrap_or_default();
     let event = format!(
-        r##"{{"type":"chat","message":{{"room_id":1,"seq":{seq},"kind":"text","author":{{"id":"0123456789abcdef0123456789abcdef","name":"Minimal Server","color":"#00787c"}},"recipient":null,"body":{body},"created_at":1795318867250}}}}"##
+        r##"{{"type":"chat","message":{{"room_id":1,"seq":{seq},"kind":"text","author":{{"id":"0123456789abcdef0123456789abcdef","name":"Minimal Server","hue":1969}},"recipient":null,"body":{body},"created_at":1795318867250}}}}"##
     );
     let _ = state.frames.send(event.into());
     seq.to_string()

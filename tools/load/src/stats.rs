@@ -80,7 +80,11 @@ impl Table {
     }
 
     pub fn wasm(&mut self, run: &crate::scenarios::Wasm) {
-        self.row("wasm", "bundle (raw / gzip -9)", format!("{:.0} KB / {:.0} KB", run.raw_bytes as f64 / 1000.0, run.gzip_bytes as f64 / 1000.0));
+        self.row(
+            "wasm",
+            "bundle (raw / gzip -9)",
+            format!("{:.0} KB / {:.0} KB", run.raw_bytes as f64 / 1000.0, run.gzip_bytes as f64 / 1000.0),
+        );
     }
 
     pub fn print(&self) {

@@ -60,9 +60,8 @@ impl Visitor {
 
     /// Sends a message; returns its sequence number once it is committed.
     pub async fn send(&self, room: i64, body: &str, client_id: &str) -> anyhow::Result<i64> {
-        let message = self
-            .call("send_message", &[("room", &room.to_string()), ("body", body), ("client_id", client_id)])
-            .await?;
+        let message =
+            self.call("send_message", &[("room", &room.to_string()), ("body", body), ("client_id", client_id)]).await?;
         message["seq"].as_i64().context("no seq")
     }
 
@@ -112,7 +111,8 @@ impl Visitor {
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<usize> {
-        let response = self.http.get(format!("http://{}{path}", self.addr)).header("Cookie", &self.cookie).send().await?;
+        let response =
+            self.http.get(format!("http://{}{path}", self.addr)).header("Cookie", &self.cookie).send().await?;
         if !response.status().is_success() {
             bail!("GET {path}: HTTP {}", response.status());
         }

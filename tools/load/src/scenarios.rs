@@ -92,7 +92,8 @@ async fn receive_until_stop(mut live: Live, patience: Duration) -> Received {
 
 /// One room, `people × tabs` live connections, one sender sending as fast as acknowledgements allow.
 pub async fn fanout(options: &Options, target: Target) -> anyhow::Result<FanOut> {
-    let (people, tabs, duration) = if options.smoke { (4, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(10)) };
+    let (people, tabs, duration) =
+        if options.smoke { (4, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(10)) };
     let server = match target {
         Target::GifChat => ServerProcess::gif_chat(options).await?,
         Target::Minimal => ServerProcess::minimal().await?,
@@ -180,7 +181,8 @@ pub struct ChatLike {
 
 /// Many small rooms, everyone sending one message a second.
 pub async fn chat_like(options: &Options) -> anyhow::Result<ChatLike> {
-    let (rooms, per_room, duration) = if options.smoke { (2, 3, Duration::from_secs(3)) } else { (100, 10, Duration::from_secs(60)) };
+    let (rooms, per_room, duration) =
+        if options.smoke { (2, 3, Duration::from_secs(3)) } else { (100, 10, Duration::from_secs(60)) };
     let server = ServerProcess::gif_chat(options).await?;
     let http = reqwest::Client::new();
     let addr = server.addr;
@@ -208,7 +210,8 @@ pub async fn chat_like(options: &Options) -> anyhow::Result<ChatLike> {
                 let mut latencies = Latencies::default();
                 let stop_at = Instant::now() + patience;
                 while let Ok(Ok(Some(Ok(frame)))) =
-                    tokio::time::timeout_at(stop_at.into(), tokio::time::timeout(Duration::from_secs(3), live.next())).await
+                    tokio::time::timeout_at(stop_at.into(), tokio::time::timeout(Duration::from_secs(3), live.next()))
+                        .await
                 {
                     let Message::Text(text) = frame else { continue };
                     let Some(message) = chat_message(&text) else { continue };
@@ -368,7 +371,8 @@ pub async fn uploads(options: &Options) -> anyhow::Result<Uploads> {
 
     let mut announced = BTreeSet::new();
     while announced.len() < done.len() {
-        let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_secs(10), watcher.next()).await else {
+        let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_secs(10), watcher.next()).await
+        else {
             break;
         };
         if let Some(message) = chat_message(&text).filter(|m| m["kind"] == "gif") {
@@ -420,7 +424,8 @@ pub struct Pages {
 
 /// Server-rendered pages per second: the room list, and a chat page with 50 messages.
 pub async fn pages(options: &Options) -> anyhow::Result<Pages> {
-    let (concurrency, duration) = if options.smoke { (4, Duration::from_secs(1)) } else { (32, Duration::from_secs(10)) };
+    let (concurrency, duration) =
+        if options.smoke { (4, Duration::from_secs(1)) } else { (32, Duration::from_secs(10)) };
     let server = ServerProcess::gif_chat(options).await?;
     let http = reqwest::Client::new();
     let visitor = Visitor::arrive(&http, server.addr).await?;
@@ -467,7 +472,6 @@ pub fn wasm_size(options: &Options) -> anyhow::Result<Wasm> {
     let gzip_bytes = gzip.finish()?.len();
     Ok(Wasm { path: path.display().to_string(), raw_bytes: raw.len(), gzip_bytes })
 }
-
 
 #[cfg(test)]
 mod tests {

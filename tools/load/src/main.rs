@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo leptos build --release
-//! cargo run --release --features load --bin load -- --server target/release/gif-chat
+//! cargo run --release -p load -- --server target/release/gif-chat
 //! ```
 //!
 //! Scenarios: fan-out (one room, 1,000 live connections, one sender as fast as acknowledgements allow; also run
@@ -85,7 +85,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
         let (ours, ceiling) = pair;
         let fraction = ours.deliveries_per_sec / ceiling.deliveries_per_sec.max(1.0);
         table.fanout(&ours, &ceiling, fraction);
-        results.insert("fanout".into(), json!({ "gif_chat": ours, "minimal": ceiling, "fraction_of_minimal": fraction }));
+        results
+            .insert("fanout".into(), json!({ "gif_chat": ours, "minimal": ceiling, "fraction_of_minimal": fraction }));
     });
     scenario!("chat", scenarios::chat_like(&options).await, |chat| {
         table.chat(&chat);

@@ -1,0 +1,212 @@
+//! The browser's side of every effect (compiled with `hydrate` only).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+use super::{SocketCallbacks, SocketSender};
+use crate::error::AppError;
+use crate::model::{ChatMessage, RoomId};
+
+pub type PickedFile = web_sys::File;
+
+/// Sets `data-hydrated` on `<body>` once the WASM client has taken over the page. Effects never run during
+/// SSR, so the attribute is an honest signal that event handlers are attached (the end-to-end tests wait for it).
+pub fn mark_hydrated() {
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+pub fn confirm(message: &str) -> bool {
+    window().confirm_with_message(message).unwrap_or(false)
+}
+
+/// A fresh UUID from the browser's crypto.
+pub fn random_uuid() -> Option<String> {
+    window().crypto().ok().map(|crypto| crypto.random_uuid())
+}
+
+pub async fn sleep_ms(millis: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis as i32);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Runs `tick` every `period` while the calling component lives.
+pub fn repeat_every(period: std::time::Duration, tick: impl Fn() + 'static) {
+    if let Ok(handle) = set_interval_with_handle(tick, period) {
+        on_cleanup(move || handle.clear());
+    }
+}
+
+pub fn now_millis() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// Clock time in the reader's own time zone, e.g. "14:05".
+pub fn local_clock(millis: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64));
+    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+}
+
+pub fn iso(millis: i64) -> String {
+    String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64)).to_iso_string())
+}
+
+/// The file picked in an `<input type=file>` (which is then cleared, so the same file can be picked again).
+pub fn picked_file(event: &leptos::ev::Event) -> Option<PickedFile> {
+    let input: web_sys::HtmlInputElement = event.target()?.unchecked_into();
+    let file = input.files().and_then(|files| files.get(0));
+    input.set_value("");
+    file
+}
+
+pub fn dropped_file(event: &leptos::ev::DragEvent) -> Option<PickedFile> {
+    event.data_transfer().and_then(|d| d.files()).and_then(|files| files.get(0))
+}
+
+/// A pasted file; the paste is then ours (the text field does not get it).
+pub fn pasted_file(event: &leptos::ev::ClipboardEvent) -> Option<PickedFile> {
+    let file = event.clipboard_data().and_then(|d| d.files()).and_then(|files| files.get(0))?;
+    event.prevent_default();
+    Some(file)
+}
+
+/// Posts `file` as the multipart field `gif` to `/room/<id>/gif`. `fetch` cannot report upload progress, so this
+/// uses XMLHttpRequest. Calls `on_progress` with 0.0–1.0 as bytes go out, then `on_done` once with the stored
+/// message or the server's error (the same error shape as every server function's).
+pub fn upload_gif(
+    room: RoomId,
+    file: PickedFile,
+    on_progress: impl Fn(f64) + 'static,
+    on_done: impl FnOnce(Result<ChatMessage, AppError>) + 'static,
+) {
+    let cannot = || Err(AppError::Unreachable("This browser cannot upload files.".into()));
+    let (Ok(request), Ok(form)) = (web_sys::XmlHttpRequest::new(), web_sys::FormData::new()) else {
+        return on_done(cannot());
+    };
+    let _ = form.append_with_blob_and_filename("gif", &file, &file.name());
+    let _ = request.open("POST", &format!("/room/{room}/gif"));
+
+    let progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |event: web_sys::ProgressEvent| {
+        if event.length_computable() && event.total() > 0.0 {
+            on_progress(event.loaded() / event.total());
+        }
+    });
+    if let Ok(upload) = request.upload() {
+        upload.set_onprogress(Some(progress.as_ref().unchecked_ref()));
+    }
+
+    // Called exactly once, from `loadend` (which follows load, error and abort alike).
+    let on_done = Rc::new(RefCell::new(Some(on_done)));
+    let finished = {
+        let request = request.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            let Some(on_done) = on_done.borrow_mut().take() else { return };
+            let status = request.status().unwrap_or(0);
+            let body = request.response_text().ok().flatten().unwrap_or_default();
+            on_done(match status {
+                200 => serde_json::from_str::<ChatMessage>(&body)
+                    .map_err(|_| AppError::Unreachable("The server sent an unexpected answer.".into())),
+                0 => Err(AppError::Unreachable("The upload failed: you seem to be offline.".into())),
+                _ => Err(serde_json::from_str::<AppError>(&body)
+                    .unwrap_or_else(|_| AppError::Unreachable(format!("The upload failed (HTTP {status}).")))),
+            });
+        })
+    };
+    request.set_onloadend(Some(finished.as_ref().unchecked_ref()));
+    // The closures must live until the request ends; they are small and each upload makes two.
+    progress.forget();
+    finished.forget();
+    // On failure, loadend still fires and reports it.
+    let _ = request.send_with_opt_form_data(Some(&form));
+}
+
+/// Proxies commonly close connections idle for 60 s; a ping every 25 s keeps ours busy.
+const HEARTBEAT_MS: u64 = 25_000;
+
+/// The application-level heartbeat frame.
+#[derive(Default)]
+struct Heartbeat;
+
+impl std::fmt::Display for Heartbeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(r#"{"type":"ping"}"#)
+    }
+}
+
+/// Reconnect delays: 0.5 s, doubling up to 4 s, with up to 50% random jitter so that a restarted server is not
+/// hit by every client at the same instant. The longest delay (6 s) stays well inside the server's grace for
+/// rooms after a restart.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 500.0 * 2f64.powi(attempt.min(3) as i32);
+    std::time::Duration::from_millis((base * (1.0 + js_sys::Math::random() * 0.5)) as u64)
+}
+
+/// Opens the app's websocket at `path`, kept alive with a heartbeat, reopened with backoff when it drops and
+/// when the browser comes back online. Returns the way to send on it.
+pub fn open_socket(path: &str, callbacks: SocketCallbacks) -> Option<SocketSender> {
+    use codee::string::FromToStringCodec;
+    use leptos_use_core::ReconnectLimit;
+    use leptos_use_websocket::{UseWebSocketOptions, UseWebSocketReturn, use_websocket_with_options};
+
+    let attempts = StoredValue::new(0u32);
+    let reopen: StoredValue<Option<Arc<dyn Fn() + Send + Sync>>> = StoredValue::new(None);
+    let SocketCallbacks { hello, on_message, on_online } = callbacks;
+    let on_offline = on_online.clone();
+
+    let options = UseWebSocketOptions::default()
+        // Reconnecting is ours (with backoff); the crate's own retry uses a fixed interval.
+        .reconnect_limit(ReconnectLimit::Limited(0))
+        .on_open(move |event: web_sys::Event| {
+            attempts.set_value(0);
+            on_online(true);
+            // The crate's `send` only works once its state says open, which is after this callback: write to the
+            // socket that just opened.
+            if let (Some(socket), Some(text)) =
+                (event.target().and_then(|t| t.dyn_into::<web_sys::WebSocket>().ok()), hello())
+            {
+                let _ = socket.send_with_str(&text);
+            }
+        })
+        .on_message_raw(move |text: &str| on_message(text))
+        .on_close(move |_| {
+            on_offline(false);
+            let attempt = attempts.get_value();
+            attempts.set_value(attempt + 1);
+            set_timeout(
+                move || {
+                    if let Some(reopen) = reopen.get_value() {
+                        reopen();
+                    }
+                },
+                backoff(attempt),
+            );
+        })
+        .heartbeat::<Heartbeat, FromToStringCodec>(HEARTBEAT_MS);
+
+    let UseWebSocketReturn { open, close, send, .. } =
+        use_websocket_with_options::<String, String, FromToStringCodec, _, _>(path, options);
+    reopen.set_value(Some(Arc::new(open.clone())));
+
+    // The browser knows when the network goes and comes back before any timeout would: follow it. (Leaving a
+    // dead socket open would show "online" until the heartbeat's TCP write finally failed.)
+    let went_offline = window_event_listener(leptos::ev::offline, move |_| close());
+    let came_back = window_event_listener(leptos::ev::online, move |_| {
+        attempts.set_value(0);
+        open();
+    });
+    on_cleanup(move || {
+        went_offline.remove();
+        came_back.remove();
+    });
+    Some(Arc::new(move |text: &str| send(&text.to_owned())))
+}

@@ -1,0 +1,319 @@
+//! Validated values, shared by the server (which enforces them) and the browser (which checks a form with the
+//! same code before sending it). A value of one of these types that exists is valid: `parse` is the only way in.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why raw input was not accepted, in words for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInput(pub String);
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn invalid<T>(message: impl Into<String>) -> Result<T, InvalidInput> {
+    Err(InvalidInput(message.into()))
+}
+
+/// A room's id as it appears in URLs (`/room/42`) and on the wire (a plain number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+pub struct RoomId(i64);
+
+impl RoomId {
+    pub const fn new(id: i64) -> RoomId {
+        RoomId(id)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::str::FromStr for RoomId {
+    type Err = InvalidInput;
+
+    /// A room id from a URL: a positive whole number.
+    fn from_str(raw: &str) -> Result<RoomId, InvalidInput> {
+        match raw.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(RoomId(id)),
+            _ => invalid("A room id is a positive whole number."),
+        }
+    }
+}
+
+impl fmt::Display for RoomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A person's public id: random, kept in their session. Not a credential (the session cookie is); it names the
+/// person in messages and participant lists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+pub struct PersonId(String);
+
+impl PersonId {
+    /// Longest id accepted from a client (ours are 32 hex digits).
+    const MAX_LEN: usize = 64;
+
+    /// A person id given by a client (a whisper's recipient, a kick's target): letters and digits only.
+    pub fn parse(raw: &str) -> Result<PersonId, InvalidInput> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return invalid("That is not a person's id.");
+        }
+        Ok(PersonId(raw.to_owned()))
+    }
+
+    /// An id this server made (a session's visitor id), taken as it is.
+    #[cfg(feature = "ssr")]
+    pub(crate) fn trusted(id: impl Into<String>) -> PersonId {
+        PersonId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PersonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A room title: trimmed, 1–80 characters, one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Title(String);
+
+impl Title {
+    pub const MAX_CHARS: usize = 80;
+
+    pub fn parse(raw: &str) -> Result<Title, InvalidInput> {
+        let title = raw.trim();
+        if title.is_empty() {
+            return invalid("Give the room a title.");
+        }
+        if title.chars().count() > Self::MAX_CHARS {
+            return invalid(format!("A title has at most {} characters.", Self::MAX_CHARS));
+        }
+        if title.chars().any(char::is_control) {
+            return invalid("A title is one line of text.");
+        }
+        Ok(Title(title.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// How many people a room holds: 2 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MemberLimit(u32);
+
+impl MemberLimit {
+    pub const MIN: u32 = 2;
+    pub const MAX: u32 = 100;
+    pub const DEFAULT: u32 = 10;
+
+    pub fn parse(raw: &str) -> Result<MemberLimit, InvalidInput> {
+        match raw.trim().parse::<u32>() {
+            Ok(value) if (Self::MIN..=Self::MAX).contains(&value) => Ok(MemberLimit(value)),
+            _ => invalid(format!("Max members is a whole number from {} to {}.", Self::MIN, Self::MAX)),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A new room's optional password: empty means none. Kept exactly as typed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RoomPassword(String);
+
+impl RoomPassword {
+    /// Argon2 accepts more; this caps the work one request can cause.
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: Option<&str>) -> Result<Option<RoomPassword>, InvalidInput> {
+        match raw {
+            None | Some("") => Ok(None),
+            Some(password) if password.chars().count() > Self::MAX_CHARS => {
+                invalid(format!("A password has at most {} characters.", Self::MAX_CHARS))
+            }
+            Some(password) => Ok(Some(RoomPassword(password.to_owned()))),
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RoomPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RoomPassword(…)")
+    }
+}
+
+/// A chat message's text: not blank, at most 2,000 characters after trimming; line breaks and tabs kept, other
+/// control characters (which only ever garble a chat) dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageBody(String);
+
+impl MessageBody {
+    pub const MAX_CHARS: usize = 2000;
+
+    pub fn parse(raw: &str) -> Result<MessageBody, InvalidInput> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return invalid("Write something first.");
+        }
+        if text.chars().count() > Self::MAX_CHARS {
+            return invalid(format!("A message has at most {} characters.", Self::MAX_CHARS));
+        }
+        Ok(MessageBody(text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A client's own id for a message it sends, making retries safe: 1–64 letters, digits, `-` or `_` (a UUID
+/// fits). Empty means none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientMessageId(String);
+
+impl ClientMessageId {
+    pub fn parse(raw: Option<&str>) -> Result<Option<ClientMessageId>, InvalidInput> {
+        match raw {
+            None | Some("") => Ok(None),
+            Some(id) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+                Ok(Some(ClientMessageId(id.to_owned())))
+            }
+            Some(_) => invalid("A message id has at most 64 letters, digits, - or _."),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A hue of the identity color wheel, in tenths of a degree (0–3599). Colors stay hues until they are drawn:
+/// the stylesheet turns one into a color for the current theme (`oklch(L C hue)`), so every theme picks its own
+/// readable lightness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Hue(u16);
+
+impl Hue {
+    pub const STEPS: u16 = 3600;
+
+    /// The hue `tenths`/10 degrees, wrapped onto the wheel.
+    pub fn from_tenths(tenths: u32) -> Hue {
+        Hue((tenths % u32::from(Self::STEPS)) as u16)
+    }
+
+    pub fn degrees(self) -> f32 {
+        f32::from(self.0) / 10.0
+    }
+
+    /// The CSS custom property that draws it (see `--person-hue` in style/main.css).
+    pub fn css_style(self) -> String {
+        format!("--person-hue: {}", self.degrees())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles() {
+        assert_eq!(Title::parse("  Cats  ").unwrap().as_str(), "Cats");
+        assert!(Title::parse("   ").is_err());
+        assert!(Title::parse(&"x".repeat(81)).is_err());
+        assert_eq!(Title::parse(&"é".repeat(80)).unwrap().as_str().chars().count(), 80, "characters, not bytes");
+        assert!(Title::parse("a\u{7}b").is_err());
+        assert_eq!(
+            Title::parse("<script>x</script>").unwrap().as_str(),
+            "<script>x</script>",
+            "escaping is the view's"
+        );
+    }
+
+    #[test]
+    fn member_limits() {
+        assert_eq!(MemberLimit::parse("10").unwrap().get(), 10);
+        assert_eq!(MemberLimit::parse(" 2 ").unwrap().get(), 2);
+        assert_eq!(MemberLimit::parse("100").unwrap().get(), 100);
+        for bad in ["1", "101", "0", "-5", "ten", "", "3.5", "99999999999"] {
+            assert!(MemberLimit::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert_eq!(RoomPassword::parse(None).unwrap(), None);
+        assert_eq!(RoomPassword::parse(Some("")).unwrap(), None);
+        assert_eq!(RoomPassword::parse(Some(" secret ")).unwrap().unwrap().expose(), " secret ", "kept as typed");
+        assert!(RoomPassword::parse(Some(&"p".repeat(129))).is_err());
+        assert!(!format!("{:?}", RoomPassword::parse(Some("hunter2")).unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn client_message_ids() {
+        assert_eq!(ClientMessageId::parse(None).unwrap(), None);
+        let uuid = "6f1c2a4e-0b7d-4c1e-9a55-2f8d3c7b9e10";
+        assert_eq!(ClientMessageId::parse(Some(uuid)).unwrap().unwrap().as_str(), uuid);
+        assert!(ClientMessageId::parse(Some("has space")).is_err());
+        assert!(ClientMessageId::parse(Some(&"x".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn message_bodies() {
+        assert_eq!(MessageBody::parse("  hi\nthere \n").unwrap().as_str(), "hi\nthere");
+        assert!(MessageBody::parse(" \n\t ").is_err());
+        assert!(MessageBody::parse(&"x".repeat(2001)).is_err());
+        assert!(MessageBody::parse(&"x".repeat(2000)).is_ok());
+        assert_eq!(MessageBody::parse("a\u{0}b").unwrap().as_str(), "ab");
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!("42".parse::<RoomId>().unwrap(), RoomId::new(42));
+        for bad in ["0", "-1", "x", "", "1.5"] {
+            assert!(bad.parse::<RoomId>().is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(serde_json::to_string(&RoomId::new(7)).unwrap(), "7");
+        assert!(PersonId::parse("3fa2bc").is_ok());
+        for bad in ["", "../x", "a b", &"a".repeat(65)] {
+            assert!(PersonId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn hues_wrap_and_draw() {
+        assert_eq!(Hue::from_tenths(3605), Hue::from_tenths(5));
+        assert_eq!(Hue::from_tenths(1234).css_style(), "--person-hue: 123.4");
+    }
+}

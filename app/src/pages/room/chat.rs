@@ -1,0 +1,186 @@
+//! The chat of a room the visitor is in: live messages, scrolling, "Load earlier", and the parts around them.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+use super::composer::Composer;
+use super::message::MessageItem;
+use super::participants::{DeleteRoomButton, ParticipantPanel};
+use super::uploader::Uploader;
+use crate::api::earlier_messages;
+use crate::components::PersonBadge;
+use crate::error::Refusal;
+use crate::live::{ClientCommand, LiveEvent};
+use crate::live_client::{Connection, use_live};
+use crate::model::{ChatMessage, Person, PersonId, RoomView};
+
+/// Inserts a message in sequence order, ignoring one already there (live events and replies may both bring it).
+fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) {
+    match messages.binary_search_by_key(&message.seq, |m| m.seq) {
+        Ok(_) => {}
+        Err(position) => messages.insert(position, message),
+    }
+}
+
+/// `on_resync` reloads the room (its history and participants) when the live channel says the page is too far
+/// behind to catch up message by message.
+#[component]
+pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let RoomView { room, me, participants, messages, has_earlier } = view;
+    // Orders participant lists: a list older than the one shown is dropped.
+    let presence_version = StoredValue::new(room.presence_version);
+    let room_id = room.id;
+    let max_members = room.max_members;
+    // The position to resume the live channel from: only what arrived over it (or was rendered) counts, not
+    // replies to our own sends, which can arrive before earlier messages from others.
+    let live_seq = StoredValue::new(messages.last().map_or(0, |m| m.seq));
+    let messages = RwSignal::new(messages);
+    let has_earlier = RwSignal::new(has_earlier);
+    let participants = RwSignal::new(participants);
+    let present = Memo::new(move |_| participants.read().len());
+    let me_id = StoredValue::new(me.id.clone());
+    let i_am_owner = Memo::new(move |_| {
+        participants.with(|people| people.iter().any(|p| p.owner && me_id.with_value(|id| *id == p.person.id)))
+    });
+    // Whom the composer whispers to, if anyone.
+    let whisper_to = RwSignal::new(None::<Person>);
+    // Marks that tell look-alikes apart, by person id (from the participant list, applied to messages too).
+    let tag_of = move |id: &PersonId| {
+        participants.with(|people| people.iter().find(|p| p.person.id == *id).and_then(|p| p.tag.clone()))
+    };
+
+    let live = use_live();
+    // Set when the room sends the reader away (refused, removed); an effect does the navigation.
+    let sent_away = RwSignal::new(None::<Refusal>);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(refusal) = sent_away.get() {
+            navigate(&format!("/?notice={}", refusal.code()), NavigateOptions::default());
+        }
+    });
+    let leave_with = move |refusal: Refusal| sent_away.set(Some(refusal));
+    live.subscribe(
+        move || ClientCommand::Join { room: room_id, since: Some(live_seq.get_value()) },
+        move |event| match event {
+            LiveEvent::Chat { message } if message.room_id == room_id => {
+                live_seq.update_value(|seq| *seq = (*seq).max(message.seq));
+                messages.update(|list| insert_message(list, message));
+            }
+            LiveEvent::Participants { room, people, version } if room == room_id => {
+                if version <= presence_version.get_value() {
+                    return;
+                }
+                presence_version.set_value(version);
+                // A whisper target who left can no longer be whispered to.
+                whisper_to.update(|to| {
+                    if to.as_ref().is_some_and(|t| !people.iter().any(|p| p.person.id == t.id)) {
+                        *to = None;
+                    }
+                });
+                participants.set(people);
+            }
+            LiveEvent::Kicked { room } if room == room_id => leave_with(Refusal::Banned),
+            LiveEvent::Resync { room } if room == room_id => on_resync(),
+            LiveEvent::Refused { room, reason, .. } if room == room_id => leave_with(reason),
+            LiveEvent::RemoveRoom { id } if id == room_id => leave_with(Refusal::NotFound),
+            _ => {}
+        },
+    );
+
+    // Scrolling: follow new messages while the reader is at the bottom; otherwise offer a pill.
+    let log_ref = NodeRef::<html::Ol>::new();
+    let at_bottom = RwSignal::new(true);
+    let unseen = RwSignal::new(false);
+    let scroll_to_bottom = move || {
+        if let Some(log) = log_ref.get_untracked() {
+            log.set_scroll_top(log.scroll_height());
+        }
+        unseen.set(false);
+    };
+    Effect::new(move |previous_last: Option<Option<i64>>| {
+        let last = messages.with(|m| m.last().map(|m| m.seq));
+        let grew = previous_last.is_some_and(|previous| last > previous);
+        if at_bottom.get_untracked() {
+            scroll_to_bottom();
+        } else if grew {
+            unseen.set(true);
+        }
+        last
+    });
+    let on_scroll = move |_| {
+        if let Some(log) = log_ref.get_untracked() {
+            let bottom = log.scroll_height() - log.scroll_top() - log.client_height() < 48;
+            at_bottom.set(bottom);
+            if bottom {
+                unseen.set(false);
+            }
+        }
+    };
+
+    let loading_earlier = RwSignal::new(false);
+    let load_earlier = move |_| {
+        let Some(first) = messages.with_untracked(|m| m.first().map(|m| m.seq)) else { return };
+        loading_earlier.set(true);
+        leptos::task::spawn_local(async move {
+            let previous_height = log_ref.get_untracked().map(|log| log.scroll_height());
+            if let Ok(page) = earlier_messages(room_id, first).await {
+                has_earlier.set(page.has_earlier);
+                messages.update(|list| page.messages.into_iter().for_each(|m| insert_message(list, m)));
+                // Keep the reader's place: what they were looking at stays where it was.
+                if let (Some(log), Some(previous)) = (log_ref.get_untracked(), previous_height) {
+                    request_animation_frame(move || {
+                        log.set_scroll_top(log.scroll_top() + log.scroll_height() - previous)
+                    });
+                }
+            }
+            loading_earlier.set(false);
+        });
+    };
+
+    let connection = live.state();
+    view! {
+        <main class="page chat-page">
+            <header class="chat-header">
+                <A href="/" attr:class="back">"← Rooms"</A>
+                <h1>
+                    {room.title}
+                    {room.locked.then(|| view! { <span class="lock" role="img" aria-label="password required">" 🔒"</span> })}
+                </h1>
+                <p class="room-count" aria-live="polite">{move || format!("{}/{max_members} present", present.get())}</p>
+                <p class="you">"You are " <PersonBadge person=me is_me=true /></p>
+                <Show when=move || i_am_owner.get()>
+                    <DeleteRoomButton room_id />
+                </Show>
+            </header>
+            <p class="offline" role="status" hidden=move || connection.get() != Connection::Offline>
+                "Offline — reconnecting…"
+            </p>
+            <div class="chat-layout">
+            <Uploader room_id>
+                <div class="log-wrap">
+                    <ol class="messages" role="log" aria-live="polite" aria-label="Messages" node_ref=log_ref on:scroll=on_scroll>
+                        <Show when=move || has_earlier.get()>
+                            <li class="earlier">
+                                <button type="button" class="button button-quiet" on:click=load_earlier disabled=move || loading_earlier.get()>
+                                    "Load earlier"
+                                </button>
+                            </li>
+                        </Show>
+                        <For each=move || messages.get() key=|message| message.seq let:message>
+                            <MessageItem message me=me_id.get_value() tag_of />
+                        </For>
+                    </ol>
+                    <button type="button" class="pill" hidden=move || !unseen.get() on:click=move |_| scroll_to_bottom()>
+                        "New messages ↓"
+                    </button>
+                </div>
+                <Composer room_id whisper_to on_sent=move |message| messages.update(|list| insert_message(list, message)) />
+            </Uploader>
+            <ParticipantPanel room_id participants me_id=me_id.get_value() i_am_owner whisper_to />
+            </div>
+        </main>
+    }
+}

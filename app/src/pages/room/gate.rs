@@ -1,0 +1,37 @@
+//! The password form of a locked room.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api::EnterRoom;
+use crate::model::RoomId;
+
+/// The password is posted to a server function, never put in a URL.
+#[component]
+pub fn PasswordGate(id: RoomId, title: String, on_entered: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+    let enter = ServerAction::<EnterRoom>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = enter.value().get() {
+            on_entered();
+        }
+    });
+    let error = move || enter.value().get().and_then(|result| result.err()).map(|e| e.to_string());
+    view! {
+        <main class="page page-narrow">
+            <p><A href="/">"← Rooms"</A></p>
+            <h1>{title}</h1>
+            <p>"This room is locked. Enter its password to join."</p>
+            <ActionForm action=enter attr:class="form panel">
+                <input type="hidden" name="id" value=id.get() />
+                <div class="field">
+                    <label for="room-password">"Password"</label>
+                    <input id="room-password" name="password" type="password" required autocomplete="current-password" />
+                </div>
+                <Show when=move || error().is_some()>
+                    <p class="error" role="alert">{error}</p>
+                </Show>
+                <button type="submit" class="button" disabled=move || enter.pending().get()>"Enter"</button>
+            </ActionForm>
+        </main>
+    }
+}

@@ -1,0 +1,52 @@
+//! One message of the chat log.
+
+use leptos::prelude::*;
+
+use crate::components::{LocalTime, PersonBadge};
+use crate::model::{ChatMessage, MessageKind, PersonId};
+
+#[component]
+pub fn MessageItem(
+    message: ChatMessage,
+    me: PersonId,
+    tag_of: impl Fn(&PersonId) -> Option<String> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let ChatMessage { seq, kind, author, recipient, body, created_at, .. } = message;
+    match (kind, author) {
+        (MessageKind::System, _) | (_, None) => view! {
+            <li class="message system" data-seq=seq>
+                <span class="body">{body}</span>
+                " · "
+                <LocalTime millis=created_at />
+            </li>
+        }
+        .into_any(),
+        (kind, Some(author)) => {
+            let is_mine = me == author.id;
+            let style = author.hue.css_style();
+            let author_id = author.id.clone();
+            let content = if kind == MessageKind::Gif {
+                let alt = format!("GIF from {}", author.name);
+                view! { <img class="gif" src=body alt=alt loading="lazy" /> }.into_any()
+            } else {
+                view! { <p class="body">{body}</p> }.into_any()
+            };
+            let whisper = recipient.map(|recipient| {
+                let label =
+                    if is_mine { format!("whisper to {}", recipient.name) } else { "whispered to you".to_owned() };
+                view! { <span class="whisper-label">{label}</span> }
+            });
+            view! {
+                <li class="message" class:mine=is_mine class:whisper=kind == MessageKind::Whisper data-seq=seq style=style>
+                    <div class="meta">
+                        <PersonBadge person=author is_me=is_mine tag=Signal::derive(move || tag_of(&author_id)) />
+                        {whisper}
+                        <LocalTime millis=created_at />
+                    </div>
+                    {content}
+                </li>
+            }
+            .into_any()
+        }
+    }
+}

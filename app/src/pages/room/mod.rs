@@ -1,0 +1,78 @@
+//! A room (`/room/:id`): the password gate, a refusal, or the chat itself. One file per component.
+
+mod chat;
+mod composer;
+mod gate;
+mod message;
+mod participants;
+mod uploader;
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::room_page;
+use crate::error::Refusal;
+use crate::model::{RoomAccess, RoomId, RoomLabel};
+use crate::pages::not_found::set_not_found_status;
+use chat::ChatRoom;
+use gate::PasswordGate;
+
+#[component]
+pub fn RoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let room_id = move || params.read().get("id").and_then(|id| id.parse::<RoomId>().ok());
+    let access = Resource::new_blocking(room_id, |id| async move {
+        match id {
+            Some(id) => room_page(id).await,
+            None => Ok(RoomAccess::Refused { refusal: Refusal::NotFound, room: None }),
+        }
+    });
+
+    view! {
+        <Transition fallback=|| view! { <main class="page"><p>"Loading the room…"</p></main> }>
+            {move || Suspend::new(async move {
+                match access.await {
+                    Ok(RoomAccess::Open(view)) => view! { <ChatRoom view=*view on_resync=move || access.refetch() /> }.into_any(),
+                    Ok(RoomAccess::Refused { refusal: Refusal::Password, room: Some(room) }) => {
+                        view! { <PasswordGate id=room.id title=room.title on_entered=move || access.refetch() /> }
+                            .into_any()
+                    }
+                    Ok(RoomAccess::Refused { refusal, room }) => view! { <Refused refusal room /> }.into_any(),
+                    Err(error) => view! {
+                        <main class="page page-narrow">
+                            <p role="alert" class="error">{error.to_string()}</p>
+                            <p><A href="/">"Back to the rooms"</A></p>
+                        </main>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Why the visitor cannot enter (a full room, a ban, a room that does not exist).
+#[component]
+fn Refused(refusal: Refusal, room: Option<RoomLabel>) -> impl IntoView {
+    if refusal == Refusal::NotFound {
+        set_not_found_status();
+    }
+    let (heading, text) = match (refusal, &room) {
+        (Refusal::NotFound, _) | (_, None) => ("Room not found".to_owned(), refusal.to_string()),
+        (Refusal::Full, Some(room)) => {
+            (room.title.clone(), format!("This room is full: all {} places are taken.", room.max_members))
+        }
+        (Refusal::Banned, Some(room)) => {
+            (room.title.clone(), "The owner removed you from this room. You cannot enter it again.".to_owned())
+        }
+        (_, Some(room)) => (room.title.clone(), refusal.to_string()),
+    };
+    view! {
+        <main class="page page-narrow">
+            <h1>{heading}</h1>
+            <p role="alert">{text}</p>
+            <p><A href="/">"Back to the rooms"</A></p>
+        </main>
+    }
+}

@@ -1,0 +1,99 @@
+//! Who is here, with whisper and (for the owner) remove actions; and the owner's delete button.
+
+use leptos::prelude::*;
+
+use crate::api::{delete_room, kick};
+use crate::browser;
+use crate::components::PersonBadge;
+use crate::model::{Participant, Person, PersonId, RoomId};
+
+/// Who is here: color, name, "you", the owner; whisper to anyone, and (for the owner) remove anyone.
+#[component]
+pub fn ParticipantPanel(
+    room_id: RoomId,
+    participants: RwSignal<Vec<Participant>>,
+    me_id: PersonId,
+    i_am_owner: Memo<bool>,
+    whisper_to: RwSignal<Option<Person>>,
+) -> impl IntoView {
+    let me_id = StoredValue::new(me_id);
+    let error = RwSignal::new(None::<String>);
+    let remove = move |person: Person| {
+        leptos::task::spawn_local(async move {
+            if let Err(failure) = kick(room_id, person.id.to_string()).await {
+                error.set(Some(failure.to_string()));
+            }
+        });
+    };
+    view! {
+        <aside class="participants" aria-labelledby="participants-heading">
+            <h2 id="participants-heading">
+                "Here now " <span class="count">{move || format!("({})", participants.read().len())}</span>
+            </h2>
+            <ul aria-live="polite">
+                <For each=move || participants.get() key=|p| (p.person.id.clone(), p.owner, p.tag.clone()) let:participant>
+                    {
+                        let Participant { person, owner, tag } = participant;
+                        let is_me = me_id.with_value(|id| *id == person.id);
+                        let for_whisper = person.clone();
+                        let for_kick = person.clone();
+                        let name = person.name.clone();
+                        view! {
+                            <li class="participant">
+                                <PersonBadge person is_me tag=Signal::stored(tag) />
+                                {owner.then(|| view! { <span class="badge">"owner"</span> })}
+                                {(!is_me).then(|| view! {
+                                    <span class="actions">
+                                        <button type="button" class="link-button"
+                                            aria-label=format!("Whisper to {name}")
+                                            on:click=move |_| whisper_to.set(Some(for_whisper.clone()))>
+                                            "Whisper"
+                                        </button>
+                                        <Show when=move || i_am_owner.get()>
+                                            {
+                                                let for_kick = for_kick.clone();
+                                                let name = for_kick.name.clone();
+                                                view! {
+                                                    <button type="button" class="link-button danger"
+                                                        aria-label=format!("Remove {name}")
+                                                        on:click=move |_| remove(for_kick.clone())>
+                                                        "Remove"
+                                                    </button>
+                                                }
+                                            }
+                                        </Show>
+                                    </span>
+                                })}
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+            <Show when=move || error.get().is_some()>
+                <p class="error" role="alert">{move || error.get()}</p>
+            </Show>
+        </aside>
+    }
+}
+
+#[component]
+pub fn DeleteRoomButton(room_id: RoomId) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let on_click = move |_| {
+        if !browser::confirm("Delete this room for everyone?") {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            // Success needs nothing here: the room's removal arrives over the live channel, like for everyone.
+            if let Err(failure) = delete_room(room_id).await {
+                error.set(Some(failure.to_string()));
+            }
+        });
+    };
+    view! {
+        <button type="button" class="button button-danger" on:click=on_click>"Delete room"</button>
+        <Show when=move || error.get().is_some()>
+            <p class="error" role="alert">{move || error.get()}</p>
+        </Show>
+    }
+}

@@ -1,0 +1,168 @@
+//! What is said in rooms: text, whispers, GIFs and system messages, committed then pushed to whoever may see
+//! them; history pages and catch-up for those who missed some.
+
+use std::sync::Arc;
+
+use tempfile::NamedTempFile;
+
+use super::Chat;
+use super::db::{self, Inserted, NewMessage};
+use super::membership::Admission;
+use crate::domain::{ClientMessageId, MessageBody, PersonId};
+use crate::error::{AppError, Refusal};
+use crate::live::LiveEvent;
+use crate::model::{ChatMessage, MessageKind, MessagePage, MessagePreview, Person, RoomId};
+use crate::server::error::{ServerError, ServerResult};
+use crate::server::gif::{self, GifError};
+use crate::server::hub::Topic;
+
+/// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
+static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+impl Chat {
+    /// Sends a text message from someone in the room; with `to`, a whisper only that person will see. With a
+    /// client id, a retried send never creates a second message.
+    pub async fn send_text(
+        self: &Arc<Self>,
+        room: RoomId,
+        author: &Person,
+        body: MessageBody,
+        to: Option<PersonId>,
+        client_id: Option<ClientMessageId>,
+    ) -> ServerResult<ChatMessage> {
+        let admission = self.admit_poster(room, author).await?;
+        if let Some(recipient) = &to {
+            if *recipient == author.id {
+                return Err(AppError::Invalid("Whisper to someone else.".into()).into());
+            }
+            if !self.presence.is_present(room, recipient) {
+                return Err(AppError::Invalid("That person is not in this room any more.".into()).into());
+            }
+        }
+        let message = NewMessage {
+            kind: if to.is_some() { MessageKind::Whisper } else { MessageKind::Text },
+            author: Some(&admission.person().id),
+            recipient: to.as_ref(),
+            body: body.as_str(),
+            client_id: client_id.as_ref().map(ClientMessageId::as_str),
+        };
+        self.post(room, message).await
+    }
+
+    /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF. Runs to
+    /// completion in its own task even if the client goes away: the files and the message rows never disagree,
+    /// and a committed message is always announced.
+    pub async fn post_gif(self: &Arc<Self>, admission: Admission, raw: NamedTempFile) -> ServerResult<ChatMessage> {
+        let chat = self.clone();
+        self.tasks
+            .spawn(async move {
+                let clean = chat.uploads.incoming()?;
+                let limits = chat.settings.gif;
+                let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
+                // The blocking task owns both temporary files: they go when it ends, whatever the outcome.
+                let clean = tokio::task::spawn_blocking(move || {
+                    gif::reencode(raw.path(), clean.as_file(), limits).map(|()| clean)
+                })
+                .await?
+                .map_err(|error| match error {
+                    GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
+                    GifError::Io(source) => ServerError::Io { context: "re-encoding a GIF", source },
+                })?;
+                let stored = chat.uploads.store(clean)?;
+                let message = NewMessage {
+                    kind: MessageKind::Gif,
+                    author: Some(&admission.person().id),
+                    recipient: None,
+                    body: stored.name.as_str(),
+                    client_id: None,
+                };
+                let message = chat.post(admission.room(), message).await?;
+                // The message row now points at the file: it stays.
+                stored.keep();
+                Ok(message)
+            })
+            .await?
+    }
+
+    /// Commits a message and pushes it to everyone who may see it.
+    async fn post(self: &Arc<Self>, room: RoomId, message: NewMessage<'_>) -> ServerResult<ChatMessage> {
+        match db::insert_message(&self.db, room, message).await?.ok_or(Refusal::NotFound)? {
+            Inserted::New(message) => {
+                self.publish_message(&message);
+                Ok(message)
+            }
+            // A retry of a send that was committed (and announced) already.
+            Inserted::Duplicate(message) => Ok(message),
+        }
+    }
+
+    /// Pushes a committed message to the room (a whisper only to its two people), then, off the sender's path,
+    /// tells the people following the room from the list.
+    pub(super) fn publish_message(self: &Arc<Self>, message: &ChatMessage) {
+        let topic = Topic::Room(message.room_id);
+        let event = LiveEvent::Chat { message: message.clone() };
+        match (&message.author, &message.recipient) {
+            (Some(author), Some(recipient)) => self.hub.publish_to(topic, &event, &[&author.id, &recipient.id]),
+            _ => self.hub.publish(topic, &event),
+        }
+        if message.kind != MessageKind::System {
+            let (chat, message) = (self.clone(), message.clone());
+            self.tasks.spawn(async move { chat.notify_followers(&message).await });
+        }
+    }
+
+    /// Sends `roomActivity` to everyone who entered the room before, is not in it now, and may read the message.
+    async fn notify_followers(&self, message: &ChatMessage) {
+        let readers = match db::readers(&self.db, message.room_id).await {
+            Ok(readers) => readers,
+            Err(error) => return tracing::error!(%error, "listing a room's readers"),
+        };
+        let author = message.author.as_ref().map(|a| &a.id);
+        let recipient = message.recipient.as_ref().map(|r| &r.id);
+        let topics: Vec<Topic> = readers
+            .into_iter()
+            .filter(|reader| Some(reader) != author)
+            .filter(|reader| recipient.is_none_or(|r| r == reader))
+            // People with the room open see it there; someone who just left (leave grace) is on the list already.
+            .filter(|reader| !self.presence.is_connected(message.room_id, reader))
+            .map(Topic::Person)
+            .collect();
+        if !topics.is_empty() {
+            let event = LiveEvent::RoomActivity { id: message.room_id, preview: MessagePreview::of(message) };
+            self.hub.publish_many(topics, &event);
+        }
+    }
+
+    pub(super) async fn system_message(self: &Arc<Self>, room: RoomId, text: String) {
+        match self.post(room, NewMessage::system(&text)).await {
+            Ok(_) => {}
+            Err(ServerError::Client(AppError::Refused(Refusal::NotFound))) => {}
+            Err(error) => tracing::error!(%error, %room, "storing a system message"),
+        }
+    }
+
+    /// The page of messages before `before` (a sequence number) that `viewer` may read, for "Load earlier".
+    pub async fn earlier_messages(&self, room: RoomId, viewer: &Person, before: i64) -> ServerResult<MessagePage> {
+        let admission = self.admit(room, viewer).await?;
+        let (messages, has_earlier) = db::messages_before(&self.db, admission.room(), &viewer.id, Some(before)).await?;
+        Ok(MessagePage { messages, has_earlier })
+    }
+
+    /// The messages after `after` up to `until` that `viewer` may read, at most `limit`, oldest first (for a
+    /// live connection catching up).
+    pub async fn catch_up(
+        &self,
+        room: RoomId,
+        viewer: &PersonId,
+        after: i64,
+        until: i64,
+        limit: i64,
+    ) -> ServerResult<Vec<ChatMessage>> {
+        Ok(db::messages_after(&self.db, room, viewer, after, until, limit).await?)
+    }
+
+    /// The room's latest message number (0 for none), or `None` if the room does not exist.
+    pub async fn last_seq(&self, room: RoomId) -> ServerResult<Option<i64>> {
+        Ok(db::last_seq(&self.db, room).await?)
+    }
+}

@@ -1,0 +1,106 @@
+//! The server's own error: what went wrong, with its cause kept. It turns into the wire error ([`AppError`])
+//! in one place, [`ServerError::into_app_error`], where internal failures are logged and hidden.
+
+use axum::response::{IntoResponse, Response};
+
+use crate::domain::InvalidInput;
+use crate::error::{AppError, Refusal};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// An answer meant for the client, as it is.
+    #[error(transparent)]
+    Client(#[from] AppError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{context}: {source}")]
+    Io { context: &'static str, source: std::io::Error },
+    #[error("a background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("password hashing: {0}")]
+    PasswordHash(argon2::password_hash::Error),
+    #[error("reading the session: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+}
+
+pub type ServerResult<T> = Result<T, ServerError>;
+
+impl ServerError {
+    /// An I/O failure, said where it happened.
+    pub fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> ServerError {
+        move |source| ServerError::Io { context, source }
+    }
+
+    /// The wire error the client sees. Internal failures are logged here, with their cause, and become
+    /// "something went wrong".
+    pub fn into_app_error(self) -> AppError {
+        match self {
+            ServerError::Client(error) => error,
+            internal => {
+                tracing::error!(error = %internal, "internal error");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl From<Refusal> for ServerError {
+    fn from(refusal: Refusal) -> ServerError {
+        ServerError::Client(AppError::Refused(refusal))
+    }
+}
+
+impl From<InvalidInput> for ServerError {
+    fn from(error: InvalidInput) -> ServerError {
+        ServerError::Client(error.into())
+    }
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        app_error_response(self.into_app_error())
+    }
+}
+
+/// An error answer outside server functions (the upload route): the same status and JSON as theirs.
+pub fn app_error_response(error: AppError) -> Response {
+    let status = http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, axum::Json(&error)).into_response();
+    if let Some(seconds) = error.retry_after() {
+        response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_failure_shows_no_detail() {
+        let failure = ServerError::Database(sqlx::Error::Protocol("table room_grants is gone".into()));
+        let error = failure.into_app_error();
+        assert_eq!(error, AppError::Internal);
+        let body = serde_json::to_string(&error).unwrap();
+        assert!(!body.contains("room_grants"), "{body}");
+
+        let io = ServerError::io("storing an upload")(std::io::Error::other("/secret/path: disk full"));
+        assert!(!serde_json::to_string(&io.into_app_error()).unwrap().contains("/secret"));
+    }
+
+    #[test]
+    fn client_errors_keep_their_message_and_status() {
+        let response = ServerError::from(Refusal::Full).into_response();
+        assert_eq!(response.status(), 409);
+        let response = ServerError::Client(AppError::TooManyRequests(7)).into_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "7");
+        let response = ServerError::Task(tokio_join_error()).into_response();
+        assert_eq!(response.status(), 500);
+    }
+
+    fn tokio_join_error() -> tokio::task::JoinError {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async { tokio::spawn(async { panic!("boom") }).await.unwrap_err() })
+    }
+}

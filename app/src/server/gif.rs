@@ -1,0 +1,206 @@
+//! The GIF validator: decodes an upload within bounds and re-encodes it frame by frame, so only pixels,
+//! palettes and timing survive; comments, trailing bytes and anything else a polyglot could hide are gone.
+//! Pure: no knowledge of requests, rooms or where files live.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+
+use crate::server::settings::GifLimits;
+
+/// Why a file was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum GifError {
+    /// Not a clean GIF within the limits; the message says why, for people.
+    #[error("{0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Whether the first bytes of a file can start a GIF (checked while an upload streams in).
+pub fn has_gif_signature(first_six: &[u8]) -> bool {
+    first_six == b"GIF87a" || first_six == b"GIF89a"
+}
+
+/// Decodes the GIF at `source` within `limits` and writes a clean re-encoding of it to `target`.
+pub fn reencode(source: &Path, target: &std::fs::File, limits: GifLimits) -> Result<(), GifError> {
+    let input = std::fs::File::open(source)?;
+    reencode_stream(BufReader::new(input), BufWriter::new(target), limits)
+}
+
+/// The validator proper, over any reader and writer (so it can be tested and fuzzed in memory).
+pub fn reencode_stream(input: impl std::io::Read, output: impl Write, limits: GifLimits) -> Result<(), GifError> {
+    let broken = |_| GifError::Rejected("That GIF is damaged or incomplete.".into());
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    // Bounds the buffer any single frame may need, whatever the file claims.
+    let max_pixels = u64::from(limits.max_side) * u64::from(limits.max_side);
+    options.set_memory_limit(gif::MemoryLimit::Bytes(std::num::NonZeroU64::new(max_pixels.max(1)).unwrap()));
+    let mut decoder = options.read_info(input).map_err(broken)?;
+
+    let (width, height) = (decoder.width(), decoder.height());
+    if width == 0 || height == 0 || width > limits.max_side || height > limits.max_side {
+        return Err(GifError::Rejected(format!("A GIF may be at most {0}×{0} pixels.", limits.max_side)));
+    }
+    let global_palette = decoder.global_palette().map(<[u8]>::to_vec).unwrap_or_default();
+    let mut encoder = gif::Encoder::new(output, width, height, &global_palette).map_err(encoding_failed)?;
+    encoder.set_repeat(decoder.repeat()).map_err(encoding_failed)?;
+
+    let mut frames = 0usize;
+    let mut pixels = 0u64;
+    while let Some(frame) = decoder.read_next_frame().map_err(broken)? {
+        frames += 1;
+        if frames > limits.max_frames {
+            return Err(GifError::Rejected(format!("A GIF may have at most {} frames.", limits.max_frames)));
+        }
+        pixels += u64::from(frame.width) * u64::from(frame.height);
+        if pixels > limits.max_total_pixels {
+            return Err(GifError::Rejected("That GIF is too large: it has too many pixels in all.".into()));
+        }
+        if u32::from(frame.left) + u32::from(frame.width) > u32::from(width)
+            || u32::from(frame.top) + u32::from(frame.height) > u32::from(height)
+        {
+            return Err(GifError::Rejected("That GIF is damaged: a frame lies outside the picture.".into()));
+        }
+        encoder.write_frame(frame).map_err(|_| GifError::Rejected("That GIF could not be re-encoded.".into()))?;
+    }
+    if frames == 0 {
+        return Err(GifError::Rejected("That GIF has no picture in it.".into()));
+    }
+    let mut output = encoder.into_inner().map_err(encoding_failed)?;
+    output.flush()?;
+    Ok(())
+}
+
+/// The encoder only fails writing (its input was just decoded): an I/O failure.
+fn encoding_failed(error: gif::EncodingError) -> GifError {
+    match error {
+        gif::EncodingError::Io(error) => GifError::Io(error),
+        other => GifError::Io(std::io::Error::other(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: GifLimits =
+        GifLimits { max_bytes: 1 << 20, max_side: 64, max_frames: 4, max_total_pixels: 3 * 64 * 64 };
+
+    fn gif(screen: u16, frame_side: u16, frames: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut encoder = gif::Encoder::new(&mut bytes, screen, screen, &[0, 0, 0, 255, 255, 255]).unwrap();
+        for n in 0..frames {
+            let frame = gif::Frame {
+                width: frame_side,
+                height: frame_side,
+                buffer: std::borrow::Cow::Owned(vec![(n % 2) as u8; usize::from(frame_side).pow(2)]),
+                ..gif::Frame::default()
+            };
+            encoder.write_frame(&frame).unwrap();
+        }
+        drop(encoder);
+        bytes
+    }
+
+    fn clean(input: &[u8]) -> Result<Vec<u8>, String> {
+        let mut output = Vec::new();
+        reencode_stream(input, &mut output, LIMITS).map(|()| output).map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn a_valid_gif_comes_out_with_the_same_frames() {
+        let output = clean(&gif(16, 16, 3)).unwrap();
+        let frames: Vec<_> = gif::DecodeOptions::new().read_info(&output[..]).unwrap().into_iter().collect();
+        assert_eq!(frames.len(), 3);
+    }
+
+    #[test]
+    fn html_hidden_in_a_comment_or_after_the_trailer_is_not_served() {
+        let mut polyglot = gif(8, 8, 1);
+        let trailer = polyglot.pop().unwrap();
+        assert_eq!(trailer, 0x3b);
+        let script = b"<script>alert(1)</script>";
+        polyglot.extend([0x21, 0xfe, script.len() as u8]);
+        polyglot.extend(script);
+        polyglot.extend([0x00, 0x3b]);
+        polyglot.extend(b"<html><script>alert(2)</script></html>");
+        let output = clean(&polyglot).unwrap();
+        assert!(!output.windows(7).any(|w| w == b"<script"), "script survived re-encoding");
+        assert_eq!(output.last(), Some(&0x3b), "output ends at the GIF trailer");
+    }
+
+    #[test]
+    fn oversized_pictures_and_too_many_frames_are_refused() {
+        assert_eq!(clean(&gif(65, 8, 1)).unwrap_err(), "A GIF may be at most 64×64 pixels.");
+        assert_eq!(clean(&gif(16, 16, 5)).unwrap_err(), "A GIF may have at most 4 frames.");
+        assert_eq!(clean(&gif(64, 64, 4)).unwrap_err(), "That GIF is too large: it has too many pixels in all.");
+        assert!(clean(&gif(64, 64, 3)).is_ok());
+    }
+
+    #[test]
+    fn damaged_input_is_refused_not_panicked_on() {
+        let whole = gif(16, 16, 2);
+        for cut in [6, 10, 13, whole.len() / 2, whole.len() - 2] {
+            assert!(clean(&whole[..cut]).is_err(), "accepted a GIF cut at {cut}");
+        }
+        assert!(clean(b"GIF89a").is_err());
+        assert!(clean(b"").is_err());
+        // A frame that claims to lie outside the picture.
+        let mut bytes = Vec::new();
+        let mut encoder = gif::Encoder::new(&mut bytes, 8, 8, &[0, 0, 0, 255, 255, 255]).unwrap();
+        let frame = gif::Frame {
+            left: 6,
+            width: 4,
+            height: 4,
+            buffer: std::borrow::Cow::Owned(vec![0; 16]),
+            ..gif::Frame::default()
+        };
+        encoder.write_frame(&frame).unwrap();
+        drop(encoder);
+        assert!(clean(&bytes).is_err());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Random bytes behind a GIF header: refused or cleaned, never a panic.
+            #[test]
+            fn arbitrary_bytes_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let mut bytes = b"GIF89a".to_vec();
+                bytes.extend(tail);
+                let _ = clean(&bytes);
+            }
+
+            /// A valid GIF with bytes flipped, cut or appended: whatever comes out decodes cleanly within limits
+            /// and ends at the trailer.
+            #[test]
+            fn mutated_gifs_come_out_clean_or_not_at_all(
+                frames in 1usize..4,
+                flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+                cut in proptest::option::of(any::<prop::sample::Index>()),
+                junk in proptest::collection::vec(any::<u8>(), 0..40),
+            ) {
+                let mut bytes = gif(12, 12, frames);
+                for (index, value) in flips {
+                    let at = index.index(bytes.len());
+                    bytes[at] = value;
+                }
+                if let Some(cut) = cut {
+                    bytes.truncate(cut.index(bytes.len()).max(1));
+                }
+                bytes.extend(junk);
+                if let Ok(output) = clean(&bytes) {
+                    prop_assert_eq!(output.last(), Some(&0x3b));
+                    let decoded: Vec<_> = gif::DecodeOptions::new().read_info(&output[..]).unwrap().into_iter().collect();
+                    prop_assert!(decoded.iter().all(Result::is_ok));
+                    prop_assert!((1..=LIMITS.max_frames).contains(&decoded.len()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The server's tunables and their defaults, written once: the command line (`src/config.rs`) takes its
+//! defaults from here and fills a [`Settings`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Defaults of the tunables, as the command line shows them (`gif-chat --help`).
+pub mod defaults {
+    pub const ROOM_GRACE_SECS: f64 = 10.0;
+    pub const LEAVE_GRACE_SECS: f64 = 3.0;
+    pub const UPLOADS_DIR: &str = "uploads";
+    pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
+    pub const MAX_GIF_SIDE: u16 = 4096;
+    pub const MAX_GIF_FRAMES: usize = 1000;
+    /// 50 frames of 1000×1000, or 3,000 frames of 180×180: far beyond any chat GIF, a few seconds of CPU at most.
+    pub const MAX_GIF_TOTAL_PIXELS: u64 = 50_000_000;
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long an empty room lives on before it is removed (so a lone user's reload does not destroy it).
+    pub room_grace: Duration,
+    /// How long a person whose last connection closed still counts as present (so a reload is not a leave).
+    pub leave_grace: Duration,
+    pub uploads_dir: PathBuf,
+    pub gif: GifLimits,
+}
+
+/// What an accepted GIF may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GifLimits {
+    /// Largest upload, in bytes.
+    pub max_bytes: u64,
+    /// Largest width or height, in pixels.
+    pub max_side: u16,
+    pub max_frames: usize,
+    /// Most pixels all frames together may have: bounds the decoding work a small, well-compressed file can
+    /// demand (a 10 MiB file could otherwise describe billions of pixels).
+    pub max_total_pixels: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            room_grace: Duration::from_secs_f64(defaults::ROOM_GRACE_SECS),
+            leave_grace: Duration::from_secs_f64(defaults::LEAVE_GRACE_SECS),
+            uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
+            gif: GifLimits::default(),
+        }
+    }
+}
+
+impl Default for GifLimits {
+    fn default() -> GifLimits {
+        GifLimits {
+            max_bytes: defaults::MAX_UPLOAD_BYTES,
+            max_side: defaults::MAX_GIF_SIDE,
+            max_frames: defaults::MAX_GIF_FRAMES,
+            max_total_pixels: defaults::MAX_GIF_TOTAL_PIXELS,
+        }
+    }
+}
