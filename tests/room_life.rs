@@ -347,3 +347,54 @@ async fn look_alike_participants_carry_distinct_tags() {
     // With 12 random people the chance of no close pair is tiny; if it happens the unit test still covers it.
     eprintln!("{pairs} look-alike pairs among {} people", participants.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_connection_gets_the_participant_list_once() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("once", 10, "").await.unwrap();
+    // A newcomer: the list comes with their arrival's announcement, to the whole room (this connection too).
+    let (mut first_tab, _) = alice.join(room.id).await;
+    let events = first_tab.drain(Duration::from_millis(300)).await;
+    let lists = events.iter().filter(|e| matches!(e, LiveEvent::Participants { .. })).count();
+    assert_eq!(lists, 1, "{events:?}");
+    // A second tab of someone already here: nothing is announced, so the list comes to that tab alone.
+    let (mut second_tab, _) = alice.join(room.id).await;
+    let events = second_tab.drain(Duration::from_millis(300)).await;
+    assert_eq!(events.iter().filter(|e| matches!(e, LiveEvent::Participants { .. })).count(), 1, "{events:?}");
+    assert!(first_tab.drain(Duration::from_millis(100)).await.is_empty(), "the first tab is not told again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_list_hears_of_a_new_owner_and_presence_updates_carry_rising_versions() {
+    let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let watcher = app.person().await;
+    let mut lobby = watcher.connect().await;
+    lobby.send(&ClientCommand::SubscribeLobby).await;
+    lobby.expect(|e| matches!(e, LiveEvent::Rooms { .. }).then_some(())).await;
+
+    let room = alice.create_room("succession", 10, "").await.unwrap();
+    let (alice_live, _) = alice.join(room.id).await;
+    let (_bob_live, _) = bob.join(room.id).await;
+    alice_live.close().await;
+
+    // The room list hears every presence change, each with a higher version (1 person, 2, then 1 again), and
+    // the hand-over to Bob.
+    let (mut versions, mut new_owner) = (Vec::new(), None);
+    while versions.len() < 3 || new_owner.is_none() {
+        match lobby.next().await.expect("the lobby stays open") {
+            LiveEvent::RoomPresence { id, present, version } if id == room.id => versions.push((present, version)),
+            LiveEvent::RoomOwner { id, owner } if id == room.id => new_owner = Some(owner),
+            _ => {}
+        }
+    }
+    assert_eq!(new_owner.as_ref(), Some(bob.me()));
+    assert_eq!(versions.iter().map(|(present, _)| *present).collect::<Vec<_>>(), [1, 2, 1]);
+    assert!(versions.windows(2).all(|pair| pair[0].1 < pair[1].1), "{versions:?}");
+    let snapshot = watcher.call::<Vec<RoomSummary>>("list_rooms", &[]).await.unwrap();
+    let listed = snapshot.iter().find(|r| r.id == room.id).unwrap();
+    assert_eq!((listed.present, listed.presence_version), *versions.last().unwrap());
+    assert_eq!(listed.owner, *bob.me(), "the list's snapshot knows the new owner too");
+}

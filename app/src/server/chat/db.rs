@@ -1,5 +1,7 @@
 //! Rooms and messages in the database (the durable truth). Private to the chat core: every function takes the
 //! pool and does one thing, in one statement or one transaction; the [`super::Chat`] service composes them.
+//!
+//! (Over 400 lines: a third is the repository tests on a real SQLite file, kept beside the queries they check.)
 
 use sqlx::{FromRow, SqliteExecutor, SqlitePool};
 

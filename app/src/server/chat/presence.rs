@@ -8,6 +8,8 @@
 //! Every change of who is in a room (or of its owner) bumps the room's presence version, and returns a
 //! [`Snapshot`] taken under the lock: announcements may be published in any order after that, and receivers
 //! drop those older than what they have.
+//!
+//! (Over 400 lines: about half is the tests of these rules, kept beside them.)
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
