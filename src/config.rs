@@ -39,6 +39,18 @@ pub struct Config {
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = defaults::MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
 
+    /// The address people use, e.g. `https://chat.example.com` (behind a TLS-terminating proxy). It is the
+    /// default allowed origin; with `https` the session cookie is `Secure` and `__Host-` prefixed and responses
+    /// carry HSTS.
+    #[arg(long, env = "PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// An origin (`https://chat.example.com`) whose pages may act with a visitor's cookie: post, upload, open
+    /// the live channel. Repeatable; the environment takes a comma-separated list. Added to --public-url's
+    /// origin; without either, only pages of the host a request is addressed to may.
+    #[arg(long = "allowed-origin", env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -51,6 +63,16 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("gif-chat.db").display()),
         }
+    }
+
+    /// Whether people reach the server over TLS (so cookies must be `Secure`).
+    pub fn behind_tls(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+    }
+
+    /// The origins allowed to act with a visitor's cookie: the public URL's, and the configured ones.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        self.public_url.iter().chain(&self.allowed_origins).cloned().collect()
     }
 
     /// The chat service's tunables.
@@ -73,5 +95,29 @@ impl Config {
         config.uploads_dir = dir.join("uploads");
         config.site_root = site_root;
         config
+    }
+}
+
+/// A public URL: `http(s)://host[:port]`, kept as its origin (no path, no trailing slash).
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let (scheme, rest) = raw.split_once("://").ok_or("expected a URL such as https://chat.example.com")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if !matches!(scheme, "http" | "https") || authority.is_empty() || authority.contains(['@', ' ']) {
+        return Err("expected http:// or https:// and a host, such as https://chat.example.com".into());
+    }
+    Ok(format!("{scheme}://{authority}").to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_kept_as_their_origin() {
+        assert_eq!(parse_public_url("https://Chat.Example.com/").unwrap(), "https://chat.example.com");
+        assert_eq!(parse_public_url("http://10.0.0.5:8080/chat").unwrap(), "http://10.0.0.5:8080");
+        for bad in ["chat.example.com", "ftp://x", "https://", "https://user@host"] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
+use app::server::origin::{OriginPolicy, refuse_cross_origin};
 use app::server::uploads::UploadStore;
 use app::server::{AppState, chat::Chat, context::server_fn_error_status, identity::visitor_layer, upload, ws};
 use app::{App, shell};
@@ -95,14 +96,17 @@ impl Server {
             .build();
         let chat = Chat::new(db, config.settings(), uploads);
         chat.start().await.context("scheduling the stored rooms")?;
-        let state = AppState { leptos_options, chat };
+        let state = AppState { leptos_options, chat, origins: OriginPolicy::new(config.allowed_origins()) };
 
+        // Behind TLS the cookie is `Secure` and `__Host-` prefixed (the browser then refuses it from plain HTTP
+        // or for another path or subdomain); plain-HTTP development must keep working without.
+        let tls = config.behind_tls();
         let session_layer = SessionManagerLayer::new(session_store)
-            .with_name("gif_chat_session")
+            .with_name(if tls { "__Host-gif_chat_session" } else { "gif_chat_session" })
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
-            // Plain-HTTP development must work; behind TLS the cookie is still only sent to this site.
-            .with_secure(false)
+            .with_secure(tls)
+            .with_path("/")
             .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
 
         let routes = generate_route_list(App);
@@ -139,6 +143,8 @@ impl Server {
             .layer(middleware::from_fn(server_fn_error_status))
             .layer(middleware::from_fn(visitor_layer))
             .layer(session_layer)
+            // Outermost: a forged request is refused before it can act or be given a session.
+            .layer(middleware::from_fn_with_state(state.origins.clone(), refuse_cross_origin))
             .with_state(state.clone());
 
         // The compiled client and stored GIFs need no session: serving them never touches the session store.
@@ -158,6 +164,11 @@ impl Server {
             .layer(default_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(default_header(header::REFERRER_POLICY, "same-origin"))
             .layer(TraceLayer::new_for_http());
+        let router = if tls {
+            router.layer(default_header(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+        } else {
+            router
+        };
 
         Ok(Server { router, state })
     }

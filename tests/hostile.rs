@@ -216,3 +216,99 @@ async fn an_internal_failure_is_a_plain_500_that_names_no_internals() {
     live.send(&app::live::ClientCommand::Join { room: room.id, since: None }).await;
     assert!(live.next_or_closed().await.is_none(), "the join was not refused as if the room were missing");
 }
+
+/// A forged request: what another site's page (or one on another port of this host) can make a browser send.
+async fn forged_post(app: &common::TestApp, client: &reqwest::Client, path: &str, origin: &str) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .header("Origin", origin)
+        .header("Accept", "application/json")
+        .form(&[("title", "forged"), ("max_members", "5")])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_from_other_origins_are_refused_and_given_no_session() {
+    let app = spawn_app().await;
+    let victim = app.person().await;
+    let own = format!("http://{}", app.addr);
+    let same_site_other_port = format!("http://127.0.0.1:{}", app.addr.port() + 1);
+    for origin in ["http://evil.example", same_site_other_port.as_str(), "null"] {
+        // With the victim's cookie: refused, with the usual JSON error, and nothing happens.
+        let response = forged_post(&app, &victim.client, "/api/create_room", origin).await;
+        assert_eq!(response.status(), 403, "{origin}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"], "forbidden", "{origin}");
+        let upload = victim
+            .client
+            .post(app.url("/room/1/gif"))
+            .header("Origin", origin)
+            .multipart(reqwest::multipart::Form::new().part("gif", reqwest::multipart::Part::bytes(make_gif(4, 1))))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(upload.status(), 403, "upload from {origin}");
+        // Without a cookie: refused before any session exists, so none is minted.
+        let fresh = reqwest::Client::new();
+        let response = forged_post(&app, &fresh, "/api/create_room", origin).await;
+        assert_eq!(response.status(), 403);
+        assert!(response.headers().get("set-cookie").is_none(), "a forged request got a session from {origin}");
+    }
+    // A browser that sends no Origin still says where the request comes from.
+    let response = victim
+        .client
+        .post(app.url("/api/create_room"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("title", "forged"), ("max_members", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0, "no forged request created a room");
+    let sessions_before = app.count("SELECT COUNT(*) FROM tower_sessions").await;
+    assert_eq!(sessions_before, 1, "only the victim's own session exists");
+
+    // The app's own pages may, and so may tools that send no browser headers at all.
+    assert_eq!(forged_post(&app, &victim.client, "/api/create_room", &own).await.status(), 200);
+    assert!(victim.create_room("from a script", 5, "").await.is_ok());
+    // Reading is never refused: a link from another site still opens the page.
+    let page = victim.client.get(app.url("/")).header("Origin", "http://evil.example").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_origins_replace_the_host_rule_for_posts_and_the_live_channel() {
+    let app = common::spawn_app_with(|c| c.allowed_origins = vec!["https://chat.example.com".into()]).await;
+    let alice = app.person().await;
+    let own_host = format!("http://{}", app.addr);
+    assert_eq!(forged_post(&app, &alice.client, "/api/create_room", "https://chat.example.com").await.status(), 200);
+    assert_eq!(forged_post(&app, &alice.client, "/api/create_room", &own_host).await.status(), 403);
+    assert!(alice.connect_with_origin(Some("https://chat.example.com")).await.is_ok());
+    assert!(alice.connect_with_origin(Some(&own_host)).await.is_err(), "the live channel follows the same list");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_tls_the_cookie_is_secure_and_host_prefixed_and_hsts_is_sent() {
+    let app = common::spawn_app_with(|c| c.public_url = Some("https://chat.example.com".into())).await;
+    let response = reqwest::Client::new().get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000");
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-gif_chat_session="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain="), "a __Host- cookie has no Domain: {cookie}");
+    // The public URL is the allowed origin.
+    let client = reqwest::Client::new();
+    assert_eq!(forged_post(&app, &client, "/api/create_room", "https://chat.example.com").await.status(), 200);
+    assert_eq!(forged_post(&app, &client, "/api/create_room", "http://chat.example.com").await.status(), 403);
+
+    // Plain HTTP (no public URL): no Secure flag, no prefix, no HSTS, so local development works.
+    let plain = spawn_app().await;
+    let response = reqwest::Client::new().get(plain.url("/")).send().await.unwrap();
+    assert!(response.headers().get("strict-transport-security").is_none());
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("gif_chat_session=") && !cookie.contains("Secure"), "{cookie}");
+}

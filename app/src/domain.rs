@@ -19,6 +19,17 @@ fn invalid<T>(message: impl Into<String>) -> Result<T, InvalidInput> {
     Err(InvalidInput(message.into()))
 }
 
+/// Bidirectional embeddings, overrides and isolates: they can make text read differently from what it is
+/// ("Trojan Source"), so user text never carries them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that take no space: two titles that differ only by them would look the same.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{180E}' | '\u{00AD}')
+}
+
 /// A room's id as it appears in URLs (`/room/42`) and on the wire (a plain number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -89,7 +100,8 @@ impl fmt::Display for PersonId {
     }
 }
 
-/// A room title: trimmed, 1–80 characters, one line.
+/// A room title: one line, 1–80 characters, trimmed; bidirectional controls and invisible characters removed
+/// (so no title can pass for another).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Title(String);
@@ -98,7 +110,8 @@ impl Title {
     pub const MAX_CHARS: usize = 80;
 
     pub fn parse(raw: &str) -> Result<Title, InvalidInput> {
-        let title = raw.trim();
+        let visible: String = raw.chars().filter(|c| !is_bidi_control(*c) && !is_invisible(*c)).collect();
+        let title = visible.trim();
         if title.is_empty() {
             return invalid("Give the room a title.");
         }
@@ -172,7 +185,8 @@ impl fmt::Debug for RoomPassword {
 }
 
 /// A chat message's text: not blank, at most 2,000 characters after trimming; line breaks and tabs kept, other
-/// control characters (which only ever garble a chat) dropped.
+/// control characters (which only ever garble a chat) and bidirectional controls dropped first, so a message of
+/// nothing else is blank.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MessageBody(String);
@@ -181,14 +195,16 @@ impl MessageBody {
     pub const MAX_CHARS: usize = 2000;
 
     pub fn parse(raw: &str) -> Result<MessageBody, InvalidInput> {
-        let text = raw.trim();
+        let kept = |c: &char| (!c.is_control() || *c == '\n' || *c == '\t') && !is_bidi_control(*c);
+        let text: String = raw.chars().filter(kept).collect();
+        let text = text.trim();
         if text.is_empty() {
             return invalid("Write something first.");
         }
         if text.chars().count() > Self::MAX_CHARS {
             return invalid(format!("A message has at most {} characters.", Self::MAX_CHARS));
         }
-        Ok(MessageBody(text.chars().filter(|c| !c.is_control() || *c == '\n' || *c == '\t').collect()))
+        Ok(MessageBody(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -254,6 +270,8 @@ mod tests {
         assert!(Title::parse(&"x".repeat(81)).is_err());
         assert_eq!(Title::parse(&"é".repeat(80)).unwrap().as_str().chars().count(), 80, "characters, not bytes");
         assert!(Title::parse("a\u{7}b").is_err());
+        assert_eq!(Title::parse("Ca\u{200B}ts\u{202E}").unwrap().as_str(), "Cats", "invisible and bidi characters go");
+        assert!(Title::parse("\u{200B}\u{FEFF}").is_err(), "nothing visible is no title");
         assert_eq!(
             Title::parse("<script>x</script>").unwrap().as_str(),
             "<script>x</script>",
@@ -296,6 +314,14 @@ mod tests {
         assert!(MessageBody::parse(&"x".repeat(2001)).is_err());
         assert!(MessageBody::parse(&"x".repeat(2000)).is_ok());
         assert_eq!(MessageBody::parse("a\u{0}b").unwrap().as_str(), "ab");
+        assert!(MessageBody::parse("\u{1}\u{2}\u{7f}").is_err(), "only control characters is blank");
+        assert!(MessageBody::parse("\u{202E}\u{2066}").is_err());
+        assert_eq!(MessageBody::parse("abc\u{202E}fed").unwrap().as_str(), "abcfed", "no override survives");
+        assert_eq!(
+            MessageBody::parse("👨\u{200D}👩\u{200D}👧").unwrap().as_str(),
+            "👨\u{200D}👩\u{200D}👧",
+            "emoji joiners stay"
+        );
     }
 
     #[test]

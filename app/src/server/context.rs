@@ -20,7 +20,7 @@ pub fn chat() -> Arc<Chat> {
 pub async fn me() -> ServerResult<Person> {
     let axum::Extension(visitor) = leptos_axum::extract::<axum::Extension<Visitor>>()
         .await
-        .map_err(|error| ServerError::Client(AppError::Unreachable(error.to_string())))?;
+        .map_err(|error| ServerError::Context(format!("no visitor on the request: {error}")))?;
     Ok(visitor.person)
 }
 

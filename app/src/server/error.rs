@@ -19,8 +19,9 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
     #[error("password hashing: {0}")]
     PasswordHash(argon2::password_hash::Error),
-    #[error("reading the session: {0}")]
-    Session(#[from] tower_sessions::session::Error),
+    /// What the request should carry (the visitor) is missing: a wiring mistake.
+    #[error("request context: {0}")]
+    Context(String),
 }
 
 pub type ServerResult<T> = Result<T, ServerError>;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod gif;
 pub mod hub;
 pub mod identity;
+pub mod origin;
 pub mod passwords;
 pub mod settings;
 pub mod upload;

@@ -6,10 +6,13 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::server::chat::Chat;
+use crate::server::origin::OriginPolicy;
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub chat: Arc<Chat>,
+    /// Who may act with a visitor's cookie (state-changing requests and the live channel).
+    pub origins: OriginPolicy,
 }

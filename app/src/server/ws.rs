@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::{AppError, Refusal};
@@ -52,29 +52,14 @@ pub async fn ws_handler(
     Extension(visitor): Extension<Visitor>,
     headers: HeaderMap,
 ) -> Response {
-    if !same_origin(&headers) {
+    // Browsers always send `Origin` on a handshake: another site's page must not use the visitor's cookie.
+    if !state.origins.permits(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin websocket refused").into_response();
     }
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_INCOMING_BYTES)
         .max_frame_size(MAX_INCOMING_BYTES)
         .on_upgrade(move |socket| Connection::new(state.chat, visitor.person).run(socket))
-}
-
-/// Browsers always send `Origin` on a websocket handshake; it must name this very host, or another site is
-/// trying to use the visitor's cookie. Clients without an `Origin` (bots, tools) carry no ambient credentials
-/// from another site and are let through.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let (Ok(origin), Some(Ok(host))) = (origin.to_str(), headers.get(header::HOST).map(|h| h.to_str())) else {
-        return false;
-    };
-    let Some((_scheme, origin_host)) = origin.split_once("://") else {
-        return false;
-    };
-    origin_host.eq_ignore_ascii_case(host)
 }
 
 /// What a connection is subscribed to. Dropping a feed releases its topic.
@@ -188,7 +173,7 @@ impl Connection {
             Ok(joined) => joined,
             Err(ServerError::Client(AppError::Refused(refusal))) => return refuse(sink, room, refusal).await,
             Err(error) => {
-                error.into_app_error();
+                tracing::error!(%error, %room, "checking a join");
                 return Err(End::Close(TRY_AGAIN_LATER, "try again"));
             }
         };
@@ -219,7 +204,7 @@ impl Connection {
         while *last_seq < until {
             let batch =
                 self.chat.catch_up(*id, &self.me.id, *last_seq, until, CATCH_UP_BATCH).await.map_err(|error| {
-                    error.into_app_error();
+                    tracing::error!(%error, room = %id, "catching up");
                     End::Close(TRY_AGAIN_LATER, "try again")
                 })?;
             let full = batch.len() as i64 == CATCH_UP_BATCH;
@@ -237,7 +222,7 @@ impl Connection {
 
     async fn send_room_list(&self, sink: &mut Sink) -> Result<(), End> {
         let rooms = self.chat.list_rooms(&self.me).await.map_err(|error| {
-            error.into_app_error();
+            tracing::error!(%error, "listing rooms");
             End::Close(TRY_AGAIN_LATER, "try again")
         })?;
         send_event(sink, &LiveEvent::Rooms { rooms }).await

@@ -23,10 +23,16 @@ pub fn RoomPage() -> impl IntoView {
     let params = use_params_map();
     let room_id = move || params.read().get("id").and_then(|id| id.parse::<RoomId>().ok());
     let access = Resource::new_blocking(room_id, |id| async move {
-        match id {
+        let access = match id {
             Some(id) => room_page(id).await,
             None => Ok(RoomAccess::Refused { refusal: Refusal::NotFound, room: None }),
+        };
+        // Here, not in the view: the page waits for this resource before it sends its headers, but not for the
+        // view that reads it (setting the status there raced the stream).
+        if let Ok(RoomAccess::Refused { refusal: Refusal::NotFound, .. }) = &access {
+            set_not_found_status();
         }
+        access
     });
 
     view! {
@@ -55,9 +61,6 @@ pub fn RoomPage() -> impl IntoView {
 /// Why the visitor cannot enter (a full room, a ban, a room that does not exist).
 #[component]
 fn Refused(refusal: Refusal, room: Option<RoomLabel>) -> impl IntoView {
-    if refusal == Refusal::NotFound {
-        set_not_found_status();
-    }
     let (heading, text) = match (refusal, &room) {
         (Refusal::NotFound, _) | (_, None) => ("Room not found".to_owned(), refusal.to_string()),
         (Refusal::Full, Some(room)) => {
