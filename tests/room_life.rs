@@ -398,3 +398,43 @@ async fn the_room_list_hears_of_a_new_owner_and_presence_updates_carry_rising_ve
     assert_eq!((listed.present, listed.presence_version), *versions.last().unwrap());
     assert_eq!(listed.owner, *bob.me(), "the list's snapshot knows the new owner too");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creator_who_steps_out_of_an_empty_room_keeps_it_through_the_grace() {
+    let app = spawn_app_with(|c| {
+        c.leave_grace_secs = 0.05;
+        c.room_grace_secs = 1.5;
+    })
+    .await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("mine", 10, "").await.unwrap();
+    let (alice_live, _) = alice.join(room.id).await;
+    alice_live.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // her departure is final, the room empty
+
+    // Bob arrives during the grace: the room is still Alice's, and he cannot remove her when she is back.
+    let (mut bob_live, _) = bob.join(room.id).await;
+    let people = participants_of(&mut bob_live, 1).await;
+    assert!(!people[0].owner, "a newcomer does not take a room its owner stepped out of");
+    let (_alice_again, _) = alice.join(room.id).await;
+    let refusal = bob.call::<()>("kick", &[("room", &room.id.to_string()), ("person", alice.me().id.as_str())]).await;
+    assert_eq!(refusal.unwrap_err().status, 403);
+    let people = participants_of(&mut bob_live, 2).await;
+    assert!(people.iter().any(|p| p.owner && p.person.id == alice.me().id), "{people:?}");
+
+    // Had she stayed away past the grace, the person present longest would have taken over then.
+    let carol = app.person().await;
+    let dave = app.person().await;
+    let other = carol.create_room("theirs", 10, "").await.unwrap();
+    let (carol_live, _) = carol.join(other.id).await;
+    carol_live.close().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (mut dave_live, _) = dave.join(other.id).await;
+    let message = dave_live.expect(|e| match e {
+        LiveEvent::Chat { message } if message.body.ends_with("is now the owner") => Some(message.body.clone()),
+        _ => None,
+    });
+    let message = tokio::time::timeout(Duration::from_secs(5), message).await.expect("a hand-over after the grace");
+    assert_eq!(message, format!("{} is now the owner", dave.me().name));
+}

@@ -173,6 +173,15 @@ impl Chat {
             if let Some(Some(successor)) = &departure.owner_left {
                 chat.store_new_owner(room, successor).await;
             }
+            if let Some(token) = departure.owner_away {
+                // The owner keeps a room they left empty for its grace; then whoever is here takes over.
+                chat.after(chat.settings.room_grace, move |chat| async move {
+                    if let Some((successor, snapshot)) = chat.presence.owner_still_away(room, token) {
+                        chat.store_new_owner(room, &successor).await;
+                        chat.announce(room, &snapshot);
+                    }
+                });
+            }
             chat.announce(room, &departure.snapshot);
             if let Some(generation) = chat.presence.empty_generation(room) {
                 chat.schedule_removal(room, generation);

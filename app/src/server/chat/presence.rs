@@ -38,10 +38,20 @@ struct RoomPresence {
     generation: u64,
     /// Bumped on every join, so that ordering by arrival survives equal timestamps.
     arrivals: u64,
-    /// The owner left while nobody else was here: the next person to arrive takes over.
-    owner_departed: bool,
+    /// The owner left while nobody else was here. They keep the room if they come back within the room's grace;
+    /// otherwise the person present longest then takes over (or, if the room is still empty then, the next
+    /// to arrive).
+    owner_away: Option<OwnerAway>,
     /// People kicked out, refused under the same lock as capacity (the database keeps them across restarts).
     banned: HashSet<PersonId>,
+}
+
+#[derive(Clone, Copy)]
+struct OwnerAway {
+    /// Names this absence, for the timer that ends it.
+    token: u64,
+    /// The grace ended with the room empty: the next arrival takes over.
+    expired: bool,
 }
 
 struct Member {
@@ -69,8 +79,8 @@ impl Snapshot {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum JoinOutcome {
-    /// A newcomer is in: announce them with this snapshot. `takes_over` is set when the owner had left the room
-    /// empty: the newcomer becomes its owner.
+    /// A newcomer is in: announce them with this snapshot. `takes_over` is set when the owner left the room
+    /// empty longer than its grace ago: the newcomer becomes its owner.
     Arrived {
         snapshot: Snapshot,
         takes_over: bool,
@@ -99,8 +109,10 @@ pub enum LeaveOutcome {
 pub struct Departure {
     pub person: Person,
     /// The owner left: `Some(successor)` if someone is left to take over (the longest present), `None` if the
-    /// room is now empty (the next arrival will take over).
+    /// room is now empty (see [`Presence::owner_still_away`]).
     pub owner_left: Option<Option<Person>>,
+    /// When the owner left the room empty: the token for [`Presence::owner_still_away`] after the grace.
+    pub owner_away: Option<u64>,
     pub snapshot: Snapshot,
 }
 
@@ -112,9 +124,13 @@ impl RoomPresence {
             version: 0,
             generation: 0,
             arrivals: 0,
-            owner_departed: false,
+            owner_away: None,
             banned: HashSet::new(),
         }
+    }
+
+    fn longest_present(&self) -> Option<Person> {
+        self.members.values().min_by_key(|m| m.arrival).map(|m| m.person.clone())
     }
 
     fn changed(&mut self) -> Snapshot {
@@ -167,9 +183,17 @@ impl Presence {
         presence.arrivals += 1;
         let member = Member { person: person.clone(), connections: 1, arrival: presence.arrivals, leaving: None };
         presence.members.insert(person.id.clone(), member);
-        let takes_over = std::mem::take(&mut presence.owner_departed) && presence.owner != person.id;
+        let takes_over = match presence.owner_away {
+            _ if presence.owner == person.id => {
+                presence.owner_away = None; // the owner is back
+                false
+            }
+            Some(OwnerAway { expired: true, .. }) => true,
+            _ => false,
+        };
         if takes_over {
             presence.owner = person.id.clone();
+            presence.owner_away = None;
         }
         JoinOutcome::Arrived { snapshot: presence.changed(), takes_over }
     }
@@ -205,15 +229,44 @@ impl Presence {
             _ => return None,
         }
         let member = presence.members.remove(person)?;
+        let mut owner_away = None;
         let owner_left = (presence.owner == *person).then(|| {
-            let successor = presence.members.values().min_by_key(|m| m.arrival).map(|m| m.person.clone());
+            let successor = presence.longest_present();
             match &successor {
                 Some(successor) => presence.owner = successor.id.clone(),
-                None => presence.owner_departed = true,
+                None => {
+                    presence.arrivals += 1;
+                    presence.owner_away = Some(OwnerAway { token: presence.arrivals, expired: false });
+                    owner_away = Some(presence.arrivals);
+                }
             }
             successor
         });
-        Some(Departure { person: member.person, owner_left, snapshot: presence.changed() })
+        Some(Departure { person: member.person, owner_left, owner_away, snapshot: presence.changed() })
+    }
+
+    /// The room's grace after its owner left it empty is over (`token` from [`Departure::owner_away`]). If they
+    /// are still away, the person present longest takes over: returns them and the room after. If nobody is
+    /// here, the next to arrive will.
+    pub fn owner_still_away(&self, room: RoomId, token: u64) -> Option<(Person, Snapshot)> {
+        let mut rooms = self.rooms.lock().unwrap();
+        let Some(RoomState::Open(presence)) = rooms.get_mut(&room) else {
+            return None;
+        };
+        if presence.owner_away.is_none_or(|away| away.token != token) {
+            return None;
+        }
+        match presence.longest_present() {
+            Some(successor) => {
+                presence.owner = successor.id.clone();
+                presence.owner_away = None;
+                Some((successor, presence.changed()))
+            }
+            None => {
+                presence.owner_away = Some(OwnerAway { token, expired: true });
+                None
+            }
+        }
     }
 
     /// The generation to hand to an empty-room timer, if the room is empty now.
@@ -360,15 +413,53 @@ mod tests {
     }
 
     #[test]
-    fn the_next_arrival_takes_over_a_room_its_owner_left_empty() {
+    fn an_owner_who_left_the_room_empty_keeps_it_through_the_grace() {
         let presence = Presence::default();
-        let (a, b) = (person("a"), person("b"));
+        let (a, b, c) = (person("a"), person("b"), person("c"));
+        let leave = |who: &Person| {
+            let LeaveOutcome::Pending(token) = presence.leave(ROOM, &who.id) else { panic!() };
+            presence.finish_leave(ROOM, &who.id, token).unwrap()
+        };
+        presence.join(ROOM, &a, 5, &a.id);
+        let away = leave(&a).owner_away.expect("the owner left the room empty");
+        // Someone arrives during the grace: they do not take over, and the owner comes back to their room.
+        let JoinOutcome::Arrived { snapshot, takes_over } = presence.join(ROOM, &b, 5, &a.id) else { panic!() };
+        assert!(!takes_over);
+        assert_eq!(snapshot.owner, a.id);
+        presence.join(ROOM, &a, 5, &a.id);
+        assert_eq!(presence.owner_still_away(ROOM, away), None, "back in time: nothing to hand over");
+        assert_eq!(presence.snapshot(ROOM).unwrap().owner, a.id);
+
+        // Leaving people behind: the longest present takes over at once, as before.
+        presence.join(ROOM, &c, 5, &a.id);
+        let LeaveOutcome::Pending(token) = presence.leave(ROOM, &a.id) else { panic!() };
+        let departure = presence.finish_leave(ROOM, &a.id, token).unwrap();
+        assert_eq!(departure.owner_left, Some(Some(b.clone())), "with people present, the hand-over is immediate");
+
+        // Away past the grace with the room empty: the next arrival takes over.
+        let (d, e) = (person("d"), person("e"));
+        let other = RoomId::new(2);
+        presence.join(other, &d, 5, &d.id);
+        let LeaveOutcome::Pending(token) = presence.leave(other, &d.id) else { panic!() };
+        let away = presence.finish_leave(other, &d.id, token).unwrap().owner_away.unwrap();
+        assert_eq!(presence.owner_still_away(other, away), None);
+        let JoinOutcome::Arrived { snapshot, takes_over } = presence.join(other, &e, 5, &d.id) else { panic!() };
+        assert!(takes_over);
+        assert_eq!(snapshot.owner, e.id);
+    }
+
+    #[test]
+    fn an_owner_still_away_after_the_grace_hands_over_to_the_longest_present() {
+        let presence = Presence::default();
+        let (a, b, c) = (person("a"), person("b"), person("c"));
         presence.join(ROOM, &a, 5, &a.id);
         let LeaveOutcome::Pending(token) = presence.leave(ROOM, &a.id) else { panic!() };
-        presence.finish_leave(ROOM, &a.id, token);
-        let JoinOutcome::Arrived { snapshot, takes_over } = presence.join(ROOM, &b, 5, &a.id) else { panic!() };
-        assert!(takes_over);
-        assert_eq!(snapshot.owner, b.id);
+        let away = presence.finish_leave(ROOM, &a.id, token).unwrap().owner_away.unwrap();
+        presence.join(ROOM, &b, 5, &a.id);
+        presence.join(ROOM, &c, 5, &a.id);
+        let (successor, snapshot) = presence.owner_still_away(ROOM, away).unwrap();
+        assert_eq!((successor.id, snapshot.owner), (b.id.clone(), b.id));
+        assert_eq!(presence.owner_still_away(ROOM, away), None, "once");
     }
 
     #[test]
