@@ -35,6 +35,10 @@ pub struct Config {
     #[arg(long, env = "LEAVE_GRACE_SECS", default_value_t = defaults::LEAVE_GRACE_SECS)]
     pub leave_grace_secs: f64,
 
+    /// Seconds between deletions of expired sessions (a session expires after 30 days without a visit).
+    #[arg(long, env = "SESSION_CLEANUP_SECS", default_value_t = defaults::SESSION_CLEANUP_SECS)]
+    pub session_cleanup_secs: f64,
+
     /// Largest accepted GIF upload, in bytes.
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = defaults::MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,

@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
-use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite, cookie::time};
+use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite, cookie::time};
 use tower_sessions_sqlx_store::SqliteStore;
 
 pub use config::Config;
@@ -73,6 +73,22 @@ async fn connect_session_store(config: &Config) -> anyhow::Result<SqliteStore> {
     Ok(store)
 }
 
+/// Deletes expired sessions now and then, until the server shuts down (nothing else ever would).
+fn delete_expired_sessions(store: &SqliteStore, chat: &Chat, every_secs: f64) {
+    let (store, stopping) = (store.clone(), chat.stopping());
+    let period = Duration::from_secs_f64(every_secs.max(0.05));
+    tokio::spawn(async move {
+        tokio::select! {
+            () = stopping.cancelled() => {}
+            result = store.continuously_delete_expired(period) => {
+                if let Err(error) = result {
+                    tracing::error!(%error, "deleting expired sessions stopped");
+                }
+            }
+        }
+    });
+}
+
 /// Everything a running server holds besides its listener.
 pub struct Server {
     pub router: Router,
@@ -96,6 +112,7 @@ impl Server {
             .build();
         let chat = Chat::new(db, config.settings(), uploads);
         chat.start().await.context("scheduling the stored rooms")?;
+        delete_expired_sessions(&session_store, &chat, config.session_cleanup_secs);
         let state = AppState { leptos_options, chat, origins: OriginPolicy::new(config.allowed_origins()) };
 
         // Behind TLS the cookie is `Secure` and `__Host-` prefixed (the browser then refuses it from plain HTTP

@@ -312,3 +312,21 @@ async fn behind_tls_the_cookie_is_secure_and_host_prefixed_and_hsts_is_sent() {
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("gif_chat_session=") && !cookie.contains("Secure"), "{cookie}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_sessions_are_deleted_while_the_server_runs() {
+    let app = common::spawn_app_with(|c| c.session_cleanup_secs = 0.2).await;
+    let alice = app.person().await;
+    let db = app.db().await;
+    sqlx::query("INSERT INTO tower_sessions (id, data, expiry_date) VALUES ('stale', x'00', '2000-01-01T00:00:00Z')")
+        .execute(&db)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while app.count("SELECT COUNT(*) FROM tower_sessions WHERE id = 'stale'").await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the expired session was never deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 1, "the live session stays");
+    assert!(alice.create_room("still me", 5, "").await.is_ok(), "and still works");
+}

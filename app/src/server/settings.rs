@@ -8,6 +8,8 @@ use std::time::Duration;
 pub mod defaults {
     pub const ROOM_GRACE_SECS: f64 = 10.0;
     pub const LEAVE_GRACE_SECS: f64 = 3.0;
+    /// How often expired sessions are deleted.
+    pub const SESSION_CLEANUP_SECS: f64 = 60.0;
     pub const UPLOADS_DIR: &str = "uploads";
     pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
     pub const MAX_GIF_SIDE: u16 = 4096;
