@@ -76,7 +76,7 @@ async fn connect_session_store(config: &Config) -> anyhow::Result<SqliteStore> {
 /// Deletes expired sessions now and then, until the server shuts down (nothing else ever would).
 fn delete_expired_sessions(store: &SqliteStore, chat: &Chat, every_secs: f64) {
     let (store, stopping) = (store.clone(), chat.stopping());
-    let period = Duration::from_secs_f64(every_secs.max(0.05));
+    let period = Duration::from_secs_f64(if every_secs.is_finite() { every_secs.clamp(0.05, 86_400.0) } else { 60.0 });
     tokio::spawn(async move {
         tokio::select! {
             () = stopping.cancelled() => {}

@@ -488,3 +488,19 @@ async fn history_is_served_in_pages_of_fifty() {
         .unwrap_err();
     assert_eq!(refusal.status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_cross_origin_handshake_gets_no_session() {
+    let app = spawn_app().await;
+    let request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/ws", app.addr));
+    let mut request = request.unwrap();
+    request.headers_mut().insert("Origin", "http://evil.example".parse().unwrap());
+    let refused = tokio_tungstenite::connect_async(request).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("the handshake was accepted")
+    };
+    assert_eq!(response.status(), 403);
+    assert!(response.headers().get("set-cookie").is_none(), "a refused handshake was given a session");
+    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 0);
+}

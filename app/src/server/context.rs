@@ -61,7 +61,7 @@ pub async fn server_fn_error_status(
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    // Error bodies are small JSON documents; anything bigger is passed on unread.
+    // Error bodies are small JSON documents; anything bigger is not ours, and is answered with an empty body.
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return http::Response::from_parts(parts, axum::body::Body::empty());
     };

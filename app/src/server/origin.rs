@@ -65,10 +65,12 @@ fn normalize(origin: &str) -> Option<String> {
     valid.then(|| format!("{scheme}://{authority}").to_ascii_lowercase())
 }
 
-/// Middleware: refuses state-changing requests (anything but GET, HEAD and OPTIONS) from another origin with 403
-/// and the usual JSON error. Placed outside the session layer: a refused request creates no session.
+/// Middleware: refuses state-changing requests (anything but GET, HEAD and OPTIONS, and websocket handshakes)
+/// from another origin with 403 and the usual JSON error. Placed outside the session layer: a refused request
+/// creates no session.
 pub async fn refuse_cross_origin(State(policy): State<OriginPolicy>, request: Request, next: Next) -> Response {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let upgrade = request.headers().contains_key(header::UPGRADE);
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) && !upgrade;
     if safe || policy.permits(request.headers()) {
         return next.run(request).await;
     }

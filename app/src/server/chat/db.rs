@@ -290,8 +290,15 @@ pub async fn last_seq(db: &SqlitePool, room: RoomId) -> sqlx::Result<Option<i64>
     sqlx::query_scalar::<_, i64>("SELECT last_seq FROM rooms WHERE id = ?").bind(room).fetch_optional(db).await
 }
 
-pub async fn set_owner(db: &SqlitePool, room: RoomId, owner: &PersonId) -> sqlx::Result<()> {
-    sqlx::query("UPDATE rooms SET owner_id = ? WHERE id = ?").bind(owner).bind(room).execute(db).await?;
+/// Stores the room's owner as decided at presence version `version`, unless a later decision is stored already.
+pub async fn set_owner(db: &SqlitePool, room: RoomId, owner: &PersonId, version: u64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE rooms SET owner_id = ?, owner_version = ? WHERE id = ? AND owner_version < ?")
+        .bind(owner)
+        .bind(version as i64)
+        .bind(room)
+        .bind(version as i64)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -532,6 +539,16 @@ mod tests {
         let unread = unread_for(&db, &carol).await.unwrap();
         assert_eq!(unread[0].1, 1, "carol's count skips the whisper");
         assert_eq!(unread[0].2.as_ref().unwrap().body, "hello all");
+    }
+
+    #[tokio::test]
+    async fn a_hand_over_written_late_does_not_undo_a_later_one() {
+        let (_dir, db) = test_db().await;
+        let (alice, bob, carol) = (id("alice"), id("bob"), id("carol"));
+        let room = room(&db, &alice, None).await;
+        set_owner(&db, room, &carol, 7).await.unwrap();
+        set_owner(&db, room, &bob, 5).await.unwrap(); // decided earlier, written later
+        assert_eq!(find_room(&db, room).await.unwrap().unwrap().owner_id, carol);
     }
 
     #[tokio::test]

@@ -146,7 +146,7 @@ impl Chat {
             JoinOutcome::Arrived { snapshot, takes_over } => {
                 self.system_message(room, format!("{} joined", person.name)).await;
                 if takes_over {
-                    self.store_new_owner(room, person).await;
+                    self.store_new_owner(room, person, snapshot.version).await;
                 }
                 self.announce(room, &snapshot);
                 Ok(Joined { feed, present: snapshot.present(), last_seq: row.last_seq, participants: None })
@@ -171,13 +171,13 @@ impl Chat {
             };
             chat.system_message(room, format!("{} left", departure.person.name)).await;
             if let Some(Some(successor)) = &departure.owner_left {
-                chat.store_new_owner(room, successor).await;
+                chat.store_new_owner(room, successor, departure.snapshot.version).await;
             }
             if let Some(token) = departure.owner_away {
                 // The owner keeps a room they left empty for its grace; then whoever is here takes over.
                 chat.after(chat.settings.room_grace, move |chat| async move {
                     if let Some((successor, snapshot)) = chat.presence.owner_still_away(room, token) {
-                        chat.store_new_owner(room, &successor).await;
+                        chat.store_new_owner(room, &successor, snapshot.version).await;
                         chat.announce(room, &snapshot);
                     }
                 });
@@ -195,9 +195,10 @@ impl Chat {
         self.presence.is_present(room, person)
     }
 
-    /// Stores a new owner (presence already made them owner) and tells the room and the room lists.
-    async fn store_new_owner(self: &Arc<Self>, room: RoomId, owner: &Person) {
-        if let Err(error) = db::set_owner(&self.db, room, &owner.id).await {
+    /// Stores a new owner (presence made them owner at `version`; a later decision written first wins) and tells
+    /// the room and the room lists.
+    async fn store_new_owner(self: &Arc<Self>, room: RoomId, owner: &Person, version: u64) {
+        if let Err(error) = db::set_owner(&self.db, room, &owner.id, version).await {
             return tracing::error!(%error, %room, "handing a room over");
         }
         self.system_message(room, format!("{} is now the owner", owner.name)).await;

@@ -16,10 +16,19 @@ use std::sync::Mutex;
 
 use crate::model::{Person, PersonId, RoomId};
 
-#[derive(Default)]
 pub struct Presence {
     // A std mutex: never held across an `.await`, and every operation on it is a few map lookups.
     rooms: Mutex<HashMap<RoomId, RoomState>>,
+    /// Where every room's version starts: the boot time in microseconds, so versions grow across restarts too
+    /// (a client that reconnects to a restarted server keeps comparing them) and stay exact in JavaScript.
+    first_version: u64,
+}
+
+impl Default for Presence {
+    fn default() -> Presence {
+        let boot = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Presence { rooms: Mutex::default(), first_version: boot.as_micros() as u64 }
+    }
 }
 
 enum RoomState {
@@ -117,11 +126,11 @@ pub struct Departure {
 }
 
 impl RoomPresence {
-    fn new(owner: PersonId) -> RoomPresence {
+    fn new(owner: PersonId, version: u64) -> RoomPresence {
         RoomPresence {
             members: HashMap::new(),
             owner,
-            version: 0,
+            version,
             generation: 0,
             arrivals: 0,
             owner_away: None,
@@ -154,7 +163,8 @@ impl Presence {
     /// Returns the generation for the empty-room timer.
     pub fn open_room(&self, room: RoomId, owner: &PersonId) -> u64 {
         let mut rooms = self.rooms.lock().unwrap();
-        match rooms.entry(room).or_insert_with(|| RoomState::Open(RoomPresence::new(owner.clone()))) {
+        match rooms.entry(room).or_insert_with(|| RoomState::Open(RoomPresence::new(owner.clone(), self.first_version)))
+        {
             RoomState::Open(presence) => presence.generation,
             RoomState::Removed => 0,
         }
@@ -164,7 +174,8 @@ impl Presence {
     /// do). `owner` is the stored owner, for a room this process has not seen yet.
     pub fn join(&self, room: RoomId, person: &Person, max_members: u32, owner: &PersonId) -> JoinOutcome {
         let mut rooms = self.rooms.lock().unwrap();
-        let state = rooms.entry(room).or_insert_with(|| RoomState::Open(RoomPresence::new(owner.clone())));
+        let state =
+            rooms.entry(room).or_insert_with(|| RoomState::Open(RoomPresence::new(owner.clone(), self.first_version)));
         let RoomState::Open(presence) = state else {
             return JoinOutcome::Removed;
         };
@@ -382,6 +393,22 @@ mod tests {
         assert!(matches!(presence.join(ROOM, &alice, 2, &alice.id), JoinOutcome::AlreadyHere { .. }));
         assert_eq!(presence.finish_leave(ROOM, &alice.id, token), None);
         assert!(presence.is_present(ROOM, &alice.id));
+    }
+
+    #[test]
+    fn versions_keep_growing_across_a_restart() {
+        let before = Presence::default();
+        let a = person("a");
+        let mut last = 0;
+        for _ in 0..50 {
+            last = joined(before.join(ROOM, &a, 5, &a.id)).version.max(last);
+            before.leave(ROOM, &a.id);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let after = Presence::default(); // the restarted server
+        let first = joined(after.join(ROOM, &a, 5, &a.id)).version;
+        assert!(first > last, "a client that saw {last} would drop {first}");
+        assert!(first < 1 << 53, "versions stay exact as JavaScript numbers");
     }
 
     #[test]
