@@ -127,10 +127,6 @@ impl Title {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }
 
 /// How many people a room holds: 2 to 100.

@@ -64,10 +64,6 @@ impl Feed {
             None => Err(broadcast::error::RecvError::Closed),
         }
     }
-
-    pub fn topic(&self) -> &Topic {
-        &self.topic
-    }
 }
 
 impl Drop for Feed {

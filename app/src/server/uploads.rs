@@ -4,7 +4,7 @@
 //! points at it; the start-up sweep removes what a crash left behind.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tempfile::NamedTempFile;
 
@@ -129,10 +129,6 @@ impl UploadStore {
             }
         }
         removed
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 
