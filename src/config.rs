@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use app::server::limits::{LimitSettings, Rate, Rates, defaults as limits};
 use app::server::settings::{GifLimits, Settings, defaults};
+use ipnet::IpNet;
 
 use clap::Parser;
 
@@ -19,7 +21,12 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
-    /// Directory for the default SQLite database.
+    /// Database URL of the sessions (kept apart, so session traffic never waits on chat writes). Without it, a
+    /// SQLite file `sessions.db` in --data-dir.
+    #[arg(long, env = "SESSIONS_DATABASE_URL")]
+    pub sessions_database_url: Option<String>,
+
+    /// Directory for the default SQLite databases.
     #[arg(long, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
@@ -43,6 +50,10 @@ pub struct Config {
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = defaults::MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
 
+    /// Seconds an upload's body may stall (no bytes arriving) before it is refused with 408.
+    #[arg(long, env = "UPLOAD_IDLE_SECS", default_value_t = defaults::UPLOAD_IDLE_SECS)]
+    pub upload_idle_secs: f64,
+
     /// The address people use, e.g. `https://chat.example.com` (behind a TLS-terminating proxy). It is the
     /// default allowed origin; with `https` the session cookie is `Secure` and `__Host-` prefixed and responses
     /// carry HSTS.
@@ -55,6 +66,48 @@ pub struct Config {
     #[arg(long = "allowed-origin", env = "ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// A reverse proxy's network (`10.0.0.0/8`, `::1/128`): from such a peer the client address is taken from
+    /// `X-Forwarded-For`; from any other the header is ignored. Repeatable; the environment takes a
+    /// comma-separated list.
+    #[arg(long = "trusted-proxy", env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Switch every rate limit off (for benchmarks playing thousands of people from one address).
+    #[arg(long, env = "NO_RATE_LIMITS")]
+    pub no_rate_limits: bool,
+
+    /// Messages sent: `PERSON,ADDRESS,TOTAL` rates, each a burst and the period that refills it.
+    #[arg(long, env = "LIMIT_SENDS", default_value = limits::SENDS)]
+    pub limit_sends: Rates,
+
+    /// GIF uploads, counted: per person, per address, in total.
+    #[arg(long, env = "LIMIT_UPLOADS", default_value = limits::UPLOADS)]
+    pub limit_uploads: Rates,
+
+    /// GIF uploads, in MiB: per person, per address, in total.
+    #[arg(long, env = "LIMIT_UPLOAD_MIB", default_value = limits::UPLOAD_MIB)]
+    pub limit_upload_mib: Rates,
+
+    /// Uploads one person may have in flight at once.
+    #[arg(long, env = "LIMIT_UPLOADS_AT_ONCE", default_value_t = limits::UPLOADS_AT_ONCE)]
+    pub limit_uploads_at_once: u32,
+
+    /// Rooms created: per person, per address, in total.
+    #[arg(long, env = "LIMIT_ROOMS", default_value = limits::ROOMS)]
+    pub limit_rooms: Rates,
+
+    /// New sessions (a new visitor's first action) per client address.
+    #[arg(long, env = "LIMIT_NEW_SESSIONS", default_value = limits::NEW_SESSIONS)]
+    pub limit_new_sessions: Rate,
+
+    /// Live connections open at once per client address.
+    #[arg(long, env = "LIMIT_CONNECTIONS", default_value_t = limits::CONNECTIONS)]
+    pub limit_connections: u32,
+
+    /// Commands per live connection.
+    #[arg(long, env = "LIMIT_COMMANDS", default_value = limits::COMMANDS)]
+    pub limit_commands: Rate,
+
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -66,6 +119,14 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("gif-chat.db").display()),
+        }
+    }
+
+    /// The sessions' database: the explicit URL, or the default SQLite file.
+    pub fn sessions_database_url(&self) -> String {
+        match &self.sessions_database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("sessions.db").display()),
         }
     }
 
@@ -86,6 +147,18 @@ impl Config {
             leave_grace: Duration::from_secs_f64(self.leave_grace_secs.max(0.0)),
             uploads_dir: self.uploads_dir.clone(),
             gif: GifLimits { max_bytes: self.max_upload_bytes, ..GifLimits::default() },
+            upload_idle: Duration::from_secs_f64(self.upload_idle_secs.clamp(0.05, 3600.0)),
+            limits: LimitSettings {
+                enabled: !self.no_rate_limits,
+                sends: self.limit_sends,
+                uploads: self.limit_uploads,
+                upload_mib: self.limit_upload_mib,
+                uploads_at_once: self.limit_uploads_at_once.max(1),
+                rooms: self.limit_rooms,
+                new_sessions: self.limit_new_sessions,
+                connections: self.limit_connections.max(1),
+                commands: self.limit_commands,
+            },
         }
     }
 
@@ -95,6 +168,7 @@ impl Config {
         let mut config = Config::parse_from(["gif-chat"]);
         config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database_url = None;
+        config.sessions_database_url = None;
         config.data_dir = dir.join("data");
         config.uploads_dir = dir.join("uploads");
         config.site_root = site_root;

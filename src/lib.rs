@@ -10,9 +10,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
+use app::server::address::{TrustedProxies, client_address_layer};
+use app::server::identity::{Identities, visitor_layer};
 use app::server::origin::{OriginPolicy, refuse_cross_origin};
 use app::server::uploads::UploadStore;
-use app::server::{AppState, chat::Chat, context::server_fn_error_status, identity::visitor_layer, upload, ws};
+use app::server::{AppState, chat::Chat, context::server_fn_error_status, upload, ws};
 use app::{App, shell};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -31,15 +33,15 @@ use tower_sessions_sqlx_store::SqliteStore;
 
 pub use config::Config;
 
-/// How every connection to the database is opened (creating the file if needed, WAL mode).
-fn connect_options(config: &Config) -> anyhow::Result<SqliteConnectOptions> {
-    let url = config.database_url();
-    if config.database_url.is_none() {
+/// How every connection to a SQLite database at `url` is opened: creating the file (and the data directory, for
+/// the default files) if needed, in WAL mode.
+fn connect_options(url: &str, config: &Config) -> anyhow::Result<SqliteConnectOptions> {
+    if config.database_url.is_none() || config.sessions_database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     }
-    Ok(SqliteConnectOptions::from_str(&url)
-        .with_context(|| format!("invalid DATABASE_URL {url:?}"))?
+    Ok(SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database URL {url:?}"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // With WAL, NORMAL is durable against application crashes; only an OS crash can lose the last commits.
@@ -50,27 +52,60 @@ fn connect_options(config: &Config) -> anyhow::Result<SqliteConnectOptions> {
 
 /// Opens (creating if needed) the SQLite database and brings its schema up to date.
 pub async fn connect_database(config: &Config) -> anyhow::Result<SqlitePool> {
+    let url = config.database_url();
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
-        .connect_with(connect_options(config)?)
+        .connect_with(connect_options(&url, config)?)
         .await
-        .with_context(|| format!("opening database {}", config.database_url()))?;
+        .with_context(|| format!("opening database {url}"))?;
     sqlx::migrate!("./migrations").run(&pool).await.context("running database migrations")?;
     Ok(pool)
 }
 
-/// The session store's own pool, of one connection. tower-sessions creates each new session in a transaction;
-/// a burst of first visits would otherwise have many connections wait on SQLite's write lock in its busy
-/// handler (unfair, and holding pool connections the pages need). Queued here, they wait their turn in order.
-async fn connect_session_store(config: &Config) -> anyhow::Result<SqliteStore> {
+/// Opens the sessions' own database. It is a separate file, so session writes never wait on the chat's write
+/// lock (nor the chat on theirs). One connection: tower-sessions creates each new session in a transaction, and a
+/// burst of them would otherwise wait on SQLite's write lock in its busy handler (unfair, and holding
+/// connections); queued here, they wait their turn in order.
+pub async fn connect_sessions(config: &Config) -> anyhow::Result<SqlitePool> {
+    let url = config.sessions_database_url();
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
-        .connect_with(connect_options(config)?)
+        .connect_with(connect_options(&url, config)?)
         .await
-        .context("opening the session store")?;
-    let store = SqliteStore::new(pool);
-    store.migrate().await.context("creating the session table")?;
-    Ok(store)
+        .with_context(|| format!("opening the sessions database {url}"))?;
+    SqliteStore::new(pool.clone()).migrate().await.context("creating the session table")?;
+    Ok(pool)
+}
+
+/// Sessions used to live in the chat database: move the unexpired ones to their own database once, so nobody
+/// loses their identity in the upgrade.
+async fn adopt_sessions_from_chat_database(chat: &SqlitePool, sessions: &SqlitePool) -> anyhow::Result<()> {
+    let old_table: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tower_sessions')",
+    )
+    .fetch_one(chat)
+    .await?;
+    if !old_table {
+        return Ok(());
+    }
+    let live: Vec<(String, Vec<u8>, String)> = sqlx::query_as(
+        "SELECT id, data, expiry_date FROM tower_sessions WHERE datetime(expiry_date) > datetime('now')",
+    )
+    .fetch_all(chat)
+    .await?;
+    let mut tx = sessions.begin().await?;
+    for (id, data, expiry_date) in &live {
+        sqlx::query("INSERT OR IGNORE INTO tower_sessions (id, data, expiry_date) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(data)
+            .bind(expiry_date)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    sqlx::query("DROP TABLE tower_sessions").execute(chat).await?;
+    tracing::info!(sessions = live.len(), "moved the sessions to their own database");
+    Ok(())
 }
 
 /// Deletes expired sessions now and then, until the server shuts down (nothing else ever would).
@@ -102,7 +137,10 @@ impl Server {
         let uploads = UploadStore::open(config.uploads_dir.clone())
             .with_context(|| format!("opening uploads directory {}", config.uploads_dir.display()))?;
 
-        let session_store = connect_session_store(config).await?;
+        let sessions = connect_sessions(config).await?;
+        adopt_sessions_from_chat_database(&db, &sessions).await.context("moving the sessions to their database")?;
+        let session_store = SqliteStore::new(sessions);
+        let identities = Identities::load(&db, config.behind_tls()).await.context("loading the cookie key")?;
 
         let leptos_options = LeptosOptions::builder()
             .output_name("gif-chat")
@@ -113,7 +151,9 @@ impl Server {
         let chat = Chat::new(db, config.settings(), uploads);
         chat.start().await.context("scheduling the stored rooms")?;
         delete_expired_sessions(&session_store, &chat, config.session_cleanup_secs);
-        let state = AppState { leptos_options, chat, origins: OriginPolicy::new(config.allowed_origins()) };
+        let origins = OriginPolicy::new(config.allowed_origins());
+        let state = AppState { leptos_options, chat, origins, identities };
+        let proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
 
         // Behind TLS the cookie is `Secure` and `__Host-` prefixed (the browser then refuses it from plain HTTP
         // or for another path or subdomain); plain-HTTP development must keep working without.
@@ -158,8 +198,9 @@ impl Server {
             // Added after the routes so that it wraps them (and the fallback); the session layer goes outside
             // the visitor layer, which reads the session.
             .layer(middleware::from_fn(server_fn_error_status))
-            .layer(middleware::from_fn(visitor_layer))
+            .layer(middleware::from_fn_with_state(state.clone(), visitor_layer))
             .layer(session_layer)
+            .layer(middleware::from_fn_with_state(proxies, client_address_layer))
             // Outermost: a forged request is refused before it can act or be given a session.
             .layer(middleware::from_fn_with_state(state.origins.clone(), refuse_cross_origin))
             .with_state(state.clone());

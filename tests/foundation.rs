@@ -62,9 +62,35 @@ async fn database_file_is_created_and_migrated() {
         .fetch_all(&pool)
         .await
         .unwrap();
-    for table in ["messages", "rooms", "tower_sessions"] {
+    for table in ["messages", "rooms", "server_secrets"] {
         assert!(tables.iter().any(|t| t == table), "missing table {table} in {tables:?}");
     }
+    assert!(!tables.iter().any(|t| t == "tower_sessions"), "sessions have their own database");
+    assert!(app.config.data_dir.join("sessions.db").exists());
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
     assert_eq!(journal, "wal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_kept_in_the_chat_database_by_earlier_versions_move_to_their_own() {
+    let mut app = spawn_app().await;
+    let db = app.db().await;
+    sqlx::query(
+        "CREATE TABLE tower_sessions (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry_date INTEGER NOT NULL)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO tower_sessions VALUES ('returning', x'01', '2999-01-01T00:00:00Z'), ('gone', x'02', '2000-01-01T00:00:00Z')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    app.restart().await;
+    let moved: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM tower_sessions").fetch_all(&app.sessions_db().await).await.unwrap();
+    assert_eq!(moved, vec!["returning".to_owned()], "live sessions move, expired ones do not");
+    let old_table = app.count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'tower_sessions'").await;
+    assert_eq!(old_table, 0, "the old table is gone");
 }

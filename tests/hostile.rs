@@ -73,7 +73,7 @@ async fn repeated_password_guesses_are_rate_limited_with_a_retry_time() {
         .unwrap();
     assert_eq!(response.status(), 429, "even the right password waits");
     let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=12).contains(&retry_after), "{retry_after}");
+    assert!((1..=13).contains(&retry_after), "{retry_after}");
     let error: serde_json::Value = response.json().await.unwrap();
     assert_eq!((error["error"].as_str(), error["retryAfter"].as_u64()), (Some("tooManyRequests"), Some(retry_after)));
     assert!(matches!(guesser.room_page(room.id).await, RoomAccess::Refused { refusal: Refusal::Password, .. }));
@@ -267,8 +267,7 @@ async fn requests_from_other_origins_are_refused_and_given_no_session() {
         .unwrap();
     assert_eq!(response.status(), 403);
     assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0, "no forged request created a room");
-    let sessions_before = app.count("SELECT COUNT(*) FROM tower_sessions").await;
-    assert_eq!(sessions_before, 1, "only the victim's own session exists");
+    assert_eq!(app.session_rows().await, 1, "only the victim's own session exists");
 
     // The app's own pages may, and so may tools that send no browser headers at all.
     assert_eq!(forged_post(&app, &victim.client, "/api/create_room", &own).await.status(), 200);
@@ -294,15 +293,19 @@ async fn behind_tls_the_cookie_is_secure_and_host_prefixed_and_hsts_is_sent() {
     let app = common::spawn_app_with(|c| c.public_url = Some("https://chat.example.com".into())).await;
     let response = reqwest::Client::new().get(app.url("/")).send().await.unwrap();
     assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000");
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("__Host-gif_chat_session="), "{cookie}");
-    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
-    }
-    assert!(!cookie.contains("Domain="), "a __Host- cookie has no Domain: {cookie}");
+    let reader_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     // The public URL is the allowed origin.
     let client = reqwest::Client::new();
-    assert_eq!(forged_post(&app, &client, "/api/create_room", "https://chat.example.com").await.status(), 200);
+    let acted = forged_post(&app, &client, "/api/create_room", "https://chat.example.com").await;
+    assert_eq!(acted.status(), 200);
+    let session_cookie = acted.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for (cookie, name) in [(reader_cookie, "__Host-gif_chat_visitor="), (session_cookie, "__Host-gif_chat_session=")] {
+        assert!(cookie.starts_with(name), "{cookie}");
+        for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+        }
+        assert!(!cookie.contains("Domain="), "a __Host- cookie has no Domain: {cookie}");
+    }
     assert_eq!(forged_post(&app, &client, "/api/create_room", "http://chat.example.com").await.status(), 403);
 
     // Plain HTTP (no public URL): no Secure flag, no prefix, no HSTS, so local development works.
@@ -310,23 +313,103 @@ async fn behind_tls_the_cookie_is_secure_and_host_prefixed_and_hsts_is_sent() {
     let response = reqwest::Client::new().get(plain.url("/")).send().await.unwrap();
     assert!(response.headers().get("strict-transport-security").is_none());
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("gif_chat_session=") && !cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.starts_with("gif_chat_visitor=") && !cookie.contains("Secure"), "{cookie}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_sessions_are_deleted_while_the_server_runs() {
     let app = common::spawn_app_with(|c| c.session_cleanup_secs = 0.2).await;
     let alice = app.person().await;
-    let db = app.db().await;
+    let db = app.sessions_db().await;
     sqlx::query("INSERT INTO tower_sessions (id, data, expiry_date) VALUES ('stale', x'00', '2000-01-01T00:00:00Z')")
         .execute(&db)
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + common::PATIENCE;
-    while app.count("SELECT COUNT(*) FROM tower_sessions WHERE id = 'stale'").await > 0 {
+    let stale =
+        || sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tower_sessions WHERE id = 'stale'").fetch_one(&db);
+    while stale().await.unwrap() > 0 {
         assert!(tokio::time::Instant::now() < deadline, "the expired session was never deleted");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM tower_sessions").await, 1, "the live session stays");
+    assert_eq!(app.session_rows().await, 1, "the live session stays");
     assert!(alice.create_room("still me", 5, "").await.is_ok(), "and still works");
+}
+
+/// The id a visitor cookie carries (signed, not encrypted: the value ends with the id).
+fn carried_id(response: &reqwest::Response) -> String {
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let value = cookie.strip_prefix("gif_chat_visitor=").expect("a visitor cookie").split(';').next().unwrap();
+    value[value.len() - 32..].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_cost_no_session_rows_and_keep_their_identity_when_they_act() {
+    let app = spawn_app().await;
+    // A flood of cookieless reads: each is answered with a visitor cookie, and none is stored.
+    let flood = futures_util::future::join_all(
+        (0..300).map(|n| reqwest::Client::new().get(app.url(&format!("/nope{n}"))).send()),
+    )
+    .await;
+    for response in flood {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 404);
+        assert!(!response.headers()["set-cookie"].to_str().unwrap().contains("gif_chat_session"));
+    }
+    assert_eq!(app.session_rows().await, 0, "readers left session rows");
+
+    // A reader keeps one identity across visits, and keeps it when they start to act.
+    let reader = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let first = reader.get(app.url("/")).send().await.unwrap();
+    let id = carried_id(&first);
+    let again = reader.get(app.url("/")).send().await.unwrap();
+    assert_eq!(carried_id(&again), id, "the cookie is renewed with the same id");
+    assert_eq!(app.session_rows().await, 0);
+    let me: serde_json::Value = reader.post(app.url("/api/whoami")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["id"], id.as_str(), "acting keeps the reader's identity");
+    assert_eq!(app.session_rows().await, 1, "acting stores the session");
+    reader.post(app.url("/api/whoami")).send().await.unwrap();
+    assert_eq!(app.session_rows().await, 1);
+
+    // A cookie this server did not sign is ignored: nobody can pick someone else's identity.
+    let forged_value = format!("{}{id}", "A".repeat(44));
+    let stranger = reqwest::Client::new()
+        .post(app.url("/api/whoami"))
+        .header("Cookie", format!("gif_chat_visitor={forged_value}"))
+        .send()
+        .await
+        .unwrap();
+    let stranger: serde_json::Value = stranger.json().await.unwrap();
+    assert_ne!(stranger["id"], id.as_str(), "a forged visitor cookie was accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_body_stalls_times_out_and_leaves_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = common::spawn_app_with(|c| c.upload_idle_secs = 0.5).await;
+    let alice = app.person().await;
+    let room = alice.create_room("slow", 5, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    // Headers, the start of the GIF, then nothing (a slowloris keeps the connection open and sends no more).
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /room/{}/gif HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n\
+         Content-Type: multipart/form-data; boundary=X\r\nContent-Length: 100000\r\n\r\n\
+         --X\r\nContent-Disposition: form-data; name=\"gif\"; filename=\"a.gif\"\r\n\r\nGIF89a",
+        room.id,
+        app.addr,
+        alice.cookie_header()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(common::PATIENCE, stream.read(&mut answer)).await.expect("no answer").unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"timeout\""), "{answer}");
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while !app.upload_files().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the stalled upload left {:?}", app.upload_files());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -438,3 +438,99 @@ async fn a_creator_who_steps_out_of_an_empty_room_keeps_it_through_the_grace() {
     let message = tokio::time::timeout(Duration::from_secs(5), message).await.expect("a hand-over after the grace");
     assert_eq!(message, format!("{} is now the owner", dave.me().name));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_person_gets_nothing_of_the_room_even_with_a_read_mark_left_by_a_race() {
+    let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("club", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (bob_live, _) = bob.join(room.id).await;
+    alice.send(room.id, "before").await.unwrap();
+    alice.call::<()>("kick", &[("room", &room.id.to_string()), ("person", bob.me().id.as_str())]).await.unwrap();
+    bob_live.close().await;
+
+    // The race, forced: Bob's connection re-adds his read mark after the kick (a leave that lost the race).
+    let db = app.db().await;
+    sqlx::query("INSERT OR REPLACE INTO read_marks (room_id, visitor_id, last_read_seq) VALUES (?, ?, 0)")
+        .bind(room.id.get())
+        .bind(bob.me().id.as_str())
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let mut lobby = bob.connect().await;
+    lobby.send(&ClientCommand::SubscribeLobby).await;
+    let rooms = lobby
+        .expect(|e| match e {
+            LiveEvent::Rooms { rooms } => Some(rooms.clone()),
+            _ => None,
+        })
+        .await;
+    let listed = rooms.iter().find(|r| r.id == room.id).expect("the room is still listed");
+    assert_eq!((listed.unread, listed.last_message.is_none()), (None, true), "no count, no preview");
+    alice.send(room.id, "secret plans").await.unwrap();
+    let seen = lobby.drain(Duration::from_millis(500)).await;
+    assert!(!format!("{seen:?}").contains("secret plans"), "a removed person got a preview: {seen:?}");
+    let listed: Vec<RoomSummary> = bob.call("list_rooms", &[]).await.unwrap();
+    assert!(listed.iter().all(|r| r.unread.is_none() && r.last_message.is_none()));
+    // Nor history, nor a live catch-up.
+    let earlier =
+        bob.call::<serde_json::Value>("earlier_messages", &[("room", &room.id.to_string()), ("before", "99")]).await;
+    assert_eq!(earlier.unwrap_err().status, 403);
+    let mut rejoin = bob.connect().await;
+    rejoin.send(&ClientCommand::Join { room: room.id, since: Some(0) }).await;
+    let refused = rejoin
+        .expect(|e| match e {
+            LiveEvent::Refused { reason, .. } => Some(*reason),
+            LiveEvent::Chat { message } => panic!("caught up on {message:?}"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused, Refusal::Banned);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_started_before_a_kick_is_not_posted_after_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("gifs", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (_bob_live, _) = bob.join(room.id).await;
+
+    // Bob's upload is admitted and half sent...
+    let gif = common::make_gif(8, 2);
+    let mut body = b"--X\r\nContent-Disposition: form-data; name=\"gif\"; filename=\"a.gif\"\r\n\r\n".to_vec();
+    body.extend_from_slice(&gif);
+    body.extend_from_slice(b"\r\n--X--\r\n");
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /room/{}/gif HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary=X\r\nContent-Length: {}\r\n\r\n",
+        room.id,
+        app.addr,
+        bob.cookie_header(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.split_at(body.len() - 20);
+    stream.write_all(first).await.unwrap();
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while app.upload_files().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the upload never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ...when the owner removes him. The rest arrives afterwards.
+    alice.call::<()>("kick", &[("room", &room.id.to_string()), ("person", bob.me().id.as_str())]).await.unwrap();
+    stream.write_all(rest).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("\"reason\":\"banned\""), "{answer}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'gif'").await, 0, "nothing was posted");
+    assert!(app.upload_files().is_empty(), "nothing was left on disk: {:?}", app.upload_files());
+}

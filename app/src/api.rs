@@ -47,6 +47,7 @@ pub async fn create_room(
     respond(
         async {
             let owner = me().await?;
+            chat().limits().create_room(&owner.id, client_address().await)?;
             let title = Title::parse(&title)?;
             let limit = MemberLimit::parse(&max_members)?;
             let password = RoomPassword::parse(password.as_deref())?;
@@ -84,6 +85,7 @@ pub async fn send_message(
     respond(
         async {
             let me = me().await?;
+            chat().limits().send(&me.id, client_address().await)?;
             let body = MessageBody::parse(&body)?;
             let to = to.filter(|to| !to.is_empty()).map(|to| PersonId::parse(&to)).transpose()?;
             let client_id = ClientMessageId::parse(client_id.as_deref())?;

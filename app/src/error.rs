@@ -4,7 +4,7 @@
 //! ```json
 //! {"error": "refused", "reason": "full", "message": "This room is full."}
 //! {"error": "invalid", "message": "Give the room a title."}
-//! {"error": "tooManyRequests", "retryAfter": 12, "message": "Too many attempts. Try again in 12 seconds."}
+//! {"error": "tooManyRequests", "limit": "sending", "retryAfter": 3, "message": "You are sending too fast. Wait 3 s."}
 //! ```
 //!
 //! Server-side failures are logged with their cause where they turn into an `AppError` (see
@@ -75,6 +75,48 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// Which limit a request ran into (see `server::limits`): it says what the person did too fast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Limit {
+    PasswordAttempts,
+    Sending,
+    Uploading,
+    /// More uploads in flight at once than allowed.
+    UploadsAtOnce,
+    CreatingRooms,
+    /// Too many new identities from one network.
+    NewVisitors,
+    /// Too many live connections open from one network.
+    Connections,
+    /// Too many live commands on one connection.
+    Commands,
+    /// The whole server's ceiling: not this person's doing.
+    Busy,
+}
+
+impl Limit {
+    /// What the person is told, before "Wait N s.".
+    fn sentence(self) -> &'static str {
+        match self {
+            Limit::PasswordAttempts => "Too many password attempts.",
+            Limit::Sending => "You are sending too fast.",
+            Limit::Uploading => "You are sending GIFs too fast.",
+            Limit::UploadsAtOnce => "Your other GIFs are still uploading.",
+            Limit::CreatingRooms => "You are creating rooms too fast.",
+            Limit::NewVisitors => "Too many new visitors from your network.",
+            Limit::Connections => "Too many connections from your network.",
+            Limit::Commands => "Your page is sending too many requests.",
+            Limit::Busy => "gif-chat is very busy right now.",
+        }
+    }
+}
+
+/// "Wait 3 s." or "Wait 2 min.": the wait, in the unit a person reads at a glance.
+fn wait_sentence(seconds: u64) -> String {
+    if seconds <= 90 { format!("Wait {seconds} s.") } else { format!("Wait {} min.", seconds.div_ceil(60)) }
+}
+
 /// The error that crosses the wire. Its `Display` is the message the UI shows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(into = "WireError", from = "WireError")]
@@ -98,9 +140,15 @@ pub enum AppError {
     /// Not allowed, whatever the client sends (a non-owner's kick or delete).
     #[error("{0}")]
     Forbidden(String),
-    /// Over a limit; the next attempt is allowed after this many seconds.
-    #[error("Too many attempts. Try again in {0} seconds.")]
-    TooManyRequests(u64),
+    /// Over a limit; the next attempt is allowed after `retry_after` seconds.
+    #[error("{} {}", limit.sentence(), wait_sentence(*retry_after))]
+    TooManyRequests { limit: Limit, retry_after: u64 },
+    /// The request's body stopped arriving (a stalled or deliberately slow upload).
+    #[error("{0}")]
+    Timeout(String),
+    /// The server has no room left for uploads (its quota, or its disk).
+    #[error("{0}")]
+    StorageFull(String),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The request did not get through, or its answer did not come back (raised in the browser).
@@ -118,7 +166,9 @@ impl AppError {
             AppError::NotAGif(_) => 415,
             AppError::Refused(refusal) => refusal.status(),
             AppError::WrongPassword | AppError::Forbidden(_) => 403,
-            AppError::TooManyRequests(_) => 429,
+            AppError::TooManyRequests { .. } => 429,
+            AppError::StorageFull(_) => 507,
+            AppError::Timeout(_) => 408,
             AppError::Internal | AppError::Unreachable(_) => 500,
         }
     }
@@ -126,7 +176,7 @@ impl AppError {
     /// Seconds to wait before trying again, for the `Retry-After` header.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            AppError::TooManyRequests(seconds) => Some(*seconds),
+            AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -171,6 +221,8 @@ struct WireError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<Refusal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit: Option<Limit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
 }
 
@@ -184,7 +236,9 @@ impl From<AppError> for WireError {
             AppError::Refused(_) => "refused",
             AppError::WrongPassword => "wrongPassword",
             AppError::Forbidden(_) => "forbidden",
-            AppError::TooManyRequests(_) => "tooManyRequests",
+            AppError::TooManyRequests { .. } => "tooManyRequests",
+            AppError::StorageFull(_) => "storageFull",
+            AppError::Timeout(_) => "timeout",
             AppError::Internal => "internal",
             AppError::Unreachable(_) => "unreachable",
         };
@@ -192,13 +246,28 @@ impl From<AppError> for WireError {
             AppError::Refused(refusal) => Some(*refusal),
             _ => None,
         };
-        WireError { error: code.to_owned(), message: error.to_string(), reason, retry_after: error.retry_after() }
+        let limit = match &error {
+            AppError::TooManyRequests { limit, .. } => Some(*limit),
+            _ => None,
+        };
+        WireError {
+            error: code.to_owned(),
+            message: error.to_string(),
+            reason,
+            limit,
+            retry_after: error.retry_after(),
+        }
     }
 }
 
 impl From<WireError> for AppError {
     fn from(wire: WireError) -> AppError {
         match (wire.error.as_str(), wire.reason, wire.retry_after) {
+            ("tooManyRequests", _, Some(retry_after)) => {
+                AppError::TooManyRequests { limit: wire.limit.unwrap_or(Limit::Busy), retry_after }
+            }
+            ("storageFull", ..) => AppError::StorageFull(wire.message),
+            ("timeout", ..) => AppError::Timeout(wire.message),
             ("invalid", ..) => AppError::Invalid(wire.message),
             ("badRequest", ..) => AppError::BadRequest(wire.message),
             ("tooLarge", ..) => AppError::TooLarge(wire.message),
@@ -206,7 +275,6 @@ impl From<WireError> for AppError {
             ("refused", Some(refusal), _) => AppError::Refused(refusal),
             ("wrongPassword", ..) => AppError::WrongPassword,
             ("forbidden", ..) => AppError::Forbidden(wire.message),
-            ("tooManyRequests", _, Some(seconds)) => AppError::TooManyRequests(seconds),
             ("unreachable", ..) => AppError::Unreachable(wire.message),
             _ => AppError::Internal,
         }
@@ -225,7 +293,9 @@ mod tests {
             AppError::NotAGif("That file is not a GIF.".into()),
             AppError::WrongPassword,
             AppError::Forbidden("Only the room's owner can do that.".into()),
-            AppError::TooManyRequests(12),
+            AppError::TooManyRequests { limit: Limit::Sending, retry_after: 12 },
+            AppError::StorageFull("No room left for GIFs.".into()),
+            AppError::Timeout("The upload stalled.".into()),
             AppError::Internal,
             AppError::Unreachable("offline".into()),
         ];
@@ -247,8 +317,12 @@ mod tests {
     #[test]
     fn every_error_has_its_status() {
         let statuses: Vec<u16> = every_variant().iter().map(AppError::status).collect();
-        assert_eq!(statuses, [422, 400, 413, 415, 403, 403, 429, 500, 500, 404, 403, 409, 403, 403]);
-        assert_eq!(AppError::TooManyRequests(3).retry_after(), Some(3));
+        assert_eq!(statuses, [422, 400, 413, 415, 403, 403, 429, 507, 408, 500, 500, 404, 403, 409, 403, 403]);
+        let throttled = AppError::TooManyRequests { limit: Limit::Sending, retry_after: 3 };
+        assert_eq!(throttled.retry_after(), Some(3));
+        assert_eq!(throttled.to_string(), "You are sending too fast. Wait 3 s.");
+        let long = AppError::TooManyRequests { limit: Limit::CreatingRooms, retry_after: 100 };
+        assert_eq!(long.to_string(), "You are creating rooms too fast. Wait 2 min.");
     }
 
     #[test]

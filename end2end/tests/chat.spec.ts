@@ -89,3 +89,22 @@ test("a full room is refused; after everyone leaves, the room disappears from th
   await expect(carol.roomLink(title)).toHaveCount(0, { timeout: 20_000 });
   await carol.close();
 });
+
+test("sending too fast is explained plainly, and the typed text is kept", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  await alice.createRoom(uniqueTitle("Fast"));
+  await alice.waitForHydration();
+  // A script in Alice's browser (it shares her cookies) uses up her burst of quick messages.
+  const room = new URL(alice.page.url()).pathname.split("/").pop()!;
+  let sent = 0;
+  while ((await alice.page.request.post("/api/send_message", { form: { room, body: `burst ${sent}` } })).ok()) {
+    sent += 1;
+    expect(sent).toBeLessThan(100);
+  }
+  const composer = alice.page.getByLabel("Message", { exact: true });
+  await composer.fill("one more thing");
+  await alice.page.getByRole("button", { name: "Send" }).click();
+  await expect(alice.page.getByRole("alert")).toHaveText(/^You are sending too fast\. Wait \d+ s\.$/);
+  await expect(composer).toHaveValue("one more thing");
+  await alice.close();
+});

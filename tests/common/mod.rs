@@ -92,6 +92,11 @@ impl TestApp {
         person_at(self.addr).await
     }
 
+    /// A new person at client address `address`, as told by a reverse proxy (see [`person_behind_proxy`]).
+    pub async fn person_from(&self, address: &str) -> TestPerson {
+        person_behind_proxy(self.addr, Some(address)).await
+    }
+
     /// Files in the uploads directory (recursively, so debris in the incoming directory counts too).
     pub fn upload_files(&self) -> Vec<PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
@@ -112,6 +117,17 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.db().await).await.unwrap()
     }
+
+    /// The sessions' own database.
+    pub async fn sessions_db(&self) -> sqlx::SqlitePool {
+        gif_chat::connect_sessions(&self.config).await.unwrap()
+    }
+
+    /// How many sessions are stored.
+    pub async fn session_rows(&self) -> i64 {
+        let db = self.sessions_db().await;
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tower_sessions").fetch_one(&db).await.unwrap()
+    }
 }
 
 impl Drop for TestApp {
@@ -124,12 +140,28 @@ impl Drop for TestApp {
 
 /// A new person on the server at `addr`.
 pub async fn person_at(addr: SocketAddr) -> TestPerson {
+    person_behind_proxy(addr, None).await
+}
+
+/// A new person whose requests say, as a reverse proxy would, that they come from `forwarded_for`
+/// (`X-Forwarded-For`; believed only if the server trusts 127.0.0.1 as a proxy).
+pub async fn person_behind_proxy(addr: SocketAddr, forwarded_for: Option<&str>) -> TestPerson {
     let jar = Arc::new(Jar::default());
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(client) = forwarded_for {
+        headers.insert("X-Forwarded-For", client.parse().unwrap());
+    }
     // A request that never ends fails the test with a message instead of hanging it.
-    let client = reqwest::Client::builder().cookie_provider(jar.clone()).timeout(PATIENCE * 3).build().unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .default_headers(headers)
+        .timeout(PATIENCE * 3)
+        .build()
+        .unwrap();
     let response = client.get(format!("http://{addr}/")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let mut person = TestPerson { addr, client, jar, me: None };
+    let forwarded_for = forwarded_for.map(str::to_owned);
+    let mut person = TestPerson { addr, client, jar, me: None, forwarded_for };
     person.me = Some(person.call::<Person>("whoami", &[]).await.expect("whoami"));
     person
 }
@@ -147,6 +179,7 @@ pub struct TestPerson {
     pub client: reqwest::Client,
     jar: Arc<Jar>,
     me: Option<Person>,
+    forwarded_for: Option<String>,
 }
 
 impl TestPerson {
@@ -257,7 +290,7 @@ impl TestPerson {
         json_or_refusal(response).await
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         let url = self.url("/").parse().unwrap();
         self.jar.cookies(&url).expect("no session cookie").to_str().unwrap().to_owned()
     }
@@ -270,6 +303,9 @@ impl TestPerson {
     pub async fn connect_with_origin(&self, origin: Option<&str>) -> Result<LiveClient, tungstenite::Error> {
         let mut request = format!("ws://{}/ws", self.addr).into_client_request().unwrap();
         request.headers_mut().insert("Cookie", self.cookie_header().parse().unwrap());
+        if let Some(client) = &self.forwarded_for {
+            request.headers_mut().insert("X-Forwarded-For", client.parse().unwrap());
+        }
         if let Some(origin) = origin {
             request.headers_mut().insert("Origin", origin.parse().unwrap());
         }
@@ -367,6 +403,17 @@ impl LiveClient {
             }
         }
         events
+    }
+
+    /// Reads until the server closes the connection; its close code, if it sent one.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("the connection stayed open") {
+                Some(Ok(Message::Close(frame))) => return frame.map(|frame| u16::from(frame.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
     }
 
     pub async fn close(mut self) {

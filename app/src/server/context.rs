@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::Person;
 use crate::server::AppState;
+use crate::server::address::ClientAddress;
 use crate::server::chat::Chat;
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::identity::Visitor;
@@ -24,9 +25,9 @@ pub async fn me() -> ServerResult<Person> {
     Ok(visitor.person)
 }
 
-/// The address the request came from (the peer of the TCP connection).
+/// The address the request came from (see [`crate::server::address`]).
 pub async fn client_address() -> Option<std::net::IpAddr> {
-    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await.ok().map(|info| info.0.ip())
+    leptos_axum::extract::<Option<axum::Extension<ClientAddress>>>().await.ok().flatten().map(|address| address.0.0)
 }
 
 /// The boundary of every server function: turns the server's error into the wire error (logging and hiding

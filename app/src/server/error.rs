@@ -93,7 +93,9 @@ mod tests {
     fn client_errors_keep_their_message_and_status() {
         let response = ServerError::from(Refusal::Full).into_response();
         assert_eq!(response.status(), 409);
-        let response = ServerError::Client(AppError::TooManyRequests(7)).into_response();
+        let response =
+            ServerError::Client(AppError::TooManyRequests { limit: crate::error::Limit::Sending, retry_after: 7 })
+                .into_response();
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()[http::header::RETRY_AFTER], "7");
         let response = ServerError::Task(tokio_join_error()).into_response();

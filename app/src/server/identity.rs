@@ -5,16 +5,20 @@
 //! color is equally easy to read and all of them pass WCAG AA (4.5:1) as text on the page background. A person
 //! carries only the hue; the stylesheet draws it (`oklch(50% 0.13 <hue>)`, see `--person-color`).
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use http::{Method, StatusCode};
 use palette::{FromColor, Oklab, Oklch};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
+use tower_sessions::cookie::{Cookie, CookieJar, Key, SameSite, time};
 
 use crate::domain::{Hue, PersonId};
 use crate::model::Person;
+use crate::server::AppState;
+use crate::server::address::ClientAddress;
+use crate::server::error::app_error_response;
 
 /// Oklch lightness and chroma of identity colors (`--person-color` in style/main.css): dark enough for AA text
 /// contrast on every hue, colorful enough to tell hues apart. The unit test checks all 3,600 hues.
@@ -43,27 +47,115 @@ pub fn person(id: &str) -> Person {
     Person { id: PersonId::trusted(id), name: short_name(hash), hue }
 }
 
-/// Middleware: makes sure every request has a session with a visitor, and exposes the [`Visitor`] to handlers
-/// (`Extension<Visitor>`) and server functions (`leptos_axum::extract`). The session cookie is set on the first
-/// response a browser gets.
-pub async fn visitor_layer(session: Session, mut request: Request, next: Next) -> Response {
-    let stored = match session.get::<StoredVisitor>(SESSION_KEY).await {
-        Ok(Some(stored)) => stored,
-        Ok(None) => {
-            let stored = StoredVisitor { id: uuid::Uuid::new_v4().simple().to_string() };
-            if let Err(error) = session.insert(SESSION_KEY, &stored).await {
-                tracing::error!(%error, "storing a new visitor in the session");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+/// How visitors are recognised. Someone who only reads is known by a signed cookie carrying their id, which costs
+/// the server nothing to keep; the first request that acts for them (a POST: create, send, enter, upload) stores
+/// the id in their session, which from then on is what identifies them. Either way the id, and so the person,
+/// is the same: a reader who starts talking keeps their name and color.
+#[derive(Clone)]
+pub struct Identities {
+    /// Signs the visitor cookie. Kept in the database, so every instance sharing it accepts the same cookies.
+    key: Key,
+    /// Behind TLS the cookie is `Secure` and `__Host-` prefixed, like the session's.
+    secure: bool,
+}
+
+/// How long a reader's visitor cookie lasts after their last visit (the same as a session's inactivity expiry).
+const VISITOR_COOKIE_DAYS: i64 = 30;
+
+impl Identities {
+    pub fn new(key: Key, secure: bool) -> Identities {
+        Identities { key, secure }
+    }
+
+    /// Loads the cookie-signing key from the database, making it on the first start. Instances starting together
+    /// race to insert theirs; all of them then read the one that won.
+    pub async fn load(db: &sqlx::SqlitePool, secure: bool) -> sqlx::Result<Identities> {
+        let fresh = Key::generate();
+        sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES ('visitor_cookie_key', ?)")
+            .bind(fresh.master())
+            .execute(db)
+            .await?;
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'visitor_cookie_key'")
+            .fetch_one(db)
+            .await?;
+        let key = Key::try_from(stored.as_slice())
+            .map_err(|error| sqlx::Error::Protocol(format!("the stored visitor cookie key is unusable: {error}")))?;
+        Ok(Identities::new(key, secure))
+    }
+
+    fn cookie_name(&self) -> &'static str {
+        if self.secure { "__Host-gif_chat_visitor" } else { "gif_chat_visitor" }
+    }
+
+    /// The id in the request's visitor cookie, if it carries one this server signed.
+    fn carried_id(&self, headers: &http::HeaderMap) -> Option<String> {
+        let mut jar = CookieJar::new();
+        for header in headers.get_all(http::header::COOKIE) {
+            for cookie in Cookie::split_parse_encoded(header.to_str().unwrap_or_default()).flatten() {
+                jar.add_original(cookie.into_owned());
             }
-            stored
+        }
+        let id = jar.signed(&self.key).get(self.cookie_name())?.value().to_owned();
+        PersonId::parse(&id).is_ok().then_some(id)
+    }
+
+    /// A `Set-Cookie` value carrying `id`, signed.
+    fn visitor_cookie(&self, id: &str) -> Option<http::HeaderValue> {
+        let mut jar = CookieJar::new();
+        let cookie = Cookie::build((self.cookie_name(), id.to_owned()))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .max_age(time::Duration::days(VISITOR_COOKIE_DAYS));
+        jar.signed_mut(&self.key).add(cookie);
+        http::HeaderValue::from_str(&jar.get(self.cookie_name())?.encoded().to_string()).ok()
+    }
+}
+
+/// Middleware: gives every request a visitor, and exposes the [`Visitor`] to handlers (`Extension<Visitor>`) and
+/// server functions (`leptos_axum::extract`). A reader gets (or keeps) a signed visitor cookie and no session;
+/// the first state-changing request stores the visitor in a session (see [`Identities`]).
+pub async fn visitor_layer(
+    State(state): State<AppState>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let acts = *request.method() != Method::GET && *request.method() != Method::HEAD;
+    let (id, renew_cookie) = match session.get::<StoredVisitor>(SESSION_KEY).await {
+        Ok(Some(stored)) => (stored.id, false),
+        Ok(None) => {
+            let id = state.identities.carried_id(request.headers()).unwrap_or_else(new_visitor_id);
+            if acts {
+                // Each new session is a row: how many one network may make is limited.
+                let address = request.extensions().get::<ClientAddress>().map(|address| address.0);
+                if let Err(error) = state.chat.limits().new_session(address) {
+                    return app_error_response(error);
+                }
+                if let Err(error) = session.insert(SESSION_KEY, &StoredVisitor { id: id.clone() }).await {
+                    tracing::error!(%error, "storing a new visitor in the session");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            }
+            // A reader's cookie is renewed on each visit, so it expires after a month without one.
+            (id, !acts)
         }
         Err(error) => {
             tracing::error!(%error, "reading the session");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    request.extensions_mut().insert(Visitor { person: person(&stored.id) });
-    next.run(request).await
+    request.extensions_mut().insert(Visitor { person: person(&id) });
+    let mut response = next.run(request).await;
+    if renew_cookie && let Some(cookie) = state.identities.visitor_cookie(&id) {
+        response.headers_mut().append(http::header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn new_visitor_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// 64-bit FNV-1a: tiny, and unlike `std`'s hasher guaranteed to give the same value in every build.

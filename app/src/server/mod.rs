@@ -3,6 +3,7 @@
 //! channel, the upload routes, the visitor layer) and the parts it is built from (hub, uploads store, GIF
 //! validator, passwords, settings).
 
+pub mod address;
 pub mod attempts;
 pub mod chat;
 pub mod context;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod gif;
 pub mod hub;
 pub mod identity;
+pub mod limits;
 pub mod origin;
 pub mod passwords;
 pub mod settings;

@@ -65,13 +65,18 @@ fn normalize(origin: &str) -> Option<String> {
     valid.then(|| format!("{scheme}://{authority}").to_ascii_lowercase())
 }
 
+/// Whether a request may change something or act for the visitor: anything but GET, HEAD and OPTIONS, and
+/// websocket handshakes (a live connection joins rooms and sends).
+pub fn changes_state(request: &Request) -> bool {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    !safe || request.headers().contains_key(header::UPGRADE)
+}
+
 /// Middleware: refuses state-changing requests (anything but GET, HEAD and OPTIONS, and websocket handshakes)
 /// from another origin with 403 and the usual JSON error. Placed outside the session layer: a refused request
 /// creates no session.
 pub async fn refuse_cross_origin(State(policy): State<OriginPolicy>, request: Request, next: Next) -> Response {
-    let upgrade = request.headers().contains_key(header::UPGRADE);
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) && !upgrade;
-    if safe || policy.permits(request.headers()) {
+    if !changes_state(&request) || policy.permits(request.headers()) {
         return next.run(request).await;
     }
     tracing::warn!(

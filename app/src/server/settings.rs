@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::server::limits::LimitSettings;
+
 /// Defaults of the tunables, as the command line shows them (`gif-chat --help`).
 pub mod defaults {
     pub const ROOM_GRACE_SECS: f64 = 10.0;
@@ -12,6 +14,9 @@ pub mod defaults {
     pub const SESSION_CLEANUP_SECS: f64 = 60.0;
     pub const UPLOADS_DIR: &str = "uploads";
     pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
+    /// How long an upload's body may stall (no bytes at all) before it is refused: a phone in a tunnel recovers
+    /// within this, a slowloris does not hold its place longer.
+    pub const UPLOAD_IDLE_SECS: f64 = 20.0;
     pub const MAX_GIF_SIDE: u16 = 4096;
     pub const MAX_GIF_FRAMES: usize = 1000;
     /// 50 frames of 1000×1000, or 3,000 frames of 180×180: far beyond any chat GIF, a few seconds of CPU at most.
@@ -26,6 +31,10 @@ pub struct Settings {
     pub leave_grace: Duration,
     pub uploads_dir: PathBuf,
     pub gif: GifLimits,
+    /// How long an upload's body may stall before it is refused.
+    pub upload_idle: Duration,
+    /// Rate limits on every way of writing.
+    pub limits: LimitSettings,
 }
 
 /// What an accepted GIF may be.
@@ -48,6 +57,8 @@ impl Default for Settings {
             leave_grace: Duration::from_secs_f64(defaults::LEAVE_GRACE_SECS),
             uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
             gif: GifLimits::default(),
+            upload_idle: Duration::from_secs_f64(defaults::UPLOAD_IDLE_SECS),
+            limits: LimitSettings::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::server::chat::Chat;
+use crate::server::identity::Identities;
 use crate::server::origin::OriginPolicy;
 
 /// Cheap to clone: every field is a handle.
@@ -15,4 +16,6 @@ pub struct AppState {
     pub chat: Arc<Chat>,
     /// Who may act with a visitor's cookie (state-changing requests and the live channel).
     pub origins: OriginPolicy,
+    /// How visitors are recognised (the visitor cookie's key).
+    pub identities: Identities,
 }

@@ -18,6 +18,7 @@ use tower_http::services::ServeFile;
 use crate::error::{AppError, Refusal};
 use crate::model::{ChatMessage, RoomId};
 use crate::server::AppState;
+use crate::server::address::ClientAddress;
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::gif::has_gif_signature;
 use crate::server::identity::Visitor;
@@ -30,6 +31,7 @@ pub const MULTIPART_OVERHEAD: u64 = 16 * 1024;
 pub async fn upload_gif(
     State(state): State<AppState>,
     Extension(visitor): Extension<Visitor>,
+    address: Option<Extension<ClientAddress>>,
     UrlPath(raw_id): UrlPath<String>,
     request: Request,
 ) -> ServerResult<Json<ChatMessage>> {
@@ -43,6 +45,9 @@ pub async fn upload_gif(
     if declared.is_some_and(|length| length > max_bytes + MULTIPART_OVERHEAD) {
         return Err(too_large().into());
     }
+    // Counted, charged its size (as declared; the largest allowed if undeclared) and held in flight until done.
+    let charged = declared.unwrap_or(max_bytes).min(max_bytes);
+    let _in_flight = chat.limits().upload(&visitor.person.id, address.map(|address| address.0.0), charged)?;
     let admission = chat.admit_poster(room, &visitor.person).await?;
 
     let mut multipart = Multipart::from_request(request, &state)
@@ -55,7 +60,12 @@ pub async fn upload_gif(
             AppError::BadRequest(format!("The upload could not be read: {}", error.body_text())).into()
         }
     };
-    while let Some(mut field) = multipart.next_field().await.map_err(read_error)? {
+    // Every wait for more of the body is bounded: a stalled (or deliberately slow) upload gives up its place.
+    let idle = chat.upload_idle();
+    let stalled = || AppError::Timeout("The upload stalled. Please try again.".into());
+    while let Some(mut field) =
+        tokio::time::timeout(idle, multipart.next_field()).await.map_err(|_| stalled())?.map_err(read_error)?
+    {
         if field.name() != Some("gif") {
             continue;
         }
@@ -64,7 +74,9 @@ pub async fn upload_gif(
         let mut file = tokio::fs::File::from_std(raw.reopen().map_err(ServerError::io("opening an upload file"))?);
         let mut written: u64 = 0;
         let mut head: Vec<u8> = Vec::with_capacity(6);
-        while let Some(chunk) = field.chunk().await.map_err(read_error)? {
+        while let Some(chunk) =
+            tokio::time::timeout(idle, field.chunk()).await.map_err(|_| stalled())?.map_err(read_error)?
+        {
             written += chunk.len() as u64;
             if written > max_bytes {
                 return Err(too_large().into());

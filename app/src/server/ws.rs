@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
+use governor::DefaultDirectRateLimiter;
 use http::{HeaderMap, StatusCode};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -16,10 +17,13 @@ use crate::error::{AppError, Refusal};
 use crate::live::{ClientCommand, LiveEvent};
 use crate::model::{Person, RoomId};
 use crate::server::AppState;
+use crate::server::address::ClientAddress;
 use crate::server::chat::Chat;
 use crate::server::error::ServerError;
+use crate::server::error::app_error_response;
 use crate::server::hub::{Feed, Frame};
 use crate::server::identity::Visitor;
+use crate::server::limits::ConnectionPermit;
 
 /// Largest frame a client may send: commands are tiny JSON objects.
 const MAX_INCOMING_BYTES: usize = 4 * 1024;
@@ -50,16 +54,21 @@ pub async fn ws_handler(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     Extension(visitor): Extension<Visitor>,
+    address: Option<Extension<ClientAddress>>,
     headers: HeaderMap,
 ) -> Response {
     // Browsers always send `Origin` on a handshake: another site's page must not use the visitor's cookie.
     if !state.origins.permits(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin websocket refused").into_response();
     }
+    let permit = match state.chat.limits().connect(address.map(|address| address.0.0)) {
+        Ok(permit) => permit,
+        Err(error) => return app_error_response(error),
+    };
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_INCOMING_BYTES)
         .max_frame_size(MAX_INCOMING_BYTES)
-        .on_upgrade(move |socket| Connection::new(state.chat, visitor.person).run(socket))
+        .on_upgrade(move |socket| Connection::new(state.chat, visitor.person, permit).run(socket))
 }
 
 /// What a connection is subscribed to. Dropping a feed releases its topic.
@@ -82,6 +91,10 @@ struct Connection {
     chat: Arc<Chat>,
     me: Person,
     subscription: Subscription,
+    /// Bounds how fast this connection's commands (`join`, `subscribeLobby`, `ping`) may come (`None`: no limits).
+    commands: Option<DefaultDirectRateLimiter>,
+    /// This connection's place among its address's connections, released when it ends.
+    _permit: Option<ConnectionPermit>,
 }
 
 /// Why a connection ends.
@@ -91,8 +104,9 @@ enum End {
 }
 
 impl Connection {
-    fn new(chat: Arc<Chat>, me: Person) -> Connection {
-        Connection { chat, me, subscription: Subscription::None }
+    fn new(chat: Arc<Chat>, me: Person, permit: Option<ConnectionPermit>) -> Connection {
+        let commands = chat.limits().commands();
+        Connection { chat, me, subscription: Subscription::None, commands, _permit: permit }
     }
 
     async fn run(mut self, socket: WebSocket) {
@@ -108,6 +122,10 @@ impl Connection {
                 incoming = stream.next() => {
                     last_heard = tokio::time::Instant::now();
                     match incoming {
+                        Some(Ok(Message::Text(_))) if self.commands.as_ref().is_some_and(|bucket| bucket.check().is_err()) => {
+                            // A page sends a command when it opens or changes rooms: this many is a loop or a bot.
+                            break End::Close(TRY_AGAIN_LATER, "too many commands, slow down");
+                        }
                         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientCommand>(&text) {
                             Ok(command) => {
                                 // Boxed: the command handlers are large futures, needed rarely; inline they would

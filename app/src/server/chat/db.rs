@@ -47,6 +47,10 @@ const MESSAGE_COLUMNS: &str = "room_id, seq, kind, author_id, recipient_id, body
 
 /// SQL condition: the message is one `?` (the viewer's id, bound twice) may read. Whispers are for two people.
 const VISIBLE_TO: &str = "(kind != 'whisper' OR author_id = ? OR recipient_id = ?)";
+/// The reader (bound once) is not banned from the message's room: someone removed gets nothing of it, whatever
+/// else (a read mark, a connection that has not noticed yet) says otherwise.
+const NOT_BANNED: &str =
+    "NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = messages.room_id AND b.visitor_id = ?)";
 
 impl From<MessageRow> for ChatMessage {
     fn from(row: MessageRow) -> ChatMessage {
@@ -169,10 +173,12 @@ async fn insert_message_with(
     message: &NewMessage<'_>,
 ) -> sqlx::Result<Option<ChatMessage>> {
     // One statement: it takes the room's next number and inserts (the trigger `messages_advance_room_seq` moves
-    // the counter on). SQLite runs one writer at a time, so two sends never get the same number.
+    // the counter on). SQLite runs one writer at a time, so two sends never get the same number. An author
+    // banned meanwhile (a kick while their upload was being re-encoded) posts nothing.
     let row = sqlx::query_as::<_, MessageRow>(&format!(
         "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id)
-         SELECT id, last_seq + 1, ?, ?, ?, ?, ?, ? FROM rooms WHERE id = ?
+         SELECT id, last_seq + 1, ?, ?, ?, ?, ?, ? FROM rooms
+         WHERE id = ? AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = ?)
          RETURNING {MESSAGE_COLUMNS}"
     ))
     .bind(message.kind.as_str())
@@ -182,9 +188,19 @@ async fn insert_message_with(
     .bind(now_millis())
     .bind(message.client_id)
     .bind(room)
+    .bind(message.author)
     .fetch_optional(db)
     .await?;
     Ok(row.map(ChatMessage::from))
+}
+
+/// Whether `person` is banned from `room`.
+pub async fn is_banned(db: &SqlitePool, room: RoomId, person: &PersonId) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ? AND visitor_id = ?)")
+        .bind(room)
+        .bind(person)
+        .fetch_one(db)
+        .await
 }
 
 async fn find_by_client_id(
@@ -216,10 +232,11 @@ pub async fn messages_before(
 ) -> sqlx::Result<(Vec<ChatMessage>, bool)> {
     let mut rows = sqlx::query_as::<_, MessageRow>(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages
-         WHERE room_id = ? AND seq < ? AND {VISIBLE_TO} ORDER BY seq DESC LIMIT ?"
+         WHERE room_id = ? AND seq < ? AND {VISIBLE_TO} AND {NOT_BANNED} ORDER BY seq DESC LIMIT ?"
     ))
     .bind(room)
     .bind(before_seq.unwrap_or(i64::MAX))
+    .bind(viewer)
     .bind(viewer)
     .bind(viewer)
     .bind(PAGE_SIZE + 1)
@@ -242,11 +259,12 @@ pub async fn messages_after(
 ) -> sqlx::Result<Vec<ChatMessage>> {
     let rows = sqlx::query_as::<_, MessageRow>(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages
-         WHERE room_id = ? AND seq > ? AND seq <= ? AND {VISIBLE_TO} ORDER BY seq LIMIT ?"
+         WHERE room_id = ? AND seq > ? AND seq <= ? AND {VISIBLE_TO} AND {NOT_BANNED} ORDER BY seq LIMIT ?"
     ))
     .bind(room)
     .bind(after_seq)
     .bind(until_seq)
+    .bind(viewer)
     .bind(viewer)
     .bind(viewer)
     .bind(limit)
@@ -354,10 +372,12 @@ pub async fn kick(
     Ok(message.map_or(Kicked::NoRoom, Kicked::Done))
 }
 
-/// Records that `person` has read `room` up to `seq` (never moving the mark back).
+/// Records that `person` has read `room` up to `seq` (never moving the mark back). Someone banned from the room
+/// gets no mark (a leave racing the kick must not make them follow the room again).
 pub async fn mark_read(db: &SqlitePool, room: RoomId, person: &PersonId, seq: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO read_marks (room_id, visitor_id, last_read_seq) VALUES (?, ?, ?)
+        "INSERT INTO read_marks (room_id, visitor_id, last_read_seq)
+         SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ?1 AND visitor_id = ?2)
          ON CONFLICT (room_id, visitor_id) DO UPDATE SET last_read_seq = max(last_read_seq, excluded.last_read_seq)",
     )
     .bind(room)
@@ -368,12 +388,15 @@ pub async fn mark_read(db: &SqlitePool, room: RoomId, person: &PersonId, seq: i6
     Ok(())
 }
 
-/// People who entered `room` before (and so follow it from the room list).
+/// People who entered `room` before (and so follow it from the room list), unless banned from it since.
 pub async fn readers(db: &SqlitePool, room: RoomId) -> sqlx::Result<Vec<PersonId>> {
-    sqlx::query_scalar::<_, PersonId>("SELECT visitor_id FROM read_marks WHERE room_id = ?")
-        .bind(room)
-        .fetch_all(db)
-        .await
+    sqlx::query_scalar::<_, PersonId>(
+        "SELECT visitor_id FROM read_marks r WHERE room_id = ?
+         AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)",
+    )
+    .bind(room)
+    .fetch_all(db)
+    .await
 }
 
 /// For every room `viewer` entered before: how many messages from others came since they read it, and the
@@ -384,7 +407,8 @@ pub async fn unread_for(db: &SqlitePool, viewer: &PersonId) -> sqlx::Result<Vec<
                 WHERE m.room_id = r.room_id AND m.seq > r.last_read_seq AND m.kind != 'system'
                   AND m.author_id != r.visitor_id
                   AND (m.kind != 'whisper' OR m.recipient_id = r.visitor_id))
-         FROM read_marks r WHERE r.visitor_id = ?",
+         FROM read_marks r WHERE r.visitor_id = ?
+           AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)",
     )
     .bind(viewer)
     .fetch_all(db)
@@ -515,6 +539,19 @@ mod tests {
         let bob_now = admission(&db, room, &bob).await.unwrap().unwrap();
         assert!(bob_now.banned && !bob_now.granted);
         assert!(readers(&db, room).await.unwrap().is_empty());
+
+        // After the kick, nothing of the room reaches Bob, whatever a late write does.
+        mark_read(&db, room, &bob, 1).await.unwrap();
+        let marks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM read_marks WHERE visitor_id = 'bob'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(marks, 0, "a leave racing the kick adds no read mark");
+        insert_message(&db, room, text(&alice, "after", None)).await.unwrap();
+        assert!(messages_before(&db, room, &bob, None).await.unwrap().0.is_empty());
+        assert!(messages_after(&db, room, &bob, 0, 10, 10).await.unwrap().is_empty());
+        assert!(insert_message(&db, room, text(&bob, "still here?", None)).await.unwrap().is_none());
+        assert!(is_banned(&db, room, &bob).await.unwrap());
     }
 
     #[tokio::test]

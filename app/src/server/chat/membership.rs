@@ -8,7 +8,7 @@ use super::Chat;
 use super::db::{self, AdmissionRow};
 use super::presence::{JoinOutcome, LeaveOutcome, Snapshot};
 use crate::domain::PersonId;
-use crate::error::{AppError, Refusal};
+use crate::error::{AppError, Limit, Refusal};
 use crate::live::LiveEvent;
 use crate::model::{Participant, Person, RoomAccess, RoomId, RoomLabel, RoomView};
 use crate::server::error::ServerResult;
@@ -114,7 +114,8 @@ impl Chat {
             return Ok(());
         };
         if let Err(wait) = self.password_attempts.check(&person.id, address) {
-            return Err(AppError::TooManyRequests(wait.as_secs().max(1)).into());
+            let retry_after = wait.as_secs() + 1;
+            return Err(AppError::TooManyRequests { limit: Limit::PasswordAttempts, retry_after }.into());
         }
         if password.chars().count() > crate::domain::RoomPassword::MAX_CHARS
             || !passwords::verify(hash, password).await?

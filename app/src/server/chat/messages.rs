@@ -86,7 +86,16 @@ impl Chat {
 
     /// Commits a message and pushes it to everyone who may see it.
     async fn post(self: &Arc<Self>, room: RoomId, message: NewMessage<'_>) -> ServerResult<ChatMessage> {
-        match db::insert_message(&self.db, room, message).await?.ok_or(Refusal::NotFound)? {
+        let author = message.author.cloned();
+        let Some(inserted) = db::insert_message(&self.db, room, message).await? else {
+            // Nothing was inserted: the room is gone, or the author was removed from it meanwhile.
+            let banned = match &author {
+                Some(author) => db::is_banned(&self.db, room, author).await?,
+                None => false,
+            };
+            return Err(if banned { Refusal::Banned } else { Refusal::NotFound }.into());
+        };
+        match inserted {
             Inserted::New(message) => {
                 self.publish_message(&message);
                 Ok(message)

@@ -25,6 +25,7 @@ use crate::server::attempts::PasswordAttempts;
 use crate::server::error::ServerResult;
 use crate::server::hub::{Feed, Hub, Topic};
 use crate::server::identity::person;
+use crate::server::limits::Limits;
 use crate::server::passwords;
 use crate::server::settings::{GifLimits, Settings};
 use crate::server::uploads::{StoredName, UploadStore};
@@ -45,6 +46,7 @@ pub struct Chat {
     settings: Settings,
     uploads: UploadStore,
     password_attempts: PasswordAttempts,
+    limits: Limits,
     /// Background work (room timers, unread notifications, uploads being stored): waited for at shutdown.
     tasks: TaskTracker,
     /// Cancelled when the server begins to shut down: timers stop, live connections tell their clients to
@@ -58,6 +60,7 @@ impl Chat {
             db,
             hub: Hub::new(FEED_CAPACITY),
             presence: presence::Presence::default(),
+            limits: Limits::new(&settings.limits),
             settings,
             uploads,
             password_attempts: PasswordAttempts::default(),
@@ -90,6 +93,7 @@ impl Chat {
                 }
                 let Some(chat) = chat.upgrade() else { break };
                 chat.password_attempts.forget_idle();
+                chat.limits.forget_idle();
             }
         });
         Ok(())
@@ -127,6 +131,16 @@ impl Chat {
                 () = tokio::time::sleep(delay) => work(chat).await,
             }
         });
+    }
+
+    /// The rate limits every way of writing passes (checked where requests come in).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// How long an upload's body may stall before it is refused.
+    pub fn upload_idle(&self) -> Duration {
+        self.settings.upload_idle
     }
 
     pub fn gif_limits(&self) -> GifLimits {

@@ -1,0 +1,484 @@
+//! Limits on every way of writing, so that one person, one network or a crowd of fresh identities cannot flood
+//! the chat: sends, GIF uploads (how many, how many bytes, how many at once), room creation, new sessions, live
+//! connections per address and commands per connection.
+//!
+//! Each rate is checked per person, per client address (several people may share one: a household, an office)
+//! and against a total for the whole server. The rates are token buckets ([`governor`]): `20/10s` allows a burst
+//! of 20, then one more every half second. Over a limit the request is refused with 429 and the wait
+//! (`Retry-After`); the person is told in plain words what to wait for.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock, QuantaInstant};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, InsufficientCapacity, NotUntil, Quota, RateLimiter};
+
+use crate::domain::PersonId;
+use crate::error::{AppError, Limit};
+
+/// A token bucket: `burst` at once, refilled evenly over `period` (written `20/10s`, `5/10m`, `100/1h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub burst: NonZeroU32,
+    pub period: Duration,
+}
+
+impl Rate {
+    fn quota(self) -> Quota {
+        let every = (self.period / self.burst.get()).max(Duration::from_nanos(1));
+        Quota::with_period(every).expect("a positive period").allow_burst(self.burst)
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Rate, String> {
+        let wrong = || format!("{raw:?}: expected a count and a period, such as 20/10s, 5/10m or 100/1h");
+        let (count, period) = raw.trim().split_once('/').ok_or_else(wrong)?;
+        let burst = count.trim().parse::<NonZeroU32>().map_err(|_| wrong())?;
+        let period = period.trim();
+        let unit = match period.chars().last() {
+            Some('s') => 1,
+            Some('m') => 60,
+            Some('h') => 3600,
+            _ => return Err(wrong()),
+        };
+        let amount = period[..period.len() - 1].parse::<u64>().map_err(|_| wrong())?;
+        if amount == 0 {
+            return Err(wrong());
+        }
+        Ok(Rate { burst, period: Duration::from_secs(amount * unit) })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.period.as_secs();
+        match secs {
+            _ if secs.is_multiple_of(3600) => write!(f, "{}/{}h", self.burst, secs / 3600),
+            _ if secs.is_multiple_of(60) => write!(f, "{}/{}m", self.burst, secs / 60),
+            _ => write!(f, "{}/{}s", self.burst, secs),
+        }
+    }
+}
+
+/// One action's rates: per person, per client address, and for the whole server. Written
+/// `PERSON,ADDRESS,TOTAL`, e.g. `20/10s,100/10s,1000/1s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    pub person: Rate,
+    pub address: Rate,
+    pub total: Rate,
+}
+
+impl FromStr for Rates {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Rates, String> {
+        let parts: Vec<&str> = raw.split(',').collect();
+        let [person, address, total] = parts[..] else {
+            return Err(format!(
+                "{raw:?}: expected three rates, per person, per address and in total: 20/10s,100/10s,1000/1s"
+            ));
+        };
+        Ok(Rates { person: person.parse()?, address: address.parse()?, total: total.parse()? })
+    }
+}
+
+impl fmt::Display for Rates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{},{},{}", self.person, self.address, self.total)
+    }
+}
+
+/// Every limit's setting (the command line's `--limit-*` flags; defaults in [`defaults`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitSettings {
+    /// Off: nothing is limited (for benchmarks that play thousands of people from one address).
+    pub enabled: bool,
+    pub sends: Rates,
+    pub uploads: Rates,
+    /// Upload bytes, counted in MiB (a request is charged its declared size, or the largest allowed).
+    pub upload_mib: Rates,
+    /// Uploads one person may have in flight.
+    pub uploads_at_once: u32,
+    pub rooms: Rates,
+    /// Sessions created per client address (the first action of each new identity).
+    pub new_sessions: Rate,
+    /// Live connections open at once per client address.
+    pub connections: u32,
+    /// Commands (`join`, `subscribeLobby`, `ping`) per live connection.
+    pub commands: Rate,
+}
+
+/// The defaults, chosen so that normal chatting never meets them: a burst of 20 messages, a few GIFs in a row,
+/// a handful of rooms; and so that an office or school behind one address has room for many people.
+pub mod defaults {
+    pub const SENDS: &str = "20/10s,100/10s,1000/1s";
+    pub const UPLOADS: &str = "10/1m,30/1m,20/1s";
+    pub const UPLOAD_MIB: &str = "60/10m,300/10m,200/10s";
+    pub const UPLOADS_AT_ONCE: u32 = 2;
+    pub const ROOMS: &str = "5/10m,30/10m,60/1m";
+    pub const NEW_SESSIONS: &str = "100/1m";
+    pub const CONNECTIONS: u32 = 200;
+    pub const COMMANDS: &str = "30/10s";
+}
+
+impl Default for LimitSettings {
+    fn default() -> LimitSettings {
+        let parse = |raw: &str| raw.parse::<Rates>().expect("valid default rates");
+        LimitSettings {
+            enabled: true,
+            sends: parse(defaults::SENDS),
+            uploads: parse(defaults::UPLOADS),
+            upload_mib: parse(defaults::UPLOAD_MIB),
+            uploads_at_once: defaults::UPLOADS_AT_ONCE,
+            rooms: parse(defaults::ROOMS),
+            new_sessions: defaults::NEW_SESSIONS.parse().expect("a valid default rate"),
+            connections: defaults::CONNECTIONS,
+            commands: defaults::COMMANDS.parse().expect("a valid default rate"),
+        }
+    }
+}
+
+/// The key of a client address: IPv6 users usually get a whole /64, so the /64 counts as one address (and an
+/// IPv4 address written as IPv6 is the IPv4 address).
+pub fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
+/// One action's buckets.
+struct Buckets {
+    rates: Rates,
+    person: DefaultKeyedRateLimiter<PersonId>,
+    address: DefaultKeyedRateLimiter<IpAddr>,
+    total: DefaultDirectRateLimiter,
+    /// What the person is told they are doing too fast.
+    limit: Limit,
+}
+
+/// What a bucket answers a check of several tokens.
+type Outcome = Result<Result<(), NotUntil<QuantaInstant>>, InsufficientCapacity>;
+
+impl Buckets {
+    fn new(rates: Rates, limit: Limit) -> Buckets {
+        Buckets {
+            rates,
+            person: RateLimiter::keyed(rates.person.quota()),
+            address: RateLimiter::keyed(rates.address.quota()),
+            total: RateLimiter::direct(rates.total.quota()),
+            limit,
+        }
+    }
+
+    /// Takes `cost` tokens from the person's, the address's and the server's bucket, or says how long to wait.
+    fn take(&self, person: &PersonId, address: Option<IpAddr>, cost: NonZeroU32) -> Result<(), AppError> {
+        throttled(waited(self.person.check_key_n(person, cost), self.rates.person), self.limit)?;
+        if let Some(address) = address {
+            let outcome = self.address.check_key_n(&address_key(address), cost);
+            throttled(waited(outcome, self.rates.address), self.limit)?;
+        }
+        // The whole server is busy: not this person's doing, and they are told so.
+        throttled(waited(self.total.check_n(cost), self.rates.total), Limit::Busy)
+    }
+
+    fn forget_idle(&self) {
+        self.person.retain_recent();
+        self.person.shrink_to_fit();
+        self.address.retain_recent();
+        self.address.shrink_to_fit();
+    }
+
+    fn keys(&self) -> usize {
+        self.person.len() + self.address.len()
+    }
+}
+
+/// The wait a check asks for, `None` if it passed. A cost bigger than the whole bucket can never pass at once:
+/// it waits the bucket's period (and is refused again then; such a limit is a configuration mistake).
+fn waited(outcome: Outcome, rate: Rate) -> Option<Duration> {
+    match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(not_until)) => Some(not_until.wait_time_from(DefaultClock::default().now())),
+        Err(_) => Some(rate.period),
+    }
+}
+
+fn throttled(wait: Option<Duration>, limit: Limit) -> Result<(), AppError> {
+    match wait {
+        None => Ok(()),
+        // Rounded up: waiting the announced time is always enough.
+        Some(wait) => Err(AppError::TooManyRequests { limit, retry_after: wait.as_secs() + 1 }),
+    }
+}
+
+/// Counts of things held open (uploads in flight, connections), released by their guard.
+struct Open<K: std::hash::Hash + Eq + Clone> {
+    counts: Arc<Mutex<HashMap<K, u32>>>,
+    max: u32,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Open<K> {
+    fn new(max: u32) -> Open<K> {
+        Open { counts: Arc::default(), max }
+    }
+
+    fn open(&self, key: K) -> Option<Held<K>> {
+        let mut counts = self.counts.lock().expect("open counts");
+        let count = counts.entry(key.clone()).or_default();
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Held { counts: self.counts.clone(), key })
+    }
+
+    fn len(&self) -> usize {
+        self.counts.lock().expect("open counts").len()
+    }
+}
+
+/// One upload in flight or one open connection; dropping it releases its place. Keys with nothing open are
+/// removed, so the map follows what is open right now.
+pub struct Held<K: std::hash::Hash + Eq + Clone> {
+    counts: Arc<Mutex<HashMap<K, u32>>>,
+    key: K,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Drop for Held<K> {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().expect("open counts");
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// What an admitted upload holds until it is done.
+pub struct UploadPermit {
+    _held: Held<PersonId>,
+}
+
+/// What an open live connection holds until it closes.
+pub struct ConnectionPermit {
+    _held: Held<IpAddr>,
+}
+
+/// All the limits of one server.
+pub struct Limits {
+    enabled: bool,
+    sends: Buckets,
+    uploads: Buckets,
+    upload_mib: Buckets,
+    rooms: Buckets,
+    new_sessions: DefaultKeyedRateLimiter<IpAddr>,
+    new_session_rate: Rate,
+    uploads_in_flight: Open<PersonId>,
+    connections: Open<IpAddr>,
+    commands: Rate,
+}
+
+impl Limits {
+    pub fn new(settings: &LimitSettings) -> Limits {
+        Limits {
+            enabled: settings.enabled,
+            sends: Buckets::new(settings.sends, Limit::Sending),
+            uploads: Buckets::new(settings.uploads, Limit::Uploading),
+            upload_mib: Buckets::new(settings.upload_mib, Limit::Uploading),
+            rooms: Buckets::new(settings.rooms, Limit::CreatingRooms),
+            new_sessions: RateLimiter::keyed(settings.new_sessions.quota()),
+            new_session_rate: settings.new_sessions,
+            uploads_in_flight: Open::new(settings.uploads_at_once),
+            connections: Open::new(settings.connections),
+            commands: settings.commands,
+        }
+    }
+
+    /// One message sent.
+    pub fn send(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.check(&self.sends, person, address, 1)
+    }
+
+    /// One room created.
+    pub fn create_room(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.check(&self.rooms, person, address, 1)
+    }
+
+    /// One upload of (at most) `bytes`: counted, charged its size, and held in flight until the permit drops.
+    pub fn upload(
+        &self,
+        person: &PersonId,
+        address: Option<IpAddr>,
+        bytes: u64,
+    ) -> Result<Option<UploadPermit>, AppError> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let held = self
+            .uploads_in_flight
+            .open(person.clone())
+            .ok_or(AppError::TooManyRequests { limit: Limit::UploadsAtOnce, retry_after: 1 })?;
+        self.check(&self.uploads, person, address, 1)?;
+        let mib = u32::try_from(bytes.div_ceil(1024 * 1024)).unwrap_or(u32::MAX).max(1);
+        self.check(&self.upload_mib, person, address, mib)?;
+        Ok(Some(UploadPermit { _held: held }))
+    }
+
+    /// A new session for someone at `address` (their first action).
+    pub fn new_session(&self, address: Option<IpAddr>) -> Result<(), AppError> {
+        let Some(address) = address.filter(|_| self.enabled) else { return Ok(()) };
+        let outcome = self.new_sessions.check_key(&address_key(address));
+        throttled(waited(Ok(outcome), self.new_session_rate), Limit::NewVisitors)
+    }
+
+    /// A live connection from `address`, held open until the permit drops.
+    pub fn connect(&self, address: Option<IpAddr>) -> Result<Option<ConnectionPermit>, AppError> {
+        let Some(address) = address.filter(|_| self.enabled) else { return Ok(None) };
+        let held = self
+            .connections
+            .open(address_key(address))
+            .ok_or(AppError::TooManyRequests { limit: Limit::Connections, retry_after: 10 })?;
+        Ok(Some(ConnectionPermit { _held: held }))
+    }
+
+    /// A bucket for one connection's commands (`None` when limits are off).
+    pub fn commands(&self) -> Option<DefaultDirectRateLimiter> {
+        self.enabled.then(|| RateLimiter::direct(self.commands.quota()))
+    }
+
+    fn check(&self, buckets: &Buckets, person: &PersonId, address: Option<IpAddr>, cost: u32) -> Result<(), AppError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        buckets.take(person, address, NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN))
+    }
+
+    /// Forgets people and addresses whose buckets are full again (call now and then: memory follows activity).
+    pub fn forget_idle(&self) {
+        for buckets in [&self.sends, &self.uploads, &self.upload_mib, &self.rooms] {
+            buckets.forget_idle();
+        }
+        self.new_sessions.retain_recent();
+        self.new_sessions.shrink_to_fit();
+    }
+
+    /// How many people and addresses the limits remember (for the memory test and metrics).
+    pub fn remembered(&self) -> usize {
+        [&self.sends, &self.uploads, &self.upload_mib, &self.rooms].iter().map(|b| b.keys()).sum::<usize>()
+            + self.new_sessions.len()
+            + self.uploads_in_flight.len()
+            + self.connections.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_read_and_written_in_one_notation() {
+        let rate: Rate = "20/10s".parse().unwrap();
+        assert_eq!((rate.burst.get(), rate.period), (20, Duration::from_secs(10)));
+        assert_eq!("5/10m".parse::<Rate>().unwrap().period, Duration::from_secs(600));
+        for bad in ["", "20", "0/1s", "20/0s", "20/10", "x/1s", "20/1d"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+        let rates: Rates = defaults::SENDS.parse().unwrap();
+        assert_eq!(rates.to_string(), defaults::SENDS);
+        assert!("20/10s,100/10s".parse::<Rates>().is_err());
+        LimitSettings::default();
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64_bit_prefix() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "10.0.0.7".parse::<IpAddr>().unwrap());
+
+        let settings = LimitSettings { sends: "100/1m,3/1m,1000/1s".parse().unwrap(), ..LimitSettings::default() };
+        let limits = Limits::new(&settings);
+        let person = |n: u32| PersonId::trusted(format!("p{n}"));
+        let allowed = (0..6).filter(|n| limits.send(&person(*n), Some(if n % 2 == 0 { a } else { b })).is_ok()).count();
+        assert_eq!(allowed, 3, "one /64 is one address");
+        assert!(limits.send(&person(9), Some(other)).is_ok(), "the next /64 is another");
+    }
+
+    #[test]
+    fn a_normal_burst_passes_then_the_person_is_told_how_long_to_wait() {
+        let limits = Limits::new(&LimitSettings::default());
+        let alice = PersonId::trusted("alice");
+        let home = Some(IpAddr::from([10, 0, 0, 1]));
+        for _ in 0..20 {
+            limits.send(&alice, home).expect("a burst of 20 messages is normal");
+        }
+        let Err(AppError::TooManyRequests { limit, retry_after }) = limits.send(&alice, home) else {
+            panic!("the 21st quick message passed")
+        };
+        assert_eq!((limit, retry_after), (Limit::Sending, 1));
+        assert!(limits.send(&PersonId::trusted("bob"), home).is_ok(), "others at the same address still may");
+    }
+
+    #[test]
+    fn uploads_are_limited_in_count_bytes_and_at_once() {
+        let limits = Limits::new(&LimitSettings::default());
+        let alice = PersonId::trusted("alice");
+        let home = Some(IpAddr::from([10, 0, 0, 1]));
+        let first = limits.upload(&alice, home, 1000).unwrap();
+        let second = limits.upload(&alice, home, 1000).unwrap();
+        let Err(AppError::TooManyRequests { limit: Limit::UploadsAtOnce, .. }) = limits.upload(&alice, home, 1000)
+        else {
+            panic!("a third upload at once passed")
+        };
+        drop((first, second));
+        // 60 MiB per 10 minutes: six 10 MiB uploads, then a wait.
+        let bob = PersonId::trusted("bob");
+        for _ in 0..6 {
+            drop(limits.upload(&bob, home, 10 * 1024 * 1024).unwrap());
+        }
+        assert!(limits.upload(&bob, home, 10 * 1024 * 1024).is_err());
+        assert_eq!(limits.uploads_in_flight.len(), 0, "finished uploads leave nothing behind");
+    }
+
+    #[test]
+    fn connections_per_address_are_held_until_closed() {
+        let settings = LimitSettings { connections: 2, ..LimitSettings::default() };
+        let limits = Limits::new(&settings);
+        let home = Some(IpAddr::from([10, 0, 0, 1]));
+        let a = limits.connect(home).unwrap();
+        let _b = limits.connect(home).unwrap();
+        assert!(limits.connect(home).is_err());
+        assert!(limits.connect(Some(IpAddr::from([10, 0, 0, 2]))).is_ok());
+        drop(a);
+        assert!(limits.connect(home).is_ok());
+    }
+
+    #[test]
+    fn switched_off_nothing_is_limited() {
+        let settings =
+            LimitSettings { enabled: false, sends: "1/1h,1/1h,1/1h".parse().unwrap(), ..LimitSettings::default() };
+        let limits = Limits::new(&settings);
+        for _ in 0..10 {
+            assert!(limits.send(&PersonId::trusted("bot"), None).is_ok());
+        }
+        assert!(limits.commands().is_none());
+    }
+}
