@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use app::server::limits::{LimitSettings, Rate, Rates, defaults as limits};
 use app::server::settings::{GifLimits, Settings, defaults};
+use app::server::uploads::StorageLimits;
 use ipnet::IpNet;
 
 use clap::Parser;
@@ -49,6 +50,14 @@ pub struct Config {
     /// Largest accepted GIF upload, in bytes.
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = defaults::MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: u64,
+
+    /// The most all stored GIFs together may take, in bytes; beyond it uploads answer 507.
+    #[arg(long, env = "MAX_UPLOADS_TOTAL", default_value_t = defaults::MAX_UPLOADS_TOTAL)]
+    pub max_uploads_total: u64,
+
+    /// Free disk space, in bytes, that uploads always leave; below it uploads answer 507.
+    #[arg(long, env = "MIN_FREE_DISK", default_value_t = defaults::MIN_FREE_DISK)]
+    pub min_free_disk: u64,
 
     /// Seconds an upload's body may stall (no bytes arriving) before it is refused with 408.
     #[arg(long, env = "UPLOAD_IDLE_SECS", default_value_t = defaults::UPLOAD_IDLE_SECS)]
@@ -138,6 +147,11 @@ impl Config {
     /// The origins allowed to act with a visitor's cookie: the public URL's, and the configured ones.
     pub fn allowed_origins(&self) -> Vec<String> {
         self.public_url.iter().chain(&self.allowed_origins).cloned().collect()
+    }
+
+    /// How much of the disk uploads may take.
+    pub fn storage_limits(&self) -> StorageLimits {
+        StorageLimits { quota: self.max_uploads_total, min_free: self.min_free_disk }
     }
 
     /// The chat service's tunables.

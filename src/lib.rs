@@ -134,7 +134,7 @@ impl Server {
     /// Connects to the database, prepares the directories and builds the router.
     pub async fn build(config: &Config) -> anyhow::Result<Server> {
         let db = connect_database(config).await?;
-        let uploads = UploadStore::open(config.uploads_dir.clone())
+        let uploads = UploadStore::open(config.uploads_dir.clone(), config.storage_limits())
             .with_context(|| format!("opening uploads directory {}", config.uploads_dir.display()))?;
 
         let sessions = connect_sessions(config).await?;

@@ -413,3 +413,63 @@ async fn an_upload_whose_body_stalls_times_out_and_leaves_nothing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Uploads a small GIF as the only file of the form; returns the status and the JSON answer.
+async fn upload_status(
+    app: &common::TestApp,
+    person: &common::TestPerson,
+    room: app::model::RoomId,
+) -> (u16, serde_json::Value) {
+    let form = reqwest::multipart::Form::new().part("gif", reqwest::multipart::Part::bytes(make_gif(16, 2)));
+    let response = person.client.post(app.url(&format!("/room/{room}/gif"))).multipart(form).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_stop_at_the_quota_with_507_and_leave_nothing_and_resume_when_room_is_freed() {
+    let app = common::spawn_app_with(|c| {
+        c.max_uploads_total = 3000;
+        c.no_rate_limits = true;
+    })
+    .await;
+    let alice = app.person().await;
+    let room = alice.create_room("gifs", 5, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    let mut stored = 0;
+    let refusal = loop {
+        let (status, answer) = upload_status(&app, &alice, room.id).await;
+        if status != 200 {
+            assert_eq!(status, 507, "{answer}");
+            break answer;
+        }
+        stored += 1;
+        assert!(stored < 100, "the quota never stopped uploads");
+    };
+    assert!(stored >= 1);
+    assert_eq!(refusal["error"], "storageFull");
+    assert_eq!(refusal["message"], "gif-chat has no room left for more GIFs right now. Text still works.");
+    let files = app.upload_files();
+    assert_eq!(files.len(), stored, "a refused upload left a file: {files:?}");
+    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    assert!(bytes <= 3000, "{bytes} bytes stored over a quota of 3000");
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'gif'").await, stored as i64);
+
+    // Deleting the room frees its GIFs' room.
+    alice.call::<()>("delete_room", &[("room", &room.id.to_string())]).await.unwrap();
+    let again = alice.create_room("again", 5, "").await.unwrap();
+    let (_live, _) = alice.join(again.id).await;
+    assert_eq!(upload_status(&app, &alice, again.id).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_never_take_the_disk_below_its_free_space_floor() {
+    let app = common::spawn_app_with(|c| c.min_free_disk = u64::MAX / 2).await;
+    let alice = app.person().await;
+    let room = alice.create_room("gifs", 5, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    let (status, answer) = upload_status(&app, &alice, room.id).await;
+    assert_eq!((status, answer["error"].as_str()), (507, Some("storageFull")), "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("disk is nearly full"));
+    assert!(app.upload_files().is_empty());
+    assert!(alice.send(room.id, "text still works").await.is_ok());
+}

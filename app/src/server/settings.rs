@@ -14,6 +14,10 @@ pub mod defaults {
     pub const SESSION_CLEANUP_SECS: f64 = 60.0;
     pub const UPLOADS_DIR: &str = "uploads";
     pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
+    /// The most all stored GIFs together may take (10 GiB).
+    pub const MAX_UPLOADS_TOTAL: u64 = 10 * 1024 * 1024 * 1024;
+    /// Free disk space uploads always leave (1 GiB): the database and the logs need room too.
+    pub const MIN_FREE_DISK: u64 = 1024 * 1024 * 1024;
     /// How long an upload's body may stall (no bytes at all) before it is refused: a phone in a tunnel recovers
     /// within this, a slowloris does not hold its place longer.
     pub const UPLOAD_IDLE_SECS: f64 = 20.0;

@@ -48,6 +48,7 @@ pub async fn upload_gif(
     // Counted, charged its size (as declared; the largest allowed if undeclared) and held in flight until done.
     let charged = declared.unwrap_or(max_bytes).min(max_bytes);
     let _in_flight = chat.limits().upload(&visitor.person.id, address.map(|address| address.0.0), charged)?;
+    chat.uploads().ensure_room_for(charged)?;
     let admission = chat.admit_poster(room, &visitor.person).await?;
 
     let mut multipart = Multipart::from_request(request, &state)

@@ -2,12 +2,18 @@
 //! `.incoming/` (on the same file system, so storing one is an atomic rename), are stored under a fresh random
 //! name, are served by name, and go when their room goes. A stored file exists exactly when a message row
 //! points at it; the start-up sweep removes what a crash left behind.
+//!
+//! The disk cannot be filled through it: stored GIFs may take at most a quota in all, and an upload is refused
+//! when the file system's free space would fall below a floor (507, "storage full"; nothing is left behind).
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tempfile::NamedTempFile;
 
+use crate::error::AppError;
 use crate::server::error::{ServerError, ServerResult};
 
 /// Where uploads are written before they are validated. Never served: served names are plain `<hex>.gif`.
@@ -16,7 +22,22 @@ const INCOMING_DIR: &str = ".incoming";
 #[derive(Debug, Clone)]
 pub struct UploadStore {
     dir: PathBuf,
+    space: StorageLimits,
+    /// Bytes taken by stored GIFs (counted at start, then kept up to date by storing and removing).
+    used: Arc<AtomicU64>,
 }
+
+/// How much of the disk uploads may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageLimits {
+    /// The most all stored GIFs together may take, in bytes.
+    pub quota: u64,
+    /// Free space the file system keeps, in bytes: no upload may take it below this.
+    pub min_free: u64,
+}
+
+const QUOTA_REACHED: &str = "gif-chat has no room left for more GIFs right now. Text still works.";
+const DISK_FULL: &str = "The server's disk is nearly full, so GIFs cannot be stored right now. Text still works.";
 
 /// A stored GIF's file name: 32 lowercase hex digits and `.gif`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,11 +70,14 @@ pub fn url_of(name: &str) -> String {
     format!("/gif/{name}")
 }
 
-/// A stored file that is removed again when dropped, unless [`Stored::keep`] says a row now points at it.
+/// A stored file that is removed again when dropped (giving its bytes back to the quota), unless
+/// [`Stored::keep`] says a row now points at it.
 #[must_use]
 pub struct Stored {
     path: Option<PathBuf>,
     pub name: StoredName,
+    size: u64,
+    used: Arc<AtomicU64>,
 }
 
 impl Stored {
@@ -64,17 +88,51 @@ impl Stored {
 
 impl Drop for Stored {
     fn drop(&mut self) {
-        if let Some(path) = self.path.take() {
-            let _ = std::fs::remove_file(path);
+        if let Some(path) = self.path.take()
+            && std::fs::remove_file(path).is_ok()
+        {
+            self.used.fetch_sub(self.size, Ordering::Relaxed);
         }
     }
 }
 
+/// Bytes the stored GIFs in `dir` take.
+fn stored_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .filter(|entry| StoredName::parse(&entry.file_name().to_string_lossy()).is_some())
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|metadata| metadata.len())
+        .sum()
+}
+
 impl UploadStore {
-    /// Opens the store, creating the directory if needed.
-    pub fn open(dir: PathBuf) -> std::io::Result<UploadStore> {
+    /// Opens the store, creating the directory if needed, and counts what it holds.
+    pub fn open(dir: PathBuf, space: StorageLimits) -> std::io::Result<UploadStore> {
         std::fs::create_dir_all(dir.join(INCOMING_DIR))?;
-        Ok(UploadStore { dir })
+        let used = Arc::new(AtomicU64::new(stored_bytes(&dir)));
+        Ok(UploadStore { dir, space, used })
+    }
+
+    /// Bytes taken by stored GIFs.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Whether `bytes` more could be stored: within the quota, and leaving the disk its free-space floor.
+    /// Checked before an upload is read (with its declared size) and again when it is stored.
+    pub fn ensure_room_for(&self, bytes: u64) -> Result<(), AppError> {
+        if self.used().saturating_add(bytes) > self.space.quota {
+            return Err(AppError::StorageFull(QUOTA_REACHED.into()));
+        }
+        match free_space(&self.dir) {
+            Some(free) if free < self.space.min_free.saturating_add(bytes) => {
+                tracing::warn!(free, floor = self.space.min_free, "refusing an upload: the disk is nearly full");
+                Err(AppError::StorageFull(DISK_FULL.into()))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A new temporary file for an arriving upload; it is removed when dropped.
@@ -88,12 +146,25 @@ impl UploadStore {
             .map_err(ServerError::io("creating an upload file"))
     }
 
-    /// Stores a finished temporary file under a fresh name (an atomic rename).
+    /// Stores a finished temporary file under a fresh name (an atomic rename), if its size fits: the quota is
+    /// reserved atomically, so concurrent uploads cannot overshoot it together.
     pub fn store(&self, file: NamedTempFile) -> ServerResult<Stored> {
+        let size = file.as_file().metadata().map_err(ServerError::io("measuring an upload"))?.len();
+        self.ensure_room_for(size)?;
+        let quota = self.space.quota;
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(size).filter(|total| *total <= quota)
+            })
+            .map_err(|_| AppError::StorageFull(QUOTA_REACHED.into()))?;
         let name = StoredName::fresh();
         let path = self.dir.join(name.as_str());
-        file.persist(&path).map_err(|error| ServerError::io("storing an upload")(error.error))?;
-        Ok(Stored { path: Some(path), name })
+        if let Err(error) = file.persist(&path) {
+            // Nothing was stored: give the reservation back.
+            self.used.fetch_sub(size, Ordering::Relaxed);
+            return Err(ServerError::io("storing an upload")(error.error));
+        }
+        Ok(Stored { path: Some(path), name, size, used: self.used.clone() })
     }
 
     /// Where a stored GIF is on disk.
@@ -106,10 +177,13 @@ impl UploadStore {
         for name in names {
             let Some(name) = StoredName::parse(&name) else { continue };
             let path = self.path_of(&name);
-            if let Err(error) = tokio::fs::remove_file(&path).await
-                && error.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(%error, path = %path.display(), "deleting a removed room's GIF");
+            let size = tokio::fs::metadata(&path).await.map(|metadata| metadata.len()).unwrap_or(0);
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {
+                    self.used.fetch_sub(size, Ordering::Relaxed);
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => tracing::warn!(%error, path = %path.display(), "deleting a removed room's GIF"),
             }
         }
     }
@@ -128,8 +202,15 @@ impl UploadStore {
                 removed += 1;
             }
         }
+        self.used.store(stored_bytes(&self.dir), Ordering::Relaxed);
         removed
     }
+}
+
+/// Bytes an unprivileged process may still write on the file system holding `dir` (`None` if unknown).
+fn free_space(dir: &Path) -> Option<u64> {
+    let stats = rustix::fs::statvfs(dir).ok()?;
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 #[cfg(test)]
@@ -154,7 +235,7 @@ mod tests {
     #[tokio::test]
     async fn a_stored_file_goes_unless_kept_and_the_sweep_removes_orphans_and_debris() {
         let dir = tempfile::tempdir().unwrap();
-        let store = UploadStore::open(dir.path().to_owned()).unwrap();
+        let store = UploadStore::open(dir.path().to_owned(), StorageLimits { quota: u64::MAX, min_free: 0 }).unwrap();
         let dropped = store.store(store.incoming().unwrap()).unwrap();
         let dropped_path = store.path_of(&dropped.name);
         assert!(dropped_path.exists());
