@@ -256,7 +256,7 @@ async fn the_room_list_is_live() {
     lobby.send(&ClientCommand::SubscribeLobby).await;
     let snapshot = lobby
         .expect(|e| match e {
-            LiveEvent::Rooms { rooms } => Some(rooms.clone()),
+            LiveEvent::Rooms { rooms, .. } => Some(rooms.clone()),
             _ => None,
         })
         .await;

@@ -94,3 +94,44 @@ async fn sessions_kept_in_the_chat_database_by_earlier_versions_move_to_their_ow
     let old_table = app.count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'tower_sessions'").await;
     assert_eq!(old_table, 0, "the old table is gone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_rooms_make_a_small_page_and_can_be_paged_and_searched() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let db = app.db().await;
+    // 10,000 rooms, the oldest activity first; room 1 is the needle in the haystack.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+         INSERT INTO rooms (title, max_members, owner_id, created_at, last_active_at)
+         SELECT CASE i WHEN 1 THEN 'The Needle Room' ELSE 'Room ' || i END, 10, 'someone', i, i FROM n",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+
+    let page = app.get("/").await.text().await.unwrap();
+    let cards = page.matches("class=\"room-card\"").count();
+    println!("room list page with 10,000 rooms: {} bytes, {cards} rooms shown", page.len());
+    assert_eq!(cards, 50, "the page shows one page of rooms");
+    assert!(page.len() < 150_000, "the page is {} bytes", page.len());
+    assert!(page.contains("Show more rooms"));
+    assert!(page.contains("Room 10000") && !page.contains("Room 9950<"), "the most recently active come first");
+
+    let first: app::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
+    let second: app::model::RoomListPage = alice.call("find_rooms", &[("offset", "50")]).await.unwrap();
+    assert!(first.has_more && second.has_more);
+    assert_eq!(first.rooms.last().unwrap().title, "Room 9951");
+    assert_eq!(second.rooms.first().unwrap().title, "Room 9950");
+    let found: app::model::RoomListPage = alice.call("find_rooms", &[("title", "needle")]).await.unwrap();
+    assert_eq!(found.rooms.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(), ["The Needle Room"]);
+    assert!(!found.has_more);
+    let listed: Vec<app::model::RoomSummary> = alice.call("list_rooms", &[]).await.unwrap();
+    assert_eq!(listed.len(), 50);
+
+    // A message makes a room the most recently active.
+    let (_live, _) = alice.join(found.rooms[0].id).await;
+    alice.send(found.rooms[0].id, "anyone?").await.unwrap();
+    let first: app::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
+    assert_eq!(first.rooms[0].title, "The Needle Room");
+}

@@ -269,7 +269,7 @@ async fn unread_counts_rise_while_away_and_reset_on_return() {
     bob_live.send(&ClientCommand::SubscribeLobby).await;
     let rooms = bob_live
         .expect(|e| match e {
-            LiveEvent::Rooms { rooms } => Some(rooms.clone()),
+            LiveEvent::Rooms { rooms, .. } => Some(rooms.clone()),
             _ => None,
         })
         .await;
@@ -300,7 +300,7 @@ async fn unread_counts_rise_while_away_and_reset_on_return() {
     bob_live.send(&ClientCommand::SubscribeLobby).await;
     let rooms = bob_live
         .expect(|e| match e {
-            LiveEvent::Rooms { rooms } => Some(rooms.clone()),
+            LiveEvent::Rooms { rooms, .. } => Some(rooms.clone()),
             _ => None,
         })
         .await;
@@ -464,7 +464,7 @@ async fn a_removed_person_gets_nothing_of_the_room_even_with_a_read_mark_left_by
     lobby.send(&ClientCommand::SubscribeLobby).await;
     let rooms = lobby
         .expect(|e| match e {
-            LiveEvent::Rooms { rooms } => Some(rooms.clone()),
+            LiveEvent::Rooms { rooms, .. } => Some(rooms.clone()),
             _ => None,
         })
         .await;

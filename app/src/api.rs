@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{ChatMessage, Lobby, MessagePage, Person, RoomAccess, RoomId, RoomSummary};
+use crate::model::{ChatMessage, Lobby, MessagePage, Person, RoomAccess, RoomId, RoomListPage, RoomSummary};
 
 #[cfg(feature = "ssr")]
 use crate::server::context::{chat, client_address, me, respond};
@@ -22,17 +22,26 @@ pub async fn load_lobby() -> Result<Lobby, AppError> {
     respond(
         async {
             let me = me().await?;
-            let rooms = chat().list_rooms(&me).await?;
+            let rooms = chat().list_rooms(&me, None, 0).await?;
             Ok(Lobby { me, rooms })
         }
         .await,
     )
 }
 
-/// Every open room, newest first.
+/// The 50 most recently active rooms.
 #[server(endpoint = "list_rooms")]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, AppError> {
-    respond(async { chat().list_rooms(&me().await?).await }.await)
+    respond(async { Ok(chat().list_rooms(&me().await?, None, 0).await?.rooms) }.await)
+}
+
+/// A page of the room list after the first `offset` rooms; with `title`, only rooms whose title contains it.
+#[server(endpoint = "find_rooms")]
+pub async fn find_rooms(
+    #[server(default)] title: Option<String>,
+    #[server(default)] offset: Option<u32>,
+) -> Result<RoomListPage, AppError> {
+    respond(async { chat().list_rooms(&me().await?, title.as_deref(), offset.unwrap_or(0)).await }.await)
 }
 
 /// Creates a room owned by the caller and sends them into it.

@@ -24,7 +24,7 @@ use leptos_router::{
 };
 
 use crate::live_client::provide_live_channel;
-use crate::pages::{HomePage, NotFound, RoomPage};
+use crate::pages::{HomePage, NotFound, RoomListPage};
 
 /// The document around every server-rendered page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -60,7 +60,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=HomePage />
-                <Route path=path!("/room/:id") view=RoomPage />
+                <Route path=path!("/room/:id") view=RoomListPage />
             </Routes>
         </Router>
     }

@@ -10,9 +10,9 @@ use crate::model::{ChatMessage, MessagePreview, Participant, Person, RoomId, Roo
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum LiveEvent {
-    /// Every open room, newest first: the first answer to `subscribeLobby` (and after the server had to drop
-    /// events for a slow client). Replaces the client's list.
-    Rooms { rooms: Vec<RoomSummary> },
+    /// The first page of the room list (the most recently active rooms): the first answer to `subscribeLobby`
+    /// (and after the server had to drop events for a slow client). Replaces the client's list.
+    Rooms { rooms: Vec<RoomSummary>, has_more: bool },
     /// A room was created (sent to the room list).
     NewRoom { room: RoomSummary },
     /// A room was removed (sent to the room list and to the room itself).

@@ -134,7 +134,19 @@ pub struct RoomView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lobby {
     pub me: Person,
+    /// The first page of the room list.
+    pub rooms: RoomListPage,
+}
+
+/// How many rooms a page of the room list holds.
+pub const ROOM_PAGE: usize = 50;
+
+/// A page of the room list: the most recently active rooms first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomListPage {
     pub rooms: Vec<RoomSummary>,
+    /// Whether more rooms follow this page.
+    pub has_more: bool,
 }
 
 /// What `/room/:id` shows: the room, or why not (with what the refusal page needs to say which room).

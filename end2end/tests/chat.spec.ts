@@ -108,3 +108,20 @@ test("sending too fast is explained plainly, and the typed text is kept", async 
   await expect(composer).toHaveValue("one more thing");
   await alice.close();
 });
+
+test("the room list can be searched by title", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const title = uniqueTitle("Marmalade");
+  await alice.createRoom(title);
+  const bob = await Person.enter(browser);
+  const search = bob.page.getByLabel("Find a room");
+  await search.fill(title.toLowerCase());
+  await expect(bob.page.locator(".room-card")).toHaveCount(1);
+  await expect(bob.roomLink(title)).toBeVisible();
+  await search.fill("no such room anywhere");
+  await expect(bob.page.getByText("No room's title contains “no such room anywhere”.")).toBeVisible();
+  await search.fill("");
+  await expect(bob.roomLink(title)).toBeVisible();
+  await alice.close();
+  await bob.close();
+});

@@ -21,6 +21,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub config: Config,
     pub client: reqwest::Client,
+    /// The running server's chat service, for tests that drive it directly or look at its memory.
+    pub chat: Arc<app::server::chat::Chat>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     // Dropped last: the server must stop before its files disappear.
@@ -43,14 +45,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("creating a temp dir");
     let mut config = Config::for_dir(dir.path(), site_root());
     adjust(&mut config);
-    let (addr, shutdown, task) = start(&config).await;
+    let (addr, shutdown, task, chat) = start(&config).await;
     config.addr = addr;
     let client = reqwest::Client::builder().cookie_store(true).timeout(PATIENCE * 3).build().unwrap();
-    TestApp { addr, config, client, shutdown: Some(shutdown), task, _dir: dir }
+    TestApp { addr, config, client, chat, shutdown: Some(shutdown), task, _dir: dir }
 }
 
-async fn start(config: &Config) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+type Started = (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<app::server::chat::Chat>);
+
+async fn start(config: &Config) -> Started {
     let server = Server::build(config).await.expect("building the server");
+    let chat = server.state.chat.clone();
     let listener = tokio::net::TcpListener::bind(config.addr).await.expect("binding the test address");
     let addr = listener.local_addr().unwrap();
     let (shutdown, stop) = oneshot::channel::<()>();
@@ -62,7 +67,7 @@ async fn start(config: &Config) -> (SocketAddr, oneshot::Sender<()>, tokio::task
             .await
             .expect("serving");
     });
-    (addr, shutdown, task)
+    (addr, shutdown, task, chat)
 }
 
 impl TestApp {
@@ -74,9 +79,10 @@ impl TestApp {
             let _ = shutdown.send(());
         }
         tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("shutdown in time").unwrap();
-        let (_, shutdown, task) = start(&self.config).await;
+        let (_, shutdown, task, chat) = start(&self.config).await;
         self.shutdown = Some(shutdown);
         self.task = task;
+        self.chat = chat;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,17 +1,18 @@
-//! The room list (`/`): every open room, live, and the form to create one.
+//! The room list (`/`): the most recently active rooms, live, a page at a time, searchable by title; and the
+//! form to create one.
 
 use leptos::html;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{CreateRoom, load_lobby};
+use crate::api::{CreateRoom, find_rooms, load_lobby};
 use crate::components::{Age, PersonBadge};
 use crate::domain::{MemberLimit, RoomPassword, Title};
 use crate::error::Refusal;
 use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::use_live;
-use crate::model::{Lobby, RoomSummary};
+use crate::model::{Lobby, ROOM_PAGE, RoomSummary};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -32,17 +33,59 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn LobbyView(lobby: Lobby) -> impl IntoView {
-    let Lobby { me, rooms } = lobby;
-    let rooms = RwSignal::new(rooms);
+    let Lobby { me, rooms: first_page } = lobby;
+    let rooms = RwSignal::new(first_page.rooms);
+    let has_more = RwSignal::new(first_page.has_more);
+    // How many rooms the list holds: a page, plus the pages the reader asked for. New rooms push old ones out.
+    let capacity = RwSignal::new(ROOM_PAGE);
+    let search = RwSignal::new(String::new());
+    let load_error = RwSignal::new(None::<String>);
     let (form_open, set_form_open) = signal(false);
+
+    // Loads a page of rooms whose title contains `title`: the first replaces the list, later ones extend it. An
+    // answer for a search the reader has since changed is dropped.
+    let load = move |title: String, offset: usize| {
+        leptos::task::spawn_local(async move {
+            let answer = find_rooms(Some(title.clone()), Some(offset as u32)).await;
+            if search.get_untracked() != title {
+                return;
+            }
+            match answer {
+                Ok(page) => {
+                    load_error.set(None);
+                    has_more.set(page.has_more);
+                    rooms.update(|list| {
+                        if offset == 0 {
+                            list.clear();
+                        }
+                        let new: Vec<RoomSummary> =
+                            page.rooms.into_iter().filter(|room| !list.iter().any(|r| r.id == room.id)).collect();
+                        list.extend(new);
+                    });
+                    capacity.set(rooms.with_untracked(Vec::len).max(ROOM_PAGE));
+                }
+                Err(error) => load_error.set(Some(error.to_string())),
+            }
+        });
+    };
 
     use_live().subscribe(
         || ClientCommand::SubscribeLobby,
         move |event| match event {
-            LiveEvent::Rooms { rooms: all } => rooms.set(all),
+            // A fresh first page; while searching, the results stay.
+            LiveEvent::Rooms { rooms: all, has_more: more } if search.with_untracked(String::is_empty) => {
+                rooms.set(all);
+                has_more.set(more);
+                capacity.set(ROOM_PAGE);
+            }
             LiveEvent::NewRoom { room } => rooms.update(|list| {
-                if !list.iter().any(|r| r.id == room.id) {
+                let matches = search.with_untracked(|title| room.title.to_lowercase().contains(&title.to_lowercase()));
+                if matches && !list.iter().any(|r| r.id == room.id) {
                     list.insert(0, room);
+                    if list.len() > capacity.get_untracked() {
+                        list.pop();
+                        has_more.set(true);
+                    }
                 }
             }),
             LiveEvent::RemoveRoom { id } => rooms.update(|list| list.retain(|r| r.id != id)),
@@ -91,15 +134,48 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
         </section>
         <section aria-labelledby="rooms-heading">
             <h2 id="rooms-heading">"Rooms"</h2>
+            <form class="room-search" role="search" on:submit=move |event| event.prevent_default()>
+                <label for="room-search">"Find a room"</label>
+                <input
+                    id="room-search"
+                    type="search"
+                    placeholder="Part of its title"
+                    maxlength="80"
+                    autocomplete="off"
+                    on:input=move |event| {
+                        let title = event_target_value(&event);
+                        search.set(title.clone());
+                        load(title, 0);
+                    }
+                />
+            </form>
+            <Show when=move || load_error.get().is_some()>
+                <p class="error" role="alert">{move || load_error.get()}</p>
+            </Show>
             <Show
                 when=move || !rooms.read().is_empty()
-                fallback=|| view! { <p class="empty">"No rooms yet. Create the first one."</p> }
+                fallback=move || {
+                    if search.read().is_empty() {
+                        view! { <p class="empty">"No rooms yet. Create the first one."</p> }.into_any()
+                    } else {
+                        view! { <p class="empty">"No room's title contains “"{move || search.get()}"”."</p> }.into_any()
+                    }
+                }
             >
                 <ul class="room-list" aria-live="polite">
                     <For each=move || rooms.get() key=|room| (room.id, room.present, room.unread, room.owner.id.clone()) let:room>
                         <RoomCard room />
                     </For>
                 </ul>
+            </Show>
+            <Show when=move || has_more.get()>
+                <button
+                    type="button"
+                    class="button button-quiet more-rooms"
+                    on:click=move |_| load(search.get_untracked(), rooms.with_untracked(Vec::len))
+                >
+                    "Show more rooms"
+                </button>
             </Show>
         </section>
     }

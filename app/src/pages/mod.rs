@@ -6,4 +6,4 @@ mod room;
 
 pub use home::HomePage;
 pub use not_found::NotFound;
-pub use room::RoomPage;
+pub use room::RoomListPage;

@@ -239,11 +239,11 @@ impl Connection {
     }
 
     async fn send_room_list(&self, sink: &mut Sink) -> Result<(), End> {
-        let rooms = self.chat.list_rooms(&self.me).await.map_err(|error| {
+        let page = self.chat.list_rooms(&self.me, None, 0).await.map_err(|error| {
             tracing::error!(%error, "listing rooms");
             End::Close(TRY_AGAIN_LATER, "try again")
         })?;
-        send_event(sink, &LiveEvent::Rooms { rooms }).await
+        send_event(sink, &LiveEvent::Rooms { rooms: page.rooms, has_more: page.has_more }).await
     }
 
     /// Passes a frame of the subscribed topic on to the client, keeping room messages gap-free and in order.

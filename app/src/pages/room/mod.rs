@@ -19,7 +19,7 @@ use chat::ChatRoom;
 use gate::PasswordGate;
 
 #[component]
-pub fn RoomPage() -> impl IntoView {
+pub fn RoomListPage() -> impl IntoView {
     let params = use_params_map();
     let room_id = move || params.read().get("id").and_then(|id| id.parse::<RoomId>().ok());
     let access = Resource::new_blocking(room_id, |id| async move {

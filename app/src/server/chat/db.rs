@@ -86,13 +86,15 @@ pub struct NewRoom<'a> {
 pub async fn insert_room(db: &SqlitePool, room: NewRoom<'_>) -> sqlx::Result<RoomRow> {
     let mut tx = db.begin().await?;
     let row = sqlx::query_as::<_, RoomRow>(&format!(
-        "INSERT INTO rooms (title, max_members, password_hash, owner_id, created_at) VALUES (?, ?, ?, ?, ?)
+        "INSERT INTO rooms (title, max_members, password_hash, owner_id, created_at, last_active_at)
+         VALUES (?, ?, ?, ?, ?, ?)
          RETURNING {ROOM_COLUMNS}"
     ))
     .bind(room.title)
     .bind(room.max_members)
     .bind(room.password_hash)
     .bind(room.owner)
+    .bind(now_millis())
     .bind(now_millis())
     .fetch_one(&mut *tx)
     .await?;
@@ -124,9 +126,24 @@ pub async fn find_room(db: &SqlitePool, id: RoomId) -> sqlx::Result<Option<RoomR
         .await
 }
 
-/// All rooms, newest first.
-pub async fn list_rooms(db: &SqlitePool) -> sqlx::Result<Vec<RoomRow>> {
-    sqlx::query_as::<_, RoomRow>(&format!("SELECT {ROOM_COLUMNS} FROM rooms ORDER BY id DESC")).fetch_all(db).await
+/// Every room (for start-up).
+pub async fn all_rooms(db: &SqlitePool) -> sqlx::Result<Vec<RoomRow>> {
+    sqlx::query_as::<_, RoomRow>(&format!("SELECT {ROOM_COLUMNS} FROM rooms")).fetch_all(db).await
+}
+
+/// Up to `limit` rooms after the first `offset`, the most recently active first; with `title`, only rooms whose
+/// title contains it (ignoring ASCII case).
+pub async fn rooms_page(db: &SqlitePool, title: Option<&str>, offset: u32, limit: u32) -> sqlx::Result<Vec<RoomRow>> {
+    sqlx::query_as::<_, RoomRow>(&format!(
+        "SELECT {ROOM_COLUMNS} FROM rooms
+         WHERE ?1 IS NULL OR instr(lower(title), lower(?1)) > 0
+         ORDER BY last_active_at DESC, id DESC LIMIT ?2 OFFSET ?3"
+    ))
+    .bind(title)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
 }
 
 /// What a new message says and who it is from and for.

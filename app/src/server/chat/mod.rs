@@ -11,7 +11,7 @@ mod presence;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::domain::{MemberLimit, RoomPassword, Title};
 use crate::error::AppError;
 use crate::live::LiveEvent;
-use crate::model::{MessagePreview, Person, RoomId, RoomSummary};
+use crate::model::{MessagePreview, Person, ROOM_PAGE, RoomId, RoomListPage, RoomSummary};
 use crate::server::attempts::PasswordAttempts;
 use crate::server::error::ServerResult;
 use crate::server::hub::{Feed, Hub, Topic};
@@ -54,6 +54,23 @@ pub struct Chat {
     stopping: CancellationToken,
 }
 
+/// What a [`Chat`] holds in memory that grows with use: each is released when no longer needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// Rooms with presence state.
+    pub open_rooms: usize,
+    /// Removed rooms remembered for a while (see [`REMOVED_ROOM_MEMORY`]).
+    pub removed_rooms: usize,
+    /// Live topics with a channel (a room someone follows, the list, a person's own topic).
+    pub topics: usize,
+    /// People and addresses the rate limits remember.
+    pub limited_keys: usize,
+}
+
+/// How long a removed room is remembered, so that a join admitted just before the removal is refused rather
+/// than bringing the room back to life in memory. A join's admission takes milliseconds; this is ample.
+pub const REMOVED_ROOM_MEMORY: Duration = Duration::from_secs(120);
+
 impl Chat {
     pub fn new(db: SqlitePool, settings: Settings, uploads: UploadStore) -> Arc<Chat> {
         Arc::new(Chat {
@@ -78,7 +95,7 @@ impl Chat {
         if swept > 0 {
             tracing::info!(swept, "removed GIF files no message points at");
         }
-        for room in db::list_rooms(&self.db).await? {
+        for room in db::all_rooms(&self.db).await? {
             let generation = self.presence.open_room(room.id, &room.owner_id);
             self.schedule_removal_after(room.id, generation, self.settings.room_grace + RESTART_EXTRA_GRACE);
         }
@@ -92,8 +109,7 @@ impl Chat {
                     _ = every_minute.tick() => {}
                 }
                 let Some(chat) = chat.upgrade() else { break };
-                chat.password_attempts.forget_idle();
-                chat.limits.forget_idle();
+                chat.forget_idle(Instant::now() - REMOVED_ROOM_MEMORY);
             }
         });
         Ok(())
@@ -131,6 +147,20 @@ impl Chat {
                 () = tokio::time::sleep(delay) => work(chat).await,
             }
         });
+    }
+
+    /// Forgets what memory holds only for a while: rate-limit state of people and addresses whose limits have
+    /// recovered, and removed rooms (removed before `removed_before`). Runs every minute.
+    pub fn forget_idle(&self, removed_before: Instant) {
+        self.password_attempts.forget_idle();
+        self.limits.forget_idle();
+        self.presence.forget_removed(removed_before);
+    }
+
+    /// What this process holds in memory per room, per topic and per person (for tests and metrics).
+    pub fn footprint(&self) -> Footprint {
+        let (open_rooms, removed_rooms) = self.presence.room_counts();
+        Footprint { open_rooms, removed_rooms, topics: self.hub.topic_count(), limited_keys: self.limits.remembered() }
     }
 
     /// The rate limits every way of writing passes (checked where requests come in).
@@ -173,16 +203,22 @@ impl Chat {
         }
     }
 
-    /// Every room, newest first, with `viewer`'s unread counts for the rooms they entered before.
-    pub async fn list_rooms(&self, viewer: &Person) -> ServerResult<Vec<RoomSummary>> {
-        let mut rooms: Vec<RoomSummary> = db::list_rooms(&self.db).await?.iter().map(|row| self.summary(row)).collect();
+    /// A page of the room list ([`ROOM_PAGE`] rooms after the first `offset`, the most recently active first;
+    /// with `title`, only rooms whose title contains it), with `viewer`'s unread counts for the rooms they entered
+    /// before.
+    pub async fn list_rooms(&self, viewer: &Person, title: Option<&str>, offset: u32) -> ServerResult<RoomListPage> {
+        let title = title.map(str::trim).filter(|title| !title.is_empty());
+        let mut rows = db::rooms_page(&self.db, title, offset, ROOM_PAGE as u32 + 1).await?;
+        let has_more = rows.len() > ROOM_PAGE;
+        rows.truncate(ROOM_PAGE);
+        let mut rooms: Vec<RoomSummary> = rows.iter().map(|row| self.summary(row)).collect();
         for (room_id, unread, last) in db::unread_for(&self.db, &viewer.id).await? {
             if let Some(room) = rooms.iter_mut().find(|r| r.id == room_id) {
                 room.unread = Some(unread);
                 room.last_message = last.as_ref().map(MessagePreview::of);
             }
         }
-        Ok(rooms)
+        Ok(RoomListPage { rooms, has_more })
     }
 
     /// The room list's live feeds for `viewer`: the list itself, and their own unread notifications. Subscribe

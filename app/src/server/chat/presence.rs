@@ -13,6 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use crate::model::{Person, PersonId, RoomId};
 
@@ -33,9 +34,12 @@ impl Default for Presence {
 
 enum RoomState {
     Open(RoomPresence),
-    /// Removed rooms stay as tombstones so that a join racing with the removal is refused, not resurrected
-    /// (room ids are never reused, so a tombstone costs a few bytes, once).
-    Removed,
+    /// Removed rooms stay as tombstones for a while, so that a join racing with the removal (admitted just
+    /// before it) is refused, not resurrected; then they are forgotten ([`Presence::forget_removed`]), so memory
+    /// follows the rooms that exist, not every room there ever was.
+    Removed {
+        since: Instant,
+    },
 }
 
 struct RoomPresence {
@@ -166,7 +170,7 @@ impl Presence {
         match rooms.entry(room).or_insert_with(|| RoomState::Open(RoomPresence::new(owner.clone(), self.first_version)))
         {
             RoomState::Open(presence) => presence.generation,
-            RoomState::Removed => 0,
+            RoomState::Removed { .. } => 0,
         }
     }
 
@@ -294,7 +298,7 @@ impl Presence {
         let mut rooms = self.rooms.lock().unwrap();
         match rooms.get(&room) {
             Some(RoomState::Open(presence)) if presence.members.is_empty() && presence.generation == generation => {
-                rooms.insert(room, RoomState::Removed);
+                rooms.insert(room, RoomState::Removed { since: Instant::now() });
                 true
             }
             _ => false,
@@ -315,7 +319,22 @@ impl Presence {
 
     /// Marks a room removed whoever is in it (for an explicit delete).
     pub fn remove(&self, room: RoomId) {
-        self.rooms.lock().unwrap().insert(room, RoomState::Removed);
+        self.rooms.lock().unwrap().insert(room, RoomState::Removed { since: Instant::now() });
+    }
+
+    /// Forgets the tombstones of rooms removed before `cutoff`. Returns how many went.
+    pub fn forget_removed(&self, cutoff: Instant) -> usize {
+        let mut rooms = self.rooms.lock().unwrap();
+        let before = rooms.len();
+        rooms.retain(|_, state| !matches!(state, RoomState::Removed { since } if *since < cutoff));
+        before - rooms.len()
+    }
+
+    /// How many rooms this process holds: open ones, and tombstones of removed ones.
+    pub fn room_counts(&self) -> (usize, usize) {
+        let rooms = self.rooms.lock().unwrap();
+        let removed = rooms.values().filter(|state| matches!(state, RoomState::Removed { .. })).count();
+        (rooms.len() - removed, removed)
     }
 
     /// How many are present and at which version (for the room list).
@@ -501,6 +520,13 @@ mod tests {
         let generation = presence.empty_generation(ROOM).unwrap();
         assert!(presence.remove_if_still_empty(ROOM, generation));
         assert_eq!(presence.join(ROOM, &person("b"), 5, &owner), JoinOutcome::Removed);
+
+        // The tombstone is forgotten once old enough, and only then.
+        let removed_at = Instant::now();
+        assert_eq!(presence.forget_removed(removed_at - std::time::Duration::from_secs(60)), 0);
+        assert_eq!(presence.room_counts(), (0, 1));
+        assert_eq!(presence.forget_removed(Instant::now() + std::time::Duration::from_millis(1)), 1);
+        assert_eq!(presence.room_counts(), (0, 0));
     }
 
     #[test]
