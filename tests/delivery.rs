@@ -226,3 +226,41 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
     eprintln!("{} acknowledged, {unacknowledged} refused or lost with the server", acknowledged.len());
     assert!(acknowledged.len() >= 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactly_once() {
+    use futures_util::StreamExt;
+
+    let app = common::spawn_app_with(|c| c.no_rate_limits = true).await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("firehose", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let mut slow = bob.join_with_small_buffer(room.id).await;
+
+    // Bob reads nothing while 8 MB of messages go out (sent in-process, to be quick): the server's writes to him
+    // block once the socket buffers (4 MB at most here) are full, and his feed (256 frames) overflows behind them.
+    const COUNT: i64 = 4000;
+    let body = "x".repeat(1990);
+    let author = alice.me().clone();
+    let sends = (0..COUNT).map(|n| {
+        let (chat, author) = (app.chat.clone(), author.clone());
+        let body = app::domain::MessageBody::parse(&format!("{n:04} {body}")).unwrap();
+        async move { chat.send_text(room.id, &author, body, None, None).await.unwrap() }
+    });
+    futures_util::stream::iter(sends).buffer_unordered(8).collect::<Vec<_>>().await;
+
+    // Now he reads: every message, once, in order, though most never fitted in his feed.
+    let mut texts = Vec::new();
+    while texts.len() < COUNT as usize {
+        let message = slow.next_chat().await;
+        if message.kind == app::model::MessageKind::Text {
+            texts.push(message);
+        }
+    }
+    assert!(texts.windows(2).all(|w| w[1].seq == w[0].seq + 1), "a gap or a duplicate");
+    let mut numbers: Vec<i64> = texts.iter().map(|m| m.body[..4].parse().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (0..COUNT).collect::<Vec<_>>(), "every message, once");
+    assert!(app.chat.lag_recoveries() > 0, "Bob never fell behind: the test proved nothing");
+}

@@ -22,8 +22,12 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The tests here measure the process's memory: one at a time.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_rooms_come_and_go_and_memory_returns_to_where_it_was() {
+    let _alone = ALONE.lock().await;
     const ROOMS: usize = 10_000;
     let app = spawn_app_with(|c| {
         // Rooms go by deletion here; the empty-room timers they start end soon after.
@@ -80,4 +84,55 @@ async fn ten_thousand_rooms_come_and_go_and_memory_returns_to_where_it_was() {
     let growth = rss_after_round[2].saturating_sub(rss_after_round[1]);
     assert!(growth < 3 * 1024, "the last round grew memory by {growth} KiB");
     assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_let_go_and_holds_nothing_meanwhile() {
+    let _alone = ALONE.lock().await;
+    let app = spawn_app_with(|c| {
+        c.no_rate_limits = true;
+        c.leave_grace_secs = 0.0;
+    })
+    .await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let mallory = app.person().await;
+    let room = alice.create_room("firehose", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    // Mallory joins and then never reads a byte.
+    let _never_reads = mallory.join_with_small_buffer(room.id).await;
+    let rss_before = rss_kib();
+
+    // 3,000 messages of 2 KB (6 MB), which Bob reads as they come.
+    const COUNT: usize = 3000;
+    let reader = tokio::spawn(async move {
+        let mut received = 0;
+        while received < COUNT {
+            if bob_live.next_chat().await.kind == app::model::MessageKind::Text {
+                received += 1;
+            }
+        }
+        received
+    });
+    let body = "x".repeat(1900);
+    let sends = (0..COUNT).map(|n| {
+        let (alice, body) = (&alice, format!("{n:04} {body}"));
+        async move { alice.send(room.id, &body).await.unwrap() }
+    });
+    futures_util::stream::iter(sends).buffer_unordered(8).collect::<Vec<_>>().await;
+    assert_eq!(reader.await.unwrap(), COUNT, "the reader got everything");
+    let rss_after = rss_kib();
+    println!("6 MB sent past a client that never reads: RSS {rss_before} KiB -> {rss_after} KiB");
+
+    // The server holds at most one frame for Mallory, and lets her go once she has not taken it for 10 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page: app::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
+        if page.rooms[0].present == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a client that never reads was kept");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -321,6 +321,23 @@ impl TestPerson {
         Ok(LiveClient { stream })
     }
 
+    /// Opens the live channel over a socket with a tiny receive buffer (4 KiB), joins `room` and waits until
+    /// joined: a reader that can be made to fall behind, or never to read at all.
+    pub async fn join_with_small_buffer(&self, room: RoomId) -> LiveClient {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(self.addr).await.unwrap();
+        let mut request = format!("ws://{}/ws", self.addr).into_client_request().unwrap();
+        request.headers_mut().insert("Cookie", self.cookie_header().parse().unwrap());
+        let (stream, _) = tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("websocket handshake");
+        let mut live = LiveClient { stream };
+        live.send(&ClientCommand::Join { room, since: None }).await;
+        live.expect(|event| matches!(event, LiveEvent::Joined { .. }).then_some(())).await;
+        live
+    }
+
     /// Opens the live channel and joins `room`; returns the client and the count present.
     pub async fn join(&self, room: RoomId) -> (LiveClient, u32) {
         let mut live = self.connect().await;

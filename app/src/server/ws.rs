@@ -286,6 +286,7 @@ impl Connection {
     /// The connection fell behind the broadcast buffer. Rooms catch up from the database, so nothing is lost;
     /// the room list gets a fresh snapshot.
     async fn recover_from_lag(&mut self, sink: &mut Sink) -> Result<(), End> {
+        self.chat.note_lag();
         match self.subscription {
             Subscription::Room { id, .. } => {
                 // Events without a sequence number may be among those dropped; a kick is the one that matters.

@@ -47,6 +47,8 @@ pub struct Chat {
     uploads: UploadStore,
     password_attempts: PasswordAttempts,
     limits: Limits,
+    /// Times a live connection fell behind its feed.
+    lag_recoveries: std::sync::atomic::AtomicU64,
     /// Background work (room timers, unread notifications, uploads being stored): waited for at shutdown.
     tasks: TaskTracker,
     /// Cancelled when the server begins to shut down: timers stop, live connections tell their clients to
@@ -78,6 +80,7 @@ impl Chat {
             hub: Hub::new(FEED_CAPACITY),
             presence: presence::Presence::default(),
             limits: Limits::new(&settings.limits),
+            lag_recoveries: Default::default(),
             settings,
             uploads,
             password_attempts: PasswordAttempts::default(),
@@ -147,6 +150,16 @@ impl Chat {
                 () = tokio::time::sleep(delay) => work(chat).await,
             }
         });
+    }
+
+    /// Counts a live connection that fell behind its feed and caught up from the database.
+    pub(crate) fn note_lag(&self) {
+        self.lag_recoveries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many times live connections fell behind their feed (for tests and metrics).
+    pub fn lag_recoveries(&self) -> u64 {
+        self.lag_recoveries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Forgets what memory holds only for a while: rate-limit state of people and addresses whose limits have
