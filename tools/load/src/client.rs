@@ -1,7 +1,7 @@
 //! A visitor as the load tool plays one: a session cookie, server-function calls, live connections, uploads.
 //! Everything goes through the documented public interface (README.md, "HTTP interface").
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -15,36 +15,63 @@ pub struct Visitor {
     http: reqwest::Client,
     addr: SocketAddr,
     cookie: String,
+    /// The local address this visitor's connections come from (a different client address per person).
+    local: Option<IpAddr>,
+}
+
+/// The `name=value` part of a response's first `Set-Cookie`.
+fn set_cookie(response: &reqwest::Response) -> Option<String> {
+    let header = response.headers().get(reqwest::header::SET_COOKIE)?.to_str().ok()?;
+    Some(header.split(';').next()?.to_owned())
 }
 
 impl Visitor {
-    /// Opens the room list once, as a browser would, and keeps the session cookie it is given.
+    /// Opens the room list once, as a browser would, then acts once (`whoami`), which stores the session; keeps
+    /// the session cookie.
     pub async fn arrive(http: &reqwest::Client, addr: SocketAddr) -> anyhow::Result<Visitor> {
         let response = http.get(format!("http://{addr}/")).send().await?;
-        let cookie = response
-            .headers()
-            .get(reqwest::header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .context("no session cookie")?
-            .to_owned();
-        Ok(Visitor { http: http.clone(), addr, cookie })
+        let reader = set_cookie(&response).context("no visitor cookie")?;
+        let mut visitor = Visitor { http: http.clone(), addr, cookie: reader, local: None };
+        let response = visitor.post("whoami", &[]).await?;
+        if !response.status().is_success() {
+            bail!("whoami: HTTP {}", response.status());
+        }
+        visitor.cookie = set_cookie(&response).context("no session cookie")?;
+        Ok(visitor)
+    }
+
+    /// Like [`Visitor::arrive`], from the local address `local` (any of 127.0.0.0/8 on Linux): to the server, a
+    /// person on a network of their own.
+    pub async fn arrive_from(local: IpAddr, addr: SocketAddr) -> anyhow::Result<Visitor> {
+        let http = reqwest::Client::builder().local_address(local).build()?;
+        let mut visitor = Visitor::arrive(&http, addr).await?;
+        visitor.local = Some(local);
+        Ok(visitor)
+    }
+
+    /// The same client (and local address) without any cookie: a stranger each time it acts.
+    pub fn without_cookie(&self) -> Visitor {
+        Visitor { cookie: String::new(), ..self.clone() }
     }
 
     /// A client without a session (the minimal server has none).
     pub fn anonymous(http: &reqwest::Client, addr: SocketAddr) -> Visitor {
-        Visitor { http: http.clone(), addr, cookie: String::new() }
+        Visitor { http: http.clone(), addr, cookie: String::new(), local: None }
     }
 
-    pub async fn call(&self, endpoint: &str, args: &[(&str, &str)]) -> anyhow::Result<Value> {
-        let response = self
-            .http
+    /// A server-function request; the answer as it came.
+    pub async fn post(&self, endpoint: &str, args: &[(&str, &str)]) -> reqwest::Result<reqwest::Response> {
+        self.http
             .post(format!("http://{}/api/{endpoint}", self.addr))
             .header("Cookie", &self.cookie)
             .header("Accept", "application/json")
             .form(args)
             .send()
-            .await?;
+            .await
+    }
+
+    pub async fn call(&self, endpoint: &str, args: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let response = self.post(endpoint, args).await?;
         let status = response.status();
         let body = response.text().await?;
         if !status.is_success() {
@@ -72,7 +99,16 @@ impl Visitor {
             request.headers_mut().insert("Cookie", self.cookie.parse()?);
         }
         let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-        let (live, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+        let Some(local) = self.local else {
+            let (live, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+            return Ok(live);
+        };
+        let socket = if local.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.bind(SocketAddr::new(local, 0))?;
+        let tcp = socket.connect(self.addr).await?;
+        tcp.set_nodelay(true)?;
+        let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+        let (live, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
         Ok(live)
     }
 
@@ -93,15 +129,20 @@ impl Visitor {
         bail!("connection closed while joining")
     }
 
-    pub async fn upload(&self, room: i64, gif: Vec<u8>) -> anyhow::Result<Value> {
+    /// Uploads a GIF; the answer as it came.
+    pub async fn post_gif(&self, room: i64, gif: Vec<u8>) -> anyhow::Result<reqwest::Response> {
         let part = reqwest::multipart::Part::bytes(gif).file_name("load.gif").mime_str("image/gif")?;
-        let response = self
+        Ok(self
             .http
             .post(format!("http://{}/room/{room}/gif", self.addr))
             .header("Cookie", &self.cookie)
             .multipart(reqwest::multipart::Form::new().part("gif", part))
             .send()
-            .await?;
+            .await?)
+    }
+
+    pub async fn upload(&self, room: i64, gif: Vec<u8>) -> anyhow::Result<Value> {
+        let response = self.post_gif(room, gif).await?;
         let status = response.status();
         let body = response.text().await?;
         if !status.is_success() {

@@ -9,8 +9,10 @@
 //! Scenarios: fan-out (one room, 1,000 live connections, one sender as fast as acknowledgements allow; also run
 //! against a minimal broadcast-only server for the ceiling), chat-like (100 rooms × 10 people, 1 message/s each),
 //! idle (20,000 open connections: memory per connection), uploads (50 concurrent 2 MiB GIFs), pages (SSR
-//! requests/s). `--smoke` runs every scenario tiny and short, for CI.
+//! requests/s), abuse (people chat while one address floods sends, rooms, uploads and identities, rate limits
+//! on). `--smoke` runs every scenario tiny and short, for CI.
 
+mod abuse;
 mod client;
 mod minimal;
 mod process;
@@ -31,7 +33,7 @@ pub struct Options {
     /// The built site (for the page scenario's SSR and the wasm size).
     #[arg(long, default_value = "target/site")]
     pub site_root: PathBuf,
-    /// Which scenarios to run (comma-separated): fanout, chat, idle, uploads, pages, wasm; or all.
+    /// Which scenarios to run (comma-separated): fanout, chat, idle, uploads, pages, wasm, abuse; or all.
     #[arg(long, default_value = "all")]
     pub scenarios: String,
     /// Tiny numbers and a few seconds: proves the tool works (CI runs this).
@@ -103,6 +105,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
     scenario!("pages", scenarios::pages(&options).await, |pages| {
         table.pages(&pages);
         results.insert("pages".into(), serde_json::to_value(&pages)?);
+    });
+    scenario!("abuse", abuse::abuse(&options).await, |abuse| {
+        table.abuse(&abuse);
+        results.insert("abuse".into(), serde_json::to_value(&abuse)?);
     });
     scenario!("wasm", scenarios::wasm_size(&options), |wasm| {
         table.wasm(&wasm);

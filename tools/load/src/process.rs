@@ -15,7 +15,18 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// gif-chat with its rate limits off: throughput scenarios play every person from 127.0.0.1, and would
+    /// measure the limiter.
     pub async fn gif_chat(options: &crate::Options) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_gif_chat(options, false).await
+    }
+
+    /// gif-chat with its default rate limits (the abuse scenario).
+    pub async fn gif_chat_limited(options: &crate::Options) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_gif_chat(options, true).await
+    }
+
+    async fn start_gif_chat(options: &crate::Options, limited: bool) -> anyhow::Result<ServerProcess> {
         let dir = tempfile::tempdir()?;
         let addr = free_address()?;
         let child = Command::new(&options.server)
@@ -24,8 +35,7 @@ impl ServerProcess {
             .env("DATA_DIR", dir.path().join("data"))
             .env("UPLOADS_DIR", dir.path().join("uploads"))
             .env("ROOM_GRACE_SECS", "600")
-            // Every simulated person comes from 127.0.0.1: per-address limits would measure the limiter.
-            .env("NO_RATE_LIMITS", "true")
+            .env("NO_RATE_LIMITS", (!limited).to_string())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

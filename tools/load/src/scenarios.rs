@@ -17,18 +17,18 @@ use crate::process::{ServerProcess, file_count};
 use crate::stats::{Latencies, Percentiles};
 
 /// Microseconds since the tool started: senders put it in message bodies, receivers subtract it from theirs.
-fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 /// The send time carried in a body such as `t=123456` or `t=123456;…`.
-fn sent_at(body: &str) -> Option<u64> {
+pub(crate) fn sent_at(body: &str) -> Option<u64> {
     body.strip_prefix("t=")?.split(';').next()?.parse().ok()
 }
 
 /// Runs `make` for 0..count with at most `parallel` in flight; fails on the first error.
-async fn many<T, F, Fut>(count: usize, parallel: usize, make: F) -> anyhow::Result<Vec<T>>
+pub(crate) async fn many<T, F, Fut>(count: usize, parallel: usize, make: F) -> anyhow::Result<Vec<T>>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
@@ -391,7 +391,7 @@ pub async fn uploads(options: &Options) -> anyhow::Result<Uploads> {
 }
 
 /// A GIF of random pixels (so it does not compress) of at least `size` bytes.
-fn noise_gif(size: usize) -> Vec<u8> {
+pub(crate) fn noise_gif(size: usize) -> Vec<u8> {
     let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i.wrapping_mul(7), i.wrapping_mul(13)]).collect();
     let mut bytes = Vec::new();
     let mut state = 0x2545_f491_4f6c_dd1d_u64;

@@ -79,6 +79,22 @@ impl Table {
         self.row("pages", "chat page, 50 messages, req/s", format!("{:.0}", run.chat_page_per_sec));
     }
 
+    pub fn abuse(&mut self, run: &crate::abuse::Abuse) {
+        let name = "abuse";
+        self.row(name, "rooms × people (own addresses)", format!("{} × {}", run.rooms, run.people_per_room));
+        self.row(name, "people p50/p99/max, quiet", latency(&run.quiet.latency));
+        self.row(name, "people p50/p99/max, attacked", latency(&run.attacked.latency));
+        self.row(name, "p99 attacked / quiet", format!("{:.2} (target ≤ 2)", run.p99_ratio));
+        let lost = |p: &crate::abuse::Phase| format!("{} / {} / {}", p.refused, p.missing, p.duplicated);
+        self.row(name, "people refused / missing / dup, attacked", lost(&run.attacked));
+        let a = &run.attacker;
+        self.row(
+            name,
+            "attacker requests",
+            format!("{} ({} accepted, {} throttled, {} other)", a.requests, a.accepted, a.throttled, a.other),
+        );
+    }
+
     pub fn wasm(&mut self, run: &crate::scenarios::Wasm) {
         self.row(
             "wasm",
