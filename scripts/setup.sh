@@ -25,6 +25,16 @@ if ! command -v "${CHROMIUM_PATH:-/usr/bin/chromium}" >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# 2b. nginx (the reverse-proxy test puts a real one in front of the app), and the openssl and curl programs that
+#     test uses for its self-signed certificate and its HTTPS requests.
+if ! command -v /usr/sbin/nginx >/dev/null || ! command -v openssl >/dev/null || ! command -v curl >/dev/null; then
+  log "installing nginx, openssl and curl"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light openssl curl >/dev/null
+  # The package may start a system-wide nginx; the test starts its own.
+  as_root pkill -x nginx 2>/dev/null || true
+fi
+
 # 3. npm packages of the end-to-end suite (Playwright, and binaryen's wasm-opt for release builds).
 if [ ! -f "$ROOT/end2end/node_modules/.package-lock.json" ] \
    || ! cmp -s "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.setup-lock"; then

@@ -117,6 +117,10 @@ pub struct Config {
     #[arg(long, env = "LIMIT_COMMANDS", default_value = limits::COMMANDS)]
     pub limit_commands: Rate,
 
+    /// Writing requests of any kind (POSTs, websocket handshakes) per client address, checked first of all.
+    #[arg(long, env = "LIMIT_ADDRESS_WRITES", default_value = limits::ADDRESS_WRITES)]
+    pub limit_address_writes: Rate,
+
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -172,6 +176,7 @@ impl Config {
                 new_sessions: self.limit_new_sessions,
                 connections: self.limit_connections.max(1),
                 commands: self.limit_commands,
+                address_writes: self.limit_address_writes,
             },
         }
     }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::server::address::{TrustedProxies, client_address_layer};
+use app::server::address::{TrustedProxies, client_address_layer, limit_writes};
 use app::server::identity::{Identities, visitor_layer};
 use app::server::origin::{OriginPolicy, refuse_cross_origin};
 use app::server::uploads::UploadStore;
@@ -200,6 +200,8 @@ impl Server {
             .layer(middleware::from_fn(server_fn_error_status))
             .layer(middleware::from_fn_with_state(state.clone(), visitor_layer))
             .layer(session_layer)
+            // A flood from one address is turned away before its session is loaded.
+            .layer(middleware::from_fn_with_state(state.clone(), limit_writes))
             .layer(middleware::from_fn_with_state(proxies, client_address_layer))
             // Outermost: a forged request is refused before it can act or be given a session.
             .layer(middleware::from_fn_with_state(state.origins.clone(), refuse_cross_origin))

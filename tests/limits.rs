@@ -227,3 +227,27 @@ async fn live_connections_per_address_and_commands_per_connection_are_limited() 
     live.send(&ClientCommand::Ping).await;
     assert_eq!(live.close_code().await, Some(1013), "the fourth command closes the connection: try again later");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_address_is_turned_away_at_the_door() {
+    let app = spawn_app_with(|c| {
+        behind_proxy(c);
+        c.limit_address_writes = "5/60s".parse().unwrap();
+    })
+    .await;
+    let flood = reqwest::Client::new();
+    let post = |from: &'static str| {
+        flood.post(app.url("/api/whoami")).header("X-Forwarded-For", from).header("Accept", "application/json").send()
+    };
+    for _ in 0..5 {
+        assert_eq!(post("10.0.0.1").await.unwrap().status(), 200);
+    }
+    let (_, error) = throttled(post("10.0.0.1").await.unwrap()).await;
+    assert_eq!(error["limit"], "requests");
+    assert_eq!(error["message"].as_str().map(|m| m.starts_with("Too many requests from your network.")), Some(true));
+    assert_eq!(app.session_rows().await, 5, "refused at the door: no session was stored");
+    assert_eq!(post("10.0.0.2").await.unwrap().status(), 200, "other addresses are let in");
+    // Reading is not a write: pages still load.
+    let page = flood.get(app.url("/")).header("X-Forwarded-For", "10.0.0.1").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+}

@@ -91,6 +91,8 @@ pub enum Limit {
     Connections,
     /// Too many live commands on one connection.
     Commands,
+    /// Too many requests that write, of any kind, from one network (checked before anything else).
+    Requests,
     /// The whole server's ceiling: not this person's doing.
     Busy,
 }
@@ -107,6 +109,7 @@ impl Limit {
             Limit::NewVisitors => "Too many new visitors from your network.",
             Limit::Connections => "Too many connections from your network.",
             Limit::Commands => "Your page is sending too many requests.",
+            Limit::Requests => "Too many requests from your network.",
             Limit::Busy => "gif-chat is very busy right now.",
         }
     }

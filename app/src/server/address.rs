@@ -61,6 +61,18 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
+/// Middleware: the front door's limit on writing requests per client address (see
+/// [`Limits::write_request`](crate::server::limits::Limits::write_request)), before the session is loaded.
+pub async fn limit_writes(State(state): State<crate::server::AppState>, request: Request, next: Next) -> Response {
+    if crate::server::origin::changes_state(&request) {
+        let address = request.extensions().get::<ClientAddress>().map(|address| address.0);
+        if let Err(error) = state.chat.limits().write_request(address) {
+            return crate::server::error::app_error_response(error);
+        }
+    }
+    next.run(request).await
+}
+
 /// Middleware: puts the [`ClientAddress`] into the request's extensions.
 pub async fn client_address_layer(State(proxies): State<TrustedProxies>, mut request: Request, next: Next) -> Response {
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {

@@ -115,6 +115,9 @@ pub struct LimitSettings {
     pub connections: u32,
     /// Commands (`join`, `subscribeLobby`, `ping`) per live connection.
     pub commands: Rate,
+    /// Writing requests of any kind (POSTs, websocket handshakes) per client address: checked before the
+    /// session is even loaded, so a flood is turned away at the door for next to nothing.
+    pub address_writes: Rate,
 }
 
 /// The defaults, chosen so that normal chatting never meets them: a burst of 20 messages, a few GIFs in a row,
@@ -128,6 +131,8 @@ pub mod defaults {
     pub const NEW_SESSIONS: &str = "100/1m";
     pub const CONNECTIONS: u32 = 200;
     pub const COMMANDS: &str = "30/10s";
+    /// Above the sum of the per-address rates of every kind of write: it only ever stops floods.
+    pub const ADDRESS_WRITES: &str = "300/10s";
 }
 
 impl Default for LimitSettings {
@@ -143,6 +148,7 @@ impl Default for LimitSettings {
             new_sessions: defaults::NEW_SESSIONS.parse().expect("a valid default rate"),
             connections: defaults::CONNECTIONS,
             commands: defaults::COMMANDS.parse().expect("a valid default rate"),
+            address_writes: defaults::ADDRESS_WRITES.parse().expect("a valid default rate"),
         }
     }
 }
@@ -291,6 +297,8 @@ pub struct Limits {
     uploads_in_flight: Open<PersonId>,
     connections: Open<IpAddr>,
     commands: Rate,
+    address_writes: DefaultKeyedRateLimiter<IpAddr>,
+    address_write_rate: Rate,
 }
 
 impl Limits {
@@ -306,6 +314,8 @@ impl Limits {
             uploads_in_flight: Open::new(settings.uploads_at_once),
             connections: Open::new(settings.connections),
             commands: settings.commands,
+            address_writes: RateLimiter::keyed(settings.address_writes.quota()),
+            address_write_rate: settings.address_writes,
         }
     }
 
@@ -346,6 +356,13 @@ impl Limits {
         throttled(waited(Ok(outcome), self.new_session_rate), Limit::NewVisitors)
     }
 
+    /// One writing request from `address`, of any kind (the front door's check).
+    pub fn write_request(&self, address: Option<IpAddr>) -> Result<(), AppError> {
+        let Some(address) = address.filter(|_| self.enabled) else { return Ok(()) };
+        let outcome = self.address_writes.check_key(&address_key(address));
+        throttled(waited(Ok(outcome), self.address_write_rate), Limit::Requests)
+    }
+
     /// A live connection from `address`, held open until the permit drops.
     pub fn connect(&self, address: Option<IpAddr>) -> Result<Option<ConnectionPermit>, AppError> {
         let Some(address) = address.filter(|_| self.enabled) else { return Ok(None) };
@@ -373,14 +390,17 @@ impl Limits {
         for buckets in [&self.sends, &self.uploads, &self.upload_mib, &self.rooms] {
             buckets.forget_idle();
         }
-        self.new_sessions.retain_recent();
-        self.new_sessions.shrink_to_fit();
+        for limiter in [&self.new_sessions, &self.address_writes] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 
     /// How many people and addresses the limits remember (for the memory test and metrics).
     pub fn remembered(&self) -> usize {
         [&self.sends, &self.uploads, &self.upload_mib, &self.rooms].iter().map(|b| b.keys()).sum::<usize>()
             + self.new_sessions.len()
+            + self.address_writes.len()
             + self.uploads_in_flight.len()
             + self.connections.len()
     }

@@ -48,8 +48,9 @@ impl OriginPolicy {
         if !self.allowed.is_empty() {
             return self.allowed.iter().any(|allowed| allowed == origin);
         }
-        // The request's own host, whatever the scheme (a proxy may end TLS in front of us).
+        // The request's own host, whatever the scheme (a proxy may end TLS in front of us), default ports aside.
         let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
+        let host = host.map(|host| host.strip_suffix(":443").or(host.strip_suffix(":80")).unwrap_or(host));
         let authority = origin.split_once("://").map(|(_, authority)| authority);
         matches!((authority, host), (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host))
     }
@@ -62,6 +63,11 @@ fn normalize(origin: &str) -> Option<String> {
     let valid = matches!(scheme, "http" | "https")
         && !authority.is_empty()
         && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    // A default port is the same origin as none: `https://x:443` is `https://x`.
+    let authority = match scheme {
+        "https" => authority.strip_suffix(":443").unwrap_or(authority),
+        _ => authority.strip_suffix(":80").unwrap_or(authority),
+    };
     valid.then(|| format!("{scheme}://{authority}").to_ascii_lowercase())
 }
 
@@ -116,6 +122,17 @@ mod tests {
         assert!(policy.permits(&listed));
         let own_host_only = headers(&[("host", "10.0.0.5:3000"), ("origin", "http://10.0.0.5:3000")]);
         assert!(!policy.permits(&own_host_only));
+    }
+
+    #[test]
+    fn default_ports_are_the_same_origin_as_none() {
+        let policy = OriginPolicy::new(["https://chat.example.com:443"]);
+        assert!(policy.permits(&headers(&[("host", "x"), ("origin", "https://chat.example.com")])));
+        let listed = OriginPolicy::new(["https://chat.example.com"]);
+        assert!(listed.permits(&headers(&[("host", "x"), ("origin", "https://chat.example.com:443")])));
+        assert!(!listed.permits(&headers(&[("host", "x"), ("origin", "https://chat.example.com:8443")])));
+        let own = OriginPolicy::default();
+        assert!(own.permits(&headers(&[("host", "chat.example.com:80"), ("origin", "http://chat.example.com")])));
     }
 
     #[test]

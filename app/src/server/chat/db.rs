@@ -47,10 +47,10 @@ const MESSAGE_COLUMNS: &str = "room_id, seq, kind, author_id, recipient_id, body
 
 /// SQL condition: the message is one `?` (the viewer's id, bound twice) may read. Whispers are for two people.
 const VISIBLE_TO: &str = "(kind != 'whisper' OR author_id = ? OR recipient_id = ?)";
-/// The reader (bound once) is not banned from the message's room: someone removed gets nothing of it, whatever
-/// else (a read mark, a connection that has not noticed yet) says otherwise.
-const NOT_BANNED: &str =
-    "NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = messages.room_id AND b.visitor_id = ?)";
+/// The reader is not banned from the room (both bound: the room, then the reader): someone removed gets nothing
+/// of it, whatever else (a read mark, a connection that has not noticed yet) says otherwise. Uncorrelated, so
+/// SQLite evaluates it once per query, not per message.
+const NOT_BANNED: &str = "NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = ? AND b.visitor_id = ?)";
 
 impl From<MessageRow> for ChatMessage {
     fn from(row: MessageRow) -> ChatMessage {
@@ -255,6 +255,7 @@ pub async fn messages_before(
     .bind(before_seq.unwrap_or(i64::MAX))
     .bind(viewer)
     .bind(viewer)
+    .bind(room)
     .bind(viewer)
     .bind(PAGE_SIZE + 1)
     .fetch_all(db)
@@ -283,6 +284,7 @@ pub async fn messages_after(
     .bind(until_seq)
     .bind(viewer)
     .bind(viewer)
+    .bind(room)
     .bind(viewer)
     .bind(limit)
     .fetch_all(db)
