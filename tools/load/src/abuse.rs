@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::Options;
 use crate::client::{Visitor, chat_message};
 use crate::process::ServerProcess;
-use crate::scenarios::{many, noise_gif, now_us, sent_at};
+use crate::scenarios::{many, noise_gif, now_us, seat, sent_at};
 use crate::stats::{Latencies, Percentiles};
 
 #[derive(Debug, Serialize)]
@@ -66,17 +66,7 @@ pub async fn abuse(options: &Options) -> anyhow::Result<Abuse> {
     let server = ServerProcess::gif_chat_limited(options).await?;
     let addr = server.addr;
     let visitors = many(rooms * per_room, 16, |n| Visitor::arrive_from(person_address(n), addr)).await?;
-    let room_ids = many(rooms, 8, |r| {
-        let owner = visitors[r * per_room].clone();
-        async move { owner.create_room(&format!("room {r}"), per_room as u32).await }
-    })
-    .await?;
-    let lives = many(visitors.len(), 32, |n| {
-        let visitor = visitors[n].clone();
-        let room = room_ids[n / per_room];
-        async move { visitor.join(room).await }
-    })
-    .await?;
+    let (room_ids, lives) = seat(&visitors, per_room).await?;
 
     // Each receiver sorts what it gets by phase (carried in the body): sequence numbers and latencies.
     let patience = duration * 2 + Duration::from_secs(10);

@@ -36,6 +36,23 @@ where
     stream::iter((0..count).map(make)).buffered(parallel).collect::<Vec<_>>().await.into_iter().collect()
 }
 
+/// Seats `visitors` in rooms of `per_room`: each room is created by its first person, and everyone joins theirs.
+/// Returns the rooms' ids and everyone's live connection, in the visitors' order.
+pub(crate) async fn seat(visitors: &[Visitor], per_room: usize) -> anyhow::Result<(Vec<i64>, Vec<Live>)> {
+    let room_ids = many(visitors.len().div_ceil(per_room), 16, |r| {
+        let owner = visitors[r * per_room].clone();
+        async move { owner.create_room(&format!("room {r}"), per_room as u32).await }
+    })
+    .await?;
+    let lives = many(visitors.len(), 64, |n| {
+        let visitor = visitors[n].clone();
+        let room = room_ids[n / per_room];
+        async move { visitor.join(room).await }
+    })
+    .await?;
+    Ok((room_ids, lives))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     GifChat,
@@ -188,17 +205,7 @@ pub async fn chat_like(options: &Options) -> anyhow::Result<ChatLike> {
     let http = reqwest::Client::new();
     let addr = server.addr;
     let visitors = many(rooms * per_room, 32, |_| Visitor::arrive(&http, addr)).await?;
-    let room_ids = many(rooms, 16, |r| {
-        let owner = visitors[r * per_room].clone();
-        async move { owner.create_room(&format!("room {r}"), per_room as u32).await }
-    })
-    .await?;
-    let lives = many(visitors.len(), 64, |n| {
-        let visitor = visitors[n].clone();
-        let room = room_ids[n / per_room];
-        async move { visitor.join(room).await }
-    })
-    .await?;
+    let (room_ids, lives) = seat(&visitors, per_room).await?;
 
     let end = Instant::now() + duration;
     let patience = duration + Duration::from_secs(5);
