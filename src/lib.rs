@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use app::server::address::{TrustedProxies, client_address_layer, limit_writes};
+use app::server::bodies::read_forms_in_time;
 use app::server::identity::{Identities, visitor_layer};
 use app::server::origin::{OriginPolicy, refuse_cross_origin};
 use app::server::uploads::UploadStore;
@@ -198,6 +199,7 @@ impl Server {
             // Added after the routes so that it wraps them (and the fallback); the session layer goes outside
             // the visitor layer, which reads the session.
             .layer(middleware::from_fn(server_fn_error_status))
+            .layer(middleware::from_fn_with_state(state.clone(), read_forms_in_time))
             .layer(middleware::from_fn_with_state(state.clone(), visitor_layer))
             .layer(session_layer)
             // A flood from one address is turned away before its session is loaded.

@@ -473,3 +473,31 @@ async fn uploads_never_take_the_disk_below_its_free_space_floor() {
     assert!(app.upload_files().is_empty());
     assert!(alice.send(room.id, "text still works").await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_that_trickles_or_overflows_is_refused_before_any_server_function() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = common::spawn_app_with(|c| c.upload_idle_secs = 0.5).await;
+    let alice = app.person().await;
+    // Half a form, then silence.
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/create_room HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nAccept: application/json\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\ntitle=slow",
+        app.addr,
+        alice.cookie_header()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(common::PATIENCE, stream.read(&mut answer)).await.expect("no answer").unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
+
+    let huge = "x".repeat(100 * 1024);
+    let response =
+        alice.client.post(app.url("/api/send_message")).form(&[("room", "1"), ("body", &huge)]).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert!(alice.create_room("still fine", 5, "").await.is_ok());
+}

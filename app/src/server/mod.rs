@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod attempts;
+pub mod bodies;
 pub mod chat;
 pub mod context;
 pub mod error;
