@@ -385,14 +385,11 @@ async fn readers_cost_no_session_rows_and_keep_their_identity_when_they_act() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_whose_body_stalls_times_out_and_leaves_nothing() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     let app = common::spawn_app_with(|c| c.upload_idle_secs = 0.5).await;
     let alice = app.person().await;
     let room = alice.create_room("slow", 5, "").await.unwrap();
     let (_live, _) = alice.join(room.id).await;
     // Headers, the start of the GIF, then nothing (a slowloris keeps the connection open and sends no more).
-    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
         "POST /room/{}/gif HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n\
          Content-Type: multipart/form-data; boundary=X\r\nContent-Length: 100000\r\n\r\n\
@@ -401,10 +398,7 @@ async fn an_upload_whose_body_stalls_times_out_and_leaves_nothing() {
         app.addr,
         alice.cookie_header()
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = vec![0; 4096];
-    let read = tokio::time::timeout(common::PATIENCE, stream.read(&mut answer)).await.expect("no answer").unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]);
+    let answer = common::first_answer(&mut app.send_raw(head.as_bytes()).await).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"error\":\"timeout\""), "{answer}");
     let deadline = tokio::time::Instant::now() + common::PATIENCE;
@@ -476,22 +470,16 @@ async fn uploads_never_take_the_disk_below_its_free_space_floor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_that_trickles_or_overflows_is_refused_before_any_server_function() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     let app = common::spawn_app_with(|c| c.upload_idle_secs = 0.5).await;
     let alice = app.person().await;
     // Half a form, then silence.
-    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
         "POST /api/create_room HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nAccept: application/json\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\ntitle=slow",
         app.addr,
         alice.cookie_header()
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = vec![0; 4096];
-    let read = tokio::time::timeout(common::PATIENCE, stream.read(&mut answer)).await.expect("no answer").unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]);
+    let answer = common::first_answer(&mut app.send_raw(head.as_bytes()).await).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
 

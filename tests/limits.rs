@@ -9,7 +9,6 @@ use std::time::Duration;
 use app::live::{ClientCommand, LiveEvent};
 use app::model::RoomId;
 use common::{TestApp, TestPerson, make_gif, spawn_app_with};
-use tokio::io::AsyncWriteExt;
 
 /// Checks a 429 answer and returns its wait and its JSON error.
 async fn throttled(response: reqwest::Response) -> (u64, serde_json::Value) {
@@ -156,7 +155,6 @@ async fn uploads_are_limited_in_count_and_in_bytes() {
 
 /// Starts an upload that sends its headers and part of its body, then stalls (the connection stays open).
 async fn stalled_upload(app: &TestApp, person: &TestPerson, room: RoomId) -> tokio::net::TcpStream {
-    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
         "POST /room/{room}/gif HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n\
          Content-Type: multipart/form-data; boundary=X\r\nContent-Length: 100000\r\n\r\n\
@@ -164,8 +162,7 @@ async fn stalled_upload(app: &TestApp, person: &TestPerson, room: RoomId) -> tok
         app.addr,
         person.cookie_header()
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream
+    app.send_raw(head.as_bytes()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

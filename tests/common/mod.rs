@@ -98,6 +98,14 @@ impl TestApp {
         person_at(self.addr).await
     }
 
+    /// Opens a connection of its own and writes `bytes` by hand: for requests that stall or arrive in pieces.
+    pub async fn send_raw(&self, bytes: &[u8]) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        stream.write_all(bytes).await.unwrap();
+        stream
+    }
+
     /// A new person at client address `address`, as told by a reverse proxy (see [`person_behind_proxy`]).
     pub async fn person_from(&self, address: &str) -> TestPerson {
         person_behind_proxy(self.addr, Some(address)).await
@@ -142,6 +150,14 @@ impl Drop for TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// The first answer read from a hand-made request's connection, as text (status line, headers, body).
+pub async fn first_answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = vec![0; 8192];
+    let read = tokio::time::timeout(PATIENCE, stream.read(&mut answer)).await.expect("no answer in time").unwrap();
+    String::from_utf8_lossy(&answer[..read]).into_owned()
 }
 
 /// A new person on the server at `addr`.
