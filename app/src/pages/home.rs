@@ -149,16 +149,19 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
                     }
                 />
             </form>
-            <Show when=move || load_error.get().is_some()>
+            // `try_` reads: a page whose reader went away mid-render is disposed while its stream may still
+            // evaluate these; they must not panic the server's task.
+            <Show when=move || load_error.try_with(Option::is_some).unwrap_or(false)>
                 <p class="error" role="alert">{move || load_error.get()}</p>
             </Show>
             <Show
-                when=move || !rooms.read().is_empty()
+                when=move || rooms.try_with(|list| !list.is_empty()).unwrap_or(false)
                 fallback=move || {
-                    if search.read().is_empty() {
+                    if search.try_with(String::is_empty).unwrap_or(true) {
                         view! { <p class="empty">"No rooms yet. Create the first one."</p> }.into_any()
                     } else {
-                        view! { <p class="empty">"No room's title contains “"{move || search.get()}"”."</p> }.into_any()
+                        let title = move || search.try_get().unwrap_or_default();
+                        view! { <p class="empty">"No room's title contains “"{title}"”."</p> }.into_any()
                     }
                 }
             >
@@ -168,7 +171,7 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
                     </For>
                 </ul>
             </Show>
-            <Show when=move || has_more.get()>
+            <Show when=move || has_more.try_get().unwrap_or(false)>
                 <button
                     type="button"
                     class="button button-quiet more-rooms"
