@@ -63,6 +63,11 @@ pub struct Config {
     #[arg(long, env = "UPLOAD_IDLE_SECS", default_value_t = defaults::UPLOAD_IDLE_SECS)]
     pub upload_idle_secs: f64,
 
+    /// Seconds a client has to send a request's headers (on a kept-alive connection, counted from the previous
+    /// response) before its connection is closed.
+    #[arg(long, env = "HEADER_READ_SECS", default_value_t = 20.0)]
+    pub header_read_secs: f64,
+
     /// The address people use, e.g. `https://chat.example.com` (behind a TLS-terminating proxy). It is the
     /// default allowed origin; with `https` the session cookie is `Secure` and `__Host-` prefixed and responses
     /// carry HSTS.

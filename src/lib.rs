@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod config;
+mod connections;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -129,6 +130,8 @@ fn delete_expired_sessions(store: &SqliteStore, chat: &Chat, every_secs: f64) {
 pub struct Server {
     pub router: Router,
     pub state: AppState,
+    /// How long a client may take to send a request's headers.
+    header_timeout: Duration,
 }
 
 impl Server {
@@ -232,7 +235,8 @@ impl Server {
             router
         };
 
-        Ok(Server { router, state })
+        let header_timeout = Duration::from_secs_f64(config.header_read_secs.clamp(0.05, 3600.0));
+        Ok(Server { router, state, header_timeout })
     }
 
     /// Serves on `listener` until `shutdown` completes; then live connections are told to reconnect (to this
@@ -249,12 +253,9 @@ impl Server {
             shutdown.await;
             stopping.begin_shutdown();
         };
-        let served = axum::serve(listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
+        connections::serve(listener, self.router, self.header_timeout, shutdown).await;
         chat.finish().await;
-        served
+        Ok(())
     }
 }
 

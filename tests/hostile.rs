@@ -489,3 +489,33 @@ async fn a_form_that_trickles_or_overflows_is_refused_before_any_server_function
     assert_eq!(response.status(), 413);
     assert!(alice.create_room("still fine", 5, "").await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_that_trickle_in_lose_their_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = common::spawn_app_with(|c| c.header_read_secs = 0.5).await;
+    // A slowloris: the request line and a header, then one more header byte every 100 ms, never the blank line.
+    let stream = app.send_raw(format!("GET / HTTP/1.1\r\nHost: {}\r\n", app.addr).as_bytes()).await;
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if writer.write_all(b"X").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(common::PATIENCE, reader.read_to_end(&mut answer)).await;
+    trickle.abort();
+    let closed = matches!(read, Ok(Ok(_)) | Ok(Err(_)));
+    assert!(closed, "the server still waits for the headers after {:?}", common::PATIENCE);
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "{}", String::from_utf8_lossy(&answer));
+
+    // A client that sends its headers at once is served as always.
+    let answer = common::first_answer(
+        &mut app.send_raw(format!("GET /healthz-not-here HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr).as_bytes()).await,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+}

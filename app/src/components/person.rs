@@ -16,7 +16,9 @@ pub fn PersonBadge(
         <span class="person" style=style>
             <span class="swatch" aria-hidden="true"></span>
             <span class="person-name">{person.name}</span>
-            {move || tag.get().map(|tag| view! { <span class="person-tag">{tag}</span> })}
+            // A tolerant read: a page whose reader left mid-render may still evaluate this after its signals are
+            // gone (leptos-rs/leptos#3595); it must not panic the server's task.
+            {move || tag.try_get().flatten().map(|tag| view! { <span class="person-tag">{tag}</span> })}
             {is_me.then(|| view! { <span class="you-tag">" (you)"</span> })}
         </span>
     }

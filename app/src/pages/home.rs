@@ -189,7 +189,10 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
 #[component]
 fn Notice() -> impl IntoView {
     let query = use_query_map();
-    let text = move || query.read().get("notice").and_then(|code| Refusal::from_code(&code)).map(|r| r.to_string());
+    let text = move || {
+        let code = query.try_with(|query| query.get("notice")).flatten()?;
+        Refusal::from_code(&code).map(|refusal| refusal.to_string())
+    };
     view! {
         <Show when=move || text().is_some()>
             <p class="notice" role="alert">{text}</p>
