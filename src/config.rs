@@ -126,6 +126,11 @@ pub struct Config {
     #[arg(long, env = "LIMIT_ADDRESS_WRITES", default_value = limits::ADDRESS_WRITES)]
     pub limit_address_writes: Rate,
 
+    /// Seconds a refusal at the door (--limit-address-writes) is held before it is answered, so a flood that
+    /// ignores `Retry-After` asks once per this instead of as fast as it is answered; 0 answers at once.
+    #[arg(long, env = "DOOR_REFUSAL_DELAY_SECS", default_value_t = limits::DOOR_REFUSAL_DELAY_SECS)]
+    pub door_refusal_delay_secs: f64,
+
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -182,6 +187,7 @@ impl Config {
                 connections: self.limit_connections.max(1),
                 commands: self.limit_commands,
                 address_writes: self.limit_address_writes,
+                door_refusal_delay: Duration::from_secs_f64(self.door_refusal_delay_secs.clamp(0.0, 60.0)),
             },
         }
     }

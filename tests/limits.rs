@@ -248,3 +248,43 @@ async fn a_flood_from_one_address_is_turned_away_at_the_door() {
     let page = flood.get(app.url("/")).header("X-Forwarded-For", "10.0.0.1").send().await.unwrap();
     assert_eq!(page.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_that_asks_again_at_once_is_answered_slowly_and_within_bounds() {
+    use app::server::limits::defaults::HELD_REFUSALS_PER_ADDRESS;
+    const DELAY: Duration = Duration::from_secs(3);
+    let app = spawn_app_with(|c| {
+        behind_proxy(c);
+        c.limit_address_writes = "2/60s".parse().unwrap();
+        c.door_refusal_delay_secs = DELAY.as_secs_f64();
+    })
+    .await;
+    let flood = reqwest::Client::new();
+    let post = |from: &'static str| {
+        let request =
+            flood.post(app.url("/api/whoami")).header("X-Forwarded-For", from).header("Accept", "application/json");
+        async move {
+            let started = std::time::Instant::now();
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), started.elapsed())
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(post("10.0.0.1").await.0, 200);
+    }
+    // More refused requests at once than may be held: the held ones wait, the others are answered at once.
+    let extra = 8;
+    let flooding =
+        futures_util::future::join_all((0..HELD_REFUSALS_PER_ADDRESS as usize + extra).map(|_| post("10.0.0.1")));
+    let flooding = tokio::spawn(flooding);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile someone else is let in straight away.
+    let (status, took) = post("10.0.0.2").await;
+    assert_eq!(status, 200);
+    assert!(took < DELAY, "another address waited {took:?}");
+
+    let answers = flooding.await.unwrap();
+    assert!(answers.iter().all(|(status, _)| *status == 429), "{answers:?}");
+    let held = answers.iter().filter(|(_, took)| *took >= DELAY).count();
+    assert_eq!(held, HELD_REFUSALS_PER_ADDRESS as usize, "{answers:?}");
+}

@@ -118,6 +118,10 @@ pub struct LimitSettings {
     /// Writing requests of any kind (POSTs, websocket handshakes) per client address: checked before the
     /// session is even loaded, so a flood is turned away at the door for next to nothing.
     pub address_writes: Rate,
+    /// How long a refusal at the door is held before it is answered (zero: at once). A client that ignores
+    /// `Retry-After` and asks again as soon as it is answered then asks once per this, not thousands of times a
+    /// second; people who wait as told never notice.
+    pub door_refusal_delay: Duration,
 }
 
 /// The defaults, chosen so that normal chatting never meets them: a burst of 20 messages, a few GIFs in a row,
@@ -133,6 +137,11 @@ pub mod defaults {
     pub const COMMANDS: &str = "30/10s";
     /// Above the sum of the per-address rates of every kind of write: it only ever stops floods.
     pub const ADDRESS_WRITES: &str = "300/10s";
+    pub const DOOR_REFUSAL_DELAY_SECS: f64 = 1.0;
+    /// Refusals held at once per client address, and in all: beyond, they are answered at once, so holding
+    /// them can never cost more than this many waiting requests.
+    pub const HELD_REFUSALS_PER_ADDRESS: u32 = 32;
+    pub const HELD_REFUSALS: u32 = 2048;
 }
 
 impl Default for LimitSettings {
@@ -149,6 +158,7 @@ impl Default for LimitSettings {
             connections: defaults::CONNECTIONS,
             commands: defaults::COMMANDS.parse().expect("a valid default rate"),
             address_writes: defaults::ADDRESS_WRITES.parse().expect("a valid default rate"),
+            door_refusal_delay: Duration::from_secs_f64(defaults::DOOR_REFUSAL_DELAY_SECS),
         }
     }
 }
@@ -285,6 +295,14 @@ pub struct ConnectionPermit {
     _held: Held<IpAddr>,
 }
 
+/// A refusal at the door being held before it is answered (see [`LimitSettings::door_refusal_delay`]); its place
+/// among the held ones is given back when it drops.
+pub struct HeldRefusal {
+    pub delay: Duration,
+    _address: Held<IpAddr>,
+    _total: Held<()>,
+}
+
 /// All the limits of one server.
 pub struct Limits {
     enabled: bool,
@@ -299,6 +317,9 @@ pub struct Limits {
     commands: Rate,
     address_writes: DefaultKeyedRateLimiter<IpAddr>,
     address_write_rate: Rate,
+    door_refusal_delay: Duration,
+    held_refusals: Open<IpAddr>,
+    held_refusals_total: Open<()>,
 }
 
 impl Limits {
@@ -316,6 +337,9 @@ impl Limits {
             commands: settings.commands,
             address_writes: RateLimiter::keyed(settings.address_writes.quota()),
             address_write_rate: settings.address_writes,
+            door_refusal_delay: settings.door_refusal_delay,
+            held_refusals: Open::new(defaults::HELD_REFUSALS_PER_ADDRESS),
+            held_refusals_total: Open::new(defaults::HELD_REFUSALS),
         }
     }
 
@@ -361,6 +385,17 @@ impl Limits {
         let Some(address) = address.filter(|_| self.enabled) else { return Ok(()) };
         let outcome = self.address_writes.check_key(&address_key(address));
         throttled(waited(Ok(outcome), self.address_write_rate), Limit::Requests)
+    }
+
+    /// How long to hold the door's refusal of a request from `address`: `None` to answer at once (no delay is
+    /// configured, or as many refusals as allowed are already held, for this address or in all).
+    pub fn hold_refusal(&self, address: IpAddr) -> Option<HeldRefusal> {
+        if self.door_refusal_delay.is_zero() {
+            return None;
+        }
+        let address = self.held_refusals.open(address_key(address))?;
+        let total = self.held_refusals_total.open(())?;
+        Some(HeldRefusal { delay: self.door_refusal_delay, _address: address, _total: total })
     }
 
     /// A live connection from `address`, held open until the permit drops.

@@ -45,6 +45,9 @@ pub struct Options {
     /// Run as the minimal broadcast-only server (used by the fan-out ceiling; started by the tool itself).
     #[arg(long, hide = true)]
     pub minimal_server: Option<std::net::SocketAddr>,
+    /// Run as the abuse scenario's attacker against this server (started by the tool itself).
+    #[arg(long, hide = true)]
+    pub attacker: Option<std::net::SocketAddr>,
 }
 
 impl Options {
@@ -59,6 +62,9 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     if let Some(addr) = options.minimal_server {
         return runtime.block_on(minimal::serve(addr));
+    }
+    if let Some(addr) = options.attacker {
+        return runtime.block_on(abuse::attack(addr));
     }
     runtime.block_on(run(options))
 }

@@ -1,6 +1,8 @@
 //! Starting the server under test, and reading its CPU time and memory from /proc.
 
 use std::net::SocketAddr;
+use std::ops::Range;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -18,18 +20,29 @@ impl ServerProcess {
     /// gif-chat with its rate limits off: throughput scenarios play every person from 127.0.0.1, and would
     /// measure the limiter.
     pub async fn gif_chat(options: &crate::Options) -> anyhow::Result<ServerProcess> {
-        ServerProcess::start_gif_chat(options, false).await
+        ServerProcess::start_gif_chat(options, false, None).await
     }
 
-    /// gif-chat with its default rate limits (the abuse scenario).
-    pub async fn gif_chat_limited(options: &crate::Options) -> anyhow::Result<ServerProcess> {
-        ServerProcess::start_gif_chat(options, true).await
+    /// gif-chat with its default rate limits (the abuse scenario), on `cores` if given.
+    pub async fn gif_chat_limited(
+        options: &crate::Options,
+        cores: Option<Range<usize>>,
+    ) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_gif_chat(options, true, cores).await
     }
 
-    async fn start_gif_chat(options: &crate::Options, limited: bool) -> anyhow::Result<ServerProcess> {
+    async fn start_gif_chat(
+        options: &crate::Options,
+        limited: bool,
+        cores: Option<Range<usize>>,
+    ) -> anyhow::Result<ServerProcess> {
         let dir = tempfile::tempdir()?;
         let addr = free_address()?;
-        let child = Command::new(&options.server)
+        let mut command = Command::new(&options.server);
+        if let Some(cores) = cores {
+            pin_children_to(&mut command, cores);
+        }
+        let child = command
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_SITE_ROOT", &options.site_root)
             .env("DATA_DIR", dir.path().join("data"))
@@ -129,4 +142,42 @@ pub fn raise_open_file_limit() {
 
 pub fn file_count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|entries| entries.flatten().filter(|e| e.path().is_file()).count()).unwrap_or(0)
+}
+
+/// The CPU set holding `cores`.
+fn cpu_set(cores: Range<usize>) -> libc::cpu_set_t {
+    // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET only writes inside it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for core in cores {
+        unsafe { libc::CPU_SET(core, &mut set) };
+    }
+    set
+}
+
+/// Processes `command` starts run on `cores` only (and so do all their threads).
+pub fn pin_children_to(command: &mut Command, cores: Range<usize>) {
+    let set = cpu_set(cores);
+    // SAFETY: between fork and exec the closure makes one system call and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// Moves every thread of this process onto `cores` (threads started later inherit it from their parent).
+pub fn pin_this_process_to(cores: Range<usize>) -> anyhow::Result<()> {
+    let set = cpu_set(cores);
+    for task in std::fs::read_dir("/proc/self/task")?.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|tid| tid.parse::<libc::pid_t>().ok()) else { continue };
+        // SAFETY: sched_setaffinity reads `set` and changes only thread `tid`'s CPU mask.
+        if unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) } != 0 {
+            anyhow::bail!("pinning thread {tid}: {}", std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

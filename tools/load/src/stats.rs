@@ -85,6 +85,11 @@ impl Table {
         self.row(name, "people p50/p99/max, quiet", latency(&run.quiet.latency));
         self.row(name, "people p50/p99/max, attacked", latency(&run.attacked.latency));
         self.row(name, "p99 attacked / quiet", format!("{:.2} (target ≤ 2)", run.p99_ratio));
+        self.row(
+            name,
+            "CPU taken by the hypervisor, quiet / attacked",
+            format!("{:.1}% / {:.1}%", run.quiet.cpu_steal_percent, run.attacked.cpu_steal_percent),
+        );
         let lost = |p: &crate::abuse::Phase| format!("{} / {} / {}", p.refused, p.missing, p.duplicated);
         self.row(name, "people refused / missing / dup, attacked", lost(&run.attacked));
         let a = &run.attacker;
