@@ -35,6 +35,16 @@ if ! command -v /usr/sbin/nginx >/dev/null || ! command -v openssl >/dev/null ||
   as_root pkill -x nginx 2>/dev/null || true
 fi
 
+# 2c. PostgreSQL: the test command starts a throwaway server of its own (scripts/postgres.sh) and runs every suite
+#     on it as well as on SQLite.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "installing PostgreSQL"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  # The package may start a system-wide server; the tests start their own.
+  as_root service postgresql stop >/dev/null 2>&1 || true
+fi
+
 # 3. npm packages of the end-to-end suite (Playwright, and binaryen's wasm-opt for release builds).
 if [ ! -f "$ROOT/end2end/node_modules/.package-lock.json" ] \
    || ! cmp -s "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.setup-lock"; then

@@ -22,14 +22,25 @@ step "lints: clippy on the server side (ssr) and the browser side (hydrate, wasm
 LEPTOS_OUTPUT_NAME=gif-chat RUSTFLAGS="$CARGO_FLAGS" cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 RUSTFLAGS="$CARGO_FLAGS" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-step "Rust unit and integration tests"
+step "a throwaway PostgreSQL server (Debian's package, a cluster in a temp dir): every suite runs on it too"
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/gif-chat-postgres.XXXXXX")
+trap 'scripts/postgres.sh stop "$PG_DIR"' EXIT
+POSTGRES_URL=$(scripts/postgres.sh start "$PG_DIR")
+echo "$POSTGRES_URL"
+
+step "Rust unit and integration tests on SQLite"
 LEPTOS_OUTPUT_NAME=gif-chat RUSTFLAGS="$CARGO_FLAGS" cargo test --workspace --exclude frontend
 
-step "load tool smoke run (tiny numbers, a few seconds: keeps the tool from rotting)"
+step "Rust unit and integration tests on PostgreSQL (each test on a new database of that server)"
+GIF_CHAT_TEST_POSTGRES="$POSTGRES_URL" LEPTOS_OUTPUT_NAME=gif-chat RUSTFLAGS="$CARGO_FLAGS" \
+  cargo test --workspace --exclude frontend
+
+step "load tool smoke run on both stores (tiny numbers, a few seconds: keeps the tool from rotting)"
 RUSTFLAGS="$CARGO_FLAGS" cargo run --quiet -p load -- \
   --smoke --server target/debug/gif-chat --json target/load/smoke.json
+RUSTFLAGS="$CARGO_FLAGS" cargo run --quiet -p load -- \
+  --smoke --server target/debug/gif-chat --json target/load/smoke-postgres.json --database-url "$POSTGRES_URL"
 
-step "Playwright end-to-end tests in Chromium"
 # A fresh database and uploads directory for every run, so tests never see an earlier run's rooms.
 E2E_DIR="$ROOT/target/e2e"
 rm -rf "$E2E_DIR"
@@ -37,7 +48,13 @@ rm -rf "$E2E_DIR"
 # stays longer than a reload of a debug build takes (page, WASM, hydration, websocket): a reload is not a leave.
 # Sends refill slowly (one per 30 s after a burst of 20), so that the rate-limit test's spent burst stays spent
 # while the page sends; every browser shares 127.0.0.1, so the per-address rate is generous.
-DATA_DIR="$E2E_DIR/data" UPLOADS_DIR="$E2E_DIR/uploads" ROOM_GRACE_SECS=2 LEAVE_GRACE_SECS=2 \
-  LIMIT_SENDS="20/10m,1000/10s,10000/1s" cargo leptos end-to-end
+export ROOM_GRACE_SECS=2 LEAVE_GRACE_SECS=2 LIMIT_SENDS="20/10m,1000/10s,10000/1s"
+
+step "Playwright end-to-end tests in Chromium, on SQLite"
+DATA_DIR="$E2E_DIR/sqlite" UPLOADS_DIR="$E2E_DIR/sqlite-uploads" cargo leptos end-to-end
+
+step "Playwright end-to-end tests in Chromium, on PostgreSQL"
+DATABASE_URL="$POSTGRES_URL" DATA_DIR="$E2E_DIR/postgres" UPLOADS_DIR="$E2E_DIR/postgres-uploads" \
+  cargo leptos end-to-end
 
 step "all tests passed"

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use app::server::limits::{LimitSettings, Rate, Rates, defaults as limits};
 use app::server::settings::{GifLimits, Settings, defaults};
+use app::server::store::Db;
 use app::server::uploads::StorageLimits;
 use ipnet::IpNet;
 
@@ -18,12 +19,15 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Database URL. Without it, a SQLite file `gif-chat.db` in --data-dir (created if missing).
+    /// Database URL: `sqlite://path/to/file.db` (created if missing) or `postgres://user:password@host/database`
+    /// (the database must exist; the schema is made on start). Without it, a SQLite file `gif-chat.db` in
+    /// --data-dir.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
-    /// Database URL of the sessions (kept apart, so session traffic never waits on chat writes). Without it, a
-    /// SQLite file `sessions.db` in --data-dir.
+    /// Database URL of the sessions. Without it: on PostgreSQL the chat's database (sessions in a schema of their
+    /// own), on SQLite a file `sessions.db` in --data-dir (kept apart, so session writes never wait on chat
+    /// writes).
     #[arg(long, env = "SESSIONS_DATABASE_URL")]
     pub sessions_database_url: Option<String>,
 
@@ -147,9 +151,10 @@ impl Config {
 
     /// The sessions' database: the explicit URL, or the default SQLite file.
     pub fn sessions_database_url(&self) -> String {
-        match &self.sessions_database_url {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("sessions.db").display()),
+        match (&self.sessions_database_url, &self.database_url) {
+            (Some(url), _) => url.clone(),
+            (None, Some(chat)) if Db::is_postgres_url(chat) => chat.clone(),
+            _ => format!("sqlite://{}", self.data_dir.join("sessions.db").display()),
         }
     }
 

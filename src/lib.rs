@@ -5,9 +5,9 @@
 
 pub mod config;
 mod connections;
+mod database;
 
 use std::future::Future;
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -24,94 +24,18 @@ use axum::{Router, middleware};
 use http::{HeaderValue, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::net::TcpListener;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite, cookie::time};
-use tower_sessions_sqlx_store::SqliteStore;
 
 pub use config::Config;
-
-/// How every connection to a SQLite database at `url` is opened: creating the file (and the data directory, for
-/// the default files) if needed, in WAL mode.
-fn connect_options(url: &str, config: &Config) -> anyhow::Result<SqliteConnectOptions> {
-    if config.database_url.is_none() || config.sessions_database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    }
-    Ok(SqliteConnectOptions::from_str(url)
-        .with_context(|| format!("invalid database URL {url:?}"))?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // With WAL, NORMAL is durable against application crashes; only an OS crash can lose the last commits.
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5)))
-}
-
-/// Opens (creating if needed) the SQLite database and brings its schema up to date.
-pub async fn connect_database(config: &Config) -> anyhow::Result<SqlitePool> {
-    let url = config.database_url();
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(connect_options(&url, config)?)
-        .await
-        .with_context(|| format!("opening database {url}"))?;
-    sqlx::migrate!("./migrations").run(&pool).await.context("running database migrations")?;
-    Ok(pool)
-}
-
-/// Opens the sessions' own database. It is a separate file, so session writes never wait on the chat's write
-/// lock (nor the chat on theirs). One connection: tower-sessions creates each new session in a transaction, and a
-/// burst of them would otherwise wait on SQLite's write lock in its busy handler (unfair, and holding
-/// connections); queued here, they wait their turn in order.
-pub async fn connect_sessions(config: &Config) -> anyhow::Result<SqlitePool> {
-    let url = config.sessions_database_url();
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(connect_options(&url, config)?)
-        .await
-        .with_context(|| format!("opening the sessions database {url}"))?;
-    SqliteStore::new(pool.clone()).migrate().await.context("creating the session table")?;
-    Ok(pool)
-}
-
-/// Sessions used to live in the chat database: move the unexpired ones to their own database once, so nobody
-/// loses their identity in the upgrade.
-async fn adopt_sessions_from_chat_database(chat: &SqlitePool, sessions: &SqlitePool) -> anyhow::Result<()> {
-    let old_table: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tower_sessions')",
-    )
-    .fetch_one(chat)
-    .await?;
-    if !old_table {
-        return Ok(());
-    }
-    let live: Vec<(String, Vec<u8>, String)> = sqlx::query_as(
-        "SELECT id, data, expiry_date FROM tower_sessions WHERE datetime(expiry_date) > datetime('now')",
-    )
-    .fetch_all(chat)
-    .await?;
-    let mut tx = sessions.begin().await?;
-    for (id, data, expiry_date) in &live {
-        sqlx::query("INSERT OR IGNORE INTO tower_sessions (id, data, expiry_date) VALUES (?, ?, ?)")
-            .bind(id)
-            .bind(data)
-            .bind(expiry_date)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    sqlx::query("DROP TABLE tower_sessions").execute(chat).await?;
-    tracing::info!(sessions = live.len(), "moved the sessions to their own database");
-    Ok(())
-}
+use database::adopt_sessions_from_chat_database;
+pub use database::{Sessions, connect_database, connect_sessions};
 
 /// Deletes expired sessions now and then, until the server shuts down (nothing else ever would).
-fn delete_expired_sessions(store: &SqliteStore, chat: &Chat, every_secs: f64) {
+fn delete_expired_sessions(store: &Sessions, chat: &Chat, every_secs: f64) {
     let (store, stopping) = (store.clone(), chat.stopping());
     let period = Duration::from_secs_f64(if every_secs.is_finite() { every_secs.clamp(0.05, 86_400.0) } else { 60.0 });
     tokio::spawn(async move {
@@ -143,7 +67,7 @@ impl Server {
 
         let sessions = connect_sessions(config).await?;
         adopt_sessions_from_chat_database(&db, &sessions).await.context("moving the sessions to their database")?;
-        let session_store = SqliteStore::new(sessions);
+        let session_store = Sessions::new(sessions);
         let identities = Identities::load(&db, config.behind_tls()).await.context("loading the cookie key")?;
 
         let leptos_options = LeptosOptions::builder()

@@ -90,8 +90,7 @@ async fn a_password_room_needs_its_password_which_is_remembered_and_never_shown(
     assert!(matches!(bob.room_page(room.id).await, RoomAccess::Open(_)), "the grant is remembered");
     bob.join(room.id).await;
 
-    let stored: String =
-        sqlx::query_scalar("SELECT password_hash FROM rooms").fetch_one(&app.db().await).await.unwrap();
+    let stored = app.text("SELECT password_hash FROM rooms").await;
     assert!(stored.starts_with("$argon2id$"), "stored as {stored}");
     for body in
         [app.get("/").await.text().await.unwrap(), app.get(&format!("/room/{}", room.id)).await.text().await.unwrap()]

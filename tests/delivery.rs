@@ -105,8 +105,9 @@ struct Process {
 }
 
 impl Process {
-    fn start(dir: &std::path::Path, addr: std::net::SocketAddr) -> Process {
+    fn start(dir: &std::path::Path, database_url: &str, addr: std::net::SocketAddr) -> Process {
         let child = Command::new(env!("CARGO_BIN_EXE_gif-chat"))
+            .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_SITE_ROOT", site_root())
             .env("DATA_DIR", dir.join("data"))
@@ -177,7 +178,8 @@ async fn follow(
 async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let mut server = Process::start(dir.path(), addr);
+    let database_url = common::fresh_database(dir.path()).await;
+    let mut server = Process::start(dir.path(), &database_url, addr);
     Process::wait_until_serving(addr).await;
 
     let people = [person_at(addr).await, person_at(addr).await, person_at(addr).await];
@@ -218,7 +220,7 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     server.kill_9();
-    server = Process::start(dir.path(), addr);
+    server = Process::start(dir.path(), &database_url, addr);
     let mut retries = 0;
     for sender in senders {
         retries += tokio::time::timeout(Duration::from_secs(60), sender).await.expect("senders finish").unwrap();
@@ -244,14 +246,13 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
         assert_eq!(texts.len(), expected.len(), "a message arrived twice or never");
         assert_eq!(texts.into_iter().collect::<BTreeSet<_>>(), expected);
     }
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("data/gif-chat.db").display()))
-        .await
-        .unwrap();
-    let (rows, distinct): (i64, i64) =
+    let db = app::server::store::Db::open(&database_url, 1).await.unwrap();
+    let (rows, distinct): (i64, i64) = app::with_pool!(&db, |pool| {
         sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT client_id) FROM messages WHERE kind = 'text'")
-            .fetch_one(&db)
+            .fetch_one(pool)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!((rows, distinct), (expected.len() as i64 + 1, expected.len() as i64 + 1), "stored exactly once");
     eprintln!("{} messages through a kill -9, {retries} retried sends, none doubled", expected.len());
     drop(server);

@@ -2,6 +2,7 @@
 
 mod common;
 
+use app::server::store::{Db, with_pool};
 use common::spawn_app;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,45 +53,48 @@ async fn unknown_address_is_a_404_page_with_a_way_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_file_is_created_and_migrated() {
+async fn the_database_is_created_and_migrated() {
     let app = spawn_app().await;
-    let db_file = app.config.data_dir.join("gif-chat.db");
-    assert!(db_file.exists(), "expected the default SQLite file at {}", db_file.display());
-
-    let pool = gif_chat::connect_database(&app.config).await.unwrap();
-    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    for table in ["messages", "rooms", "server_secrets"] {
+    let tables_sql = match app.db().await {
+        Db::Sqlite(_) => {
+            let db_file = app.config.data_dir.join("gif-chat.db");
+            assert!(db_file.exists(), "expected the SQLite file at {}", db_file.display());
+            assert!(app.config.data_dir.join("sessions.db").exists(), "sessions have their own file");
+            assert_eq!(app.text("PRAGMA journal_mode").await, "wal");
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        }
+        Db::Postgres(_) => {
+            let sessions =
+                app.count("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'tower_sessions'");
+            assert_eq!(sessions.await, 1, "sessions have a schema of their own");
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+        }
+    };
+    let tables: Vec<String> =
+        with_pool!(&app.db().await, |pool| sqlx::query_scalar(tables_sql).fetch_all(pool).await).unwrap();
+    for table in ["messages", "rooms", "server_secrets", "room_bans", "room_grants", "read_marks"] {
         assert!(tables.iter().any(|t| t == table), "missing table {table} in {tables:?}");
     }
-    assert!(!tables.iter().any(|t| t == "tower_sessions"), "sessions have their own database");
-    assert!(app.config.data_dir.join("sessions.db").exists());
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
-    assert_eq!(journal, "wal");
+    assert!(!tables.iter().any(|t| t == "tower_sessions"), "sessions are not among the chat's tables");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_kept_in_the_chat_database_by_earlier_versions_move_to_their_own() {
+    if common::on_postgres() {
+        return eprintln!("SQLite only: sessions were never kept anywhere else on PostgreSQL");
+    }
     let mut app = spawn_app().await;
-    let db = app.db().await;
-    sqlx::query(
+    app.execute(
         "CREATE TABLE tower_sessions (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry_date INTEGER NOT NULL)",
     )
-    .execute(&db)
-    .await
-    .unwrap();
-    sqlx::query(
+    .await;
+    app.execute(
         "INSERT INTO tower_sessions VALUES ('returning', x'01', '2999-01-01T00:00:00Z'), ('gone', x'02', '2000-01-01T00:00:00Z')",
     )
-    .execute(&db)
-    .await
-    .unwrap();
+    .await;
     app.restart().await;
-    let moved: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM tower_sessions").fetch_all(&app.sessions_db().await).await.unwrap();
-    assert_eq!(moved, vec!["returning".to_owned()], "live sessions move, expired ones do not");
+    assert_eq!(app.session_rows().await, 1, "live sessions move, expired ones do not");
+    assert_eq!(app.sessions_where("id = 'returning'").await, 1);
     let old_table = app.count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'tower_sessions'").await;
     assert_eq!(old_table, 0, "the old table is gone");
 }
@@ -99,16 +103,13 @@ async fn sessions_kept_in_the_chat_database_by_earlier_versions_move_to_their_ow
 async fn ten_thousand_rooms_make_a_small_page_and_can_be_paged_and_searched() {
     let app = spawn_app().await;
     let alice = app.person().await;
-    let db = app.db().await;
     // 10,000 rooms, the oldest activity first; room 1 is the needle in the haystack.
-    sqlx::query(
+    app.execute(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
          INSERT INTO rooms (title, max_members, owner_id, created_at, last_active_at)
          SELECT CASE i WHEN 1 THEN 'The Needle Room' ELSE 'Room ' || i END, 10, 'someone', i, i FROM n",
     )
-    .execute(&db)
-    .await
-    .unwrap();
+    .await;
 
     let page = app.get("/").await.text().await.unwrap();
     let cards = page.matches("class=\"room-card\"").count();

@@ -194,7 +194,7 @@ async fn an_internal_failure_is_a_plain_500_that_names_no_internals() {
     let alice = app.person().await;
     let room = alice.create_room("fragile", 10, "").await.unwrap();
     // Break the database under the running server: the admission query reads this table.
-    sqlx::query("DROP TABLE room_grants").execute(&app.db().await).await.unwrap();
+    app.execute("DROP TABLE room_grants").await;
     let response = alice
         .client
         .post(app.url("/api/room_page"))
@@ -320,15 +320,13 @@ async fn behind_tls_the_cookie_is_secure_and_host_prefixed_and_hsts_is_sent() {
 async fn expired_sessions_are_deleted_while_the_server_runs() {
     let app = common::spawn_app_with(|c| c.session_cleanup_secs = 0.2).await;
     let alice = app.person().await;
-    let db = app.sessions_db().await;
-    sqlx::query("INSERT INTO tower_sessions (id, data, expiry_date) VALUES ('stale', x'00', '2000-01-01T00:00:00Z')")
-        .execute(&db)
-        .await
-        .unwrap();
+    let stale = format!(
+        "INSERT INTO {} (id, data, expiry_date) VALUES ('stale', '', '2000-01-01T00:00:00Z')",
+        app.sessions_table()
+    );
+    app::with_pool!(&app.sessions_db().await, |pool| sqlx::query(&stale).execute(pool).await.map(drop)).unwrap();
     let deadline = tokio::time::Instant::now() + common::PATIENCE;
-    let stale =
-        || sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tower_sessions WHERE id = 'stale'").fetch_one(&db);
-    while stale().await.unwrap() > 0 {
+    while app.sessions_where("id = 'stale'").await > 0 {
         assert!(tokio::time::Instant::now() < deadline, "the expired session was never deleted");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

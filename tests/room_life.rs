@@ -452,13 +452,13 @@ async fn a_removed_person_gets_nothing_of_the_room_even_with_a_read_mark_left_by
     bob_live.close().await;
 
     // The race, forced: Bob's connection re-adds his read mark after the kick (a leave that lost the race).
-    let db = app.db().await;
-    sqlx::query("INSERT OR REPLACE INTO read_marks (room_id, visitor_id, last_read_seq) VALUES (?, ?, 0)")
-        .bind(room.id.get())
-        .bind(bob.me().id.as_str())
-        .execute(&db)
-        .await
-        .unwrap();
+    app.execute(&format!(
+        "INSERT INTO read_marks (room_id, visitor_id, last_read_seq) VALUES ({}, '{}', 0)
+         ON CONFLICT (room_id, visitor_id) DO UPDATE SET last_read_seq = 0",
+        room.id.get(),
+        bob.me().id.as_str()
+    ))
+    .await;
 
     let mut lobby = bob.connect().await;
     lobby.send(&ClientCommand::SubscribeLobby).await;

@@ -21,8 +21,11 @@ pub async fn whoami() -> Result<Person, AppError> {
 pub async fn load_lobby() -> Result<Lobby, AppError> {
     respond(
         async {
+            // The service first, before any await: a page whose reader left is disposed meanwhile, with its
+            // context (leptos-rs/leptos#3595).
+            let chat = chat();
             let me = me().await?;
-            let rooms = chat().list_rooms(&me, None, 0).await?;
+            let rooms = chat.list_rooms(&me, None, 0).await?;
             Ok(Lobby { me, rooms })
         }
         .await,
@@ -55,12 +58,13 @@ pub async fn create_room(
 
     respond(
         async {
+            let chat = chat();
             let owner = me().await?;
-            chat().limits().create_room(&owner.id, client_address().await)?;
+            chat.limits().create_room(&owner.id, client_address().await)?;
             let title = Title::parse(&title)?;
             let limit = MemberLimit::parse(&max_members)?;
             let password = RoomPassword::parse(password.as_deref())?;
-            let room = chat().create_room(&owner, title, limit, password).await?;
+            let room = chat.create_room(&owner, title, limit, password).await?;
             leptos_axum::redirect(&format!("/room/{}", room.id));
             Ok(room)
         }
@@ -93,12 +97,13 @@ pub async fn send_message(
 
     respond(
         async {
+            let chat = chat();
             let me = me().await?;
-            chat().limits().send(&me.id, client_address().await)?;
+            chat.limits().send(&me.id, client_address().await)?;
             let body = MessageBody::parse(&body)?;
             let to = to.filter(|to| !to.is_empty()).map(|to| PersonId::parse(&to)).transpose()?;
             let client_id = ClientMessageId::parse(client_id.as_deref())?;
-            chat().send_text(room, &me, body, to, client_id).await
+            chat.send_text(room, &me, body, to, client_id).await
         }
         .await,
     )

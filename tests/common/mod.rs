@@ -1,5 +1,9 @@
-//! Test harness: the real app on 127.0.0.1:0 with a fresh SQLite file and uploads directory per test, and
+//! Test harness: the real app on 127.0.0.1:0 with a fresh database and uploads directory per test, and
 //! "people": each with their own cookie jar (so their own session), speaking HTTP and the websocket protocol.
+//!
+//! The database is a SQLite file in the test's temporary directory, or, when `GIF_CHAT_TEST_POSTGRES` names a
+//! PostgreSQL server (`scripts/test.sh` starts one and runs every suite a second time), a new database of its
+//! own on that server.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::net::SocketAddr;
@@ -9,6 +13,7 @@ use std::time::Duration;
 
 use app::live::{ClientCommand, LiveEvent};
 use app::model::{ChatMessage, Person, RoomAccess, RoomId, RoomSummary};
+use app::server::store::{Db, TEST_POSTGRES_ENV, create_scratch_database, with_pool};
 use futures_util::{SinkExt, StreamExt};
 use gif_chat::{Config, Server};
 use reqwest::cookie::{CookieStore, Jar};
@@ -29,6 +34,20 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
+/// Whether this run's tests use PostgreSQL (else SQLite).
+pub fn on_postgres() -> bool {
+    std::env::var_os(TEST_POSTGRES_ENV).is_some()
+}
+
+/// The URL of a new, empty database for one test: a SQLite file under `dir` (the server's default place), or a
+/// new database on the test run's PostgreSQL server.
+pub async fn fresh_database(dir: &std::path::Path) -> String {
+    match std::env::var(TEST_POSTGRES_ENV) {
+        Ok(server) => create_scratch_database(&server).await.expect("creating a scratch PostgreSQL database"),
+        Err(_) => format!("sqlite://{}", dir.join("data").join("gif-chat.db").display()),
+    }
+}
+
 /// Where `cargo leptos build` puts the site (JS, WASM, CSS, public assets).
 pub fn site_root() -> PathBuf {
     std::env::var_os("LEPTOS_SITE_ROOT")
@@ -44,6 +63,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("creating a temp dir");
     let mut config = Config::for_dir(dir.path(), site_root());
+    config.database_url = Some(fresh_database(dir.path()).await);
     adjust(&mut config);
     let (addr, shutdown, task, chat) = start(&config).await;
     config.addr = addr;
@@ -124,23 +144,45 @@ impl TestApp {
         files
     }
 
-    pub async fn db(&self) -> sqlx::SqlitePool {
+    /// A new connection pool to the chat's database.
+    pub async fn db(&self) -> Db {
         gif_chat::connect_database(&self.config).await.unwrap()
     }
 
-    pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.db().await).await.unwrap()
+    /// Runs `sql` (written for both databases) on the chat's database.
+    pub async fn execute(&self, sql: &str) {
+        with_pool!(&self.db().await, |pool| sqlx::query(sql).execute(pool).await.map(drop)).unwrap();
     }
 
-    /// The sessions' own database.
-    pub async fn sessions_db(&self) -> sqlx::SqlitePool {
+    /// The number `sql` (a query for one integer) answers on the chat's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        with_pool!(&self.db().await, |pool| sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
+    }
+
+    /// The text `sql` (a query for one string) answers on the chat's database.
+    pub async fn text(&self, sql: &str) -> String {
+        with_pool!(&self.db().await, |pool| sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
+    }
+
+    /// The sessions' database.
+    pub async fn sessions_db(&self) -> Db {
         gif_chat::connect_sessions(&self.config).await.unwrap()
+    }
+
+    /// The sessions' table, as tower-sessions' store for this database names it.
+    pub fn sessions_table(&self) -> &'static str {
+        if on_postgres() { "tower_sessions.session" } else { "tower_sessions" }
+    }
+
+    /// How many sessions are stored that `condition` (SQL, e.g. `TRUE`) holds for.
+    pub async fn sessions_where(&self, condition: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {} WHERE {condition}", self.sessions_table());
+        with_pool!(&self.sessions_db().await, |pool| sqlx::query_scalar(&sql).fetch_one(pool).await).unwrap()
     }
 
     /// How many sessions are stored.
     pub async fn session_rows(&self) -> i64 {
-        let db = self.sessions_db().await;
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tower_sessions").fetch_one(&db).await.unwrap()
+        self.sessions_where("TRUE").await
     }
 }
 

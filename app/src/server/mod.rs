@@ -16,6 +16,7 @@ pub mod limits;
 pub mod origin;
 pub mod passwords;
 pub mod settings;
+pub mod store;
 pub mod upload;
 pub mod uploads;
 pub mod ws;

@@ -18,6 +18,7 @@ mod minimal;
 mod process;
 mod scenarios;
 mod stats;
+mod writes;
 
 use std::path::PathBuf;
 
@@ -33,9 +34,14 @@ pub struct Options {
     /// The built site (for the page scenario's SSR and the wasm size).
     #[arg(long, default_value = "target/site")]
     pub site_root: PathBuf,
-    /// Which scenarios to run (comma-separated): fanout, chat, idle, uploads, pages, wasm, abuse; or all.
+    /// Which scenarios to run (comma-separated): fanout, chat, writes, idle, uploads, pages, wasm, abuse; or all.
     #[arg(long, default_value = "all")]
     pub scenarios: String,
+    /// The servers' database: without it each uses a SQLite file of its own (the default store); with a
+    /// PostgreSQL URL (`postgres://user@host:port/any_database`), each gets a new database on that server,
+    /// dropped when the run ends.
+    #[arg(long)]
+    pub database_url: Option<String>,
     /// Tiny numbers and a few seconds: proves the tool works (CI runs this).
     #[arg(long)]
     pub smoke: bool,
@@ -100,6 +106,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
         table.chat(&chat);
         results.insert("chat_like".into(), serde_json::to_value(&chat)?);
     });
+    scenario!("writes", writes::writes(&options).await, |writes| {
+        table.writes(&writes);
+        results.insert("writes".into(), serde_json::to_value(&writes)?);
+    });
     scenario!("idle", scenarios::idle(&options).await, |idle| {
         table.idle(&idle);
         results.insert("idle".into(), serde_json::to_value(&idle)?);
@@ -121,6 +131,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
         results.insert("wasm".into(), serde_json::to_value(&wasm)?);
     });
     results.insert("smoke".into(), options.smoke.into());
+    results.insert("store".into(), process::store_name(&options).into());
+    process::drop_scratch_databases(&options).await;
     results.insert("cores".into(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).into());
 
     table.print();

@@ -42,6 +42,10 @@ impl ServerProcess {
         if let Some(cores) = cores {
             pin_children_to(&mut command, cores);
         }
+        match &options.database_url {
+            Some(server) => command.env("DATABASE_URL", scratch_database(server).await?),
+            None => command.env_remove("DATABASE_URL"),
+        };
         let child = command
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_SITE_ROOT", &options.site_root)
@@ -113,6 +117,44 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Which store the servers use, for the results.
+pub fn store_name(options: &crate::Options) -> &'static str {
+    if options.database_url.is_some() { "postgres" } else { "sqlite" }
+}
+
+/// Databases made by [`scratch_database`] in this run.
+static SCRATCH: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// A new database on the PostgreSQL server `server_url` points at (its database part is replaced); returns its
+/// URL. Each scenario's server starts on an empty one, so no scenario measures another's rooms.
+async fn scratch_database(server_url: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    let name = format!("gif_chat_load_{}_{}", std::process::id(), SCRATCH.lock().unwrap().len());
+    let mut server = sqlx::PgConnection::connect(server_url).await.context("connecting to --database-url")?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut server).await?;
+    SCRATCH.lock().unwrap().push(name.clone());
+    let (address, options) =
+        server_url.split_once('?').map_or((server_url, String::new()), |(a, o)| (a, format!("?{o}")));
+    let (scheme, rest) = address.split_once("://").context("--database-url: expected postgres://…")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    Ok(format!("{scheme}://{authority}/{name}{options}"))
+}
+
+/// Drops the databases this run made (their servers have stopped).
+pub async fn drop_scratch_databases(options: &crate::Options) {
+    use sqlx::Connection;
+    let names = std::mem::take(&mut *SCRATCH.lock().unwrap());
+    let Some(server_url) = &options.database_url else { return };
+    let Ok(mut server) = sqlx::PgConnection::connect(server_url).await else { return };
+    for name in names {
+        if let Err(error) =
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut server).await
+        {
+            eprintln!("could not drop the scratch database {name}: {error}");
+        }
     }
 }
 

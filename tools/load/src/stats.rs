@@ -59,6 +59,15 @@ impl Table {
         self.row(name, "missing / duplicated", format!("{} / {}", run.missing, run.duplicated));
     }
 
+    pub fn writes(&mut self, run: &crate::writes::Writes) {
+        let name = "writes";
+        self.row(name, "rooms × senders", format!("{} × {}", run.rooms, run.senders_per_room));
+        self.row(name, "committed messages/s", format!("{:.0}", run.per_sec));
+        self.row(name, "send→ack p50/p99/max", latency(&run.ack));
+        self.row(name, "server CPU", format!("{:.0}% of one core", run.server_cpu_percent));
+        self.row(name, "gaps / doubles in seq", format!("{} / {}", run.gaps, run.doubles));
+    }
+
     pub fn idle(&mut self, run: &crate::scenarios::Idle) {
         let name = "idle";
         self.row(name, "connections", run.connections.to_string());

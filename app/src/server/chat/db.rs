@@ -1,12 +1,14 @@
 //! Rooms and messages in the database (the durable truth). Private to the chat core: every function takes the
-//! pool and does one thing, in one statement or one transaction; the [`super::Chat`] service composes them.
+//! database and does one thing, in one statement or one transaction; the [`super::Chat`] service composes them.
+//! Each is written once for both databases (see [`crate::server::store`]).
 //!
-//! (Over 400 lines: a third is the repository tests on a real SQLite file, kept beside the queries they check.)
+//! (Over 400 lines: a third is the repository tests, kept beside the queries they check and run on both.)
 
-use sqlx::{FromRow, SqliteExecutor, SqlitePool};
+use sqlx::FromRow;
 
 use crate::model::{ChatMessage, MessageKind, PAGE_SIZE, PersonId, RoomId};
 use crate::server::identity::person;
+use crate::server::store::{Db, LockRoom, with_pool};
 use crate::server::uploads;
 
 /// A room row, including the secret the client never sees.
@@ -45,12 +47,17 @@ struct MessageRow {
 const ROOM_COLUMNS: &str = "id, title, max_members, password_hash, owner_id, created_at";
 const MESSAGE_COLUMNS: &str = "room_id, seq, kind, author_id, recipient_id, body, created_at";
 
-/// SQL condition: the message is one `?` (the viewer's id, bound twice) may read. Whispers are for two people.
-const VISIBLE_TO: &str = "(kind != 'whisper' OR author_id = ? OR recipient_id = ?)";
-/// The reader is not banned from the room (both bound: the room, then the reader): someone removed gets nothing
-/// of it, whatever else (a read mark, a connection that has not noticed yet) says otherwise. Uncorrelated, so
-/// SQLite evaluates it once per query, not per message.
-const NOT_BANNED: &str = "NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = ? AND b.visitor_id = ?)";
+/// SQL condition: the message is one `viewer` (a parameter, such as `$2`) may read. Whispers are for two people.
+fn visible_to(viewer: &str) -> String {
+    format!("(kind != 'whisper' OR author_id = {viewer} OR recipient_id = {viewer})")
+}
+
+/// SQL condition: `reader` is not banned from `room` (both parameters): someone removed gets nothing of it,
+/// whatever else (a read mark, a connection that has not noticed yet) says otherwise. Uncorrelated, so it is
+/// evaluated once per query, not per message.
+fn not_banned(room: &str, reader: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = {room} AND b.visitor_id = {reader})")
+}
 
 impl From<MessageRow> for ChatMessage {
     fn from(row: MessageRow) -> ChatMessage {
@@ -82,68 +89,71 @@ pub struct NewRoom<'a> {
     pub owner: &'a PersonId,
 }
 
+const GRANT: &str =
+    "INSERT INTO room_grants (room_id, visitor_id, granted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
 /// Creates a room; a locked room's owner is granted it in the same transaction.
-pub async fn insert_room(db: &SqlitePool, room: NewRoom<'_>) -> sqlx::Result<RoomRow> {
-    let mut tx = db.begin().await?;
-    let row = sqlx::query_as::<_, RoomRow>(&format!(
-        "INSERT INTO rooms (title, max_members, password_hash, owner_id, created_at, last_active_at)
-         VALUES (?, ?, ?, ?, ?, ?)
-         RETURNING {ROOM_COLUMNS}"
-    ))
-    .bind(room.title)
-    .bind(room.max_members)
-    .bind(room.password_hash)
-    .bind(room.owner)
-    .bind(now_millis())
-    .bind(now_millis())
-    .fetch_one(&mut *tx)
-    .await?;
-    if row.password_hash.is_some() {
-        grant_with(&mut *tx, row.id, room.owner).await?;
-    }
-    tx.commit().await?;
-    Ok(row)
+pub async fn insert_room(db: &Db, room: NewRoom<'_>) -> sqlx::Result<RoomRow> {
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let row = sqlx::query_as::<_, RoomRow>(&format!(
+            "INSERT INTO rooms (title, max_members, password_hash, owner_id, created_at, last_active_at)
+             VALUES ($1, $2, $3, $4, $5, $5)
+             RETURNING {ROOM_COLUMNS}"
+        ))
+        .bind(room.title)
+        .bind(i64::from(room.max_members))
+        .bind(room.password_hash)
+        .bind(room.owner)
+        .bind(now_millis())
+        .fetch_one(&mut *tx)
+        .await?;
+        if row.password_hash.is_some() {
+            sqlx::query(GRANT).bind(row.id).bind(room.owner).bind(now_millis()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(row)
+    })
 }
 
 /// The room and what decides whether `person` may enter it, in one query. `None` if the room does not exist.
-pub async fn admission(db: &SqlitePool, room: RoomId, person: &PersonId) -> sqlx::Result<Option<AdmissionRow>> {
-    sqlx::query_as::<_, AdmissionRow>(&format!(
+pub async fn admission(db: &Db, room: RoomId, person: &PersonId) -> sqlx::Result<Option<AdmissionRow>> {
+    let sql = format!(
         "SELECT {ROOM_COLUMNS}, last_seq,
-                EXISTS (SELECT 1 FROM room_bans WHERE room_id = rooms.id AND visitor_id = ?1) AS banned,
-                EXISTS (SELECT 1 FROM room_grants WHERE room_id = rooms.id AND visitor_id = ?1) AS granted
-         FROM rooms WHERE id = ?2"
-    ))
-    .bind(person)
-    .bind(room)
-    .fetch_optional(db)
-    .await
+                EXISTS (SELECT 1 FROM room_bans WHERE room_id = rooms.id AND visitor_id = $1) AS banned,
+                EXISTS (SELECT 1 FROM room_grants WHERE room_id = rooms.id AND visitor_id = $1) AS granted
+         FROM rooms WHERE id = $2"
+    );
+    with_pool!(db, |pool| sqlx::query_as(&sql).bind(person).bind(room).fetch_optional(pool).await)
 }
 
-pub async fn find_room(db: &SqlitePool, id: RoomId) -> sqlx::Result<Option<RoomRow>> {
-    sqlx::query_as::<_, RoomRow>(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+pub async fn find_room(db: &Db, id: RoomId) -> sqlx::Result<Option<RoomRow>> {
+    let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1");
+    with_pool!(db, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)
 }
 
 /// Every room (for start-up).
-pub async fn all_rooms(db: &SqlitePool) -> sqlx::Result<Vec<RoomRow>> {
-    sqlx::query_as::<_, RoomRow>(&format!("SELECT {ROOM_COLUMNS} FROM rooms")).fetch_all(db).await
+pub async fn all_rooms(db: &Db) -> sqlx::Result<Vec<RoomRow>> {
+    let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms");
+    with_pool!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
 }
 
 /// Up to `limit` rooms after the first `offset`, the most recently active first; with `title`, only rooms whose
-/// title contains it (ignoring ASCII case).
-pub async fn rooms_page(db: &SqlitePool, title: Option<&str>, offset: u32, limit: u32) -> sqlx::Result<Vec<RoomRow>> {
-    sqlx::query_as::<_, RoomRow>(&format!(
+/// title contains it (ignoring case).
+pub async fn rooms_page(db: &Db, title: Option<&str>, offset: u32, limit: u32) -> sqlx::Result<Vec<RoomRow>> {
+    // A LIKE pattern matching the text anywhere, its own wildcards taken literally.
+    let pattern = title.map(|text| {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let sql = format!(
         "SELECT {ROOM_COLUMNS} FROM rooms
-         WHERE ?1 IS NULL OR instr(lower(title), lower(?1)) > 0
-         ORDER BY last_active_at DESC, id DESC LIMIT ?2 OFFSET ?3"
-    ))
-    .bind(title)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await
+         WHERE $1 IS NULL OR lower(title) LIKE lower($1) ESCAPE '\\'
+         ORDER BY last_active_at DESC, id DESC LIMIT $2 OFFSET $3"
+    );
+    with_pool!(db, |pool| {
+        sqlx::query_as(&sql).bind(&pattern).bind(i64::from(limit)).bind(i64::from(offset)).fetch_all(pool).await
+    })
 }
 
 /// What a new message says and who it is from and for.
@@ -171,11 +181,47 @@ pub enum Inserted {
     Duplicate(ChatMessage),
 }
 
+/// One statement that takes the room's next number and inserts the message (the trigger
+/// `messages_advance_room_seq` moves the room's counter on). On PostgreSQL it runs in a transaction that locked
+/// the room first ([`LockRoom`]), so two sends never get the same number. An author banned meanwhile (a kick while their upload
+/// was being re-encoded) posts nothing. A macro, so that it runs on whichever database's transaction it is given.
+macro_rules! insert_message_query {
+    ($room:expr, $message:expr) => {
+        sqlx::query_as::<_, MessageRow>(&format!(
+            "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id)
+             SELECT id, last_seq + 1, $1, $2, $3, $4, $5, $6 FROM rooms
+             WHERE id = $7 AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = $2)
+             RETURNING {MESSAGE_COLUMNS}"
+        ))
+        .bind($message.kind.as_str())
+        .bind($message.author)
+        .bind($message.recipient)
+        .bind($message.body)
+        .bind(now_millis())
+        .bind($message.client_id)
+        .bind($room)
+    };
+}
+
 /// Commits a message with the room's next sequence number, or finds the one a retry already committed.
 /// `None` if the room does not exist (any more).
-pub async fn insert_message(db: &SqlitePool, room: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<Inserted>> {
-    match insert_message_with(db, room, &message).await {
-        Ok(row) => Ok(row.map(Inserted::New)),
+pub async fn insert_message(db: &Db, room: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<Inserted>> {
+    let inserted = match db {
+        // One statement, one round trip: SQLite's single writer lock, taken before the statement reads, orders
+        // the sends.
+        Db::Sqlite(pool) => insert_message_query!(room, &message).fetch_optional(pool).await,
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            tx.lock_room(room).await?;
+            let row = insert_message_query!(room, &message).fetch_optional(&mut *tx).await;
+            if row.is_ok() {
+                tx.commit().await?;
+            }
+            row
+        }
+    };
+    match inserted {
+        Ok(row) => Ok(row.map(|row| Inserted::New(row.into()))),
         // A retry of a send that was committed already: answer with the original.
         Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
             Ok(find_by_client_id(db, room, &message).await?.map(Inserted::Duplicate))
@@ -184,82 +230,47 @@ pub async fn insert_message(db: &SqlitePool, room: RoomId, message: NewMessage<'
     }
 }
 
-async fn insert_message_with(
-    db: impl SqliteExecutor<'_>,
-    room: RoomId,
-    message: &NewMessage<'_>,
-) -> sqlx::Result<Option<ChatMessage>> {
-    // One statement: it takes the room's next number and inserts (the trigger `messages_advance_room_seq` moves
-    // the counter on). SQLite runs one writer at a time, so two sends never get the same number. An author
-    // banned meanwhile (a kick while their upload was being re-encoded) posts nothing.
-    let row = sqlx::query_as::<_, MessageRow>(&format!(
-        "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id)
-         SELECT id, last_seq + 1, ?, ?, ?, ?, ?, ? FROM rooms
-         WHERE id = ? AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = ?)
-         RETURNING {MESSAGE_COLUMNS}"
-    ))
-    .bind(message.kind.as_str())
-    .bind(message.author)
-    .bind(message.recipient)
-    .bind(message.body)
-    .bind(now_millis())
-    .bind(message.client_id)
-    .bind(room)
-    .bind(message.author)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(ChatMessage::from))
-}
-
 /// Whether `person` is banned from `room`.
-pub async fn is_banned(db: &SqlitePool, room: RoomId, person: &PersonId) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ? AND visitor_id = ?)")
-        .bind(room)
-        .bind(person)
-        .fetch_one(db)
-        .await
+pub async fn is_banned(db: &Db, room: RoomId, person: &PersonId) -> sqlx::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND visitor_id = $2)";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).bind(person).fetch_one(pool).await)
 }
 
-async fn find_by_client_id(
-    db: &SqlitePool,
-    room: RoomId,
-    message: &NewMessage<'_>,
-) -> sqlx::Result<Option<ChatMessage>> {
+async fn find_by_client_id(db: &Db, room: RoomId, message: &NewMessage<'_>) -> sqlx::Result<Option<ChatMessage>> {
     let (Some(author), Some(client_id)) = (message.author, message.client_id) else {
         return Ok(None);
     };
-    let row = sqlx::query_as::<_, MessageRow>(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND author_id = ? AND client_id = ?"
-    ))
-    .bind(room)
-    .bind(author)
-    .bind(client_id)
-    .fetch_optional(db)
-    .await?;
+    let sql =
+        format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND author_id = $2 AND client_id = $3");
+    let row: Option<MessageRow> = with_pool!(db, |pool| {
+        sqlx::query_as(&sql).bind(room).bind(author).bind(client_id).fetch_optional(pool).await?
+    });
     Ok(row.map(ChatMessage::from))
 }
 
 /// Up to a page of the messages `viewer` may read before `before_seq` (or the latest ones), oldest first, and
 /// whether more exist.
 pub async fn messages_before(
-    db: &SqlitePool,
+    db: &Db,
     room: RoomId,
     viewer: &PersonId,
     before_seq: Option<i64>,
 ) -> sqlx::Result<(Vec<ChatMessage>, bool)> {
-    let mut rows = sqlx::query_as::<_, MessageRow>(&format!(
+    let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages
-         WHERE room_id = ? AND seq < ? AND {VISIBLE_TO} AND {NOT_BANNED} ORDER BY seq DESC LIMIT ?"
-    ))
-    .bind(room)
-    .bind(before_seq.unwrap_or(i64::MAX))
-    .bind(viewer)
-    .bind(viewer)
-    .bind(room)
-    .bind(viewer)
-    .bind(PAGE_SIZE + 1)
-    .fetch_all(db)
-    .await?;
+         WHERE room_id = $1 AND seq < $2 AND {} AND {} ORDER BY seq DESC LIMIT $4",
+        visible_to("$3"),
+        not_banned("$1", "$3"),
+    );
+    let mut rows: Vec<MessageRow> = with_pool!(db, |pool| {
+        sqlx::query_as(&sql)
+            .bind(room)
+            .bind(before_seq.unwrap_or(i64::MAX))
+            .bind(viewer)
+            .bind(PAGE_SIZE + 1)
+            .fetch_all(pool)
+            .await?
+    });
     let has_earlier = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     rows.reverse();
@@ -268,75 +279,58 @@ pub async fn messages_before(
 
 /// The messages `viewer` may read after `after_seq` up to `until_seq`, oldest first, at most `limit`.
 pub async fn messages_after(
-    db: &SqlitePool,
+    db: &Db,
     room: RoomId,
     viewer: &PersonId,
     after_seq: i64,
     until_seq: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<ChatMessage>> {
-    let rows = sqlx::query_as::<_, MessageRow>(&format!(
+    let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages
-         WHERE room_id = ? AND seq > ? AND seq <= ? AND {VISIBLE_TO} AND {NOT_BANNED} ORDER BY seq LIMIT ?"
-    ))
-    .bind(room)
-    .bind(after_seq)
-    .bind(until_seq)
-    .bind(viewer)
-    .bind(viewer)
-    .bind(room)
-    .bind(viewer)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
+         WHERE room_id = $1 AND seq > $2 AND seq <= $3 AND {} AND {} ORDER BY seq LIMIT $5",
+        visible_to("$4"),
+        not_banned("$1", "$4"),
+    );
+    let rows: Vec<MessageRow> = with_pool!(db, |pool| {
+        sqlx::query_as(&sql).bind(room).bind(after_seq).bind(until_seq).bind(viewer).bind(limit).fetch_all(pool).await?
+    });
     Ok(rows.into_iter().map(ChatMessage::from).collect())
 }
 
 /// Deletes a room and its messages; returns the GIF files its messages pointed at, for the caller to delete.
-pub async fn delete_room(db: &SqlitePool, room: RoomId) -> sqlx::Result<Vec<String>> {
-    let mut tx = db.begin().await?;
-    // Start with a write, so the transaction takes the write lock at once (a read first would have to upgrade,
-    // which fails if another write commits in between).
-    let files =
-        sqlx::query_scalar::<_, String>("DELETE FROM messages WHERE room_id = ? AND kind = 'gif' RETURNING body")
+pub async fn delete_room(db: &Db, room: RoomId) -> sqlx::Result<Vec<String>> {
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        // No message can be added meanwhile, so every file is in the answer. (On SQLite the first statement is a
+        // write, taking the write lock at once: a read first would have to upgrade, which fails if another write
+        // commits in between.)
+        tx.lock_room(room).await?;
+        let files = sqlx::query_scalar("DELETE FROM messages WHERE room_id = $1 AND kind = 'gif' RETURNING body")
             .bind(room)
             .fetch_all(&mut *tx)
             .await?;
-    sqlx::query("DELETE FROM rooms WHERE id = ?").bind(room).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(files)
+        sqlx::query("DELETE FROM rooms WHERE id = $1").bind(room).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(files)
+    })
 }
 
 /// Remembers that `person` may enter the password room `room`.
-pub async fn grant(db: &SqlitePool, room: RoomId, person: &PersonId) -> sqlx::Result<()> {
-    grant_with(db, room, person).await
-}
-
-async fn grant_with(db: impl SqliteExecutor<'_>, room: RoomId, person: &PersonId) -> sqlx::Result<()> {
-    sqlx::query("INSERT OR IGNORE INTO room_grants (room_id, visitor_id, granted_at) VALUES (?, ?, ?)")
-        .bind(room)
-        .bind(person)
-        .bind(now_millis())
-        .execute(db)
-        .await?;
-    Ok(())
+pub async fn grant(db: &Db, room: RoomId, person: &PersonId) -> sqlx::Result<()> {
+    with_pool!(db, |pool| sqlx::query(GRANT).bind(room).bind(person).bind(now_millis()).execute(pool).await.map(drop))
 }
 
 /// The sequence number of the room's latest message (0 for none), or `None` if the room does not exist.
-pub async fn last_seq(db: &SqlitePool, room: RoomId) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar::<_, i64>("SELECT last_seq FROM rooms WHERE id = ?").bind(room).fetch_optional(db).await
+pub async fn last_seq(db: &Db, room: RoomId) -> sqlx::Result<Option<i64>> {
+    let sql = "SELECT last_seq FROM rooms WHERE id = $1";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).fetch_optional(pool).await)
 }
 
 /// Stores the room's owner as decided at presence version `version`, unless a later decision is stored already.
-pub async fn set_owner(db: &SqlitePool, room: RoomId, owner: &PersonId, version: u64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE rooms SET owner_id = ?, owner_version = ? WHERE id = ? AND owner_version < ?")
-        .bind(owner)
-        .bind(version as i64)
-        .bind(room)
-        .bind(version as i64)
-        .execute(db)
-        .await?;
-    Ok(())
+pub async fn set_owner(db: &Db, room: RoomId, owner: &PersonId, version: u64) -> sqlx::Result<()> {
+    let sql = "UPDATE rooms SET owner_id = $1, owner_version = $2 WHERE id = $3 AND owner_version < $2";
+    with_pool!(db, |pool| sqlx::query(sql).bind(owner).bind(version as i64).bind(room).execute(pool).await.map(drop))
 }
 
 /// What a kick did.
@@ -350,134 +344,109 @@ pub enum Kicked {
 
 /// The owner `by` removes `target` from `room`, in one transaction: the ban, the end of their read mark and
 /// password grant, and the system message saying so. Whoever is not the owner changes nothing.
-pub async fn kick(
-    db: &SqlitePool,
-    room: RoomId,
-    by: &PersonId,
-    target: &PersonId,
-    announcement: &str,
-) -> sqlx::Result<Kicked> {
-    let mut tx = db.begin().await?;
-    // The ban comes first (a write: the transaction holds the write lock from here), and only as the owner.
-    let banned = sqlx::query(
-        "INSERT OR REPLACE INTO room_bans (room_id, visitor_id, banned_at)
-         SELECT id, ?, ? FROM rooms WHERE id = ? AND owner_id = ?",
-    )
-    .bind(target)
-    .bind(now_millis())
-    .bind(room)
-    .bind(by)
-    .execute(&mut *tx)
-    .await?;
-    if banned.rows_affected() == 0 {
-        let exists = sqlx::query_scalar::<_, i64>("SELECT 1 FROM rooms WHERE id = ?")
-            .bind(room)
-            .fetch_optional(&mut *tx)
-            .await?;
-        return Ok(if exists.is_some() { Kicked::NotOwner } else { Kicked::NoRoom });
-    }
-    sqlx::query("DELETE FROM read_marks WHERE room_id = ? AND visitor_id = ?")
-        .bind(room)
+pub async fn kick(db: &Db, room: RoomId, by: &PersonId, target: &PersonId, announcement: &str) -> sqlx::Result<Kicked> {
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        tx.lock_room(room).await?;
+        // The ban comes first (on SQLite a write: the transaction holds the write lock from here), and only as
+        // the owner.
+        let banned = sqlx::query(
+            "INSERT INTO room_bans (room_id, visitor_id, banned_at)
+             SELECT id, $1, $2 FROM rooms WHERE id = $3 AND owner_id = $4
+             ON CONFLICT (room_id, visitor_id) DO UPDATE SET banned_at = excluded.banned_at",
+        )
         .bind(target)
+        .bind(now_millis())
+        .bind(room)
+        .bind(by)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM room_grants WHERE room_id = ? AND visitor_id = ?")
-        .bind(room)
-        .bind(target)
-        .execute(&mut *tx)
-        .await?;
-    let message = insert_message_with(&mut *tx, room, &NewMessage::system(announcement)).await?;
-    tx.commit().await?;
-    Ok(message.map_or(Kicked::NoRoom, Kicked::Done))
+        if banned.rows_affected() == 0 {
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rooms WHERE id = $1)")
+                .bind(room)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok(if exists { Kicked::NotOwner } else { Kicked::NoRoom });
+        }
+        for table in ["read_marks", "room_grants"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE room_id = $1 AND visitor_id = $2"))
+                .bind(room)
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let message = insert_message_query!(room, &NewMessage::system(announcement)).fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(message.map_or(Kicked::NoRoom, |message| Kicked::Done(message.into())))
+    })
 }
 
 /// Records that `person` has read `room` up to `seq` (never moving the mark back). Someone banned from the room
 /// gets no mark (a leave racing the kick must not make them follow the room again).
-pub async fn mark_read(db: &SqlitePool, room: RoomId, person: &PersonId, seq: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO read_marks (room_id, visitor_id, last_read_seq)
-         SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM room_bans WHERE room_id = ?1 AND visitor_id = ?2)
-         ON CONFLICT (room_id, visitor_id) DO UPDATE SET last_read_seq = max(last_read_seq, excluded.last_read_seq)",
-    )
-    .bind(room)
-    .bind(person)
-    .bind(seq)
-    .execute(db)
-    .await?;
-    Ok(())
+pub async fn mark_read(db: &Db, room: RoomId, person: &PersonId, seq: i64) -> sqlx::Result<()> {
+    let sql = "INSERT INTO read_marks (room_id, visitor_id, last_read_seq)
+         SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND visitor_id = $2)
+         ON CONFLICT (room_id, visitor_id) DO UPDATE SET last_read_seq = excluded.last_read_seq
+         WHERE excluded.last_read_seq > read_marks.last_read_seq";
+    with_pool!(db, |pool| sqlx::query(sql).bind(room).bind(person).bind(seq).execute(pool).await.map(drop))
 }
 
 /// People who entered `room` before (and so follow it from the room list), unless banned from it since.
-pub async fn readers(db: &SqlitePool, room: RoomId) -> sqlx::Result<Vec<PersonId>> {
-    sqlx::query_scalar::<_, PersonId>(
-        "SELECT visitor_id FROM read_marks r WHERE room_id = ?
-         AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)",
-    )
-    .bind(room)
-    .fetch_all(db)
-    .await
+pub async fn readers(db: &Db, room: RoomId) -> sqlx::Result<Vec<PersonId>> {
+    let sql = "SELECT visitor_id FROM read_marks r WHERE room_id = $1
+         AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).fetch_all(pool).await)
 }
 
 /// For every room `viewer` entered before: how many messages from others came since they read it, and the
 /// latest of them.
-pub async fn unread_for(db: &SqlitePool, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId, u32, Option<ChatMessage>)>> {
-    let counts = sqlx::query_as::<_, (RoomId, i64)>(
-        "SELECT r.room_id, (SELECT COUNT(*) FROM messages m
+pub async fn unread_for(db: &Db, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId, u32, Option<ChatMessage>)>> {
+    let counts_sql = "SELECT r.room_id, (SELECT COUNT(*) FROM messages m
                 WHERE m.room_id = r.room_id AND m.seq > r.last_read_seq AND m.kind != 'system'
                   AND m.author_id != r.visitor_id
                   AND (m.kind != 'whisper' OR m.recipient_id = r.visitor_id))
-         FROM read_marks r WHERE r.visitor_id = ?
-           AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)",
-    )
-    .bind(viewer)
-    .fetch_all(db)
-    .await?;
-    let mut result = Vec::with_capacity(counts.len());
-    for (room, count) in counts {
-        let last = sqlx::query_as::<_, MessageRow>(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages
-             WHERE room_id = ? AND kind != 'system' AND author_id != ? AND {VISIBLE_TO}
-             ORDER BY seq DESC LIMIT 1"
-        ))
-        .bind(room)
-        .bind(viewer)
-        .bind(viewer)
-        .bind(viewer)
-        .fetch_optional(db)
-        .await?;
-        result.push((room, count as u32, last.map(ChatMessage::from)));
-    }
-    Ok(result)
+         FROM read_marks r WHERE r.visitor_id = $1
+           AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)";
+    let last_sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE room_id = $1 AND kind != 'system' AND author_id != $2 AND {}
+         ORDER BY seq DESC LIMIT 1",
+        visible_to("$2")
+    );
+    with_pool!(db, |pool| {
+        let counts: Vec<(RoomId, i64)> = sqlx::query_as(counts_sql).bind(viewer).fetch_all(pool).await?;
+        let mut result = Vec::with_capacity(counts.len());
+        for (room, count) in counts {
+            let last: Option<MessageRow> =
+                sqlx::query_as(&last_sql).bind(room).bind(viewer).fetch_optional(pool).await?;
+            result.push((room, count as u32, last.map(ChatMessage::from)));
+        }
+        Ok(result)
+    })
 }
 
 /// Every stored GIF file name (for the start-up sweep of orphaned files).
-pub async fn gif_files(db: &SqlitePool) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar::<_, String>("SELECT body FROM messages WHERE kind = 'gif'").fetch_all(db).await
+pub async fn gif_files(db: &Db) -> sqlx::Result<Vec<String>> {
+    let sql = "SELECT body FROM messages WHERE kind = 'gif'";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)
 }
 
 #[cfg(test)]
 mod tests {
-    //! Repository tests on a real, migrated SQLite file in a temporary directory (one per test).
+    //! Repository tests on a real, migrated database: a SQLite file in a temporary directory, or a fresh database
+    //! on the PostgreSQL server the test command started (see [`crate::server::store::test_db`]).
     use super::*;
+    use crate::server::store::test_db;
 
-    async fn test_db() -> (tempfile::TempDir, SqlitePool) {
-        let dir = tempfile::tempdir().unwrap();
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(dir.path().join("test.db"))
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePool::connect_with(options).await.unwrap();
-        sqlx::migrate!("../migrations").run(&pool).await.unwrap();
-        (dir, pool)
+    async fn count(db: &Db, sql: &str) -> i64 {
+        with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_one(pool).await.unwrap())
     }
 
     fn id(name: &str) -> PersonId {
         PersonId::trusted(name)
     }
 
-    async fn room(db: &SqlitePool, owner: &PersonId, password_hash: Option<&str>) -> RoomId {
+    async fn room(db: &Db, owner: &PersonId, password_hash: Option<&str>) -> RoomId {
         let new = NewRoom { title: "test", max_members: 10, password_hash, owner };
         insert_room(db, new).await.unwrap().id
     }
@@ -561,11 +530,11 @@ mod tests {
 
         // After the kick, nothing of the room reaches Bob, whatever a late write does.
         mark_read(&db, room, &bob, 1).await.unwrap();
-        let marks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM read_marks WHERE visitor_id = 'bob'")
-            .fetch_one(&db)
-            .await
-            .unwrap();
-        assert_eq!(marks, 0, "a leave racing the kick adds no read mark");
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM read_marks WHERE visitor_id = 'bob'").await,
+            0,
+            "a leave racing the kick adds no read mark"
+        );
         insert_message(&db, room, text(&alice, "after", None)).await.unwrap();
         assert!(messages_before(&db, room, &bob, None).await.unwrap().0.is_empty());
         assert!(messages_after(&db, room, &bob, 0, 10, 10).await.unwrap().is_empty());
@@ -608,6 +577,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_title_search_ignores_case_and_takes_wildcards_literally() {
+        let (_dir, db) = test_db().await;
+        let alice = id("alice");
+        for title in ["100% Fun", "a_b", "axb", "C:\\temp"] {
+            insert_room(&db, NewRoom { title, max_members: 10, password_hash: None, owner: &alice }).await.unwrap();
+        }
+        let titles = |rows: Vec<RoomRow>| rows.into_iter().map(|row| row.title).collect::<Vec<_>>();
+        assert_eq!(titles(rooms_page(&db, Some("fun"), 0, 10).await.unwrap()), ["100% Fun"]);
+        assert_eq!(titles(rooms_page(&db, Some("%"), 0, 10).await.unwrap()), ["100% Fun"]);
+        assert_eq!(titles(rooms_page(&db, Some("_"), 0, 10).await.unwrap()), ["a_b"]);
+        assert_eq!(titles(rooms_page(&db, Some("\\"), 0, 10).await.unwrap()), ["C:\\temp"]);
+        assert_eq!(rooms_page(&db, None, 0, 10).await.unwrap().len(), 4);
+        assert_eq!(titles(rooms_page(&db, None, 1, 1).await.unwrap()), ["axb"], "newest first, paged");
+    }
+
+    #[tokio::test]
     async fn deleting_a_room_returns_its_gif_files_and_leaves_no_rows() {
         let (_dir, db) = test_db().await;
         let alice = id("alice");
@@ -623,6 +608,6 @@ mod tests {
         assert_eq!(gif_files(&db).await.unwrap(), vec!["a.gif"]);
         assert_eq!(delete_room(&db, room).await.unwrap(), vec!["a.gif"]);
         assert!(find_room(&db, room).await.unwrap().is_none());
-        assert_eq!(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM messages").fetch_one(&db).await.unwrap(), 0);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM messages").await, 0);
     }
 }

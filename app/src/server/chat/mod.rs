@@ -13,7 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::SqlitePool;
+use crate::server::store::Db;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -40,7 +40,7 @@ const RESTART_EXTRA_GRACE: Duration = Duration::from_secs(20);
 const FEED_CAPACITY: usize = 256;
 
 pub struct Chat {
-    db: SqlitePool,
+    db: Db,
     hub: Hub,
     presence: presence::Presence,
     settings: Settings,
@@ -74,7 +74,7 @@ pub struct Footprint {
 pub const REMOVED_ROOM_MEMORY: Duration = Duration::from_secs(120);
 
 impl Chat {
-    pub fn new(db: SqlitePool, settings: Settings, uploads: UploadStore) -> Arc<Chat> {
+    pub fn new(db: Db, settings: Settings, uploads: UploadStore) -> Arc<Chat> {
         Arc::new(Chat {
             db,
             hub: Hub::new(FEED_CAPACITY),

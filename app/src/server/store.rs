@@ -1,0 +1,149 @@
+//! The chat's database: SQLite (the embedded default, one file) or PostgreSQL (shared by several servers).
+//!
+//! Both run the same queries, written once. [`with_pool!`] hands a query's code the concrete pool of whichever
+//! database this is; the compiler then checks that code once per database, with its real types, so nothing is
+//! lowered to a common denominator (no `sqlx::Any`). The SQL itself is the part of the standard both speak:
+//! `$1` parameters, `ON CONFLICT`, `RETURNING`. Where the two really differ, a trait here says so once
+//! ([`LockRoom`]); the schemas (`migrations/sqlite`, `migrations/postgres`) differ only in types and syntax.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::model::RoomId;
+
+/// A connection pool to the chat's database.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db` (a [`Db`]): the same code for both databases,
+/// compiled and type-checked for each. `?` and `return` in the body act on the enclosing function.
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::server::store::Db::Sqlite($pool) => $body,
+            $crate::server::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub use crate::with_pool;
+
+impl Db {
+    /// Connects to the database at `url`: `sqlite://path` (the file is created if missing) or
+    /// `postgres://user@host:port/database` (the database must exist). At most `connections` at once.
+    pub async fn open(url: &str, connections: u32) -> sqlx::Result<Db> {
+        if Db::is_postgres_url(url) {
+            let pool = PgPoolOptions::new().max_connections(connections).connect(url).await?;
+            return Ok(Db::Postgres(pool));
+        }
+        if !url.starts_with("sqlite:") {
+            return Err(sqlx::Error::Configuration(
+                format!("unsupported database URL {url:?}: expected sqlite://… or postgres://…").into(),
+            ));
+        }
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL is durable against application crashes; only an OS crash can lose the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        Ok(Db::Sqlite(SqlitePoolOptions::new().max_connections(connections).connect_with(options).await?))
+    }
+
+    /// Whether `url` names a PostgreSQL database.
+    pub fn is_postgres_url(url: &str) -> bool {
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    /// Brings the schema up to date with this database's migrations (`migrations/sqlite` or
+    /// `migrations/postgres`: the same schema in each one's types and syntax, each append-only).
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
+            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
+        }
+    }
+
+    /// Which database this is, for logs and messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "SQLite",
+            Db::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// Closes every connection (waiting for those in use to be returned).
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// Makes a transaction the only writer of one room's messages until it ends, so that the room's next sequence
+/// number, read in the transaction's next statement, is still the next one when it commits, and no gap or
+/// double appears under concurrent senders.
+pub(crate) trait LockRoom {
+    async fn lock_room(&mut self, room: RoomId) -> sqlx::Result<()>;
+}
+
+/// SQLite has one writer at a time: a transaction whose first statement writes holds the database's write lock
+/// from that statement on, which covers every room. Every caller starts with a write, so there is nothing to do.
+impl LockRoom for Transaction<'_, Sqlite> {
+    async fn lock_room(&mut self, _room: RoomId) -> sqlx::Result<()> {
+        Ok(())
+    }
+}
+
+/// PostgreSQL writes concurrently: the room's row lock orders its writers. Taken by a statement of its own, so
+/// that the statements after it (in READ COMMITTED, each with a new snapshot) see everything committed by the
+/// writers it waited for: the counter they moved and the bans they made.
+impl LockRoom for Transaction<'_, Postgres> {
+    async fn lock_room(&mut self, room: RoomId) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE").bind(room).execute(&mut **self).await?;
+        Ok(())
+    }
+}
+
+/// The environment variable naming a PostgreSQL server for the tests (`postgres://user@host:port/postgres`).
+/// With it, every test runs on a fresh database of its own on that server instead of a SQLite file;
+/// `scripts/test.sh` runs the suites once without it and once with it, on a server it starts.
+pub const TEST_POSTGRES_ENV: &str = "GIF_CHAT_TEST_POSTGRES";
+
+/// Creates a new, empty database on the PostgreSQL server that `server_url` connects to, and returns the URL
+/// of the new database (the same, with another database name).
+pub async fn create_scratch_database(server_url: &str) -> sqlx::Result<String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CREATED: AtomicU64 = AtomicU64::new(0);
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
+    let name = format!("scratch_{}_{stamp}_{}", std::process::id(), CREATED.fetch_add(1, Ordering::Relaxed));
+    let mut server = sqlx::PgConnection::connect(server_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut server).await?;
+    server.close().await?;
+    // postgres://user@host:port/old_name?options → postgres://user@host:port/new_name?options
+    let (address, options) =
+        server_url.split_once('?').map_or((server_url, String::new()), |(a, o)| (a, format!("?{o}")));
+    let (scheme, rest) = address.split_once("://").unwrap_or(("postgres", address));
+    let authority = rest.split('/').next().unwrap_or_default();
+    Ok(format!("{scheme}://{authority}/{name}{options}"))
+}
+
+/// A fresh, migrated database for one test: a SQLite file in a new temporary directory, or, when
+/// [`TEST_POSTGRES_ENV`] names a server, a new database on it. Keep the directory until the test ends.
+#[cfg(test)]
+pub(crate) async fn test_db() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("creating a temporary directory");
+    let url = match std::env::var(TEST_POSTGRES_ENV) {
+        Ok(server) => create_scratch_database(&server).await.expect("creating a scratch database"),
+        Err(_) => format!("sqlite://{}", dir.path().join("test.db").display()),
+    };
+    let db = Db::open(&url, 8).await.expect("opening the test database");
+    db.migrate().await.expect("migrating the test database");
+    (dir, db)
+}
