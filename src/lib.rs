@@ -152,6 +152,7 @@ impl Server {
             .layer(default_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(default_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(default_header(header::REFERRER_POLICY, "same-origin"))
+            .layer(middleware::from_fn(connections::close_if_body_unread))
             .layer(TraceLayer::new_for_http());
         let router = if tls {
             router.layer(default_header(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))

@@ -517,3 +517,49 @@ async fn headers_that_trickle_in_lose_their_connection() {
     .await;
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_will_close_is_announced_as_closing() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    // Uploads to a room that does not exist are refused from their headers alone, so the server never reads
+    // their bodies: hyper then drops the connection, either at once or once the rest of the body has come in.
+    // An answer that does not say `Connection: close` promises that the connection can take another request
+    // (clients pool it on that promise).
+    for (declared, sent) in [(200_000, 0), (100_000, 100_000), (200_000, 150_000)] {
+        for _ in 0..5 {
+            let head = format!(
+                "POST /room/999/gif HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+                 Content-Length: {declared}\r\n\r\n",
+                app.addr
+            );
+            let mut stream = app.send_raw(&[head.as_bytes(), &vec![b'x'; sent]].concat()).await;
+            let answer = common::first_answer(&mut stream).await;
+            assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+            if answer.to_lowercase().contains("\r\nconnection: close\r\n") {
+                continue;
+            }
+            let next = format!("GET /nope HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
+            let _ = stream.write_all(&[vec![b'x'; declared - sent], next.into_bytes()].concat()).await;
+            let next_answer = common::first_answer(&mut stream).await;
+            assert!(
+                next_answer.starts_with("HTTP/1.1 404"),
+                "the answer kept the connection open ({answer}), but the next request got {next_answer:?}"
+            );
+        }
+    }
+
+    // Requests whose bodies are read (here a refused form), and requests without one, keep their connection.
+    let form = "title=x";
+    let request = format!(
+        "POST /api/create_room HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n{form}",
+        app.addr,
+        form.len()
+    );
+    let get = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
+    for request in [request, get] {
+        let answer = common::first_answer(&mut app.send_raw(request.as_bytes()).await).await;
+        assert!(!answer.to_lowercase().contains("connection: close"), "{answer}");
+    }
+}

@@ -36,6 +36,8 @@ pub struct RoomSummary {
 /// A line of a message for the room list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessagePreview {
+    /// The message's number in its room: a list drops an activity it has counted already.
+    pub seq: i64,
     pub author: Option<Person>,
     /// The text, shortened; "GIF" for a GIF.
     pub text: String,
@@ -55,7 +57,12 @@ impl MessagePreview {
             }
             _ => message.body.clone(),
         };
-        MessagePreview { author: message.author.clone(), text, whisper: message.kind == MessageKind::Whisper }
+        MessagePreview {
+            seq: message.seq,
+            author: message.author.clone(),
+            text,
+            whisper: message.kind == MessageKind::Whisper,
+        }
     }
 }
 

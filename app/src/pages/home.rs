@@ -102,7 +102,9 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
                 }
             }),
             LiveEvent::RoomActivity { id, preview } => rooms.update(|list| {
-                if let Some(room) = list.iter_mut().find(|r| r.id == id) {
+                // A message the list counted already (it was loaded after the message was sent) is not new.
+                let is_new = |room: &RoomSummary| room.last_message.as_ref().is_none_or(|last| preview.seq > last.seq);
+                if let Some(room) = list.iter_mut().find(|r| r.id == id && is_new(r)) {
                     room.unread = Some(room.unread.unwrap_or(0) + 1);
                     room.last_message = Some(preview);
                 }

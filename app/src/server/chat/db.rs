@@ -391,11 +391,12 @@ pub async fn mark_read(db: &Db, room: RoomId, person: &PersonId, seq: i64) -> sq
     with_pool!(db, |pool| sqlx::query(sql).bind(room).bind(person).bind(seq).execute(pool).await.map(drop))
 }
 
-/// People who entered `room` before (and so follow it from the room list), unless banned from it since.
-pub async fn readers(db: &Db, room: RoomId) -> sqlx::Result<Vec<PersonId>> {
-    let sql = "SELECT visitor_id FROM read_marks r WHERE room_id = $1
+/// People who entered `room` before (and so follow it from the room list) and have not read message `seq`,
+/// unless banned from the room since.
+pub async fn readers(db: &Db, room: RoomId, seq: i64) -> sqlx::Result<Vec<PersonId>> {
+    let sql = "SELECT visitor_id FROM read_marks r WHERE room_id = $1 AND last_read_seq < $2
          AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)";
-    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).fetch_all(pool).await)
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).bind(seq).fetch_all(pool).await)
 }
 
 /// For every room `viewer` entered before: how many messages from others came since they read it, and the
@@ -517,6 +518,8 @@ mod tests {
         let room = room(&db, &alice, Some("hash")).await;
         grant(&db, room, &bob).await.unwrap();
         mark_read(&db, room, &bob, 0).await.unwrap();
+        assert_eq!(readers(&db, room, 1).await.unwrap(), vec![bob.clone()], "Bob has not read message 1");
+        assert!(readers(&db, room, 0).await.unwrap().is_empty(), "only messages after the read mark count");
 
         assert!(matches!(kick(&db, room, &bob, &alice, "no").await.unwrap(), Kicked::NotOwner));
         assert!(!admission(&db, room, &alice).await.unwrap().unwrap().banned, "a non-owner's kick changes nothing");
@@ -526,7 +529,7 @@ mod tests {
         assert_eq!((message.kind, message.body.as_str(), message.seq), (MessageKind::System, "Bob was removed", 1));
         let bob_now = admission(&db, room, &bob).await.unwrap().unwrap();
         assert!(bob_now.banned && !bob_now.granted);
-        assert!(readers(&db, room).await.unwrap().is_empty());
+        assert!(readers(&db, room, 1).await.unwrap().is_empty());
 
         // After the kick, nothing of the room reaches Bob, whatever a late write does.
         mark_read(&db, room, &bob, 1).await.unwrap();

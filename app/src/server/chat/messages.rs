@@ -120,9 +120,14 @@ impl Chat {
         }
     }
 
-    /// Sends `roomActivity` to everyone who entered the room before, is not in it now, and may read the message.
+    /// Sends `roomActivity` to everyone who entered the room before, is not in it now, may read the message and
+    /// has not read it yet.
     async fn notify_followers(&self, message: &ChatMessage) {
-        let readers = match db::readers(&self.db, message.room_id).await {
+        // Who is in the room is taken before the read marks: someone who leaves after this saw the message
+        // there, and someone who left before it saved their read mark before leaving (`leave`), so a list they
+        // opened since has counted the message already.
+        let connected = self.presence.connected(message.room_id);
+        let readers = match db::readers(&self.db, message.room_id, message.seq).await {
             Ok(readers) => readers,
             Err(error) => return tracing::error!(%error, "listing a room's readers"),
         };
@@ -132,8 +137,7 @@ impl Chat {
             .into_iter()
             .filter(|reader| Some(reader) != author)
             .filter(|reader| recipient.is_none_or(|r| r == reader))
-            // People with the room open see it there; someone who just left (leave grace) is on the list already.
-            .filter(|reader| !self.presence.is_connected(message.room_id, reader))
+            .filter(|reader| !connected.contains(reader))
             .map(Topic::Person)
             .collect();
         if !topics.is_empty() {

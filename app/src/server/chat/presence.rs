@@ -360,11 +360,13 @@ impl Presence {
         }
     }
 
-    /// Whether the person has a live connection in the room (not merely a pending departure).
-    pub fn is_connected(&self, room: RoomId, person: &PersonId) -> bool {
+    /// The people with a live connection in the room now (not those merely in their leave grace).
+    pub fn connected(&self, room: RoomId) -> Vec<PersonId> {
         match self.rooms.lock().unwrap().get(&room) {
-            Some(RoomState::Open(presence)) => presence.members.get(person).is_some_and(|m| m.connections > 0),
-            _ => false,
+            Some(RoomState::Open(presence)) => {
+                presence.members.iter().filter(|(_, m)| m.connections > 0).map(|(id, _)| id.clone()).collect()
+            }
+            _ => Vec::new(),
         }
     }
 }
