@@ -45,6 +45,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   as_root service postgresql stop >/dev/null 2>&1 || true
 fi
 
+# 2d. NATS, the broker between gif-chat processes: the cluster tests start servers of their own.
+if ! command -v /usr/sbin/nats-server >/dev/null && ! command -v nats-server >/dev/null; then
+  log "installing the NATS server"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  as_root service nats-server stop >/dev/null 2>&1 || true
+fi
+
 # 3. npm packages of the end-to-end suite (Playwright, and binaryen's wasm-opt for release builds).
 if [ ! -f "$ROOT/end2end/node_modules/.package-lock.json" ] \
    || ! cmp -s "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.setup-lock"; then

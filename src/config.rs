@@ -31,6 +31,12 @@ pub struct Config {
     #[arg(long, env = "SESSIONS_DATABASE_URL")]
     pub sessions_database_url: Option<String>,
 
+    /// The broker that joins several gif-chat processes sharing one database into one chat:
+    /// `nats://host:port` (a NATS server; `nats://user:password@host:port` with credentials). Without it, live
+    /// events stay within this process, which is all one process needs.
+    #[arg(long, env = "BROKER_URL")]
+    pub broker_url: Option<String>,
+
     /// Directory for the default SQLite databases.
     #[arg(long, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
@@ -66,6 +72,11 @@ pub struct Config {
     /// Seconds an upload's body may stall (no bytes arriving) before it is refused with 408.
     #[arg(long, env = "UPLOAD_IDLE_SECS", default_value_t = defaults::UPLOAD_IDLE_SECS)]
     pub upload_idle_secs: f64,
+
+    /// Seconds a live connection may take to accept one frame before it is dropped as too slow (its page
+    /// reconnects and catches up from the database).
+    #[arg(long, env = "SLOW_CLIENT_SECS", default_value_t = defaults::SLOW_CLIENT_SECS)]
+    pub slow_client_secs: f64,
 
     /// Seconds a client has to send a request's headers (on a kept-alive connection, counted from the previous
     /// response) before its connection is closed.
@@ -181,6 +192,7 @@ impl Config {
             uploads_dir: self.uploads_dir.clone(),
             gif: GifLimits { max_bytes: self.max_upload_bytes, ..GifLimits::default() },
             upload_idle: Duration::from_secs_f64(self.upload_idle_secs.clamp(0.05, 3600.0)),
+            slow_client: Duration::from_secs_f64(self.slow_client_secs.clamp(0.05, 3600.0)),
             limits: LimitSettings {
                 enabled: !self.no_rate_limits,
                 sends: self.limit_sends,
@@ -204,6 +216,7 @@ impl Config {
         config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.database_url = None;
         config.sessions_database_url = None;
+        config.broker_url = None;
         config.data_dir = dir.join("data");
         config.uploads_dir = dir.join("uploads");
         config.site_root = site_root;

@@ -77,6 +77,9 @@ impl Server {
             .site_addr(config.addr)
             .build();
         let chat = Chat::new(db, config.settings(), uploads);
+        if let Some(url) = &config.broker_url {
+            chat.connect_broker(url).await.context("joining the other gif-chat processes")?;
+        }
         chat.start().await.context("scheduling the stored rooms")?;
         delete_expired_sessions(&session_store, &chat, config.session_cleanup_secs);
         let origins = OriginPolicy::new(config.allowed_origins());

@@ -262,7 +262,13 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
 async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactly_once() {
     use futures_util::StreamExt;
 
-    let app = common::spawn_app_with(|c| c.no_rate_limits = true).await;
+    let app = common::spawn_app_with(|c| {
+        c.no_rate_limits = true;
+        // Bob reads nothing until all is sent, however long that takes on a busy machine: he must not be dropped
+        // as too slow meanwhile.
+        c.slow_client_secs = 600.0;
+    })
+    .await;
     let alice = app.person().await;
     let bob = app.person().await;
     let room = alice.create_room("firehose", 10, "").await.unwrap();

@@ -30,8 +30,8 @@ pub struct TestApp {
     pub chat: Arc<app::server::chat::Chat>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    // Dropped last: the server must stop before its files disappear.
-    _dir: TempDir,
+    // Dropped last: the server must stop before its files disappear (shared by the instances of a cluster).
+    _dir: Arc<TempDir>,
 }
 
 /// Whether this run's tests use PostgreSQL (else SQLite).
@@ -65,10 +65,83 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::for_dir(dir.path(), site_root());
     config.database_url = Some(fresh_database(dir.path()).await);
     adjust(&mut config);
+    start_app(config, Arc::new(dir)).await
+}
+
+/// Starts `instances` servers that form one chat: one database, one uploads directory, one broker (a NATS server
+/// of the test's own, so a test may stop it), each instance on its own address.
+pub async fn spawn_cluster(instances: usize, adjust: impl Fn(&mut Config)) -> (Vec<TestApp>, TestBroker) {
+    let broker = TestBroker::start();
+    let dir = Arc::new(tempfile::tempdir().expect("creating a temp dir"));
+    let database = fresh_database(dir.path()).await;
+    let mut apps = Vec::new();
+    for _ in 0..instances {
+        let mut config = Config::for_dir(dir.path(), site_root());
+        config.database_url = Some(database.clone());
+        config.broker_url = Some(broker.url.clone());
+        adjust(&mut config);
+        apps.push(start_app(config, dir.clone()).await);
+    }
+    (apps, broker)
+}
+
+async fn start_app(mut config: Config, dir: Arc<TempDir>) -> TestApp {
     let (addr, shutdown, task, chat) = start(&config).await;
     config.addr = addr;
     let client = reqwest::Client::builder().cookie_store(true).timeout(PATIENCE * 3).build().unwrap();
     TestApp { addr, config, client, chat, shutdown: Some(shutdown), task, _dir: dir }
+}
+
+/// A NATS server of one test's own, on a free loopback port: `nats-server` from `$NATS_SERVER`, the PATH, or
+/// Debian's place for it. Stopped when dropped.
+pub struct TestBroker {
+    pub url: String,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl TestBroker {
+    pub fn start() -> TestBroker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut broker = TestBroker { url: format!("nats://127.0.0.1:{port}"), port, child: None };
+        broker.resume();
+        broker
+    }
+
+    /// Ends the server at once (as a crash would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, and waits until it accepts connections.
+    pub fn resume(&mut self) {
+        let program = std::env::var("NATS_SERVER").unwrap_or_else(|_| {
+            let on_path = std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("nats-server").is_file()));
+            if on_path { "nats-server".into() } else { "/usr/sbin/nats-server".into() }
+        });
+        let child = std::process::Command::new(&program)
+            .args(["--addr", "127.0.0.1", "--port", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {program} (scripts/setup.sh installs it): {error}"));
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the NATS server did not start in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 type Started = (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<app::server::chat::Chat>);
@@ -103,6 +176,14 @@ impl TestApp {
         self.shutdown = Some(shutdown);
         self.task = task;
         self.chat = chat;
+    }
+
+    /// Shuts the server down gracefully and waits until it has stopped.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("shutdown in time").unwrap();
     }
 
     pub fn url(&self, path: &str) -> String {

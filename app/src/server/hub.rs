@@ -1,10 +1,11 @@
 //! Fan-out of live events. Publish once, serialize once, and hand every subscriber the same bytes.
 //!
-//! This is the only way live events travel: pages and handlers publish here and connections subscribe here, so a
-//! message broker can later sit behind this interface to join several server processes.
+//! This is the only way live events travel: pages and handlers publish here and connections subscribe here. With
+//! several server processes, a broker ([`crate::server::broker`]) sits behind it: every event is delivered here
+//! and relayed to the other processes, whose hubs deliver it to their own subscribers.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
@@ -33,9 +34,15 @@ pub struct Frame {
     pub audience: Option<Arc<[PersonId]>>,
     /// A kick: the audience's connections leave the room after passing the frame on.
     pub ends_membership: bool,
+    /// Not an event: events may have been lost on their way here (see [`Local::resync_all`]).
+    resync: bool,
 }
 
 impl Frame {
+    pub fn new(text: Utf8Bytes, seq: Option<i64>, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
+        Frame { seq, text, audience, ends_membership, resync: false }
+    }
+
     pub fn is_for(&self, person: &PersonId) -> bool {
         self.audience.as_ref().is_none_or(|audience| audience.contains(person))
     }
@@ -43,10 +50,45 @@ impl Frame {
 
 type Channels = Arc<Mutex<HashMap<Topic, broadcast::Sender<Frame>>>>;
 
+/// Where a hub hands the events published here for the other server processes (the broker's outbox).
+pub trait Relay: Send + Sync {
+    fn relay(&self, topic: &Topic, frame: &Frame);
+}
+
 pub struct Hub {
+    local: Local,
+    capacity: usize,
+    relay: OnceLock<Box<dyn Relay>>,
+}
+
+/// The hub's delivery to this process's subscribers, for events that come from elsewhere (the broker).
+#[derive(Clone)]
+pub struct Local {
     // A std mutex: it is never held across an `.await`.
     channels: Channels,
-    capacity: usize,
+}
+
+impl Local {
+    /// Delivers `frame` to the topic's subscribers in this process.
+    pub fn deliver(&self, topic: &Topic, frame: Frame) {
+        let mut channels = self.channels.lock().unwrap();
+        if let Some(sender) = channels.get(topic)
+            && sender.send(frame).is_err()
+        {
+            // Nobody listens any more: drop the channel so the map does not grow with dead topics.
+            channels.remove(topic);
+        }
+    }
+
+    /// Tells every subscriber that events may have been lost (the broker was unreachable): each one then
+    /// recovers as from a lag, from the database.
+    pub fn resync_all(&self) {
+        let marker =
+            Frame { seq: None, text: Utf8Bytes::from_static(""), audience: None, ends_membership: false, resync: true };
+        for sender in self.channels.lock().unwrap().values() {
+            let _ = sender.send(marker.clone());
+        }
+    }
 }
 
 /// A subscription to one topic. Dropping it releases the topic's channel if nobody else listens, so the hub
@@ -58,9 +100,14 @@ pub struct Feed {
 }
 
 impl Feed {
+    /// The next event; `Lagged` when events were missed, because this feed fell behind or because they were lost
+    /// between processes.
     pub async fn recv(&mut self) -> Result<Frame, broadcast::error::RecvError> {
         match &mut self.receiver {
-            Some(receiver) => receiver.recv().await,
+            Some(receiver) => match receiver.recv().await {
+                Ok(frame) if frame.resync => Err(broadcast::error::RecvError::Lagged(0)),
+                other => other,
+            },
             None => Err(broadcast::error::RecvError::Closed),
         }
     }
@@ -80,13 +127,30 @@ impl Hub {
     /// `capacity` bounds how many frames a slow subscriber may fall behind before it lags (and must catch up
     /// from the database instead).
     pub fn new(capacity: usize) -> Hub {
-        Hub { channels: Arc::new(Mutex::new(HashMap::new())), capacity }
+        Hub { local: Local { channels: Arc::new(Mutex::new(HashMap::new())) }, capacity, relay: OnceLock::new() }
+    }
+
+    /// From now on, every event published here is also handed to `relay` (once, at start-up).
+    pub fn attach(&self, relay: Box<dyn Relay>) {
+        if self.relay.set(relay).is_err() {
+            panic!("a hub has one relay");
+        }
+    }
+
+    /// Delivery to this process's subscribers, for the broker.
+    pub fn local(&self) -> Local {
+        self.local.clone()
     }
 
     pub fn subscribe(&self, topic: Topic) -> Feed {
-        let mut channels = self.channels.lock().unwrap();
-        let receiver = channels.entry(topic.clone()).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe();
-        Feed { receiver: Some(receiver), topic, channels: self.channels.clone() }
+        let channels = &self.local.channels;
+        let receiver = channels
+            .lock()
+            .unwrap()
+            .entry(topic.clone())
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe();
+        Feed { receiver: Some(receiver), topic, channels: channels.clone() }
     }
 
     /// Serializes `event` once and delivers it to the topic's current subscribers.
@@ -120,22 +184,19 @@ impl Hub {
             _ => None,
         };
         let text = serde_json::to_string(event).expect("live events always serialize");
-        Frame { seq, text: text.into(), audience, ends_membership }
+        Frame::new(text.into(), seq, audience, ends_membership)
     }
 
     fn send(&self, topic: Topic, frame: Frame) {
-        let mut channels = self.channels.lock().unwrap();
-        if let Some(sender) = channels.get(&topic)
-            && sender.send(frame).is_err()
-        {
-            // Nobody listens any more: drop the channel so the map does not grow with dead topics.
-            channels.remove(&topic);
+        if let Some(relay) = self.relay.get() {
+            relay.relay(&topic, &frame);
         }
+        self.local.deliver(&topic, frame);
     }
 
     /// Number of topics with a live channel (for tests and metrics).
     pub fn topic_count(&self) -> usize {
-        self.channels.lock().unwrap().len()
+        self.local.channels.lock().unwrap().len()
     }
 }
 
@@ -175,6 +236,37 @@ mod tests {
         assert_eq!(hub.topic_count(), 1, "one feed still listens");
         drop(kept);
         assert_eq!(hub.topic_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_resync_reaches_every_feed_as_a_lag_and_events_go_on_after_it() {
+        let hub = Hub::new(16);
+        let mut room = hub.subscribe(Topic::Room(ROOM));
+        let mut lobby = hub.subscribe(Topic::Lobby);
+        hub.local().resync_all();
+        hub.publish(Topic::Lobby, &LiveEvent::Pong);
+        assert!(matches!(room.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+        assert!(matches!(lobby.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
+        assert_eq!(lobby.recv().await.unwrap().text.as_str(), r#"{"type":"pong"}"#);
+    }
+
+    #[tokio::test]
+    async fn a_relay_gets_every_published_event_once_with_its_topic() {
+        #[derive(Default)]
+        struct Outbox(Mutex<Vec<(Topic, String)>>);
+        impl Relay for Arc<Outbox> {
+            fn relay(&self, topic: &Topic, frame: &Frame) {
+                self.0.lock().unwrap().push((topic.clone(), frame.text.to_string()));
+            }
+        }
+        let hub = Hub::new(16);
+        let outbox = Arc::new(Outbox::default());
+        hub.attach(Box::new(outbox.clone()));
+        // Relayed whether or not anyone here listens: the listeners may be in another process.
+        hub.publish_many([Topic::Lobby, Topic::Room(ROOM)], &LiveEvent::RemoveRoom { id: ROOM });
+        let sent = outbox.0.lock().unwrap().clone();
+        let text = r#"{"type":"removeRoom","id":1}"#.to_owned();
+        assert_eq!(sent, [(Topic::Lobby, text.clone()), (Topic::Room(ROOM), text)]);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 pub mod address;
 pub mod attempts;
 pub mod bodies;
+pub mod broker;
 pub mod chat;
 pub mod context;
 pub mod error;

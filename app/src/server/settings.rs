@@ -21,6 +21,9 @@ pub mod defaults {
     /// How long an upload's body may stall (no bytes at all) before it is refused: a phone in a tunnel recovers
     /// within this, a slowloris does not hold its place longer.
     pub const UPLOAD_IDLE_SECS: f64 = 20.0;
+    /// How long a live connection may take to accept one frame before it is dropped as too slow to keep (its
+    /// page reconnects and catches up).
+    pub const SLOW_CLIENT_SECS: f64 = 10.0;
     pub const MAX_GIF_SIDE: u16 = 4096;
     pub const MAX_GIF_FRAMES: usize = 1000;
     /// 50 frames of 1000×1000, or 3,000 frames of 180×180: far beyond any chat GIF, a few seconds of CPU at most.
@@ -37,6 +40,8 @@ pub struct Settings {
     pub gif: GifLimits,
     /// How long an upload's body may stall before it is refused.
     pub upload_idle: Duration,
+    /// How long a live connection may take to accept one frame.
+    pub slow_client: Duration,
     /// Rate limits on every way of writing.
     pub limits: LimitSettings,
 }
@@ -62,6 +67,7 @@ impl Default for Settings {
             uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
             gif: GifLimits::default(),
             upload_idle: Duration::from_secs_f64(defaults::UPLOAD_IDLE_SECS),
+            slow_client: Duration::from_secs_f64(defaults::SLOW_CLIENT_SECS),
             limits: LimitSettings::default(),
         }
     }

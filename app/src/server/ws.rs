@@ -34,8 +34,6 @@ const READ_BUFFER_BYTES: usize = 512;
 /// How often the server pings, and how long a connection may stay silent before it is considered dead.
 const PING_EVERY: Duration = Duration::from_secs(30);
 const SILENCE_LIMIT: Duration = Duration::from_secs(75);
-/// A client that cannot take a frame within this time is too slow to keep.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages read from the database per query while catching up.
 const CATCH_UP_BATCH: i64 = 200;
 /// The most messages replayed to a rejoining client; further behind, it is told to reload the history instead
@@ -110,7 +108,8 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
+        let (sink, mut stream) = socket.split();
+        let mut sink = Sink { inner: sink, patience: self.chat.slow_client() };
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let mut last_heard = tokio::time::Instant::now();
@@ -312,7 +311,12 @@ impl Connection {
     }
 }
 
-type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+/// The connection's sending half, and how long the client may take to accept a frame before it is dropped as too
+/// slow to keep.
+struct Sink {
+    inner: futures_util::stream::SplitSink<WebSocket, Message>,
+    patience: Duration,
+}
 
 /// Waits for the next frame of the subscription (forever, without one).
 async fn next_frame(subscription: &mut Subscription) -> Result<Frame, RecvError> {
@@ -327,7 +331,7 @@ async fn next_frame(subscription: &mut Subscription) -> Result<Frame, RecvError>
 }
 
 async fn send(sink: &mut Sink, message: Message) -> Result<(), End> {
-    match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+    match tokio::time::timeout(sink.patience, sink.inner.send(message)).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(End::ClientGone),
     }

@@ -391,6 +391,20 @@ pub async fn mark_read(db: &Db, room: RoomId, person: &PersonId, seq: i64) -> sq
     with_pool!(db, |pool| sqlx::query(sql).bind(room).bind(person).bind(seq).execute(pool).await.map(drop))
 }
 
+/// This database's cluster id: made at the first start, shared by every process using the database (they find
+/// each other at the broker by it).
+pub async fn cluster_id(db: &Db) -> sqlx::Result<String> {
+    let fresh = uuid::Uuid::new_v4().simple().to_string();
+    let stored: Vec<u8> = with_pool!(db, |pool| {
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ('cluster_id', $1) ON CONFLICT DO NOTHING")
+            .bind(fresh.as_bytes())
+            .execute(pool)
+            .await?;
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'cluster_id'").fetch_one(pool).await?
+    });
+    String::from_utf8(stored).map_err(|_| sqlx::Error::Protocol("the stored cluster id is not text".into()))
+}
+
 /// People who entered `room` before (and so follow it from the room list) and have not read message `seq`,
 /// unless banned from the room since.
 pub async fn readers(db: &Db, room: RoomId, seq: i64) -> sqlx::Result<Vec<PersonId>> {

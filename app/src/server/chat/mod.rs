@@ -22,6 +22,7 @@ use crate::error::AppError;
 use crate::live::LiveEvent;
 use crate::model::{MessagePreview, Person, ROOM_PAGE, RoomId, RoomListPage, RoomSummary};
 use crate::server::attempts::PasswordAttempts;
+use crate::server::broker::{self, BrokerStats};
 use crate::server::error::ServerResult;
 use crate::server::hub::{Feed, Hub, Topic};
 use crate::server::identity::person;
@@ -47,8 +48,10 @@ pub struct Chat {
     uploads: UploadStore,
     password_attempts: PasswordAttempts,
     limits: Limits,
-    /// Times a live connection fell behind its feed.
+    /// Times a live connection fell behind its feed (or resynced after the broker lost events).
     lag_recoveries: std::sync::atomic::AtomicU64,
+    /// The link to the other processes, with a broker.
+    broker: std::sync::OnceLock<Arc<BrokerStats>>,
     /// Background work (room timers, unread notifications, uploads being stored): waited for at shutdown.
     tasks: TaskTracker,
     /// Cancelled when the server begins to shut down: timers stop, live connections tell their clients to
@@ -81,6 +84,7 @@ impl Chat {
             presence: presence::Presence::default(),
             limits: Limits::new(&settings.limits),
             lag_recoveries: Default::default(),
+            broker: Default::default(),
             settings,
             uploads,
             password_attempts: PasswordAttempts::default(),
@@ -116,6 +120,19 @@ impl Chat {
             }
         });
         Ok(())
+    }
+
+    /// Joins the other processes that share this database, through the broker at `url` (before [`Chat::start`]).
+    pub async fn connect_broker(&self, url: &str) -> Result<(), broker::BrokerError> {
+        let cluster = db::cluster_id(&self.db).await?;
+        let stats = broker::connect(url, &cluster, &self.hub, &self.tasks, self.stopping.clone()).await?;
+        let _ = self.broker.set(stats);
+        Ok(())
+    }
+
+    /// What the broker link has done so far (`None` without a broker).
+    pub fn broker_stats(&self) -> Option<&BrokerStats> {
+        self.broker.get().map(|stats| &**stats)
     }
 
     /// Tells every live connection and timer the server is going away (connections close with "service
@@ -184,6 +201,11 @@ impl Chat {
     /// How long an upload's body may stall before it is refused.
     pub fn upload_idle(&self) -> Duration {
         self.settings.upload_idle
+    }
+
+    /// How long a live connection may take to accept one frame.
+    pub fn slow_client(&self) -> Duration {
+        self.settings.slow_client
     }
 
     pub fn gif_limits(&self) -> GifLimits {

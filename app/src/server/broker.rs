@@ -1,0 +1,306 @@
+//! The broker between server processes: a NATS server (`--broker-url nats://…`). Each process's hub delivers
+//! its own events to its own subscribers and relays them here; events from the other processes come in here and
+//! go to this process's subscribers. Processes sharing a database form one chat; they find each other by the
+//! database's cluster id, so several chats (or test runs) can share one NATS server.
+//!
+//! The broker may lose events: while it is unreachable, when this process cannot keep up with it, when it
+//! restarts. That costs nobody a message. Chat events carry their room's sequence number, and a connection that
+//! sees a gap reads the missing messages from the database. For losses nobody can see (the last events before an
+//! outage, presence, the room list), every process resyncs its connections from the database when its link comes
+//! back, and asks the others to do the same (they may have missed what it could not send meanwhile).
+//!
+//! On the wire, a subject per topic (`gif-chat.<cluster>.room.<id>`, `.lobby`, `.person.<id>`, `.resync`), the
+//! frame's JSON as the payload (so it is serialized once for every process), and the rest in headers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, Event, HeaderMap, Message};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::model::{PersonId, RoomId};
+use crate::server::hub::{Frame, Hub, Local, Relay, Topic};
+
+/// Events waiting to be sent to the broker. Beyond this (the broker is away or slow), events are dropped and the
+/// other processes are asked to resync once the link works again.
+const OUTBOX: usize = 8192;
+/// How long a dead link may go unnoticed when the connection does not even close (a frozen broker).
+const PING_EVERY: Duration = Duration::from_secs(5);
+
+const ORIGIN: &str = "Gif-Chat-Origin";
+const SEQ: &str = "Gif-Chat-Seq";
+const AUDIENCE: &str = "Gif-Chat-Audience";
+const ENDS_MEMBERSHIP: &str = "Gif-Chat-Ends-Membership";
+
+/// Why joining the other processes failed at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("connecting to the broker at {url}: {source}")]
+    Connect { url: String, source: async_nats::ConnectError },
+    #[error("subscribing at the broker at {url}: {source}")]
+    Subscribe { url: String, source: async_nats::SubscribeError },
+    #[error("reading the cluster id: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What the broker link counts (for tests and metrics).
+#[derive(Debug, Default)]
+pub struct BrokerStats {
+    /// Events from other processes delivered here.
+    pub received: AtomicU64,
+    /// Events that could not be handed to the broker (it was away too long).
+    pub dropped: AtomicU64,
+    /// Times this process's connections resynced from the database.
+    pub resyncs: AtomicU64,
+}
+
+enum Outgoing {
+    Event(Topic, Frame),
+    /// Asks every other process to resync.
+    Resync,
+}
+
+/// The hub's side of the link: hands events to the task that sends them.
+struct Outbox {
+    queue: mpsc::Sender<Outgoing>,
+    /// Set when an event was dropped: the other processes are asked to resync once sending works again.
+    lost: Arc<AtomicBool>,
+    stats: Arc<BrokerStats>,
+}
+
+impl Relay for Outbox {
+    fn relay(&self, topic: &Topic, frame: &Frame) {
+        if self.queue.try_send(Outgoing::Event(topic.clone(), frame.clone())).is_err() {
+            self.lost.store(true, Ordering::Relaxed);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Connects `hub` to the other processes of the cluster `cluster` through the NATS server at `url`. The link's
+/// tasks run on `tasks` until `stopping` is cancelled.
+pub async fn connect(
+    url: &str,
+    cluster: &str,
+    hub: &Hub,
+    tasks: &TaskTracker,
+    stopping: CancellationToken,
+) -> Result<Arc<BrokerStats>, BrokerError> {
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = format!("gif-chat.{cluster}");
+    let stats = Arc::new(BrokerStats::default());
+    let local = hub.local();
+    let (queue, outgoing) = mpsc::channel(OUTBOX);
+    let lost = Arc::new(AtomicBool::new(false));
+
+    // Every connection after the first is a reconnection: something may have been lost meanwhile.
+    let connected_before = Arc::new(AtomicBool::new(false));
+    let on_event = {
+        let (local, stats, queue) = (local.clone(), stats.clone(), queue.clone());
+        move |event: Event| {
+            let (local, stats, queue, connected_before) =
+                (local.clone(), stats.clone(), queue.clone(), connected_before.clone());
+            async move {
+                match event {
+                    Event::Connected if connected_before.swap(true, Ordering::Relaxed) => {
+                        tracing::info!("broker link back: resyncing");
+                        resync(&local, &stats);
+                        let _ = queue.try_send(Outgoing::Resync);
+                    }
+                    Event::Connected => {}
+                    Event::SlowConsumer(_) => {
+                        tracing::warn!("fell behind the broker: resyncing");
+                        resync(&local, &stats);
+                    }
+                    Event::Disconnected => tracing::warn!("broker link lost; retrying"),
+                    other => tracing::debug!(event = %other, "broker"),
+                }
+            }
+        }
+    };
+    let client = ConnectOptions::new()
+        .name(format!("gif-chat {instance}"))
+        // Our own events were delivered here already.
+        .no_echo()
+        .ping_interval(PING_EVERY)
+        .reconnect_delay_callback(|attempts| Duration::from_millis(250 * attempts.min(8) as u64))
+        .event_callback(on_event)
+        .connect(url)
+        .await
+        .map_err(|source| BrokerError::Connect { url: redacted(url), source })?;
+    let subscriber = client
+        .subscribe(format!("{prefix}.>"))
+        .await
+        .map_err(|source| BrokerError::Subscribe { url: redacted(url), source })?;
+
+    hub.attach(Box::new(Outbox { queue, lost: lost.clone(), stats: stats.clone() }));
+    let sender = Sender { client, prefix: prefix.clone(), instance: instance.clone(), lost };
+    tasks.spawn(sender.run(outgoing, stopping.clone()));
+    let receiver = Receiver { prefix, instance, local, stats: stats.clone() };
+    tasks.spawn(receiver.run(subscriber, stopping));
+    Ok(stats)
+}
+
+fn resync(local: &Local, stats: &BrokerStats) {
+    stats.resyncs.fetch_add(1, Ordering::Relaxed);
+    local.resync_all();
+}
+
+/// Sends the hub's events to the broker, in the order they were published.
+struct Sender {
+    client: Client,
+    prefix: String,
+    instance: String,
+    lost: Arc<AtomicBool>,
+}
+
+impl Sender {
+    async fn run(self, mut outgoing: mpsc::Receiver<Outgoing>, stopping: CancellationToken) {
+        loop {
+            let next = tokio::select! {
+                () = stopping.cancelled() => break,
+                next = outgoing.recv() => next,
+            };
+            let Some(next) = next else { break };
+            let (subject, headers, payload) = match next {
+                Outgoing::Event(topic, frame) => self.encode(&topic, &frame),
+                Outgoing::Resync => (format!("{}.resync", self.prefix), self.headers(), Default::default()),
+            };
+            // While the broker is away, this waits once the client's own buffer is full; then the outbox fills
+            // and the hub's events are dropped (and counted) rather than held.
+            if let Err(error) = self.client.publish_with_headers(subject, headers, payload).await {
+                tracing::warn!(%error, "relaying an event");
+                self.lost.store(true, Ordering::Relaxed);
+            }
+            if self.lost.swap(false, Ordering::Relaxed) {
+                let subject = format!("{}.resync", self.prefix);
+                if let Err(error) = self.client.publish_with_headers(subject, self.headers(), Default::default()).await
+                {
+                    tracing::warn!(%error, "asking the other processes to resync");
+                    self.lost.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        // What is still queued goes out if the broker is there; if not, it is lost like any event on the way.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
+    }
+
+    fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGIN, self.instance.as_str());
+        headers
+    }
+
+    fn encode(&self, topic: &Topic, frame: &Frame) -> (String, HeaderMap, bytes::Bytes) {
+        let subject = subject(&self.prefix, topic);
+        let mut headers = self.headers();
+        if let Some(seq) = frame.seq {
+            headers.insert(SEQ, seq.to_string().as_str());
+        }
+        if let Some(audience) = &frame.audience {
+            let audience: Vec<&str> = audience.iter().map(PersonId::as_str).collect();
+            headers.insert(AUDIENCE, audience.join(",").as_str());
+        }
+        if frame.ends_membership {
+            headers.insert(ENDS_MEMBERSHIP, "1");
+        }
+        (subject, headers, bytes::Bytes::copy_from_slice(frame.text.as_bytes()))
+    }
+}
+
+/// Delivers the other processes' events to this process's subscribers.
+struct Receiver {
+    prefix: String,
+    instance: String,
+    local: Local,
+    stats: Arc<BrokerStats>,
+}
+
+impl Receiver {
+    async fn run(self, mut subscriber: async_nats::Subscriber, stopping: CancellationToken) {
+        loop {
+            let message = tokio::select! {
+                () = stopping.cancelled() => break,
+                message = subscriber.next() => message,
+            };
+            let Some(message) = message else { break };
+            self.deliver(message);
+        }
+    }
+
+    fn deliver(&self, message: Message) {
+        let header = |name: &str| message.headers.as_ref().and_then(|headers| headers.get(name)).map(|v| v.as_str());
+        if header(ORIGIN) == Some(self.instance.as_str()) {
+            return;
+        }
+        let Some(topic) = message.subject.strip_prefix(&self.prefix).and_then(|rest| rest.strip_prefix('.')) else {
+            return;
+        };
+        if topic == "resync" {
+            return resync(&self.local, &self.stats);
+        }
+        let Some(topic) = parse_topic(topic) else {
+            return tracing::warn!(subject = %message.subject, "an event for an unknown topic");
+        };
+        let Ok(text) = String::from_utf8(message.payload.to_vec()) else {
+            return tracing::warn!(subject = %message.subject, "an event that is not text");
+        };
+        let seq = header(SEQ).and_then(|seq| seq.parse().ok());
+        let audience = header(AUDIENCE).map(|audience| audience.split(',').map(PersonId::trusted).collect());
+        let ends_membership = header(ENDS_MEMBERSHIP).is_some();
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        self.local.deliver(&topic, Frame::new(text.into(), seq, audience, ends_membership));
+    }
+}
+
+fn subject(prefix: &str, topic: &Topic) -> String {
+    match topic {
+        Topic::Lobby => format!("{prefix}.lobby"),
+        Topic::Room(room) => format!("{prefix}.room.{room}"),
+        Topic::Person(person) => format!("{prefix}.person.{person}"),
+    }
+}
+
+fn parse_topic(topic: &str) -> Option<Topic> {
+    match topic.split_once('.') {
+        None if topic == "lobby" => Some(Topic::Lobby),
+        Some(("room", id)) => id.parse().ok().map(|id: i64| Topic::Room(RoomId::new(id))),
+        Some(("person", id)) => PersonId::parse(id).ok().map(Topic::Person),
+        _ => None,
+    }
+}
+
+/// The URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?.1))) {
+        Some((scheme, host)) => format!("{scheme}://…@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_survive_the_wire() {
+        for topic in [Topic::Lobby, Topic::Room(RoomId::new(42)), Topic::Person(PersonId::trusted("ab12"))] {
+            let subject = subject("gif-chat.c0ffee", &topic);
+            let tail = subject.strip_prefix("gif-chat.c0ffee.").unwrap();
+            assert_eq!(parse_topic(tail), Some(topic));
+        }
+        assert_eq!(parse_topic("room.x"), None);
+        assert_eq!(parse_topic("person.a.b"), None, "ids are letters and digits");
+        assert_eq!(parse_topic("kitchen"), None);
+    }
+
+    #[test]
+    fn urls_in_messages_hide_their_password() {
+        assert_eq!(redacted("nats://chat:secret@broker:4222"), "nats://…@broker:4222");
+        assert_eq!(redacted("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    }
+}
