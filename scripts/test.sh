@@ -41,6 +41,9 @@ RUSTFLAGS="$CARGO_FLAGS" cargo run --quiet -p load -- \
 RUSTFLAGS="$CARGO_FLAGS" cargo run --quiet -p load -- \
   --smoke --server target/debug/gif-chat --json target/load/smoke-postgres.json --database-url "$POSTGRES_URL"
 
+step "a local cluster (scripts/cluster.sh: PostgreSQL, NATS, two instances, nginx) answers through its balancer"
+scripts/check-cluster.sh target/debug/gif-chat
+
 # A fresh database and uploads directory for every run, so tests never see an earlier run's rooms.
 E2E_DIR="$ROOT/target/e2e"
 rm -rf "$E2E_DIR"

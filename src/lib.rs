@@ -50,6 +50,14 @@ fn delete_expired_sessions(store: &Sessions, chat: &Chat, every_secs: f64) {
     });
 }
 
+/// The app's routes, found once per process. Finding them renders the app with resource loading switched off by a
+/// process-wide flag, so a page rendered meanwhile by another server in the same process (tests start many) could
+/// wait forever for its data (leptos-rs/leptos#4773).
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Everything a running server holds besides its listener.
 pub struct Server {
     pub router: Router,
@@ -97,7 +105,7 @@ impl Server {
             .with_path("/")
             .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
 
-        let routes = generate_route_list(App);
+        let routes = route_list();
         // Routes that know the visitor: pages, server functions, the live channel, uploads.
         let app_routes = Router::new()
             .route("/ws", get(ws::ws_handler))

@@ -4,8 +4,8 @@
 mod common;
 
 use app::live::{ClientCommand, LiveEvent};
-use app::model::ChatMessage;
-use common::{LiveClient, spawn_cluster};
+use app::model::{ChatMessage, MessageKind};
+use common::{LiveClient, make_gif, spawn_cluster};
 
 /// Reads `count` chat messages from `live` and checks they are each one once, in order.
 async fn chats(live: &mut LiveClient, count: usize) -> Vec<ChatMessage> {
@@ -58,6 +58,22 @@ async fn a_room_and_its_messages_cross_instances() {
         _ => None,
     });
     assert_eq!(back.await.author.as_ref(), Some(bob.me()));
+
+    // A GIF stored through one instance is announced by the other and served by both (one uploads directory).
+    let gif = make_gif(8, 1);
+    let posted = alice.upload(&room.id.to_string(), "cat.gif", gif).await.unwrap();
+    let announced = bob_live
+        .expect(|e| match e {
+            LiveEvent::Chat { message } if message.kind == MessageKind::Gif => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(announced.body, posted.body);
+    for app in &apps {
+        let served = app.get(&posted.body).await;
+        assert_eq!(served.status(), 200, "{} on {}", posted.body, app.addr);
+        assert_eq!(served.headers()["content-type"], "image/gif");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

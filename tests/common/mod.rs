@@ -147,6 +147,13 @@ impl Drop for TestBroker {
 type Started = (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<app::server::chat::Chat>);
 
 async fn start(config: &Config) -> Started {
+    // `GIF_CHAT_TEST_LOG=warn,sqlx=info` (a tracing filter) shows the servers' logs in the test's output.
+    if let Ok(filter) = std::env::var("GIF_CHAT_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     let server = Server::build(config).await.expect("building the server");
     let chat = server.state.chat.clone();
     let listener = tokio::net::TcpListener::bind(config.addr).await.expect("binding the test address");

@@ -136,6 +136,11 @@ pub async fn connect(
         .subscribe(format!("{prefix}.>"))
         .await
         .map_err(|source| BrokerError::Subscribe { url: redacted(url), source })?;
+    // Once the broker has answered a ping after it, the subscription is in place: what the others publish from
+    // now on reaches this process.
+    if let Err(error) = client.flush().await {
+        tracing::warn!(%error, "the broker did not confirm the subscription");
+    }
 
     hub.attach(Box::new(Outbox { queue, lost: lost.clone(), stats: stats.clone() }));
     let sender = Sender { client, prefix: prefix.clone(), instance: instance.clone(), lost };

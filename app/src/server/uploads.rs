@@ -1,7 +1,11 @@
 //! The store of uploaded GIFs: owns the uploads directory from end to end. Files arrive as temporary files in
 //! `.incoming/` (on the same file system, so storing one is an atomic rename), are stored under a fresh random
 //! name, are served by name, and go when their room goes. A stored file exists exactly when a message row
-//! points at it; the start-up sweep removes what a crash left behind.
+//! points at it; a sweep (at start-up, then every few minutes) removes what a crash left behind.
+//!
+//! Several server processes may share the directory (one chat on several machines, with a shared file system):
+//! the sweep then must not take another process's upload in flight, so it only removes files older than any
+//! upload takes.
 //!
 //! The disk cannot be filled through it: stored GIFs may take at most a quota in all, and an upload is refused
 //! when the file system's free space would fall below a floor (507, "storage full"; nothing is left behind).
@@ -10,6 +14,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use tempfile::NamedTempFile;
 
@@ -188,17 +193,29 @@ impl UploadStore {
         }
     }
 
-    /// Removes what a crash can leave: temporary files, and GIFs no message points at (`referenced`).
-    /// Returns how many stored GIFs went.
-    pub async fn sweep(&self, referenced: HashSet<String>) -> usize {
-        let _ = tokio::fs::remove_dir_all(self.dir.join(INCOMING_DIR)).await;
-        let _ = tokio::fs::create_dir_all(self.dir.join(INCOMING_DIR)).await;
+    /// Removes what a crash can leave: temporary files, and GIFs no message points at (`referenced`), of those
+    /// last modified before `cutoff` (younger ones may be another process's upload in flight). Returns how many
+    /// stored GIFs went.
+    pub async fn sweep(&self, referenced: HashSet<String>, cutoff: SystemTime) -> usize {
+        let old = |metadata: &std::fs::Metadata| metadata.modified().is_ok_and(|modified| modified < cutoff);
+        let incoming = self.dir.join(INCOMING_DIR);
+        if let Ok(mut entries) = tokio::fs::read_dir(&incoming).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                if entry.metadata().await.is_ok_and(|metadata| old(&metadata)) {
+                    let _ = tokio::fs::remove_file(entry.path()).await;
+                }
+            }
+        }
+        let _ = tokio::fs::create_dir_all(&incoming).await;
         let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else { return 0 };
         let mut removed = 0;
         while let Ok(Some(entry)) = entries.next_entry().await {
             let name = entry.file_name().to_string_lossy().into_owned();
             let orphan = StoredName::parse(&name).is_some() && !referenced.contains(&name);
-            if orphan && tokio::fs::remove_file(entry.path()).await.is_ok() {
+            if orphan
+                && entry.metadata().await.is_ok_and(|metadata| old(&metadata))
+                && tokio::fs::remove_file(entry.path()).await.is_ok()
+            {
                 removed += 1;
             }
         }
@@ -249,8 +266,14 @@ mod tests {
         let orphan_name = orphan.name.clone();
         orphan.keep();
         let debris = store.incoming().unwrap().keep().unwrap().1;
+        let referenced = || HashSet::from([kept_name.as_str().to_owned()]);
 
-        let removed = store.sweep(HashSet::from([kept_name.as_str().to_owned()])).await;
+        // Files younger than the cutoff may be another process's upload in flight: they stay.
+        let a_minute_ago = SystemTime::now() - std::time::Duration::from_secs(60);
+        assert_eq!(store.sweep(referenced(), a_minute_ago).await, 0);
+        assert!(store.path_of(&orphan_name).exists() && debris.exists());
+
+        let removed = store.sweep(referenced(), SystemTime::now() + std::time::Duration::from_secs(1)).await;
         assert_eq!(removed, 1);
         assert!(store.path_of(&kept_name).exists());
         assert!(!store.path_of(&orphan_name).exists());

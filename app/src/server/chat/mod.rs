@@ -37,6 +37,12 @@ pub use membership::{Admission, Joined};
 /// delay (see `browser::live::backoff`), so people in a room when the server went down get back before it goes.
 const RESTART_EXTRA_GRACE: Duration = Duration::from_secs(20);
 
+/// Upload files no message points at are removed once they are this old: younger ones may be an upload in
+/// flight (of this process, or of another sharing the directory), which takes seconds at most.
+const UPLOAD_SWEEP_AGE: Duration = Duration::from_secs(10 * 60);
+/// How often the uploads directory is swept, besides at start-up.
+const UPLOAD_SWEEP_MINUTES: u64 = 10;
+
 /// How many frames a slow subscriber may fall behind before it lags (and catches up from the database).
 const FEED_CAPACITY: usize = 256;
 
@@ -97,11 +103,7 @@ impl Chat {
     /// someone (re)joins it in time. After a restart the grace is longer, so that clients backing off while the
     /// server was down have time to come back. Files no message points at are swept.
     pub async fn start(self: &Arc<Self>) -> ServerResult<()> {
-        let referenced: HashSet<String> = db::gif_files(&self.db).await?.into_iter().collect();
-        let swept = self.uploads.sweep(referenced).await;
-        if swept > 0 {
-            tracing::info!(swept, "removed GIF files no message points at");
-        }
+        self.sweep_uploads().await?;
         for room in db::all_rooms(&self.db).await? {
             let generation = self.presence.open_room(room.id, &room.owner_id);
             self.schedule_removal_after(room.id, generation, self.settings.room_grace + RESTART_EXTRA_GRACE);
@@ -110,6 +112,7 @@ impl Chat {
         let stopping = self.stopping.clone();
         self.tasks.spawn(async move {
             let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+            let mut minutes: u64 = 0;
             loop {
                 tokio::select! {
                     () = stopping.cancelled() => break,
@@ -117,8 +120,24 @@ impl Chat {
                 }
                 let Some(chat) = chat.upgrade() else { break };
                 chat.forget_idle(Instant::now() - REMOVED_ROOM_MEMORY);
+                minutes += 1;
+                if minutes.is_multiple_of(UPLOAD_SWEEP_MINUTES)
+                    && let Err(error) = chat.sweep_uploads().await
+                {
+                    tracing::warn!(%error, "sweeping the uploads directory");
+                }
             }
         });
+        Ok(())
+    }
+
+    /// Removes upload files no message points at, older than [`UPLOAD_SWEEP_AGE`].
+    async fn sweep_uploads(&self) -> ServerResult<()> {
+        let referenced: HashSet<String> = db::gif_files(&self.db).await?.into_iter().collect();
+        let swept = self.uploads.sweep(referenced, std::time::SystemTime::now() - UPLOAD_SWEEP_AGE).await;
+        if swept > 0 {
+            tracing::info!(swept, "removed GIF files no message points at");
+        }
         Ok(())
     }
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# A throwaway local gif-chat cluster: PostgreSQL, a NATS broker, N instances (default 2) sharing one database and
+# one uploads directory, and nginx in front of them, round-robin with no stickiness. Everything lives in a temp
+# dir on loopback and stops on SIGTERM or Ctrl-C.
+#
+#   scripts/cluster.sh [N]
+#
+# Prints one `name url` pair per line once everything answers, then waits:
+#   lb http://127.0.0.1:PORT
+#   instance-1 http://127.0.0.1:PORT
+#   ...
+# The server binary is $GIF_CHAT_BIN, else target/release/gif-chat, else target/debug/gif-chat (build first:
+# `cargo leptos build --release`); the site (JS, WASM, CSS) comes from $LEPTOS_SITE_ROOT, else target/site.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+INSTANCES="${1:-2}"
+BIN="${GIF_CHAT_BIN:-}"
+if [ -z "$BIN" ]; then
+  for candidate in "$ROOT/target/release/gif-chat" "$ROOT/target/debug/gif-chat"; do
+    if [ -x "$candidate" ]; then BIN="$candidate"; break; fi
+  done
+fi
+[ -x "$BIN" ] || { echo "no gif-chat binary: run 'cargo leptos build --release' first" >&2; exit 1; }
+SITE="${LEPTOS_SITE_ROOT:-$ROOT/target/site}"
+NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
+NGINX="${NGINX:-/usr/sbin/nginx}"
+
+DIR="$(mktemp -d "${TMPDIR:-/tmp}/gif-chat-cluster.XXXXXX")"
+chmod 755 "$DIR" # PostgreSQL's own user works in a subdirectory
+PIDS=()
+
+stop() {
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  "$ROOT/scripts/postgres.sh" stop "$DIR/postgres" >/dev/null 2>&1 || true
+  rm -rf "$DIR"
+}
+trap stop EXIT
+trap 'exit 0' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # url what
+  for _ in $(seq 1 200); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$2 did not answer at $1; its log is in $DIR" >&2
+  exit 1
+}
+
+DATABASE_URL="$("$ROOT/scripts/postgres.sh" start "$DIR/postgres")"
+
+NATS_PORT="$(free_port)"
+"$NATS_SERVER" --addr 127.0.0.1 --port "$NATS_PORT" >"$DIR/nats.log" 2>&1 &
+PIDS+=($!)
+BROKER_URL="nats://127.0.0.1:$NATS_PORT"
+
+LB_PORT="$(free_port)"
+UPSTREAMS=""
+URLS=()
+mkdir -p "$DIR/uploads" "$DIR/data"
+for i in $(seq 1 "$INSTANCES"); do
+  port="$(free_port)"
+  # Each instance trusts nginx (on loopback) for the client's address; pages are used through nginx's origin.
+  DATABASE_URL="$DATABASE_URL" BROKER_URL="$BROKER_URL" UPLOADS_DIR="$DIR/uploads" DATA_DIR="$DIR/data" \
+    LEPTOS_SITE_ROOT="$SITE" RUST_LOG="${RUST_LOG:-info}" \
+    "$BIN" --addr "127.0.0.1:$port" --trusted-proxy 127.0.0.1/32 \
+      --allowed-origin "http://127.0.0.1:$LB_PORT" --allowed-origin "http://127.0.0.1:$port" \
+      >"$DIR/instance-$i.log" 2>&1 &
+  PIDS+=($!)
+  UPSTREAMS="$UPSTREAMS    server 127.0.0.1:$port;
+"
+  URLS+=("http://127.0.0.1:$port")
+done
+
+mkdir -p "$DIR/nginx"
+cat >"$DIR/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $DIR/nginx/nginx.pid;
+error_log $DIR/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $DIR/nginx/body;
+  proxy_temp_path $DIR/nginx/proxy;
+  fastcgi_temp_path $DIR/nginx/fastcgi;
+  uwsgi_temp_path $DIR/nginx/uwsgi;
+  scgi_temp_path $DIR/nginx/scgi;
+  map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }
+  # Round-robin, no stickiness: any request or live connection may land on any instance.
+  upstream gif_chat {
+$UPSTREAMS  }
+  server {
+    listen 127.0.0.1:$LB_PORT;
+    client_max_body_size 12m;
+    location / {
+      proxy_pass http://gif_chat;
+      proxy_http_version 1.1;
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection \$connection_upgrade;
+      proxy_read_timeout 120s;
+      # An instance that went away: try the next one (only for requests that can safely be repeated).
+      proxy_next_upstream error timeout;
+      proxy_connect_timeout 2s;
+    }
+  }
+}
+EOF
+"$NGINX" -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx" &
+PIDS+=($!)
+
+for i in $(seq 1 "$INSTANCES"); do
+  wait_for "${URLS[$((i - 1))]}/" "instance $i"
+done
+wait_for "http://127.0.0.1:$LB_PORT/" "nginx"
+
+echo "lb http://127.0.0.1:$LB_PORT"
+for i in $(seq 1 "$INSTANCES"); do
+  echo "instance-$i ${URLS[$((i - 1))]}"
+done
+echo "postgres $DATABASE_URL"
+echo "broker $BROKER_URL"
+
+# Wait until told to stop (or until any part dies).
+wait -n "${PIDS[@]}" || true
+echo "a part of the cluster stopped; see the logs in $DIR" >&2
