@@ -6,13 +6,15 @@
 #   scripts/postgres.sh start DIR    creates DIR, starts the server with an empty database `gif_chat`, and
 #                                    prints that database's URL (postgres://postgres@127.0.0.1:PORT/gif_chat)
 #   scripts/postgres.sh stop DIR     stops it and deletes DIR
+#   scripts/postgres.sh pause DIR    stops it at once (as a crash would), keeping its data
+#   scripts/postgres.sh resume DIR   starts it again on the same port (for tests of a database outage)
 #
 # `initdb` refuses to run as root: as root, the server runs as the package's `postgres` user. Tests want speed
 # over durability (the cluster is deleted after the run), so fsync is off unless PG_DURABLE=1 (use that for
 # figures that should reflect a real deployment).
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|pause|resume DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 command=$1
 dir=$2
@@ -41,8 +43,9 @@ case $command in
     for _ in 1 2 3 4 5 6 7 8; do
       port=$((20000 + RANDOM % 40000))
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi
+      echo "-p $port ${settings[*]}" >"$dir/options"
       if as_owner "$pg_bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
-        --options="-p $port ${settings[*]}" start >/dev/null; then
+        --options="$(cat "$dir/options")" start >/dev/null; then
         "$pg_bin/psql" --host=127.0.0.1 --port="$port" --username=postgres --quiet --command="CREATE DATABASE gif_chat"
         echo "postgres://postgres@127.0.0.1:$port/gif_chat"
         exit 0
@@ -57,6 +60,13 @@ case $command in
       as_owner "$pg_bin/pg_ctl" --pgdata="$dir/data" --mode=immediate stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"
+    ;;
+  pause)
+    as_owner "$pg_bin/pg_ctl" --pgdata="$dir/data" --mode=immediate stop >/dev/null
+    ;;
+  resume)
+    as_owner "$pg_bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
+      --options="$(cat "$dir/options")" start >/dev/null
     ;;
   *) usage ;;
 esac

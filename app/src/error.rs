@@ -152,6 +152,9 @@ pub enum AppError {
     /// The server has no room left for uploads (its quota, or its disk).
     #[error("{0}")]
     StorageFull(String),
+    /// The server cannot do its work right now (its database is unreachable); trying again later will do.
+    #[error("The chat cannot reach its database right now. Try again in a moment.")]
+    Unavailable,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The request did not get through, or its answer did not come back (raised in the browser).
@@ -172,6 +175,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => 429,
             AppError::StorageFull(_) => 507,
             AppError::Timeout(_) => 408,
+            AppError::Unavailable => 503,
             AppError::Internal | AppError::Unreachable(_) => 500,
         }
     }
@@ -180,10 +184,14 @@ impl AppError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            AppError::Unavailable => Some(UNAVAILABLE_RETRY_SECS),
             _ => None,
         }
     }
 }
+
+/// How long a client is asked to wait when the server cannot reach its database.
+const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl From<InvalidInput> for AppError {
     fn from(error: InvalidInput) -> AppError {
@@ -242,6 +250,7 @@ impl From<AppError> for WireError {
             AppError::TooManyRequests { .. } => "tooManyRequests",
             AppError::StorageFull(_) => "storageFull",
             AppError::Timeout(_) => "timeout",
+            AppError::Unavailable => "unavailable",
             AppError::Internal => "internal",
             AppError::Unreachable(_) => "unreachable",
         };
@@ -279,6 +288,7 @@ impl From<WireError> for AppError {
             ("wrongPassword", ..) => AppError::WrongPassword,
             ("forbidden", ..) => AppError::Forbidden(wire.message),
             ("unreachable", ..) => AppError::Unreachable(wire.message),
+            ("unavailable", ..) => AppError::Unavailable,
             _ => AppError::Internal,
         }
     }
@@ -299,6 +309,7 @@ mod tests {
             AppError::TooManyRequests { limit: Limit::Sending, retry_after: 12 },
             AppError::StorageFull("No room left for GIFs.".into()),
             AppError::Timeout("The upload stalled.".into()),
+            AppError::Unavailable,
             AppError::Internal,
             AppError::Unreachable("offline".into()),
         ];
@@ -320,7 +331,7 @@ mod tests {
     #[test]
     fn every_error_has_its_status() {
         let statuses: Vec<u16> = every_variant().iter().map(AppError::status).collect();
-        assert_eq!(statuses, [422, 400, 413, 415, 403, 403, 429, 507, 408, 500, 500, 404, 403, 409, 403, 403]);
+        assert_eq!(statuses, [422, 400, 413, 415, 403, 403, 429, 507, 408, 503, 500, 500, 404, 403, 409, 403, 403]);
         let throttled = AppError::TooManyRequests { limit: Limit::Sending, retry_after: 3 };
         assert_eq!(throttled.retry_after(), Some(3));
         assert_eq!(throttled.to_string(), "You are sending too fast. Wait 3 s.");

@@ -92,6 +92,53 @@ async fn start_app(mut config: Config, dir: Arc<TempDir>) -> TestApp {
     TestApp { addr, config, client, chat, shutdown: Some(shutdown), task, _dir: dir }
 }
 
+/// A durable PostgreSQL server of one test's own (`scripts/postgres.sh`), for tests that stop it. Deleted when
+/// dropped.
+pub struct TestPostgres {
+    /// Its database `gif_chat`.
+    pub url: String,
+    dir: TempDir,
+}
+
+impl TestPostgres {
+    pub fn start() -> TestPostgres {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let output = Self::script("start", &dir);
+        let url = String::from_utf8(output).unwrap().trim().to_owned();
+        TestPostgres { url, dir }
+    }
+
+    /// Stops the server at once, as a crash would (its data stays).
+    pub fn pause(&self) {
+        Self::script("pause", &self.dir);
+    }
+
+    /// Starts it again on the same port.
+    pub fn resume(&self) {
+        Self::script("resume", &self.dir);
+    }
+
+    fn script(command: &str, dir: &TempDir) -> Vec<u8> {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres.sh");
+        let output = std::process::Command::new(script)
+            .args([command, &dir.path().join("pg").to_string_lossy()])
+            // Durable: it is stopped as by a crash, and must come back with what it had committed.
+            .env("PG_DURABLE", "1")
+            .output()
+            .expect("running scripts/postgres.sh");
+        assert!(output.status.success(), "postgres.sh {command}: {}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres.sh"))
+            .args(["stop", &self.dir.path().join("pg").to_string_lossy()])
+            .output();
+    }
+}
+
 /// A NATS server of one test's own, on a free loopback port: `nats-server` from `$NATS_SERVER`, the PATH, or
 /// Debian's place for it. Stopped when dropped.
 pub struct TestBroker {

@@ -37,11 +37,29 @@ impl ServerError {
     pub fn into_app_error(self) -> AppError {
         match self {
             ServerError::Client(error) => error,
+            ServerError::Database(error) if is_unreachable(&error) => {
+                tracing::warn!(%error, "the database is unreachable");
+                AppError::Unavailable
+            }
             internal => {
                 tracing::error!(error = %internal, "internal error");
                 AppError::Internal
             }
         }
+    }
+}
+
+/// Whether a database error says the database cannot be reached (down, restarting, out of connections), as
+/// opposed to a query that failed: the first passes by itself, and the client is told to try again.
+fn is_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        // PostgreSQL: connection exceptions (class 08), shutting down or starting up (57P01–57P03), too many
+        // connections (53300).
+        sqlx::Error::Database(error) => error
+            .code()
+            .is_some_and(|code| code.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&&*code)),
+        _ => false,
     }
 }
 
@@ -87,6 +105,19 @@ mod tests {
 
         let io = ServerError::io("storing an upload")(std::io::Error::other("/secret/path: disk full"));
         assert!(!serde_json::to_string(&io.into_app_error()).unwrap().contains("/secret"));
+    }
+
+    #[test]
+    fn an_unreachable_database_is_a_503_to_retry_and_a_failed_query_is_not() {
+        for unreachable in
+            [sqlx::Error::PoolTimedOut, sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))]
+        {
+            let response = ServerError::Database(unreachable).into_response();
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()[http::header::RETRY_AFTER], "5");
+        }
+        let response = ServerError::Database(sqlx::Error::RowNotFound).into_response();
+        assert_eq!(response.status(), 500);
     }
 
     #[test]

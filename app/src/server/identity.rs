@@ -7,14 +7,15 @@
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::{Method, StatusCode};
+use axum::response::Response;
+use http::Method;
 use palette::{FromColor, Oklab, Oklch};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use tower_sessions::cookie::{Cookie, CookieJar, Key, SameSite, time};
 
 use crate::domain::{Hue, PersonId};
+use crate::error::AppError;
 use crate::model::Person;
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
@@ -140,15 +141,16 @@ pub async fn visitor_layer(
                 }
                 if let Err(error) = session.insert(SESSION_KEY, &StoredVisitor { id: id.clone() }).await {
                     tracing::error!(%error, "storing a new visitor in the session");
-                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                    return app_error_response(AppError::Unavailable);
                 }
             }
             // A reader's cookie is renewed on each visit, so it expires after a month without one.
             (id, !acts)
         }
+        // The session store is a database: when it fails, it is almost always unreachable (down, restarting).
         Err(error) => {
             tracing::error!(%error, "reading the session");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            return app_error_response(AppError::Unavailable);
         }
     };
     request.extensions_mut().insert(Visitor { person: person(&id) });

@@ -40,7 +40,12 @@ impl Db {
     /// `postgres://user@host:port/database` (the database must exist). At most `connections` at once.
     pub async fn open(url: &str, connections: u32) -> sqlx::Result<Db> {
         if Db::is_postgres_url(url) {
-            let pool = PgPoolOptions::new().max_connections(connections).connect(url).await?;
+            // A database that is down answers "unavailable" within seconds rather than holding requests.
+            let pool = PgPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await?;
             return Ok(Db::Postgres(pool));
         }
         if !url.starts_with("sqlite:") {
