@@ -1,7 +1,7 @@
 //! Opening the databases: the chat's (SQLite by default, or PostgreSQL) and the sessions'.
 
 use anyhow::Context;
-use app::server::store::Db;
+use app::server::store::{Db, redacted_url};
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
@@ -27,7 +27,8 @@ fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
 pub async fn connect_database(config: &Config) -> anyhow::Result<Db> {
     prepare_data_dir(config)?;
     let url = config.database_url();
-    let db = Db::open(&url, CHAT_CONNECTIONS).await.with_context(|| format!("opening database {}", redacted(&url)))?;
+    let db =
+        Db::open(&url, CHAT_CONNECTIONS).await.with_context(|| format!("opening database {}", redacted_url(&url)))?;
     db.migrate().await.context("running database migrations")?;
     Ok(db)
 }
@@ -44,7 +45,7 @@ pub async fn connect_sessions(config: &Config) -> anyhow::Result<Db> {
     let connections = if Db::is_postgres_url(&url) { SESSION_CONNECTIONS_POSTGRES } else { 1 };
     let db = Db::open(&url, connections)
         .await
-        .with_context(|| format!("opening the sessions database {}", redacted(&url)))?;
+        .with_context(|| format!("opening the sessions database {}", redacted_url(&url)))?;
     match Sessions::new(db.clone()) {
         Sessions::Sqlite(store) => store.migrate().await,
         Sessions::Postgres(store) => store.migrate().await,
@@ -103,17 +104,6 @@ pub async fn adopt_sessions_from_chat_database(chat: &Db, sessions: &Db) -> anyh
     Ok(())
 }
 
-/// The URL without its password, for messages.
-fn redacted(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) if rest.split('@').next().is_some_and(|user| user.contains(':')) => {
-            let user = rest.split([':', '@']).next().unwrap_or_default();
-            format!("{scheme}://{user}:…{}", &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[async_trait]
 impl SessionStore for Sessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
@@ -157,7 +147,7 @@ impl ExpiredDeletion for Sessions {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use app::server::store::redacted_url as redacted;
 
     #[test]
     fn passwords_never_reach_messages() {

@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::model::{PersonId, RoomId};
 use crate::server::hub::{Frame, Hub, Local, Relay, Topic};
+use crate::server::store::redacted_url;
 
 /// Events waiting to be sent to the broker. Beyond this (the broker is away or slow), events are dropped and the
 /// other processes are asked to resync once the link works again.
@@ -131,11 +132,11 @@ pub async fn connect(
         .event_callback(on_event)
         .connect(url)
         .await
-        .map_err(|source| BrokerError::Connect { url: redacted(url), source })?;
+        .map_err(|source| BrokerError::Connect { url: redacted_url(url), source })?;
     let subscriber = client
         .subscribe(format!("{prefix}.>"))
         .await
-        .map_err(|source| BrokerError::Subscribe { url: redacted(url), source })?;
+        .map_err(|source| BrokerError::Subscribe { url: redacted_url(url), source })?;
     // Once the broker has answered a ping after it, the subscription is in place: what the others publish from
     // now on reaches this process.
     if let Err(error) = client.flush().await {
@@ -279,14 +280,6 @@ fn parse_topic(topic: &str) -> Option<Topic> {
     }
 }
 
-/// The URL without its password, for messages.
-fn redacted(url: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?.1))) {
-        Some((scheme, host)) => format!("{scheme}://…@{host}"),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,7 +298,7 @@ mod tests {
 
     #[test]
     fn urls_in_messages_hide_their_password() {
-        assert_eq!(redacted("nats://chat:secret@broker:4222"), "nats://…@broker:4222");
-        assert_eq!(redacted("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redacted_url("nats://chat:secret@broker:4222"), "nats://chat:…@broker:4222");
+        assert_eq!(redacted_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
     }
 }

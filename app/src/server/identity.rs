@@ -20,7 +20,7 @@ use crate::model::Person;
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
 use crate::server::error::app_error_response;
-use crate::server::store::{Db, with_pool};
+use crate::server::store::{Db, server_secret};
 
 /// Oklch lightness and chroma of identity colors (`--person-color` in style/main.css): dark enough for AA text
 /// contrast on every hue, colorful enough to tell hues apart. The unit test checks all 3,600 hues.
@@ -73,17 +73,7 @@ impl Identities {
     /// race to insert theirs; all of them then read the one that won.
     pub async fn load(db: &Db, secure: bool) -> sqlx::Result<Identities> {
         let fresh = Key::generate();
-        let stored: Vec<u8> = with_pool!(db, |pool| {
-            sqlx::query(
-                "INSERT INTO server_secrets (name, value) VALUES ('visitor_cookie_key', $1) ON CONFLICT DO NOTHING",
-            )
-            .bind(fresh.master())
-            .execute(pool)
-            .await?;
-            sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'visitor_cookie_key'")
-                .fetch_one(pool)
-                .await?
-        });
+        let stored = server_secret(db, "visitor_cookie_key", fresh.master()).await?;
         let key = Key::try_from(stored.as_slice())
             .map_err(|error| sqlx::Error::Protocol(format!("the stored visitor cookie key is unusable: {error}")))?;
         Ok(Identities::new(key, secure))

@@ -116,6 +116,30 @@ impl LockRoom for Transaction<'_, Postgres> {
     }
 }
 
+/// A value of the `server_secrets` table: the one stored, or, on the first start, `fresh` (stored now). Every
+/// process sharing the database reads the same one.
+pub async fn server_secret(db: &Db, name: &str, fresh: &[u8]) -> sqlx::Result<Vec<u8>> {
+    with_pool!(db, |pool| {
+        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(fresh)
+            .execute(pool)
+            .await?;
+        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(pool).await
+    })
+}
+
+/// A database's or broker's URL without its password, for messages.
+pub fn redacted_url(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) if rest.split('@').next().is_some_and(|user| user.contains(':')) => {
+            let user = rest.split([':', '@']).next().unwrap_or_default();
+            format!("{scheme}://{user}:…{}", &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The environment variable naming a PostgreSQL server for the tests (`postgres://user@host:port/postgres`).
 /// With it, every test runs on a fresh database of its own on that server instead of a SQLite file;
 /// `scripts/test.sh` runs the suites once without it and once with it, on a server it starts.

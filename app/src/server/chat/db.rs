@@ -395,13 +395,7 @@ pub async fn mark_read(db: &Db, room: RoomId, person: &PersonId, seq: i64) -> sq
 /// each other at the broker by it).
 pub async fn cluster_id(db: &Db) -> sqlx::Result<String> {
     let fresh = uuid::Uuid::new_v4().simple().to_string();
-    let stored: Vec<u8> = with_pool!(db, |pool| {
-        sqlx::query("INSERT INTO server_secrets (name, value) VALUES ('cluster_id', $1) ON CONFLICT DO NOTHING")
-            .bind(fresh.as_bytes())
-            .execute(pool)
-            .await?;
-        sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = 'cluster_id'").fetch_one(pool).await?
-    });
+    let stored = crate::server::store::server_secret(db, "cluster_id", fresh.as_bytes()).await?;
     String::from_utf8(stored).map_err(|_| sqlx::Error::Protocol("the stored cluster id is not text".into()))
 }
 
