@@ -53,6 +53,11 @@ pub struct Config {
     #[arg(long, env = "LEAVE_GRACE_SECS", default_value_t = defaults::LEAVE_GRACE_SECS)]
     pub leave_grace_secs: f64,
 
+    /// Seconds a server process's presence lease lasts (renewed every second). When a process crashes, the others
+    /// stop counting its people within this, plus the leave grace, plus a second.
+    #[arg(long, env = "PRESENCE_LEASE_SECS", default_value_t = defaults::PRESENCE_LEASE_SECS)]
+    pub presence_lease_secs: f64,
+
     /// Seconds between deletions of expired sessions (a session expires after 30 days without a visit).
     #[arg(long, env = "SESSION_CLEANUP_SECS", default_value_t = defaults::SESSION_CLEANUP_SECS)]
     pub session_cleanup_secs: f64,
@@ -189,6 +194,8 @@ impl Config {
         Settings {
             room_grace: Duration::from_secs_f64(self.room_grace_secs.max(0.0)),
             leave_grace: Duration::from_secs_f64(self.leave_grace_secs.max(0.0)),
+            // At least two renewals (one a second) fit in a lease: one late renewal does not lose it.
+            presence_lease: Duration::from_secs_f64(self.presence_lease_secs.clamp(2.0, 3600.0)),
             uploads_dir: self.uploads_dir.clone(),
             gif: GifLimits { max_bytes: self.max_upload_bytes, ..GifLimits::default() },
             upload_idle: Duration::from_secs_f64(self.upload_idle_secs.clamp(0.05, 3600.0)),

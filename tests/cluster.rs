@@ -3,9 +3,12 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
+use app::error::Refusal;
 use app::live::{ClientCommand, LiveEvent};
-use app::model::{ChatMessage, MessageKind};
-use common::{LiveClient, make_gif, spawn_cluster};
+use app::model::{ChatMessage, MessageKind, Participant};
+use common::{LiveClient, ServerProcess, TestPerson, make_gif, person_at, spawn_cluster};
 
 /// Reads `count` chat messages from `live` and checks they are each one once, in order.
 async fn chats(live: &mut LiveClient, count: usize) -> Vec<ChatMessage> {
@@ -22,6 +25,24 @@ async fn chats(live: &mut LiveClient, count: usize) -> Vec<ChatMessage> {
 
 fn texts(messages: &[ChatMessage]) -> Vec<&str> {
     messages.iter().map(|m| m.body.as_str()).filter(|body| !body.ends_with(" joined")).collect()
+}
+
+/// Waits for a chat message saying `body`.
+async fn said(live: &mut LiveClient, body: &str) -> ChatMessage {
+    live.expect(|e| match e {
+        LiveEvent::Chat { message } if message.body == body => Some(message.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// Waits for a participant list of `count` people.
+async fn participants(live: &mut LiveClient, count: usize) -> Vec<Participant> {
+    live.expect(|e| match e {
+        LiveEvent::Participants { people, .. } if people.len() == count => Some(people.clone()),
+        _ => None,
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,4 +137,130 @@ async fn what_the_broker_lost_while_down_is_caught_up_from_the_database() {
     bob.send(room.id, "after").await.unwrap();
     assert_eq!(texts(&chats(&mut bob_live, 1).await), ["after"]);
     assert!(apps[0].chat.broker_stats().unwrap().resyncs.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_people_rushing_a_five_place_room_through_both_instances_make_five() {
+    let (apps, _broker) = spawn_cluster(2, |c| c.no_rate_limits = true).await;
+    let owner = apps[0].person().await;
+    let room = owner.create_room("rush", 5, "").await.unwrap();
+    let mut people = Vec::new();
+    for n in 0..20 {
+        people.push(apps[n % 2].person().await);
+    }
+    let (joined, _live) = TestPerson::join_all_at_once(&people, room.id).await;
+    assert_eq!(joined, 5, "the limit holds across instances");
+    let inside = format!("SELECT COUNT(DISTINCT visitor_id) FROM presence WHERE room_id = {}", room.id);
+    assert_eq!(apps[1].count(&inside).await, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_whispers_kicks_and_hand_over_cross_instances() {
+    let (apps, _broker) = spawn_cluster(2, |c| c.leave_grace_secs = 0.05).await;
+    let alice = apps[0].person().await;
+    let bob = apps[1].person().await;
+    let carol = apps[1].person().await;
+    let room = alice.create_room("mixed", 10, "").await.unwrap();
+    let id = room.id.to_string();
+    let mut bobs_list = bob.connect().await;
+    bobs_list.send(&ClientCommand::SubscribeLobby).await;
+    bobs_list.expect(|e| matches!(e, LiveEvent::Rooms { .. }).then_some(())).await;
+
+    // One count and one list of who is here, whichever instance each person is connected to.
+    let (alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    let (mut carol_live, present) = carol.join(room.id).await;
+    assert_eq!(present, 3);
+    let people = participants(&mut bob_live, 3).await;
+    assert!(people[0].owner && people[0].person == *alice.me(), "{people:?}");
+    bobs_list
+        .expect(|e| match e {
+            LiveEvent::RoomPresence { id, present: 3, .. } if *id == room.id => Some(()),
+            _ => None,
+        })
+        .await;
+
+    // A whisper from A reaches its one reader on B, and nobody else there.
+    let whisper = [("room", id.as_str()), ("body", "psst, bob"), ("to", bob.me().id.as_str())];
+    alice.call::<ChatMessage>("send_message", &whisper).await.unwrap();
+    alice.send(room.id, "for everyone").await.unwrap();
+    said(&mut bob_live, "psst, bob").await;
+    let carols_next = loop {
+        let message = carol_live.next_chat().await;
+        if !message.body.ends_with(" joined") {
+            break message;
+        }
+    };
+    assert_eq!(carols_next.body, "for everyone", "Carol skipped the whisper");
+
+    // The owner on A removes Carol, connected to B: she is told at once, and cannot come back through A.
+    alice.call::<()>("kick", &[("room", id.as_str()), ("person", carol.me().id.as_str())]).await.unwrap();
+    carol_live.expect(|e| matches!(e, LiveEvent::Kicked { .. }).then_some(())).await;
+    let mut carol_via_a = carol.via(apps[0].addr).connect().await;
+    carol_via_a.send(&ClientCommand::Join { room: room.id, since: None }).await;
+    let refusal = carol_via_a
+        .expect(|e| match e {
+            LiveEvent::Refused { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(refusal, Refusal::Banned);
+    participants(&mut bob_live, 2).await;
+
+    // The owner's last connection (on A) closes: Bob, on B, takes over, and the list B serves is told.
+    alice_live.close().await;
+    said(&mut bob_live, &format!("{} is now the owner", bob.me().name)).await;
+    let new_owner = bobs_list
+        .expect(|e| match e {
+            LiveEvent::RoomOwner { id, owner } if *id == room.id => Some(owner.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(new_owner, *bob.me());
+    let people = participants(&mut bob_live, 1).await;
+    assert!(people[0].owner);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_s_people_stop_counting_within_the_bound_and_catch_up_on_another() {
+    const LEASE_SECS: f64 = 2.0;
+    const LEAVE_SECS: f64 = 0.5;
+    let (apps, _broker) = spawn_cluster(1, |c| {
+        c.leave_grace_secs = LEAVE_SECS;
+        c.presence_lease_secs = LEASE_SECS;
+    })
+    .await;
+    let flags = [format!("--leave-grace-secs={LEAVE_SECS}"), format!("--presence-lease-secs={LEASE_SECS}")];
+    let mut doomed = ServerProcess::spawn(&apps[0].config, &flags.each_ref().map(String::as_str));
+    let alice = apps[0].person().await;
+    let bob = person_at(doomed.addr).await;
+    let room = alice.create_room("crash", 10, "").await.unwrap();
+    let (mut alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, present) = bob.join(room.id).await;
+    assert_eq!(present, 2);
+    bob.send(room.id, "from the doomed one").await.unwrap();
+    let seen = said(&mut bob_live, "from the doomed one").await;
+    said(&mut alice_live, "from the doomed one").await;
+
+    doomed.kill();
+    let killed = Instant::now();
+    let during: Vec<String> = (0..3).map(|i| format!("while Bob is away {i}")).collect();
+    for text in &during {
+        alice.send(room.id, text).await.unwrap();
+    }
+    // Nobody told anyone Bob went: his instance's lease runs out, the survivor reaps it (it looks every second),
+    // and his leave grace runs. Documented bound: the lease, plus a second, plus the leave grace.
+    said(&mut alice_live, &format!("{} left", bob.me().name)).await;
+    let took = killed.elapsed();
+    let bound = Duration::from_secs_f64(LEASE_SECS + 1.0 + LEAVE_SECS);
+    println!("Bob stopped counting {took:.1?} after his instance was killed (documented bound {bound:?})");
+    assert!(took < bound + Duration::from_secs(3), "took {took:?}");
+    participants(&mut alice_live, 1).await;
+
+    // Bob's page reconnects, through the balancer, to the survivor: the same session, caught up from where it was.
+    let mut back = bob.via(apps[0].addr).rejoin(room.id, seen.seq).await;
+    let caught_up = chats(&mut back, during.len() + 2).await; // and "Bob left", "Bob joined"
+    let caught_up: Vec<&str> = texts(&caught_up).into_iter().filter(|t| !t.ends_with(" left")).collect();
+    assert_eq!(caught_up, during.iter().map(String::as_str).collect::<Vec<_>>());
+    participants(&mut alice_live, 2).await;
 }

@@ -164,6 +164,12 @@ async fn ownership_survives_a_server_restart() {
         })
         .await;
     bob_live.close().await;
+    // Bob's departure is complete (he left the room empty, and keeps it for the room's grace) before the restart.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.count("SELECT COUNT(*) FROM presence").await > 0 {
+        assert!(std::time::Instant::now() < deadline, "Bob's departure was never completed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     app.restart().await;
     let (mut alice_again, _) = alice.join(room.id).await;

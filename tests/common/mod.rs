@@ -191,6 +191,60 @@ impl Drop for TestBroker {
     }
 }
 
+/// A real gif-chat server process (the built binary), configured like `like` (its database, sessions, broker,
+/// data and uploads directories) with `extra` flags on top, on a free port: for tests that kill one as a crash
+/// would (SIGKILL). Killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn spawn(like: &Config, extra: &[&str]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gif-chat"));
+        command
+            .arg("--addr=127.0.0.1:0")
+            .arg(format!("--database-url={}", like.database_url()))
+            .arg(format!("--sessions-database-url={}", like.sessions_database_url()))
+            .arg("--data-dir")
+            .arg(&like.data_dir)
+            .arg("--uploads-dir")
+            .arg(&like.uploads_dir)
+            .arg("--site-root")
+            .arg(&like.site_root)
+            .args(like.broker_url.iter().map(|url| format!("--broker-url={url}")))
+            .args(extra)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        let mut child = command.spawn().expect("starting the gif-chat binary");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("the server process ended before listening").unwrap();
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep reading its log, so that the pipe never fills and stops it.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServerProcess { child, addr }
+    }
+
+    /// Kills the process at once (SIGKILL): no shutdown, nothing handed over.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 type Started = (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<app::server::chat::Chat>);
 
 async fn start(config: &Config) -> Started {
@@ -388,6 +442,12 @@ impl TestPerson {
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The same person (the same session cookie) talking to the server at `addr`: another instance of a
+    /// cluster, as a load balancer without stickiness would send them.
+    pub fn via(&self, addr: SocketAddr) -> TestPerson {
+        TestPerson { addr, ..self.clone() }
     }
 
     /// Calls a server function the way a script would: form-encoded arguments, JSON back.

@@ -10,6 +10,8 @@ use crate::server::limits::LimitSettings;
 pub mod defaults {
     pub const ROOM_GRACE_SECS: f64 = 10.0;
     pub const LEAVE_GRACE_SECS: f64 = 3.0;
+    /// How long a server process's presence lease lasts; it is renewed every second.
+    pub const PRESENCE_LEASE_SECS: f64 = 5.0;
     /// How often expired sessions are deleted.
     pub const SESSION_CLEANUP_SECS: f64 = 60.0;
     pub const UPLOADS_DIR: &str = "uploads";
@@ -36,6 +38,9 @@ pub struct Settings {
     pub room_grace: Duration,
     /// How long a person whose last connection closed still counts as present (so a reload is not a leave).
     pub leave_grace: Duration,
+    /// How long a server process's presence lease lasts (renewed every second): when a process crashes, the
+    /// others stop counting its people within this plus the leave grace (and a second).
+    pub presence_lease: Duration,
     pub uploads_dir: PathBuf,
     pub gif: GifLimits,
     /// How long an upload's body may stall before it is refused.
@@ -64,6 +69,7 @@ impl Default for Settings {
         Settings {
             room_grace: Duration::from_secs_f64(defaults::ROOM_GRACE_SECS),
             leave_grace: Duration::from_secs_f64(defaults::LEAVE_GRACE_SECS),
+            presence_lease: Duration::from_secs_f64(defaults::PRESENCE_LEASE_SECS),
             uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
             gif: GifLimits::default(),
             upload_idle: Duration::from_secs_f64(defaults::UPLOAD_IDLE_SECS),

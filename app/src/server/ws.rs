@@ -113,7 +113,7 @@ impl Connection {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let mut last_heard = tokio::time::Instant::now();
-        let stopping = self.chat.stopping();
+        let stopping = self.chat.connections_end();
 
         let end = loop {
             tokio::select! {
@@ -289,7 +289,7 @@ impl Connection {
         match self.subscription {
             Subscription::Room { id, .. } => {
                 // Events without a sequence number may be among those dropped; a kick is the one that matters.
-                if !self.chat.is_member(id, &self.me.id) {
+                if !self.chat.is_member(id, &self.me.id).await {
                     send_event(sink, &LiveEvent::Kicked { room: id }).await?;
                     self.subscription = Subscription::None;
                     return Ok(());

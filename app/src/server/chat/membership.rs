@@ -5,12 +5,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::Chat;
-use super::db::{self, AdmissionRow};
-use super::presence::{JoinOutcome, LeaveOutcome, Snapshot};
+use super::db::{self, AdmissionRow, now_millis};
+use super::presence::{self, Departures, JoinOutcome, Snapshot};
 use crate::domain::PersonId;
 use crate::error::{AppError, Limit, Refusal};
 use crate::live::LiveEvent;
-use crate::model::{Participant, Person, RoomAccess, RoomId, RoomLabel, RoomView};
+use crate::model::{Participant, Person, RoomAccess, RoomId, RoomLabel, RoomSummary, RoomView};
 use crate::server::error::ServerResult;
 use crate::server::hub::{Feed, Topic};
 use crate::server::identity::{distinguishing_tags, person};
@@ -74,7 +74,7 @@ impl Chat {
     /// Admission to post: as [`Chat::admit`], and present in the room.
     pub async fn admit_poster(&self, room: RoomId, person: &Person) -> ServerResult<Admission> {
         let admission = self.admit(room, person).await?;
-        if !self.presence.is_present(room, &person.id) {
+        if !admission.row.here {
             return Err(Refusal::NotPresent.into());
         }
         Ok(admission)
@@ -88,15 +88,17 @@ impl Chat {
         if let Some(refusal) = refusal(&row) {
             return Ok(RoomAccess::Refused { refusal, room: Some(label(&row)) });
         }
-        let summary = self.summary(&row.room);
-        if summary.present >= summary.max_members && !self.presence.is_present(room, &me.id) {
+        let Some(snapshot) = presence::snapshot(&self.db, room).await? else {
+            return Ok(RoomAccess::Refused { refusal: Refusal::NotFound, room: None });
+        };
+        // The count and the list as of one moment.
+        let summary =
+            RoomSummary { present: snapshot.present(), presence_version: snapshot.version, ..self.summary(&row.room) };
+        if summary.present >= summary.max_members && !row.here {
             return Ok(RoomAccess::Refused { refusal: Refusal::Full, room: Some(label(&row)) });
         }
         let (messages, has_earlier) = db::messages_before(&self.db, room, &me.id, None).await?;
-        let participants = match self.presence.snapshot(room) {
-            Some(snapshot) => participants(&snapshot),
-            None => Vec::new(),
-        };
+        let participants = participants(&snapshot);
         Ok(RoomAccess::Open(Box::new(RoomView { room: summary, me: me.clone(), participants, messages, has_earlier })))
     }
 
@@ -126,82 +128,124 @@ impl Chat {
         Ok(())
     }
 
-    /// Adds a live connection of `person` to a room: admission, then capacity and bans under the presence lock
-    /// (atomic with registering them). A newcomer is announced in the room, and may take over a room its owner
-    /// left empty.
+    /// Adds a live connection of `person` to a room: admission, then capacity and bans in one transaction with
+    /// registering them (see `presence.rs`), whichever process the others in the room are connected to. A
+    /// newcomer is announced in the room, and may take over a room its owner left empty.
     pub async fn join(self: &Arc<Self>, room: RoomId, person: &Person) -> ServerResult<Joined> {
         // Subscribe before reading the room's position: whatever is committed after it arrives on the feed.
         let feed = self.hub.subscribe(Topic::Room(room));
         let admission = self.admit(room, person).await?;
-        let row = &admission.row;
-        match self.presence.join(room, person, row.room.max_members as u32, &row.room.owner_id) {
+        let last_seq = admission.row.last_seq;
+        let outcome = presence::join(&self.db, room, &person.id, &self.instance(), now_millis(), self.graces()).await?;
+        match outcome {
             JoinOutcome::Full => Err(Refusal::Full.into()),
             JoinOutcome::Removed => Err(Refusal::NotFound.into()),
             JoinOutcome::Banned => Err(Refusal::Banned.into()),
             JoinOutcome::AlreadyHere { snapshot } => Ok(Joined {
                 feed,
                 present: snapshot.present(),
-                last_seq: row.last_seq,
+                last_seq,
                 participants: Some((participants(&snapshot), snapshot.version)),
             }),
             JoinOutcome::Arrived { snapshot, takes_over } => {
                 self.system_message(room, format!("{} joined", person.name)).await;
                 if takes_over {
-                    self.store_new_owner(room, person, snapshot.version).await;
+                    self.announce_owner(room, person).await;
                 }
                 self.announce(room, &snapshot);
-                Ok(Joined { feed, present: snapshot.present(), last_seq: row.last_seq, participants: None })
+                Ok(Joined { feed, present: snapshot.present(), last_seq, participants: None })
             }
         }
     }
 
     /// Removes a live connection of a person from a room; everything sent to it counts as read (`read_up_to`).
-    /// Their departure is announced after the leave grace, unless they come back; an owner's departure hands the
-    /// room over; the last departure starts the empty-room grace.
+    /// Their departure is announced after the leave grace, unless they come back (through any process).
     pub async fn leave(self: &Arc<Self>, room: RoomId, person: &PersonId, read_up_to: i64) {
         if let Err(error) = db::mark_read(&self.db, room, person, read_up_to).await {
             tracing::warn!(%error, %room, "saving a read mark");
         }
-        let LeaveOutcome::Pending(token) = self.presence.leave(room, person) else {
-            return;
-        };
-        let person = person.clone();
-        self.after(self.settings.leave_grace, move |chat| async move {
-            let Some(departure) = chat.presence.finish_leave(room, &person, token) else {
-                return;
-            };
-            chat.system_message(room, format!("{} left", departure.person.name)).await;
-            if let Some(Some(successor)) = &departure.owner_left {
-                chat.store_new_owner(room, successor, departure.snapshot.version).await;
-            }
-            if let Some(token) = departure.owner_away {
-                // The owner keeps a room they left empty for its grace; then whoever is here takes over.
-                chat.after(chat.settings.room_grace, move |chat| async move {
-                    if let Some((successor, snapshot)) = chat.presence.owner_still_away(room, token) {
-                        chat.store_new_owner(room, &successor, snapshot.version).await;
-                        chat.announce(room, &snapshot);
+        let instance = self.instance();
+        match presence::leave(&self.db, room, person, &instance, now_millis()).await {
+            Ok(true) => self.finish_departures_after_grace(room),
+            Ok(false) => {}
+            Err(error) => {
+                // The database is out of reach: try again until it answers, or the person would stay counted
+                // for as long as this process lives.
+                tracing::warn!(%error, %room, "registering a leave; trying again");
+                let (chat, person) = (self.clone(), person.clone());
+                let stopping = self.stopping.clone();
+                self.tasks.spawn(async move {
+                    loop {
+                        tokio::select! {
+                            () = stopping.cancelled() => return,
+                            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                        }
+                        match presence::leave(&chat.db, room, &person, &instance, now_millis()).await {
+                            Ok(true) => break chat.finish_departures_after_grace(room),
+                            Ok(false) => break,
+                            Err(_) => continue,
+                        }
                     }
                 });
             }
-            chat.announce(room, &departure.snapshot);
-            if let Some(generation) = chat.presence.empty_generation(room) {
-                chat.schedule_removal(room, generation);
+        }
+    }
+
+    /// Completes the departures of the room once the leave grace of a connection that closed now is over (a timer
+    /// of this process; every process also looks for due departures every second).
+    pub(super) fn finish_departures_after_grace(self: &Arc<Self>, room: RoomId) {
+        self.after(self.settings.leave_grace, move |chat| async move { chat.finish_departures(room).await });
+    }
+
+    /// Completes the departures of the people whose leave grace is over: announces them, hands the room over if
+    /// its owner left, and starts the timers of an owner away and an empty room.
+    pub(super) async fn finish_departures(self: &Arc<Self>, room: RoomId) {
+        let departures = match presence::finish_departures(&self.db, room, now_millis(), self.graces()).await {
+            Ok(Some(departures)) => departures,
+            Ok(None) => return,
+            Err(error) => return tracing::error!(%error, %room, "completing departures"),
+        };
+        for person in &departures.left {
+            self.system_message(room, format!("{} left", person.name)).await;
+        }
+        if let Some(successor) = &departures.new_owner {
+            self.announce_owner(room, successor).await;
+        }
+        self.follow_up(room, &departures);
+    }
+
+    /// Announces who is here after people went, and starts the timers their going calls for.
+    fn follow_up(self: &Arc<Self>, room: RoomId, departures: &Departures) {
+        self.announce(room, &departures.snapshot);
+        if departures.owner_away {
+            // The owner keeps a room they left empty for its grace; then whoever is here takes over.
+            self.after(self.settings.room_grace, move |chat| async move { chat.hand_over_if_owner_away(room).await });
+        }
+        if let Some(at) = departures.remove_at {
+            self.remove_at(room, at);
+        }
+    }
+
+    /// The grace of an owner who left their room empty is over: whoever is here longest takes over.
+    pub(super) async fn hand_over_if_owner_away(self: &Arc<Self>, room: RoomId) {
+        match presence::hand_over_if_owner_away(&self.db, room, now_millis(), self.graces()).await {
+            Ok(Some((successor, snapshot))) => {
+                self.announce_owner(room, &successor).await;
+                self.announce(room, &snapshot);
             }
-        });
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, %room, "handing a room over"),
+        }
     }
 
     /// Whether the person is still in the room (a lagging connection checks it: a kick may be among the
-    /// events it missed).
-    pub fn is_member(&self, room: RoomId, person: &PersonId) -> bool {
-        self.presence.is_present(room, person)
+    /// events it missed). If the database cannot say, they are.
+    pub async fn is_member(&self, room: RoomId, person: &PersonId) -> bool {
+        presence::is_present(&self.db, room, person).await.unwrap_or(true)
     }
 
-    /// Stores a new owner (presence made them owner at `version`; a later decision written first wins) and tells
-    /// the room and the room lists.
-    async fn store_new_owner(self: &Arc<Self>, room: RoomId, owner: &Person, version: u64) {
-        if let Err(error) = db::set_owner(&self.db, room, &owner.id, version).await {
-            return tracing::error!(%error, %room, "handing a room over");
-        }
+    /// Tells the room and the room lists that `owner` owns the room now (presence stored it).
+    async fn announce_owner(self: &Arc<Self>, room: RoomId, owner: &Person) {
         self.system_message(room, format!("{} is now the owner", owner.name)).await;
         self.hub.publish(Topic::Lobby, &LiveEvent::RoomOwner { id: room, owner: owner.clone() });
     }
@@ -219,7 +263,7 @@ impl Chat {
         if *target == by.id {
             return Err(AppError::Invalid("You cannot remove yourself; leave the room instead.".into()).into());
         }
-        if !self.presence.is_present(room, target) {
+        if !presence::is_present(&self.db, room, target).await? {
             return Err(AppError::Invalid("That person is not in this room.".into()).into());
         }
         let announcement = format!("{} was removed by the owner", person(target.as_str()).name);
@@ -228,15 +272,13 @@ impl Chat {
             db::Kicked::NotOwner => return Err(AppError::Forbidden("Only the room's owner can do that.".into()).into()),
             db::Kicked::NoRoom => return Err(Refusal::NotFound.into()),
         };
-        // The ban is stored: from here on, no tab of theirs can rejoin. Now out of the room, at once.
-        let after = self.presence.evict(room, target);
+        // The ban is stored: from here on, no tab of theirs can rejoin. Now out of the room, at once, on every
+        // process (the expulsion travels through the broker).
+        let after = presence::evict(&self.db, room, target, now_millis(), self.graces()).await?;
         self.hub.expel(Topic::Room(room), &LiveEvent::Kicked { room }, target);
         self.publish_message(&message);
-        if let Some(snapshot) = after {
-            self.announce(room, &snapshot);
-        }
-        if let Some(generation) = self.presence.empty_generation(room) {
-            self.schedule_removal(room, generation);
+        if let Some(departures) = after {
+            self.follow_up(room, &departures);
         }
         Ok(())
     }

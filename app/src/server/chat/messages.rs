@@ -35,7 +35,7 @@ impl Chat {
             if *recipient == author.id {
                 return Err(AppError::Invalid("Whisper to someone else.".into()).into());
             }
-            if !self.presence.is_present(room, recipient) {
+            if !super::presence::is_present(&self.db, room, recipient).await? {
                 return Err(AppError::Invalid("That person is not in this room any more.".into()).into());
             }
         }
@@ -123,10 +123,6 @@ impl Chat {
     /// Sends `roomActivity` to everyone who entered the room before, is not in it now, may read the message and
     /// has not read it yet.
     async fn notify_followers(&self, message: &ChatMessage) {
-        // Who is in the room is taken before the read marks: someone who leaves after this saw the message
-        // there, and someone who left before it saved their read mark before leaving (`leave`), so a list they
-        // opened since has counted the message already.
-        let connected = self.presence.connected(message.room_id);
         let readers = match db::readers(&self.db, message.room_id, message.seq).await {
             Ok(readers) => readers,
             Err(error) => return tracing::error!(%error, "listing a room's readers"),
@@ -137,7 +133,6 @@ impl Chat {
             .into_iter()
             .filter(|reader| Some(reader) != author)
             .filter(|reader| recipient.is_none_or(|r| r == reader))
-            .filter(|reader| !connected.contains(reader))
             .map(Topic::Person)
             .collect();
         if !topics.is_empty() {

@@ -1,6 +1,6 @@
 //! The chat service: the one door to rooms, presence and messages. Pages, server functions, the live channel
-//! and the upload route all go through [`Chat`]; the database, the presence map and the room timers are private
-//! to it. This file holds the service and the life of rooms; `membership.rs` who may be in them, and
+//! and the upload route all go through [`Chat`]; the database (with the shared presence and the room timers)
+//! is private to it. This file holds the service and the life of rooms; `membership.rs` who may be in them, and
 //! `messages.rs` what is said there.
 
 mod db;
@@ -10,7 +10,7 @@ mod presence;
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::server::store::Db;
@@ -33,9 +33,13 @@ use crate::server::uploads::{StoredName, UploadStore};
 
 pub use membership::{Admission, Joined};
 
-/// Added to the empty-room grace of rooms found at start-up: more than the browser client's longest reconnect
-/// delay (see `browser::live::backoff`), so people in a room when the server went down get back before it goes.
+/// Added to the empty-room grace of rooms whose last people went with their server process (a crash or a
+/// restart): more than the browser client's longest reconnect delay (see `browser::live::backoff`), so they get
+/// back before the room goes.
 const RESTART_EXTRA_GRACE: Duration = Duration::from_secs(20);
+
+/// How often a process renews its presence lease and looks for room timers that came due (see `presence.rs`).
+const PRESENCE_TICK: Duration = Duration::from_secs(1);
 
 /// Upload files no message points at are removed once they are this old: younger ones may be an upload in
 /// flight (of this process, or of another sharing the directory), which takes seconds at most.
@@ -49,7 +53,12 @@ const FEED_CAPACITY: usize = 256;
 pub struct Chat {
     db: Db,
     hub: Hub,
-    presence: presence::Presence,
+    /// This process's name in the shared presence: a new one if the others took its people out (see
+    /// [`Chat::start_over`]).
+    instance: Mutex<Arc<str>>,
+    /// Cancelled, and replaced, when the others took this process's people out: its live connections reconnect
+    /// and join again. A child of `stopping`.
+    connections_end: Mutex<CancellationToken>,
     settings: Settings,
     uploads: UploadStore,
     password_attempts: PasswordAttempts,
@@ -65,29 +74,24 @@ pub struct Chat {
     stopping: CancellationToken,
 }
 
-/// What a [`Chat`] holds in memory that grows with use: each is released when no longer needed.
+/// What a [`Chat`] holds in memory that grows with use: each is released when no longer needed. (Presence and
+/// room timers are in the database.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footprint {
-    /// Rooms with presence state.
-    pub open_rooms: usize,
-    /// Removed rooms remembered for a while (see [`REMOVED_ROOM_MEMORY`]).
-    pub removed_rooms: usize,
     /// Live topics with a channel (a room someone follows, the list, a person's own topic).
     pub topics: usize,
     /// People and addresses the rate limits remember.
     pub limited_keys: usize,
 }
 
-/// How long a removed room is remembered, so that a join admitted just before the removal is refused rather
-/// than bringing the room back to life in memory. A join's admission takes milliseconds; this is ample.
-pub const REMOVED_ROOM_MEMORY: Duration = Duration::from_secs(120);
-
 impl Chat {
     pub fn new(db: Db, settings: Settings, uploads: UploadStore) -> Arc<Chat> {
+        let stopping = CancellationToken::new();
         Arc::new(Chat {
             db,
             hub: Hub::new(FEED_CAPACITY),
-            presence: presence::Presence::default(),
+            instance: Mutex::new(new_instance_id()),
+            connections_end: Mutex::new(stopping.child_token()),
             limits: Limits::new(&settings.limits),
             lag_recoveries: Default::default(),
             broker: Default::default(),
@@ -95,19 +99,20 @@ impl Chat {
             uploads,
             password_attempts: PasswordAttempts::default(),
             tasks: TaskTracker::new(),
-            stopping: CancellationToken::new(),
+            stopping,
         })
     }
 
-    /// At start-up nobody is connected: every stored room starts its empty-room grace, and is removed unless
-    /// someone (re)joins it in time. After a restart the grace is longer, so that clients backing off while the
-    /// server was down have time to come back. Files no message points at are swept.
+    /// Takes this process's place in the shared presence (a lease it then renews every second, see
+    /// [`Chat::keep_presence`]), gives empty rooms without a removal time one, and sweeps files no message points
+    /// at.
     pub async fn start(self: &Arc<Self>) -> ServerResult<()> {
         self.sweep_uploads().await?;
-        for room in db::all_rooms(&self.db).await? {
-            let generation = self.presence.open_room(room.id, &room.owner_id);
-            self.schedule_removal_after(room.id, generation, self.settings.room_grace + RESTART_EXTRA_GRACE);
-        }
+        let now = db::now_millis();
+        presence::register(&self.db, &self.instance(), now, self.lease_ms()).await?;
+        let graces = self.graces();
+        presence::schedule_unscheduled_removals(&self.db, now + graces.room + graces.lost).await?;
+        self.spawn_presence_keeper();
         let chat = Arc::downgrade(self);
         let stopping = self.stopping.clone();
         self.tasks.spawn(async move {
@@ -119,7 +124,7 @@ impl Chat {
                     _ = every_minute.tick() => {}
                 }
                 let Some(chat) = chat.upgrade() else { break };
-                chat.forget_idle(Instant::now() - REMOVED_ROOM_MEMORY);
+                chat.forget_idle();
                 minutes += 1;
                 if minutes.is_multiple_of(UPLOAD_SWEEP_MINUTES)
                     && let Err(error) = chat.sweep_uploads().await
@@ -165,12 +170,111 @@ impl Chat {
         self.stopping.clone()
     }
 
+    /// Completes when a live connection must end: the shutdown begins, or the others took this process's people
+    /// out (the connection's client reconnects and joins again).
+    pub fn connections_end(&self) -> CancellationToken {
+        self.connections_end.lock().unwrap().clone()
+    }
+
     /// Waits for the background work still running (uploads being stored, notifications) after the shutdown
-    /// began; timers have stopped by then.
+    /// began; timers have stopped by then. Then gives up this process's lease: the people still counted through
+    /// it start their leave grace (they are reconnecting, to another process or to this one's successor).
     pub async fn finish(&self) {
         self.begin_shutdown();
         self.tasks.close();
         self.tasks.wait().await;
+        if let Err(error) = presence::retire(&self.db, &self.instance(), db::now_millis()).await {
+            tracing::warn!(%error, "giving up this process's presence lease");
+        }
+    }
+
+    /// This process's current name in the shared presence.
+    fn instance(&self) -> Arc<str> {
+        self.instance.lock().unwrap().clone()
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.settings.presence_lease.as_millis() as i64
+    }
+
+    fn graces(&self) -> presence::Graces {
+        presence::Graces {
+            leave: self.settings.leave_grace.as_millis() as i64,
+            room: self.settings.room_grace.as_millis() as i64,
+            lost: RESTART_EXTRA_GRACE.as_millis() as i64,
+        }
+    }
+
+    /// Every second: renews this process's lease, reaps the processes whose lease ran out, and runs the room
+    /// timers that came due (whichever process started them: one that stopped or crashed cannot run its own).
+    fn spawn_presence_keeper(self: &Arc<Self>) {
+        let chat = Arc::downgrade(self);
+        let stopping = self.stopping.clone();
+        self.tasks.spawn(async move {
+            let mut every_tick = tokio::time::interval(PRESENCE_TICK);
+            every_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut held_since = Some(Instant::now());
+            loop {
+                tokio::select! {
+                    () = stopping.cancelled() => break,
+                    _ = every_tick.tick() => {}
+                }
+                let Some(chat) = chat.upgrade() else { break };
+                if let Err(error) = chat.keep_presence(&mut held_since).await {
+                    tracing::warn!(%error, "keeping the shared presence");
+                }
+            }
+        });
+    }
+
+    /// One round of [`Chat::spawn_presence_keeper`]. `held_since` is when this process's lease was last known
+    /// to be held without a break (`None` while the database cannot be reached).
+    async fn keep_presence(self: &Arc<Self>, held_since: &mut Option<Instant>) -> ServerResult<()> {
+        let now = db::now_millis();
+        match presence::renew(&self.db, &self.instance(), now, self.lease_ms()).await {
+            Ok(true) => {
+                held_since.get_or_insert_with(Instant::now);
+            }
+            Ok(false) => {
+                self.start_over().await?;
+                *held_since = Some(Instant::now());
+            }
+            Err(error) => {
+                *held_since = None;
+                return Err(error.into());
+            }
+        }
+        // Only a process that has held its own lease for a whole lease period reaps the others: after the
+        // database was out of reach, every process first gets the time to renew its own.
+        if held_since.is_some_and(|since| since.elapsed() >= self.settings.presence_lease) {
+            for room in presence::reap(&self.db, now).await? {
+                tracing::info!(%room, "people of a server process whose lease ran out start their leave grace");
+                self.finish_departures_after_grace(room);
+            }
+        }
+        let due = presence::due_work(&self.db, now, self.graces()).await?;
+        for room in due.departures {
+            self.finish_departures(room).await;
+        }
+        for room in due.hand_overs {
+            self.hand_over_if_owner_away(room).await;
+        }
+        for room in due.removals {
+            self.remove_if_due(room).await;
+        }
+        Ok(())
+    }
+
+    /// The others took this process's people out (its lease ran out while it could not reach the database):
+    /// it takes a new place, and its live connections reconnect, joining again under the usual rules.
+    async fn start_over(&self) -> ServerResult<()> {
+        let fresh = new_instance_id();
+        presence::register(&self.db, &fresh, db::now_millis(), self.lease_ms()).await?;
+        *self.instance.lock().unwrap() = fresh;
+        let ended = std::mem::replace(&mut *self.connections_end.lock().unwrap(), self.stopping.child_token());
+        ended.cancel();
+        tracing::warn!("this process's presence lease ran out and its people were taken out; they reconnect");
+        Ok(())
     }
 
     /// Runs `work` after `delay`, unless the server shuts down first.
@@ -199,17 +303,15 @@ impl Chat {
     }
 
     /// Forgets what memory holds only for a while: rate-limit state of people and addresses whose limits have
-    /// recovered, and removed rooms (removed before `removed_before`). Runs every minute.
-    pub fn forget_idle(&self, removed_before: Instant) {
+    /// recovered. Runs every minute.
+    pub fn forget_idle(&self) {
         self.password_attempts.forget_idle();
         self.limits.forget_idle();
-        self.presence.forget_removed(removed_before);
     }
 
-    /// What this process holds in memory per room, per topic and per person (for tests and metrics).
+    /// What this process holds in memory per topic and per person (for tests and metrics).
     pub fn footprint(&self) -> Footprint {
-        let (open_rooms, removed_rooms) = self.presence.room_counts();
-        Footprint { open_rooms, removed_rooms, topics: self.hub.topic_count(), limited_keys: self.limits.remembered() }
+        Footprint { topics: self.hub.topic_count(), limited_keys: self.limits.remembered() }
     }
 
     /// The rate limits every way of writing passes (checked where requests come in).
@@ -242,14 +344,13 @@ impl Chat {
 
     /// A room as anyone sees it on the list (no per-person unread information).
     fn summary(&self, row: &db::RoomRow) -> RoomSummary {
-        let (present, presence_version) = self.presence.count(row.id);
         RoomSummary {
             id: row.id,
             title: row.title.clone(),
             locked: row.password_hash.is_some(),
             max_members: row.max_members as u32,
-            present,
-            presence_version,
+            present: row.present as u32,
+            presence_version: row.presence_version as u64,
             owner: person(row.owner_id.as_str()),
             created_at: row.created_at,
             unread: None,
@@ -293,16 +394,17 @@ impl Chat {
             Some(password) => Some(passwords::hash(password).await?),
             None => None,
         };
+        // The creator is on their way in; if they never arrive, the room goes like any empty room.
+        let remove_at = db::now_millis() + self.graces().room;
         let new = db::NewRoom {
             title: title.as_str(),
             max_members: limit.get(),
             password_hash: password_hash.as_deref(),
             owner: &owner.id,
+            remove_at,
         };
         let row = db::insert_room(&self.db, new).await?;
-        let generation = self.presence.open_room(row.id, &owner.id);
-        // The creator is on their way in; if they never arrive, the room goes like any empty room.
-        self.schedule_removal(row.id, generation);
+        self.remove_at(row.id, remove_at);
         let summary = self.summary(&row);
         self.hub.publish(Topic::Lobby, &LiveEvent::NewRoom { room: summary.clone() });
         Ok(summary)
@@ -314,30 +416,36 @@ impl Chat {
         if row.owner_id != by.id {
             return Err(AppError::Forbidden("Only the room's owner can do that.".into()).into());
         }
-        self.presence.remove(room);
-        self.delete_room(room).await
+        self.delete_room(room, db::Deletion::Any).await
     }
 
-    fn schedule_removal(self: &Arc<Self>, room: RoomId, generation: u64) {
-        self.schedule_removal_after(room, generation, self.settings.room_grace);
+    /// Removes the empty room at `at` (Unix ms) if it is still empty and due then (a timer of this process; every
+    /// process also looks for due rooms every second).
+    fn remove_at(self: &Arc<Self>, room: RoomId, at: i64) {
+        let delay = Duration::from_millis((at - db::now_millis()).max(0) as u64);
+        self.after(delay, move |chat| async move { chat.remove_if_due(room).await });
     }
 
-    fn schedule_removal_after(self: &Arc<Self>, room: RoomId, generation: u64, grace: Duration) {
-        self.after(grace, move |chat| async move {
-            if chat.presence.remove_if_still_empty(room, generation)
-                && let Err(error) = chat.delete_room(room).await
-            {
-                tracing::error!(%error, %room, "removing an empty room");
-            }
-        });
+    async fn remove_if_due(&self, room: RoomId) {
+        if let Err(error) = self.delete_room(room, db::Deletion::DueBy(db::now_millis())).await {
+            tracing::error!(%error, %room, "removing an empty room");
+        }
     }
 
-    /// Deletes a room, its messages and its GIF files, and tells the room lists and the room.
-    async fn delete_room(&self, room: RoomId) -> ServerResult<()> {
-        let files = db::delete_room(&self.db, room).await?;
+    /// Deletes a room, its messages and its GIF files, and tells the room lists and the room (if it was deleted:
+    /// another process may have been first).
+    async fn delete_room(&self, room: RoomId, which: db::Deletion) -> ServerResult<()> {
+        let Some(files) = db::delete_room(&self.db, room, which).await? else {
+            return Ok(());
+        };
         self.uploads.remove(files).await;
         self.hub.publish_many([Topic::Lobby, Topic::Room(room)], &LiveEvent::RemoveRoom { id: room });
         tracing::info!(%room, "room removed");
         Ok(())
     }
+}
+
+/// A new, unique name for this process in the shared presence.
+fn new_instance_id() -> Arc<str> {
+    uuid::Uuid::new_v4().simple().to_string().into()
 }

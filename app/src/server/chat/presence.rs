@@ -1,78 +1,42 @@
-//! Who is in which room, right now. Memory only: presence is what live connections say, nothing more.
+//! Who is in which room, shared by every server process using the database.
 //!
-//! A person (a session) is in a room while at least one of their connections is joined to it, so two tabs count
-//! once. Joining checks capacity and registers the person in one step under one lock, so concurrent joiners can
-//! never exceed a room's limit. A person whose last connection closes stays counted for a short leave grace, so
-//! a reload does not announce "left" and "joined".
+//! A person (a session) is in a room while any row of theirs is in `presence`: one row per room, person and
+//! process they are connected through, counting that process's live connections. Two tabs count once, on one
+//! process or on two. A row whose last connection closed stays for the leave grace (a reload is not a leave),
+//! then goes; when it was the person's last row, they have left.
 //!
-//! Every change of who is in a room (or of its owner) bumps the room's presence version, and returns a
-//! [`Snapshot`] taken under the lock: announcements may be published in any order after that, and receivers
-//! drop those older than what they have.
+//! Every change begins by bumping the room's presence version (`UPDATE rooms … RETURNING`): that statement takes
+//! the room's row lock on PostgreSQL and the database's write lock on SQLite, so the changes of one room happen
+//! one after another across every process, and joins can never exceed a room's limit. The [`Snapshot`] taken in
+//! the same transaction carries the version: announcements may be published in any order after that, and
+//! receivers drop those older than what they have. A change that turns out to change nothing rolls back.
+//!
+//! Each process holds a lease in `instances` that it renews every second. When a process's lease runs out (it
+//! crashed, or lost the database), another one [`reap`]s it: its rows start their leave grace as if its
+//! connections had closed. Room timers are rows too (`rooms.remove_at`, `rooms.owner_away_since`): the process
+//! that started one also sets a timer of its own for it, and every process looks for timers that came due
+//! ([`due_work`]) every second, so no room's life depends on one process staying up.
+//!
+//! Every function that depends on the time takes `now` (Unix ms): the rules are tested without waiting.
 //!
 //! (Over 400 lines: about half is the tests of these rules, kept beside them.)
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-use std::time::Instant;
+use sqlx::FromRow;
 
 use crate::model::{Person, PersonId, RoomId};
+use crate::server::identity::person;
+use crate::server::store::{Db, with_pool};
 
-pub struct Presence {
-    // A std mutex: never held across an `.await`, and every operation on it is a few map lookups.
-    rooms: Mutex<HashMap<RoomId, RoomState>>,
-    /// Where every room's version starts: the boot time in microseconds, so versions grow across restarts too
-    /// (a client that reconnects to a restarted server keeps comparing them) and stay exact in JavaScript.
-    first_version: u64,
-}
-
-impl Default for Presence {
-    fn default() -> Presence {
-        let boot = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Presence { rooms: Mutex::default(), first_version: boot.as_micros() as u64 }
-    }
-}
-
-enum RoomState {
-    Open(RoomPresence),
-    /// Removed rooms stay as tombstones for a while, so that a join racing with the removal (admitted just
-    /// before it) is refused, not resurrected; then they are forgotten ([`Presence::forget_removed`]), so memory
-    /// follows the rooms that exist, not every room there ever was.
-    Removed {
-        since: Instant,
-    },
-}
-
-struct RoomPresence {
-    members: HashMap<PersonId, Member>,
-    owner: PersonId,
-    /// Bumped on every change of members or owner: orders the announcements of the room's presence.
-    version: u64,
-    /// Bumped whenever the room gains a person: an empty-room timer only fires if nobody came since it started.
-    generation: u64,
-    /// Bumped on every join, so that ordering by arrival survives equal timestamps.
-    arrivals: u64,
-    /// The owner left while nobody else was here. They keep the room if they come back within the room's grace;
-    /// otherwise the person present longest then takes over (or, if the room is still empty then, the next
-    /// to arrive).
-    owner_away: Option<OwnerAway>,
-    /// People kicked out, refused under the same lock as capacity (the database keeps them across restarts).
-    banned: HashSet<PersonId>,
-}
-
-#[derive(Clone, Copy)]
-struct OwnerAway {
-    /// Names this absence, for the timer that ends it.
-    token: u64,
-    /// The grace ended with the room empty: the next arrival takes over.
-    expired: bool,
-}
-
-struct Member {
-    person: Person,
-    connections: u32,
-    arrival: u64,
-    /// Set while the person has no connection left and their departure is pending.
-    leaving: Option<u64>,
+/// How long the presence rules wait, in ms.
+#[derive(Debug, Clone, Copy)]
+pub struct Graces {
+    /// A person whose last connection closed still counts this long.
+    pub leave: i64,
+    /// An empty room lives this long; an owner who left it empty keeps it this long.
+    pub room: i64,
+    /// Added to an empty room's life when its last people went with their process (a crash or a restart): their
+    /// clients are reconnecting with back-off, possibly to another process.
+    pub lost: i64,
 }
 
 /// Who is in a room and who owns it, at one presence version.
@@ -93,7 +57,7 @@ impl Snapshot {
 #[derive(Debug, PartialEq, Eq)]
 pub enum JoinOutcome {
     /// A newcomer is in: announce them with this snapshot. `takes_over` is set when the owner left the room
-    /// empty longer than its grace ago: the newcomer becomes its owner.
+    /// empty longer than its grace ago: the newcomer now owns it.
     Arrived {
         snapshot: Snapshot,
         takes_over: bool,
@@ -107,464 +71,537 @@ pub enum JoinOutcome {
     Banned,
 }
 
+/// People taken out of a room in one step: their leave grace ran out, or the owner kicked them.
 #[derive(Debug, PartialEq, Eq)]
-pub enum LeaveOutcome {
-    /// The person still has other connections in the room.
-    StillPresent,
-    /// The person's last connection left; call [`Presence::finish_leave`] with this token after the leave grace.
-    Pending(u64),
-    /// The connection was not joined (nothing to do).
-    NotPresent,
-}
-
-/// A completed departure.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Departure {
-    pub person: Person,
-    /// The owner left: `Some(successor)` if someone is left to take over (the longest present), `None` if the
-    /// room is now empty (see [`Presence::owner_still_away`]).
-    pub owner_left: Option<Option<Person>>,
-    /// When the owner left the room empty: the token for [`Presence::owner_still_away`] after the grace.
-    pub owner_away: Option<u64>,
+pub struct Departures {
+    pub left: Vec<Person>,
+    /// The owner was among them and someone is still here: the longest present now owns the room.
+    pub new_owner: Option<Person>,
+    /// The owner was among them and left the room empty: see [`hand_over_if_owner_away`] after the room's grace.
+    pub owner_away: bool,
+    /// The room is empty now, and will be removed at this time (Unix ms) unless someone arrives.
+    pub remove_at: Option<i64>,
     pub snapshot: Snapshot,
 }
 
-impl RoomPresence {
-    fn new(owner: PersonId, version: u64) -> RoomPresence {
-        RoomPresence {
-            members: HashMap::new(),
-            owner,
-            version,
-            generation: 0,
-            arrivals: 0,
-            owner_away: None,
-            banned: HashSet::new(),
-        }
-    }
-
-    fn longest_present(&self) -> Option<Person> {
-        self.members.values().min_by_key(|m| m.arrival).map(|m| m.person.clone())
-    }
-
-    fn changed(&mut self) -> Snapshot {
-        self.version += 1;
-        self.snapshot()
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        let mut members: Vec<&Member> = self.members.values().collect();
-        members.sort_by_key(|m| m.arrival);
-        Snapshot {
-            people: members.into_iter().map(|m| m.person.clone()).collect(),
-            owner: self.owner.clone(),
-            version: self.version,
-        }
-    }
+/// A room as a change of its presence found it, its row locked.
+#[derive(FromRow)]
+struct Locked {
+    presence_version: i64,
+    owner_id: PersonId,
+    max_members: i64,
+    owner_away_since: Option<i64>,
 }
 
-impl Presence {
-    /// Registers a room that exists but has nobody in it yet (after creation or at start-up).
-    /// Returns the generation for the empty-room timer.
-    pub fn open_room(&self, room: RoomId, owner: &PersonId) -> u64 {
-        let mut rooms = self.rooms.lock().unwrap();
-        match rooms.entry(room).or_insert_with(|| RoomState::Open(RoomPresence::new(owner.clone(), self.first_version)))
-        {
-            RoomState::Open(presence) => presence.generation,
-            RoomState::Removed { .. } => 0,
-        }
-    }
+/// The first statement of every change: takes the room's lock and its next presence version.
+const BUMP: &str = "UPDATE rooms SET presence_version = presence_version + 1 WHERE id = $1
+     RETURNING presence_version, owner_id, max_members, owner_away_since";
 
-    /// Adds one connection of `person` to `room` if the room has space for them (people already present always
-    /// do). `owner` is the stored owner, for a room this process has not seen yet.
-    pub fn join(&self, room: RoomId, person: &Person, max_members: u32, owner: &PersonId) -> JoinOutcome {
-        let mut rooms = self.rooms.lock().unwrap();
-        let state =
-            rooms.entry(room).or_insert_with(|| RoomState::Open(RoomPresence::new(owner.clone(), self.first_version)));
-        let RoomState::Open(presence) = state else {
-            return JoinOutcome::Removed;
-        };
-        if presence.banned.contains(&person.id) {
-            return JoinOutcome::Banned;
+/// The people in a room, in order of arrival.
+const PEOPLE: &str =
+    "SELECT visitor_id FROM presence WHERE room_id = $1 GROUP BY visitor_id ORDER BY MIN(arrival), visitor_id";
+
+/// Runs the statements of one change of a room's presence in a transaction on whichever database `$db` is:
+/// `$tx` is the transaction, `$locked` the room's [`Locked`] row (`None`, and nothing else runs, if the room does
+/// not exist). `$body` commits what it keeps; returning without committing rolls back.
+macro_rules! in_room_change {
+    ($db:expr, $room:expr, |$tx:ident, $locked:ident| $body:expr) => {
+        with_pool!($db, |pool| {
+            let mut $tx = pool.begin().await?;
+            let $locked: Option<Locked> = sqlx::query_as(BUMP).bind($room).fetch_optional(&mut *$tx).await?;
+            $body
+        })
+    };
+}
+
+/// The people of a room as of the transaction `$tx`.
+macro_rules! people {
+    ($tx:expr, $room:expr) => {{
+        let ids: Vec<PersonId> = sqlx::query_scalar(PEOPLE).bind($room).fetch_all(&mut *$tx).await?;
+        ids.iter().map(|id| person(id.as_str())).collect::<Vec<Person>>()
+    }};
+}
+
+/// Adds one connection of `who` through process `instance` to the room, if the room has space for them (people
+/// already present always do) and they are not banned from it: the check and the registration in one
+/// transaction, under the room's lock.
+pub async fn join(
+    db: &Db,
+    room: RoomId,
+    who: &PersonId,
+    instance: &str,
+    now: i64,
+    graces: Graces,
+) -> sqlx::Result<JoinOutcome> {
+    const BANNED: &str = "SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND visitor_id = $2)";
+    const COUNT: &str = "SELECT COUNT(DISTINCT visitor_id),
+            EXISTS (SELECT 1 FROM presence WHERE room_id = $1 AND visitor_id = $2)
+         FROM presence WHERE room_id = $1";
+    const CONNECT: &str = "INSERT INTO presence (room_id, visitor_id, instance_id, connections, arrival, left_at)
+         VALUES ($1, $2, $3, 1, $4, NULL)
+         ON CONFLICT (room_id, visitor_id, instance_id)
+         DO UPDATE SET connections = presence.connections + 1, left_at = NULL";
+    in_room_change!(db, room, |tx, locked| {
+        let Some(locked) = locked else { return Ok(JoinOutcome::Removed) };
+        let version = locked.presence_version;
+        let banned: bool = sqlx::query_scalar(BANNED).bind(room).bind(who).fetch_one(&mut *tx).await?;
+        if banned {
+            return Ok(JoinOutcome::Banned);
         }
-        if let Some(member) = presence.members.get_mut(&person.id) {
-            member.connections += 1;
-            member.leaving = None;
-            return JoinOutcome::AlreadyHere { snapshot: presence.snapshot() };
+        let (present, here): (i64, bool) = sqlx::query_as(COUNT).bind(room).bind(who).fetch_one(&mut *tx).await?;
+        if !here && present >= locked.max_members {
+            return Ok(JoinOutcome::Full);
         }
-        if presence.members.len() as u32 >= max_members {
-            return JoinOutcome::Full;
+        sqlx::query(CONNECT).bind(room).bind(who).bind(instance).bind(version).execute(&mut *tx).await?;
+        if here {
+            let snapshot = Snapshot { people: people!(tx, room), owner: locked.owner_id, version: version as u64 };
+            tx.commit().await?;
+            return Ok(JoinOutcome::AlreadyHere { snapshot });
         }
-        presence.generation += 1;
-        presence.arrivals += 1;
-        let member = Member { person: person.clone(), connections: 1, arrival: presence.arrivals, leaving: None };
-        presence.members.insert(person.id.clone(), member);
-        let takes_over = match presence.owner_away {
-            _ if presence.owner == person.id => {
-                presence.owner_away = None; // the owner is back
-                false
+        // The owner is back; or they left the room empty longer than its grace ago, and the newcomer takes over.
+        let owner_back = locked.owner_id == *who;
+        let takes_over = !owner_back && locked.owner_away_since.is_some_and(|since| since <= now - graces.room);
+        let owner = if takes_over { who.clone() } else { locked.owner_id };
+        let owner_away_since = if owner_back || takes_over { None } else { locked.owner_away_since };
+        sqlx::query("UPDATE rooms SET owner_id = $2, owner_away_since = $3, remove_at = NULL WHERE id = $1")
+            .bind(room)
+            .bind(&owner)
+            .bind(owner_away_since)
+            .execute(&mut *tx)
+            .await?;
+        let snapshot = Snapshot { people: people!(tx, room), owner, version: version as u64 };
+        tx.commit().await?;
+        Ok(JoinOutcome::Arrived { snapshot, takes_over })
+    })
+}
+
+/// One connection of `who` through `instance` closed. True if it was their last one there: their row now waits
+/// out the leave grace (see [`finish_departures`]).
+pub async fn leave(db: &Db, room: RoomId, who: &PersonId, instance: &str, now: i64) -> sqlx::Result<bool> {
+    let sql = "UPDATE presence SET connections = connections - 1,
+                left_at = CASE WHEN connections = 1 THEN $4 ELSE left_at END
+         WHERE room_id = $1 AND visitor_id = $2 AND instance_id = $3 AND connections > 0
+         RETURNING connections";
+    let left: Option<i64> = with_pool!(db, |pool| {
+        sqlx::query_scalar(sql).bind(room).bind(who).bind(instance).bind(now).fetch_optional(pool).await?
+    });
+    Ok(left == Some(0))
+}
+
+/// Takes out the rows whose leave grace is over. People with no row left have left: an owner among them hands
+/// the room to the longest present, or, leaving it empty, keeps it for the room's grace; an empty room's removal
+/// is scheduled. `None` if nobody left.
+pub async fn finish_departures(db: &Db, room: RoomId, now: i64, graces: Graces) -> sqlx::Result<Option<Departures>> {
+    // Whether the row's process is gone (crashed or stopped): its people may be reconnecting with back-off.
+    const DUE: &str = "SELECT visitor_id, NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = p.instance_id)
+         FROM presence p WHERE room_id = $1 AND left_at <= $2";
+    let cutoff = now - graces.leave;
+    in_room_change!(db, room, |tx, locked| {
+        let Some(locked) = locked else { return Ok(None) };
+        let due: Vec<(PersonId, bool)> = sqlx::query_as(DUE).bind(room).bind(cutoff).fetch_all(&mut *tx).await?;
+        if due.is_empty() {
+            return Ok(None);
+        }
+        sqlx::query("DELETE FROM presence WHERE room_id = $1 AND left_at <= $2")
+            .bind(room)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        let people = people!(tx, room);
+        let mut left: Vec<Person> = Vec::new();
+        for (id, _) in &due {
+            if !people.iter().any(|p| p.id == *id) && !left.iter().any(|p| p.id == *id) {
+                left.push(person(id.as_str()));
             }
-            Some(OwnerAway { expired: true, .. }) => true,
-            _ => false,
-        };
-        if takes_over {
-            presence.owner = person.id.clone();
-            presence.owner_away = None;
         }
-        JoinOutcome::Arrived { snapshot: presence.changed(), takes_over }
-    }
-
-    /// Removes one connection of the person from the room.
-    pub fn leave(&self, room: RoomId, person: &PersonId) -> LeaveOutcome {
-        let mut rooms = self.rooms.lock().unwrap();
-        let Some(RoomState::Open(presence)) = rooms.get_mut(&room) else {
-            return LeaveOutcome::NotPresent;
-        };
-        let Some(member) = presence.members.get_mut(person) else {
-            return LeaveOutcome::NotPresent;
-        };
-        member.connections = member.connections.saturating_sub(1);
-        if member.connections > 0 {
-            return LeaveOutcome::StillPresent;
+        if left.is_empty() {
+            // Only rows of people still here through another process (or tab) went.
+            tx.commit().await?;
+            return Ok(None);
         }
-        presence.arrivals += 1;
-        let token = presence.arrivals;
-        member.leaving = Some(token);
-        LeaveOutcome::Pending(token)
-    }
+        let lost = due.iter().any(|(_, lost)| *lost);
+        let outcome = after_departures(locked, left, people, now, graces, lost);
+        sqlx::query("UPDATE rooms SET owner_id = $2, owner_away_since = $3, remove_at = $4 WHERE id = $1")
+            .bind(room)
+            .bind(&outcome.departures.snapshot.owner)
+            .bind(outcome.owner_away_since)
+            .bind(outcome.departures.remove_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(outcome.departures))
+    })
+}
 
-    /// Completes a departure if the person did not come back since (`None` if they did, or the room is gone).
-    /// An owner's departure hands the room to the person present longest, under the same lock.
-    pub fn finish_leave(&self, room: RoomId, person: &PersonId, token: u64) -> Option<Departure> {
-        let mut rooms = self.rooms.lock().unwrap();
-        let Some(RoomState::Open(presence)) = rooms.get_mut(&room) else {
-            return None;
-        };
-        match presence.members.get(person) {
-            Some(member) if member.connections == 0 && member.leaving == Some(token) => {}
-            _ => return None,
+/// Removes `who` from the room at once, whatever their connections (a kick; the ban that keeps them out is
+/// stored first). `None` if they were not present.
+pub async fn evict(
+    db: &Db,
+    room: RoomId,
+    who: &PersonId,
+    now: i64,
+    graces: Graces,
+) -> sqlx::Result<Option<Departures>> {
+    in_room_change!(db, room, |tx, locked| {
+        let Some(locked) = locked else { return Ok(None) };
+        let gone = sqlx::query("DELETE FROM presence WHERE room_id = $1 AND visitor_id = $2")
+            .bind(room)
+            .bind(who)
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() == 0 {
+            return Ok(None);
         }
-        let member = presence.members.remove(person)?;
-        let mut owner_away = None;
-        let owner_left = (presence.owner == *person).then(|| {
-            let successor = presence.longest_present();
-            match &successor {
-                Some(successor) => presence.owner = successor.id.clone(),
-                None => {
-                    presence.arrivals += 1;
-                    presence.owner_away = Some(OwnerAway { token: presence.arrivals, expired: false });
-                    owner_away = Some(presence.arrivals);
-                }
-            }
-            successor
-        });
-        Some(Departure { person: member.person, owner_left, owner_away, snapshot: presence.changed() })
-    }
+        let people = people!(tx, room);
+        let outcome = after_departures(locked, vec![person(who.as_str())], people, now, graces, false);
+        sqlx::query("UPDATE rooms SET owner_away_since = $2, remove_at = $3 WHERE id = $1")
+            .bind(room)
+            .bind(outcome.owner_away_since)
+            .bind(outcome.departures.remove_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(outcome.departures))
+    })
+}
 
-    /// The room's grace after its owner left it empty is over (`token` from [`Departure::owner_away`]). If they
-    /// are still away, the person present longest takes over: returns them and the room after. If nobody is
-    /// here, the next to arrive will.
-    pub fn owner_still_away(&self, room: RoomId, token: u64) -> Option<(Person, Snapshot)> {
-        let mut rooms = self.rooms.lock().unwrap();
-        let Some(RoomState::Open(presence)) = rooms.get_mut(&room) else {
-            return None;
-        };
-        if presence.owner_away.is_none_or(|away| away.token != token) {
-            return None;
+struct AfterDepartures {
+    departures: Departures,
+    owner_away_since: Option<i64>,
+}
+
+/// The rules once `left` have gone and `people` remain: who owns the room, and whether it is empty.
+fn after_departures(
+    locked: Locked,
+    left: Vec<Person>,
+    people: Vec<Person>,
+    now: i64,
+    graces: Graces,
+    lost: bool,
+) -> AfterDepartures {
+    let owner_left = left.iter().any(|p| p.id == locked.owner_id);
+    let new_owner = if owner_left { people.first().cloned() } else { None };
+    let owner_away = owner_left && people.is_empty();
+    let owner_away_since = if owner_away { Some(now) } else { locked.owner_away_since };
+    let remove_at = people.is_empty().then(|| now + graces.room + if lost { graces.lost } else { 0 });
+    let owner = new_owner.as_ref().map_or(locked.owner_id, |p| p.id.clone());
+    let snapshot = Snapshot { people, owner, version: locked.presence_version as u64 };
+    AfterDepartures { departures: Departures { left, new_owner, owner_away, remove_at, snapshot }, owner_away_since }
+}
+
+/// The room's grace after its owner left it empty is over: if they are still away, the longest present takes
+/// over. Returns them and the room after; `None` if the owner is back, or nobody is here (then the next to arrive
+/// takes over, see [`join`]).
+pub async fn hand_over_if_owner_away(
+    db: &Db,
+    room: RoomId,
+    now: i64,
+    graces: Graces,
+) -> sqlx::Result<Option<(Person, Snapshot)>> {
+    in_room_change!(db, room, |tx, locked| {
+        let Some(locked) = locked else { return Ok(None) };
+        if locked.owner_away_since.is_none_or(|since| since > now - graces.room) {
+            return Ok(None);
         }
-        match presence.longest_present() {
-            Some(successor) => {
-                presence.owner = successor.id.clone();
-                presence.owner_away = None;
-                Some((successor, presence.changed()))
-            }
-            None => {
-                presence.owner_away = Some(OwnerAway { token, expired: true });
-                None
-            }
-        }
-    }
+        let people = people!(tx, room);
+        let Some(successor) = people.first().cloned() else { return Ok(None) };
+        sqlx::query("UPDATE rooms SET owner_id = $2, owner_away_since = NULL WHERE id = $1")
+            .bind(room)
+            .bind(&successor.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let snapshot = Snapshot { people, owner: successor.id.clone(), version: locked.presence_version as u64 };
+        Ok(Some((successor, snapshot)))
+    })
+}
 
-    /// The generation to hand to an empty-room timer, if the room is empty now.
-    pub fn empty_generation(&self, room: RoomId) -> Option<u64> {
-        let rooms = self.rooms.lock().unwrap();
-        match rooms.get(&room) {
-            Some(RoomState::Open(presence)) if presence.members.is_empty() => Some(presence.generation),
-            _ => None,
-        }
-    }
+/// Whether `who` is in the room now.
+pub async fn is_present(db: &Db, room: RoomId, who: &PersonId) -> sqlx::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM presence WHERE room_id = $1 AND visitor_id = $2)";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).bind(who).fetch_one(pool).await)
+}
 
-    /// Marks an empty room removed, if nobody joined since `generation`. True if the caller must now delete it.
-    pub fn remove_if_still_empty(&self, room: RoomId, generation: u64) -> bool {
-        let mut rooms = self.rooms.lock().unwrap();
-        match rooms.get(&room) {
-            Some(RoomState::Open(presence)) if presence.members.is_empty() && presence.generation == generation => {
-                rooms.insert(room, RoomState::Removed { since: Instant::now() });
-                true
-            }
-            _ => false,
-        }
-    }
+/// Who is in the room now (`None` if it does not exist), read in one statement.
+pub async fn snapshot(db: &Db, room: RoomId) -> sqlx::Result<Option<Snapshot>> {
+    let sql = "SELECT r.presence_version, r.owner_id, p.visitor_id FROM rooms r
+         LEFT JOIN (SELECT visitor_id, MIN(arrival) AS arrival FROM presence WHERE room_id = $1 GROUP BY visitor_id) p
+           ON TRUE
+         WHERE r.id = $1 ORDER BY p.arrival, p.visitor_id";
+    let rows: Vec<(i64, PersonId, Option<PersonId>)> =
+        with_pool!(db, |pool| sqlx::query_as(sql).bind(room).fetch_all(pool).await?);
+    let Some((version, owner, _)) = rows.first().cloned() else { return Ok(None) };
+    let people = rows.iter().filter_map(|(_, _, id)| id.as_ref()).map(|id| person(id.as_str())).collect();
+    Ok(Some(Snapshot { people, owner, version: version as u64 }))
+}
 
-    /// Bans a person from a room and removes them at once, whatever their connections (a kick), in one step:
-    /// no join can slip in between. Returns the room after, or `None` if they were not present.
-    pub fn evict(&self, room: RoomId, person: &PersonId) -> Option<Snapshot> {
-        let mut rooms = self.rooms.lock().unwrap();
-        let Some(RoomState::Open(presence)) = rooms.get_mut(&room) else {
-            return None;
-        };
-        presence.banned.insert(person.clone());
-        presence.members.remove(person)?;
-        Some(presence.changed())
-    }
+/// Starts the lease of a process (`now + lease` ms).
+pub async fn register(db: &Db, instance: &str, now: i64, lease: i64) -> sqlx::Result<()> {
+    let sql = "INSERT INTO instances (id, lease_until, started_at) VALUES ($1, $2, $3)";
+    with_pool!(db, |pool| sqlx::query(sql).bind(instance).bind(now + lease).bind(now).execute(pool).await.map(drop))
+}
 
-    /// Marks a room removed whoever is in it (for an explicit delete).
-    pub fn remove(&self, room: RoomId) {
-        self.rooms.lock().unwrap().insert(room, RoomState::Removed { since: Instant::now() });
-    }
+/// Renews a process's lease. False if the others reaped it meanwhile (its people were taken out): the process
+/// must start over under a new id.
+pub async fn renew(db: &Db, instance: &str, now: i64, lease: i64) -> sqlx::Result<bool> {
+    let sql = "UPDATE instances SET lease_until = $2 WHERE id = $1";
+    let renewed =
+        with_pool!(db, |pool| sqlx::query(sql).bind(instance).bind(now + lease).execute(pool).await?.rows_affected());
+    Ok(renewed == 1)
+}
 
-    /// Forgets the tombstones of rooms removed before `cutoff`. Returns how many went.
-    pub fn forget_removed(&self, cutoff: Instant) -> usize {
-        let mut rooms = self.rooms.lock().unwrap();
-        let before = rooms.len();
-        rooms.retain(|_, state| !matches!(state, RoomState::Removed { since } if *since < cutoff));
-        before - rooms.len()
-    }
+/// A process stops: its people's rows start their leave grace (they are reconnecting to another process, or to
+/// its successor), and its lease ends.
+pub async fn retire(db: &Db, instance: &str, now: i64) -> sqlx::Result<()> {
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query("DELETE FROM instances WHERE id = $1").bind(instance).execute(&mut *tx).await?;
+        sqlx::query("UPDATE presence SET connections = 0, left_at = $2 WHERE instance_id = $1 AND left_at IS NULL")
+            .bind(instance)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    })
+}
 
-    /// How many rooms this process holds: open ones, and tombstones of removed ones.
-    pub fn room_counts(&self) -> (usize, usize) {
-        let rooms = self.rooms.lock().unwrap();
-        let removed = rooms.values().filter(|state| matches!(state, RoomState::Removed { .. })).count();
-        (rooms.len() - removed, removed)
-    }
+/// Ends the leases that ran out before `now`: the rows of those processes' people (and of any process with no
+/// lease at all) start their leave grace. Returns the rooms where someone's grace started.
+pub async fn reap(db: &Db, now: i64) -> sqlx::Result<Vec<RoomId>> {
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query("DELETE FROM instances WHERE lease_until < $1").bind(now).execute(&mut *tx).await?;
+        let mut rooms: Vec<RoomId> = sqlx::query_scalar(
+            "UPDATE presence SET connections = 0, left_at = $1 WHERE left_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = presence.instance_id)
+             RETURNING room_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rooms.sort();
+        rooms.dedup();
+        Ok(rooms)
+    })
+}
 
-    /// How many are present and at which version (for the room list).
-    pub fn count(&self, room: RoomId) -> (u32, u64) {
-        match self.rooms.lock().unwrap().get(&room) {
-            Some(RoomState::Open(presence)) => (presence.members.len() as u32, presence.version),
-            _ => (0, 0),
-        }
-    }
+/// Room timers that came due, whichever process started them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DueWork {
+    /// Rooms with people whose leave grace is over ([`finish_departures`]).
+    pub departures: Vec<RoomId>,
+    /// Rooms whose owner left them empty longer than the grace ago, with someone here now
+    /// ([`hand_over_if_owner_away`]).
+    pub hand_overs: Vec<RoomId>,
+    /// Empty rooms whose grace is over.
+    pub removals: Vec<RoomId>,
+}
 
-    /// Who is in the room now (an empty snapshot for a room this process does not know).
-    pub fn snapshot(&self, room: RoomId) -> Option<Snapshot> {
-        match self.rooms.lock().unwrap().get(&room) {
-            Some(RoomState::Open(presence)) => Some(presence.snapshot()),
-            _ => None,
-        }
-    }
+pub async fn due_work(db: &Db, now: i64, graces: Graces) -> sqlx::Result<DueWork> {
+    let departures = "SELECT DISTINCT room_id FROM presence WHERE left_at <= $1";
+    let hand_overs = "SELECT id FROM rooms WHERE owner_away_since <= $1
+         AND EXISTS (SELECT 1 FROM presence p WHERE p.room_id = rooms.id)";
+    let removals = "SELECT id FROM rooms WHERE remove_at <= $1";
+    with_pool!(db, |pool| {
+        Ok(DueWork {
+            departures: sqlx::query_scalar(departures).bind(now - graces.leave).fetch_all(pool).await?,
+            hand_overs: sqlx::query_scalar(hand_overs).bind(now - graces.room).fetch_all(pool).await?,
+            removals: sqlx::query_scalar(removals).bind(now).fetch_all(pool).await?,
+        })
+    })
+}
 
-    pub fn is_present(&self, room: RoomId, person: &PersonId) -> bool {
-        match self.rooms.lock().unwrap().get(&room) {
-            Some(RoomState::Open(presence)) => presence.members.contains_key(person),
-            _ => false,
-        }
-    }
-
-    /// The people with a live connection in the room now (not those merely in their leave grace).
-    pub fn connected(&self, room: RoomId) -> Vec<PersonId> {
-        match self.rooms.lock().unwrap().get(&room) {
-            Some(RoomState::Open(presence)) => {
-                presence.members.iter().filter(|(_, m)| m.connections > 0).map(|(id, _)| id.clone()).collect()
-            }
-            _ => Vec::new(),
-        }
-    }
+/// Gives every empty room without a removal time one (`remove_at`): rooms stored before presence was shared.
+pub async fn schedule_unscheduled_removals(db: &Db, remove_at: i64) -> sqlx::Result<()> {
+    let sql = "UPDATE rooms SET remove_at = $1 WHERE remove_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.room_id = rooms.id)";
+    with_pool!(db, |pool| sqlx::query(sql).bind(remove_at).execute(pool).await.map(drop))
 }
 
 #[cfg(test)]
 mod tests {
+    //! The rules, on a real migrated database (SQLite, or PostgreSQL when the test command gives one), with the
+    //! clock passed in.
     use super::*;
-    use crate::server::identity::person;
+    use crate::server::chat::db::{NewRoom, insert_room};
+    use crate::server::store::test_db;
 
-    const ROOM: RoomId = RoomId::new(1);
+    const GRACES: Graces = Graces { leave: 1_000, room: 10_000, lost: 20_000 };
+    const T: i64 = 1_000_000;
+
+    async fn room(db: &Db, owner: &str, max: u32) -> RoomId {
+        let owner = PersonId::trusted(owner);
+        let new = NewRoom { title: "t", max_members: max, password_hash: None, owner: &owner, remove_at: i64::MAX };
+        insert_room(db, new).await.unwrap().id
+    }
 
     fn id(name: &str) -> PersonId {
-        person(name).id
+        PersonId::trusted(name)
     }
 
-    fn joined(outcome: JoinOutcome) -> Snapshot {
-        match outcome {
-            JoinOutcome::Arrived { snapshot, .. } | JoinOutcome::AlreadyHere { snapshot } => snapshot,
-            other => panic!("not joined: {other:?}"),
+    async fn join_as(db: &Db, room: RoomId, name: &str, instance: &str) -> JoinOutcome {
+        join(db, room, &id(name), instance, T, GRACES).await.unwrap()
+    }
+
+    fn names(snapshot: &Snapshot) -> Vec<&str> {
+        snapshot.people.iter().map(|p| p.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn two_tabs_on_two_processes_count_once_and_leave_once() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "alice", 2).await;
+        for instance in ["one", "two"] {
+            register(&db, instance, T, 60_000).await.unwrap();
         }
+        assert!(matches!(join_as(&db, room, "alice", "one").await, JoinOutcome::Arrived { .. }));
+        assert!(matches!(join_as(&db, room, "alice", "two").await, JoinOutcome::AlreadyHere { .. }));
+        assert!(leave(&db, room, &id("alice"), "one", T).await.unwrap(), "the last connection through one");
+        assert_eq!(finish_departures(&db, room, T + 5_000, GRACES).await.unwrap(), None, "still here through two");
+        assert!(is_present(&db, room, &id("alice")).await.unwrap());
+        assert!(leave(&db, room, &id("alice"), "two", T + 6_000).await.unwrap());
+        assert_eq!(finish_departures(&db, room, T + 6_500, GRACES).await.unwrap(), None, "within the leave grace");
+        let departures = finish_departures(&db, room, T + 7_000, GRACES).await.unwrap().unwrap();
+        assert_eq!(departures.left, vec![person("alice")]);
+        assert!(departures.owner_away && departures.new_owner.is_none(), "the owner left the room empty");
+        assert_eq!(departures.remove_at, Some(T + 7_000 + GRACES.room));
+        assert!(!is_present(&db, room, &id("alice")).await.unwrap());
     }
 
-    #[test]
-    fn two_tabs_of_one_person_count_once_and_leave_once() {
-        let presence = Presence::default();
-        let alice = person("alice");
-        presence.open_room(ROOM, &alice.id);
-        assert!(matches!(presence.join(ROOM, &alice, 2, &alice.id), JoinOutcome::Arrived { .. }));
-        assert!(matches!(presence.join(ROOM, &alice, 2, &alice.id), JoinOutcome::AlreadyHere { .. }));
-        assert_eq!(presence.leave(ROOM, &alice.id), LeaveOutcome::StillPresent);
-        let LeaveOutcome::Pending(token) = presence.leave(ROOM, &alice.id) else { panic!("expected a pending leave") };
-        assert_eq!(presence.count(ROOM).0, 1, "a leaving person holds their place during the leave grace");
-        let departure = presence.finish_leave(ROOM, &alice.id, token).unwrap();
-        assert_eq!((departure.person, departure.snapshot.present()), (alice, 0));
-        assert_eq!(departure.owner_left, Some(None), "the owner left the room empty");
-        assert_eq!(presence.count(ROOM).0, 0);
+    #[tokio::test]
+    async fn a_person_who_comes_back_during_the_leave_grace_never_left() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "alice", 2).await;
+        join_as(&db, room, "alice", "one").await;
+        leave(&db, room, &id("alice"), "one", T).await.unwrap();
+        assert!(matches!(join_as(&db, room, "alice", "two").await, JoinOutcome::AlreadyHere { .. }));
+        // The row through one goes after the grace; Alice is still here through two.
+        assert_eq!(finish_departures(&db, room, T + 5_000, GRACES).await.unwrap(), None);
+        assert_eq!(names(&snapshot(&db, room).await.unwrap().unwrap()), ["alice"]);
     }
 
-    #[test]
-    fn a_person_who_comes_back_during_the_leave_grace_never_left() {
-        let presence = Presence::default();
-        let alice = person("alice");
-        presence.join(ROOM, &alice, 2, &alice.id);
-        let LeaveOutcome::Pending(token) = presence.leave(ROOM, &alice.id) else { panic!() };
-        assert!(matches!(presence.join(ROOM, &alice, 2, &alice.id), JoinOutcome::AlreadyHere { .. }));
-        assert_eq!(presence.finish_leave(ROOM, &alice.id, token), None);
-        assert!(presence.is_present(ROOM, &alice.id));
+    #[tokio::test]
+    async fn a_full_room_refuses_newcomers_but_not_people_already_in() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "a", 2).await;
+        join_as(&db, room, "a", "one").await;
+        join_as(&db, room, "b", "two").await;
+        assert_eq!(join_as(&db, room, "c", "one").await, JoinOutcome::Full);
+        assert!(matches!(join_as(&db, room, "a", "two").await, JoinOutcome::AlreadyHere { .. }));
+        assert_eq!(join_as(&db, RoomId::new(999), "a", "one").await, JoinOutcome::Removed);
     }
 
-    #[test]
-    fn versions_keep_growing_across_a_restart() {
-        let before = Presence::default();
-        let a = person("a");
-        let mut last = 0;
-        for _ in 0..50 {
-            last = joined(before.join(ROOM, &a, 5, &a.id)).version.max(last);
-            before.leave(ROOM, &a.id);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let after = Presence::default(); // the restarted server
-        let first = joined(after.join(ROOM, &a, 5, &a.id)).version;
-        assert!(first > last, "a client that saw {last} would drop {first}");
-        assert!(first < 1 << 53, "versions stay exact as JavaScript numbers");
-    }
-
-    #[test]
-    fn a_full_room_refuses_newcomers_but_not_people_already_in() {
-        let presence = Presence::default();
-        let owner = id("a");
-        presence.join(ROOM, &person("a"), 2, &owner);
-        presence.join(ROOM, &person("b"), 2, &owner);
-        assert_eq!(presence.join(ROOM, &person("c"), 2, &owner), JoinOutcome::Full);
-        assert!(matches!(presence.join(ROOM, &person("a"), 2, &owner), JoinOutcome::AlreadyHere { .. }));
-    }
-
-    #[test]
-    fn every_change_has_a_higher_version_and_the_owner_passes_to_the_longest_present() {
-        let presence = Presence::default();
-        let (a, b, c) = (person("a"), person("b"), person("c"));
-        presence.open_room(ROOM, &a.id);
-        let v1 = joined(presence.join(ROOM, &a, 5, &a.id)).version;
-        let v2 = joined(presence.join(ROOM, &b, 5, &a.id)).version;
-        let v3 = joined(presence.join(ROOM, &c, 5, &a.id)).version;
-        let LeaveOutcome::Pending(token) = presence.leave(ROOM, &a.id) else { panic!() };
-        let departure = presence.finish_leave(ROOM, &a.id, token).unwrap();
-        assert!(v1 < v2 && v2 < v3 && v3 < departure.snapshot.version);
-        assert_eq!(departure.owner_left, Some(Some(b.clone())));
-        assert_eq!(departure.snapshot.owner, b.id);
-        let after_kick = presence.evict(ROOM, &c.id).unwrap();
-        assert!(after_kick.version > departure.snapshot.version);
-        assert_eq!(after_kick.people, vec![b]);
-    }
-
-    #[test]
-    fn an_owner_who_left_the_room_empty_keeps_it_through_the_grace() {
-        let presence = Presence::default();
-        let (a, b, c) = (person("a"), person("b"), person("c"));
-        let leave = |who: &Person| {
-            let LeaveOutcome::Pending(token) = presence.leave(ROOM, &who.id) else { panic!() };
-            presence.finish_leave(ROOM, &who.id, token).unwrap()
-        };
-        presence.join(ROOM, &a, 5, &a.id);
-        let away = leave(&a).owner_away.expect("the owner left the room empty");
-        // Someone arrives during the grace: they do not take over, and the owner comes back to their room.
-        let JoinOutcome::Arrived { snapshot, takes_over } = presence.join(ROOM, &b, 5, &a.id) else { panic!() };
-        assert!(!takes_over);
-        assert_eq!(snapshot.owner, a.id);
-        presence.join(ROOM, &a, 5, &a.id);
-        assert_eq!(presence.owner_still_away(ROOM, away), None, "back in time: nothing to hand over");
-        assert_eq!(presence.snapshot(ROOM).unwrap().owner, a.id);
-
-        // Leaving people behind: the longest present takes over at once, as before.
-        presence.join(ROOM, &c, 5, &a.id);
-        let LeaveOutcome::Pending(token) = presence.leave(ROOM, &a.id) else { panic!() };
-        let departure = presence.finish_leave(ROOM, &a.id, token).unwrap();
-        assert_eq!(departure.owner_left, Some(Some(b.clone())), "with people present, the hand-over is immediate");
-
-        // Away past the grace with the room empty: the next arrival takes over.
-        let (d, e) = (person("d"), person("e"));
-        let other = RoomId::new(2);
-        presence.join(other, &d, 5, &d.id);
-        let LeaveOutcome::Pending(token) = presence.leave(other, &d.id) else { panic!() };
-        let away = presence.finish_leave(other, &d.id, token).unwrap().owner_away.unwrap();
-        assert_eq!(presence.owner_still_away(other, away), None);
-        let JoinOutcome::Arrived { snapshot, takes_over } = presence.join(other, &e, 5, &d.id) else { panic!() };
-        assert!(takes_over);
-        assert_eq!(snapshot.owner, e.id);
-    }
-
-    #[test]
-    fn an_owner_still_away_after_the_grace_hands_over_to_the_longest_present() {
-        let presence = Presence::default();
-        let (a, b, c) = (person("a"), person("b"), person("c"));
-        presence.join(ROOM, &a, 5, &a.id);
-        let LeaveOutcome::Pending(token) = presence.leave(ROOM, &a.id) else { panic!() };
-        let away = presence.finish_leave(ROOM, &a.id, token).unwrap().owner_away.unwrap();
-        presence.join(ROOM, &b, 5, &a.id);
-        presence.join(ROOM, &c, 5, &a.id);
-        let (successor, snapshot) = presence.owner_still_away(ROOM, away).unwrap();
-        assert_eq!((successor.id, snapshot.owner), (b.id.clone(), b.id));
-        assert_eq!(presence.owner_still_away(ROOM, away), None, "once");
-    }
-
-    #[test]
-    fn empty_room_removal_is_cancelled_by_a_join_and_final_once_done() {
-        let presence = Presence::default();
-        let owner = id("a");
-        let generation = presence.open_room(ROOM, &owner);
-        presence.join(ROOM, &person("a"), 5, &owner);
-        let LeaveOutcome::Pending(token) = presence.leave(ROOM, &owner) else { panic!() };
-        presence.finish_leave(ROOM, &owner, token);
-        assert!(!presence.remove_if_still_empty(ROOM, generation), "someone came since the timer started");
-        let generation = presence.empty_generation(ROOM).unwrap();
-        assert!(presence.remove_if_still_empty(ROOM, generation));
-        assert_eq!(presence.join(ROOM, &person("b"), 5, &owner), JoinOutcome::Removed);
-
-        // The tombstone is forgotten once old enough, and only then.
-        let removed_at = Instant::now();
-        assert_eq!(presence.forget_removed(removed_at - std::time::Duration::from_secs(60)), 0);
-        assert_eq!(presence.room_counts(), (0, 1));
-        assert_eq!(presence.forget_removed(Instant::now() + std::time::Duration::from_millis(1)), 1);
-        assert_eq!(presence.room_counts(), (0, 0));
-    }
-
-    #[test]
-    fn concurrent_joiners_never_exceed_the_limit() {
-        let presence = std::sync::Arc::new(Presence::default());
-        let owner = id("owner");
-        let joined: usize = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..50)
-                .map(|n| {
-                    let (presence, owner) = (presence.clone(), owner.clone());
-                    scope.spawn(move || {
-                        matches!(presence.join(ROOM, &person(&format!("p{n}")), 5, &owner), JoinOutcome::Arrived { .. })
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap() as usize).sum()
+    #[tokio::test]
+    async fn concurrent_joiners_through_several_processes_never_exceed_the_limit() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "owner", 5).await;
+        let joins = (0..30).map(|n| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let instance = if n % 2 == 0 { "one" } else { "two" };
+                matches!(join_as(&db, room, &format!("p{n}"), instance).await, JoinOutcome::Arrived { .. })
+            })
         });
-        assert_eq!(joined, 5);
-        assert_eq!(presence.count(ROOM).0, 5);
+        let arrived = futures_util::future::join_all(joins).await.into_iter().filter(|ok| *ok.as_ref().unwrap());
+        assert_eq!(arrived.count(), 5);
+        assert_eq!(snapshot(&db, room).await.unwrap().unwrap().present(), 5);
     }
 
-    #[test]
-    fn an_evicted_person_is_gone_at_once_and_their_tabs_leave_quietly() {
-        let presence = Presence::default();
-        let owner = id("a");
-        presence.join(ROOM, &person("a"), 5, &owner);
-        presence.join(ROOM, &person("b"), 5, &owner);
-        presence.join(ROOM, &person("b"), 5, &owner);
-        assert_eq!(presence.evict(ROOM, &id("b")).map(|s| s.present()), Some(1));
-        assert!(!presence.is_present(ROOM, &id("b")));
-        assert_eq!(
-            presence.leave(ROOM, &id("b")),
-            LeaveOutcome::NotPresent,
-            "the kicked tabs' later leaves do nothing"
-        );
-        assert_eq!(presence.evict(ROOM, &id("b")), None);
-        assert_eq!(presence.join(ROOM, &person("b"), 5, &owner), JoinOutcome::Banned, "and cannot come back");
+    #[tokio::test]
+    async fn every_change_has_a_higher_version_and_the_owner_passes_to_the_longest_present() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "a", 5).await;
+        let version = |outcome: JoinOutcome| match outcome {
+            JoinOutcome::Arrived { snapshot, .. } => snapshot.version,
+            other => panic!("{other:?}"),
+        };
+        let v1 = version(join_as(&db, room, "a", "one").await);
+        let v2 = version(join_as(&db, room, "b", "two").await);
+        let v3 = version(join_as(&db, room, "c", "one").await);
+        leave(&db, room, &id("a"), "one", T).await.unwrap();
+        let departure = finish_departures(&db, room, T + GRACES.leave, GRACES).await.unwrap().unwrap();
+        assert!(v1 < v2 && v2 < v3 && v3 < departure.snapshot.version);
+        assert_eq!(departure.new_owner, Some(person("b")));
+        assert_eq!(departure.snapshot.owner, id("b"));
+        let kicked = evict(&db, room, &id("c"), T, GRACES).await.unwrap().unwrap();
+        assert!(kicked.snapshot.version > departure.snapshot.version);
+        assert_eq!(names(&kicked.snapshot), ["b"]);
+        assert_eq!(evict(&db, room, &id("c"), T, GRACES).await.unwrap(), None, "once");
+        let stored = snapshot(&db, room).await.unwrap().unwrap();
+        assert_eq!((stored.owner, stored.version), (id("b"), kicked.snapshot.version));
+    }
+
+    #[tokio::test]
+    async fn an_owner_who_left_the_room_empty_keeps_it_through_the_grace_then_it_passes_on() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "a", 5).await;
+        join_as(&db, room, "a", "one").await;
+        leave(&db, room, &id("a"), "one", T).await.unwrap();
+        let away_at = T + GRACES.leave;
+        assert!(finish_departures(&db, room, away_at, GRACES).await.unwrap().unwrap().owner_away);
+        // Someone arrives during the grace: they do not take over.
+        let JoinOutcome::Arrived { snapshot, takes_over } = join_as(&db, room, "b", "two").await else { panic!() };
+        assert!(!takes_over);
+        assert_eq!(snapshot.owner, id("a"));
+        assert_eq!(hand_over_if_owner_away(&db, room, away_at + 1, GRACES).await.unwrap(), None, "not yet");
+        let after_grace = away_at + GRACES.room;
+        let due = due_work(&db, after_grace, GRACES).await.unwrap();
+        assert_eq!(due.hand_overs, vec![room]);
+        let (successor, snapshot) = hand_over_if_owner_away(&db, room, after_grace, GRACES).await.unwrap().unwrap();
+        assert_eq!((successor.id, snapshot.owner), (id("b"), id("b")));
+        assert_eq!(hand_over_if_owner_away(&db, room, after_grace, GRACES).await.unwrap(), None, "once");
+
+        // Away past the grace with the room empty: the next arrival takes over; the owner coming back in time
+        // keeps it.
+        let other = self::room(&db, "d", 5).await;
+        join(&db, other, &id("d"), "one", 0, GRACES).await.unwrap();
+        leave(&db, other, &id("d"), "one", 0).await.unwrap();
+        finish_departures(&db, other, GRACES.leave, GRACES).await.unwrap().unwrap();
+        let JoinOutcome::Arrived { snapshot, takes_over } = join_as(&db, other, "e", "two").await else { panic!() };
+        assert!(takes_over);
+        assert_eq!(snapshot.owner, id("e"));
+    }
+
+    #[tokio::test]
+    async fn empty_rooms_come_due_for_removal_unless_someone_arrives() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "a", 5).await;
+        join_as(&db, room, "a", "one").await;
+        leave(&db, room, &id("a"), "one", T).await.unwrap();
+        let removal = finish_departures(&db, room, T + GRACES.leave, GRACES).await.unwrap().unwrap().remove_at.unwrap();
+        assert_eq!(due_work(&db, removal - 1, GRACES).await.unwrap().removals, Vec::<RoomId>::new());
+        assert_eq!(due_work(&db, removal, GRACES).await.unwrap().removals, vec![room]);
+        join(&db, room, &id("b"), "two", removal - 1, GRACES).await.unwrap();
+        assert_eq!(due_work(&db, removal, GRACES).await.unwrap().removals, Vec::<RoomId>::new(), "cancelled");
+    }
+
+    #[tokio::test]
+    async fn a_process_whose_lease_ran_out_loses_its_people_after_the_leave_grace() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "a", 5).await;
+        register(&db, "one", T, 5_000).await.unwrap();
+        register(&db, "two", T, 5_000).await.unwrap();
+        join_as(&db, room, "a", "one").await;
+        join_as(&db, room, "b", "two").await;
+        join_as(&db, room, "c", "two").await;
+        join_as(&db, room, "c", "one").await;
+        // One renews; two crashed.
+        assert!(renew(&db, "one", T + 4_000, 5_000).await.unwrap());
+        assert_eq!(reap(&db, T + 5_000).await.unwrap(), [], "two's lease is not over yet");
+        assert_eq!(reap(&db, T + 5_001).await.unwrap(), [room]);
+        assert!(!renew(&db, "two", T + 5_002, 5_000).await.unwrap(), "a reaped process has to start over");
+        let due = due_work(&db, T + 5_001 + GRACES.leave, GRACES).await.unwrap();
+        assert_eq!(due.departures, vec![room]);
+        let departures = finish_departures(&db, room, T + 5_001 + GRACES.leave, GRACES).await.unwrap().unwrap();
+        assert_eq!(departures.left, vec![person("b")], "Carol is still here through one");
+        assert_eq!(names(&departures.snapshot), ["a", "c"]);
+
+        // A process that stops in order: its people's rows start the grace at once, as lost (their clients
+        // reconnect with back-off), which an empty room's removal allows for.
+        retire(&db, "one", T + 6_000).await.unwrap();
+        let departures = finish_departures(&db, room, T + 6_000 + GRACES.leave, GRACES).await.unwrap().unwrap();
+        assert_eq!(departures.left.len(), 2);
+        assert_eq!(departures.remove_at, Some(T + 6_000 + GRACES.leave + GRACES.room + GRACES.lost));
     }
 }
