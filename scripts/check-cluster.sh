@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts scripts/cluster.sh with the given server binary, checks that the balancer and each instance serve the
-# room list and that the balancer upgrades the live channel, then stops the cluster and checks nothing is left.
+# room list and that the balancer upgrades the live channel, kills one instance as a crash would (SIGKILL) and
+# checks the balancer still answers every request and upgrade through the other, then stops the cluster and
+# checks nothing is left.
 #
 #   scripts/check-cluster.sh target/debug/gif-chat
 set -euo pipefail
@@ -25,9 +27,21 @@ for url in $(awk '$1 ~ /^(lb|instance-)/ { print $2 }' "$OUT"); do
   curl -fsS "$url/" | grep -q 'gif-chat' || { echo "$url does not serve the room list" >&2; exit 1; }
 done
 # The websocket handshake through nginx (101 Switching Protocols), from the balancer's own origin.
-status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
-  -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "Origin: $lb" "$lb/ws" || true)"
+upgrade_status() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 3 -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+    -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "Origin: $lb" "$lb/ws" || true
+}
+status="$(upgrade_status)"
 [ "$status" = 101 ] || { echo "no websocket upgrade through the balancer (status $status)" >&2; exit 1; }
+
+# Instance 1 crashes: round-robin still answers every request, the balancer passing each to the survivor.
+port="$(awk '$1 == "instance-1" { print $2 }' "$OUT" | sed 's/.*://')"
+pkill -KILL -f -- "--addr 127.0.0.1:$port" || { echo "instance 1 was not found to kill" >&2; exit 1; }
+for _ in 1 2 3 4; do
+  curl -fsS "$lb/" | grep -q 'gif-chat' || { echo "a request failed after instance 1 was killed" >&2; exit 1; }
+  status="$(upgrade_status)"
+  [ "$status" = 101 ] || { echo "no upgrade after instance 1 was killed (status $status)" >&2; exit 1; }
+done
 
 kill -TERM "$CLUSTER"
 wait "$CLUSTER" || true
@@ -37,4 +51,4 @@ if pgrep -f "gif-chat-cluster\." >/dev/null; then
   echo "processes of the cluster outlived it" >&2
   exit 1
 fi
-echo "cluster: balancer and instances answered, websocket upgraded, everything stopped"
+echo "cluster: balancer and instances answered, websocket upgraded, the balancer went on when an instance was killed, everything stopped"

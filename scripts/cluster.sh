@@ -58,6 +58,7 @@ DATABASE_URL="$("$ROOT/scripts/postgres.sh" start "$DIR/postgres")"
 NATS_PORT="$(free_port)"
 "$NATS_SERVER" --addr 127.0.0.1 --port "$NATS_PORT" >"$DIR/nats.log" 2>&1 &
 PIDS+=($!)
+ESSENTIAL=($!)
 BROKER_URL="nats://127.0.0.1:$NATS_PORT"
 
 LB_PORT="$(free_port)"
@@ -116,6 +117,7 @@ $UPSTREAMS  }
 EOF
 "$NGINX" -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx" &
 PIDS+=($!)
+ESSENTIAL+=($!)
 
 for i in $(seq 1 "$INSTANCES"); do
   wait_for "${URLS[$((i - 1))]}/" "instance $i"
@@ -129,6 +131,7 @@ done
 echo "postgres $DATABASE_URL"
 echo "broker $BROKER_URL"
 
-# Wait until told to stop (or until any part dies).
-wait -n "${PIDS[@]}" || true
+# Wait until told to stop, or until the broker or the balancer dies. An instance may die (or be killed, as
+# scripts/check-cluster.sh does): the others carry on, as a cluster should.
+wait -n "${ESSENTIAL[@]}" || true
 echo "a part of the cluster stopped; see the logs in $DIR" >&2

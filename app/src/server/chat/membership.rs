@@ -278,6 +278,9 @@ impl Chat {
         self.hub.expel(Topic::Room(room), &LiveEvent::Kicked { room }, target);
         self.publish_message(&message);
         if let Some(departures) = after {
+            if let Some(successor) = &departures.new_owner {
+                self.announce_owner(room, successor).await;
+            }
             self.follow_up(room, &departures);
         }
         Ok(())

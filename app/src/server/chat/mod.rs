@@ -44,7 +44,7 @@ const PRESENCE_TICK: Duration = Duration::from_secs(1);
 /// Upload files no message points at are removed once they are this old: younger ones may be an upload in
 /// flight (of this process, or of another sharing the directory), which takes seconds at most.
 const UPLOAD_SWEEP_AGE: Duration = Duration::from_secs(10 * 60);
-/// How often the uploads directory is swept, besides at start-up.
+/// How often the uploads directory is swept, in minutes, besides at start-up.
 const UPLOAD_SWEEP_MINUTES: u64 = 10;
 
 /// How many frames a slow subscriber may fall behind before it lags (and catches up from the database).
@@ -59,6 +59,8 @@ pub struct Chat {
     /// Cancelled, and replaced, when the others took this process's people out: its live connections reconnect
     /// and join again. A child of `stopping`.
     connections_end: Mutex<CancellationToken>,
+    /// Since when this process has held its lease without a break (`None` while the database is out of reach).
+    lease_held_since: Mutex<Option<Instant>>,
     settings: Settings,
     uploads: UploadStore,
     password_attempts: PasswordAttempts,
@@ -92,6 +94,7 @@ impl Chat {
             hub: Hub::new(FEED_CAPACITY),
             instance: Mutex::new(new_instance_id()),
             connections_end: Mutex::new(stopping.child_token()),
+            lease_held_since: Mutex::new(Some(Instant::now())),
             limits: Limits::new(&settings.limits),
             lag_recoveries: Default::default(),
             broker: Default::default(),
@@ -104,7 +107,7 @@ impl Chat {
     }
 
     /// Takes this process's place in the shared presence (a lease it then renews every second, see
-    /// [`Chat::keep_presence`]), gives empty rooms without a removal time one, and sweeps files no message points
+    /// [`Chat::keep_lease`]), gives empty rooms without a removal time one, and sweeps files no message points
     /// at.
     pub async fn start(self: &Arc<Self>) -> ServerResult<()> {
         self.sweep_uploads().await?;
@@ -112,25 +115,21 @@ impl Chat {
         presence::register(&self.db, &self.instance(), now, self.lease_ms()).await?;
         let graces = self.graces();
         presence::schedule_unscheduled_removals(&self.db, now + graces.room + graces.lost).await?;
-        self.spawn_presence_keeper();
-        let chat = Arc::downgrade(self);
-        let stopping = self.stopping.clone();
-        self.tasks.spawn(async move {
-            let mut every_minute = tokio::time::interval(Duration::from_secs(60));
-            let mut minutes: u64 = 0;
-            loop {
-                tokio::select! {
-                    () = stopping.cancelled() => break,
-                    _ = every_minute.tick() => {}
-                }
-                let Some(chat) = chat.upgrade() else { break };
-                chat.forget_idle();
-                minutes += 1;
-                if minutes.is_multiple_of(UPLOAD_SWEEP_MINUTES)
-                    && let Err(error) = chat.sweep_uploads().await
-                {
-                    tracing::warn!(%error, "sweeping the uploads directory");
-                }
+        // The lease on its own: however much timer work there is, nothing makes a renewal wait for it.
+        self.repeat(PRESENCE_TICK, |chat| async move {
+            if let Err(error) = chat.keep_lease().await {
+                tracing::warn!(%error, "renewing this process's presence lease");
+            }
+        });
+        self.repeat(PRESENCE_TICK, |chat| async move {
+            if let Err(error) = chat.run_due_timers().await {
+                tracing::warn!(%error, "running the room timers that came due");
+            }
+        });
+        self.repeat(Duration::from_secs(60), |chat| async move { chat.forget_idle() });
+        self.repeat(Duration::from_secs(60 * UPLOAD_SWEEP_MINUTES), |chat| async move {
+            if let Err(error) = chat.sweep_uploads().await {
+                tracing::warn!(%error, "sweeping the uploads directory");
             }
         });
         Ok(())
@@ -205,54 +204,63 @@ impl Chat {
         }
     }
 
-    /// Every second: renews this process's lease, reaps the processes whose lease ran out, and runs the room
-    /// timers that came due (whichever process started them: one that stopped or crashed cannot run its own).
-    fn spawn_presence_keeper(self: &Arc<Self>) {
+    /// Runs `round` every `period` (the first time after one period), one round at a time, until the shutdown.
+    fn repeat<F, R>(self: &Arc<Self>, period: Duration, mut round: F)
+    where
+        F: FnMut(Arc<Chat>) -> R + Send + 'static,
+        R: Future<Output = ()> + Send,
+    {
         let chat = Arc::downgrade(self);
         let stopping = self.stopping.clone();
         self.tasks.spawn(async move {
-            let mut every_tick = tokio::time::interval(PRESENCE_TICK);
-            every_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut held_since = Some(Instant::now());
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     () = stopping.cancelled() => break,
-                    _ = every_tick.tick() => {}
+                    _ = ticks.tick() => {}
                 }
                 let Some(chat) = chat.upgrade() else { break };
-                if let Err(error) = chat.keep_presence(&mut held_since).await {
-                    tracing::warn!(%error, "keeping the shared presence");
-                }
+                round(chat).await;
             }
         });
     }
 
-    /// One round of [`Chat::spawn_presence_keeper`]. `held_since` is when this process's lease was last known
-    /// to be held without a break (`None` while the database cannot be reached).
-    async fn keep_presence(self: &Arc<Self>, held_since: &mut Option<Instant>) -> ServerResult<()> {
-        let now = db::now_millis();
-        match presence::renew(&self.db, &self.instance(), now, self.lease_ms()).await {
-            Ok(true) => {
-                held_since.get_or_insert_with(Instant::now);
+    /// Renews this process's presence lease (every second), and reaps the processes whose lease ran out: their
+    /// people start their leave grace.
+    async fn keep_lease(self: &Arc<Self>) -> ServerResult<()> {
+        let renewed = presence::renew(&self.db, &self.instance(), db::now_millis(), self.lease_ms()).await;
+        let held_since = {
+            let mut held_since = self.lease_held_since.lock().unwrap();
+            match &renewed {
+                Ok(true) => *held_since.get_or_insert_with(Instant::now),
+                Ok(false) => *held_since.insert(Instant::now()),
+                Err(_) => {
+                    *held_since = None;
+                    Instant::now()
+                }
             }
-            Ok(false) => {
-                self.start_over().await?;
-                *held_since = Some(Instant::now());
-            }
-            Err(error) => {
-                *held_since = None;
-                return Err(error.into());
-            }
+        };
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => self.start_over().await?,
+            Err(error) => return Err(error.into()),
         }
         // Only a process that has held its own lease for a whole lease period reaps the others: after the
         // database was out of reach, every process first gets the time to renew its own.
-        if held_since.is_some_and(|since| since.elapsed() >= self.settings.presence_lease) {
-            for room in presence::reap(&self.db, now).await? {
+        if held_since.elapsed() >= self.settings.presence_lease {
+            for room in presence::reap(&self.db, db::now_millis()).await? {
                 tracing::info!(%room, "people of a server process whose lease ran out start their leave grace");
                 self.finish_departures_after_grace(room);
             }
         }
-        let due = presence::due_work(&self.db, now, self.graces()).await?;
+        Ok(())
+    }
+
+    /// Runs the room timers that came due (every second), whichever process started them: one that stopped or
+    /// crashed cannot run its own.
+    async fn run_due_timers(self: &Arc<Self>) -> ServerResult<()> {
+        let due = presence::due_work(&self.db, db::now_millis(), self.graces()).await?;
         for room in due.departures {
             self.finish_departures(room).await;
         }

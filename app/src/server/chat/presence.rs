@@ -122,6 +122,20 @@ macro_rules! people {
     }};
 }
 
+/// Stores, in the transaction `$tx`, who owns the room and its timers after departures (`$outcome`, an
+/// [`AfterDepartures`]).
+macro_rules! store_after_departures {
+    ($tx:expr, $room:expr, $outcome:expr) => {
+        sqlx::query("UPDATE rooms SET owner_id = $2, owner_away_since = $3, remove_at = $4 WHERE id = $1")
+            .bind($room)
+            .bind(&$outcome.departures.snapshot.owner)
+            .bind($outcome.owner_away_since)
+            .bind($outcome.departures.remove_at)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
 /// Adds one connection of `who` through process `instance` to the room, if the room has space for them (people
 /// already present always do) and they are not banned from it: the check and the registration in one
 /// transaction, under the room's lock.
@@ -137,8 +151,10 @@ pub async fn join(
     const COUNT: &str = "SELECT COUNT(DISTINCT visitor_id),
             EXISTS (SELECT 1 FROM presence WHERE room_id = $1 AND visitor_id = $2)
          FROM presence WHERE room_id = $1";
+    // A person already here through another process keeps their place in the order of arrival.
     const CONNECT: &str = "INSERT INTO presence (room_id, visitor_id, instance_id, connections, arrival, left_at)
-         VALUES ($1, $2, $3, 1, $4, NULL)
+         VALUES ($1, $2, $3, 1,
+                 COALESCE((SELECT MIN(arrival) FROM presence WHERE room_id = $1 AND visitor_id = $2), $4), NULL)
          ON CONFLICT (room_id, visitor_id, instance_id)
          DO UPDATE SET connections = presence.connections + 1, left_at = NULL";
     in_room_change!(db, room, |tx, locked| {
@@ -158,9 +174,11 @@ pub async fn join(
             tx.commit().await?;
             return Ok(JoinOutcome::AlreadyHere { snapshot });
         }
-        // The owner is back; or they left the room empty longer than its grace ago, and the newcomer takes over.
+        // The owner is back; or they left the room empty longer than its grace ago and it is still empty: the
+        // newcomer takes over. (With people here, the longest present does: `hand_over_if_owner_away`.)
         let owner_back = locked.owner_id == *who;
-        let takes_over = !owner_back && locked.owner_away_since.is_some_and(|since| since <= now - graces.room);
+        let takes_over =
+            !owner_back && present == 0 && locked.owner_away_since.is_some_and(|since| since <= now - graces.room);
         let owner = if takes_over { who.clone() } else { locked.owner_id };
         let owner_away_since = if owner_back || takes_over { None } else { locked.owner_away_since };
         sqlx::query("UPDATE rooms SET owner_id = $2, owner_away_since = $3, remove_at = NULL WHERE id = $1")
@@ -192,21 +210,20 @@ pub async fn leave(db: &Db, room: RoomId, who: &PersonId, instance: &str, now: i
 /// the room to the longest present, or, leaving it empty, keeps it for the room's grace; an empty room's removal
 /// is scheduled. `None` if nobody left.
 pub async fn finish_departures(db: &Db, room: RoomId, now: i64, graces: Graces) -> sqlx::Result<Option<Departures>> {
-    // Whether the row's process is gone (crashed or stopped): its people may be reconnecting with back-off.
-    const DUE: &str = "SELECT visitor_id, NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = p.instance_id)
-         FROM presence p WHERE room_id = $1 AND left_at <= $2";
     let cutoff = now - graces.leave;
     in_room_change!(db, room, |tx, locked| {
         let Some(locked) = locked else { return Ok(None) };
-        let due: Vec<(PersonId, bool)> = sqlx::query_as(DUE).bind(room).bind(cutoff).fetch_all(&mut *tx).await?;
+        // The rows it deletes are the ones it reports, whatever is written meanwhile (leaves do not lock the room).
+        let due: Vec<(PersonId, String)> = sqlx::query_as(
+            "DELETE FROM presence WHERE room_id = $1 AND left_at <= $2 RETURNING visitor_id, instance_id",
+        )
+        .bind(room)
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await?;
         if due.is_empty() {
             return Ok(None);
         }
-        sqlx::query("DELETE FROM presence WHERE room_id = $1 AND left_at <= $2")
-            .bind(room)
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
         let people = people!(tx, room);
         let mut left: Vec<Person> = Vec::new();
         for (id, _) in &due {
@@ -219,22 +236,19 @@ pub async fn finish_departures(db: &Db, room: RoomId, now: i64, graces: Graces) 
             tx.commit().await?;
             return Ok(None);
         }
-        let lost = due.iter().any(|(_, lost)| *lost);
+        // Whether those who left went with their process (crashed or stopped): they may be reconnecting.
+        let live: Vec<String> = sqlx::query_scalar("SELECT id FROM instances").fetch_all(&mut *tx).await?;
+        let lost = due.iter().any(|(id, instance)| left.iter().any(|p| p.id == *id) && !live.contains(instance));
         let outcome = after_departures(locked, left, people, now, graces, lost);
-        sqlx::query("UPDATE rooms SET owner_id = $2, owner_away_since = $3, remove_at = $4 WHERE id = $1")
-            .bind(room)
-            .bind(&outcome.departures.snapshot.owner)
-            .bind(outcome.owner_away_since)
-            .bind(outcome.departures.remove_at)
-            .execute(&mut *tx)
-            .await?;
+        store_after_departures!(tx, room, outcome);
         tx.commit().await?;
         Ok(Some(outcome.departures))
     })
 }
 
 /// Removes `who` from the room at once, whatever their connections (a kick; the ban that keeps them out is
-/// stored first). `None` if they were not present.
+/// stored first). `None` if they were not present. (If they had become the owner meanwhile, the room passes on
+/// as when an owner leaves.)
 pub async fn evict(
     db: &Db,
     room: RoomId,
@@ -254,12 +268,7 @@ pub async fn evict(
         }
         let people = people!(tx, room);
         let outcome = after_departures(locked, vec![person(who.as_str())], people, now, graces, false);
-        sqlx::query("UPDATE rooms SET owner_away_since = $2, remove_at = $3 WHERE id = $1")
-            .bind(room)
-            .bind(outcome.owner_away_since)
-            .bind(outcome.departures.remove_at)
-            .execute(&mut *tx)
-            .await?;
+        store_after_departures!(tx, room, outcome);
         tx.commit().await?;
         Ok(Some(outcome.departures))
     })
@@ -561,6 +570,60 @@ mod tests {
         let JoinOutcome::Arrived { snapshot, takes_over } = join_as(&db, other, "e", "two").await else { panic!() };
         assert!(takes_over);
         assert_eq!(snapshot.owner, id("e"));
+    }
+
+    #[tokio::test]
+    async fn an_owner_back_in_time_keeps_the_room_and_a_newcomer_never_jumps_the_queue() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "a", 5).await;
+        join_as(&db, room, "a", "one").await;
+        leave(&db, room, &id("a"), "one", T).await.unwrap();
+        let away_at = T + GRACES.leave;
+        finish_departures(&db, room, away_at, GRACES).await.unwrap().unwrap();
+        join(&db, room, &id("b"), "two", away_at + 1, GRACES).await.unwrap();
+        // Past the grace, with Bob here: a newcomer does not take over (Bob, here longest, will).
+        let after_grace = away_at + GRACES.room;
+        let JoinOutcome::Arrived { takes_over, .. } =
+            join(&db, room, &id("c"), "one", after_grace, GRACES).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(!takes_over);
+        // The owner comes back before the hand-over ran: they keep their room.
+        join(&db, room, &id("a"), "two", after_grace, GRACES).await.unwrap();
+        assert_eq!(hand_over_if_owner_away(&db, room, after_grace, GRACES).await.unwrap(), None);
+        assert_eq!(snapshot(&db, room).await.unwrap().unwrap().owner, id("a"));
+    }
+
+    #[tokio::test]
+    async fn a_person_keeps_their_place_in_the_order_when_they_move_to_another_process() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "a", 5).await;
+        join_as(&db, room, "a", "one").await;
+        join_as(&db, room, "b", "one").await;
+        join_as(&db, room, "c", "one").await;
+        // Bob reloads, and his page reconnects through the other process.
+        leave(&db, room, &id("b"), "one", T).await.unwrap();
+        join_as(&db, room, "b", "two").await;
+        assert_eq!(finish_departures(&db, room, T + GRACES.leave, GRACES).await.unwrap(), None);
+        leave(&db, room, &id("a"), "one", T).await.unwrap();
+        let departures = finish_departures(&db, room, T + GRACES.leave, GRACES).await.unwrap().unwrap();
+        assert_eq!(departures.new_owner, Some(person("b")), "Bob was here before Carol");
+        assert_eq!(names(&departures.snapshot), ["b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn an_evicted_person_is_gone_at_once_and_their_tabs_leave_quietly() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "a", 5).await;
+        join_as(&db, room, "a", "one").await;
+        join_as(&db, room, "b", "one").await;
+        join_as(&db, room, "b", "two").await;
+        let kicked = evict(&db, room, &id("b"), T, GRACES).await.unwrap().unwrap();
+        assert_eq!((kicked.left, names(&kicked.snapshot)), (vec![person("b")], vec!["a"]));
+        assert!(!is_present(&db, room, &id("b")).await.unwrap());
+        assert!(!leave(&db, room, &id("b"), "one", T).await.unwrap(), "the kicked tabs' later leaves do nothing");
+        assert!(!leave(&db, room, &id("b"), "two", T).await.unwrap());
     }
 
     #[tokio::test]
