@@ -11,6 +11,12 @@
 #   ...
 # The server binary is $GIF_CHAT_BIN, else target/release/gif-chat, else target/debug/gif-chat (build first:
 # `cargo leptos build --release`); the site (JS, WASM, CSS) comes from $LEPTOS_SITE_ROOT, else target/site.
+# $CLUSTER_DIR, if set, is the directory to work in (made if missing, deleted at the end), else a new temp dir;
+# the PostgreSQL server's directory is $CLUSTER_DIR/postgres (for scripts/postgres.sh pause|resume).
+#
+# nginx tells which instance answered in an `X-Gif-Chat-Upstream` response header, and a browser whose
+# `gif_chat_instance` cookie is N always lands on instance N (for tests and for debugging one instance through
+# the balancer; without the cookie, round-robin).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,7 +32,8 @@ SITE="${LEPTOS_SITE_ROOT:-$ROOT/target/site}"
 NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 NGINX="${NGINX:-/usr/sbin/nginx}"
 
-DIR="$(mktemp -d "${TMPDIR:-/tmp}/gif-chat-cluster.XXXXXX")"
+DIR="${CLUSTER_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/gif-chat-cluster.XXXXXX")}"
+mkdir -p "$DIR"
 chmod 755 "$DIR" # PostgreSQL's own user works in a subdirectory
 PIDS=()
 
@@ -63,6 +70,8 @@ BROKER_URL="nats://127.0.0.1:$NATS_PORT"
 
 LB_PORT="$(free_port)"
 UPSTREAMS=""
+PINNED=""
+PINS=""
 URLS=()
 mkdir -p "$DIR/uploads" "$DIR/data"
 for i in $(seq 1 "$INSTANCES"); do
@@ -75,6 +84,10 @@ for i in $(seq 1 "$INSTANCES"); do
       >"$DIR/instance-$i.log" 2>&1 &
   PIDS+=($!)
   UPSTREAMS="$UPSTREAMS    server 127.0.0.1:$port;
+"
+  PINNED="$PINNED  upstream instance_$i { server 127.0.0.1:$port; }
+"
+  PINS="$PINS    \"$i\" instance_$i;
 "
   URLS+=("http://127.0.0.1:$port")
 done
@@ -97,11 +110,16 @@ http {
   # Round-robin, no stickiness: any request or live connection may land on any instance.
   upstream gif_chat {
 $UPSTREAMS  }
+  # A gif_chat_instance=N cookie pins a browser to instance N.
+$PINNED  map \$cookie_gif_chat_instance \$gif_chat_upstream {
+    default gif_chat;
+$PINS  }
   server {
     listen 127.0.0.1:$LB_PORT;
     client_max_body_size 12m;
     location / {
-      proxy_pass http://gif_chat;
+      proxy_pass http://\$gif_chat_upstream;
+      add_header X-Gif-Chat-Upstream \$upstream_addr always;
       proxy_http_version 1.1;
       proxy_set_header Host \$http_host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;

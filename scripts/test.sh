@@ -41,7 +41,7 @@ RUSTFLAGS="$CARGO_FLAGS" cargo run --quiet -p load -- \
 RUSTFLAGS="$CARGO_FLAGS" cargo run --quiet -p load -- \
   --smoke --server target/debug/gif-chat --json target/load/smoke-postgres.json --database-url "$POSTGRES_URL"
 
-step "a local cluster (scripts/cluster.sh: PostgreSQL, NATS, two instances, nginx) answers through its balancer"
+step "a local cluster (scripts/cluster.sh: PostgreSQL, NATS, two instances, nginx): its balancer, Playwright through it, a crash"
 scripts/check-cluster.sh target/debug/gif-chat
 
 # A fresh database and uploads directory for every run, so tests never see an earlier run's rooms.

@@ -15,9 +15,27 @@ export class Person {
     return person;
   }
 
+  /**
+   * A person whose browser the cluster's load balancer always sends to `instance` (scripts/cluster.sh pins a
+   * browser with a `gif_chat_instance` cookie): their pages, calls, uploads and live connection all land there.
+   */
+  static async enterPinned(browser: Browser, baseURL: string, instance: number): Promise<Person> {
+    const context = await browser.newContext({ baseURL });
+    await context.addCookies([{ name: "gif_chat_instance", value: String(instance), url: baseURL }]);
+    const person = new Person(context, await context.newPage());
+    await person.openRoomList();
+    return person;
+  }
+
+  /** Opens the room list; returns the page's response (its headers tell which instance of a cluster answered). */
   async openRoomList() {
-    await this.page.goto("/");
+    const response = await this.page.goto("/");
     await this.waitForHydration();
+    return response!;
+  }
+
+  async name(): Promise<string> {
+    return (await this.page.locator(".you .person-name").first().textContent())!.trim();
   }
 
   async waitForHydration() {

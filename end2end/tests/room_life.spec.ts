@@ -1,15 +1,11 @@
 import { test, expect } from "@playwright/test";
 import { Person, uniqueTitle } from "./fixtures";
 
-async function nameOf(person: Person): Promise<string> {
-  return (await person.page.locator(".you .person-name").first().textContent())!.trim();
-}
-
 test("three people: live panel, a private whisper, owner hand-over, and a kick", async ({ browser }) => {
   const alice = await Person.enter(browser);
   const bob = await Person.enter(browser);
   const carol = await Person.enter(browser);
-  const [aliceName, bobName, carolName] = await Promise.all([alice, bob, carol].map(nameOf));
+  const [aliceName, bobName, carolName] = await Promise.all([alice, bob, carol].map((p) => p.name()));
 
   const title = uniqueTitle("Trio");
   await alice.createRoom(title);

@@ -1,0 +1,145 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { test, expect } from "@playwright/test";
+import { Person, TINY_GIF, uniqueTitle } from "../tests/fixtures";
+
+// Set by scripts/check-cluster.sh: the balancer, the instances (`http://127.0.0.1:PORT` each, in order) and the
+// directory of the cluster's PostgreSQL server.
+const lb = process.env.CLUSTER_LB!;
+const instances = (process.env.CLUSTER_INSTANCES ?? "").split(" ").filter(Boolean);
+const postgresDir = process.env.CLUSTER_POSTGRES_DIR!;
+
+/** The `host:port` of instance `n` (1-based), as nginx names it in `X-Gif-Chat-Upstream`. */
+function instanceAddress(n: number): string {
+  return new URL(instances[n - 1]).host;
+}
+
+/** Someone whose every request the balancer sends to instance `n`, checked on the page that answered. */
+async function pinned(browser: Parameters<typeof Person.enter>[0], n: number): Promise<Person> {
+  const person = await Person.enterPinned(browser, lb, n);
+  const response = (await person.page.reload())!;
+  expect(response.headers()["x-gif-chat-upstream"]).toBe(instanceAddress(n));
+  return person;
+}
+
+function postgres(command: "pause" | "resume") {
+  execFileSync(path.resolve(__dirname, "../../scripts/postgres.sh"), [command, postgresDir], { stdio: "inherit" });
+}
+
+/** The sequence numbers of the messages on a person's page, in the order shown. */
+async function shownSeqs(person: Person): Promise<number[]> {
+  return person.messages().locator(".message").evaluateAll((items) => items.map((i) => Number(i.getAttribute("data-seq"))));
+}
+
+test.beforeAll(() => {
+  expect(instances.length, "CLUSTER_INSTANCES lists two instances").toBeGreaterThanOrEqual(2);
+});
+
+test("people on different instances share one chat: list, messages, a GIF, a whisper, hand-over and a kick", async ({ browser }) => {
+  const alice = await pinned(browser, 1);
+  const bob = await pinned(browser, 2);
+  const [aliceName, bobName] = await Promise.all([alice.name(), bob.name()]);
+
+  // A room made on instance 1 appears, live, on the list served by instance 2.
+  const title = uniqueTitle("Across");
+  await alice.createRoom(title);
+  await expect(bob.roomLink(title)).toBeVisible();
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await expect(alice.messages()).toContainText(`${bobName} joined`);
+  await expect(alice.page.locator(".room-count")).toHaveText(/^2\/\d+ present$/);
+
+  await alice.send("hello from instance 1");
+  await expect(bob.messages().locator(".message", { hasText: "hello from instance 1" })).toHaveCount(1);
+  await bob.send("hello from instance 2");
+  await expect(alice.messages().locator(".message", { hasText: "hello from instance 2" })).toHaveCount(1);
+
+  // Bob's GIF is stored by instance 2 and shown to Alice by instance 1 (one shared uploads directory).
+  await bob.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
+  const gif = alice.messages().locator(`img[alt="GIF from ${bobName}"]`);
+  await expect(gif).toBeVisible();
+  await expect.poll(() => gif.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+
+  // A whisper crosses instances to its one recipient.
+  await alice.page.getByRole("button", { name: `Whisper to ${bobName}` }).click();
+  await alice.send("a secret for Bob");
+  await alice.page.getByRole("button", { name: "Cancel whisper" }).click();
+  await expect(bob.messages().locator(".message.whisper", { hasText: "a secret for Bob" })).toContainText("whispered to you");
+
+  // Carol is not pinned: round-robin sends her requests to both instances, and she stays one person.
+  const carol = await Person.enter(browser);
+  const carolName = await carol.name();
+  const answeredBy = new Set<string>();
+  for (let n = 0; n < 4; n++) {
+    const response = await carol.openRoomList();
+    answeredBy.add(response.headers()["x-gif-chat-upstream"]);
+    expect(await carol.name()).toBe(carolName);
+  }
+  expect(answeredBy).toEqual(new Set([instanceAddress(1), instanceAddress(2)]));
+  await carol.roomLink(title).click();
+  await carol.expectInRoom(title);
+  await expect(carol.messages()).toContainText("hello from instance 2");
+  await expect(carol.messages()).not.toContainText("a secret");
+
+  // Alice (instance 1) leaves: Bob (instance 2), present longest after her, becomes the owner, and removes Carol.
+  await alice.close();
+  await expect(bob.messages()).toContainText(`${bobName} is now the owner`, { timeout: 20_000 });
+  await bob.page.getByRole("button", { name: `Remove ${carolName}` }).click();
+  await expect(carol.page).toHaveURL(/\/\?notice=banned$/);
+  await expect(bob.messages()).toContainText(`${carolName} was removed by the owner`);
+
+  // Bob saw every message once, in order.
+  const seqs = await shownSeqs(bob);
+  expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  expect(new Set(seqs).size).toBe(seqs.length);
+  expect(aliceName).not.toBe(bobName);
+  await bob.close();
+  await carol.close();
+});
+
+test("PostgreSQL stops for 10 s: a send is refused plainly, the text stays in the box, and the chat comes back by itself", async ({ browser }) => {
+  test.setTimeout(120_000);
+  const alice = await pinned(browser, 1);
+  const bob = await pinned(browser, 2);
+  const title = uniqueTitle("Outage");
+  await alice.createRoom(title);
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await alice.send("before the outage");
+  await expect(bob.messages()).toContainText("before the outage");
+
+  postgres("pause");
+  const stopped = Date.now();
+  let resumed = false;
+  try {
+    const box = alice.page.getByLabel("Message", { exact: true });
+    await box.fill("written during the outage");
+    await box.press("Enter");
+    await expect(alice.page.getByRole("alert")).toHaveText("The chat cannot reach its database right now. Try again in a moment.");
+    await expect(box).toHaveValue("written during the outage");
+    await alice.page.waitForTimeout(Math.max(0, 10_000 - (Date.now() - stopped)));
+    postgres("resume");
+    resumed = true;
+  } finally {
+    if (!resumed) postgres("resume");
+  }
+
+  // Alice tries again (as a person would) until the database is back in every instance's pool.
+  const box = alice.page.getByLabel("Message", { exact: true });
+  const sent = alice.messages().locator(".message", { hasText: "written during the outage" });
+  await expect(async () => {
+    if ((await box.inputValue()) !== "") await box.press("Enter");
+    await expect(sent).toHaveCount(1, { timeout: 3_000 });
+  }).toPass({ timeout: 60_000 });
+
+  // Bob gets it once; nobody was taken out of the room by the outage, and the live channels carry on both ways.
+  await expect(bob.messages().locator(".message", { hasText: "written during the outage" })).toHaveCount(1);
+  await expect(alice.page.locator(".room-count")).toHaveText(/^2\/\d+ present$/);
+  await bob.send("after the outage");
+  await expect(alice.messages().locator(".message", { hasText: "after the outage" })).toHaveCount(1);
+  const seqs = await shownSeqs(bob);
+  expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  expect(new Set(seqs).size).toBe(seqs.length);
+  await alice.close();
+  await bob.close();
+});
