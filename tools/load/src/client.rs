@@ -52,6 +52,11 @@ impl Visitor {
         Ok(visitor)
     }
 
+    /// The same person (their session) through another server of the same chat.
+    pub fn via(&self, addr: SocketAddr) -> Visitor {
+        Visitor { addr, ..self.clone() }
+    }
+
     /// The same client (and local address) without any cookie: a stranger each time it acts.
     pub fn without_cookie(&self) -> Visitor {
         Visitor { cookie: String::new(), ..self.clone() }

@@ -10,10 +10,12 @@
 //! against a minimal broadcast-only server for the ceiling), chat-like (100 rooms × 10 people, 1 message/s each),
 //! idle (20,000 open connections: memory per connection), uploads (50 concurrent 2 MiB GIFs), pages (SSR
 //! requests/s), abuse (people chat while one address floods sends, rooms, uploads and identities, rate limits
-//! on). `--smoke` runs every scenario tiny and short, for CI.
+//! on), cluster (with `--database-url`: fan-out through one instance and split over two, and send→deliver
+//! latency across instances). `--smoke` runs every scenario tiny and short, for CI.
 
 mod abuse;
 mod client;
+mod cluster;
 mod minimal;
 mod process;
 mod scenarios;
@@ -34,7 +36,8 @@ pub struct Options {
     /// The built site (for the page scenario's SSR and the wasm size).
     #[arg(long, default_value = "target/site")]
     pub site_root: PathBuf,
-    /// Which scenarios to run (comma-separated): fanout, chat, writes, idle, uploads, pages, wasm, abuse; or all.
+    /// Which scenarios to run (comma-separated): fanout, chat, writes, idle, uploads, pages, wasm, abuse,
+    /// cluster; or all (cluster only with --database-url).
     #[arg(long, default_value = "all")]
     pub scenarios: String,
     /// The servers' database: without it each uses a SQLite file of its own (the default store); with a
@@ -126,6 +129,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
         table.abuse(&abuse);
         results.insert("abuse".into(), serde_json::to_value(&abuse)?);
     });
+    if options.wants("cluster") && options.database_url.is_none() && options.scenarios == "all" {
+        eprintln!("cluster: skipped (several instances share a PostgreSQL database: give one with --database-url)");
+    } else {
+        scenario!("cluster", cluster::cluster(&options).await, |cluster| {
+            table.cluster(&cluster);
+            results.insert("cluster".into(), serde_json::to_value(&cluster)?);
+        });
+    }
     scenario!("wasm", scenarios::wasm_size(&options), |wasm| {
         table.wasm(&wasm);
         results.insert("wasm".into(), serde_json::to_value(&wasm)?);

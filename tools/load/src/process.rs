@@ -20,7 +20,12 @@ impl ServerProcess {
     /// gif-chat with its rate limits off: throughput scenarios play every person from 127.0.0.1, and would
     /// measure the limiter.
     pub async fn gif_chat(options: &crate::Options) -> anyhow::Result<ServerProcess> {
-        ServerProcess::start_gif_chat(options, false, None).await
+        ServerProcess::start_gif_chat(options, false, None, None).await
+    }
+
+    /// One instance of the chat that `shared` holds together (rate limits off).
+    pub async fn instance_of(options: &crate::Options, shared: &Shared) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_gif_chat(options, false, None, Some(shared)).await
     }
 
     /// gif-chat with its default rate limits (the abuse scenario), on `cores` if given.
@@ -28,13 +33,14 @@ impl ServerProcess {
         options: &crate::Options,
         cores: Option<Range<usize>>,
     ) -> anyhow::Result<ServerProcess> {
-        ServerProcess::start_gif_chat(options, true, cores).await
+        ServerProcess::start_gif_chat(options, true, cores, None).await
     }
 
     async fn start_gif_chat(
         options: &crate::Options,
         limited: bool,
         cores: Option<Range<usize>>,
+        shared: Option<&Shared>,
     ) -> anyhow::Result<ServerProcess> {
         let dir = tempfile::tempdir()?;
         let addr = free_address()?;
@@ -42,15 +48,20 @@ impl ServerProcess {
         if let Some(cores) = cores {
             pin_children_to(&mut command, cores);
         }
-        match &options.database_url {
-            Some(server) => command.env("DATABASE_URL", scratch_database(server).await?),
-            None => command.env_remove("DATABASE_URL"),
+        match (shared, &options.database_url) {
+            (Some(shared), _) => command
+                .env("DATABASE_URL", &shared.database_url)
+                .env("BROKER_URL", &shared.broker.url)
+                .env("UPLOADS_DIR", shared.uploads.path()),
+            (None, Some(server)) => command
+                .env("DATABASE_URL", scratch_database(server).await?)
+                .env("UPLOADS_DIR", dir.path().join("uploads")),
+            (None, None) => command.env_remove("DATABASE_URL").env("UPLOADS_DIR", dir.path().join("uploads")),
         };
         let child = command
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_SITE_ROOT", &options.site_root)
             .env("DATA_DIR", dir.path().join("data"))
-            .env("UPLOADS_DIR", dir.path().join("uploads"))
             .env("ROOM_GRACE_SECS", "600")
             .env("NO_RATE_LIMITS", (!limited).to_string())
             .env("RUST_LOG", "warn")
@@ -114,6 +125,67 @@ impl ServerProcess {
 }
 
 impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the instances of one chat share: a new database on `--database-url`'s PostgreSQL server, a NATS server
+/// of their own, and an uploads directory.
+pub struct Shared {
+    database_url: String,
+    broker: Broker,
+    uploads: tempfile::TempDir,
+}
+
+impl Shared {
+    pub async fn new(options: &crate::Options) -> anyhow::Result<Shared> {
+        let server = options
+            .database_url
+            .as_deref()
+            .context("several instances share a PostgreSQL database: give one with --database-url")?;
+        Ok(Shared {
+            database_url: scratch_database(server).await?,
+            broker: Broker::start().await?,
+            uploads: tempfile::tempdir()?,
+        })
+    }
+}
+
+/// A NATS server (`nats-server` from `$NATS_SERVER`, the PATH, or Debian's place for it) on a free loopback port,
+/// stopped when dropped.
+struct Broker {
+    child: Child,
+    url: String,
+}
+
+impl Broker {
+    async fn start() -> anyhow::Result<Broker> {
+        let program = std::env::var("NATS_SERVER").unwrap_or_else(|_| {
+            let on_path = std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("nats-server").is_file()));
+            if on_path { "nats-server".into() } else { "/usr/sbin/nats-server".into() }
+        });
+        let addr = free_address()?;
+        let child = Command::new(&program)
+            .args(["--addr", "127.0.0.1", "--port", &addr.port().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {program} (scripts/setup.sh installs it)"))?;
+        let broker = Broker { child, url: format!("nats://{addr}") };
+        for _ in 0..400 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(broker);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        anyhow::bail!("the NATS server did not come up")
+    }
+}
+
+impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

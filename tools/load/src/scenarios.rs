@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -69,13 +70,16 @@ pub struct FanOut {
     pub expected: u64,
     pub deliveries_per_sec: f64,
     pub latency: Percentiles,
+    /// With several servers: the latency seen by each one's receivers (the first is the sender's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub latency_by_server: Vec<Percentiles>,
 }
 
 /// What one receiving connection saw.
-struct Received {
-    count: u64,
-    latencies: Latencies,
-    last_at_us: u64,
+pub(crate) struct Received {
+    pub count: u64,
+    pub latencies: Latencies,
+    pub last_at_us: u64,
 }
 
 /// The body of a `chat` frame, found without parsing the whole event: with 1,000 receivers in one process, a
@@ -90,7 +94,7 @@ fn body_of(frame: &str) -> Option<&str> {
 }
 
 /// Reads `chat` events until one whose body is `stop` (or the connection ends, or `patience` passes in silence).
-async fn receive_until_stop(mut live: Live, patience: Duration) -> Received {
+pub(crate) async fn receive_until_stop(mut live: Live, patience: Duration) -> Received {
     let mut received = Received { count: 0, latencies: Latencies::default(), last_at_us: 0 };
     while let Ok(Some(Ok(frame))) = tokio::time::timeout(patience, live.next()).await {
         let Message::Text(text) = frame else { continue };
@@ -110,14 +114,22 @@ async fn receive_until_stop(mut live: Live, patience: Duration) -> Received {
 
 /// One room, `people × tabs` live connections, one sender sending as fast as acknowledgements allow.
 pub async fn fanout(options: &Options, target: Target) -> anyhow::Result<FanOut> {
-    let (people, tabs, duration) =
-        if options.smoke { (4, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(10)) };
     let server = match target {
         Target::GifChat => ServerProcess::gif_chat(options).await?,
         Target::Minimal => ServerProcess::minimal().await?,
     };
+    fan_out_across(options, target, &[server.addr]).await
+}
+
+/// The fan-out over `servers` (the instances of one chat): the sender sends through the first, each person's
+/// tabs are spread over all of them. Besides the overall latency, gives each server's receivers' own.
+pub async fn fan_out_across(options: &Options, target: Target, servers: &[SocketAddr]) -> anyhow::Result<FanOut> {
+    let (people, tabs, duration) =
+        if options.smoke { (4, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(10)) };
     let http = reqwest::Client::new();
-    let addr = server.addr;
+    let addr = servers[0];
+    // Connection `n` is tab `n / people` of person `n % people`, through server `(n / people) % servers`.
+    let server_of = |n: usize| (n / people) % servers.len();
 
     let (sender, room, connections) = match target {
         Target::GifChat => {
@@ -126,7 +138,7 @@ pub async fn fanout(options: &Options, target: Target) -> anyhow::Result<FanOut>
             let visitors = many(people, 32, |_| Visitor::arrive(&http, addr)).await?;
             let room = visitors[0].create_room("fan-out", 100).await?;
             let connections = many(people * tabs, 64, |n| {
-                let visitor = visitors[n % people].clone();
+                let visitor = visitors[n % people].via(servers[server_of(n)]);
                 async move { visitor.join(room).await }
             })
             .await?;
@@ -163,11 +175,13 @@ pub async fn fanout(options: &Options, target: Target) -> anyhow::Result<FanOut>
 
     let mut delivered = 0;
     let mut latencies = Latencies::default();
+    let mut by_server = vec![Latencies::default(); servers.len()];
     let mut last = started;
     let receiver_count = receivers.len();
-    for receiver in receivers {
+    for (n, receiver) in receivers.into_iter().enumerate() {
         let received = receiver.await?;
         delivered += received.count;
+        by_server[server_of(n)].extend(received.latencies.clone());
         latencies.extend(received.latencies);
         last = last.max(received.last_at_us);
     }
@@ -181,6 +195,11 @@ pub async fn fanout(options: &Options, target: Target) -> anyhow::Result<FanOut>
         expected: sends * receiver_count as u64,
         deliveries_per_sec: delivered as f64 / delivering.max(1e-6),
         latency: latencies.percentiles(),
+        latency_by_server: if servers.len() > 1 {
+            by_server.into_iter().map(Latencies::percentiles).collect()
+        } else {
+            Vec::new()
+        },
     })
 }
 

@@ -109,6 +109,26 @@ impl Table {
         );
     }
 
+    pub fn cluster(&mut self, run: &crate::cluster::Cluster) {
+        for (name, fanout) in [("cluster, 1 instance", &run.one_instance), ("cluster, 2 instances", &run.two_instances)]
+        {
+            self.row(name, "receivers", fanout.receivers.to_string());
+            self.row(name, "sends/s", format!("{:.0}", fanout.sends_per_sec));
+            self.row(name, "deliveries/s", format!("{:.0}", fanout.deliveries_per_sec));
+            self.row(name, "latency p50/p99/max", latency(&fanout.latency));
+            for (n, by_server) in fanout.latency_by_server.iter().enumerate() {
+                self.row(name, &format!("latency on instance {}", n + 1), latency(by_server));
+            }
+            self.row(name, "delivered/expected", format!("{}/{}", fanout.delivered, fanout.expected));
+        }
+        let paced = &run.paced;
+        let name = "cluster, paced";
+        self.row(name, "messages/s × receivers", format!("{} × {}", paced.per_sec, 2 * paced.receivers_per_instance));
+        self.row(name, "send→deliver, same instance", latency(&paced.same_instance));
+        self.row(name, "send→deliver, across instances", latency(&paced.cross_instance));
+        self.row(name, "delivered/expected", format!("{}/{}", paced.delivered, paced.expected));
+    }
+
     pub fn wasm(&mut self, run: &crate::scenarios::Wasm) {
         self.row(
             "wasm",
