@@ -7,9 +7,10 @@ export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 setup:
 	scripts/setup.sh
 
-## Build the release site and serve it at http://127.0.0.1:3000 on the embedded SQLite default (data/gif-chat.db).
+## Build the release site (precompressed: brotli and gzip beside each client file) and serve it at
+## http://127.0.0.1:3000 on the embedded SQLite default (data/gif-chat.db).
 run: setup
-	cargo leptos serve --release
+	cargo leptos serve --release --precompress
 
 ## Build, then run every test: Rust unit and integration tests, then the Playwright suite in Chromium.
 test: setup

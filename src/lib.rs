@@ -3,6 +3,7 @@
 // Leptos views are deeply nested types; release builds (no type erasure) need more than the default 128.
 #![recursion_limit = "256"]
 
+mod assets;
 pub mod config;
 mod connections;
 mod database;
@@ -25,7 +26,6 @@ use http::{HeaderValue, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite, cookie::time};
@@ -78,11 +78,15 @@ impl Server {
         let session_store = Sessions::new(sessions);
         let identities = Identities::load(&db, config.behind_tls()).await.context("loading the cookie key")?;
 
+        let hash_file = assets::hash_file(&config.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name("gif-chat")
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_pkg_dir("pkg")
             .site_addr(config.addr)
+            // Leptos looks for the hash file beside the executable unless given an absolute path.
+            .hash_files(hash_file.is_some())
+            .hash_file(hash_file.as_ref().map_or("hash.txt".into(), |path| path.to_string_lossy().into()))
             .build();
         let chat = Chat::new(db, config.settings(), uploads);
         if let Some(url) = &config.broker_url {
@@ -148,9 +152,9 @@ impl Server {
             .with_state(state.clone());
 
         // The compiled client and stored GIFs need no session: serving them never touches the session store.
-        let pkg_dir = config.site_root.join("pkg");
+        let pkg = assets::pkg_service(config.site_root.join("pkg"), hash_file.is_some());
         let router = Router::new()
-            .nest_service("/pkg", ServeDir::new(pkg_dir))
+            .nest("/pkg", pkg)
             .route("/gif/{name}", get(upload::serve_gif))
             .with_state(state.clone())
             .merge(app_routes)

@@ -5,6 +5,15 @@ mod common;
 use app::server::store::{Db, with_pool};
 use common::spawn_app;
 
+/// The path of the client file with `extension` that a page names (`/pkg/gif-chat.<hash>.js`).
+fn named_in(html: &str, extension: &str) -> String {
+    html.match_indices("/pkg/")
+        .map(|(at, _)| html[at..].split(['"', '\'', ' ', ')']).next().unwrap_or_default())
+        .find(|path| path.ends_with(&format!(".{extension}")))
+        .unwrap_or_else(|| panic!("no .{extension} named in {html}"))
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn room_list_is_server_rendered_with_hydration_scripts() {
     let app = spawn_app().await;
@@ -14,30 +23,40 @@ async fn room_list_is_server_rendered_with_hydration_scripts() {
     let html = response.text().await.unwrap();
     assert!(html.contains("<title>gif-chat</title>"), "no title in {html}");
     assert!(html.contains("<h1>gif-chat</h1>"), "no heading in {html}");
-    assert!(html.contains("/pkg/gif-chat.js"), "no hydration script in {html}");
-    assert!(html.contains("/pkg/gif-chat.wasm"), "no wasm reference in {html}");
+    // cargo-leptos builds with `hash-files`: the names carry the content's hash.
+    for extension in ["js", "wasm", "css"] {
+        let path = named_in(&html, extension);
+        assert!(path.starts_with("/pkg/gif-chat.") && path.matches('.').count() == 2, "{path} carries no hash");
+    }
     // SSR never runs effects: the hydration marker must come from the browser only.
     assert!(!html.contains("data-hydrated"), "SSR must not mark the page hydrated");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_bundle_and_styles_are_served() {
+async fn client_bundle_and_styles_are_served_and_kept_for_good() {
     let app = spawn_app().await;
     let missing = "run `cargo leptos build` before `cargo test` (make test does)";
+    let html = app.get("/").await.text().await.unwrap();
 
-    let js = app.get("/pkg/gif-chat.js").await;
+    let js = app.get(&named_in(&html, "js")).await;
     assert_eq!(js.status(), 200, "JS bundle missing: {missing}");
     assert!(js.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    assert_eq!(js.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert!(js.text().await.unwrap().contains("hydrate"));
 
-    let wasm = app.get("/pkg/gif-chat.wasm").await;
+    let wasm = app.get(&named_in(&html, "wasm")).await;
     assert_eq!(wasm.status(), 200, "WASM bundle missing: {missing}");
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
     assert_eq!(&wasm.bytes().await.unwrap()[..4], b"\0asm");
 
-    let css = app.get("/pkg/gif-chat.css").await;
+    let css = app.get(&named_in(&html, "css")).await;
     assert_eq!(css.status(), 200, "stylesheet missing: {missing}");
     assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+
+    // A name no build made (an old page after a deploy) is not found, and the browser keeps no such answer.
+    let gone = app.get("/pkg/gif-chat.0ld0ld0ld.js").await;
+    assert_eq!(gone.status(), 404);
+    assert!(gone.headers().get("cache-control").is_none());
 
     assert_eq!(app.get("/favicon.ico").await.status(), 200);
 }
@@ -135,4 +154,42 @@ async fn ten_thousand_rooms_make_a_small_page_and_can_be_paged_and_searched() {
     alice.send(found.rooms[0].id, "anyone?").await.unwrap();
     let first: app::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
     assert_eq!(first.rooms[0].title, "The Needle Room");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precompressed_client_files_go_to_browsers_that_accept_them() {
+    // A site as `cargo leptos build --release --precompress` leaves it: hashed names, a .br and a .gz beside each.
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(site.path().join("hash.txt"), "js: j5h4sh\nwasm: w4sh\ncss: c55h4sh\n").unwrap();
+    for (name, body) in [
+        ("gif-chat.w4sh.wasm", &b"\0asm\x01\0\0\0 plain"[..]),
+        ("gif-chat.w4sh.wasm.br", b"as brotli"),
+        ("gif-chat.w4sh.wasm.gz", b"as gzip"),
+    ] {
+        std::fs::write(pkg.join(name), body).unwrap();
+    }
+    let app = common::spawn_app_with(|config| config.site_root = site.path().to_owned()).await;
+
+    let html = app.get("/").await.text().await.unwrap();
+    assert_eq!(named_in(&html, "wasm"), "/pkg/gif-chat.w4sh.wasm");
+    assert_eq!(named_in(&html, "js"), "/pkg/gif-chat.j5h4sh.js");
+    assert_eq!(named_in(&html, "css"), "/pkg/gif-chat.c55h4sh.css");
+
+    let client = reqwest::Client::new();
+    for (accepts, encoding, body) in [
+        ("gzip, deflate, br, zstd", Some("br"), &b"as brotli"[..]),
+        ("gzip", Some("gzip"), b"as gzip"),
+        ("identity", None, b"\0asm\x01\0\0\0 plain"),
+    ] {
+        let response =
+            client.get(app.url("/pkg/gif-chat.w4sh.wasm")).header("accept-encoding", accepts).send().await.unwrap();
+        assert_eq!(response.status(), 200, "asking with {accepts}");
+        assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap()), encoding, "{accepts}");
+        assert_eq!(response.headers()["content-type"], "application/wasm");
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+        assert_eq!(response.bytes().await.unwrap(), body, "{accepts}");
+    }
 }

@@ -488,16 +488,25 @@ pub struct Wasm {
     pub path: String,
     pub raw_bytes: usize,
     pub gzip_bytes: usize,
+    /// The `.br` file a precompressed build (`--precompress`) serves to browsers that accept brotli.
+    pub brotli_bytes: Option<u64>,
 }
 
-/// The size of the client bundle as a browser downloads it (gzip, best compression).
+/// The size of the client bundle as a browser downloads it: gzip at best compression, and the precompressed
+/// brotli file if the build made one. The file's name carries its hash (see `hash.txt` in the site root).
 pub fn wasm_size(options: &Options) -> anyhow::Result<Wasm> {
-    let path = options.site_root.join("pkg/gif-chat.wasm");
+    let hashes = std::fs::read_to_string(options.site_root.join("hash.txt")).unwrap_or_default();
+    let name = match hashes.lines().find_map(|line| line.strip_prefix("wasm:")) {
+        Some(hash) => format!("gif-chat.{}.wasm", hash.trim()),
+        None => "gif-chat.wasm".to_owned(),
+    };
+    let path = options.site_root.join("pkg").join(name);
     let raw = std::fs::read(&path)?;
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gzip.write_all(&raw)?;
     let gzip_bytes = gzip.finish()?.len();
-    Ok(Wasm { path: path.display().to_string(), raw_bytes: raw.len(), gzip_bytes })
+    let brotli_bytes = std::fs::metadata(path.with_extension("wasm.br")).ok().map(|metadata| metadata.len());
+    Ok(Wasm { path: path.display().to_string(), raw_bytes: raw.len(), gzip_bytes, brotli_bytes })
 }
 
 #[cfg(test)]

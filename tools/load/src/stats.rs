@@ -130,10 +130,12 @@ impl Table {
     }
 
     pub fn wasm(&mut self, run: &crate::scenarios::Wasm) {
+        let kb = |bytes: f64| format!("{:.0} KB", bytes / 1000.0);
+        let brotli = run.brotli_bytes.map_or("not built (--precompress)".to_owned(), |bytes| kb(bytes as f64));
         self.row(
             "wasm",
-            "bundle (raw / gzip -9)",
-            format!("{:.0} KB / {:.0} KB", run.raw_bytes as f64 / 1000.0, run.gzip_bytes as f64 / 1000.0),
+            "bundle (raw / gzip -9 / brotli as served)",
+            format!("{} / {} / {brotli}", kb(run.raw_bytes as f64), kb(run.gzip_bytes as f64)),
         );
     }
 
