@@ -26,6 +26,7 @@ use http::{HeaderValue, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite, cookie::time};
@@ -112,13 +113,6 @@ impl Server {
         let routes = route_list();
         // Routes that know the visitor: pages, server functions, the live channel, uploads.
         let app_routes = Router::new()
-            .route("/ws", get(ws::ws_handler))
-            .route(
-                "/room/{id}/gif",
-                post(upload::upload_gif)
-                    // The handler enforces the exact limit while streaming; this only stops runaway bodies.
-                    .layer(DefaultBodyLimit::max((config.max_upload_bytes + upload::MULTIPART_OVERHEAD) as usize)),
-            )
             .leptos_routes_with_context(
                 &state,
                 routes,
@@ -138,6 +132,17 @@ impl Server {
                 },
                 shell,
             ))
+            // Pages and server functions' answers go compressed to browsers that accept it (a page's head, with
+            // the links that start the client's download, then fits in the first round trips of a slow
+            // network). Added here, it wraps only the routes above: not the live channel nor uploads.
+            .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
+            .route("/ws", get(ws::ws_handler))
+            .route(
+                "/room/{id}/gif",
+                post(upload::upload_gif)
+                    // The handler enforces the exact limit while streaming; this only stops runaway bodies.
+                    .layer(DefaultBodyLimit::max((config.max_upload_bytes + upload::MULTIPART_OVERHEAD) as usize)),
+            )
             // Added after the routes so that it wraps them (and the fallback); the session layer goes outside
             // the visitor layer, which reads the session.
             .layer(middleware::from_fn(server_fn_error_status))

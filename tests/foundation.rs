@@ -193,3 +193,29 @@ async fn precompressed_client_files_go_to_browsers_that_accept_them() {
         assert_eq!(response.bytes().await.unwrap(), body, "{accepts}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_answers_go_compressed_to_browsers_that_accept_it() {
+    use std::io::Read;
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    let page = |encodings: &'static str| client.get(app.url("/")).header("accept-encoding", encodings).send();
+
+    let brotli = page("gzip, deflate, br, zstd").await.unwrap();
+    assert_eq!(brotli.status(), 200);
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    assert!(brotli.headers()["vary"].to_str().unwrap().contains("accept-encoding"));
+
+    let gzip = page("gzip").await.unwrap();
+    assert_eq!(gzip.headers()["content-encoding"], "gzip");
+    let compressed = gzip.bytes().await.unwrap();
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&compressed[..]).read_to_string(&mut html).unwrap();
+    assert!(html.contains("<h1>gif-chat</h1>"), "not the room list: {html}");
+    assert!(compressed.len() * 2 < html.len(), "{} bytes compressed to {}", html.len(), compressed.len());
+
+    // Without Accept-Encoding, as before; and the live channel still upgrades (it is not wrapped).
+    let plain = app.get("/").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    app.person().await.connect().await;
+}

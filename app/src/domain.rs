@@ -249,9 +249,14 @@ impl Hue {
         f32::from(self.0) / 10.0
     }
 
-    /// The CSS custom property that draws it (see `--person-hue` in style/main.css).
+    /// The CSS custom property that draws it (see `--person-hue` in style/main.css): `--person-hue: 120.5`, or
+    /// `--person-hue: 120` for a whole degree. Written with integers: formatting a float would pull the float
+    /// printing machinery (about 20 KB) into the browser's bundle for this one line.
     pub fn css_style(self) -> String {
-        format!("--person-hue: {}", self.degrees())
+        match (self.0 / 10, self.0 % 10) {
+            (whole, 0) => format!("--person-hue: {whole}"),
+            (whole, tenths) => format!("--person-hue: {whole}.{tenths}"),
+        }
     }
 }
 
@@ -337,5 +342,7 @@ mod tests {
     fn hues_wrap_and_draw() {
         assert_eq!(Hue::from_tenths(3605), Hue::from_tenths(5));
         assert_eq!(Hue::from_tenths(1234).css_style(), "--person-hue: 123.4");
+        assert_eq!(Hue::from_tenths(1230).css_style(), "--person-hue: 123");
+        assert_eq!(Hue::from_tenths(7).css_style(), "--person-hue: 0.7");
     }
 }

@@ -64,7 +64,7 @@ pub fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
                 <label for="gif-input" class="button button-quiet">"GIF"</label>
                 <input id="gif-input" class="visually-hidden" type="file" accept="image/gif" on:change=on_pick />
                 <Show when=move || progress.get().is_some()>
-                    <progress max="1" value=move || progress.get().unwrap_or(0.0) aria-label="Uploading GIF"></progress>
+                    <progress max="100" value=move || percent(progress.get()) aria-label="Uploading GIF"></progress>
                 </Show>
                 <Show when=move || error.get().is_some()>
                     <p class="error" role="alert">{move || error.get()}</p>
@@ -73,4 +73,9 @@ pub fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// The upload's progress in whole percent (an integer: the bundle then needs no float printing).
+fn percent(fraction: Option<f64>) -> u32 {
+    (fraction.unwrap_or(0.0).clamp(0.0, 1.0) * 100.0).round() as u32
 }
