@@ -29,11 +29,18 @@ use tokio::net::TcpListener;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
-use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite, cookie::time};
+use tower_sessions::{
+    CachingSessionStore, ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite, cookie::time,
+};
+use tower_sessions_moka_store::MokaStore;
 
 pub use config::Config;
 use database::adopt_sessions_from_chat_database;
 pub use database::{Sessions, connect_database, connect_sessions};
+
+/// How many sessions each process keeps in memory (a few hundred bytes each); beyond it the least used are read
+/// from the database again when they come back.
+const SESSIONS_CACHED: u64 = 100_000;
 
 /// Deletes expired sessions now and then, until the server shuts down (nothing else ever would).
 fn delete_expired_sessions(store: &Sessions, chat: &Chat, every_secs: f64) {
@@ -102,7 +109,11 @@ impl Server {
         // Behind TLS the cookie is `Secure` and `__Host-` prefixed (the browser then refuses it from plain HTTP
         // or for another path or subdomain); plain-HTTP development must keep working without.
         let tls = config.behind_tls();
-        let session_layer = SessionManagerLayer::new(session_store)
+        // A session holds one thing, written once: the visitor's id. So every instance may keep the sessions it
+        // has seen in memory (until they expire) and a request needs no database read to know its visitor;
+        // new sessions are written through to the database, where every other instance finds them.
+        let cached_sessions = CachingSessionStore::new(MokaStore::new(Some(SESSIONS_CACHED)), session_store.clone());
+        let session_layer = SessionManagerLayer::new(cached_sessions)
             .with_name(if tls { "__Host-gif_chat_session" } else { "gif_chat_session" })
             .with_http_only(true)
             .with_same_site(SameSite::Lax)

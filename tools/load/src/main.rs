@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Scenarios: fan-out (one room, 1,000 live connections, one sender as fast as acknowledgements allow; also run
-//! against a minimal broadcast-only server for the ceiling), chat-like (100 rooms × 10 people, 1 message/s each),
+//! against a minimal broadcast-only server for the ceiling), fan-out at fixed rates (the same room, sends on a
+//! timetable at 20, 40 and 60 a second, latency from each send's due time), chat-like (100 rooms × 10 people, 1 message/s each),
 //! idle (20,000 open connections: memory per connection), uploads (50 concurrent 2 MiB GIFs), pages (SSR
 //! requests/s), abuse (people chat while one address floods sends, rooms, uploads and identities, rate limits
 //! on), cluster (with `--database-url`: fan-out through one instance and split over two, and send→deliver
@@ -36,8 +37,8 @@ pub struct Options {
     /// The built site (for the page scenario's SSR and the wasm size).
     #[arg(long, default_value = "target/site")]
     pub site_root: PathBuf,
-    /// Which scenarios to run (comma-separated): fanout, chat, writes, idle, uploads, pages, wasm, abuse,
-    /// cluster; or all (cluster only with --database-url).
+    /// Which scenarios to run (comma-separated): fanout, fanout-rate, chat, writes, idle, uploads, pages, wasm,
+    /// abuse, cluster; or all (cluster only with --database-url).
     #[arg(long, default_value = "all")]
     pub scenarios: String,
     /// The servers' database: without it each uses a SQLite file of its own (the default store); with a
@@ -104,6 +105,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
         table.fanout(&ours, &ceiling, fraction);
         results
             .insert("fanout".into(), json!({ "gif_chat": ours, "minimal": ceiling, "fraction_of_minimal": fraction }));
+    });
+    scenario!("fanout-rate", scenarios::fanout_at_rates(&options).await, |runs| {
+        table.fanout_at_rates(&runs);
+        results.insert("fanout_rate".into(), serde_json::to_value(&runs)?);
     });
     scenario!("chat", scenarios::chat_like(&options).await, |chat| {
         table.chat(&chat);

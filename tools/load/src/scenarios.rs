@@ -121,61 +121,127 @@ pub async fn fanout(options: &Options, target: Target) -> anyhow::Result<FanOut>
     fan_out_across(options, target, &[server.addr]).await
 }
 
+/// The same room and connections, with sends on a timetable instead: `rate` a second whether or not the last one
+/// was acknowledged (open loop, several in flight), for 10 s. Latency counts from each send's due time, so a
+/// moment when the server falls behind shows in the figures instead of slowing the sender down.
+#[derive(Debug, Serialize)]
+pub struct OpenLoop {
+    pub rate: u32,
+    pub fanout: FanOut,
+}
+
+pub async fn fanout_at_rates(options: &Options) -> anyhow::Result<Vec<OpenLoop>> {
+    let rates: &[u32] = if options.smoke { &[10] } else { &[20, 40, 60] };
+    let mut runs = Vec::new();
+    for &rate in rates {
+        let server = ServerProcess::gif_chat(options).await?;
+        let fanout = fan_out_across_paced(options, &[server.addr], Some(rate)).await?;
+        runs.push(OpenLoop { rate, fanout });
+    }
+    Ok(runs)
+}
+
 /// The fan-out over `servers` (the instances of one chat): the sender sends through the first, each person's
 /// tabs are spread over all of them. Besides the overall latency, gives each server's receivers' own.
 pub async fn fan_out_across(options: &Options, target: Target, servers: &[SocketAddr]) -> anyhow::Result<FanOut> {
-    let (people, tabs, duration) =
-        if options.smoke { (4, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(10)) };
+    match target {
+        Target::GifChat => fan_out_across_paced(options, servers, None).await,
+        Target::Minimal => fan_out_minimal(options, servers[0]).await,
+    }
+}
+
+/// People, tabs each, and how long the sender sends.
+fn fan_out_shape(options: &Options) -> (usize, usize, Duration) {
+    if options.smoke { (4, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(10)) }
+}
+
+/// Every connection reads until the sender's `stop`.
+fn listen(connections: Vec<Live>) -> Vec<tokio::task::JoinHandle<Received>> {
+    connections.into_iter().map(|live| tokio::spawn(receive_until_stop(live, Duration::from_secs(30)))).collect()
+}
+
+/// The minimal server: anonymous connections, and sends that are plain POSTs.
+async fn fan_out_minimal(options: &Options, addr: SocketAddr) -> anyhow::Result<FanOut> {
+    let (people, tabs, duration) = fan_out_shape(options);
     let http = reqwest::Client::new();
-    let addr = servers[0];
-    // Connection `n` is tab `n / people` of person `n % people`, through server `(n / people) % servers`.
-    let server_of = |n: usize| (n / people) % servers.len();
-
-    let (sender, room, connections) = match target {
-        Target::GifChat => {
-            // A room holds at most 100 people; 1,000 connections are 100 people with 10 tabs each (the server's
-            // fan-out work is per connection either way).
-            let visitors = many(people, 32, |_| Visitor::arrive(&http, addr)).await?;
-            let room = visitors[0].create_room("fan-out", 100).await?;
-            let connections = many(people * tabs, 64, |n| {
-                let visitor = visitors[n % people].via(servers[server_of(n)]);
-                async move { visitor.join(room).await }
-            })
-            .await?;
-            (Some(visitors[0].clone()), room, connections)
-        }
-        Target::Minimal => {
-            let anonymous = Visitor::anonymous(&http, addr);
-            (None, 0, many(people * tabs, 64, |_| anonymous.connect("/ws")).await?)
-        }
-    };
-    let receivers: Vec<_> =
-        connections.into_iter().map(|live| tokio::spawn(receive_until_stop(live, Duration::from_secs(30)))).collect();
-
+    let anonymous = Visitor::anonymous(&http, addr);
+    let receivers = listen(many(people * tabs, 64, |_| anonymous.connect("/ws")).await?);
     let started = now_us();
     let deadline = Instant::now() + duration;
     let mut sends = 0u64;
     while Instant::now() < deadline {
-        let body = format!("t={}", now_us());
-        match &sender {
-            Some(visitor) => {
-                visitor.send(room, &body, &format!("f{sends}")).await?;
-            }
-            None => {
-                http.post(format!("http://{addr}/send")).body(body).send().await?.error_for_status()?;
-            }
-        }
+        http.post(format!("http://{addr}/send")).body(format!("t={}", now_us())).send().await?.error_for_status()?;
         sends += 1;
     }
     let seconds = (now_us() - started) as f64 / 1e6;
-    match &sender {
-        Some(visitor) => drop(visitor.send(room, "stop", "stop").await?),
-        None => drop(http.post(format!("http://{addr}/send")).body("stop").send().await?),
-    }
+    http.post(format!("http://{addr}/send")).body("stop").send().await?;
+    tally(receivers, started, seconds, sends, |_| 0, 1).await
+}
 
+/// gif-chat over `servers`, the sender on the first: as fast as acknowledgements allow (`rate` None), or `rate`
+/// sends a second on a timetable, each due at its time whatever the earlier ones are doing, its body carrying
+/// its due time (so latency counts from when it should have gone).
+async fn fan_out_across_paced(options: &Options, servers: &[SocketAddr], rate: Option<u32>) -> anyhow::Result<FanOut> {
+    let (people, tabs, duration) = fan_out_shape(options);
+    let http = reqwest::Client::new();
+    // Connection `n` is tab `n / people` of person `n % people`, through server `(n / people) % servers`.
+    let server_of = |n: usize| (n / people) % servers.len();
+    // A room holds at most 100 people; 1,000 connections are 100 people with 10 tabs each (the server's fan-out
+    // work is per connection either way).
+    let visitors = many(people, 32, |_| Visitor::arrive(&http, servers[0])).await?;
+    let room = visitors[0].create_room("fan-out", 100).await?;
+    let connections = many(people * tabs, 64, |n| {
+        let visitor = visitors[n % people].via(servers[server_of(n)]);
+        async move { visitor.join(room).await }
+    })
+    .await?;
+    let receivers = listen(connections);
+    let sender = visitors[0].clone();
+
+    let started = now_us();
+    let deadline = Instant::now() + duration;
+    let mut sends = 0u64;
+    match rate {
+        None => {
+            while Instant::now() < deadline {
+                sender.send(room, &format!("t={}", now_us()), &format!("f{sends}")).await?;
+                sends += 1;
+            }
+        }
+        Some(rate) => {
+            let period = Duration::from_secs(1) / rate;
+            let (first_due, first_due_us) = (Instant::now(), now_us());
+            let mut in_flight = tokio::task::JoinSet::new();
+            while Instant::now() < deadline {
+                let offset = period * sends as u32;
+                tokio::time::sleep_until((first_due + offset).into()).await;
+                let (sender, body) = (sender.clone(), format!("t={}", first_due_us + offset.as_micros() as u64));
+                in_flight.spawn(async move { sender.send(room, &body, &format!("f{sends}")).await });
+                sends += 1;
+            }
+            while let Some(sent) = in_flight.join_next().await {
+                sent??;
+            }
+        }
+    }
+    let seconds = (now_us() - started) as f64 / 1e6;
+    // Sent after every other send was acknowledged, so it comes last to everyone.
+    sender.send(room, "stop", "stop").await?;
+    tally(receivers, started, seconds, sends, server_of, servers.len()).await
+}
+
+/// What the receivers saw, once each has read the `stop`.
+async fn tally(
+    receivers: Vec<tokio::task::JoinHandle<Received>>,
+    started: u64,
+    seconds: f64,
+    sends: u64,
+    server_of: impl Fn(usize) -> usize,
+    servers: usize,
+) -> anyhow::Result<FanOut> {
     let mut delivered = 0;
     let mut latencies = Latencies::default();
-    let mut by_server = vec![Latencies::default(); servers.len()];
+    let mut by_server = vec![Latencies::default(); servers];
     let mut last = started;
     let receiver_count = receivers.len();
     for (n, receiver) in receivers.into_iter().enumerate() {
@@ -195,7 +261,7 @@ pub async fn fan_out_across(options: &Options, target: Target, servers: &[Socket
         expected: sends * receiver_count as u64,
         deliveries_per_sec: delivered as f64 / delivering.max(1e-6),
         latency: latencies.percentiles(),
-        latency_by_server: if servers.len() > 1 {
+        latency_by_server: if servers > 1 {
             by_server.into_iter().map(Latencies::percentiles).collect()
         } else {
             Vec::new()

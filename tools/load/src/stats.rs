@@ -50,6 +50,16 @@ impl Table {
         self.row("fan-out", "gif-chat / minimal", format!("{fraction:.2}"));
     }
 
+    pub fn fanout_at_rates(&mut self, runs: &[crate::scenarios::OpenLoop]) {
+        for run in runs {
+            let name = format!("fan-out at {}/s (open loop)", run.rate);
+            self.row(&name, "receivers", run.fanout.receivers.to_string());
+            self.row(&name, "deliveries/s", format!("{:.0}", run.fanout.deliveries_per_sec));
+            self.row(&name, "due→deliver p50/p99/max", latency(&run.fanout.latency));
+            self.row(&name, "delivered/expected", format!("{}/{}", run.fanout.delivered, run.fanout.expected));
+        }
+    }
+
     pub fn chat(&mut self, run: &crate::scenarios::ChatLike) {
         let name = "chat-like";
         self.row(name, "rooms × people", format!("{} × {}", run.rooms, run.people_per_room));

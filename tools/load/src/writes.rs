@@ -30,7 +30,7 @@ pub struct Writes {
 
 pub async fn writes(options: &Options) -> anyhow::Result<Writes> {
     let (rooms, per_room, duration) =
-        if options.smoke { (2, 2, Duration::from_secs(2)) } else { (50, 4, Duration::from_secs(30)) };
+        if options.smoke { (2, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(30)) };
     let server = ServerProcess::gif_chat(options).await?;
     let http = reqwest::Client::new();
     let addr = server.addr;
