@@ -13,7 +13,18 @@ OUT="$(mktemp)"
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/gif-chat-cluster.XXXXXX")"
 GIF_CHAT_BIN="$1" CLUSTER_DIR="$DIR" scripts/cluster.sh 2 >"$OUT" &
 CLUSTER=$!
-cleanup() { kill -TERM "$CLUSTER" 2>/dev/null || true; wait "$CLUSTER" 2>/dev/null || true; rm -f "$OUT"; }
+cleanup() {
+  local status=$?
+  if [ "$status" != 0 ]; then
+    # The cluster deletes its directory when it stops: show its logs first.
+    for log in "$DIR"/*.log "$DIR"/nginx/error.log "$DIR"/postgres/server.log; do
+      [ -f "$log" ] && { echo "--- $log" >&2; tail -n 40 "$log" >&2; }
+    done
+  fi
+  kill -TERM "$CLUSTER" 2>/dev/null || true
+  wait "$CLUSTER" 2>/dev/null || true
+  rm -f "$OUT"
+}
 trap cleanup EXIT
 
 for _ in $(seq 1 600); do

@@ -11,7 +11,8 @@
 #   ...
 # The server binary is $GIF_CHAT_BIN, else target/release/gif-chat, else target/debug/gif-chat (build first:
 # `cargo leptos build --release`); the site (JS, WASM, CSS) comes from $LEPTOS_SITE_ROOT, else target/site.
-# $CLUSTER_DIR, if set, is the directory to work in (made if missing, deleted at the end), else a new temp dir;
+# $CLUSTER_DIR, if set, is the directory to work in (new or empty; made if missing, deleted at the end), else a
+# new temp dir;
 # the PostgreSQL server's directory is $CLUSTER_DIR/postgres (for scripts/postgres.sh pause|resume).
 #
 # nginx tells which instance answered in an `X-Gif-Chat-Upstream` response header, and a browser whose
@@ -33,6 +34,11 @@ NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-serv
 NGINX="${NGINX:-/usr/sbin/nginx}"
 
 DIR="${CLUSTER_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/gif-chat-cluster.XXXXXX")}"
+# It is deleted at the end: never take a directory that holds anything.
+if [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
+  echo "CLUSTER_DIR $DIR is not empty; give an empty or new directory" >&2
+  exit 2
+fi
 mkdir -p "$DIR"
 chmod 755 "$DIR" # PostgreSQL's own user works in a subdirectory
 PIDS=()
@@ -60,7 +66,9 @@ wait_for() { # url what
   exit 1
 }
 
-DATABASE_URL="$("$ROOT/scripts/postgres.sh" start "$DIR/postgres")"
+# Durable (fsync and synchronous commits on, unlike the test suites' PostgreSQL): a cluster is for trying crashes
+# and outages, and a server stopped as by a crash must not lose what it acknowledged.
+DATABASE_URL="$(PG_DURABLE="${PG_DURABLE:-1}" "$ROOT/scripts/postgres.sh" start "$DIR/postgres")"
 
 NATS_PORT="$(free_port)"
 "$NATS_SERVER" --addr 127.0.0.1 --port "$NATS_PORT" >"$DIR/nats.log" 2>&1 &

@@ -16,8 +16,13 @@ target/release/gif-chat --addr "127.0.0.1:$PORT" --data-dir "$DIR/data" --upload
   --site-root target/site --room-grace-secs 3600 >"$DIR/server.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DIR"' EXIT
-for _ in $(seq 1 100); do
+for attempt in $(seq 1 100); do
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break
+  if [ "$attempt" = 100 ]; then
+    echo "the server did not come up; its log:" >&2
+    cat "$DIR/server.log" >&2
+    exit 1
+  fi
   sleep 0.1
 done
 # A room list with something on it, as people would find it (empty rooms stay for the hour of the run).

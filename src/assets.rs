@@ -3,13 +3,15 @@
 //!
 //! cargo-leptos builds the site with `hash-files` (Cargo.toml): every file in `pkg/` carries its content's hash in
 //! its name, and `hash.txt` in the site root says which; the page names those files. With `--precompress`
-//! (release builds: `make run`, `make dist`), each file also has a brotli `.br` and a gzip `.gz` beside it, which
-//! are sent to browsers that accept them.
+//! (release builds: `make run`), each file also has a brotli `.br` and a gzip `.gz` beside it, which are sent to
+//! browsers that accept them; a site built without it is compressed as it is sent (these files are the same for
+//! everyone and hold no secret, so compressing them is safe, unlike pages: see `src/lib.rs`).
 
 use std::path::{Path, PathBuf};
 
 use axum::Router;
 use http::{HeaderValue, Response, header};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -26,15 +28,19 @@ pub fn hash_file(site_root: &Path) -> Option<PathBuf> {
     path.is_file().then(|| std::path::absolute(&path).unwrap_or(path))
 }
 
-/// Serves the site's `pkg/` directory: precompressed variants when the browser accepts them (brotli first),
-/// `Vary: Accept-Encoding` so that shared caches keep one per encoding, and caching by whether names are hashed.
+/// Serves the site's `pkg/` directory: precompressed variants when the browser accepts them (brotli first, else
+/// compressed on the fly), `Vary: Accept-Encoding` so that shared caches keep one per encoding, and caching by
+/// whether names are hashed.
 /// Only successful answers may be cached for long: an old page asking for a file a new build removed gets a
 /// 404 it will not keep.
 pub fn pkg_service<S: Clone + Send + Sync + 'static>(pkg_dir: PathBuf, hashed: bool) -> Router<S> {
     let cache_control = if hashed { HASHED } else { UNHASHED };
     Router::new()
         .fallback_service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip())
-        .layer(SetResponseHeaderLayer::appending(header::VARY, HeaderValue::from_static("accept-encoding")))
+        // Only where no precompressed file was found (the answer then has no Content-Encoding yet).
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        // (The compression layer names it when it compresses; a precompressed answer needs it too.)
+        .layer(SetResponseHeaderLayer::if_not_present(header::VARY, HeaderValue::from_static("accept-encoding")))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             move |response: &Response<axum::body::Body>| {

@@ -26,7 +26,6 @@ use http::{HeaderValue, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
-use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::{
@@ -111,7 +110,9 @@ impl Server {
         let tls = config.behind_tls();
         // A session holds one thing, written once: the visitor's id. So every instance may keep the sessions it
         // has seen in memory (until they expire) and a request needs no database read to know its visitor;
-        // new sessions are written through to the database, where every other instance finds them.
+        // new sessions are written through to the database, where every other instance finds them. This holds
+        // only while sessions never change and are deleted only when expired (as the cache drops them then too):
+        // a logout or a revocation would need the cache gone, or a short time-to-live.
         let cached_sessions = CachingSessionStore::new(MokaStore::new(Some(SESSIONS_CACHED)), session_store.clone());
         let session_layer = SessionManagerLayer::new(cached_sessions)
             .with_name(if tls { "__Host-gif_chat_session" } else { "gif_chat_session" })
@@ -143,10 +144,9 @@ impl Server {
                 },
                 shell,
             ))
-            // Pages and server functions' answers go compressed to browsers that accept it (a page's head, with
-            // the links that start the client's download, then fits in the first round trips of a slow
-            // network). Added here, it wraps only the routes above: not the live channel nor uploads.
-            .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
+            // Pages and server functions' answers are not compressed: they can carry a whisper to the visitor
+            // next to text anyone in the room writes, and compressing such a response lets an eavesdropper who
+            // can make the browser reload it guess the secret from the sizes (BREACH).
             .route("/ws", get(ws::ws_handler))
             .route(
                 "/room/{id}/gif",

@@ -17,6 +17,11 @@ function instanceAddress(n: number): string {
 /** Someone whose every request the balancer sends to instance `n`, checked on the page that answered. */
 async function pinned(browser: Parameters<typeof Person.enter>[0], n: number): Promise<Person> {
   const person = await Person.enterPinned(browser, lb, n);
+  // A panic in the browser's wasm stops the page silently: say so in the test's output.
+  person.page.on("pageerror", (error) => console.log(`[instance ${n} page error] ${error.message}`));
+  person.page.on("console", (message) => {
+    if (message.type() === "error") console.log(`[instance ${n} console] ${message.text()}`);
+  });
   const response = (await person.page.reload())!;
   expect(response.headers()["x-gif-chat-upstream"]).toBe(instanceAddress(n));
   return person;
@@ -38,7 +43,7 @@ test.beforeAll(() => {
 test("people on different instances share one chat: list, messages, a GIF, a whisper, hand-over and a kick", async ({ browser }) => {
   const alice = await pinned(browser, 1);
   const bob = await pinned(browser, 2);
-  const [aliceName, bobName] = await Promise.all([alice.name(), bob.name()]);
+  const bobName = await bob.name();
 
   // A room made on instance 1 appears, live, on the list served by instance 2.
   const title = uniqueTitle("Across");
@@ -66,14 +71,17 @@ test("people on different instances share one chat: list, messages, a GIF, a whi
   await alice.page.getByRole("button", { name: "Cancel whisper" }).click();
   await expect(bob.messages().locator(".message.whisper", { hasText: "a secret for Bob" })).toContainText("whispered to you");
 
-  // Carol is not pinned: round-robin sends her requests to both instances, and she stays one person.
+  // Carol is not pinned: round-robin sends her requests to both instances, and she stays one person. (Requests
+  // with her cookies, back to back, so that nothing else of hers, such as a live connection or a file, takes
+  // a turn in between.)
   const carol = await Person.enter(browser);
   const carolName = await carol.name();
   const answeredBy = new Set<string>();
   for (let n = 0; n < 4; n++) {
-    const response = await carol.openRoomList();
+    const response = await carol.context.request.get("/");
+    expect(response.ok()).toBe(true);
     answeredBy.add(response.headers()["x-gif-chat-upstream"]);
-    expect(await carol.name()).toBe(carolName);
+    expect(await response.text()).toContain(carolName);
   }
   expect(answeredBy).toEqual(new Set([instanceAddress(1), instanceAddress(2)]));
   await carol.roomLink(title).click();
@@ -92,7 +100,6 @@ test("people on different instances share one chat: list, messages, a GIF, a whi
   const seqs = await shownSeqs(bob);
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   expect(new Set(seqs).size).toBe(seqs.length);
-  expect(aliceName).not.toBe(bobName);
   await bob.close();
   await carol.close();
 });

@@ -68,11 +68,14 @@ async fn paced(options: &Options, servers: &[std::net::SocketAddr; 2]) -> anyhow
     let receivers: Vec<_> =
         receivers.into_iter().map(|live| tokio::spawn(receive_until_stop(live, Duration::from_secs(10)))).collect();
 
-    let mut ticks = tokio::time::interval(Duration::from_secs(1) / per_sec);
+    // On a timetable: each body carries its send's due time, so a stall shows as latency, not as a burst.
+    let period = Duration::from_secs(1) / per_sec;
+    let (first_due, first_due_us) = (std::time::Instant::now(), now_us());
     let mut sent = 0u64;
     while sent < u64::from(per_sec) * duration.as_secs() {
-        ticks.tick().await;
-        sender.send(room, &format!("t={}", now_us()), &format!("p{sent}")).await?;
+        let offset = period * sent as u32;
+        tokio::time::sleep_until((first_due + offset).into()).await;
+        sender.send(room, &format!("t={}", first_due_us + offset.as_micros() as u64), &format!("p{sent}")).await?;
         sent += 1;
     }
     sender.send(room, "stop", "stop").await?;
