@@ -24,6 +24,9 @@ pub enum Topic {
     Person(PersonId),
 }
 
+/// How a `participants` event's text begins.
+const PARTICIPANTS_PREFIX: &str = r#"{"type":"participants","#;
+
 /// One serialized event, shared by all its recipients.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -45,6 +48,12 @@ impl Frame {
 
     pub fn is_for(&self, person: &PersonId) -> bool {
         self.audience.as_ref().is_none_or(|audience| audience.contains(person))
+    }
+
+    /// Whether this is a `participants` event (the room's whole list, which a later one replaces). Read from
+    /// the text, so frames relayed by the broker tell the same: the tag comes first (`serde(tag)`).
+    pub fn is_participant_list(&self) -> bool {
+        self.text.as_str().starts_with(PARTICIPANTS_PREFIX)
     }
 }
 
@@ -109,6 +118,18 @@ impl Feed {
                 other => other,
             },
             None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+
+    /// The next event if one is waiting, without waiting: as [`Feed::recv`] otherwise.
+    pub fn try_recv(&mut self) -> Option<Result<Frame, broadcast::error::RecvError>> {
+        use broadcast::error::{RecvError, TryRecvError};
+        match self.receiver.as_mut()?.try_recv() {
+            Ok(frame) if frame.resync => Some(Err(RecvError::Lagged(0))),
+            Ok(frame) => Some(Ok(frame)),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Lagged(missed)) => Some(Err(RecvError::Lagged(missed))),
+            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
         }
     }
 }
@@ -222,6 +243,19 @@ mod tests {
         assert_eq!(fa.text.as_str().as_ptr(), fb.text.as_str().as_ptr());
         let nothing = tokio::time::timeout(std::time::Duration::from_millis(50), other.recv()).await;
         assert!(nothing.is_err(), "another room's feed got the frame");
+    }
+
+    #[tokio::test]
+    async fn waiting_frames_are_taken_without_waiting_and_participant_lists_are_recognized() {
+        let hub = Hub::new(16);
+        let mut feed = hub.subscribe(Topic::Room(ROOM));
+        assert!(feed.try_recv().is_none(), "nothing waiting");
+        hub.publish(Topic::Room(ROOM), &LiveEvent::Participants { room: ROOM, people: vec![], version: 7 });
+        hub.publish(Topic::Room(ROOM), &LiveEvent::RemoveRoom { id: ROOM });
+        let list = feed.try_recv().unwrap().unwrap();
+        assert!(list.is_participant_list(), "{}", list.text.as_str());
+        assert!(!feed.try_recv().unwrap().unwrap().is_participant_list());
+        assert!(feed.try_recv().is_none());
     }
 
     #[tokio::test]

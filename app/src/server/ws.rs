@@ -34,6 +34,10 @@ const READ_BUFFER_BYTES: usize = 512;
 /// How often the server pings, and how long a connection may stay silent before it is considered dead.
 const PING_EVERY: Duration = Duration::from_secs(30);
 const SILENCE_LIMIT: Duration = Duration::from_secs(75);
+/// The most frames, and about the most bytes, that go out in one write to the socket (those already waiting
+/// when a connection wakes). The socket's write buffer keeps the size of the biggest write: bounded here.
+const FRAMES_PER_WRITE: usize = 32;
+const BYTES_PER_WRITE: usize = 16 * 1024;
 /// Messages read from the database per query while catching up.
 const CATCH_UP_BATCH: i64 = 200;
 /// The most messages replayed to a rejoining client; further behind, it is told to reload the history instead
@@ -147,7 +151,7 @@ impl Connection {
                     }
                 }
                 frame = next_frame(&mut self.subscription) => {
-                    if let Err(end) = self.forward(frame, &mut sink).await {
+                    if let Err(end) = self.forward_ready(frame, &mut sink).await {
                         break end;
                     }
                 }
@@ -245,7 +249,33 @@ impl Connection {
         send_event(sink, &LiveEvent::Rooms { rooms: page.rooms, has_more: page.has_more }).await
     }
 
+    /// Passes `frame` on, with the frames that were waiting behind it (at most [`FRAMES_PER_WRITE`] or about
+    /// [`BYTES_PER_WRITE`]), in one write to the socket: a connection that was woken late sends its backlog at
+    /// once rather than a write per frame. Of several participant lists in the backlog only the last goes: it is
+    /// the room as it is now, and each list is the whole room (a burst of arrivals would otherwise send a
+    /// connection that fell behind every list in between).
+    async fn forward_ready(&mut self, first: Result<Frame, RecvError>, sink: &mut Sink) -> Result<(), End> {
+        let size = |frame: &Result<Frame, RecvError>| frame.as_ref().map_or(0, |frame| frame.text.len());
+        let mut bytes = size(&first);
+        let mut backlog = vec![first];
+        while backlog.len() < FRAMES_PER_WRITE && bytes < BYTES_PER_WRITE {
+            let Some(frame) = ready_frame(&mut self.subscription) else { break };
+            bytes += size(&frame);
+            backlog.push(frame);
+        }
+        let is_list = |frame: &Result<Frame, RecvError>| frame.as_ref().is_ok_and(Frame::is_participant_list);
+        let latest_list = backlog.iter().rposition(is_list);
+        for (n, frame) in backlog.into_iter().enumerate() {
+            if is_list(&frame) && Some(n) != latest_list {
+                continue;
+            }
+            self.forward(frame, sink).await?;
+        }
+        sink.flush().await
+    }
+
     /// Passes a frame of the subscribed topic on to the client, keeping room messages gap-free and in order.
+    /// Queued: the caller flushes.
     async fn forward(&mut self, frame: Result<Frame, RecvError>, sink: &mut Sink) -> Result<(), End> {
         let frame = match frame {
             Ok(frame) => frame,
@@ -265,14 +295,14 @@ impl Connection {
             (Subscription::Room { last_seq, .. }, Some(seq)) if seq <= *last_seq => Ok(()),
             (Subscription::Room { last_seq, .. }, Some(seq)) if seq == *last_seq + 1 => {
                 *last_seq = seq;
-                send(sink, Message::Text(frame.text)).await
+                sink.queue(Message::Text(frame.text)).await
             }
             // Published out of commit order, or missed: fill the gap (this frame included) from the database.
             // (Boxed, like the other database paths: rare, and large as futures.)
             (Subscription::Room { .. }, Some(seq)) => Box::pin(self.catch_up(seq, sink)).await,
             (Subscription::None, _) => Ok(()),
             _ => {
-                send(sink, Message::Text(frame.text)).await?;
+                sink.queue(Message::Text(frame.text)).await?;
                 if frame.ends_membership {
                     // Kicked: presence already forgot this person; stop following the room.
                     self.subscription = Subscription::None;
@@ -316,6 +346,32 @@ impl Connection {
 struct Sink {
     inner: futures_util::stream::SplitSink<WebSocket, Message>,
     patience: Duration,
+}
+
+impl Sink {
+    /// Adds a frame to the socket's write buffer, writing only if the buffer is full: [`Sink::flush`] sends it.
+    async fn queue(&mut self, message: Message) -> Result<(), End> {
+        match tokio::time::timeout(self.patience, self.inner.feed(message)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(End::ClientGone),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        match tokio::time::timeout(self.patience, self.inner.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(End::ClientGone),
+        }
+    }
+}
+
+/// A frame of the subscription that is already waiting, if any.
+fn ready_frame(subscription: &mut Subscription) -> Option<Result<Frame, RecvError>> {
+    match subscription {
+        Subscription::Room { feed, .. } => feed.try_recv(),
+        Subscription::Lobby { lobby, mine } => lobby.try_recv().or_else(|| mine.try_recv()),
+        Subscription::None => None,
+    }
 }
 
 /// Waits for the next frame of the subscription (forever, without one).

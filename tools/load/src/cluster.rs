@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::Options;
 use crate::client::Visitor;
 use crate::process::{ServerProcess, Shared};
-use crate::scenarios::{FanOut, Target, fan_out_across, many, now_us, receive_until_stop};
+use crate::scenarios::{FanOut, Target, fan_out_across, many, on_timetable, receive_until_stop};
 use crate::stats::{Latencies, Percentiles};
 
 #[derive(Debug, Serialize)]
@@ -69,15 +69,11 @@ async fn paced(options: &Options, servers: &[std::net::SocketAddr; 2]) -> anyhow
         receivers.into_iter().map(|live| tokio::spawn(receive_until_stop(live, Duration::from_secs(10)))).collect();
 
     // On a timetable: each body carries its send's due time, so a stall shows as latency, not as a burst.
-    let period = Duration::from_secs(1) / per_sec;
-    let (first_due, first_due_us) = (std::time::Instant::now(), now_us());
-    let mut sent = 0u64;
-    while sent < u64::from(per_sec) * duration.as_secs() {
-        let offset = period * sent as u32;
-        tokio::time::sleep_until((first_due + offset).into()).await;
-        sender.send(room, &format!("t={}", first_due_us + offset.as_micros() as u64), &format!("p{sent}")).await?;
-        sent += 1;
-    }
+    let sent = on_timetable(per_sec, std::time::Instant::now() + duration, |n, due_us| {
+        let sender = sender.clone();
+        async move { sender.send(room, &format!("t={due_us}"), &format!("p{n}")).await.map(drop) }
+    })
+    .await?;
     sender.send(room, "stop", "stop").await?;
 
     let (mut same, mut cross) = (Latencies::default(), Latencies::default());

@@ -9,7 +9,8 @@
 //! Scenarios: fan-out (one room, 1,000 live connections, one sender as fast as acknowledgements allow; also run
 //! against a minimal broadcast-only server for the ceiling), fan-out at fixed rates (the same room, sends on a
 //! timetable at 20, 40 and 60 a second, latency from each send's due time), chat-like (100 rooms × 10 people, 1 message/s each),
-//! idle (20,000 open connections: memory per connection), uploads (50 concurrent 2 MiB GIFs), pages (SSR
+//! idle (20,000 open connections: memory per connection; bare, and joined to rooms as people use them), growth
+//! (page time and memory against a room's history and the number of rooms), uploads (50 concurrent 2 MiB GIFs), pages (SSR
 //! requests/s), abuse (people chat while one address floods sends, rooms, uploads and identities, rate limits
 //! on), cluster (with `--database-url`: fan-out through one instance and split over two, and send→deliver
 //! latency across instances). `--smoke` runs every scenario tiny and short, for CI.
@@ -17,6 +18,7 @@
 mod abuse;
 mod client;
 mod cluster;
+mod growth;
 mod minimal;
 mod process;
 mod scenarios;
@@ -37,8 +39,8 @@ pub struct Options {
     /// The built site (for the page scenario's SSR and the wasm size).
     #[arg(long, default_value = "target/site")]
     pub site_root: PathBuf,
-    /// Which scenarios to run (comma-separated): fanout, fanout-rate, chat, writes, idle, uploads, pages, wasm,
-    /// abuse, cluster; or all (cluster only with --database-url).
+    /// Which scenarios to run (comma-separated): fanout, fanout-rate, chat, writes, idle, idle-joined, growth,
+    /// uploads, pages, wasm, abuse, cluster; or all (cluster only with --database-url).
     #[arg(long, default_value = "all")]
     pub scenarios: String,
     /// The servers' database: without it each uses a SQLite file of its own (the default store); with a
@@ -121,6 +123,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
     scenario!("idle", scenarios::idle(&options).await, |idle| {
         table.idle(&idle);
         results.insert("idle".into(), serde_json::to_value(&idle)?);
+    });
+    scenario!("idle-joined", scenarios::idle_joined(&options).await, |idle| {
+        table.idle(&idle);
+        results.insert("idle_joined".into(), serde_json::to_value(&idle)?);
+    });
+    scenario!("growth", growth::growth(&options).await, |growth| {
+        table.growth(&growth);
+        results.insert("growth".into(), serde_json::to_value(&growth)?);
     });
     scenario!("uploads", scenarios::uploads(&options).await, |uploads| {
         table.uploads(&uploads);

@@ -54,6 +54,20 @@ pub(crate) async fn seat(visitors: &[Visitor], per_room: usize) -> anyhow::Resul
     Ok((room_ids, lives))
 }
 
+/// Reads a live connection until it ends.
+pub(crate) async fn drain(mut live: Live) {
+    while let Some(Ok(_)) = live.next().await {}
+}
+
+/// A task that stops when this is dropped.
+pub(crate) struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     GifChat,
@@ -128,6 +142,8 @@ pub async fn fanout(options: &Options, target: Target) -> anyhow::Result<FanOut>
 pub struct OpenLoop {
     pub rate: u32,
     pub fanout: FanOut,
+    /// The minimal broadcaster at the same rate: this machine's floor.
+    pub minimal: FanOut,
 }
 
 pub async fn fanout_at_rates(options: &Options) -> anyhow::Result<Vec<OpenLoop>> {
@@ -136,7 +152,10 @@ pub async fn fanout_at_rates(options: &Options) -> anyhow::Result<Vec<OpenLoop>>
     for &rate in rates {
         let server = ServerProcess::gif_chat(options).await?;
         let fanout = fan_out_across_paced(options, &[server.addr], Some(rate)).await?;
-        runs.push(OpenLoop { rate, fanout });
+        drop(server);
+        let minimal = ServerProcess::minimal().await?;
+        let minimal = fan_out_minimal(options, minimal.addr, Some(rate)).await?;
+        runs.push(OpenLoop { rate, fanout, minimal });
     }
     Ok(runs)
 }
@@ -146,7 +165,7 @@ pub async fn fanout_at_rates(options: &Options) -> anyhow::Result<Vec<OpenLoop>>
 pub async fn fan_out_across(options: &Options, target: Target, servers: &[SocketAddr]) -> anyhow::Result<FanOut> {
     match target {
         Target::GifChat => fan_out_across_paced(options, servers, None).await,
-        Target::Minimal => fan_out_minimal(options, servers[0]).await,
+        Target::Minimal => fan_out_minimal(options, servers[0], None).await,
     }
 }
 
@@ -161,21 +180,55 @@ fn listen(connections: Vec<Live>) -> Vec<tokio::task::JoinHandle<Received>> {
 }
 
 /// The minimal server: anonymous connections, and sends that are plain POSTs.
-async fn fan_out_minimal(options: &Options, addr: SocketAddr) -> anyhow::Result<FanOut> {
+/// The minimal broadcaster: as fast as acknowledgements allow (`rate` None), or on a timetable.
+async fn fan_out_minimal(options: &Options, addr: SocketAddr, rate: Option<u32>) -> anyhow::Result<FanOut> {
     let (people, tabs, duration) = fan_out_shape(options);
     let http = reqwest::Client::new();
     let anonymous = Visitor::anonymous(&http, addr);
     let receivers = listen(many(people * tabs, 64, |_| anonymous.connect("/ws")).await?);
     let started = now_us();
     let deadline = Instant::now() + duration;
+    let send = |body: String| {
+        let request = http.post(format!("http://{addr}/send")).body(body);
+        async move { request.send().await?.error_for_status().map(drop).map_err(anyhow::Error::from) }
+    };
     let mut sends = 0u64;
-    while Instant::now() < deadline {
-        http.post(format!("http://{addr}/send")).body(format!("t={}", now_us())).send().await?.error_for_status()?;
-        sends += 1;
+    match rate {
+        None => {
+            while Instant::now() < deadline {
+                send(format!("t={}", now_us())).await?;
+                sends += 1;
+            }
+        }
+        Some(rate) => sends = on_timetable(rate, deadline, |_, due_us| send(format!("t={due_us}"))).await?,
     }
     let seconds = (now_us() - started) as f64 / 1e6;
     http.post(format!("http://{addr}/send")).body("stop").send().await?;
     tally(receivers, started, seconds, sends, |_| 0, 1).await
+}
+
+/// Starts `send(n, due_us)` for n = 0, 1, … at `rate` a second until `deadline`, each at its due time whatever the
+/// earlier ones are doing (an open loop: a slow moment shows as latency counted from the due time, not as fewer
+/// sends), then waits for them all. Returns how many were sent.
+pub(crate) async fn on_timetable<F, Fut>(rate: u32, deadline: Instant, send: F) -> anyhow::Result<u64>
+where
+    F: Fn(u64, u64) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let period = Duration::from_secs(1) / rate;
+    let (first_due, first_due_us) = (Instant::now(), now_us());
+    let mut in_flight = tokio::task::JoinSet::new();
+    let mut sent = 0u64;
+    while first_due + period * (sent as u32) < deadline {
+        let offset = period * sent as u32;
+        tokio::time::sleep_until((first_due + offset).into()).await;
+        in_flight.spawn(send(sent, first_due_us + offset.as_micros() as u64));
+        sent += 1;
+    }
+    while let Some(done) = in_flight.join_next().await {
+        done??;
+    }
+    Ok(sent)
 }
 
 /// gif-chat over `servers`, the sender on the first: as fast as acknowledgements allow (`rate` None), or `rate`
@@ -209,19 +262,11 @@ async fn fan_out_across_paced(options: &Options, servers: &[SocketAddr], rate: O
             }
         }
         Some(rate) => {
-            let period = Duration::from_secs(1) / rate;
-            let (first_due, first_due_us) = (Instant::now(), now_us());
-            let mut in_flight = tokio::task::JoinSet::new();
-            while Instant::now() < deadline {
-                let offset = period * sends as u32;
-                tokio::time::sleep_until((first_due + offset).into()).await;
-                let (sender, body) = (sender.clone(), format!("t={}", first_due_us + offset.as_micros() as u64));
-                in_flight.spawn(async move { sender.send(room, &body, &format!("f{sends}")).await });
-                sends += 1;
-            }
-            while let Some(sent) = in_flight.join_next().await {
-                sent??;
-            }
+            sends = on_timetable(rate, deadline, |n, due_us| {
+                let sender = sender.clone();
+                async move { sender.send(room, &format!("t={due_us}"), &format!("f{n}")).await.map(drop) }
+            })
+            .await?;
         }
     }
     let seconds = (now_us() - started) as f64 / 1e6;
@@ -381,6 +426,8 @@ pub async fn chat_like(options: &Options) -> anyhow::Result<ChatLike> {
 
 #[derive(Debug, Serialize)]
 pub struct Idle {
+    /// `bare` (connections that joined nothing) or `joined` (see [`idle_joined`]).
+    pub shape: &'static str,
     pub connections: usize,
     pub rss_before_kib: u64,
     pub rss_after_kib: u64,
@@ -389,12 +436,17 @@ pub struct Idle {
     pub total_connect_secs: f64,
 }
 
-/// Many open, idle live connections: what each costs the server.
-pub async fn idle(options: &Options) -> anyhow::Result<Idle> {
-    // Each connection is a descriptor in the tool and one in the server; where the hard limit cannot be raised
-    // (an unprivileged container), stay a little under it.
+/// How many idle connections the idle scenarios open: 20,000, or a little under the open-file limit where it
+/// cannot be raised (an unprivileged container; each connection is a descriptor in the tool and one in the
+/// server).
+fn idle_connections(options: &Options) -> usize {
     let allowed = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(20_000, |(soft, _)| soft).saturating_sub(200);
-    let count = if options.smoke { 200 } else { 20_000.min(allowed as usize) };
+    if options.smoke { 200 } else { 20_000.min(allowed as usize) }
+}
+
+/// Many open, idle live connections that joined nothing: what each costs the server.
+pub async fn idle(options: &Options) -> anyhow::Result<Idle> {
+    let count = idle_connections(options);
     let server = ServerProcess::gif_chat(options).await?;
     let http = reqwest::Client::new();
     let visitor = Visitor::arrive(&http, server.addr).await?;
@@ -419,6 +471,58 @@ pub async fn idle(options: &Options) -> anyhow::Result<Idle> {
     let connect = Latencies(opened.iter().map(|(_, us)| *us).collect()).percentiles();
     drop(opened);
     Ok(Idle {
+        shape: "bare",
+        connections: count,
+        rss_before_kib: rss_before,
+        rss_after_kib: rss_after,
+        rss_per_connection_kib: rss_after.saturating_sub(rss_before) as f64 / count as f64,
+        connect,
+        total_connect_secs,
+    })
+}
+
+/// Idle connections as people really leave them: every connection joined to a room, one person (session) per
+/// 10 connections (tabs), 100 people per room; everything the server holds for them counts (sessions, rooms,
+/// presence, connections), from before the first person arrived. Each connection reads what it is sent (the
+/// arrivals in its room), as a browser would.
+pub async fn idle_joined(options: &Options) -> anyhow::Result<Idle> {
+    const TABS: usize = 10;
+    const PEOPLE_PER_ROOM: usize = 100;
+    let count = idle_connections(options) / TABS * TABS;
+    let server = ServerProcess::gif_chat(options).await?;
+    let http = reqwest::Client::new();
+    // Warm up, as in `idle`, with connections joined to a room of their own.
+    let warm = Visitor::arrive(&http, server.addr).await?;
+    let warm_room = warm.create_room("warm-up", PEOPLE_PER_ROOM as u32).await?;
+    drop(many(50, 16, |_| warm.join(warm_room)).await?);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = server.rss_kib();
+
+    let started = Instant::now();
+    let people = many(count / TABS, 32, |_| Visitor::arrive(&http, server.addr)).await?;
+    let rooms = many(people.len().div_ceil(PEOPLE_PER_ROOM), 16, |r| {
+        let owner = people[r * PEOPLE_PER_ROOM].clone();
+        async move { owner.create_room(&format!("idle {r}"), PEOPLE_PER_ROOM as u32).await }
+    })
+    .await?;
+    let opened = many(count, 128, |n| {
+        let (person, room) = (people[n / TABS].clone(), rooms[n / TABS / PEOPLE_PER_ROOM]);
+        async move {
+            let t = Instant::now();
+            let live = person.join(room).await?;
+            let joined_us = t.elapsed().as_micros() as u64;
+            Ok((AbortOnDrop(tokio::spawn(drain(live))), joined_us))
+        }
+    })
+    .await?;
+    let total_connect_secs = started.elapsed().as_secs_f64();
+    // Let the arrivals' announcements drain.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_after = server.rss_kib();
+    let connect = Latencies(opened.iter().map(|(_, us)| *us).collect()).percentiles();
+    drop(opened);
+    Ok(Idle {
+        shape: "joined",
         connections: count,
         rss_before_kib: rss_before,
         rss_after_kib: rss_after,

@@ -57,6 +57,12 @@ impl Table {
             self.row(&name, "deliveries/s", format!("{:.0}", run.fanout.deliveries_per_sec));
             self.row(&name, "due→deliver p50/p99/max", latency(&run.fanout.latency));
             self.row(&name, "delivered/expected", format!("{}/{}", run.fanout.delivered, run.fanout.expected));
+            self.row(&name, "minimal: due→deliver p50/p99/max", latency(&run.minimal.latency));
+            self.row(
+                &name,
+                "minimal: delivered/expected",
+                format!("{}/{}", run.minimal.delivered, run.minimal.expected),
+            );
         }
     }
 
@@ -79,7 +85,7 @@ impl Table {
     }
 
     pub fn idle(&mut self, run: &crate::scenarios::Idle) {
-        let name = "idle";
+        let name = if run.shape == "joined" { "idle joined" } else { "idle" };
         self.row(name, "connections", run.connections.to_string());
         self.row(name, "server RSS per connection", format!("{:.1} KiB", run.rss_per_connection_kib));
         self.row(name, "connect p50/p99/max", latency(&run.connect));
@@ -137,6 +143,26 @@ impl Table {
         self.row(name, "send→deliver, same instance", latency(&paced.same_instance));
         self.row(name, "send→deliver, across instances", latency(&paced.cross_instance));
         self.row(name, "delivered/expected", format!("{}/{}", paced.delivered, paced.expected));
+    }
+
+    pub fn growth(&mut self, run: &crate::growth::Growth) {
+        for (name, what, steps) in
+            [("growth: room page", "messages", &run.history), ("growth: room list", "rooms", &run.rooms)]
+        {
+            for step in steps {
+                self.row(
+                    name,
+                    &format!("{} {what}: page p50/p99, size, RSS", step.size),
+                    format!(
+                        "{:.2} / {:.2} ms, {:.1} KB, {:.1} MiB",
+                        step.page.p50_ms,
+                        step.page.p99_ms,
+                        step.page_bytes as f64 / 1000.0,
+                        step.rss_kib as f64 / 1024.0
+                    ),
+                );
+            }
+        }
     }
 
     pub fn wasm(&mut self, run: &crate::scenarios::Wasm) {

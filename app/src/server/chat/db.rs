@@ -177,11 +177,21 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     /// The sender's own id for the message, making retries safe.
     pub client_id: Option<&'a str>,
+    /// Whether the author must be in the room when the message commits (a send; not an upload, which was
+    /// admitted when it began, nor a system message). Checked in the insert itself, so a send is one statement.
+    pub author_present: bool,
 }
 
 impl<'a> NewMessage<'a> {
     pub fn system(text: &'a str) -> NewMessage<'a> {
-        NewMessage { kind: MessageKind::System, author: None, recipient: None, body: text, client_id: None }
+        NewMessage {
+            kind: MessageKind::System,
+            author: None,
+            recipient: None,
+            body: text,
+            client_id: None,
+            author_present: false,
+        }
     }
 }
 
@@ -194,14 +204,15 @@ pub enum Inserted {
 
 /// One statement that takes the room's next number and inserts the message (the trigger
 /// `messages_advance_room_seq` moves the room's counter on). On PostgreSQL it runs in a transaction that locked
-/// the room first ([`LockRoom`]), so two sends never get the same number. An author banned meanwhile (a kick while their upload
-/// was being re-encoded) posts nothing. A macro, so that it runs on whichever database's transaction it is given.
+/// the room first ([`LockRoom`]), so two sends never get the same number. An author banned meanwhile (a kick while
+/// their upload was being re-encoded) posts nothing, nor one who must be present and is not. A macro, so that it runs on whichever database's transaction it is given.
 macro_rules! insert_message_query {
     ($room:expr, $message:expr) => {
         sqlx::query_as::<_, MessageRow>(&format!(
             "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id)
              SELECT id, last_seq + 1, $1, $2, $3, $4, $5, $6 FROM rooms
              WHERE id = $7 AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = $2)
+               AND (NOT $8 OR EXISTS (SELECT 1 FROM presence p WHERE p.room_id = rooms.id AND p.visitor_id = $2))
              RETURNING {MESSAGE_COLUMNS}"
         ))
         .bind($message.kind.as_str())
@@ -211,6 +222,7 @@ macro_rules! insert_message_query {
         .bind(now_millis())
         .bind($message.client_id)
         .bind($room)
+        .bind($message.author_present)
     };
 }
 
@@ -495,7 +507,14 @@ mod tests {
     }
 
     fn text<'a>(author: &'a PersonId, body: &'a str, client_id: Option<&'a str>) -> NewMessage<'a> {
-        NewMessage { kind: MessageKind::Text, author: Some(author), recipient: None, body, client_id }
+        NewMessage {
+            kind: MessageKind::Text,
+            author: Some(author),
+            recipient: None,
+            body,
+            client_id,
+            author_present: false,
+        }
     }
 
     #[tokio::test]
@@ -598,6 +617,7 @@ mod tests {
             recipient: Some(&bob),
             body: "psst",
             client_id: None,
+            author_present: false,
         };
         insert_message(&db, room, whisper).await.unwrap();
         insert_message(&db, room, text(&alice, "hello all", None)).await.unwrap();
@@ -639,6 +659,7 @@ mod tests {
             recipient: None,
             body: "a.gif",
             client_id: None,
+            author_present: false,
         };
         insert_message(&db, room, gif).await.unwrap();
         assert_eq!(gif_files(&db).await.unwrap(), vec!["a.gif"]);

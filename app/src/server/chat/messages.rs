@@ -30,8 +30,8 @@ impl Chat {
         to: Option<PersonId>,
         client_id: Option<ClientMessageId>,
     ) -> ServerResult<ChatMessage> {
-        let admission = self.admit_poster(room, author).await?;
         if let Some(recipient) = &to {
+            self.admit_poster(room, author).await?;
             if *recipient == author.id {
                 return Err(AppError::Invalid("Whisper to someone else.".into()).into());
             }
@@ -39,14 +39,24 @@ impl Chat {
                 return Err(AppError::Invalid("That person is not in this room any more.".into()).into());
             }
         }
+        // Admission to post is checked by the insert itself (the room exists, the author is in it and not
+        // banned): a send is one statement. If it inserts nothing, admission says why.
         let message = NewMessage {
             kind: if to.is_some() { MessageKind::Whisper } else { MessageKind::Text },
-            author: Some(&admission.person().id),
+            author: Some(&author.id),
             recipient: to.as_ref(),
             body: body.as_str(),
             client_id: client_id.as_ref().map(ClientMessageId::as_str),
+            author_present: true,
         };
-        self.post(room, message).await
+        match self.post(room, message).await {
+            Err(ServerError::Client(AppError::Refused(_))) => {
+                self.admit_poster(room, author).await?;
+                // Admitted now, so not at the moment of the insert: in again since.
+                Err(Refusal::NotPresent.into())
+            }
+            posted => posted,
+        }
     }
 
     /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF. Runs to
@@ -75,6 +85,7 @@ impl Chat {
                     recipient: None,
                     body: stored.name.as_str(),
                     client_id: None,
+                    author_present: false,
                 };
                 let message = chat.post(admission.room(), message).await?;
                 // The message row now points at the file: it stays.
