@@ -55,6 +55,16 @@ impl Frame {
     pub fn is_participant_list(&self) -> bool {
         self.text.as_str().starts_with(PARTICIPANTS_PREFIX)
     }
+
+    /// A participant list's version (read from the text: only needed when several lists compete).
+    pub fn participant_list_version(&self) -> Option<u64> {
+        #[derive(serde::Deserialize)]
+        struct Versioned {
+            version: u64,
+        }
+        let list = self.is_participant_list().then(|| serde_json::from_str::<Versioned>(self.text.as_str()).ok());
+        list.flatten().map(|list| list.version)
+    }
 }
 
 type Channels = Arc<Mutex<HashMap<Topic, broadcast::Sender<Frame>>>>;
@@ -254,7 +264,10 @@ mod tests {
         hub.publish(Topic::Room(ROOM), &LiveEvent::RemoveRoom { id: ROOM });
         let list = feed.try_recv().unwrap().unwrap();
         assert!(list.is_participant_list(), "{}", list.text.as_str());
-        assert!(!feed.try_recv().unwrap().unwrap().is_participant_list());
+        assert_eq!(list.participant_list_version(), Some(7));
+        let other = feed.try_recv().unwrap().unwrap();
+        assert!(!other.is_participant_list());
+        assert_eq!(other.participant_list_version(), None);
         assert!(feed.try_recv().is_none());
     }
 

@@ -251,9 +251,10 @@ impl Connection {
 
     /// Passes `frame` on, with the frames that were waiting behind it (at most [`FRAMES_PER_WRITE`] or about
     /// [`BYTES_PER_WRITE`]), in one write to the socket: a connection that was woken late sends its backlog at
-    /// once rather than a write per frame. Of several participant lists in the backlog only the last goes: it is
-    /// the room as it is now, and each list is the whole room (a burst of arrivals would otherwise send a
-    /// connection that fell behind every list in between).
+    /// once rather than a write per frame. Of several participant lists in the backlog only the newest (by
+    /// version: lists may be published out of order) goes. Each list is the whole room, and the client ignores
+    /// any older than the newest it has, so the others would change nothing (a burst of arrivals would otherwise
+    /// send a connection that fell behind every list in between).
     async fn forward_ready(&mut self, first: Result<Frame, RecvError>, sink: &mut Sink) -> Result<(), End> {
         let size = |frame: &Result<Frame, RecvError>| frame.as_ref().map_or(0, |frame| frame.text.len());
         let mut bytes = size(&first);
@@ -264,9 +265,17 @@ impl Connection {
             backlog.push(frame);
         }
         let is_list = |frame: &Result<Frame, RecvError>| frame.as_ref().is_ok_and(Frame::is_participant_list);
-        let latest_list = backlog.iter().rposition(is_list);
+        let newest_list = if backlog.iter().filter(|frame| is_list(frame)).count() > 1 {
+            let version = |frame: &Result<Frame, RecvError>| {
+                frame.as_ref().ok().and_then(Frame::participant_list_version).unwrap_or(0)
+            };
+            backlog.iter().enumerate().filter(|(_, frame)| is_list(frame)).max_by_key(|(_, frame)| version(frame))
+        } else {
+            None
+        }
+        .map(|(n, _)| n);
         for (n, frame) in backlog.into_iter().enumerate() {
-            if is_list(&frame) && Some(n) != latest_list {
+            if newest_list.is_some_and(|newest| newest != n) && is_list(&frame) {
                 continue;
             }
             self.forward(frame, sink).await?;
@@ -294,6 +303,8 @@ impl Connection {
         match (&mut self.subscription, frame.seq) {
             (Subscription::Room { last_seq, .. }, Some(seq)) if seq <= *last_seq => Ok(()),
             (Subscription::Room { last_seq, .. }, Some(seq)) if seq == *last_seq + 1 => {
+                // Counted as sent once queued: if the flush then fails the client is gone, and its read mark
+                // may cover the few frames of this write it never got (their room shows them as read).
                 *last_seq = seq;
                 sink.queue(Message::Text(frame.text)).await
             }

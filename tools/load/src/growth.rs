@@ -65,7 +65,8 @@ async fn history(options: &Options, sizes: &[usize]) -> anyhow::Result<Vec<Step>
         })
         .await?;
         sent = to;
-        steps.push(measure(&server, &reader, &format!("/room/{room}"), size).await?);
+        // The room's real size: its first step holds at least the fillers' arrivals.
+        steps.push(measure(&server, &reader, &format!("/room/{room}"), to).await?);
     }
     Ok(steps)
 }

@@ -153,8 +153,8 @@ pub async fn fanout_at_rates(options: &Options) -> anyhow::Result<Vec<OpenLoop>>
         let server = ServerProcess::gif_chat(options).await?;
         let fanout = fan_out_across_paced(options, &[server.addr], Some(rate)).await?;
         drop(server);
-        let minimal = ServerProcess::minimal().await?;
-        let minimal = fan_out_minimal(options, minimal.addr, Some(rate)).await?;
+        let floor = ServerProcess::minimal().await?;
+        let minimal = fan_out_minimal(options, floor.addr, Some(rate)).await?;
         runs.push(OpenLoop { rate, fanout, minimal });
     }
     Ok(runs)

@@ -205,7 +205,8 @@ pub enum Inserted {
 /// One statement that takes the room's next number and inserts the message (the trigger
 /// `messages_advance_room_seq` moves the room's counter on). On PostgreSQL it runs in a transaction that locked
 /// the room first ([`LockRoom`]), so two sends never get the same number. An author banned meanwhile (a kick while
-/// their upload was being re-encoded) posts nothing, nor one who must be present and is not. A macro, so that it runs on whichever database's transaction it is given.
+/// their upload was being re-encoded) posts nothing, nor one who must be present and is not. A macro, so that it
+/// runs on whichever database's transaction it is given.
 macro_rules! insert_message_query {
     ($room:expr, $message:expr) => {
         sqlx::query_as::<_, MessageRow>(&format!(
@@ -227,7 +228,8 @@ macro_rules! insert_message_query {
 }
 
 /// Commits a message with the room's next sequence number, or finds the one a retry already committed.
-/// `None` if the room does not exist (any more).
+/// `None` if nothing was inserted: the room does not exist (any more), the author is banned from it, or the
+/// author must be present and is not.
 pub async fn insert_message(db: &Db, room: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<Inserted>> {
     let inserted = match db {
         // One statement, one round trip: SQLite's single writer lock, taken before the statement reads, orders
