@@ -146,9 +146,9 @@ PIDS+=($!)
 ESSENTIAL+=($!)
 
 for i in $(seq 1 "$INSTANCES"); do
-  wait_for "${URLS[$((i - 1))]}/" "instance $i"
+  wait_for "${URLS[$((i - 1))]}/readyz" "instance $i"
 done
-wait_for "http://127.0.0.1:$LB_PORT/" "nginx"
+wait_for "http://127.0.0.1:$LB_PORT/readyz" "nginx"
 
 echo "lb http://127.0.0.1:$LB_PORT"
 for i in $(seq 1 "$INSTANCES"); do

@@ -10,25 +10,32 @@ use app::server::store::Db;
 use app::server::uploads::StorageLimits;
 use ipnet::IpNet;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+/// `gif-chat --version`: the version and the git commit it was built from.
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("GIF_CHAT_COMMIT"), ")");
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "gif-chat", version, about = "A real-time GIF chat server")]
+#[command(name = "gif-chat", version = LONG_VERSION, about = "A real-time GIF chat server")]
 pub struct Config {
     /// Address to listen on (cargo-leptos sets LEPTOS_SITE_ADDR).
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// What to do: serve (without a command), or back up or restore the database.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Database URL: `sqlite://path/to/file.db` (created if missing) or `postgres://user:password@host/database`
     /// (the database must exist; the schema is made on start). Without it, a SQLite file `gif-chat.db` in
     /// --data-dir.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, global = true, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
     /// Database URL of the sessions. Without it: on PostgreSQL the chat's database (sessions in a schema of their
     /// own), on SQLite a file `sessions.db` in --data-dir (kept apart, so session writes never wait on chat
     /// writes).
-    #[arg(long, env = "SESSIONS_DATABASE_URL")]
+    #[arg(long, global = true, env = "SESSIONS_DATABASE_URL")]
     pub sessions_database_url: Option<String>,
 
     /// The broker that joins several gif-chat processes sharing one database into one chat:
@@ -38,11 +45,11 @@ pub struct Config {
     pub broker_url: Option<String>,
 
     /// Directory for the default SQLite databases.
-    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    #[arg(long, global = true, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
     /// Directory where uploaded GIFs are stored.
-    #[arg(long, env = "UPLOADS_DIR", default_value = defaults::UPLOADS_DIR)]
+    #[arg(long, global = true, env = "UPLOADS_DIR", default_value = defaults::UPLOADS_DIR)]
     pub uploads_dir: PathBuf,
 
     /// Seconds an empty room lives on before it is removed (so that a lone user's reload keeps it).
@@ -154,6 +161,31 @@ pub struct Config {
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+}
+
+/// The commands besides serving. The database and directory options (or their environment variables) say which
+/// store they work on, as for the server.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Copy the SQLite database, with the sessions, to FILE while the server runs (a consistent snapshot; FILE is
+    /// replaced). For PostgreSQL use pg_dump.
+    Backup {
+        /// Where the backup goes (written beside, then renamed into place).
+        file: PathBuf,
+        /// Also copy the GIFs the backup refers to into this directory (those already there are kept, those no
+        /// longer referenced removed): FILE and DIR are then the backup.
+        #[arg(long, value_name = "DIR")]
+        gifs: Option<PathBuf>,
+    },
+    /// Bring a backup back as the database of --data-dir (or --database-url), which must not exist yet; with
+    /// --gifs, its GIFs into --uploads-dir. Stop the server first.
+    Restore {
+        /// A file made by `gif-chat backup`.
+        file: PathBuf,
+        /// The directory the backup's GIFs were copied into.
+        #[arg(long, value_name = "DIR")]
+        gifs: Option<PathBuf>,
+    },
 }
 
 impl Config {

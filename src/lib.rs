@@ -4,9 +4,11 @@
 #![recursion_limit = "256"]
 
 mod assets;
+pub mod backup;
 pub mod config;
 mod connections;
 mod database;
+pub mod health;
 
 use std::future::Future;
 use std::time::Duration;
@@ -167,9 +169,12 @@ impl Server {
             .layer(middleware::from_fn_with_state(state.origins.clone(), refuse_cross_origin))
             .with_state(state.clone());
 
-        // The compiled client and stored GIFs need no session: serving them never touches the session store.
+        // The compiled client, stored GIFs and the health probes need no session: serving them never touches the
+        // session store.
         let pkg = assets::pkg_service(config.site_root.join("pkg"), hash_file.is_some());
         let router = Router::new()
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz))
             .nest("/pkg", pkg)
             .route("/gif/{name}", get(upload::serve_gif))
             .with_state(state.clone())

@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 use clap::Parser;
+use gif_chat::config::Command;
 use gif_chat::{Config, Server, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
@@ -20,6 +21,19 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(%error, "could not raise the open-file limit");
     }
     let config = Config::parse();
+    match &config.command {
+        Some(Command::Backup { file, gifs }) => {
+            let report = gif_chat::backup::backup(&config, file, gifs.as_deref()).await?;
+            println!("backed up to {}: {report}", file.display());
+            return Ok(());
+        }
+        Some(Command::Restore { file, gifs }) => {
+            let report = gif_chat::backup::restore(&config, file, gifs.as_deref()).await?;
+            println!("restored {}: {report}", file.display());
+            return Ok(());
+        }
+        None => {}
+    }
     let server = Server::build(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);

@@ -71,10 +71,23 @@ impl Db {
     /// Brings the schema up to date with this database's migrations (`migrations/sqlite` or
     /// `migrations/postgres`: the same schema in each one's types and syntax, each append-only).
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        match self {
-            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
-            Db::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
-        }
+        let migrator = migrator(matches!(self, Db::Postgres(_)));
+        with_pool!(self, |pool| migrator.run(pool).await)
+    }
+
+    /// The migrations this build knows that the database has not applied (or whose run failed): empty when its
+    /// schema is the one this build expects.
+    pub async fn pending_migrations(&self) -> sqlx::Result<Vec<i64>> {
+        let applied: Vec<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await?
+        });
+        let known = migrator(matches!(self, Db::Postgres(_)));
+        Ok(known.iter().map(|migration| migration.version).filter(|version| !applied.contains(version)).collect())
+    }
+
+    /// Whether the database answers a query.
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop))
     }
 
     /// Which database this is, for logs and messages.
@@ -89,6 +102,11 @@ impl Db {
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
     }
+}
+
+/// The migrations this build carries (embedded at compile time) for PostgreSQL or for SQLite.
+pub fn migrator(postgres: bool) -> sqlx::migrate::Migrator {
+    if postgres { sqlx::migrate!("../migrations/postgres") } else { sqlx::migrate!("../migrations/sqlite") }
 }
 
 /// Makes a transaction the only writer of one room's messages until it ends, so that the room's next sequence

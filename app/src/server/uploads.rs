@@ -151,6 +151,13 @@ impl UploadStore {
             .map_err(ServerError::io("creating an upload file"))
     }
 
+    /// Whether uploads can be written: a probe file is made in the incoming directory, written, and removed.
+    pub fn probe_writable(&self) -> ServerResult<()> {
+        use std::io::Write;
+        let mut probe = self.incoming()?;
+        probe.write_all(b"probe").map_err(ServerError::io("writing a probe file"))
+    }
+
     /// Stores a finished temporary file under a fresh name (an atomic rename), if its size fits: the quota is
     /// reserved atomically, so concurrent uploads cannot overshoot it together.
     pub fn store(&self, file: NamedTempFile) -> ServerResult<Stored> {

@@ -71,7 +71,7 @@ impl ServerProcess {
                 format!("starting {} (build it first: cargo leptos build --release)", options.server.display())
             })?;
         let server = ServerProcess { child, addr, dir };
-        server.wait_until_serving("/").await?;
+        server.wait_until_serving("/readyz").await?;
         Ok(server)
     }
 

@@ -187,6 +187,39 @@ impl Chat {
         }
     }
 
+    /// Whether this process can serve: each check by name, and what failed (in words fit for anyone who can reach
+    /// the server; the cause goes to the log). The database must answer within `patience` and hold this build's
+    /// schema, and uploads must be writable; a process that is shutting down is not ready either (a balancer
+    /// should stop sending it people).
+    pub async fn readiness(&self, patience: Duration) -> Vec<(&'static str, Result<(), String>)> {
+        let database = match tokio::time::timeout(patience, self.db.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "readiness: the database does not answer");
+                Err(format!("{} does not answer", self.db.kind()))
+            }
+            Err(_) => Err(format!("{} did not answer within {patience:?}", self.db.kind())),
+        };
+        let migrations = match &database {
+            Err(_) => Err("unknown while the database does not answer".to_owned()),
+            Ok(()) => match tokio::time::timeout(patience, self.db.pending_migrations()).await {
+                Ok(Ok(pending)) if pending.is_empty() => Ok(()),
+                Ok(Ok(pending)) => Err(format!("not applied: {pending:?}")),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "readiness: the applied migrations could not be read");
+                    Err("the applied migrations could not be read".to_owned())
+                }
+                Err(_) => Err(format!("the applied migrations could not be read within {patience:?}")),
+            },
+        };
+        let uploads = self.uploads.probe_writable().map_err(|error| {
+            tracing::warn!(%error, "readiness: the uploads directory is not writable");
+            "the uploads directory is not writable".to_owned()
+        });
+        let running = if self.stopping.is_cancelled() { Err("shutting down".to_owned()) } else { Ok(()) };
+        vec![("database", database), ("migrations", migrations), ("uploads", uploads), ("running", running)]
+    }
+
     /// This process's current name in the shared presence.
     fn instance(&self) -> Arc<str> {
         self.instance.lock().unwrap().clone()

@@ -1,0 +1,269 @@
+//! `gif-chat backup` and `gif-chat restore`: a consistent copy of a SQLite store, taken while the server runs,
+//! and the way back from it.
+//!
+//! A backup is one SQLite file: the chat's database as of one moment (SQLite's `VACUUM INTO`, a snapshot that
+//! writers do not wait for), with the visitors' sessions added, so that people keep their identity (and their
+//! rooms) after a restore. With `--gifs DIR`, the GIFs that snapshot refers to are copied into `DIR` after it,
+//! and `DIR` then holds exactly those: the file and the directory together are the backup. GIF files never
+//! change once stored, so a daily backup into the same directory copies only the new ones.
+//!
+//! A restore puts the file in place as the chat's database (the server moves the sessions back into their own
+//! database when it starts) and the GIFs into the uploads directory. It refuses to overwrite a database.
+//!
+//! PostgreSQL has its own tools for this (`pg_dump`, `pg_restore`): see README, "Operating gif-chat".
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use app::server::store::{Db, migrator};
+use app::server::uploads::StoredName;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+
+use crate::Config;
+
+/// The sessions' table, as tower-sessions' SQLite store makes it.
+const SESSIONS_TABLE: &str =
+    "CREATE TABLE tower_sessions (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, expiry_date INTEGER NOT NULL)";
+
+/// What a backup holds.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BackupReport {
+    pub rooms: i64,
+    pub messages: i64,
+    pub sessions: i64,
+    pub gifs: GifCopy,
+}
+
+/// What copying GIFs did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct GifCopy {
+    /// GIFs the database refers to.
+    pub referenced: usize,
+    /// Of those, copied now (the others were there already).
+    pub copied: usize,
+    /// Of those, not found: removed since the snapshot (their room went), or lost.
+    pub missing: usize,
+    /// Files no longer referenced, removed from the backup's directory.
+    pub removed: usize,
+}
+
+impl std::fmt::Display for BackupReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let BackupReport { rooms, messages, sessions, gifs } = self;
+        write!(f, "{rooms} rooms, {messages} messages, {sessions} sessions; {gifs}")
+    }
+}
+
+impl std::fmt::Display for GifCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let GifCopy { referenced, copied, missing, removed } = self;
+        write!(f, "{referenced} GIFs referenced, {copied} copied, {missing} missing, {removed} no longer needed")
+    }
+}
+
+/// The SQLite file a URL names, or why there is none.
+fn sqlite_file(url: &str, what: &str) -> anyhow::Result<PathBuf> {
+    if Db::is_postgres_url(url) {
+        bail!(
+            "the {what} is on PostgreSQL: back it up with pg_dump and restore it with pg_restore (see README, \
+             \"Operating gif-chat\"); gif-chat backup and restore handle SQLite files"
+        );
+    }
+    Ok(SqliteConnectOptions::from_str(url)?.get_filename().to_owned())
+}
+
+/// `path` with `suffix` added to its file name (where a file is written before it is renamed into place).
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Makes a rename into `dir` durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?.sync_all()
+}
+
+/// Opens an existing SQLite file (never creating one).
+async fn open_existing(path: &Path) -> anyhow::Result<SqliteConnection> {
+    if !path.is_file() {
+        bail!("no database at {}", path.display());
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(30))
+        .disable_statement_logging();
+    SqliteConnection::connect_with(&options).await.with_context(|| format!("opening {}", path.display()))
+}
+
+/// Whether SQLite finds `db` sound.
+async fn quick_check(db: &mut SqliteConnection, path: &Path) -> anyhow::Result<()> {
+    let verdict: String = sqlx::query_scalar("PRAGMA quick_check").fetch_one(&mut *db).await?;
+    if verdict != "ok" {
+        bail!("{} is damaged: {verdict}", path.display());
+    }
+    Ok(())
+}
+
+/// What a database holds, and the stored GIFs its messages refer to.
+async fn contents(db: &mut SqliteConnection) -> anyhow::Result<(BackupReport, BTreeSet<String>)> {
+    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM messages WHERE kind = 'gif'").fetch_all(&mut *db).await?;
+    // Only names the store makes: a tampered file cannot name a path outside the directories.
+    let names: BTreeSet<String> =
+        names.into_iter().filter_map(|name| StoredName::parse(&name)).map(|name| name.as_str().to_owned()).collect();
+    let report = BackupReport {
+        rooms: count("SELECT COUNT(*) FROM rooms").fetch_one(&mut *db).await?,
+        messages: count("SELECT COUNT(*) FROM messages").fetch_one(&mut *db).await?,
+        sessions: count("SELECT COUNT(*) FROM tower_sessions").fetch_one(&mut *db).await.unwrap_or(0),
+        gifs: GifCopy { referenced: names.len(), ..GifCopy::default() },
+    };
+    Ok((report, names))
+}
+
+/// Copies the GIFs named in `names` from `from` to `to` (each written beside, then renamed into place: a crash
+/// leaves no half file under a GIF's name), keeping those `to` has already.
+fn copy_gifs(names: &BTreeSet<String>, from: &Path, to: &Path) -> anyhow::Result<GifCopy> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let mut copy = GifCopy { referenced: names.len(), ..GifCopy::default() };
+    for name in names {
+        let (source, target) = (from.join(name), to.join(name));
+        if target.is_file() {
+            continue;
+        }
+        if !source.is_file() {
+            tracing::warn!(gif = %name, "a GIF the database refers to is not in {}", from.display());
+            copy.missing += 1;
+            continue;
+        }
+        let partial = beside(&target, ".partial");
+        std::fs::copy(&source, &partial).with_context(|| format!("copying {}", source.display()))?;
+        std::fs::File::open(&partial)?.sync_all()?;
+        std::fs::rename(&partial, &target)?;
+        copy.copied += 1;
+    }
+    sync_dir(to)?;
+    Ok(copy)
+}
+
+/// Copies the chat's database, with the sessions, to `file` (replacing it), and, with `gifs`, the GIFs it refers
+/// to into that directory. Safe while servers use the database: it reads a snapshot and writes nothing there.
+pub async fn backup(config: &Config, file: &Path, gifs: Option<&Path>) -> anyhow::Result<BackupReport> {
+    let chat_file = sqlite_file(&config.database_url(), "chat's database")?;
+    let mut chat = open_existing(&chat_file).await?;
+    let partial = beside(file, ".partial");
+    let _ = std::fs::remove_file(&partial);
+    sqlx::query("VACUUM INTO ?")
+        .bind(partial.to_string_lossy())
+        .execute(&mut chat)
+        .await
+        .with_context(|| format!("copying {} to {}", chat_file.display(), partial.display()))?;
+    chat.close().await?;
+    let result = complete_backup(config, &partial, file, gifs).await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
+/// Adds the sessions to the copy at `partial`, checks it and moves it to `file`; then copies the GIFs.
+async fn complete_backup(
+    config: &Config,
+    partial: &Path,
+    file: &Path,
+    gifs: Option<&Path>,
+) -> anyhow::Result<BackupReport> {
+    let mut copy = open_existing(partial).await?;
+    // One self-contained file (no write-ahead log beside it).
+    sqlx::query("PRAGMA journal_mode = DELETE").execute(&mut copy).await?;
+    let has_sessions: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'tower_sessions')")
+            .fetch_one(&mut copy)
+            .await?;
+    let sessions_url = config.sessions_database_url();
+    if !has_sessions && !Db::is_postgres_url(&sessions_url) {
+        let sessions_file = sqlite_file(&sessions_url, "sessions' database")?;
+        if sessions_file.is_file() {
+            sqlx::query(SESSIONS_TABLE).execute(&mut copy).await?;
+            sqlx::query("ATTACH DATABASE ? AS live").bind(sessions_file.to_string_lossy()).execute(&mut copy).await?;
+            sqlx::query(
+                "INSERT INTO tower_sessions SELECT id, data, expiry_date FROM live.tower_sessions
+                 WHERE datetime(expiry_date) > datetime('now')",
+            )
+            .execute(&mut copy)
+            .await
+            .with_context(|| format!("copying the sessions from {}", sessions_file.display()))?;
+            sqlx::query("DETACH DATABASE live").execute(&mut copy).await?;
+        }
+    }
+    quick_check(&mut copy, partial).await?;
+    let (mut report, names) = contents(&mut copy).await?;
+    copy.close().await?;
+    std::fs::File::open(partial)?.sync_all()?;
+    std::fs::rename(partial, file).with_context(|| format!("moving the backup to {}", file.display()))?;
+    sync_dir(file.parent().unwrap_or(Path::new(".")))?;
+
+    if let Some(dir) = gifs {
+        // After the snapshot: every GIF it refers to was stored before it (a GIF's file is stored before its
+        // message). One whose room went since is missing, and counted.
+        report.gifs = copy_gifs(&names, &config.uploads_dir, dir)?;
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if StoredName::parse(&name).is_some() && !names.contains(&name) {
+                std::fs::remove_file(dir.join(&name))?;
+                report.gifs.removed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Puts the backup `file` in place as the chat's database (which must not exist yet) and, with `gifs`, the GIFs
+/// it refers to into the uploads directory. The server must not be running on that data directory.
+pub async fn restore(config: &Config, file: &Path, gifs: Option<&Path>) -> anyhow::Result<BackupReport> {
+    let target = sqlite_file(&config.database_url(), "chat's database")?;
+    for existing in [target.clone(), beside(&target, "-wal")] {
+        if existing.exists() {
+            bail!(
+                "{} exists: gif-chat restore does not overwrite a database. Stop the server and move the data \
+                 directory's files away first",
+                existing.display()
+            );
+        }
+    }
+    let mut backup = open_existing(file).await?;
+    quick_check(&mut backup, file).await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+        .fetch_all(&mut backup)
+        .await
+        .with_context(|| format!("{} is not a gif-chat database", file.display()))?;
+    let known = migrator(false);
+    if let Some(newer) = applied.iter().find(|version| !known.iter().any(|migration| migration.version == **version)) {
+        bail!(
+            "{} was made by a newer gif-chat (its schema has migration {newer}): restore it with that",
+            file.display()
+        );
+    }
+    let (mut report, names) = contents(&mut backup).await?;
+    backup.close().await?;
+
+    // The GIFs first, the database last: a restore cut short leaves no database, and can simply be run again.
+    match gifs {
+        Some(dir) => report.gifs = copy_gifs(&names, dir, &config.uploads_dir)?,
+        None => report.gifs.missing = names.iter().filter(|name| !config.uploads_dir.join(name).is_file()).count(),
+    }
+    let dir = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let partial = beside(&target, ".partial");
+    std::fs::copy(file, &partial).with_context(|| format!("copying {} to {}", file.display(), partial.display()))?;
+    std::fs::File::open(&partial)?.sync_all()?;
+    std::fs::rename(&partial, &target)?;
+    sync_dir(dir)?;
+    Ok(report)
+}

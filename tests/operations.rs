@@ -1,0 +1,222 @@
+//! Running gif-chat for a community: health probes, the version, backups (issue 15).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use app::model::{MessageKind, RoomAccess, RoomId};
+use common::{TestPerson, make_gif, spawn_app, spawn_app_with};
+use gif_chat::Config;
+use serde_json::Value;
+
+/// A probe's JSON answer and status.
+async fn probe(app: &common::TestApp, path: &str) -> (u16, Value) {
+    let response = app.get(path).await;
+    assert!(response.headers().get("set-cookie").is_none(), "{path} handed out a cookie");
+    assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_without_a_session_and_name_what_fails() {
+    let app = spawn_app().await;
+
+    let (status, health) = probe(&app, "/healthz").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+
+    let (status, ready) = probe(&app, "/readyz").await;
+    assert_eq!((status, &ready["status"]), (200, &Value::from("ready")), "{ready}");
+    for check in ["database", "migrations", "uploads", "running"] {
+        assert_eq!(ready["checks"][check], "ok", "{ready}");
+    }
+    assert_eq!(app.session_rows().await, 0, "a probe made a session");
+
+    // Uploads cannot be written: the directory became a file.
+    std::fs::remove_dir_all(&app.config.uploads_dir).unwrap();
+    std::fs::write(&app.config.uploads_dir, b"not a directory").unwrap();
+    let (status, ready) = probe(&app, "/readyz").await;
+    assert_eq!((status, &ready["status"]), (503, &Value::from("unavailable")), "{ready}");
+    assert_eq!(ready["checks"]["uploads"], "the uploads directory is not writable", "{ready}");
+    assert_eq!(ready["checks"]["database"], "ok", "{ready}");
+    std::fs::remove_file(&app.config.uploads_dir).unwrap();
+    std::fs::create_dir(&app.config.uploads_dir).unwrap();
+    assert_eq!(probe(&app, "/readyz").await.0, 200);
+
+    // The database lost a migration this build expects (say, an older backup was restored under a newer build).
+    let newest: i64 = app.count("SELECT MAX(version) FROM _sqlx_migrations").await;
+    app.execute(&format!("DELETE FROM _sqlx_migrations WHERE version = {newest}")).await;
+    let (status, ready) = probe(&app, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["checks"]["migrations"], format!("not applied: [{newest}]"), "{ready}");
+
+    // The process is alive all along.
+    assert_eq!(probe(&app, "/healthz").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutting_down_server_is_not_ready() {
+    let app = spawn_app().await;
+    app.chat.begin_shutdown();
+    let (status, ready) = probe(&app, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["checks"]["running"], "shutting down", "{ready}");
+}
+
+#[test]
+fn the_version_names_the_commit_it_was_built_from() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gif-chat")).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    assert_eq!(printed.trim(), format!("gif-chat {} (commit {commit})", env!("CARGO_PKG_VERSION")));
+}
+
+/// Runs `gif-chat` with the store options of `config` and then `command` (a subcommand and its arguments);
+/// returns whether it succeeded and what it printed (standard output, then standard error).
+async fn gif_chat(config: &Config, command: &[&str]) -> (bool, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gif-chat"))
+        .arg("--data-dir")
+        .arg(&config.data_dir)
+        .arg("--uploads-dir")
+        .arg(&config.uploads_dir)
+        .args(config.database_url.iter().map(|url| format!("--database-url={url}")))
+        .args(command)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), printed)
+}
+
+/// Every message of `room` that `person` may read, by sequence number.
+async fn history(person: &TestPerson, room: RoomId) -> BTreeMap<i64, (MessageKind, String)> {
+    let RoomAccess::Open(view) = person.room_page(room).await else { panic!("the room does not open") };
+    let mut messages: BTreeMap<_, _> = view.messages.into_iter().map(|m| (m.seq, (m.kind, m.body))).collect();
+    let mut has_earlier = view.has_earlier;
+    while has_earlier {
+        let before = messages.keys().next().copied().unwrap().to_string();
+        let page: app::model::MessagePage =
+            person.call("earlier_messages", &[("room", &room.to_string()), ("before", &before)]).await.unwrap();
+        messages.extend(page.messages.into_iter().map(|m| (m.seq, (m.kind, m.body))));
+        has_earlier = page.has_earlier;
+    }
+    messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and_gif() {
+    let app = spawn_app_with(|config| config.no_rate_limits = true).await;
+    if common::on_postgres() {
+        let (ok, printed) = gif_chat(&app.config, &["backup", "/tmp/never.db"]).await;
+        assert!(!ok && printed.contains("pg_dump"), "{printed}");
+        return;
+    }
+    let alice = app.person().await;
+    let room = alice.create_room("kept safe", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    alice.upload(&room.id.to_string(), "first.gif", make_gif(16, 2)).await.unwrap();
+
+    // Alice goes on chatting, now and then with a GIF, while the backup is taken. What was acknowledged before
+    // the backup began must be in it; what came during may be, as long as nothing before it is missing.
+    let (backing_up, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let chatter = tokio::spawn({
+        let (alice, backing_up, stop) = (alice.clone(), backing_up.clone(), stop.clone());
+        async move {
+            let mut acknowledged = Vec::new();
+            for n in 0.. {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let before_backup = !backing_up.load(Ordering::SeqCst);
+                let message = if n % 10 == 9 {
+                    alice.upload(&room.id.to_string(), "more.gif", make_gif(8, 1)).await.unwrap()
+                } else {
+                    alice.send(room.id, &format!("message {n}")).await.unwrap()
+                };
+                acknowledged.push((message.seq, before_backup));
+            }
+            acknowledged
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let backup_dir = tempfile::tempdir().unwrap();
+    let (file, gifs) = (backup_dir.path().join("chat.db"), backup_dir.path().join("gifs"));
+    backing_up.store(true, Ordering::SeqCst);
+    let (ok, printed) =
+        gif_chat(&app.config, &["backup", file.to_str().unwrap(), "--gifs", gifs.to_str().unwrap()]).await;
+    assert!(ok, "{printed}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, Ordering::SeqCst);
+    let acknowledged = chatter.await.unwrap();
+    assert!(acknowledged.iter().filter(|(_, before)| *before).count() > 10, "too little chat before the backup");
+    assert!(printed.contains("0 missing"), "{printed}");
+    assert!(!backup_dir.path().join("chat.db.partial").exists(), "the backup left its partial file");
+
+    // Restored into a fresh data directory, a server on it has every message up to the snapshot, each GIF they
+    // refer to, and Alice is still Alice (the sessions and the cookie key came along), owning her room.
+    let restored_dir = tempfile::tempdir().unwrap();
+    let mut target = Config::for_dir(restored_dir.path(), common::site_root());
+    let (ok, printed) = gif_chat(&target, &["restore", file.to_str().unwrap(), "--gifs", gifs.to_str().unwrap()]).await;
+    assert!(ok, "{printed}");
+    let (again, printed) = gif_chat(&target, &["restore", file.to_str().unwrap()]).await;
+    assert!(!again && printed.contains("does not overwrite"), "{printed}");
+    target.database_url = None;
+    let restored = spawn_app_with(|config| {
+        config.data_dir = target.data_dir.clone();
+        config.uploads_dir = target.uploads_dir.clone();
+        config.database_url = None;
+    })
+    .await;
+    let alice_again = alice.via(restored.addr);
+    let RoomAccess::Open(view) = alice_again.room_page(room.id).await else { panic!("the room does not open") };
+    assert_eq!(view.me.id, alice.me().id, "Alice lost her identity");
+    assert_eq!(view.room.owner.id, alice.me().id);
+
+    let messages = history(&alice_again, room.id).await;
+    let newest = *messages.keys().last().unwrap();
+    for (seq, before_backup) in &acknowledged {
+        assert!(
+            messages.contains_key(seq) || (!before_backup && *seq > newest),
+            "acknowledged message {seq} (before the backup: {before_backup}) is missing; the backup holds up to {newest}"
+        );
+    }
+    let mut gifs_seen = 0;
+    for (kind, body) in messages.values() {
+        if *kind == MessageKind::Gif {
+            let response = restored.get(body).await;
+            assert_eq!(response.status(), 200, "{body}");
+            assert_eq!(&response.bytes().await.unwrap()[..6], b"GIF89a");
+            gifs_seen += 1;
+        }
+    }
+    assert!(gifs_seen >= 2, "{gifs_seen} GIFs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refuses_what_is_not_a_sound_gif_chat_backup() {
+    if common::on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = Config::for_dir(dir.path(), common::site_root());
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"not a database at all, just some text that goes on").unwrap();
+    let (ok, printed) = gif_chat(&target, &["restore", garbage.to_str().unwrap()]).await;
+    assert!(!ok, "{printed}");
+    let (ok, printed) = gif_chat(&target, &["restore", dir.path().join("absent.db").to_str().unwrap()]).await;
+    assert!(!ok && printed.contains("no database at"), "{printed}");
+    assert!(!Path::new(&target.data_dir).join("gif-chat.db").exists(), "a refused restore left a database");
+}
