@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # Tools installed by scripts/setup.sh: cargo-leptos and wasm-bindgen in ~/.cargo/bin, binaryen's wasm-opt from npm.
 export PATH := $(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup run test
+.PHONY: setup run test dist
 setup:
 	scripts/setup.sh
 
@@ -15,3 +15,8 @@ run: setup
 ## Build, then run every test: Rust unit and integration tests, then the Playwright suite in Chromium.
 test: setup
 	scripts/test.sh
+
+## The release artifact: dist/gif-chat-<version>-<arch>-linux.tar.gz (server binary, site, README), a release
+## build that runs anywhere with flags or environment only (README, "Operating gif-chat").
+dist: setup
+	scripts/dist.sh

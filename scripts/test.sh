@@ -41,6 +41,9 @@ RUSTFLAGS="$CARGO_FLAGS" cargo run --quiet -p load -- \
 RUSTFLAGS="$CARGO_FLAGS" cargo run --quiet -p load -- \
   --smoke --server target/debug/gif-chat --json target/load/smoke-postgres.json --database-url "$POSTGRES_URL"
 
+step "the release artifact (scripts/dist.sh, packing the debug build) unpacked elsewhere and run from there"
+scripts/check-dist.sh
+
 step "a local cluster (scripts/cluster.sh: PostgreSQL, NATS, two instances, nginx): its balancer, Playwright through it, a crash"
 scripts/check-cluster.sh target/debug/gif-chat
 

@@ -26,6 +26,11 @@ pub struct Config {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// Where to serve Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9464`: an address of its own, so they
+    /// are never public by accident. Without it, no metrics are served.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Database URL: `sqlite://path/to/file.db` (created if missing) or `postgres://user:password@host/database`
     /// (the database must exist; the schema is made on start). Without it, a SQLite file `gif-chat.db` in
     /// --data-dir.
@@ -256,6 +261,7 @@ impl Config {
         config.database_url = None;
         config.sessions_database_url = None;
         config.broker_url = None;
+        config.metrics_addr = None;
         config.data_dir = dir.join("data");
         config.uploads_dir = dir.join("uploads");
         config.site_root = site_root;

@@ -9,6 +9,7 @@ pub mod config;
 mod connections;
 mod database;
 pub mod health;
+mod metrics;
 
 use std::future::Future;
 use std::time::Duration;
@@ -73,6 +74,8 @@ pub struct Server {
     pub state: AppState,
     /// How long a client may take to send a request's headers.
     header_timeout: Duration,
+    /// The metrics' own listener (`--metrics-addr`).
+    metrics: Option<TcpListener>,
 }
 
 impl Server {
@@ -197,7 +200,19 @@ impl Server {
         };
 
         let header_timeout = Duration::from_secs_f64(config.header_read_secs.clamp(0.05, 3600.0));
-        Ok(Server { router, state, header_timeout })
+        state.chat.metrics().set_build(health::VERSION, health::COMMIT);
+        let metrics = match config.metrics_addr {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.with_context(|| format!("listening for metrics on {addr}"))?)
+            }
+            None => None,
+        };
+        Ok(Server { router, state, header_timeout, metrics })
+    }
+
+    /// Where metrics are served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().and_then(|listener| listener.local_addr().ok())
     }
 
     /// Serves on `listener` until `shutdown` completes; then live connections are told to reconnect (to this
@@ -209,6 +224,16 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let chat = self.state.chat.clone();
+        if let Some(listener) = self.metrics {
+            let (router, stopping) = (metrics::router(chat.clone()), chat.stopping());
+            tracing::info!("metrics at http://{}/metrics", listener.local_addr()?);
+            tokio::spawn(async move {
+                let serving = axum::serve(listener, router).with_graceful_shutdown(stopping.cancelled_owned());
+                if let Err(error) = serving.await {
+                    tracing::error!(%error, "serving metrics");
+                }
+            });
+        }
         let stopping = chat.clone();
         let shutdown = async move {
             shutdown.await;

@@ -220,3 +220,83 @@ async fn restore_refuses_what_is_not_a_sound_gif_chat_backup() {
     assert!(!ok && printed.contains("no database at"), "{printed}");
     assert!(!Path::new(&target.data_dir).join("gif-chat.db").exists(), "a refused restore left a database");
 }
+
+/// The samples of a Prometheus text page: `name{labels}` → value.
+async fn scrape(app: &common::TestApp) -> BTreeMap<String, f64> {
+    let url = format!("http://{}/metrics", app.metrics_addr.expect("metrics are served"));
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = response.text().await.unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("not a sample: {line}"));
+            (name.to_owned(), value.parse().unwrap_or_else(|_| panic!("not a number: {line}")))
+        })
+        .collect()
+}
+
+/// How much each sample moved from `before` to `after` (absent before: from 0).
+fn moved(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, name: &str) -> f64 {
+    after.get(name).copied().unwrap_or_else(|| panic!("no {name} in {after:#?}"))
+        - before.get(name).copied().unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_a_short_chat_exactly() {
+    let app = spawn_app_with(|config| {
+        config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+        // Four sends each, then the fifth is refused.
+        config.limit_sends = "4/10m,1000/10s,10000/1s".parse().unwrap();
+    })
+    .await;
+    let before = scrape(&app).await;
+    assert_eq!(before["gif_chat_live_connections"], 0.0);
+    let build = format!(
+        "gif_chat_build_info{{version=\"{}\",commit=\"{}\"}}",
+        env!("CARGO_PKG_VERSION"),
+        gif_chat::health::COMMIT
+    );
+    assert_eq!(before.get(&build), Some(&1.0), "{before:#?}");
+
+    let (alice, bob) = (app.person().await, app.person().await);
+    let room = alice.create_room("counted", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (bob_live, _) = bob.join(room.id).await;
+    for n in 0..3 {
+        alice.send(room.id, &format!("text {n}")).await.unwrap();
+    }
+    let to = bob.me().id.to_string();
+    let _: app::model::ChatMessage =
+        alice.call("send_message", &[("room", &room.id.to_string()), ("body", "psst"), ("to", &to)]).await.unwrap();
+    assert_eq!(alice.send(room.id, "one too many").await.unwrap_err().status, 429);
+    alice.upload(&room.id.to_string(), "cat.gif", make_gif(8, 2)).await.unwrap();
+    assert_eq!(bob.upload(&room.id.to_string(), "cat.gif", b"PNG, honestly".to_vec()).await.unwrap_err().status, 415);
+
+    let after = scrape(&app).await;
+    let m = |name: &str| moved(&before, &after, name);
+    assert_eq!(after["gif_chat_live_connections"], 2.0);
+    assert_eq!(after["gif_chat_rooms"], 1.0);
+    assert_eq!(after["gif_chat_people_present"], 2.0);
+    assert_eq!(m("gif_chat_messages_committed_total{kind=\"text\"}"), 3.0);
+    assert_eq!(m("gif_chat_messages_committed_total{kind=\"whisper\"}"), 1.0);
+    assert_eq!(m("gif_chat_messages_committed_total{kind=\"gif\"}"), 1.0);
+    assert_eq!(m("gif_chat_send_seconds_count"), 4.0, "acknowledged sends: three texts and a whisper");
+    assert!(m("gif_chat_send_seconds_sum") > 0.0);
+    assert_eq!(m("gif_chat_rate_limited_total{limit=\"sending\"}"), 1.0);
+    assert_eq!(m("gif_chat_uploads_stored_total"), 1.0);
+    assert_eq!(m("gif_chat_uploads_refused_total{reason=\"not_a_gif\"}"), 1.0);
+    assert!(m("gif_chat_db_pool_wait_seconds_count") >= 5.0, "each insert's wait for a connection is timed");
+    assert!(after["gif_chat_db_connections{state=\"idle\"}"] >= 1.0);
+
+    // Bob closes his page: one live connection fewer.
+    drop(bob_live);
+    for _ in 0..100 {
+        if scrape(&app).await["gif_chat_live_connections"] == 1.0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("a closed connection is still counted");
+}

@@ -98,6 +98,22 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// Its name in metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Limit::PasswordAttempts => "password_attempts",
+            Limit::Sending => "sending",
+            Limit::Uploading => "uploading",
+            Limit::UploadsAtOnce => "uploads_at_once",
+            Limit::CreatingRooms => "creating_rooms",
+            Limit::NewVisitors => "new_visitors",
+            Limit::Connections => "connections",
+            Limit::Commands => "commands",
+            Limit::Requests => "requests",
+            Limit::Busy => "busy",
+        }
+    }
+
     /// What the person is told, before "Wait N s.".
     fn sentence(self) -> &'static str {
         match self {

@@ -24,6 +24,8 @@ use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where its metrics are served (with `config.metrics_addr` set).
+    pub metrics_addr: Option<SocketAddr>,
     pub config: Config,
     pub client: reqwest::Client,
     /// The running server's chat service, for tests that drive it directly or look at its memory.
@@ -86,10 +88,10 @@ pub async fn spawn_cluster(instances: usize, adjust: impl Fn(&mut Config)) -> (V
 }
 
 async fn start_app(mut config: Config, dir: Arc<TempDir>) -> TestApp {
-    let (addr, shutdown, task, chat) = start(&config).await;
+    let (addr, metrics_addr, shutdown, task, chat) = start(&config).await;
     config.addr = addr;
     let client = reqwest::Client::builder().cookie_store(true).timeout(PATIENCE * 3).build().unwrap();
-    TestApp { addr, config, client, chat, shutdown: Some(shutdown), task, _dir: dir }
+    TestApp { addr, metrics_addr, config, client, chat, shutdown: Some(shutdown), task, _dir: dir }
 }
 
 /// A durable PostgreSQL server of one test's own (`scripts/postgres.sh`), for tests that stop it. Deleted when
@@ -245,7 +247,9 @@ impl Drop for ServerProcess {
     }
 }
 
-type Started = (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<app::server::chat::Chat>);
+/// A started server: its address, its metrics' address, how to stop it, its task, its chat service.
+type Started =
+    (SocketAddr, Option<SocketAddr>, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<app::server::chat::Chat>);
 
 async fn start(config: &Config) -> Started {
     // `GIF_CHAT_TEST_LOG=warn,sqlx=info` (a tracing filter) shows the servers' logs in the test's output.
@@ -257,6 +261,7 @@ async fn start(config: &Config) -> Started {
     }
     let server = Server::build(config).await.expect("building the server");
     let chat = server.state.chat.clone();
+    let metrics_addr = server.metrics_addr();
     let listener = tokio::net::TcpListener::bind(config.addr).await.expect("binding the test address");
     let addr = listener.local_addr().unwrap();
     let (shutdown, stop) = oneshot::channel::<()>();
@@ -268,7 +273,7 @@ async fn start(config: &Config) -> Started {
             .await
             .expect("serving");
     });
-    (addr, shutdown, task, chat)
+    (addr, metrics_addr, shutdown, task, chat)
 }
 
 impl TestApp {
@@ -280,7 +285,8 @@ impl TestApp {
             let _ = shutdown.send(());
         }
         tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("shutdown in time").unwrap();
-        let (_, shutdown, task, chat) = start(&self.config).await;
+        let (_, metrics_addr, shutdown, task, chat) = start(&self.config).await;
+        self.metrics_addr = metrics_addr;
         self.shutdown = Some(shutdown);
         self.task = task;
         self.chat = chat;

@@ -20,6 +20,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, InsufficientCa
 
 use crate::domain::PersonId;
 use crate::error::{AppError, Limit};
+use crate::server::metrics::Metrics;
 
 /// A token bucket: `burst` at once, refilled evenly over `period` (written `20/10s`, `5/10m`, `100/1h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,11 +321,14 @@ pub struct Limits {
     door_refusal_delay: Duration,
     held_refusals: Open<IpAddr>,
     held_refusals_total: Open<()>,
+    /// Where refusals are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Limits {
-    pub fn new(settings: &LimitSettings) -> Limits {
+    pub fn new(settings: &LimitSettings, metrics: Arc<Metrics>) -> Limits {
         Limits {
+            metrics,
             enabled: settings.enabled,
             sends: Buckets::new(settings.sends, Limit::Sending),
             uploads: Buckets::new(settings.uploads, Limit::Uploading),
@@ -345,12 +349,12 @@ impl Limits {
 
     /// One message sent.
     pub fn send(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
-        self.check(&self.sends, person, address, 1)
+        self.counted(self.check(&self.sends, person, address, 1))
     }
 
     /// One room created.
     pub fn create_room(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
-        self.check(&self.rooms, person, address, 1)
+        self.counted(self.check(&self.rooms, person, address, 1))
     }
 
     /// One upload of (at most) `bytes`: counted, charged its size, and held in flight until the permit drops.
@@ -363,28 +367,30 @@ impl Limits {
         if !self.enabled {
             return Ok(None);
         }
-        let held = self
-            .uploads_in_flight
-            .open(person.clone())
-            .ok_or(AppError::TooManyRequests { limit: Limit::UploadsAtOnce, retry_after: 1 })?;
-        self.check(&self.uploads, person, address, 1)?;
-        let mib = u32::try_from(bytes.div_ceil(1024 * 1024)).unwrap_or(u32::MAX).max(1);
-        self.check(&self.upload_mib, person, address, mib)?;
-        Ok(Some(UploadPermit { _held: held }))
+        self.counted((|| {
+            let held = self
+                .uploads_in_flight
+                .open(person.clone())
+                .ok_or(AppError::TooManyRequests { limit: Limit::UploadsAtOnce, retry_after: 1 })?;
+            self.check(&self.uploads, person, address, 1)?;
+            let mib = u32::try_from(bytes.div_ceil(1024 * 1024)).unwrap_or(u32::MAX).max(1);
+            self.check(&self.upload_mib, person, address, mib)?;
+            Ok(Some(UploadPermit { _held: held }))
+        })())
     }
 
     /// A new session for someone at `address` (their first action).
     pub fn new_session(&self, address: Option<IpAddr>) -> Result<(), AppError> {
         let Some(address) = address.filter(|_| self.enabled) else { return Ok(()) };
         let outcome = self.new_sessions.check_key(&address_key(address));
-        throttled(waited(Ok(outcome), self.new_session_rate), Limit::NewVisitors)
+        self.counted(throttled(waited(Ok(outcome), self.new_session_rate), Limit::NewVisitors))
     }
 
     /// One writing request from `address`, of any kind (the front door's check).
     pub fn write_request(&self, address: Option<IpAddr>) -> Result<(), AppError> {
         let Some(address) = address.filter(|_| self.enabled) else { return Ok(()) };
         let outcome = self.address_writes.check_key(&address_key(address));
-        throttled(waited(Ok(outcome), self.address_write_rate), Limit::Requests)
+        self.counted(throttled(waited(Ok(outcome), self.address_write_rate), Limit::Requests))
     }
 
     /// How long to hold the door's refusal of a request from `address`: `None` to answer at once (no delay is
@@ -401,11 +407,16 @@ impl Limits {
     /// A live connection from `address`, held open until the permit drops.
     pub fn connect(&self, address: Option<IpAddr>) -> Result<Option<ConnectionPermit>, AppError> {
         let Some(address) = address.filter(|_| self.enabled) else { return Ok(None) };
-        let held = self
-            .connections
-            .open(address_key(address))
-            .ok_or(AppError::TooManyRequests { limit: Limit::Connections, retry_after: 10 })?;
+        let held = self.connections.open(address_key(address));
+        let held =
+            self.counted(held.ok_or(AppError::TooManyRequests { limit: Limit::Connections, retry_after: 10 }))?;
         Ok(Some(ConnectionPermit { _held: held }))
+    }
+
+    /// Counts `outcome` in the metrics if it is a refusal, and passes it on.
+    fn counted<T>(&self, outcome: Result<T, AppError>) -> Result<T, AppError> {
+        self.metrics.count_refusal(&outcome);
+        outcome
     }
 
     /// A bucket for one connection's commands (`None` when limits are off).
@@ -470,7 +481,7 @@ mod tests {
         assert_eq!(address_key(mapped), "10.0.0.7".parse::<IpAddr>().unwrap());
 
         let settings = LimitSettings { sends: "100/1m,3/1m,1000/1s".parse().unwrap(), ..LimitSettings::default() };
-        let limits = Limits::new(&settings);
+        let limits = Limits::new(&settings, Default::default());
         let person = |n: u32| PersonId::trusted(format!("p{n}"));
         let allowed = (0..6).filter(|n| limits.send(&person(*n), Some(if n % 2 == 0 { a } else { b })).is_ok()).count();
         assert_eq!(allowed, 3, "one /64 is one address");
@@ -479,7 +490,7 @@ mod tests {
 
     #[test]
     fn a_normal_burst_passes_then_the_person_is_told_how_long_to_wait() {
-        let limits = Limits::new(&LimitSettings::default());
+        let limits = Limits::new(&LimitSettings::default(), Default::default());
         let alice = PersonId::trusted("alice");
         let home = Some(IpAddr::from([10, 0, 0, 1]));
         for _ in 0..20 {
@@ -494,7 +505,7 @@ mod tests {
 
     #[test]
     fn uploads_are_limited_in_count_bytes_and_at_once() {
-        let limits = Limits::new(&LimitSettings::default());
+        let limits = Limits::new(&LimitSettings::default(), Default::default());
         let alice = PersonId::trusted("alice");
         let home = Some(IpAddr::from([10, 0, 0, 1]));
         let first = limits.upload(&alice, home, 1000).unwrap();
@@ -516,7 +527,7 @@ mod tests {
     #[test]
     fn connections_per_address_are_held_until_closed() {
         let settings = LimitSettings { connections: 2, ..LimitSettings::default() };
-        let limits = Limits::new(&settings);
+        let limits = Limits::new(&settings, Default::default());
         let home = Some(IpAddr::from([10, 0, 0, 1]));
         let a = limits.connect(home).unwrap();
         let _b = limits.connect(home).unwrap();
@@ -530,7 +541,7 @@ mod tests {
     fn switched_off_nothing_is_limited() {
         let settings =
             LimitSettings { enabled: false, sends: "1/1h,1/1h,1/1h".parse().unwrap(), ..LimitSettings::default() };
-        let limits = Limits::new(&settings);
+        let limits = Limits::new(&settings, Default::default());
         for _ in 0..10 {
             assert!(limits.send(&PersonId::trusted("bot"), None).is_ok());
         }

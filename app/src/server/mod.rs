@@ -14,6 +14,7 @@ pub mod gif;
 pub mod hub;
 pub mod identity;
 pub mod limits;
+pub mod metrics;
 pub mod origin;
 pub mod passwords;
 pub mod settings;

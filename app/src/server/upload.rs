@@ -36,6 +36,19 @@ pub async fn upload_gif(
     request: Request,
 ) -> ServerResult<Json<ChatMessage>> {
     let chat = state.chat.clone();
+    let outcome = receive_gif(state, visitor, address, raw_id, request).await;
+    chat.metrics().upload_done(&outcome);
+    outcome
+}
+
+async fn receive_gif(
+    state: AppState,
+    visitor: Visitor,
+    address: Option<Extension<ClientAddress>>,
+    raw_id: String,
+    request: Request,
+) -> ServerResult<Json<ChatMessage>> {
+    let chat = state.chat.clone();
     let max_bytes = chat.gif_limits().max_bytes;
     let too_large = || AppError::TooLarge(format!("A GIF may be at most {}.", human_size(max_bytes)));
     let room: RoomId = raw_id.parse().map_err(|_| Refusal::NotFound)?;

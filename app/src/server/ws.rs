@@ -13,7 +13,7 @@ use governor::DefaultDirectRateLimiter;
 use http::{HeaderMap, StatusCode};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::error::{AppError, Refusal};
+use crate::error::{AppError, Limit, Refusal};
 use crate::live::{ClientCommand, LiveEvent};
 use crate::model::{Person, RoomId};
 use crate::server::AppState;
@@ -24,6 +24,7 @@ use crate::server::error::app_error_response;
 use crate::server::hub::{Feed, Frame};
 use crate::server::identity::Visitor;
 use crate::server::limits::ConnectionPermit;
+use crate::server::metrics::LiveConnection;
 
 /// Largest frame a client may send: commands are tiny JSON objects.
 const MAX_INCOMING_BYTES: usize = 4 * 1024;
@@ -97,18 +98,23 @@ struct Connection {
     commands: Option<DefaultDirectRateLimiter>,
     /// This connection's place among its address's connections, released when it ends.
     _permit: Option<ConnectionPermit>,
+    /// Counts it among the live connections while it lives.
+    _live: LiveConnection,
 }
 
 /// Why a connection ends.
 enum End {
     ClientGone,
+    /// The client did not take a frame within the patience given (its page reconnects and catches up).
+    TooSlow,
     Close(u16, &'static str),
 }
 
 impl Connection {
     fn new(chat: Arc<Chat>, me: Person, permit: Option<ConnectionPermit>) -> Connection {
         let commands = chat.limits().commands();
-        Connection { chat, me, subscription: Subscription::None, commands, _permit: permit }
+        let live = LiveConnection::new(&chat.metrics().live_connections);
+        Connection { chat, me, subscription: Subscription::None, commands, _permit: permit, _live: live }
     }
 
     async fn run(mut self, socket: WebSocket) {
@@ -127,6 +133,8 @@ impl Connection {
                     match incoming {
                         Some(Ok(Message::Text(_))) if self.commands.as_ref().is_some_and(|bucket| bucket.check().is_err()) => {
                             // A page sends a command when it opens or changes rooms: this many is a loop or a bot.
+                            let refusal = Err::<(), _>(AppError::TooManyRequests { limit: Limit::Commands, retry_after: 1 });
+                            self.chat.metrics().count_refusal(&refusal);
                             break End::Close(TRY_AGAIN_LATER, "too many commands, slow down");
                         }
                         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientCommand>(&text) {
@@ -166,9 +174,15 @@ impl Connection {
             }
         };
 
-        if let End::Close(code, reason) = end {
-            let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-            let _ = send(&mut sink, Message::Close(Some(frame))).await;
+        match end {
+            End::Close(code, reason) => {
+                let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+                let _ = send(&mut sink, Message::Close(Some(frame))).await;
+            }
+            End::TooSlow => {
+                self.chat.metrics().slow_clients_dropped.inc();
+            }
+            End::ClientGone => {}
         }
         self.unsubscribe().await;
     }
@@ -364,14 +378,16 @@ impl Sink {
     async fn queue(&mut self, message: Message) -> Result<(), End> {
         match tokio::time::timeout(self.patience, self.inner.feed(message)).await {
             Ok(Ok(())) => Ok(()),
-            _ => Err(End::ClientGone),
+            Ok(Err(_)) => Err(End::ClientGone),
+            Err(_) => Err(End::TooSlow),
         }
     }
 
     async fn flush(&mut self) -> Result<(), End> {
         match tokio::time::timeout(self.patience, self.inner.flush()).await {
             Ok(Ok(())) => Ok(()),
-            _ => Err(End::ClientGone),
+            Ok(Err(_)) => Err(End::ClientGone),
+            Err(_) => Err(End::TooSlow),
         }
     }
 }
@@ -400,7 +416,8 @@ async fn next_frame(subscription: &mut Subscription) -> Result<Frame, RecvError>
 async fn send(sink: &mut Sink, message: Message) -> Result<(), End> {
     match tokio::time::timeout(sink.patience, sink.inner.send(message)).await {
         Ok(Ok(())) => Ok(()),
-        _ => Err(End::ClientGone),
+        Ok(Err(_)) => Err(End::ClientGone),
+        Err(_) => Err(End::TooSlow),
     }
 }
 

@@ -4,10 +4,13 @@
 //!
 //! (Over 400 lines: a third is the repository tests, kept beside the queries they check and run on both.)
 
+use prometheus_client::metrics::histogram::Histogram;
 use sqlx::FromRow;
+use sqlx::pool::PoolConnection;
 
 use crate::model::{ChatMessage, MessageKind, PAGE_SIZE, PersonId, RoomId};
 use crate::server::identity::person;
+use crate::server::metrics::Timer;
 use crate::server::store::{Db, LockRoom, with_pool};
 use crate::server::uploads;
 
@@ -230,13 +233,24 @@ macro_rules! insert_message_query {
 /// Commits a message with the room's next sequence number, or finds the one a retry already committed.
 /// `None` if nothing was inserted: the room does not exist (any more), the author is banned from it, or the
 /// author must be present and is not.
-pub async fn insert_message(db: &Db, room: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<Inserted>> {
+/// The wait for a connection of the pool (which queues its callers while every connection is busy) is observed
+/// in `pool_wait`.
+pub async fn insert_message(
+    db: &Db,
+    room: RoomId,
+    message: NewMessage<'_>,
+    pool_wait: &Histogram,
+) -> sqlx::Result<Option<Inserted>> {
     let inserted = match db {
         // One statement, one round trip: SQLite's single writer lock, taken before the statement reads, orders
         // the sends.
-        Db::Sqlite(pool) => insert_message_query!(room, &message).fetch_optional(pool).await,
+        Db::Sqlite(pool) => {
+            let mut connection = acquire_timed(pool, pool_wait).await?;
+            insert_message_query!(room, &message).fetch_optional(&mut *connection).await
+        }
         Db::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
+            let mut connection = acquire_timed(pool, pool_wait).await?;
+            let mut tx = sqlx::Connection::begin(&mut *connection).await?;
             tx.lock_room(room).await?;
             let row = insert_message_query!(room, &message).fetch_optional(&mut *tx).await;
             if row.is_ok() {
@@ -253,6 +267,24 @@ pub async fn insert_message(db: &Db, room: RoomId, message: NewMessage<'_>) -> s
         }
         Err(error) => Err(error),
     }
+}
+
+/// A connection of `pool`, the time it took observed in `waited`.
+async fn acquire_timed<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    waited: &Histogram,
+) -> sqlx::Result<PoolConnection<DB>> {
+    let timer = Timer::start();
+    let connection = pool.acquire().await;
+    timer.observe(waited);
+    connection
+}
+
+/// The whole chat's open rooms, and the people present in them (once per room they are in).
+pub async fn census(db: &Db) -> sqlx::Result<(i64, i64)> {
+    let sql = "SELECT (SELECT COUNT(*) FROM rooms),
+                      (SELECT COUNT(*) FROM (SELECT DISTINCT room_id, visitor_id FROM presence) AS here)";
+    with_pool!(db, |pool| sqlx::query_as(sql).fetch_one(pool).await)
 }
 
 /// Whether `person` is banned from `room`.
@@ -499,6 +531,11 @@ mod tests {
         with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_one(pool).await.unwrap())
     }
 
+    /// Inserts a message, its pool wait observed nowhere.
+    async fn insert(db: &Db, room: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<Inserted>> {
+        insert_message(db, room, message, &Histogram::new([1.0])).await
+    }
+
     fn id(name: &str) -> PersonId {
         PersonId::trusted(name)
     }
@@ -528,7 +565,7 @@ mod tests {
             let (db, alice) = (db.clone(), alice.clone());
             tokio::spawn(async move {
                 let body = format!("m{n}");
-                match insert_message(&db, room, text(&alice, &body, None)).await.unwrap().unwrap() {
+                match insert(&db, room, text(&alice, &body, None)).await.unwrap().unwrap() {
                     Inserted::New(message) => message.seq,
                     Inserted::Duplicate(_) => panic!("no client id, no duplicate"),
                 }
@@ -545,20 +582,15 @@ mod tests {
         let (_dir, db) = test_db().await;
         let (alice, bob) = (id("alice"), id("bob"));
         let room = room(&db, &alice, None).await;
-        let Some(Inserted::New(first)) = insert_message(&db, room, text(&alice, "hi", Some("c1"))).await.unwrap()
-        else {
+        let Some(Inserted::New(first)) = insert(&db, room, text(&alice, "hi", Some("c1"))).await.unwrap() else {
             panic!()
         };
-        let Some(Inserted::Duplicate(again)) = insert_message(&db, room, text(&alice, "hi", Some("c1"))).await.unwrap()
-        else {
+        let Some(Inserted::Duplicate(again)) = insert(&db, room, text(&alice, "hi", Some("c1"))).await.unwrap() else {
             panic!()
         };
         assert_eq!(first, again);
-        assert!(matches!(
-            insert_message(&db, room, text(&bob, "hi", Some("c1"))).await.unwrap(),
-            Some(Inserted::New(_))
-        ));
-        assert!(insert_message(&db, RoomId::new(999), text(&alice, "hi", None)).await.unwrap().is_none());
+        assert!(matches!(insert(&db, room, text(&bob, "hi", Some("c1"))).await.unwrap(), Some(Inserted::New(_))));
+        assert!(insert(&db, RoomId::new(999), text(&alice, "hi", None)).await.unwrap().is_none());
     }
 
     #[tokio::test]
@@ -601,10 +633,10 @@ mod tests {
             0,
             "a leave racing the kick adds no read mark"
         );
-        insert_message(&db, room, text(&alice, "after", None)).await.unwrap();
+        insert(&db, room, text(&alice, "after", None)).await.unwrap();
         assert!(messages_before(&db, room, &bob, None).await.unwrap().0.is_empty());
         assert!(messages_after(&db, room, &bob, 0, 10, 10).await.unwrap().is_empty());
-        assert!(insert_message(&db, room, text(&bob, "still here?", None)).await.unwrap().is_none());
+        assert!(insert(&db, room, text(&bob, "still here?", None)).await.unwrap().is_none());
         assert!(is_banned(&db, room, &bob).await.unwrap());
     }
 
@@ -621,8 +653,8 @@ mod tests {
             client_id: None,
             author_present: false,
         };
-        insert_message(&db, room, whisper).await.unwrap();
-        insert_message(&db, room, text(&alice, "hello all", None)).await.unwrap();
+        insert(&db, room, whisper).await.unwrap();
+        insert(&db, room, text(&alice, "hello all", None)).await.unwrap();
         for (viewer, expected) in [(&alice, 2), (&bob, 2), (&carol, 1)] {
             assert_eq!(messages_before(&db, room, viewer, None).await.unwrap().0.len(), expected);
             assert_eq!(messages_after(&db, room, viewer, 0, 2, 10).await.unwrap().len(), expected);
@@ -663,7 +695,7 @@ mod tests {
             client_id: None,
             author_present: false,
         };
-        insert_message(&db, room, gif).await.unwrap();
+        insert(&db, room, gif).await.unwrap();
         assert_eq!(gif_files(&db).await.unwrap(), vec!["a.gif"]);
         assert_eq!(delete_room(&db, room, Deletion::DueBy(now_millis())).await.unwrap(), None, "not due");
         assert_eq!(delete_room(&db, room, Deletion::Any).await.unwrap(), Some(vec!["a.gif".to_owned()]));

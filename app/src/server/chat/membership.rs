@@ -117,7 +117,9 @@ impl Chat {
         };
         if let Err(wait) = self.password_attempts.check(&person.id, address) {
             let retry_after = wait.as_secs() + 1;
-            return Err(AppError::TooManyRequests { limit: Limit::PasswordAttempts, retry_after }.into());
+            let refusal = Err(AppError::TooManyRequests { limit: Limit::PasswordAttempts, retry_after });
+            self.metrics.count_refusal(&refusal);
+            return refusal.map_err(Into::into);
         }
         if password.chars().count() > crate::domain::RoomPassword::MAX_CHARS
             || !passwords::verify(hash, password).await?

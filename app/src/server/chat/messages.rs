@@ -15,6 +15,7 @@ use crate::model::{ChatMessage, MessageKind, MessagePage, MessagePreview, Person
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::gif::{self, GifError};
 use crate::server::hub::Topic;
+use crate::server::metrics::Timer;
 
 /// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
 static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
@@ -23,6 +24,22 @@ impl Chat {
     /// Sends a text message from someone in the room; with `to`, a whisper only that person will see. With a
     /// client id, a retried send never creates a second message.
     pub async fn send_text(
+        self: &Arc<Self>,
+        room: RoomId,
+        author: &Person,
+        body: MessageBody,
+        to: Option<PersonId>,
+        client_id: Option<ClientMessageId>,
+    ) -> ServerResult<ChatMessage> {
+        let timer = Timer::start();
+        let sent = self.send_text_now(room, author, body, to, client_id).await;
+        if sent.is_ok() {
+            timer.observe(&self.metrics.send_seconds);
+        }
+        sent
+    }
+
+    async fn send_text_now(
         self: &Arc<Self>,
         room: RoomId,
         author: &Person,
@@ -98,7 +115,8 @@ impl Chat {
     /// Commits a message and pushes it to everyone who may see it.
     async fn post(self: &Arc<Self>, room: RoomId, message: NewMessage<'_>) -> ServerResult<ChatMessage> {
         let author = message.author.cloned();
-        let Some(inserted) = db::insert_message(&self.db, room, message).await? else {
+        let Some(inserted) = db::insert_message(&self.db, room, message, &self.metrics.db_pool_wait_seconds).await?
+        else {
             // Nothing was inserted: the room is gone, or the author was removed from it meanwhile.
             let banned = match &author {
                 Some(author) => db::is_banned(&self.db, room, author).await?,
@@ -119,6 +137,8 @@ impl Chat {
     /// Pushes a committed message to the room (a whisper only to its two people), then, off the sender's path,
     /// tells the people following the room from the list.
     pub(super) fn publish_message(self: &Arc<Self>, message: &ChatMessage) {
+        // Every committed message is published once, here.
+        self.metrics.message_committed(message.kind);
         let topic = Topic::Room(message.room_id);
         let event = LiveEvent::Chat { message: message.clone() };
         match (&message.author, &message.recipient) {

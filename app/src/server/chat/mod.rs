@@ -13,7 +13,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::server::store::Db;
+use crate::server::metrics::Metrics;
+use crate::server::store::{Db, with_pool};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -65,8 +66,8 @@ pub struct Chat {
     uploads: UploadStore,
     password_attempts: PasswordAttempts,
     limits: Limits,
-    /// Times a live connection fell behind its feed (or resynced after the broker lost events).
-    lag_recoveries: std::sync::atomic::AtomicU64,
+    /// What this server counts (`GET /metrics`).
+    metrics: Arc<Metrics>,
     /// The link to the other processes, with a broker.
     broker: std::sync::OnceLock<Arc<BrokerStats>>,
     /// Background work (room timers, unread notifications, uploads being stored): waited for at shutdown.
@@ -89,14 +90,15 @@ pub struct Footprint {
 impl Chat {
     pub fn new(db: Db, settings: Settings, uploads: UploadStore) -> Arc<Chat> {
         let stopping = CancellationToken::new();
+        let metrics = Arc::new(Metrics::default());
         Arc::new(Chat {
             db,
             hub: Hub::new(FEED_CAPACITY),
             instance: Mutex::new(new_instance_id()),
             connections_end: Mutex::new(stopping.child_token()),
             lease_held_since: Mutex::new(Some(Instant::now())),
-            limits: Limits::new(&settings.limits),
-            lag_recoveries: Default::default(),
+            limits: Limits::new(&settings.limits, metrics.clone()),
+            metrics,
             broker: Default::default(),
             settings,
             uploads,
@@ -335,12 +337,32 @@ impl Chat {
 
     /// Counts a live connection that fell behind its feed and caught up from the database.
     pub(crate) fn note_lag(&self) {
-        self.lag_recoveries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.lag_recoveries.inc();
     }
 
-    /// How many times live connections fell behind their feed (for tests and metrics).
+    /// How many times live connections fell behind their feed (or resynced after the broker lost events).
     pub fn lag_recoveries(&self) -> u64 {
-        self.lag_recoveries.load(std::sync::atomic::Ordering::Relaxed)
+        self.metrics.lag_recoveries.get()
+    }
+
+    /// What this server counts.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Brings the metrics read from elsewhere up to date (the whole chat's rooms and people, from the database;
+    /// this process's pool) and renders them all.
+    pub async fn render_metrics(&self, patience: Duration) -> String {
+        match tokio::time::timeout(patience, db::census(&self.db)).await {
+            Ok(Ok((rooms, people))) => {
+                self.metrics.rooms.set(rooms);
+                self.metrics.people_present.set(people);
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "metrics: counting rooms and people"),
+            Err(_) => tracing::warn!("metrics: counting rooms and people took longer than {patience:?}"),
+        }
+        with_pool!(&self.db, |pool| self.metrics.set_pool(pool.size(), pool.num_idle()));
+        self.metrics.render()
     }
 
     /// Forgets what memory holds only for a while: rate-limit state of people and addresses whose limits have
