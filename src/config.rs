@@ -26,6 +26,11 @@ pub struct Config {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// How log lines are written (to standard output; `RUST_LOG` filters them): `text` for people, `json` (one
+    /// object per line) for machines.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Where to serve Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9464`: an address of its own, so they
     /// are never public by accident. Without it, no metrics are served.
     #[arg(long, env = "METRICS_ADDR")]
@@ -166,6 +171,13 @@ pub struct Config {
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+}
+
+/// The format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The commands besides serving. The database and directory options (or their environment variables) say which

@@ -29,12 +29,14 @@ use http::{HeaderValue, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::{
     CachingSessionStore, ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite, cookie::time,
 };
 use tower_sessions_moka_store::MokaStore;
+use tracing::Level;
 
 pub use config::Config;
 use database::adopt_sessions_from_chat_database;
@@ -192,7 +194,16 @@ impl Server {
             .layer(default_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(default_header(header::REFERRER_POLICY, "same-origin"))
             .layer(middleware::from_fn(connections::close_if_body_unread))
-            .layer(TraceLayer::new_for_http());
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            // Every request gets an id of ours (a client's own `x-request-id` is not trusted into the logs),
+            // on each of its log lines and in the response's `x-request-id`.
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(middleware::map_request(forget_client_request_id));
         let router = if tls {
             router.layer(default_header(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
         } else {
@@ -243,6 +254,18 @@ impl Server {
         chat.finish().await;
         Ok(())
     }
+}
+
+/// A request's span, on every log line written while it is served (a live connection's lines too): its id,
+/// method and path; never its query or headers (cookies), nor its body.
+fn request_span(request: &http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
+    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+}
+
+async fn forget_client_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    request.headers_mut().remove("x-request-id");
+    request
 }
 
 /// A header every response carries unless it set its own.

@@ -3,24 +3,32 @@
 #![recursion_limit = "256"]
 
 use clap::Parser;
-use gif_chat::config::Command;
+use gif_chat::config::{Command, LogFormat};
 use gif_chat::{Config, Server, shutdown_signal};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn")),
-        )
-        .init();
+    let config = Config::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        // One object per line: the event's fields at the top level, and under "spans" those it was written in
+        // (outermost first: a request's, with its id, then any inner ones).
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_env_filter(filter)
+            .init(),
+    }
 
     // Every live connection is a file descriptor: use all the process may have (the soft limit is often far
     // below the hard one).
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::warn!(%error, "could not raise the open-file limit");
     }
-    let config = Config::parse();
     match &config.command {
         Some(Command::Backup { file, gifs }) => {
             let report = gif_chat::backup::backup(&config, file, gifs.as_deref()).await?;

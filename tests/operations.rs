@@ -300,3 +300,133 @@ async fn metrics_count_a_short_chat_exactly() {
     }
     panic!("a closed connection is still counted");
 }
+
+/// A gif-chat process of the test's own, its log (one JSON object per line) collected as it comes.
+struct LoggingServer {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LoggingServer {
+    fn start(dir: &Path, log_filter: &str) -> LoggingServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gif-chat"))
+            .args(["--addr=127.0.0.1:0", "--log-format=json"])
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--uploads-dir")
+            .arg(dir.join("uploads"))
+            .arg("--site-root")
+            .arg(common::site_root())
+            .env("RUST_LOG", log_filter)
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let addr = loop {
+            let line = reader.next().expect("the server ended before listening").unwrap();
+            let event: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+            lines.lock().unwrap().push(line);
+            if let Some(url) = event["message"].as_str().and_then(|m| m.strip_prefix("listening on http://")) {
+                break url.parse().unwrap();
+            }
+        };
+        let collected = lines.clone();
+        std::thread::spawn(move || reader.map_while(Result::ok).for_each(|line| collected.lock().unwrap().push(line)));
+        LoggingServer { child, addr, lines }
+    }
+
+    /// Every line so far, parsed.
+    fn events(&self) -> Vec<Value> {
+        let lines = self.lines.lock().unwrap();
+        lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect()
+    }
+}
+
+impl Drop for LoggingServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets() {
+    if common::on_postgres() {
+        return; // The same logging on either store: once is enough.
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Debug: everything the server's own code and its libraries say short of tracing each byte.
+    let server = LoggingServer::start(dir.path(), "debug,hyper=info,h2=info,tungstenite=info,tokio_tungstenite=info");
+    let (alice, bob) = (common::person_at(server.addr).await, common::person_at(server.addr).await);
+    let room = alice.create_room("logged", 10, "correct horse battery").await.unwrap();
+    assert_eq!(bob.enter(room.id, "wrong staple").await.unwrap_err().status, 403);
+    bob.enter(room.id, "correct horse battery").await.unwrap();
+    let (alice_live, _) = alice.join(room.id).await;
+    let (_bob_live, _) = bob.join(room.id).await;
+    alice.send(room.id, "a sentence only people read").await.unwrap();
+    let to = bob.me().id.to_string();
+    let _: app::model::ChatMessage = alice
+        .call("send_message", &[("room", &room.id.to_string()), ("body", "a whispered aside"), ("to", &to)])
+        .await
+        .unwrap();
+    alice.upload(&room.id.to_string(), "holiday-photo-of-my-house.gif", make_gif(8, 1)).await.unwrap();
+    alice_live.close().await;
+    let cookie = alice.cookie_header();
+    let session = cookie.split(';').find_map(|c| c.trim().strip_prefix("gif_chat_session=")).unwrap().to_owned();
+
+    // The live connection's closing line is written after its page went: wait for it.
+    let mut events = server.events();
+    for _ in 0..100 {
+        if events.iter().any(|e| e["message"] == "live connection closed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        events = server.events();
+    }
+    let all = server.lines.lock().unwrap().join("\n");
+    for secret in [
+        "correct horse battery",
+        "wrong staple",
+        "a sentence only people read",
+        "a whispered aside",
+        "holiday-photo-of-my-house",
+        &session,
+    ] {
+        assert!(!all.contains(secret), "the log holds {secret:?}");
+    }
+
+    // Each request's lines name it by an id of its own; so do a live connection's.
+    let request = |event: &Value| {
+        event["spans"].as_array().and_then(|spans| spans.iter().find(|span| span["name"] == "request")).cloned()
+    };
+    let request_id = |event: &Value| request(event).and_then(|span| span["request_id"].as_str().map(str::to_owned));
+    let send = events
+        .iter()
+        .find(|e| {
+            e["message"] == "finished processing request"
+                && request(e).is_some_and(|span| span["path"] == "/api/send_message")
+        })
+        .expect("a send's access line");
+    assert_eq!(send["level"], "INFO");
+    assert!(send["status"].is_number() && send["latency"].is_string(), "{send}");
+    let closed = events.iter().find(|e| e["message"] == "live connection closed").expect("a live connection's line");
+    assert_eq!(request(closed).unwrap()["path"], "/ws", "{closed}");
+    let ids: std::collections::HashSet<_> = events.iter().filter_map(request_id).collect();
+    assert!(ids.len() >= 8, "{ids:?}");
+    assert!(ids.iter().all(|id| id.len() == 36), "{ids:?}");
+    assert_ne!(request_id(send), request_id(closed));
+
+    // The id goes back to the client (to quote when reporting a problem), and is always the server's own.
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/healthz", server.addr))
+        .header("x-request-id", "forged-into-the-logs")
+        .send()
+        .await
+        .unwrap();
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "{id}");
+}

@@ -12,6 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use governor::DefaultDirectRateLimiter;
 use http::{HeaderMap, StatusCode};
 use tokio::sync::broadcast::error::RecvError;
+use tracing::Instrument;
 
 use crate::error::{AppError, Limit, Refusal};
 use crate::live::{ClientCommand, LiveEvent};
@@ -68,10 +69,12 @@ pub async fn ws_handler(
         Ok(permit) => permit,
         Err(error) => return app_error_response(error),
     };
+    // The connection's log lines carry the upgrade request's id (its span: this handler runs in it).
+    let span = tracing::Span::current();
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_INCOMING_BYTES)
         .max_frame_size(MAX_INCOMING_BYTES)
-        .on_upgrade(move |socket| Connection::new(state.chat, visitor.person, permit).run(socket))
+        .on_upgrade(move |socket| Connection::new(state.chat, visitor.person, permit).run(socket).instrument(span))
 }
 
 /// What a connection is subscribed to. Dropping a feed releases its topic.
@@ -110,6 +113,17 @@ enum End {
     Close(u16, &'static str),
 }
 
+impl End {
+    /// Why, in words for the log.
+    fn describe(&self) -> &'static str {
+        match self {
+            End::ClientGone => "the client went away",
+            End::TooSlow => "the client was too slow to take its frames",
+            End::Close(_, reason) => reason,
+        }
+    }
+}
+
 impl Connection {
     fn new(chat: Arc<Chat>, me: Person, permit: Option<ConnectionPermit>) -> Connection {
         let commands = chat.limits().commands();
@@ -118,6 +132,7 @@ impl Connection {
     }
 
     async fn run(mut self, socket: WebSocket) {
+        tracing::debug!("live connection open");
         let (sink, mut stream) = socket.split();
         let mut sink = Sink { inner: sink, patience: self.chat.slow_client() };
         let mut ping = tokio::time::interval(PING_EVERY);
@@ -184,6 +199,7 @@ impl Connection {
             }
             End::ClientGone => {}
         }
+        tracing::debug!(reason = end.describe(), "live connection closed");
         self.unsubscribe().await;
     }
 
