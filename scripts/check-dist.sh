@@ -19,12 +19,13 @@ cd "$WORK" # nothing of the source tree from here on
 
 fail() { echo "check-dist: $*" >&2; [ -f "$WORK/server.log" ] && cat "$WORK/server.log" >&2; exit 1; }
 
-"$HOME_DIR/bin/gif-chat" --version | grep -E '^gif-chat [0-9.]+ \(commit [0-9a-f]{12}\)$' \
+env -i "$HOME_DIR/bin/gif-chat" --version | grep -E '^gif-chat [0-9.]+ \(commit [0-9a-f]{12}\)$' \
   || fail "--version does not name the commit"
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
-"$HOME_DIR/bin/gif-chat" --addr "127.0.0.1:$PORT" --site-root "$HOME_DIR/site" \
+# An empty environment (only PATH): nothing set for the build or the tests reaches it.
+env -i PATH="/usr/bin:/bin" "$HOME_DIR/bin/gif-chat" --addr "127.0.0.1:$PORT" --site-root "$HOME_DIR/site" \
   --data-dir "$WORK/state/data" --uploads-dir "$WORK/state/uploads" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 100); do
@@ -46,6 +47,6 @@ curl -fsS -c "$WORK/cookies" -b "$WORK/cookies" -H "Origin: $URL" \
   "$URL/api/create_room" >/dev/null || fail "could not create a room"
 curl -fsS "$URL/" | grep -q 'Unpacked and running' || fail "the new room is not listed"
 
-"$HOME_DIR/bin/gif-chat" --data-dir "$WORK/state/data" --uploads-dir "$WORK/state/uploads" \
+env -i PATH="/usr/bin:/bin" "$HOME_DIR/bin/gif-chat" --data-dir "$WORK/state/data" --uploads-dir "$WORK/state/uploads" \
   backup "$WORK/backup.db" --gifs "$WORK/backup-gifs" | grep -q '1 rooms' || fail "the backup does not hold the room"
 echo "the artifact $(basename "$TARBALL") runs on its own from $WORK"

@@ -24,6 +24,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
 use crate::Config;
+use crate::database::UNEXPIRED_SESSIONS;
 
 /// The sessions' table, as tower-sessions' SQLite store makes it.
 const SESSIONS_TABLE: &str =
@@ -154,25 +155,66 @@ fn copy_gifs(names: &BTreeSet<String>, from: &Path, to: &Path) -> anyhow::Result
 
 /// Copies the chat's database, with the sessions, to `file` (replacing it), and, with `gifs`, the GIFs it refers
 /// to into that directory. Safe while servers use the database: it reads a snapshot and writes nothing there.
+/// The backup is readable by its owner only: it holds the key that signs visitors' cookies, and their sessions.
 pub async fn backup(config: &Config, file: &Path, gifs: Option<&Path>) -> anyhow::Result<BackupReport> {
     let chat_file = sqlite_file(&config.database_url(), "chat's database")?;
-    let mut chat = open_existing(&chat_file).await?;
+    refuse_live_paths(config, &chat_file, file, gifs)?;
     let partial = beside(file, ".partial");
-    let _ = std::fs::remove_file(&partial);
-    sqlx::query("VACUUM INTO ?")
-        .bind(partial.to_string_lossy())
-        .execute(&mut chat)
-        .await
-        .with_context(|| format!("copying {} to {}", chat_file.display(), partial.display()))?;
-    chat.close().await?;
-    let result = complete_backup(config, &partial, file, gifs).await;
+    let result = async {
+        // Made empty first, with its mode: VACUUM INTO fills an empty file and keeps its permissions.
+        let _ = std::fs::remove_file(&partial);
+        private_file(&partial)?;
+        let mut chat = open_existing(&chat_file).await?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(partial.to_string_lossy())
+            .execute(&mut chat)
+            .await
+            .with_context(|| format!("copying {} to {}", chat_file.display(), partial.display()))?;
+        chat.close().await?;
+        complete_backup(config, &partial, file, gifs).await
+    }
+    .await;
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);
     }
     result
 }
 
-/// Adds the sessions to the copy at `partial`, checks it and moves it to `file`; then copies the GIFs.
+/// Creates `path`, empty, readable and writable by its owner only.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(())
+}
+
+/// A backup must never be written over what the server uses: its databases, or (with `--gifs`) its uploads.
+fn refuse_live_paths(config: &Config, chat_file: &Path, file: &Path, gifs: Option<&Path>) -> anyhow::Result<()> {
+    let resolved = |path: &Path| std::path::absolute(path).map(|path| path.canonicalize().unwrap_or(path));
+    let target = resolved(file)?;
+    let mut live = vec![resolved(chat_file)?];
+    if let Ok(sessions) = sqlite_file(&config.sessions_database_url(), "sessions' database") {
+        live.push(resolved(&sessions)?);
+    }
+    if live.contains(&target) {
+        bail!("{} is a database the server uses: write the backup elsewhere", file.display());
+    }
+    if let Some(dir) = gifs {
+        let (dir, uploads) = (resolved(dir)?, resolved(&config.uploads_dir)?);
+        if dir.starts_with(&uploads) || uploads.starts_with(&dir) {
+            bail!("--gifs {} is (or holds) the uploads directory: copy the GIFs elsewhere", dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// Adds the sessions to the copy at `partial` and checks it; copies the GIFs it refers to (adding only); moves it
+/// to `file`; then removes from the GIFs' directory what it no longer refers to. Until the move, the previous
+/// backup in `file` and its GIFs stay whole.
 async fn complete_backup(
     config: &Config,
     partial: &Path,
@@ -187,15 +229,16 @@ async fn complete_backup(
             .fetch_one(&mut copy)
             .await?;
     let sessions_url = config.sessions_database_url();
-    if !has_sessions && !Db::is_postgres_url(&sessions_url) {
+    if Db::is_postgres_url(&sessions_url) {
+        tracing::warn!("the sessions are on PostgreSQL: back them up with pg_dump; this backup holds the chat only");
+    } else if !has_sessions {
         let sessions_file = sqlite_file(&sessions_url, "sessions' database")?;
         if sessions_file.is_file() {
             sqlx::query(SESSIONS_TABLE).execute(&mut copy).await?;
             sqlx::query("ATTACH DATABASE ? AS live").bind(sessions_file.to_string_lossy()).execute(&mut copy).await?;
-            sqlx::query(
-                "INSERT INTO tower_sessions SELECT id, data, expiry_date FROM live.tower_sessions
-                 WHERE datetime(expiry_date) > datetime('now')",
-            )
+            sqlx::query(&format!(
+                "INSERT INTO tower_sessions SELECT id, data, expiry_date FROM live.tower_sessions WHERE {UNEXPIRED_SESSIONS}"
+            ))
             .execute(&mut copy)
             .await
             .with_context(|| format!("copying the sessions from {}", sessions_file.display()))?;
@@ -205,14 +248,15 @@ async fn complete_backup(
     quick_check(&mut copy, partial).await?;
     let (mut report, names) = contents(&mut copy).await?;
     copy.close().await?;
-    std::fs::File::open(partial)?.sync_all()?;
-    std::fs::rename(partial, file).with_context(|| format!("moving the backup to {}", file.display()))?;
-    sync_dir(file.parent().unwrap_or(Path::new(".")))?;
-
     if let Some(dir) = gifs {
         // After the snapshot: every GIF it refers to was stored before it (a GIF's file is stored before its
         // message). One whose room went since is missing, and counted.
         report.gifs = copy_gifs(&names, &config.uploads_dir, dir)?;
+    }
+    std::fs::File::open(partial)?.sync_all()?;
+    std::fs::rename(partial, file).with_context(|| format!("moving the backup to {}", file.display()))?;
+    sync_dir(file.parent().unwrap_or(Path::new(".")))?;
+    if let Some(dir) = gifs {
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
             if StoredName::parse(&name).is_some() && !names.contains(&name) {
@@ -228,7 +272,8 @@ async fn complete_backup(
 /// it refers to into the uploads directory. The server must not be running on that data directory.
 pub async fn restore(config: &Config, file: &Path, gifs: Option<&Path>) -> anyhow::Result<BackupReport> {
     let target = sqlite_file(&config.database_url(), "chat's database")?;
-    for existing in [target.clone(), beside(&target, "-wal")] {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let existing = beside(&target, suffix);
         if existing.exists() {
             bail!(
                 "{} exists: gif-chat restore does not overwrite a database. Stop the server and move the data \
@@ -237,19 +282,9 @@ pub async fn restore(config: &Config, file: &Path, gifs: Option<&Path>) -> anyho
             );
         }
     }
-    let mut backup = open_existing(file).await?;
+    let mut backup = open_backup(file).await?;
     quick_check(&mut backup, file).await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-        .fetch_all(&mut backup)
-        .await
-        .with_context(|| format!("{} is not a gif-chat database", file.display()))?;
-    let known = migrator(false);
-    if let Some(newer) = applied.iter().find(|version| !known.iter().any(|migration| migration.version == **version)) {
-        bail!(
-            "{} was made by a newer gif-chat (its schema has migration {newer}): restore it with that",
-            file.display()
-        );
-    }
+    check_schema(&mut backup, file).await?;
     let (mut report, names) = contents(&mut backup).await?;
     backup.close().await?;
 
@@ -261,9 +296,50 @@ pub async fn restore(config: &Config, file: &Path, gifs: Option<&Path>) -> anyho
     let dir = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let partial = beside(&target, ".partial");
+    let _ = std::fs::remove_file(&partial);
     std::fs::copy(file, &partial).with_context(|| format!("copying {} to {}", file.display(), partial.display()))?;
     std::fs::File::open(&partial)?.sync_all()?;
-    std::fs::rename(&partial, &target)?;
+    // A link, not a rename: it fails if a database appeared meanwhile (a server started), where a rename would
+    // replace it.
+    let linked = std::fs::hard_link(&partial, &target)
+        .with_context(|| format!("putting the database in place at {}", target.display()));
+    let _ = std::fs::remove_file(&partial);
+    linked?;
     sync_dir(dir)?;
     Ok(report)
+}
+
+/// Opens a backup without writing to it (nor beside it).
+async fn open_backup(path: &Path) -> anyhow::Result<SqliteConnection> {
+    if !path.is_file() {
+        bail!("no database at {}", path.display());
+    }
+    let options = SqliteConnectOptions::new().filename(path).read_only(true).disable_statement_logging();
+    SqliteConnection::connect_with(&options).await.with_context(|| format!("opening {}", path.display()))
+}
+
+/// Whether `db` is a gif-chat database this build can run: every migration it has applied is one of this build's,
+/// with the same contents.
+async fn check_schema(db: &mut SqliteConnection, path: &Path) -> anyhow::Result<()> {
+    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations")
+        .fetch_all(db)
+        .await
+        .with_context(|| format!("{} is not a gif-chat database", path.display()))?;
+    let known = migrator(false);
+    for (version, checksum) in &applied {
+        match known.iter().find(|migration| migration.version == *version) {
+            None => bail!(
+                "{} was made by a newer gif-chat (its schema has migration {version}): restore it with that",
+                path.display()
+            ),
+            Some(migration) if *migration.checksum != checksum[..] => {
+                bail!("{} is not a gif-chat database (its migration {version} differs)", path.display())
+            }
+            Some(_) => {}
+        }
+    }
+    if applied.is_empty() {
+        bail!("{} is not a gif-chat database (no schema)", path.display());
+    }
+    Ok(())
 }

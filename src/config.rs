@@ -100,6 +100,11 @@ pub struct Config {
     #[arg(long, env = "SLOW_CLIENT_SECS", default_value_t = defaults::SLOW_CLIENT_SECS)]
     pub slow_client_secs: f64,
 
+    /// Seconds the server goes on serving after SIGTERM or Ctrl-C while `/readyz` says it is shutting down, so that
+    /// a load balancer probing it sends new people elsewhere first; then it shuts down.
+    #[arg(long, env = "DRAIN_SECS", default_value_t = 0.0)]
+    pub drain_secs: f64,
+
     /// Seconds a client has to send a request's headers (on a kept-alive connection, counted from the previous
     /// response) before its connection is closed.
     #[arg(long, env = "HEADER_READ_SECS", default_value_t = 20.0)]

@@ -54,6 +54,14 @@ pub async fn connect_sessions(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// Whether the sessions' database answers, reading their table.
+pub async fn sessions_answer(db: &Db) -> sqlx::Result<()> {
+    match db {
+        Db::Sqlite(pool) => sqlx::query("SELECT 1 FROM tower_sessions LIMIT 1").execute(pool).await.map(drop),
+        Db::Postgres(pool) => sqlx::query("SELECT 1 FROM tower_sessions.session LIMIT 1").execute(pool).await.map(drop),
+    }
+}
+
 /// The sessions' store (tower-sessions' sqlx stores), on either database.
 #[derive(Debug, Clone)]
 pub enum Sessions {
@@ -70,6 +78,9 @@ impl Sessions {
     }
 }
 
+/// Which rows of a SQLite sessions table are sessions still in use (as tower-sessions' store decides).
+pub(crate) const UNEXPIRED_SESSIONS: &str = "datetime(expiry_date) > datetime('now')";
+
 /// Sessions used to live in the chat's SQLite database: move the unexpired ones to their own database once, so
 /// nobody loses their identity in the upgrade. (PostgreSQL support came later: nothing to move there.)
 pub async fn adopt_sessions_from_chat_database(chat: &Db, sessions: &Db) -> anyhow::Result<()> {
@@ -84,11 +95,10 @@ pub async fn adopt_sessions_from_chat_database(chat: &Db, sessions: &Db) -> anyh
     if !old_table {
         return Ok(());
     }
-    let live: Vec<(String, Vec<u8>, String)> = sqlx::query_as(
-        "SELECT id, data, expiry_date FROM tower_sessions WHERE datetime(expiry_date) > datetime('now')",
-    )
-    .fetch_all(chat)
-    .await?;
+    let live: Vec<(String, Vec<u8>, String)> =
+        sqlx::query_as(&format!("SELECT id, data, expiry_date FROM tower_sessions WHERE {UNEXPIRED_SESSIONS}"))
+            .fetch_all(chat)
+            .await?;
     let mut tx = sessions.begin().await?;
     for (id, data, expiry_date) in &live {
         sqlx::query("INSERT OR IGNORE INTO tower_sessions (id, data, expiry_date) VALUES (?, ?, ?)")

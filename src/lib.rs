@@ -76,6 +76,8 @@ pub struct Server {
     pub state: AppState,
     /// How long a client may take to send a request's headers.
     header_timeout: Duration,
+    /// How long the server stays up, not ready, after it is asked to stop.
+    drain: Duration,
     /// The metrics' own listener (`--metrics-addr`).
     metrics: Option<TcpListener>,
 }
@@ -89,7 +91,7 @@ impl Server {
 
         let sessions = connect_sessions(config).await?;
         adopt_sessions_from_chat_database(&db, &sessions).await.context("moving the sessions to their database")?;
-        let session_store = Sessions::new(sessions);
+        let session_store = Sessions::new(sessions.clone());
         let identities = Identities::load(&db, config.behind_tls()).await.context("loading the cookie key")?;
 
         let hash_file = assets::hash_file(&config.site_root);
@@ -174,12 +176,9 @@ impl Server {
             .layer(middleware::from_fn_with_state(state.origins.clone(), refuse_cross_origin))
             .with_state(state.clone());
 
-        // The compiled client, stored GIFs and the health probes need no session: serving them never touches the
-        // session store.
+        // The compiled client and stored GIFs need no session: serving them never touches the session store.
         let pkg = assets::pkg_service(config.site_root.join("pkg"), hash_file.is_some());
         let router = Router::new()
-            .route("/healthz", get(health::healthz))
-            .route("/readyz", get(health::readyz))
             .nest("/pkg", pkg)
             .route("/gif/{name}", get(upload::serve_gif))
             .with_state(state.clone())
@@ -209,8 +208,12 @@ impl Server {
         } else {
             router
         };
+        // The health probes, added after the layers so that none wraps them: no session, no rate limit, no
+        // access log line for every probe.
+        let router = router.merge(health::router(state.chat.clone(), sessions));
 
         let header_timeout = Duration::from_secs_f64(config.header_read_secs.clamp(0.05, 3600.0));
+        let drain = Duration::from_secs_f64(config.drain_secs.clamp(0.0, 600.0));
         state.chat.metrics().set_build(health::VERSION, health::COMMIT);
         let metrics = match config.metrics_addr {
             Some(addr) => {
@@ -218,7 +221,7 @@ impl Server {
             }
             None => None,
         };
-        Ok(Server { router, state, header_timeout, metrics })
+        Ok(Server { router, state, header_timeout, drain, metrics })
     }
 
     /// Where metrics are served, if anywhere.
@@ -245,9 +248,15 @@ impl Server {
                 }
             });
         }
-        let stopping = chat.clone();
+        let (stopping, drain) = (chat.clone(), self.drain);
         let shutdown = async move {
             shutdown.await;
+            if !drain.is_zero() {
+                // Not ready from now on, still serving: a balancer's next probe sends new people elsewhere.
+                stopping.begin_drain();
+                tracing::info!("draining for {drain:?} before shutting down");
+                tokio::time::sleep(drain).await;
+            }
             stopping.begin_shutdown();
         };
         connections::serve(listener, self.router, self.header_timeout, shutdown).await;

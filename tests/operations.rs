@@ -20,6 +20,19 @@ async fn probe(app: &common::TestApp, path: &str) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// Probes `/readyz` until `check` says `expected` (answers are reused for a second), and returns the last answer.
+async fn ready_until(app: &common::TestApp, check: &str, expected: &str) -> (u16, Value) {
+    let mut answer = probe(app, "/readyz").await;
+    for _ in 0..40 {
+        if answer.1["checks"][check] == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = probe(app, "/readyz").await;
+    }
+    answer
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_answer_without_a_session_and_name_what_fails() {
     let app = spawn_app().await;
@@ -31,28 +44,36 @@ async fn probes_answer_without_a_session_and_name_what_fails() {
 
     let (status, ready) = probe(&app, "/readyz").await;
     assert_eq!((status, &ready["status"]), (200, &Value::from("ready")), "{ready}");
-    for check in ["database", "migrations", "uploads", "running"] {
+    for check in ["database", "migrations", "uploads", "sessions", "running"] {
         assert_eq!(ready["checks"][check], "ok", "{ready}");
     }
-    assert_eq!(app.session_rows().await, 0, "a probe made a session");
 
     // Uploads cannot be written: the directory became a file.
     std::fs::remove_dir_all(&app.config.uploads_dir).unwrap();
     std::fs::write(&app.config.uploads_dir, b"not a directory").unwrap();
-    let (status, ready) = probe(&app, "/readyz").await;
+    let (status, ready) = ready_until(&app, "uploads", "the uploads directory is not writable").await;
     assert_eq!((status, &ready["status"]), (503, &Value::from("unavailable")), "{ready}");
     assert_eq!(ready["checks"]["uploads"], "the uploads directory is not writable", "{ready}");
     assert_eq!(ready["checks"]["database"], "ok", "{ready}");
     std::fs::remove_file(&app.config.uploads_dir).unwrap();
     std::fs::create_dir(&app.config.uploads_dir).unwrap();
-    assert_eq!(probe(&app, "/readyz").await.0, 200);
+    assert_eq!(ready_until(&app, "uploads", "ok").await.0, 200);
 
     // The database lost a migration this build expects (say, an older backup was restored under a newer build).
     let newest: i64 = app.count("SELECT MAX(version) FROM _sqlx_migrations").await;
     app.execute(&format!("DELETE FROM _sqlx_migrations WHERE version = {newest}")).await;
-    let (status, ready) = probe(&app, "/readyz").await;
+    let (status, ready) = ready_until(&app, "migrations", &format!("not applied: [{newest}]")).await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["checks"]["migrations"], format!("not applied: [{newest}]"), "{ready}");
+
+    // The sessions' database stops answering (its table is gone): named, without the cause.
+    let sessions = app.sessions_db().await;
+    let statement = format!("DROP TABLE {}", app.sessions_table());
+    app::server::store::with_pool!(&sessions, |pool| sqlx::query(&statement).execute(pool).await.map(drop)).unwrap();
+    let kind = if common::on_postgres() { "PostgreSQL" } else { "SQLite" };
+    let (status, ready) = ready_until(&app, "sessions", &format!("{kind} does not answer")).await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["checks"]["sessions"], format!("{kind} does not answer"), "{ready}");
 
     // The process is alive all along.
     assert_eq!(probe(&app, "/healthz").await.0, 200);
@@ -62,9 +83,40 @@ async fn probes_answer_without_a_session_and_name_what_fails() {
 async fn a_shutting_down_server_is_not_ready() {
     let app = spawn_app().await;
     app.chat.begin_shutdown();
-    let (status, ready) = probe(&app, "/readyz").await;
+    let (status, ready) = ready_until(&app, "running", "shutting down").await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["checks"]["running"], "shutting down", "{ready}");
+}
+
+/// Told to stop, a server with a drain period first says it is not ready while it still serves, then stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_server_serves_while_it_says_it_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut like = Config::for_dir(dir.path(), common::site_root());
+    like.database_url = Some(common::fresh_database(dir.path()).await);
+    std::fs::create_dir_all(&like.data_dir).unwrap();
+    let mut server = common::ServerProcess::spawn(&like, &["--drain-secs=3"]);
+    let url = |path: &str| format!("http://{}{path}", server.addr);
+    assert_eq!(reqwest::get(url("/readyz")).await.unwrap().status(), 200);
+    let asked = std::time::Instant::now();
+    server.terminate();
+    let mut saw_draining = false;
+    while asked.elapsed() < std::time::Duration::from_secs(10) {
+        let Ok(ready) = reqwest::get(url("/readyz")).await else { break };
+        if ready.status() == 503 {
+            let ready: Value = ready.json().await.unwrap();
+            assert_eq!(ready["checks"]["running"], "shutting down", "{ready}");
+            let page = reqwest::get(url("/")).await.unwrap();
+            assert_eq!(page.status(), 200, "draining, it still serves pages");
+            // Read whole: a page dropped halfway leaves its rendering to fail in the server's log.
+            assert!(page.text().await.unwrap().contains("<h1>gif-chat</h1>"));
+            saw_draining = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(saw_draining, "never said it was shutting down");
+    assert!(asked.elapsed() >= std::time::Duration::from_secs(3), "stopped before its drain period");
+    assert!(server.wait_for_exit(std::time::Duration::from_secs(10)), "did not stop after draining");
 }
 
 #[test]
@@ -164,16 +216,25 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
     assert!(acknowledged.iter().filter(|(_, before)| *before).count() > 10, "too little chat before the backup");
     assert!(printed.contains("0 missing"), "{printed}");
     assert!(!backup_dir.path().join("chat.db.partial").exists(), "the backup left its partial file");
+    // It holds the cookie key and the sessions: for its owner's eyes only.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    // Never written over what the server uses.
+    let live_db = app.config.data_dir.join("gif-chat.db");
+    let (ok, printed) = gif_chat(&app.config, &["backup", live_db.to_str().unwrap()]).await;
+    assert!(!ok && printed.contains("a database the server uses"), "{printed}");
+    let uploads = app.config.uploads_dir.to_str().unwrap();
+    let (ok, printed) = gif_chat(&app.config, &["backup", file.to_str().unwrap(), "--gifs", uploads]).await;
+    assert!(!ok && printed.contains("the uploads directory"), "{printed}");
 
     // Restored into a fresh data directory, a server on it has every message up to the snapshot, each GIF they
     // refer to, and Alice is still Alice (the sessions and the cookie key came along), owning her room.
     let restored_dir = tempfile::tempdir().unwrap();
-    let mut target = Config::for_dir(restored_dir.path(), common::site_root());
+    let target = Config::for_dir(restored_dir.path(), common::site_root());
     let (ok, printed) = gif_chat(&target, &["restore", file.to_str().unwrap(), "--gifs", gifs.to_str().unwrap()]).await;
     assert!(ok, "{printed}");
     let (again, printed) = gif_chat(&target, &["restore", file.to_str().unwrap()]).await;
     assert!(!again && printed.contains("does not overwrite"), "{printed}");
-    target.database_url = None;
     let restored = spawn_app_with(|config| {
         config.data_dir = target.data_dir.clone();
         config.uploads_dir = target.uploads_dir.clone();
@@ -210,15 +271,48 @@ async fn restore_refuses_what_is_not_a_sound_gif_chat_backup() {
     if common::on_postgres() {
         return;
     }
+    let app = spawn_app().await;
+    app.person().await.create_room("backed up", 5, "").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let target = Config::for_dir(dir.path(), common::site_root());
+    let backup = dir.path().join("backup.db");
+    assert!(gif_chat(&app.config, &["backup", backup.to_str().unwrap()]).await.0);
+    let target = Config::for_dir(&dir.path().join("restored"), common::site_root());
+    let restore = |file: std::path::PathBuf| {
+        let target = target.clone();
+        async move { gif_chat(&target, &["restore", file.to_str().unwrap()]).await }
+    };
+    /// A copy of the backup, changed by `sql`.
+    async fn tampered(backup: &Path, name: &str, sql: &str) -> std::path::PathBuf {
+        let copy = backup.with_file_name(name);
+        std::fs::copy(backup, &copy).unwrap();
+        let db = app::server::store::Db::open(&format!("sqlite://{}", copy.display()), 1).await.unwrap();
+        app::server::store::with_pool!(&db, |pool| sqlx::query(sql).execute(pool).await.map(drop)).unwrap();
+        db.close().await;
+        copy
+    }
+
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, b"not a database at all, just some text that goes on").unwrap();
-    let (ok, printed) = gif_chat(&target, &["restore", garbage.to_str().unwrap()]).await;
+    let (ok, printed) = restore(garbage).await;
     assert!(!ok, "{printed}");
-    let (ok, printed) = gif_chat(&target, &["restore", dir.path().join("absent.db").to_str().unwrap()]).await;
+    let (ok, printed) = restore(dir.path().join("absent.db")).await;
     assert!(!ok && printed.contains("no database at"), "{printed}");
-    assert!(!Path::new(&target.data_dir).join("gif-chat.db").exists(), "a refused restore left a database");
+    let newer = tampered(&backup, "newer.db", "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99991231000000, 'future', TRUE, X'00', 0)").await;
+    let (ok, printed) = restore(newer).await;
+    assert!(!ok && printed.contains("made by a newer gif-chat"), "{printed}");
+    let foreign = tampered(&backup, "foreign.db", "UPDATE _sqlx_migrations SET checksum = X'00'").await;
+    let (ok, printed) = restore(foreign).await;
+    assert!(!ok && printed.contains("is not a gif-chat database"), "{printed}");
+    assert!(!target.data_dir.join("gif-chat.db").exists(), "a refused restore left a database");
+
+    // A write-ahead log left in the data directory would be replayed into the restored file: refused too.
+    std::fs::create_dir_all(&target.data_dir).unwrap();
+    std::fs::write(target.data_dir.join("gif-chat.db-wal"), b"stale").unwrap();
+    let (ok, printed) = restore(backup.clone()).await;
+    assert!(!ok && printed.contains("gif-chat.db-wal exists"), "{printed}");
+    std::fs::remove_file(target.data_dir.join("gif-chat.db-wal")).unwrap();
+    let (ok, printed) = restore(backup).await;
+    assert!(ok && printed.contains("1 rooms"), "{printed}");
 }
 
 /// The samples of a Prometheus text page: `name{labels}` → value.
@@ -287,7 +381,16 @@ async fn metrics_count_a_short_chat_exactly() {
     assert_eq!(m("gif_chat_rate_limited_total{limit=\"sending\"}"), 1.0);
     assert_eq!(m("gif_chat_uploads_stored_total"), 1.0);
     assert_eq!(m("gif_chat_uploads_refused_total{reason=\"not_a_gif\"}"), 1.0);
-    assert!(m("gif_chat_db_pool_wait_seconds_count") >= 5.0, "each insert's wait for a connection is timed");
+    let committed: f64 = ["text", "whisper", "gif", "system"]
+        .iter()
+        .map(|kind| m(&format!("gif_chat_messages_committed_total{{kind=\"{kind}\"}}")))
+        .sum();
+    assert_eq!(m("gif_chat_db_pool_wait_seconds_count"), committed, "each insert's wait for a connection is timed");
+    for limit in ["uploading", "creating_rooms", "commands", "password_attempts"] {
+        assert_eq!(after[&format!("gif_chat_rate_limited_total{{limit=\"{limit}\"}}")], 0.0, "{limit}");
+    }
+    assert_eq!(after["gif_chat_feed_lag_recoveries_total"], 0.0);
+    assert_eq!(after["gif_chat_slow_clients_dropped_total"], 0.0);
     assert!(after["gif_chat_db_connections{state=\"idle\"}"] >= 1.0);
 
     // Bob closes his page: one live connection fewer.
@@ -394,9 +497,12 @@ async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets(
         "a sentence only people read",
         "a whispered aside",
         "holiday-photo-of-my-house",
-        &session,
     ] {
         assert!(!all.contains(secret), "the log holds {secret:?}");
+    }
+    // Nor the session cookie, nor any long piece of it (its id, its signature).
+    for piece in std::iter::once(session.as_str()).chain(session.split(|c: char| !c.is_ascii_alphanumeric())) {
+        assert!(piece.len() < 12 || !all.contains(piece), "the log holds the session cookie's {piece:?}");
     }
 
     // Each request's lines name it by an id of its own; so do a live connection's.
@@ -422,11 +528,20 @@ async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets(
 
     // The id goes back to the client (to quote when reporting a problem), and is always the server's own.
     let response = reqwest::Client::new()
-        .get(format!("http://{}/healthz", server.addr))
+        .get(format!("http://{}/", server.addr))
         .header("x-request-id", "forged-into-the-logs")
         .send()
         .await
         .unwrap();
     let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(id.len(), 36, "{id}");
+    let mut logged = String::new();
+    for _ in 0..50 {
+        logged = server.lines.lock().unwrap().join("\n");
+        if logged.contains(&id) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(logged.contains(&id) && !logged.contains("forged-into-the-logs"), "the request is logged by our id");
 }

@@ -98,6 +98,20 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// Every limit.
+    pub const ALL: [Limit; 10] = [
+        Limit::PasswordAttempts,
+        Limit::Sending,
+        Limit::Uploading,
+        Limit::UploadsAtOnce,
+        Limit::CreatingRooms,
+        Limit::NewVisitors,
+        Limit::Connections,
+        Limit::Commands,
+        Limit::Requests,
+        Limit::Busy,
+    ];
+
     /// Its name in metrics.
     pub fn label(self) -> &'static str {
         match self {

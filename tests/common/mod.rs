@@ -234,6 +234,24 @@ impl ServerProcess {
         ServerProcess { child, addr }
     }
 
+    /// Asks the process to stop, as a supervisor does (SIGTERM).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|status| status.success()), "sending SIGTERM");
+    }
+
+    /// Waits up to `patience` for the process to end; whether it did.
+    pub fn wait_for_exit(&mut self, patience: Duration) -> bool {
+        let deadline = std::time::Instant::now() + patience;
+        while std::time::Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// Kills the process at once (SIGKILL): no shutdown, nothing handed over.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

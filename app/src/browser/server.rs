@@ -20,6 +20,16 @@ pub fn random_uuid() -> Option<String> {
 
 pub async fn sleep_ms(_millis: u32) {}
 
+/// A page being rendered is not hidden.
+pub fn page_hidden() -> bool {
+    false
+}
+
+pub fn on_page_hidden_change(_changed: impl Fn(bool) + 'static) {}
+
+/// A page being rendered has no screen: nothing to match.
+pub fn on_media_change(_query: &'static str, _changed: impl Fn(bool) + 'static) {}
+
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }

@@ -47,6 +47,35 @@ pub fn repeat_every(period: std::time::Duration, tick: impl Fn() + 'static) {
     }
 }
 
+/// Whether the page is hidden (another tab in front, the window minimised).
+pub fn page_hidden() -> bool {
+    document().hidden()
+}
+
+/// Calls `changed` with whether the page is hidden each time that changes, while the calling component lives.
+pub fn on_page_hidden_change(changed: impl Fn(bool) + 'static) {
+    let listener = window_event_listener_untyped("visibilitychange", move |_| changed(document().hidden()));
+    on_cleanup(move || listener.remove());
+}
+
+/// Calls `changed` once hydrated, and then whenever it changes as the window is resized or turned, with whether
+/// the CSS media query `query` matches, while the calling component lives.
+pub fn on_media_change(query: &'static str, changed: impl Fn(bool) + 'static) {
+    let matches = move || window().match_media(query).ok().flatten().is_some_and(|list| list.matches());
+    let changed = Rc::new(changed);
+    let last = Rc::new(std::cell::Cell::new(None::<bool>));
+    let update = move || {
+        let now = matches();
+        if last.replace(Some(now)) != Some(now) {
+            changed(now);
+        }
+    };
+    let first = update.clone();
+    Effect::new(move |_| first());
+    let listener = window_event_listener(leptos::ev::resize, move |_| update());
+    on_cleanup(move || listener.remove());
+}
+
 pub fn now_millis() -> i64 {
     js_sys::Date::now() as i64
 }

@@ -22,9 +22,10 @@ use crate::server::address::ClientAddress;
 use crate::server::error::app_error_response;
 use crate::server::store::{Db, server_secret};
 
-/// Oklch lightness and chroma of identity colors (`--person-color` in style/main.css): dark enough for AA text
-/// contrast on every hue, colorful enough to tell hues apart. The unit test checks all 3,600 hues.
-const LIGHTNESS: f32 = 0.50;
+/// Oklch chroma of identity colors (`--person-color` in style/main.css): colorful enough to tell hues apart. Their
+/// lightness is the theme's (`--person-lightness`: dark on the light theme, light on the dark one); the chroma
+/// is the same in both, so two hues are as far apart in either theme. The unit tests check all 3,600 hues on
+/// every background of both themes.
 const CHROMA: f32 = 0.13;
 
 const SESSION_KEY: &str = "visitor";
@@ -172,21 +173,23 @@ fn mix(mut hash: u64) -> u64 {
 
 /// Below this Oklab distance two identity colors are too close to tell apart at a glance.
 ///
-/// All identity colors share lightness and chroma, so their distance is 2·C·sin(Δhue/2): 0.05 at C = 0.13 is a
+/// All identity colors of a theme share lightness and chroma, so their distance is 2·C·sin(Δhue/2), whatever the
+/// lightness (so in both themes): 0.05 at C = 0.13 is a
 /// hue difference of about 22°. A just-noticeable Oklab difference is about 0.02, but that is for large patches
 /// side by side; for a small swatch and colored name seen in passing, 2.5 times that is a fair line. Two random
 /// hues fall within 22° of each other with probability 44/360, about 1 in 8, so in a busy room it happens.
 pub const CLOSE_COLOR_DISTANCE: f32 = 0.05;
 
-/// An identity color in Oklch.
-fn identity_color(hue: Hue) -> Oklch {
-    Oklch::new(LIGHTNESS, CHROMA, hue.degrees())
+/// An identity color in Oklch, at a theme's lightness.
+fn identity_color(hue: Hue, lightness: f32) -> Oklch {
+    Oklch::new(lightness, CHROMA, hue.degrees())
 }
 
-/// Oklab distance between the identity colors of two hues.
+/// Oklab distance between the identity colors of two hues (the same in both themes).
 pub fn color_distance(a: Hue, b: Hue) -> f32 {
     use palette::color_difference::EuclideanDistance;
-    Oklab::from_color(identity_color(a)).distance(Oklab::from_color(identity_color(b)))
+    let lightness = 0.5;
+    Oklab::from_color(identity_color(a, lightness)).distance(Oklab::from_color(identity_color(b, lightness)))
 }
 
 /// For each person, a distinguishing mark if someone else in `people` could be mistaken for them (a color
@@ -244,21 +247,81 @@ mod tests {
     use palette::color_difference::Wcag21RelativeContrast;
     use palette::{Clamp, Srgb};
 
-    /// The page background (`--bg` in style/main.css).
-    const PAGE_BACKGROUND: (u8, u8, u8) = (0xfb, 0xfa, 0xf8);
+    /// The stylesheet: the themes' colors are read from it, so the tests check what browsers draw.
+    const STYLESHEET: &str = include_str!("../../../style/main.css");
 
-    /// About half the hues at this lightness and chroma lie a little outside sRGB. A browser draws them either by
-    /// clipping each channel (as here) or by reducing chroma at the same lightness; clipping is the worse of the
-    /// two for contrast (worst 5.0:1 against 5.4:1), so passing here passes there.
+    /// The custom properties (`--name: value;`) of the first `:root` block from `marker` on.
+    fn theme(marker: &str) -> std::collections::HashMap<&'static str, &'static str> {
+        let from = STYLESHEET.find(marker).expect("the theme's block");
+        let start = from + STYLESHEET[from..].find(":root {").expect("its :root");
+        let end = start + STYLESHEET[start..].find('}').expect("its end");
+        STYLESHEET[start..end]
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("--")?.split_once(':'))
+            .map(|(name, value)| (name, value.trim().trim_end_matches(';')))
+            .collect()
+    }
+
+    fn hex(value: &str) -> Srgb<f32> {
+        let channel = |at: usize| u8::from_str_radix(&value[at..at + 2], 16).expect("a #rrggbb color");
+        Srgb::new(channel(1), channel(3), channel(5)).into_format()
+    }
+
+    /// About half the hues at these lightnesses and chroma lie a little outside sRGB. A browser draws them either
+    /// by clipping each channel (as here) or by reducing chroma at the same lightness; clipping is the worse of
+    /// the two for contrast, so passing here passes there.
     #[test]
-    fn every_hue_reads_with_aa_contrast_on_the_page_background() {
-        let background: Srgb<f32> = Srgb::new(PAGE_BACKGROUND.0, PAGE_BACKGROUND.1, PAGE_BACKGROUND.2).into_format();
-        let mut worst = f32::MAX;
-        for tenth in 0..u32::from(Hue::STEPS) {
-            let drawn: Srgb<u8> = Srgb::from_color(identity_color(Hue::from_tenths(tenth))).clamp().into_format();
-            worst = worst.min(drawn.into_format::<f32>().relative_contrast(background));
+    fn every_hue_reads_with_aa_contrast_on_every_background_of_both_themes() {
+        assert!(STYLESHEET.contains(&format!("oklch(var(--person-lightness) {CHROMA} var(--person-hue))")));
+        for marker in [":root {", "@media (prefers-color-scheme: dark)"] {
+            let theme = theme(marker);
+            let lightness: f32 = theme["person-lightness"].parse().expect("a lightness");
+            // Where names are drawn in their color: the page, panels and cards, messages (others', one's own,
+            // whispers).
+            for background in ["bg", "surface", "message-bg", "mine-bg", "whisper-bg"] {
+                let background = hex(theme[background]);
+                let worst = (0..u32::from(Hue::STEPS))
+                    .map(|tenth| {
+                        let drawn: Srgb<u8> =
+                            Srgb::from_color(identity_color(Hue::from_tenths(tenth), lightness)).clamp().into_format();
+                        drawn.into_format::<f32>().relative_contrast(background)
+                    })
+                    .fold(f32::MAX, f32::min);
+                assert!(worst >= 4.5, "{marker}: worst contrast {worst} on {background:?} is below WCAG AA");
+            }
         }
-        assert!(worst >= 4.5, "worst contrast {worst} is below WCAG AA");
+    }
+
+    /// Every pair of text and background colors the themes use reads at WCAG AA.
+    #[test]
+    fn theme_colors_read_with_aa_contrast() {
+        let pairs = [
+            ("text", "bg"),
+            ("text", "surface"),
+            ("text", "message-bg"),
+            ("text", "mine-bg"),
+            ("text", "tag-bg"),
+            ("muted", "bg"),
+            ("muted", "surface"),
+            ("muted", "message-bg"),
+            ("muted", "mine-bg"),
+            ("accent", "bg"),
+            ("accent", "surface"),
+            ("accent-text", "accent"),
+            ("danger", "bg"),
+            ("danger", "surface"),
+            ("danger", "offline-bg"),
+            ("whisper-text", "whisper-bg"),
+            ("notice-text", "notice-bg"),
+            ("badge-text", "badge-bg"),
+        ];
+        for marker in [":root {", "@media (prefers-color-scheme: dark)"] {
+            let theme = theme(marker);
+            for (text, background) in pairs {
+                let contrast = hex(theme[text]).relative_contrast(hex(theme[background]));
+                assert!(contrast >= 4.5, "{marker}: --{text} on --{background} is {contrast}");
+            }
+        }
     }
 
     const PINNED: (&str, u32) = ("Rustic Gecko", 1969);

@@ -367,16 +367,13 @@ impl Limits {
         if !self.enabled {
             return Ok(None);
         }
-        self.counted((|| {
-            let held = self
-                .uploads_in_flight
-                .open(person.clone())
-                .ok_or(AppError::TooManyRequests { limit: Limit::UploadsAtOnce, retry_after: 1 })?;
-            self.check(&self.uploads, person, address, 1)?;
-            let mib = u32::try_from(bytes.div_ceil(1024 * 1024)).unwrap_or(u32::MAX).max(1);
-            self.check(&self.upload_mib, person, address, mib)?;
-            Ok(Some(UploadPermit { _held: held }))
-        })())
+        let held = self.uploads_in_flight.open(person.clone());
+        let held =
+            self.counted(held.ok_or(AppError::TooManyRequests { limit: Limit::UploadsAtOnce, retry_after: 1 }))?;
+        self.counted(self.check(&self.uploads, person, address, 1))?;
+        let mib = u32::try_from(bytes.div_ceil(1024 * 1024)).unwrap_or(u32::MAX).max(1);
+        self.counted(self.check(&self.upload_mib, person, address, mib))?;
+        Ok(Some(UploadPermit { _held: held }))
     }
 
     /// A new session for someone at `address` (their first action).

@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::error::AppError;
+use crate::error::{AppError, Limit};
 use crate::model::MessageKind;
 use crate::server::error::ServerError;
 
@@ -47,6 +47,10 @@ pub struct BuildLabels {
     pub version: String,
     pub commit: String,
 }
+
+/// Why uploads are refused, as counted (`uploads_refused{reason}`).
+const UPLOAD_REFUSALS: [&str; 8] =
+    ["too_large", "not_a_gif", "storage_full", "rate_limited", "stalled", "not_allowed", "bad_request", "error"];
 
 /// Every metric of one server. Each is a cheap handle (clone it to count from elsewhere).
 #[derive(Debug)]
@@ -94,9 +98,15 @@ impl Metrics {
             build_info: Family::default(),
         };
         metrics.register();
-        // Each kind from 0, so that a rate over the first message is right.
+        // Every label from 0, so that a rate over the first event is right.
         for kind in [MessageKind::Text, MessageKind::Gif, MessageKind::System, MessageKind::Whisper] {
             metrics.messages_committed.get_or_create(&KindLabel { kind: kind_label(kind) }).inc_by(0);
+        }
+        for reason in UPLOAD_REFUSALS {
+            metrics.uploads_refused.get_or_create(&ReasonLabel { reason }).inc_by(0);
+        }
+        for limit in Limit::ALL {
+            metrics.rate_limited.get_or_create(&LimitLabel { limit: limit.label() }).inc_by(0);
         }
         metrics
     }
@@ -189,15 +199,21 @@ impl Metrics {
     /// Counts a refusal, if `outcome` is one of a rate limit.
     pub fn count_refusal<T>(&self, outcome: &Result<T, AppError>) {
         if let Err(AppError::TooManyRequests { limit, .. }) = outcome {
-            self.rate_limited.get_or_create(&LimitLabel { limit: limit.label() }).inc();
+            self.rate_limited(*limit);
         }
+    }
+
+    /// Counts a refusal by `limit`.
+    pub fn rate_limited(&self, limit: Limit) {
+        self.rate_limited.get_or_create(&LimitLabel { limit: limit.label() }).inc();
     }
 
     /// The chat's database pool as it is now.
     pub fn set_pool(&self, size: u32, idle: usize) {
         let idle = idle as i64;
         self.db_connections.get_or_create(&StateLabel { state: "idle" }).set(idle);
-        self.db_connections.get_or_create(&StateLabel { state: "in_use" }).set(i64::from(size) - idle);
+        // Read apart from each other, the two can disagree for a moment.
+        self.db_connections.get_or_create(&StateLabel { state: "in_use" }).set((i64::from(size) - idle).max(0));
     }
 
     /// Everything, in Prometheus' text format.

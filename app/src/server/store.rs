@@ -71,7 +71,7 @@ impl Db {
     /// Brings the schema up to date with this database's migrations (`migrations/sqlite` or
     /// `migrations/postgres`: the same schema in each one's types and syntax, each append-only).
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        let migrator = migrator(matches!(self, Db::Postgres(_)));
+        let migrator = self.migrator();
         with_pool!(self, |pool| migrator.run(pool).await)
     }
 
@@ -81,13 +81,13 @@ impl Db {
         let applied: Vec<i64> = with_pool!(self, |pool| {
             sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await?
         });
-        let known = migrator(matches!(self, Db::Postgres(_)));
+        let known = self.migrator();
         Ok(known.iter().map(|migration| migration.version).filter(|version| !applied.contains(version)).collect())
     }
 
-    /// Whether the database answers a query.
-    pub async fn ping(&self) -> sqlx::Result<()> {
-        with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop))
+    /// This database's migrations.
+    fn migrator(&self) -> sqlx::migrate::Migrator {
+        migrator(matches!(self, Db::Postgres(_)))
     }
 
     /// Which database this is, for logs and messages.

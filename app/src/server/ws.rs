@@ -148,8 +148,7 @@ impl Connection {
                     match incoming {
                         Some(Ok(Message::Text(_))) if self.commands.as_ref().is_some_and(|bucket| bucket.check().is_err()) => {
                             // A page sends a command when it opens or changes rooms: this many is a loop or a bot.
-                            let refusal = Err::<(), _>(AppError::TooManyRequests { limit: Limit::Commands, retry_after: 1 });
-                            self.chat.metrics().count_refusal(&refusal);
+                            self.chat.metrics().rate_limited(Limit::Commands);
                             break End::Close(TRY_AGAIN_LATER, "too many commands, slow down");
                         }
                         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientCommand>(&text) {

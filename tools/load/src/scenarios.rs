@@ -467,18 +467,30 @@ pub async fn idle(options: &Options) -> anyhow::Result<Idle> {
     .await?;
     let total_connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(idle_footprint("bare", &server, rss_before, total_connect_secs, opened))
+}
+
+/// What the idle connections in `opened` (each with how long it took to open, in µs) cost the server, measured
+/// now against its memory before they came.
+fn idle_footprint<T>(
+    shape: &'static str,
+    server: &ServerProcess,
+    rss_before: u64,
+    total_connect_secs: f64,
+    opened: Vec<(T, u64)>,
+) -> Idle {
     let rss_after = server.rss_kib();
+    let connections = opened.len();
     let connect = Latencies(opened.iter().map(|(_, us)| *us).collect()).percentiles();
-    drop(opened);
-    Ok(Idle {
-        shape: "bare",
-        connections: count,
+    Idle {
+        shape,
+        connections,
         rss_before_kib: rss_before,
         rss_after_kib: rss_after,
-        rss_per_connection_kib: rss_after.saturating_sub(rss_before) as f64 / count as f64,
+        rss_per_connection_kib: rss_after.saturating_sub(rss_before) as f64 / connections.max(1) as f64,
         connect,
         total_connect_secs,
-    })
+    }
 }
 
 /// Idle connections as people really leave them: every connection joined to a room, one person (session) per
@@ -518,18 +530,7 @@ pub async fn idle_joined(options: &Options) -> anyhow::Result<Idle> {
     let total_connect_secs = started.elapsed().as_secs_f64();
     // Let the arrivals' announcements drain.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_after = server.rss_kib();
-    let connect = Latencies(opened.iter().map(|(_, us)| *us).collect()).percentiles();
-    drop(opened);
-    Ok(Idle {
-        shape: "joined",
-        connections: count,
-        rss_before_kib: rss_before,
-        rss_after_kib: rss_after,
-        rss_per_connection_kib: rss_after.saturating_sub(rss_before) as f64 / count as f64,
-        connect,
-        total_connect_secs,
-    })
+    Ok(idle_footprint("joined", &server, rss_before, total_connect_secs, opened))
 }
 
 #[derive(Debug, Serialize)]

@@ -2,6 +2,7 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
@@ -11,17 +12,30 @@ use super::message::MessageItem;
 use super::participants::{DeleteRoomButton, ParticipantPanel};
 use super::uploader::Uploader;
 use crate::api::earlier_messages;
+use crate::browser;
 use crate::components::PersonBadge;
 use crate::error::Refusal;
 use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::{Connection, use_live};
-use crate::model::{ChatMessage, Person, PersonId, RoomView};
+use crate::model::{ChatMessage, MessageKind, Person, PersonId, RoomView};
 
 /// Inserts a message in sequence order, ignoring one already there (live events and replies may both bring it).
-fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) {
+/// Says whether it was new.
+fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) -> bool {
     match messages.binary_search_by_key(&message.seq, |m| m.seq) {
-        Ok(_) => {}
-        Err(position) => messages.insert(position, message),
+        Ok(_) => false,
+        Err(position) => {
+            messages.insert(position, message);
+            true
+        }
+    }
+}
+
+/// The tab's title: the room's, with the count of messages that came while the page was hidden.
+fn tab_title(room: &str, unseen: u32) -> String {
+    match unseen {
+        0 => format!("{room} · gif-chat"),
+        n => format!("({n}) {room} · gif-chat"),
     }
 }
 
@@ -52,6 +66,15 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
         participants.with(|people| people.iter().find(|p| p.person.id == *id).and_then(|p| p.tag.clone()))
     };
 
+    // While the page is hidden, the tab's title counts what others say ("(3) Friday GIFs"), until the person is back.
+    let unseen_while_hidden = RwSignal::new(0u32);
+    browser::on_page_hidden_change(move |hidden| {
+        if !hidden {
+            unseen_while_hidden.set(0);
+        }
+    });
+    let title = room.title.clone();
+
     let live = use_live();
     // Set when the room sends the reader away (refused, removed); an effect does the navigation.
     let sent_away = RwSignal::new(None::<Refusal>);
@@ -67,7 +90,13 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
         move |event| match event {
             LiveEvent::Chat { message } if message.room_id == room_id => {
                 live_seq.update_value(|seq| *seq = (*seq).max(message.seq));
-                messages.update(|list| insert_message(list, message));
+                let from_someone_else = message.kind != MessageKind::System
+                    && message.author.as_ref().is_some_and(|author| me_id.with_value(|me| author.id != *me));
+                let mut new = false;
+                messages.update(|list| new = insert_message(list, message));
+                if new && from_someone_else && browser::page_hidden() {
+                    unseen_while_hidden.update(|count| *count += 1);
+                }
             }
             LiveEvent::Participants { room, people, version } if room == room_id => {
                 if version <= presence_version.get_value() {
@@ -128,7 +157,11 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
             let previous_height = log_ref.get_untracked().map(|log| log.scroll_height());
             if let Ok(page) = earlier_messages(room_id, first).await {
                 has_earlier.set(page.has_earlier);
-                messages.update(|list| page.messages.into_iter().for_each(|m| insert_message(list, m)));
+                messages.update(|list| {
+                    for message in page.messages {
+                        insert_message(list, message);
+                    }
+                });
                 // Keep the reader's place: what they were looking at stays where it was.
                 if let (Some(log), Some(previous)) = (log_ref.get_untracked(), previous_height) {
                     request_animation_frame(move || {
@@ -142,6 +175,7 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
 
     let connection = live.state();
     view! {
+        <Title text=move || tab_title(&title, unseen_while_hidden.get()) />
         <main class="page chat-page">
             <header class="chat-header">
                 <A href="/" attr:class="back">"← Rooms"</A>
@@ -161,7 +195,9 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
             <div class="chat-layout">
             <Uploader room_id>
                 <div class="log-wrap">
-                    <ol class="messages" role="log" aria-live="polite" aria-label="Messages" node_ref=log_ref on:scroll=on_scroll>
+                    // The live region wraps the list, which keeps its own role (a list of messages).
+                    <div class="log" role="log" aria-live="polite" aria-label="Messages">
+                    <ol class="messages" node_ref=log_ref on:scroll=on_scroll>
                         <Show when=move || has_earlier.get()>
                             <li class="earlier">
                                 <button type="button" class="button button-quiet" on:click=load_earlier disabled=move || loading_earlier.get()>
@@ -173,11 +209,14 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
                             <MessageItem message me=me_id.get_value() tag_of />
                         </For>
                     </ol>
+                    </div>
                     <button type="button" class="pill" hidden=move || !unseen.get() on:click=move |_| scroll_to_bottom()>
                         "New messages ↓"
                     </button>
                 </div>
-                <Composer room_id whisper_to on_sent=move |message| messages.update(|list| insert_message(list, message)) />
+                <Composer room_id whisper_to on_sent=move |message| messages.update(|list| {
+                    insert_message(list, message);
+                }) />
             </Uploader>
             <ParticipantPanel room_id participants me_id=me_id.get_value() i_am_owner whisper_to />
             </div>

@@ -83,12 +83,14 @@ pub fn Composer(
                 name="body"
                 rows="2"
                 maxlength=MessageBody::MAX_CHARS
-                placeholder="Write a message… (Enter sends, Shift+Enter for a new line)"
+                placeholder="Write a message…"
+                aria-describedby="composer-hint"
                 prop:value=move || draft.get()
                 on:input=move |event| draft.set(event_target_value(&event))
                 on:keydown=on_keydown
             ></textarea>
             <button type="submit" class="button" disabled=move || sending.get()>"Send"</button>
+            <p id="composer-hint" class="hint composer-hint">"Enter sends, Shift+Enter starts a new line."</p>
             <Show when=move || error.get().is_some()>
                 <p class="error" role="alert">{move || error.get()}</p>
             </Show>

@@ -7,6 +7,9 @@ use crate::browser;
 use crate::components::PersonBadge;
 use crate::model::{Participant, Person, PersonId, RoomId};
 
+/// The screens on which who is here is folded away (style/main.css lays the room out for them).
+const PHONE_WIDTH: &str = "(max-width: 720px)";
+
 /// Who is here: color, name, "you", the owner; whisper to anyone, and (for the owner) remove anyone.
 #[component]
 pub fn ParticipantPanel(
@@ -25,11 +28,19 @@ pub fn ParticipantPanel(
             }
         });
     };
+    // On a phone the conversation owns the screen: who is here folds into one line with the count, a tap away.
+    // Open as rendered (so before the WASM arrives, or without it, wide screens show the list), folded once
+    // hydrated on a narrow screen, and again whenever the screen becomes narrow; the person may unfold it.
+    let unfolded = RwSignal::new(true);
+    browser::on_media_change(PHONE_WIDTH, move |narrow| unfolded.set(!narrow));
     view! {
         <aside class="participants" aria-labelledby="participants-heading">
-            <h2 id="participants-heading">
-                "Here now " <span class="count">{move || format!("({})", participants.read().len())}</span>
-            </h2>
+            <details open=true prop:open=move || unfolded.get()>
+            <summary>
+                <h2 id="participants-heading">
+                    "Here now " <span class="count">{move || format!("({})", participants.read().len())}</span>
+                </h2>
+            </summary>
             <ul aria-live="polite">
                 <For each=move || participants.get() key=|p| (p.person.id.clone(), p.owner, p.tag.clone()) let:participant>
                     {
@@ -69,6 +80,7 @@ pub fn ParticipantPanel(
                     }
                 </For>
             </ul>
+            </details>
             <Show when=move || error.get().is_some()>
                 <p class="error" role="alert">{move || error.get()}</p>
             </Show>

@@ -61,8 +61,10 @@ pub fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
         >
             {children()}
             <div class="uploader">
-                <label for="gif-input" class="button button-quiet">"GIF"</label>
+                // The input is what the keyboard reaches (Tab, then Space or Enter opens the file picker); the label
+                // beside it is what people see, and shows the input's focus (style/main.css).
                 <input id="gif-input" class="visually-hidden" type="file" accept="image/gif" on:change=on_pick />
+                <label for="gif-input" class="button button-quiet">"GIF"</label>
                 <Show when=move || progress.get().is_some()>
                     <progress max="100" value=move || percent(progress.get()) aria-label="Uploading GIF"></progress>
                 </Show>

@@ -116,10 +116,9 @@ impl Chat {
             return Ok(());
         };
         if let Err(wait) = self.password_attempts.check(&person.id, address) {
+            self.metrics.rate_limited(Limit::PasswordAttempts);
             let retry_after = wait.as_secs() + 1;
-            let refusal = Err(AppError::TooManyRequests { limit: Limit::PasswordAttempts, retry_after });
-            self.metrics.count_refusal(&refusal);
-            return refusal.map_err(Into::into);
+            return Err(AppError::TooManyRequests { limit: Limit::PasswordAttempts, retry_after }.into());
         }
         if password.chars().count() > crate::domain::RoomPassword::MAX_CHARS
             || !passwords::verify(hash, password).await?
@@ -276,9 +275,11 @@ impl Chat {
         };
         // The ban is stored: from here on, no tab of theirs can rejoin. Now out of the room, at once, on every
         // process (the expulsion travels through the broker).
-        let after = presence::evict(&self.db, room, target, now_millis(), self.graces()).await?;
+        let after = presence::evict(&self.db, room, target, now_millis(), self.graces()).await;
         self.hub.expel(Topic::Room(room), &LiveEvent::Kicked { room }, target);
+        // Committed: announced whatever became of the eviction (its leave grace then takes them out).
         self.publish_message(&message);
+        let after = after?;
         if let Some(departures) = after {
             if let Some(successor) = &departures.new_owner {
                 self.announce_owner(room, successor).await;

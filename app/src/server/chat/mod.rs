@@ -75,6 +75,8 @@ pub struct Chat {
     /// Cancelled when the server begins to shut down: timers stop, live connections tell their clients to
     /// reconnect.
     stopping: CancellationToken,
+    /// Set when the server is about to shut down: it still serves, but is no longer ready.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 /// What a [`Chat`] holds in memory that grows with use: each is released when no longer needed. (Presence and
@@ -105,6 +107,7 @@ impl Chat {
             password_attempts: PasswordAttempts::default(),
             tasks: TaskTracker::new(),
             stopping,
+            draining: Default::default(),
         })
     }
 
@@ -190,36 +193,47 @@ impl Chat {
     }
 
     /// Whether this process can serve: each check by name, and what failed (in words fit for anyone who can reach
-    /// the server; the cause goes to the log). The database must answer within `patience` and hold this build's
-    /// schema, and uploads must be writable; a process that is shutting down is not ready either (a balancer
-    /// should stop sending it people).
+    /// the server; the cause goes to the log). The database must answer within `patience` with this build's
+    /// schema, and uploads must be writable (the checks run at once, so the answer takes `patience` at most); a
+    /// process that is draining or shutting down is not ready either (a balancer should stop sending it people).
     pub async fn readiness(&self, patience: Duration) -> Vec<(&'static str, Result<(), String>)> {
-        let database = match tokio::time::timeout(patience, self.db.ping()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "readiness: the database does not answer");
-                Err(format!("{} does not answer", self.db.kind()))
-            }
-            Err(_) => Err(format!("{} did not answer within {patience:?}", self.db.kind())),
-        };
-        let migrations = match &database {
-            Err(_) => Err("unknown while the database does not answer".to_owned()),
-            Ok(()) => match tokio::time::timeout(patience, self.db.pending_migrations()).await {
-                Ok(Ok(pending)) if pending.is_empty() => Ok(()),
-                Ok(Ok(pending)) => Err(format!("not applied: {pending:?}")),
+        let kind = self.db.kind();
+        let schema = async {
+            match tokio::time::timeout(patience, self.db.pending_migrations()).await {
+                Ok(Ok(pending)) if pending.is_empty() => (Ok(()), Ok(())),
+                Ok(Ok(pending)) => (Ok(()), Err(format!("not applied: {pending:?}"))),
                 Ok(Err(error)) => {
-                    tracing::warn!(%error, "readiness: the applied migrations could not be read");
-                    Err("the applied migrations could not be read".to_owned())
+                    tracing::warn!(%error, "readiness: the database does not answer");
+                    (Err(format!("{kind} does not answer")), Err("unknown".to_owned()))
                 }
-                Err(_) => Err(format!("the applied migrations could not be read within {patience:?}")),
-            },
+                Err(_) => (Err(format!("{kind} did not answer within {patience:?}")), Err("unknown".to_owned())),
+            }
         };
-        let uploads = self.uploads.probe_writable().map_err(|error| {
-            tracing::warn!(%error, "readiness: the uploads directory is not writable");
-            "the uploads directory is not writable".to_owned()
-        });
-        let running = if self.stopping.is_cancelled() { Err("shutting down".to_owned()) } else { Ok(()) };
+        let uploads = async {
+            let store = self.uploads.clone();
+            let probed = tokio::task::spawn_blocking(move || store.probe_writable()).await;
+            match probed {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "readiness: the uploads directory is not writable");
+                    Err("the uploads directory is not writable".to_owned())
+                }
+                Err(error) => Err(format!("the uploads probe failed: {error}")),
+            }
+        };
+        let ((database, migrations), uploads) = tokio::join!(schema, uploads);
+        let running = if self.draining.load(std::sync::atomic::Ordering::Relaxed) || self.stopping.is_cancelled() {
+            Err("shutting down".to_owned())
+        } else {
+            Ok(())
+        };
         vec![("database", database), ("migrations", migrations), ("uploads", uploads), ("running", running)]
+    }
+
+    /// Says this process is going away (its readiness fails) while it still serves everyone: a balancer that
+    /// probes it stops sending new people before [`Chat::begin_shutdown`].
+    pub fn begin_drain(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// This process's current name in the shared presence.

@@ -1,0 +1,200 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, test, type Page } from "@playwright/test";
+import { Person, TINY_GIF, uniqueTitle } from "./fixtures";
+
+// Pleasant for everyone (issue 14): dark mode, phones, the tab's title, an accessibility audit, the keyboard.
+
+/** axe-core's serious and critical findings on the page as it is now (WCAG 2.x A and AA rules). */
+async function seriousViolations(page: Page) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  return results.violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(" ")).join(", ")}`);
+}
+
+/** The background color `<body>` is drawn with. */
+function pageBackground(page: Page) {
+  return page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+}
+
+test("the pages follow the system's dark mode", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  expect(await pageBackground(alice.page)).toBe("rgb(251, 250, 248)");
+  await alice.page.emulateMedia({ colorScheme: "dark" });
+  expect(await pageBackground(alice.page)).toBe("rgb(19, 17, 23)");
+  // An identity color is drawn light on the dark theme (Oklch lightness 0.78), dark on the light one.
+  const nameLightness = () =>
+    alice.page.locator(".you .person").first().evaluate((element) => {
+      const color = getComputedStyle(element).color;
+      const numbers = color.match(/[\d.]+/g)!.map(Number);
+      if (color.startsWith("oklch(")) return numbers[0];
+      return (Math.max(...numbers.slice(0, 3)) + Math.min(...numbers.slice(0, 3))) / 2 / 255;
+    });
+  expect(await nameLightness()).toBeGreaterThan(0.5);
+  await alice.page.emulateMedia({ colorScheme: "light" });
+  expect(await nameLightness()).toBeLessThan(0.5);
+  await alice.close();
+});
+
+test("on a phone the conversation owns the screen and who is here is a tap away", async ({ browser }) => {
+  const title = uniqueTitle("Phone");
+  const alice = await Person.enter(browser);
+  await alice.createRoom(title);
+  const roomUrl = alice.page.url();
+
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const bob = new Person(context, await context.newPage());
+  await bob.page.goto(roomUrl);
+  await bob.expectInRoom(title);
+  const panel = bob.page.getByRole("complementary", { name: /Here now/ });
+  // Folded to one line that still counts who is here; the conversation and the composer are on screen.
+  await expect(panel.getByRole("heading", { name: "Here now (2)" })).toBeVisible();
+  await expect(panel.getByRole("list")).toBeHidden();
+  await expect(bob.messages()).toBeInViewport();
+  await expect(bob.page.getByLabel("Message", { exact: true })).toBeInViewport();
+  const panelHeight = await panel.evaluate((element) => element.getBoundingClientRect().height);
+  expect(panelHeight).toBeLessThan(60);
+  // One tap unfolds it.
+  await panel.locator("summary").tap();
+  await expect(panel.getByRole("list")).toBeVisible();
+  await expect(panel.getByRole("button", { name: /Whisper to/ })).toBeVisible();
+  // Nothing is wider than the screen.
+  await bob.send("a message long enough to wrap on a narrow phone screen, without making anything scroll sideways");
+  const overflow = await bob.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await bob.close();
+  await alice.close();
+});
+
+test("while the tab is hidden its title counts new messages, until the person is back", async ({ browser }) => {
+  const title = uniqueTitle("Tab");
+  const alice = await Person.enter(browser);
+  await alice.createRoom(title);
+  const bob = await Person.enter(browser);
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await expect(alice.page).toHaveTitle(`${title} · gif-chat`);
+
+  // Alice switches to another tab (the page's visibility as the browser reports it, then its event).
+  const setHidden = (hidden: boolean) =>
+    alice.page.evaluate((hidden) => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+      document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+    }, hidden);
+  await setHidden(true);
+  for (const text of ["one", "two", "three"]) await bob.send(text);
+  await expect(alice.messages().getByText("three")).toBeAttached();
+  await expect(alice.page).toHaveTitle(`(3) ${title} · gif-chat`);
+  await setHidden(false);
+  await expect(alice.page).toHaveTitle(`${title} · gif-chat`);
+  // Her own messages never count.
+  await setHidden(true);
+  await alice.send("mine");
+  await expect(alice.page).toHaveTitle(`${title} · gif-chat`);
+  await alice.close();
+  await bob.close();
+});
+
+test("axe finds no serious or critical violations, light and dark, wide and narrow", async ({ browser }) => {
+  const title = uniqueTitle("Audited");
+  const owner = await Person.enter(browser);
+  await owner.createRoom(title, { password: "audited secret" });
+  await owner.send("a message for the audit");
+  await owner.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
+  await expect(owner.messages().locator("img")).toBeVisible();
+  const roomUrl = owner.page.url();
+
+  for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+    for (const colorScheme of ["light", "dark"] as const) {
+      const context = await browser.newContext({ viewport, colorScheme });
+      const visitor = new Person(context, await context.newPage());
+      const where = `${viewport.width}px ${colorScheme}`;
+      await visitor.openRoomList();
+      expect(await seriousViolations(visitor.page), `room list, ${where}`).toEqual([]);
+      await visitor.page.getByRole("button", { name: "New room" }).click();
+      expect(await seriousViolations(visitor.page), `create form, ${where}`).toEqual([]);
+      await visitor.page.goto(roomUrl);
+      await expect(visitor.page.getByLabel("Password")).toBeVisible();
+      await visitor.waitForHydration();
+      expect(await seriousViolations(visitor.page), `password gate, ${where}`).toEqual([]);
+      await visitor.page.goto("/room/999999999");
+      await expect(visitor.page.getByRole("heading", { name: "Room not found" })).toBeVisible();
+      expect(await seriousViolations(visitor.page), `not found, ${where}`).toEqual([]);
+      await context.close();
+
+      await owner.page.setViewportSize(viewport);
+      await owner.page.emulateMedia({ colorScheme });
+      expect(await seriousViolations(owner.page), `a room, ${where}`).toEqual([]);
+    }
+  }
+  await owner.close();
+});
+
+test("with the keyboard alone a person creates a room, talks, sends a GIF, whispers and leaves", async ({ browser }) => {
+  const title = uniqueTitle("Keys");
+  const alice = await Person.enter(browser);
+  const page = alice.page;
+
+  /** Presses Tab until the focused element is `name`d so (an accessible name or label); its focus is visible. */
+  async function tabTo(name: RegExp) {
+    for (let presses = 0; presses < 60; presses++) {
+      if (presses > 0 || (await page.evaluate(() => document.activeElement === document.body))) {
+        await page.keyboard.press("Tab");
+      }
+      const focused = await page.evaluate(() => {
+        const element = document.activeElement as HTMLElement | null;
+        if (!element) return { name: "", visible: false };
+        const labelled = element.id ? document.querySelector(`label[for="${element.id}"]`)?.textContent : null;
+        const name = element.getAttribute("aria-label") ?? labelled ?? element.textContent ?? "";
+        // A visually hidden input shows its focus on its label (style/main.css).
+        const shown = element.classList.contains("visually-hidden") && labelled ? element.nextElementSibling! : element;
+        const style = getComputedStyle(shown);
+        return { name: name.trim(), visible: element.matches(":focus-visible") && style.outlineStyle !== "none" };
+      });
+      if (name.test(focused.name)) {
+        expect(focused.visible, `focus on ${focused.name} is visible`).toBe(true);
+        return;
+      }
+    }
+    throw new Error(`Tab never reached ${name}`);
+  }
+
+  await tabTo(/^New room$/);
+  await page.keyboard.press("Enter");
+  await tabTo(/^Title$/);
+  await page.keyboard.type(title);
+  await tabTo(/^Create room$/);
+  await page.keyboard.press("Enter");
+  await alice.expectInRoom(title);
+
+  const bob = await Person.enter(browser);
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  const bobName = await bob.name();
+
+  await tabTo(/^Message$/);
+  await page.keyboard.type("typed, never clicked");
+  await page.keyboard.press("Enter");
+  await expect(bob.messages().getByText("typed, never clicked")).toBeVisible();
+
+  await tabTo(/^GIF$/);
+  const chooser = page.waitForEvent("filechooser");
+  await page.keyboard.press("Space");
+  await (await chooser).setFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
+  await expect(bob.messages().locator("img")).toBeVisible();
+
+  await tabTo(new RegExp(`^Whisper to ${bobName}$`));
+  await page.keyboard.press("Enter");
+  await expect(page.getByText(`Whispering to ${bobName}`)).toBeVisible();
+  await tabTo(/^Message$/);
+  await page.keyboard.type("just between us");
+  await page.keyboard.press("Enter");
+  await expect(bob.messages().locator(".whisper").getByText("just between us")).toBeVisible();
+
+  await tabTo(/Rooms$/);
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/$/);
+  await alice.close();
+  await bob.close();
+});
