@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use app::server::store::{Db, migrator};
-use app::server::uploads::StoredName;
+use app::server::uploads::{StoredName, owner_of, still_of};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
@@ -130,24 +130,30 @@ async fn contents(db: &mut SqliteConnection) -> anyhow::Result<(BackupReport, BT
 
 /// Copies the GIFs named in `names` from `from` to `to` (each written beside, then renamed into place: a crash
 /// leaves no half file under a GIF's name), keeping those `to` has already.
+/// Each GIF's still (its first frame) goes with it where there is one (GIFs stored before stills were made have
+/// none until the server makes it).
 fn copy_gifs(names: &BTreeSet<String>, from: &Path, to: &Path) -> anyhow::Result<GifCopy> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let mut copy = GifCopy { referenced: names.len(), ..GifCopy::default() };
     for name in names {
-        let (source, target) = (from.join(name), to.join(name));
-        if target.is_file() {
-            continue;
-        }
-        if !source.is_file() {
+        if !from.join(name).is_file() && !to.join(name).is_file() {
             tracing::warn!(gif = %name, "a GIF the database refers to is not in {}", from.display());
             copy.missing += 1;
             continue;
         }
-        let partial = beside(&target, ".partial");
-        std::fs::copy(&source, &partial).with_context(|| format!("copying {}", source.display()))?;
-        std::fs::File::open(&partial)?.sync_all()?;
-        std::fs::rename(&partial, &target)?;
-        copy.copied += 1;
+        let mut copied = false;
+        for file in [still_of(name), name.clone()] {
+            let (source, target) = (from.join(&file), to.join(&file));
+            if target.is_file() || !source.is_file() {
+                continue;
+            }
+            let partial = beside(&target, ".partial");
+            std::fs::copy(&source, &partial).with_context(|| format!("copying {}", source.display()))?;
+            std::fs::File::open(&partial)?.sync_all()?;
+            std::fs::rename(&partial, &target)?;
+            copied = true;
+        }
+        copy.copied += usize::from(copied);
     }
     sync_dir(to)?;
     Ok(copy)
@@ -258,10 +264,11 @@ async fn complete_backup(
     sync_dir(file.parent().unwrap_or(Path::new(".")))?;
     if let Some(dir) = gifs {
         for entry in std::fs::read_dir(dir)? {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if StoredName::parse(&name).is_some() && !names.contains(&name) {
-                std::fs::remove_file(dir.join(&name))?;
-                report.gifs.removed += 1;
+            let file = entry?.file_name().to_string_lossy().into_owned();
+            if owner_of(&file).is_some_and(|owner| !names.contains(owner.as_str())) {
+                std::fs::remove_file(dir.join(&file))?;
+                // Counted once per GIF, not again for its still.
+                report.gifs.removed += usize::from(StoredName::parse(&file).is_some());
             }
         }
     }

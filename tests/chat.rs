@@ -333,8 +333,27 @@ async fn an_uploaded_gif_is_stored_served_and_announced() {
     let frames = gif::DecodeOptions::new().read_info(&served[..]).unwrap().into_iter().count();
     assert_eq!(frames, 3);
 
-    // Exactly one file: the stored GIF (no temporary debris).
-    assert_eq!(app.upload_files().len(), 1, "{:?}", app.upload_files());
+    // For people who asked for reduced motion, its first frame alone is stored beside it and served.
+    let still_url = format!("{}.still.gif", message.body.trim_end_matches(".gif"));
+    let still = app.get(&still_url).await;
+    assert_eq!(still.status(), 200);
+    assert_eq!(still.headers()["content-type"], "image/gif");
+    let still = still.bytes().await.unwrap();
+    assert_eq!(gif::DecodeOptions::new().read_info(&still[..]).unwrap().into_iter().count(), 1);
+
+    // Exactly two files: the stored GIF and its still (no temporary debris).
+    assert_eq!(app.upload_files().len(), 2, "{:?}", app.upload_files());
+
+    // Both go with the room.
+    alice.call::<()>("delete_room", &[("room", &room.id.to_string())]).await.unwrap();
+    for _ in 0..50 {
+        if app.upload_files().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.upload_files(), Vec::<std::path::PathBuf>::new());
+    assert_eq!(app.get(&still_url).await.status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,7 +412,7 @@ async fn an_empty_room_is_removed_after_the_grace_with_its_messages_and_files() 
     let (live, _) = alice.join(room.id).await;
     alice.upload(&room.id.to_string(), "cat.gif", make_gif(8, 1)).await.unwrap();
     alice.send(room.id, "bye").await.unwrap();
-    assert_eq!(app.upload_files().len(), 1);
+    assert_eq!(app.upload_files().len(), 2, "the GIF and its still");
     live.close().await;
 
     let removed = lobby

@@ -146,7 +146,7 @@ async fn uploads_are_limited_in_count_and_in_bytes() {
     let (passed, error, app) =
         upload_until_refused(|c| c.limit_uploads = "2/60s,100/1m,1000/1m".parse().unwrap()).await;
     assert_eq!((passed, error["limit"].as_str()), (2, Some("uploading")));
-    assert_eq!(app.upload_files().len(), 2, "a refused upload leaves nothing");
+    assert_eq!(app.upload_files().len(), 4, "two GIFs and their stills: a refused upload leaves nothing");
     // Each upload is charged its size in MiB, at least one: a bucket of 3 MiB takes three small GIFs.
     let (passed, error, _) =
         upload_until_refused(|c| c.limit_upload_mib = "3/60s,100/1m,1000/1m".parse().unwrap()).await;

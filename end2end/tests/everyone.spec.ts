@@ -96,6 +96,31 @@ test("while the tab is hidden its title counts new messages, until the person is
   await bob.close();
 });
 
+test("under reduced motion a GIF shows its still first frame and plays on request", async ({ browser }) => {
+  const title = uniqueTitle("Still");
+  const context = await browser.newContext({ reducedMotion: "reduce" });
+  const alice = new Person(context, await context.newPage());
+  await alice.openRoomList();
+  await alice.createRoom(title);
+  await alice.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
+  const gif = alice.messages().locator("img.gif");
+  const shown = () => gif.evaluate((img: HTMLImageElement) => img.complete && new URL(img.currentSrc).pathname);
+  await expect.poll(shown).toMatch(/^\/gif\/[0-9a-f]{32}\.still\.gif$/);
+  // The Play control is a toggle button, reached and pressed with the keyboard.
+  const play = alice.messages().getByRole("button", { name: /^Play GIF from / });
+  await expect(play).toHaveAttribute("aria-pressed", "false");
+  await play.press("Enter");
+  await expect(play).toHaveAttribute("aria-pressed", "true");
+  await expect.poll(shown).toMatch(/^\/gif\/[0-9a-f]{32}\.gif$/);
+  await play.press("Space");
+  await expect.poll(shown).toMatch(/\.still\.gif$/);
+  // Without the preference, GIFs play and there is nothing to press.
+  await alice.page.emulateMedia({ reducedMotion: "no-preference" });
+  await expect(play).toBeHidden();
+  await expect.poll(shown).toMatch(/^\/gif\/[0-9a-f]{32}\.gif$/);
+  await alice.close();
+});
+
 test("axe finds no serious or critical violations, light and dark, wide and narrow", async ({ browser }) => {
   const title = uniqueTitle("Audited");
   const owner = await Person.enter(browser);

@@ -22,14 +22,32 @@ pub fn has_gif_signature(first_six: &[u8]) -> bool {
     first_six == b"GIF87a" || first_six == b"GIF89a"
 }
 
-/// Decodes the GIF at `source` within `limits` and writes a clean re-encoding of it to `target`.
-pub fn reencode(source: &Path, target: &std::fs::File, limits: GifLimits) -> Result<(), GifError> {
+/// Decodes the GIF at `source` within `limits` and writes a clean re-encoding of it to `target`, and its first
+/// frame alone, still, to `still` (what people who asked their system for reduced motion see first).
+pub fn reencode(
+    source: &Path,
+    target: &std::fs::File,
+    still: &std::fs::File,
+    limits: GifLimits,
+) -> Result<(), GifError> {
     let input = std::fs::File::open(source)?;
-    reencode_stream(BufReader::new(input), BufWriter::new(target), limits)
+    reencode_stream(BufReader::new(input), BufWriter::new(target), BufWriter::new(still), limits)
 }
 
-/// The validator proper, over any reader and writer (so it can be tested and fuzzed in memory).
-pub fn reencode_stream(input: impl std::io::Read, output: impl Write, limits: GifLimits) -> Result<(), GifError> {
+/// Writes the still (first frame alone) of the GIF stored at `source` to `target`, for a GIF stored before stills
+/// were made.
+pub fn still(source: &Path, target: &std::fs::File, limits: GifLimits) -> Result<(), GifError> {
+    let input = std::fs::File::open(source)?;
+    reencode_stream(BufReader::new(input), std::io::sink(), BufWriter::new(target), limits)
+}
+
+/// The validator proper, over any reader and writers (so it can be tested and fuzzed in memory).
+pub fn reencode_stream(
+    input: impl std::io::Read,
+    output: impl Write,
+    still: impl Write,
+    limits: GifLimits,
+) -> Result<(), GifError> {
     let broken = |_| GifError::Rejected("That GIF is damaged or incomplete.".into());
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::Indexed);
@@ -46,6 +64,7 @@ pub fn reencode_stream(input: impl std::io::Read, output: impl Write, limits: Gi
     let mut encoder = gif::Encoder::new(output, width, height, &global_palette).map_err(encoding_failed)?;
     encoder.set_repeat(decoder.repeat()).map_err(encoding_failed)?;
 
+    let mut still = Some(gif::Encoder::new(still, width, height, &global_palette).map_err(encoding_failed)?);
     let mut frames = 0usize;
     let mut pixels = 0u64;
     while let Some(frame) = decoder.read_next_frame().map_err(broken)? {
@@ -62,7 +81,12 @@ pub fn reencode_stream(input: impl std::io::Read, output: impl Write, limits: Gi
         {
             return Err(GifError::Rejected("That GIF is damaged: a frame lies outside the picture.".into()));
         }
-        encoder.write_frame(frame).map_err(|_| GifError::Rejected("That GIF could not be re-encoded.".into()))?;
+        let failed = |_| GifError::Rejected("That GIF could not be re-encoded.".into());
+        encoder.write_frame(frame).map_err(failed)?;
+        if let Some(mut still) = still.take() {
+            still.write_frame(&gif::Frame { delay: 0, ..frame.clone() }).map_err(failed)?;
+            still.into_inner().map_err(encoding_failed)?.flush()?;
+        }
     }
     if frames == 0 {
         return Err(GifError::Rejected("That GIF has no picture in it.".into()));
@@ -103,16 +127,29 @@ mod tests {
         bytes
     }
 
+    fn clean_with_still(input: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let (mut output, mut still) = (Vec::new(), Vec::new());
+        reencode_stream(input, &mut output, &mut still, LIMITS)
+            .map(|()| (output, still))
+            .map_err(|error| error.to_string())
+    }
+
     fn clean(input: &[u8]) -> Result<Vec<u8>, String> {
-        let mut output = Vec::new();
-        reencode_stream(input, &mut output, LIMITS).map(|()| output).map_err(|error| error.to_string())
+        clean_with_still(input).map(|(output, _)| output)
+    }
+
+    fn frames(gif: &[u8]) -> Vec<gif::Frame<'static>> {
+        gif::DecodeOptions::new().read_info(gif).unwrap().into_iter().map(Result::unwrap).collect()
     }
 
     #[test]
-    fn a_valid_gif_comes_out_with_the_same_frames() {
-        let output = clean(&gif(16, 16, 3)).unwrap();
-        let frames: Vec<_> = gif::DecodeOptions::new().read_info(&output[..]).unwrap().into_iter().collect();
-        assert_eq!(frames.len(), 3);
+    fn a_valid_gif_comes_out_with_the_same_frames_and_a_still_of_the_first() {
+        let input = gif(16, 16, 3);
+        let (output, still) = clean_with_still(&input).unwrap();
+        assert_eq!(frames(&output).len(), 3);
+        let (still, first) = (frames(&still), &frames(&input)[0]);
+        assert_eq!(still.len(), 1, "a still is one frame");
+        assert_eq!((still[0].delay, &still[0].buffer), (0, &first.buffer), "the first frame's pixels");
     }
 
     #[test]

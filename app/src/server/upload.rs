@@ -22,7 +22,6 @@ use crate::server::address::ClientAddress;
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::gif::has_gif_signature;
 use crate::server::identity::Visitor;
-use crate::server::uploads::StoredName;
 
 /// Room for the multipart boundaries and part headers around the file itself.
 pub const MULTIPART_OVERHEAD: u64 = 16 * 1024;
@@ -130,12 +129,12 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// `GET /gif/:name`
+/// `GET /gif/:name`: a stored GIF (`<hex>.gif`) or its still (`<hex>.still.gif`).
 pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<String>, request: Request) -> Response {
-    let Some(name) = StoredName::parse(&name) else {
+    let Some(path) = state.chat.uploads().served_path(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let Ok(mut response) = ServeFile::new(state.chat.gif_path(&name)).oneshot(request).await;
+    let Ok(mut response) = ServeFile::new(path).oneshot(request).await;
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));

@@ -68,6 +68,25 @@ impl StoredName {
     pub fn url(&self) -> String {
         url_of(&self.0)
     }
+
+    /// The file name of its still (its first frame alone), stored beside it: `<hex>.still.gif`.
+    pub fn still(&self) -> String {
+        still_of(&self.0)
+    }
+}
+
+/// The still stored beside the GIF named `name` (a name [`StoredName::parse`] accepts).
+pub fn still_of(name: &str) -> String {
+    format!("{}.still.gif", name.trim_end_matches(".gif"))
+}
+
+/// The stored GIF a file of the uploads directory belongs to: itself, or the GIF a still is of. `None` for
+/// anything else (temporary files, strangers), which is never served.
+pub fn owner_of(file: &str) -> Option<StoredName> {
+    match file.strip_suffix(".still.gif") {
+        Some(stem) => StoredName::parse(&format!("{stem}.gif")),
+        None => StoredName::parse(file),
+    }
 }
 
 /// The URL path a stored GIF of this name is served at.
@@ -79,24 +98,24 @@ pub fn url_of(name: &str) -> String {
 /// [`Stored::keep`] says a row now points at it.
 #[must_use]
 pub struct Stored {
-    path: Option<PathBuf>,
+    /// The GIF's file and its still's, with their sizes.
+    files: Vec<(PathBuf, u64)>,
     pub name: StoredName,
-    size: u64,
     used: Arc<AtomicU64>,
 }
 
 impl Stored {
     pub fn keep(mut self) {
-        self.path = None;
+        self.files.clear();
     }
 }
 
 impl Drop for Stored {
     fn drop(&mut self) {
-        if let Some(path) = self.path.take()
-            && std::fs::remove_file(path).is_ok()
-        {
-            self.used.fetch_sub(self.size, Ordering::Relaxed);
+        for (path, size) in self.files.drain(..) {
+            if std::fs::remove_file(path).is_ok() {
+                self.used.fetch_sub(size, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -106,7 +125,7 @@ fn stored_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .flatten()
-        .filter(|entry| StoredName::parse(&entry.file_name().to_string_lossy()).is_some())
+        .filter(|entry| owner_of(&entry.file_name().to_string_lossy()).is_some())
         .filter_map(|entry| entry.metadata().ok())
         .map(|metadata| metadata.len())
         .sum()
@@ -158,10 +177,14 @@ impl UploadStore {
         probe.write_all(b"probe").map_err(ServerError::io("writing a probe file"))
     }
 
-    /// Stores a finished temporary file under a fresh name (an atomic rename), if its size fits: the quota is
-    /// reserved atomically, so concurrent uploads cannot overshoot it together.
-    pub fn store(&self, file: NamedTempFile) -> ServerResult<Stored> {
-        let size = file.as_file().metadata().map_err(ServerError::io("measuring an upload"))?.len();
+    /// Stores a finished temporary file and its still under a fresh name (each an atomic rename), if their
+    /// size fits: the quota is reserved atomically, so concurrent uploads cannot overshoot it together.
+    pub fn store(&self, file: NamedTempFile, still: NamedTempFile) -> ServerResult<Stored> {
+        let measure = |file: &NamedTempFile| {
+            file.as_file().metadata().map(|metadata| metadata.len()).map_err(ServerError::io("measuring an upload"))
+        };
+        let (gif_size, still_size) = (measure(&file)?, measure(&still)?);
+        let size = gif_size + still_size;
         self.ensure_room_for(size)?;
         let quota = self.space.quota;
         self.used
@@ -170,13 +193,21 @@ impl UploadStore {
             })
             .map_err(|_| AppError::StorageFull(QUOTA_REACHED.into()))?;
         let name = StoredName::fresh();
-        let path = self.dir.join(name.as_str());
-        if let Err(error) = file.persist(&path) {
-            // Nothing was stored: give the reservation back.
-            self.used.fetch_sub(size, Ordering::Relaxed);
-            return Err(ServerError::io("storing an upload")(error.error));
+        // From here the guard owns the reservation: what is not stored is given back when it drops.
+        let mut stored = Stored { files: Vec::new(), name, used: self.used.clone() };
+        let mut unstored = size;
+        for (file, target, file_size) in
+            [(still, stored.name.still(), still_size), (file, stored.name.as_str().to_owned(), gif_size)]
+        {
+            let path = self.dir.join(target);
+            if let Err(error) = file.persist(&path) {
+                self.used.fetch_sub(unstored, Ordering::Relaxed);
+                return Err(ServerError::io("storing an upload")(error.error));
+            }
+            unstored -= file_size;
+            stored.files.push((path, file_size));
         }
-        Ok(Stored { path: Some(path), name, size, used: self.used.clone() })
+        Ok(stored)
     }
 
     /// Where a stored GIF is on disk.
@@ -184,18 +215,42 @@ impl UploadStore {
         self.dir.join(name.as_str())
     }
 
+    /// Where a file the uploads directory serves (a stored GIF or its still) is on disk.
+    pub fn served_path(&self, file: &str) -> Option<PathBuf> {
+        owner_of(file).map(|_| self.dir.join(file))
+    }
+
+    /// The stored GIFs among `names` that have no still beside them (stored before stills were made).
+    pub fn without_still(&self, names: impl IntoIterator<Item = String>) -> Vec<StoredName> {
+        names
+            .into_iter()
+            .filter_map(|name| StoredName::parse(&name))
+            .filter(|name| self.path_of(name).is_file() && !self.dir.join(name.still()).exists())
+            .collect()
+    }
+
+    /// Stores `still` as the still of the stored GIF `name` (counted in the quota, but never refused for it:
+    /// it is a small part of a GIF already stored).
+    pub fn store_still(&self, name: &StoredName, still: NamedTempFile) -> ServerResult<()> {
+        let size = still.as_file().metadata().map_err(ServerError::io("measuring a still"))?.len();
+        still.persist(self.dir.join(name.still())).map_err(|error| ServerError::io("storing a still")(error.error))?;
+        self.used.fetch_add(size, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Removes the files of a deleted room's GIFs.
     pub async fn remove(&self, names: impl IntoIterator<Item = String>) {
         for name in names {
             let Some(name) = StoredName::parse(&name) else { continue };
-            let path = self.path_of(&name);
-            let size = tokio::fs::metadata(&path).await.map(|metadata| metadata.len()).unwrap_or(0);
-            match tokio::fs::remove_file(&path).await {
-                Ok(()) => {
-                    self.used.fetch_sub(size, Ordering::Relaxed);
+            for path in [self.path_of(&name), self.dir.join(name.still())] {
+                let size = tokio::fs::metadata(&path).await.map(|metadata| metadata.len()).unwrap_or(0);
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => {
+                        self.used.fetch_sub(size, Ordering::Relaxed);
+                    }
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => tracing::warn!(%error, path = %path.display(), "deleting a removed room's GIF"),
                 }
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                Err(error) => tracing::warn!(%error, path = %path.display(), "deleting a removed room's GIF"),
             }
         }
     }
@@ -218,12 +273,14 @@ impl UploadStore {
         let mut removed = 0;
         while let Ok(Some(entry)) = entries.next_entry().await {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let orphan = StoredName::parse(&name).is_some() && !referenced.contains(&name);
+            // A still goes with its GIF.
+            let orphan = owner_of(&name).is_some_and(|owner| !referenced.contains(owner.as_str()));
             if orphan
                 && entry.metadata().await.is_ok_and(|metadata| old(&metadata))
                 && tokio::fs::remove_file(entry.path()).await.is_ok()
             {
-                removed += 1;
+                // Counted once per GIF, not again for its still.
+                removed += usize::from(StoredName::parse(&name).is_some());
             }
         }
         self.used.store(stored_bytes(&self.dir), Ordering::Relaxed);
@@ -253,23 +310,29 @@ mod tests {
             "0123456789abcdef0123456789abcdef.gif.clean",
         ] {
             assert!(StoredName::parse(bad).is_none(), "{bad} would be served");
+            assert!(owner_of(bad).is_none(), "{bad} would be served");
         }
+        let still = "0123456789abcdef0123456789abcdef.still.gif";
+        assert_eq!(owner_of(still).unwrap().as_str(), "0123456789abcdef0123456789abcdef.gif");
+        assert_eq!(still_of("0123456789abcdef0123456789abcdef.gif"), still);
+        assert!(owner_of("../x.still.gif").is_none() && owner_of(".still.gif").is_none());
     }
 
     #[tokio::test]
     async fn a_stored_file_goes_unless_kept_and_the_sweep_removes_orphans_and_debris() {
         let dir = tempfile::tempdir().unwrap();
         let store = UploadStore::open(dir.path().to_owned(), StorageLimits { quota: u64::MAX, min_free: 0 }).unwrap();
-        let dropped = store.store(store.incoming().unwrap()).unwrap();
-        let dropped_path = store.path_of(&dropped.name);
-        assert!(dropped_path.exists());
+        let stored = || store.store(store.incoming().unwrap(), store.incoming().unwrap()).unwrap();
+        let dropped = stored();
+        let (dropped_path, dropped_still) = (store.path_of(&dropped.name), dir.path().join(dropped.name.still()));
+        assert!(dropped_path.exists() && dropped_still.exists());
         drop(dropped);
-        assert!(!dropped_path.exists(), "an unkept file is removed");
+        assert!(!dropped_path.exists() && !dropped_still.exists(), "an unkept file and its still are removed");
 
-        let kept = store.store(store.incoming().unwrap()).unwrap();
+        let kept = stored();
         let kept_name = kept.name.clone();
         kept.keep();
-        let orphan = store.store(store.incoming().unwrap()).unwrap();
+        let orphan = stored();
         let orphan_name = orphan.name.clone();
         orphan.keep();
         let debris = store.incoming().unwrap().keep().unwrap().1;
@@ -282,8 +345,13 @@ mod tests {
 
         let removed = store.sweep(referenced(), SystemTime::now() + std::time::Duration::from_secs(1)).await;
         assert_eq!(removed, 1);
-        assert!(store.path_of(&kept_name).exists());
-        assert!(!store.path_of(&orphan_name).exists());
+        assert!(store.path_of(&kept_name).exists() && dir.path().join(kept_name.still()).exists());
+        assert!(!store.path_of(&orphan_name).exists() && !dir.path().join(orphan_name.still()).exists());
         assert!(!debris.exists());
+
+        // A removed room's GIF goes with its still.
+        store.remove([kept_name.as_str().to_owned()]).await;
+        assert!(!store.path_of(&kept_name).exists() && !dir.path().join(kept_name.still()).exists());
+        assert_eq!(store.used(), 0);
     }
 }

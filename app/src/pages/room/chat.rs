@@ -33,10 +33,18 @@ fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) -> bool
 
 /// The tab's title: the room's, with the count of messages that came while the page was hidden.
 fn tab_title(room: &str, unseen: u32) -> String {
-    match unseen {
+    let title = match unseen {
         0 => format!("{room} · gif-chat"),
         n => format!("({n}) {room} · gif-chat"),
-    }
+    };
+    // leptos_meta writes the title into the server's HTML as it is (the browser then sets it as text): there,
+    // it must be escaped like any text, or a room named `</title>…` would write markup into the page.
+    if cfg!(feature = "ssr") { escape_text(&title) } else { title }
+}
+
+/// Text made safe to write between tags.
+fn escape_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// `on_resync` reloads the room (its history and participants) when the live channel says the page is too far
@@ -221,5 +229,13 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
             <ParticipantPanel room_id participants me_id=me_id.get_value() i_am_owner whisper_to />
             </div>
         </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_room_title_cannot_write_markup_into_the_page_title() {
+        assert_eq!(super::escape_text("</title><b>&amp;"), "&lt;/title&gt;&lt;b&gt;&amp;amp;");
     }
 }

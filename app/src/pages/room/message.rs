@@ -26,8 +26,7 @@ pub fn MessageItem(
             let style = author.hue.css_style();
             let author_id = author.id.clone();
             let content = if kind == MessageKind::Gif {
-                let alt = format!("GIF from {}", author.name);
-                view! { <img class="gif" src=body alt=alt loading="lazy" /> }.into_any()
+                view! { <Gif src=body alt=format!("GIF from {}", author.name) /> }.into_any()
             } else {
                 view! { <p class="body">{body}</p> }.into_any()
             };
@@ -48,5 +47,31 @@ pub fn MessageItem(
             }
             .into_any()
         }
+    }
+}
+
+/// A GIF in the log. For people who asked their system for reduced motion it shows its still (the first frame,
+/// made by the server when the GIF was uploaded), with a button that plays it; for everyone else it plays. The
+/// picture is chosen by the browser from a media query, so this holds before the page is live too.
+#[component]
+fn Gif(src: String, alt: String) -> impl IntoView {
+    let still = format!("{}.still.gif", src.trim_end_matches(".gif"));
+    let playing = RwSignal::new(false);
+    let label = format!("Play {alt}");
+    view! {
+        <div class="gif-frame">
+            <picture>
+                // Without this source the browser picks the animated GIF again.
+                <Show when=move || !playing.get()>
+                    <source srcset=still.clone() media="(prefers-reduced-motion: reduce)" />
+                </Show>
+                <img class="gif" src=src alt=alt loading="lazy" />
+            </picture>
+            <button type="button" class="gif-play link-button" aria-label=label
+                aria-pressed=move || playing.get().to_string()
+                on:click=move |_| playing.update(|playing| *playing = !*playing)>
+                "Play"
+            </button>
+        </div>
     }
 }

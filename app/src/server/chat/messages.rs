@@ -16,6 +16,7 @@ use crate::server::error::{ServerError, ServerResult};
 use crate::server::gif::{self, GifError};
 use crate::server::hub::Topic;
 use crate::server::metrics::Timer;
+use crate::server::uploads::StoredName;
 
 /// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
 static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
@@ -83,19 +84,19 @@ impl Chat {
         let chat = self.clone();
         self.tasks
             .spawn(async move {
-                let clean = chat.uploads.incoming()?;
+                let (clean, still) = (chat.uploads.incoming()?, chat.uploads.incoming()?);
                 let limits = chat.settings.gif;
                 let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
-                // The blocking task owns both temporary files: they go when it ends, whatever the outcome.
-                let clean = tokio::task::spawn_blocking(move || {
-                    gif::reencode(raw.path(), clean.as_file(), limits).map(|()| clean)
+                // The blocking task owns the temporary files: they go when it ends, whatever the outcome.
+                let (clean, still) = tokio::task::spawn_blocking(move || {
+                    gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map(|()| (clean, still))
                 })
                 .await?
                 .map_err(|error| match error {
                     GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
                     GifError::Io(source) => ServerError::Io { context: "re-encoding a GIF", source },
                 })?;
-                let stored = chat.uploads.store(clean)?;
+                let stored = chat.uploads.store(clean, still)?;
                 let message = NewMessage {
                     kind: MessageKind::Gif,
                     author: Some(&admission.person().id),
@@ -110,6 +111,28 @@ impl Chat {
                 Ok(message)
             })
             .await?
+    }
+
+    /// Makes the stills of stored GIFs that have none, one at a time, until done or the server stops.
+    pub(super) async fn make_stills(&self, names: Vec<StoredName>) {
+        let count = names.len();
+        for name in names {
+            if self.stopping.is_cancelled() {
+                return;
+            }
+            let (uploads, limits) = (self.uploads.clone(), self.settings.gif);
+            let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
+            let made = tokio::task::spawn_blocking(move || -> Result<(), String> {
+                let still = uploads.incoming().map_err(|error| error.to_string())?;
+                gif::still(&uploads.path_of(&name), still.as_file(), limits).map_err(|error| error.to_string())?;
+                uploads.store_still(&name, still).map_err(|error| error.to_string())
+            })
+            .await;
+            if let Err(error) = made.map_err(|error| error.to_string()).and_then(|made| made) {
+                tracing::warn!(%error, "making the still of a stored GIF");
+            }
+        }
+        tracing::info!(count, "made the stills of GIFs stored without one");
     }
 
     /// Commits a message and pushes it to everyone who may see it.

@@ -30,7 +30,7 @@ use crate::server::identity::person;
 use crate::server::limits::Limits;
 use crate::server::passwords;
 use crate::server::settings::{GifLimits, Settings};
-use crate::server::uploads::{StoredName, UploadStore};
+use crate::server::uploads::UploadStore;
 
 pub use membership::{Admission, Joined};
 
@@ -141,11 +141,17 @@ impl Chat {
     }
 
     /// Removes upload files no message points at, older than [`UPLOAD_SWEEP_AGE`].
-    async fn sweep_uploads(&self) -> ServerResult<()> {
+    /// Then, in the background, makes the stills of GIFs stored before stills were made.
+    async fn sweep_uploads(self: &Arc<Self>) -> ServerResult<()> {
         let referenced: HashSet<String> = db::gif_files(&self.db).await?.into_iter().collect();
-        let swept = self.uploads.sweep(referenced, std::time::SystemTime::now() - UPLOAD_SWEEP_AGE).await;
+        let swept = self.uploads.sweep(referenced.clone(), std::time::SystemTime::now() - UPLOAD_SWEEP_AGE).await;
         if swept > 0 {
             tracing::info!(swept, "removed GIF files no message points at");
+        }
+        let without_still = self.uploads.without_still(referenced);
+        if !without_still.is_empty() {
+            let chat = self.clone();
+            self.tasks.spawn(async move { chat.make_stills(without_still).await });
         }
         Ok(())
     }
@@ -412,11 +418,6 @@ impl Chat {
 
     pub fn uploads(&self) -> &UploadStore {
         &self.uploads
-    }
-
-    /// Where a stored GIF is on disk (for serving it).
-    pub fn gif_path(&self, name: &StoredName) -> std::path::PathBuf {
-        self.uploads.path_of(name)
     }
 
     /// A room as anyone sees it on the list (no per-person unread information).
