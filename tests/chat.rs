@@ -334,7 +334,7 @@ async fn an_uploaded_gif_is_stored_served_and_announced() {
     assert_eq!(frames, 3);
 
     // For people who asked for reduced motion, its first frame alone is stored beside it and served.
-    let still_url = format!("{}.still.gif", message.body.trim_end_matches(".gif"));
+    let still_url = app::model::still_of(&message.body);
     let still = app.get(&still_url).await;
     assert_eq!(still.status(), 200);
     assert_eq!(still.headers()["content-type"], "image/gif");
@@ -343,6 +343,14 @@ async fn an_uploaded_gif_is_stored_served_and_announced() {
 
     // Exactly two files: the stored GIF and its still (no temporary debris).
     assert_eq!(app.upload_files().len(), 2, "{:?}", app.upload_files());
+
+    // A GIF stored before stills were made gets its still when it is first asked for.
+    let still_file = app.config.uploads_dir.join(still_url.trim_start_matches("/gif/"));
+    std::fs::remove_file(&still_file).unwrap();
+    let remade = app.get(&still_url).await;
+    assert_eq!(remade.status(), 200);
+    assert_eq!(remade.bytes().await.unwrap(), still, "the same first frame, made again");
+    assert!(still_file.is_file());
 
     // Both go with the room.
     alice.call::<()>("delete_room", &[("room", &room.id.to_string())]).await.unwrap();

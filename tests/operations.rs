@@ -257,6 +257,9 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
     let mut gifs_seen = 0;
     for (kind, body) in messages.values() {
         if *kind == MessageKind::Gif {
+            // Its still came along (not made again on demand).
+            let still = app::model::still_of(body.trim_start_matches("/gif/"));
+            assert!(restored.config.uploads_dir.join(&still).is_file(), "{still} was not restored");
             let response = restored.get(body).await;
             assert_eq!(response.status(), 200, "{body}");
             assert_eq!(&response.bytes().await.unwrap()[..6], b"GIF89a");

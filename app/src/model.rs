@@ -180,3 +180,10 @@ pub struct MessagePage {
 
 /// How many messages a page of history holds (first render and every "Load earlier").
 pub const PAGE_SIZE: i64 = 50;
+
+/// The still (first frame alone) of a stored GIF, by the GIF's file name or URL: `…/<hex>.gif` → `…/<hex>.still.gif`.
+/// The server makes it when the GIF is uploaded (or when it is first asked for, for GIFs stored before); people
+/// who asked their system for reduced motion see it instead of the animation.
+pub fn still_of(gif: &str) -> String {
+    format!("{}.still.gif", gif.strip_suffix(".gif").unwrap_or(gif))
+}

@@ -34,11 +34,40 @@ pub fn reencode(
     reencode_stream(BufReader::new(input), BufWriter::new(target), BufWriter::new(still), limits)
 }
 
-/// Writes the still (first frame alone) of the GIF stored at `source` to `target`, for a GIF stored before stills
-/// were made.
+/// Writes the still (first frame alone) of the GIF stored at `source` (validated when it was stored) to
+/// `target`, for a GIF stored before stills were made: only its first frame is decoded.
 pub fn still(source: &Path, target: &std::fs::File, limits: GifLimits) -> Result<(), GifError> {
-    let input = std::fs::File::open(source)?;
-    reencode_stream(BufReader::new(input), std::io::sink(), BufWriter::new(target), limits)
+    let (mut decoder, width, height, palette) = open(BufReader::new(std::fs::File::open(source)?), limits)?;
+    let frame = decoder.read_next_frame().map_err(damaged)?.ok_or_else(no_picture)?;
+    let mut still = gif::Encoder::new(BufWriter::new(target), width, height, &palette).map_err(encoding_failed)?;
+    still.write_frame(&gif::Frame { delay: 0, ..frame.clone() }).map_err(encoding_failed)?;
+    still.into_inner().map_err(encoding_failed)?.flush()?;
+    Ok(())
+}
+
+fn damaged<E>(_: E) -> GifError {
+    GifError::Rejected("That GIF is damaged or incomplete.".into())
+}
+
+fn no_picture() -> GifError {
+    GifError::Rejected("That GIF has no picture in it.".into())
+}
+
+/// A decoder for `input` within `limits` (indexed colors, memory bounded), and the picture's size and palette.
+type Opened<R> = (gif::Decoder<R>, u16, u16, Vec<u8>);
+fn open<R: std::io::Read>(input: R, limits: GifLimits) -> Result<Opened<R>, GifError> {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    // Bounds the buffer any single frame may need, whatever the file claims.
+    let max_pixels = u64::from(limits.max_side) * u64::from(limits.max_side);
+    options.set_memory_limit(gif::MemoryLimit::Bytes(std::num::NonZeroU64::new(max_pixels.max(1)).unwrap()));
+    let decoder = options.read_info(input).map_err(damaged)?;
+    let (width, height) = (decoder.width(), decoder.height());
+    if width == 0 || height == 0 || width > limits.max_side || height > limits.max_side {
+        return Err(GifError::Rejected(format!("A GIF may be at most {0}×{0} pixels.", limits.max_side)));
+    }
+    let palette = decoder.global_palette().map(<[u8]>::to_vec).unwrap_or_default();
+    Ok((decoder, width, height, palette))
 }
 
 /// The validator proper, over any reader and writers (so it can be tested and fuzzed in memory).
@@ -48,26 +77,14 @@ pub fn reencode_stream(
     still: impl Write,
     limits: GifLimits,
 ) -> Result<(), GifError> {
-    let broken = |_| GifError::Rejected("That GIF is damaged or incomplete.".into());
-    let mut options = gif::DecodeOptions::new();
-    options.set_color_output(gif::ColorOutput::Indexed);
-    // Bounds the buffer any single frame may need, whatever the file claims.
-    let max_pixels = u64::from(limits.max_side) * u64::from(limits.max_side);
-    options.set_memory_limit(gif::MemoryLimit::Bytes(std::num::NonZeroU64::new(max_pixels.max(1)).unwrap()));
-    let mut decoder = options.read_info(input).map_err(broken)?;
-
-    let (width, height) = (decoder.width(), decoder.height());
-    if width == 0 || height == 0 || width > limits.max_side || height > limits.max_side {
-        return Err(GifError::Rejected(format!("A GIF may be at most {0}×{0} pixels.", limits.max_side)));
-    }
-    let global_palette = decoder.global_palette().map(<[u8]>::to_vec).unwrap_or_default();
+    let (mut decoder, width, height, global_palette) = open(input, limits)?;
     let mut encoder = gif::Encoder::new(output, width, height, &global_palette).map_err(encoding_failed)?;
     encoder.set_repeat(decoder.repeat()).map_err(encoding_failed)?;
 
     let mut still = Some(gif::Encoder::new(still, width, height, &global_palette).map_err(encoding_failed)?);
     let mut frames = 0usize;
     let mut pixels = 0u64;
-    while let Some(frame) = decoder.read_next_frame().map_err(broken)? {
+    while let Some(frame) = decoder.read_next_frame().map_err(damaged)? {
         frames += 1;
         if frames > limits.max_frames {
             return Err(GifError::Rejected(format!("A GIF may have at most {} frames.", limits.max_frames)));
@@ -89,7 +106,7 @@ pub fn reencode_stream(
         }
     }
     if frames == 0 {
-        return Err(GifError::Rejected("That GIF has no picture in it.".into()));
+        return Err(no_picture());
     }
     let mut output = encoder.into_inner().map_err(encoding_failed)?;
     output.flush()?;

@@ -22,6 +22,7 @@ use crate::server::address::ClientAddress;
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::gif::has_gif_signature;
 use crate::server::identity::Visitor;
+use crate::server::uploads::owner_of;
 
 /// Room for the multipart boundaries and part headers around the file itself.
 pub const MULTIPART_OVERHEAD: u64 = 16 * 1024;
@@ -134,6 +135,12 @@ pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<Str
     let Some(path) = state.chat.uploads().served_path(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // A GIF stored before stills were made gets its still when it is first asked for.
+    if let Some(gif) = owner_of(&name).filter(|gif| gif.as_str() != name && !path.exists())
+        && let Err(error) = state.chat.make_still(&gif).await
+    {
+        tracing::warn!(%error, "making the still of a stored GIF");
+    }
     let Ok(mut response) = ServeFile::new(path).oneshot(request).await;
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         let headers = response.headers_mut();

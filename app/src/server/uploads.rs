@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use tempfile::NamedTempFile;
 
 use crate::error::AppError;
+pub use crate::model::still_of;
 use crate::server::error::{ServerError, ServerResult};
 
 /// Where uploads are written before they are validated. Never served: served names are plain `<hex>.gif`.
@@ -75,11 +76,6 @@ impl StoredName {
     }
 }
 
-/// The still stored beside the GIF named `name` (a name [`StoredName::parse`] accepts).
-pub fn still_of(name: &str) -> String {
-    format!("{}.still.gif", name.trim_end_matches(".gif"))
-}
-
 /// The stored GIF a file of the uploads directory belongs to: itself, or the GIF a still is of. `None` for
 /// anything else (temporary files, strangers), which is never served.
 pub fn owner_of(file: &str) -> Option<StoredName> {
@@ -114,10 +110,15 @@ impl Drop for Stored {
     fn drop(&mut self) {
         for (path, size) in self.files.drain(..) {
             if std::fs::remove_file(path).is_ok() {
-                self.used.fetch_sub(size, Ordering::Relaxed);
+                give_back(&self.used, size);
             }
         }
     }
+}
+
+/// Takes `bytes` off the count of stored bytes, never below zero (a sweep may have recounted them meanwhile).
+fn give_back(used: &AtomicU64, bytes: u64) {
+    let _ = used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| Some(used.saturating_sub(bytes)));
 }
 
 /// Bytes the stored GIFs in `dir` take.
@@ -201,7 +202,7 @@ impl UploadStore {
         {
             let path = self.dir.join(target);
             if let Err(error) = file.persist(&path) {
-                self.used.fetch_sub(unstored, Ordering::Relaxed);
+                give_back(&self.used, unstored);
                 return Err(ServerError::io("storing an upload")(error.error));
             }
             unstored -= file_size;
@@ -215,27 +216,29 @@ impl UploadStore {
         self.dir.join(name.as_str())
     }
 
+    /// Where the still of a stored GIF is on disk.
+    pub fn still_path(&self, name: &StoredName) -> PathBuf {
+        self.dir.join(name.still())
+    }
+
     /// Where a file the uploads directory serves (a stored GIF or its still) is on disk.
     pub fn served_path(&self, file: &str) -> Option<PathBuf> {
         owner_of(file).map(|_| self.dir.join(file))
     }
 
-    /// The stored GIFs among `names` that have no still beside them (stored before stills were made).
-    pub fn without_still(&self, names: impl IntoIterator<Item = String>) -> Vec<StoredName> {
-        names
-            .into_iter()
-            .filter_map(|name| StoredName::parse(&name))
-            .filter(|name| self.path_of(name).is_file() && !self.dir.join(name.still()).exists())
-            .collect()
-    }
-
-    /// Stores `still` as the still of the stored GIF `name` (counted in the quota, but never refused for it:
-    /// it is a small part of a GIF already stored).
+    /// Stores `still` as the still of the stored GIF `name`, unless one is there already (counted in the quota,
+    /// but never refused for it: it is a small part of a GIF already stored).
     pub fn store_still(&self, name: &StoredName, still: NamedTempFile) -> ServerResult<()> {
         let size = still.as_file().metadata().map_err(ServerError::io("measuring a still"))?.len();
-        still.persist(self.dir.join(name.still())).map_err(|error| ServerError::io("storing a still")(error.error))?;
-        self.used.fetch_add(size, Ordering::Relaxed);
-        Ok(())
+        match still.persist_noclobber(self.dir.join(name.still())) {
+            Ok(_) => {
+                self.used.fetch_add(size, Ordering::Relaxed);
+                Ok(())
+            }
+            // Another request made it meanwhile.
+            Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(error) => Err(ServerError::io("storing a still")(error.error)),
+        }
     }
 
     /// Removes the files of a deleted room's GIFs.
@@ -245,9 +248,7 @@ impl UploadStore {
             for path in [self.path_of(&name), self.dir.join(name.still())] {
                 let size = tokio::fs::metadata(&path).await.map(|metadata| metadata.len()).unwrap_or(0);
                 match tokio::fs::remove_file(&path).await {
-                    Ok(()) => {
-                        self.used.fetch_sub(size, Ordering::Relaxed);
-                    }
+                    Ok(()) => give_back(&self.used, size),
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                     Err(error) => tracing::warn!(%error, path = %path.display(), "deleting a removed room's GIF"),
                 }

@@ -33,13 +33,10 @@ fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) -> bool
 
 /// The tab's title: the room's, with the count of messages that came while the page was hidden.
 fn tab_title(room: &str, unseen: u32) -> String {
-    let title = match unseen {
+    match unseen {
         0 => format!("{room} · gif-chat"),
         n => format!("({n}) {room} · gif-chat"),
-    };
-    // leptos_meta writes the title into the server's HTML as it is (the browser then sets it as text): there,
-    // it must be escaped like any text, or a room named `</title>…` would write markup into the page.
-    if cfg!(feature = "ssr") { escape_text(&title) } else { title }
+    }
 }
 
 /// Text made safe to write between tags.
@@ -183,7 +180,12 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
 
     let connection = live.state();
     view! {
-        <Title text=move || tab_title(&title, unseen_while_hidden.get()) />
+        // leptos_meta writes the title into the server's HTML as it is (the browser then sets it as text): there it
+        // is escaped like any text, or a room named `</title>…` would write markup into the page.
+        <Title text=move || {
+            let text = tab_title(&title, unseen_while_hidden.get());
+            if cfg!(feature = "ssr") { escape_text(&text) } else { text }
+        } />
         <main class="page chat-page">
             <header class="chat-header">
                 <A href="/" attr:class="back">"← Rooms"</A>
@@ -204,7 +206,9 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
             <Uploader room_id>
                 <div class="log-wrap">
                     // The live region wraps the list, which keeps its own role (a list of messages).
-                    <div class="log" role="log" aria-live="polite" aria-label="Messages">
+                    // Busy while a page of older messages comes in: they are history, not news to announce.
+                    <div class="log" role="log" aria-live="polite" aria-label="Messages"
+                        aria-busy=move || loading_earlier.get().to_string()>
                     <ol class="messages" node_ref=log_ref on:scroll=on_scroll>
                         <Show when=move || has_earlier.get()>
                             <li class="earlier">

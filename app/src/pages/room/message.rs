@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::components::{LocalTime, PersonBadge};
-use crate::model::{ChatMessage, MessageKind, PersonId};
+use crate::model::{ChatMessage, MessageKind, PersonId, still_of};
 
 #[component]
 pub fn MessageItem(
@@ -55,7 +55,7 @@ pub fn MessageItem(
 /// picture is chosen by the browser from a media query, so this holds before the page is live too.
 #[component]
 fn Gif(src: String, alt: String) -> impl IntoView {
-    let still = format!("{}.still.gif", src.trim_end_matches(".gif"));
+    let still = still_of(&src);
     let playing = RwSignal::new(false);
     let label = format!("Play {alt}");
     view! {

@@ -7,7 +7,7 @@ use crate::browser;
 use crate::components::PersonBadge;
 use crate::model::{Participant, Person, PersonId, RoomId};
 
-/// The screens on which who is here is folded away (style/main.css lays the room out for them).
+/// The screens on which who is here is folded away (the same width as the phone layout in style/main.css).
 const PHONE_WIDTH: &str = "(max-width: 720px)";
 
 /// Who is here: color, name, "you", the owner; whisper to anyone, and (for the owner) remove anyone.
@@ -28,20 +28,21 @@ pub fn ParticipantPanel(
             }
         });
     };
-    // On a phone the conversation owns the screen: who is here folds into one line with the count, a tap away.
-    // Open as rendered (so before the WASM arrives, or without it, wide screens show the list), folded once
-    // hydrated on a narrow screen, and again whenever the screen becomes narrow; the person may unfold it.
+    // On a phone the conversation owns the screen: who is here folds into one line with the count, a tap away
+    // (a disclosure button in the heading, so the heading stays a heading). Unfolded as rendered (so before the
+    // WASM arrives, or without it, the list shows), folded once hydrated on a narrow screen, and again whenever
+    // the screen becomes narrow; the person may unfold it.
     let unfolded = RwSignal::new(true);
     browser::on_media_change(PHONE_WIDTH, move |narrow| unfolded.set(!narrow));
     view! {
         <aside class="participants" aria-labelledby="participants-heading">
-            <details open=true prop:open=move || unfolded.get()>
-            <summary>
-                <h2 id="participants-heading">
+            <h2 id="participants-heading">
+                <button type="button" class="disclosure" aria-expanded=move || unfolded.get().to_string()
+                    aria-controls="participant-list" on:click=move |_| unfolded.update(|open| *open = !*open)>
                     "Here now " <span class="count">{move || format!("({})", participants.read().len())}</span>
-                </h2>
-            </summary>
-            <ul aria-live="polite">
+                </button>
+            </h2>
+            <ul id="participant-list" aria-live="polite" hidden=move || !unfolded.get()>
                 <For each=move || participants.get() key=|p| (p.person.id.clone(), p.owner, p.tag.clone()) let:participant>
                     {
                         let Participant { person, owner, tag } = participant;
@@ -80,7 +81,6 @@ pub fn ParticipantPanel(
                     }
                 </For>
             </ul>
-            </details>
             <Show when=move || error.get().is_some()>
                 <p class="error" role="alert">{move || error.get()}</p>
             </Show>

@@ -113,26 +113,25 @@ impl Chat {
             .await?
     }
 
-    /// Makes the stills of stored GIFs that have none, one at a time, until done or the server stops.
-    pub(super) async fn make_stills(&self, names: Vec<StoredName>) {
-        let count = names.len();
-        for name in names {
-            if self.stopping.is_cancelled() {
-                return;
+    /// Makes the still of the stored GIF `name` if it has none (a GIF stored before stills were made): when it is
+    /// first asked for.
+    pub async fn make_still(&self, name: &StoredName) -> ServerResult<()> {
+        let (uploads, limits, name) = (self.uploads.clone(), self.settings.gif, name.clone());
+        let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(move || {
+            if uploads.still_path(&name).exists() || !uploads.path_of(&name).is_file() {
+                return Ok(());
             }
-            let (uploads, limits) = (self.uploads.clone(), self.settings.gif);
-            let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
-            let made = tokio::task::spawn_blocking(move || -> Result<(), String> {
-                let still = uploads.incoming().map_err(|error| error.to_string())?;
-                gif::still(&uploads.path_of(&name), still.as_file(), limits).map_err(|error| error.to_string())?;
-                uploads.store_still(&name, still).map_err(|error| error.to_string())
-            })
-            .await;
-            if let Err(error) = made.map_err(|error| error.to_string()).and_then(|made| made) {
-                tracing::warn!(%error, "making the still of a stored GIF");
-            }
-        }
-        tracing::info!(count, "made the stills of GIFs stored without one");
+            let still = uploads.incoming()?;
+            gif::still(&uploads.path_of(&name), still.as_file(), limits).map_err(|error| match error {
+                GifError::Rejected(message) => {
+                    ServerError::Io { context: "making a still", source: std::io::Error::other(message) }
+                }
+                GifError::Io(source) => ServerError::Io { context: "making a still", source },
+            })?;
+            uploads.store_still(&name, still)
+        })
+        .await?
     }
 
     /// Commits a message and pushes it to everyone who may see it.

@@ -141,17 +141,11 @@ impl Chat {
     }
 
     /// Removes upload files no message points at, older than [`UPLOAD_SWEEP_AGE`].
-    /// Then, in the background, makes the stills of GIFs stored before stills were made.
-    async fn sweep_uploads(self: &Arc<Self>) -> ServerResult<()> {
+    async fn sweep_uploads(&self) -> ServerResult<()> {
         let referenced: HashSet<String> = db::gif_files(&self.db).await?.into_iter().collect();
-        let swept = self.uploads.sweep(referenced.clone(), std::time::SystemTime::now() - UPLOAD_SWEEP_AGE).await;
+        let swept = self.uploads.sweep(referenced, std::time::SystemTime::now() - UPLOAD_SWEEP_AGE).await;
         if swept > 0 {
             tracing::info!(swept, "removed GIF files no message points at");
-        }
-        let without_still = self.uploads.without_still(referenced);
-        if !without_still.is_empty() {
-            let chat = self.clone();
-            self.tasks.spawn(async move { chat.make_stills(without_still).await });
         }
         Ok(())
     }
