@@ -280,22 +280,41 @@ async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactl
     const COUNT: i64 = 4000;
     let body = "x".repeat(1990);
     let author = alice.me().clone();
-    let sends = (0..COUNT).map(|n| {
-        let (chat, author) = (app.chat.clone(), author.clone());
-        let body = app::domain::MessageBody::parse(&format!("{n:04} {body}")).unwrap();
-        async move { chat.send_text(room.id, &author, body, None, None).await.unwrap() }
-    });
-    futures_util::stream::iter(sends).buffer_unordered(8).collect::<Vec<_>>().await;
+    let send_all = |numbers: std::ops::Range<i64>| {
+        let sends = numbers.map(|n| {
+            let (chat, author) = (app.chat.clone(), author.clone());
+            let body = app::domain::MessageBody::parse(&format!("{n:04} {body}")).unwrap();
+            async move { chat.send_text(room.id, &author, body, None, None).await.unwrap() }
+        });
+        futures_util::stream::iter(sends).buffer_unordered(8).collect::<Vec<_>>()
+    };
+    // Carol arrives three quarters of the way in, when Bob's socket is long full: the list that says so is gone
+    // from his feed (a thousand messages come after it) when he reads.
+    send_all(0..COUNT * 3 / 4).await;
+    let carol = app.person().await;
+    let (_carol_live, _) = carol.join(room.id).await;
+    send_all(COUNT * 3 / 4..COUNT).await;
 
-    // Now he reads: every message, once, in order, though most never fitted in his feed.
-    let mut texts = Vec::new();
+    // Now he reads: every message, once, in order, though most never fitted in his feed; and who is here.
+    // (Every message, Carol's arrival among them, for the sequence; the texts, for what was said.)
+    let (mut messages, mut texts, mut here) = (Vec::new(), Vec::new(), (0, Vec::new()));
     while texts.len() < COUNT as usize {
-        let message = slow.next_chat().await;
-        if message.kind == app::model::MessageKind::Text {
-            texts.push(message);
+        match slow.next().await.expect("the connection closed") {
+            LiveEvent::Chat { message } => {
+                if message.kind == app::model::MessageKind::Text {
+                    texts.push(message.clone());
+                }
+                messages.push(message);
+            }
+            LiveEvent::Participants { people, version, .. } if version > here.0 => here = (version, people),
+            _ => {}
         }
     }
-    assert!(texts.windows(2).all(|w| w[1].seq == w[0].seq + 1), "a gap or a duplicate");
+    let here: Vec<_> = here.1.iter().map(|p| p.person.id.clone()).collect();
+    assert!(here.contains(&carol.me().id), "Bob was never told Carol is here: {here:?}");
+    let after_bob_joined = messages.iter().skip_while(|m| m.kind == app::model::MessageKind::System);
+    let seqs: Vec<i64> = after_bob_joined.map(|m| m.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "a gap or a duplicate");
     let mut numbers: Vec<i64> = texts.iter().map(|m| m.body[..4].parse().unwrap()).collect();
     numbers.sort();
     assert_eq!(numbers, (0..COUNT).collect::<Vec<_>>(), "every message, once");

@@ -352,8 +352,8 @@ impl Connection {
         }
     }
 
-    /// The connection fell behind the broadcast buffer. Rooms catch up from the database, so nothing is lost;
-    /// the room list gets a fresh snapshot.
+    /// The connection fell behind the broadcast buffer. Rooms catch up from the database (messages, and who is
+    /// here), so nothing is lost; the room list gets a fresh snapshot.
     async fn recover_from_lag(&mut self, sink: &mut Sink) -> Result<(), End> {
         self.chat.note_lag();
         match self.subscription {
@@ -363,6 +363,14 @@ impl Connection {
                     send_event(sink, &LiveEvent::Kicked { room: id }).await?;
                     self.subscription = Subscription::None;
                     return Ok(());
+                }
+                // So may participant lists: send the current one (the client drops it if it has a newer one).
+                match self.chat.participants_now(id).await {
+                    Ok(Some((people, version))) => {
+                        send_event(sink, &LiveEvent::Participants { room: id, people, version }).await?
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, room = %id, "reading who is here after a lag"),
                 }
                 let current = self.chat.last_seq(id).await.ok().flatten().unwrap_or(0);
                 self.catch_up(current, sink).await

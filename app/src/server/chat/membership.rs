@@ -251,6 +251,12 @@ impl Chat {
         self.hub.publish(Topic::Lobby, &LiveEvent::RoomOwner { id: room, owner: owner.clone() });
     }
 
+    /// Who is in the room now, with the presence version of that list (`None` if the room is gone): for a
+    /// connection that may have missed the lists published meanwhile.
+    pub async fn participants_now(&self, room: RoomId) -> ServerResult<Option<(Vec<Participant>, u64)>> {
+        Ok(presence::snapshot(&self.db, room).await?.map(|snapshot| (participants(&snapshot), snapshot.version)))
+    }
+
     /// Tells the room lists how many people are in the room, and the room who they are, as of `snapshot`.
     fn announce(&self, room: RoomId, snapshot: &Snapshot) {
         let version = snapshot.version;
