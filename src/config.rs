@@ -75,6 +75,11 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_LEASE_SECS", default_value_t = defaults::PRESENCE_LEASE_SECS)]
     pub presence_lease_secs: f64,
 
+    /// Seconds after which a visit renews a session (each renewal is a write; a session expires 30 days after its
+    /// last renewal). For tests.
+    #[arg(long, env = "SESSION_RENEW_SECS", default_value_t = 86_400.0, hide = true)]
+    pub session_renew_secs: f64,
+
     /// Seconds between deletions of expired sessions (a session expires after 30 days without a visit).
     #[arg(long, env = "SESSION_CLEANUP_SECS", default_value_t = defaults::SESSION_CLEANUP_SECS)]
     pub session_cleanup_secs: f64,

@@ -92,7 +92,10 @@ impl Server {
         let sessions = connect_sessions(config).await?;
         adopt_sessions_from_chat_database(&db, &sessions).await.context("moving the sessions to their database")?;
         let session_store = Sessions::new(sessions.clone());
-        let identities = Identities::load(&db, config.behind_tls()).await.context("loading the cookie key")?;
+        let identities = Identities::load(&db, config.behind_tls())
+            .await
+            .context("loading the cookie key")?
+            .renewing_sessions_every(Duration::from_secs_f64(config.session_renew_secs.clamp(0.0, 30.0 * 86_400.0)));
 
         let hash_file = assets::hash_file(&config.site_root);
         let leptos_options = LeptosOptions::builder()
@@ -117,11 +120,13 @@ impl Server {
         // Behind TLS the cookie is `Secure` and `__Host-` prefixed (the browser then refuses it from plain HTTP
         // or for another path or subdomain); plain-HTTP development must keep working without.
         let tls = config.behind_tls();
-        // A session holds one thing, written once: the visitor's id. So every instance may keep the sessions it
-        // has seen in memory (until they expire) and a request needs no database read to know its visitor;
-        // new sessions are written through to the database, where every other instance finds them. This holds
-        // only while sessions never change and are deleted only when expired (as the cache drops them then too):
-        // a logout or a revocation would need the cache gone, or a short time-to-live.
+        // A session holds one thing: the visitor's id (and when a visit last renewed it, at most daily, which is
+        // what extends its 30 days). So every instance may keep the sessions it has seen in memory (until they
+        // expire) and a request needs no database read to know its visitor; new and renewed sessions are written
+        // through to the database, where every other instance finds them. Another instance's copy of a renewed
+        // session only has an older expiry: it drops the copy then, and reads the renewed one. This holds only
+        // while the id never changes and sessions are deleted only when expired (as the cache drops them then
+        // too): a logout or a revocation would need the cache gone, or a short time-to-live.
         let cached_sessions = CachingSessionStore::new(MokaStore::new(Some(SESSIONS_CACHED)), session_store.clone());
         let session_layer = SessionManagerLayer::new(cached_sessions)
             .with_name(if tls { "__Host-gif_chat_session" } else { "gif_chat_session" })
@@ -241,12 +246,8 @@ impl Server {
         if let Some(listener) = self.metrics {
             let (router, stopping) = (metrics::router(chat.clone()), chat.stopping());
             tracing::info!("metrics at http://{}/metrics", listener.local_addr()?);
-            tokio::spawn(async move {
-                let serving = axum::serve(listener, router).with_graceful_shutdown(stopping.cancelled_owned());
-                if let Err(error) = serving.await {
-                    tracing::error!(%error, "serving metrics");
-                }
-            });
+            // Served like the public port (a client must send its headers in time), until the shutdown begins.
+            tokio::spawn(connections::serve(listener, router, self.header_timeout, stopping.cancelled_owned()));
         }
         let (stopping, drain) = (chat.clone(), self.drain);
         let shutdown = async move {

@@ -229,3 +229,30 @@ async fn client_files_without_precompressed_variants_are_compressed_as_sent_but_
     assert_eq!(answer.status(), 200);
     assert!(answer.headers().get("content-encoding").is_none());
 }
+
+/// The expiry of the only stored session, as the database writes it.
+async fn session_expiry(app: &common::TestApp) -> String {
+    let sql = if common::on_postgres() {
+        "SELECT expiry_date::text FROM tower_sessions.session"
+    } else {
+        "SELECT CAST(expiry_date AS TEXT) FROM tower_sessions"
+    };
+    with_pool!(&app.sessions_db().await, |pool| sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
+}
+
+/// tower-sessions extends a session only when it changes; a visit renews it (at most once per period, a day by
+/// default), so it lasts 30 days after the last visit, not after the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_renews_the_session_at_most_once_per_period() {
+    for (period, renewed) in [(0.0, true), (86_400.0, false)] {
+        let app = common::spawn_app_with(|config| config.session_renew_secs = period).await;
+        let alice = app.person().await;
+        let room = alice.create_room("renewals", 5, "").await.unwrap();
+        let made = session_expiry(&app).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        alice.room_page(room.id).await;
+        let after = session_expiry(&app).await;
+        assert_eq!(after > made, renewed, "period {period}: {made} -> {after}");
+        assert_eq!(app.session_rows().await, 1);
+    }
+}

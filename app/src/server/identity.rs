@@ -34,6 +34,10 @@ const SESSION_KEY: &str = "visitor";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredVisitor {
     id: String,
+    /// When the session was last renewed (Unix seconds; 0 for sessions made before renewals). A session expires
+    /// 30 days after it last changed, so a visit renews it, at most once per [`Identities`]' renewal period.
+    #[serde(default)]
+    renewed: i64,
 }
 
 /// The visitor of the current request, put into the request's extensions by [`visitor_layer`].
@@ -60,6 +64,8 @@ pub struct Identities {
     key: Key,
     /// Behind TLS the cookie is `Secure` and `__Host-` prefixed, like the session's.
     secure: bool,
+    /// How long after its last renewal a visit renews a session (one write per visitor per period at most).
+    renew_after: std::time::Duration,
 }
 
 /// How long a reader's visitor cookie lasts after their last visit (the same as a session's inactivity expiry).
@@ -67,7 +73,12 @@ const VISITOR_COOKIE_DAYS: i64 = 30;
 
 impl Identities {
     pub fn new(key: Key, secure: bool) -> Identities {
-        Identities { key, secure }
+        Identities { key, secure, renew_after: std::time::Duration::from_secs(86_400) }
+    }
+
+    /// Visits renew a session at most once per `period` (a day by default).
+    pub fn renewing_sessions_every(self, period: std::time::Duration) -> Identities {
+        Identities { renew_after: period, ..self }
     }
 
     /// Loads the cookie-signing key from the database, making it on the first start. Instances starting together
@@ -121,7 +132,18 @@ pub async fn visitor_layer(
 ) -> Response {
     let acts = *request.method() != Method::GET && *request.method() != Method::HEAD;
     let (id, renew_cookie) = match session.get::<StoredVisitor>(SESSION_KEY).await {
-        Ok(Some(stored)) => (stored.id, false),
+        Ok(Some(stored)) => {
+            // Reading a session does not extend it (tower-sessions counts only changes): a visit renews it, so it
+            // expires 30 days after the last visit, not after the first.
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if now.saturating_sub(stored.renewed) >= state.identities.renew_after.as_secs() as i64 {
+                let renewed = StoredVisitor { id: stored.id.clone(), renewed: now };
+                if let Err(error) = session.insert(SESSION_KEY, &renewed).await {
+                    tracing::warn!(%error, "renewing a session");
+                }
+            }
+            (stored.id, false)
+        }
         Ok(None) => {
             let id = state.identities.carried_id(request.headers()).unwrap_or_else(new_visitor_id);
             if acts {
@@ -130,7 +152,8 @@ pub async fn visitor_layer(
                 if let Err(error) = state.chat.limits().new_session(address) {
                     return app_error_response(error);
                 }
-                if let Err(error) = session.insert(SESSION_KEY, &StoredVisitor { id: id.clone() }).await {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                if let Err(error) = session.insert(SESSION_KEY, &StoredVisitor { id: id.clone(), renewed: now }).await {
                     tracing::error!(%error, "storing a new visitor in the session");
                     return app_error_response(AppError::Unavailable);
                 }
