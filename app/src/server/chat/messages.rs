@@ -32,49 +32,42 @@ impl Chat {
         to: Option<PersonId>,
         client_id: Option<ClientMessageId>,
     ) -> ServerResult<ChatMessage> {
+        // Timed from here to the acknowledgement (only sends that succeed count).
         let timer = Timer::start();
-        let sent = self.send_text_now(room, author, body, to, client_id).await;
+        let sent = async {
+            if let Some(recipient) = &to {
+                self.admit_poster(room, author).await?;
+                if *recipient == author.id {
+                    return Err(AppError::Invalid("Whisper to someone else.".into()).into());
+                }
+                if !super::presence::is_present(&self.db, room, recipient).await? {
+                    return Err(AppError::Invalid("That person is not in this room any more.".into()).into());
+                }
+            }
+            // Admission to post is checked by the insert itself (the room exists, the author is in it and not
+            // banned): a send is one statement. If it inserts nothing, admission says why.
+            let message = NewMessage {
+                kind: if to.is_some() { MessageKind::Whisper } else { MessageKind::Text },
+                author: Some(&author.id),
+                recipient: to.as_ref(),
+                body: body.as_str(),
+                client_id: client_id.as_ref().map(ClientMessageId::as_str),
+                author_present: true,
+            };
+            match self.post(room, message).await {
+                Err(ServerError::Client(AppError::Refused(_))) => {
+                    self.admit_poster(room, author).await?;
+                    // Admitted now, so not at the moment of the insert: in again since.
+                    Err(Refusal::NotPresent.into())
+                }
+                posted => posted,
+            }
+        }
+        .await;
         if sent.is_ok() {
             timer.observe(&self.metrics.send_seconds);
         }
         sent
-    }
-
-    async fn send_text_now(
-        self: &Arc<Self>,
-        room: RoomId,
-        author: &Person,
-        body: MessageBody,
-        to: Option<PersonId>,
-        client_id: Option<ClientMessageId>,
-    ) -> ServerResult<ChatMessage> {
-        if let Some(recipient) = &to {
-            self.admit_poster(room, author).await?;
-            if *recipient == author.id {
-                return Err(AppError::Invalid("Whisper to someone else.".into()).into());
-            }
-            if !super::presence::is_present(&self.db, room, recipient).await? {
-                return Err(AppError::Invalid("That person is not in this room any more.".into()).into());
-            }
-        }
-        // Admission to post is checked by the insert itself (the room exists, the author is in it and not
-        // banned): a send is one statement. If it inserts nothing, admission says why.
-        let message = NewMessage {
-            kind: if to.is_some() { MessageKind::Whisper } else { MessageKind::Text },
-            author: Some(&author.id),
-            recipient: to.as_ref(),
-            body: body.as_str(),
-            client_id: client_id.as_ref().map(ClientMessageId::as_str),
-            author_present: true,
-        };
-        match self.post(room, message).await {
-            Err(ServerError::Client(AppError::Refused(_))) => {
-                self.admit_poster(room, author).await?;
-                // Admitted now, so not at the moment of the insert: in again since.
-                Err(Refusal::NotPresent.into())
-            }
-            posted => posted,
-        }
     }
 
     /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF. Runs to
