@@ -78,7 +78,7 @@ async function send(page, text) {
 
 const title = "Friday GIFs";
 const alice = await person();
-await alice.getByRole("button", { name: "New room" }).click();
+await alice.locator("summary", { hasText: "New room" }).click();
 await alice.getByLabel("Title").fill(title);
 await alice.getByRole("button", { name: "Create room" }).click();
 await alice.waitForURL(/\/room\/\d+$/);

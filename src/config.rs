@@ -70,6 +70,11 @@ pub struct Config {
     #[arg(long, env = "LEAVE_GRACE_SECS", default_value_t = defaults::LEAVE_GRACE_SECS)]
     pub leave_grace_secs: f64,
 
+    /// Seconds someone without JavaScript (a plain form post, so no live connection) counts as present in a room
+    /// after posting to it.
+    #[arg(long, env = "VISIT_SECS", default_value_t = defaults::VISIT_SECS)]
+    pub visit_secs: f64,
+
     /// Seconds a server process's presence lease lasts (renewed every second). When a process crashes, the others
     /// stop counting its people within this, plus the leave grace, plus a second.
     #[arg(long, env = "PRESENCE_LEASE_SECS", default_value_t = defaults::PRESENCE_LEASE_SECS)]
@@ -253,6 +258,7 @@ impl Config {
         Settings {
             room_grace: Duration::from_secs_f64(self.room_grace_secs.max(0.0)),
             leave_grace: Duration::from_secs_f64(self.leave_grace_secs.max(0.0)),
+            visit: Duration::from_secs_f64(self.visit_secs.clamp(0.0, 86_400.0)),
             // At least two renewals (one a second) fit in a lease: one late renewal does not lose it.
             presence_lease: Duration::from_secs_f64(self.presence_lease_secs.clamp(2.0, 3600.0)),
             uploads_dir: self.uploads_dir.clone(),

@@ -20,7 +20,7 @@ use app::server::bodies::read_forms_in_time;
 use app::server::identity::{Identities, visitor_layer};
 use app::server::origin::{OriginPolicy, refuse_cross_origin};
 use app::server::uploads::UploadStore;
-use app::server::{AppState, chat::Chat, context::server_fn_error_status, upload, ws};
+use app::server::{AppState, chat::Chat, context::server_fn_error_status, forms::plain_forms, upload, ws};
 use app::{App, shell};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -177,6 +177,8 @@ impl Server {
             // A flood from one address is turned away before its session is loaded.
             .layer(middleware::from_fn_with_state(state.clone(), limit_writes))
             .layer(middleware::from_fn_with_state(proxies, client_address_layer))
+            // A browser's own form post (no WASM) is answered with a page to go to, its error carried there.
+            .layer(middleware::from_fn_with_state(state.clone(), plain_forms))
             // Outermost: a forged request is refused before it can act or be given a session.
             .layer(middleware::from_fn_with_state(state.origins.clone(), refuse_cross_origin))
             .with_state(state.clone());

@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::model::{ChatMessage, Lobby, MessagePage, Person, RoomAccess, RoomId, RoomListPage, RoomSummary};
 
 #[cfg(feature = "ssr")]
-use crate::server::context::{chat, client_address, me, respond};
+use crate::server::context::{chat, client_address, me, plain_form_post, respond};
 
 /// The visitor's own identity ("you").
 #[server(endpoint = "whoami")]
@@ -47,7 +47,8 @@ pub async fn find_rooms(
     respond(async { chat().list_rooms(&me().await?, title.as_deref(), offset.unwrap_or(0)).await }.await)
 }
 
-/// Creates a room owned by the caller and sends them into it.
+/// Creates a room owned by the caller and sends them into it. (From a plain form, without the live channel, the
+/// creator is in it for a visit: see `Chat::visit`.)
 #[server(endpoint = "create_room")]
 pub async fn create_room(
     title: String,
@@ -65,6 +66,12 @@ pub async fn create_room(
             let limit = MemberLimit::parse(&max_members)?;
             let password = RoomPassword::parse(password.as_deref())?;
             let room = chat.create_room(&owner, title, limit, password).await?;
+            // The room exists whatever happens to the visit: the creator is sent to it either way.
+            if plain_form_post()
+                && let Err(error) = chat.visit(room.id, &owner).await
+            {
+                tracing::warn!(%error, room = %room.id, "a plain form's creator could not visit their new room");
+            }
             leptos_axum::redirect(&format!("/room/{}", room.id));
             Ok(room)
         }
@@ -72,10 +79,11 @@ pub async fn create_room(
     )
 }
 
-/// What `/room/:id` shows the caller: the room with its latest messages, or why they cannot enter.
+/// What `/room/:id` shows the caller: the room with its latest messages (with `before`, a sequence number, the
+/// page of messages before it), or why they cannot enter.
 #[server(endpoint = "room_page")]
-pub async fn room_page(id: RoomId) -> Result<RoomAccess, AppError> {
-    respond(async { chat().room_page(id, &me().await?).await }.await)
+pub async fn room_page(id: RoomId, #[server(default)] before: Option<i64>) -> Result<RoomAccess, AppError> {
+    respond(async { chat().room_page(id, &me().await?, before).await }.await)
 }
 
 /// Checks a room's password; a correct one is remembered for the caller's session.
@@ -85,7 +93,9 @@ pub async fn enter_room(id: RoomId, password: String) -> Result<(), AppError> {
 }
 
 /// Sends a text message to a room the caller is in; with `to` (a person's id), a whisper only they will see.
-/// With `client_id` (the sender's own id for the message), a retried send never creates a second message.
+/// With `client_id` (the sender's own id for the message), a retried send never creates a second message. From a
+/// plain form (no live channel), the post itself brings the sender into the room for a visit, and the answer
+/// shows them the room at their message.
 #[server(endpoint = "send_message")]
 pub async fn send_message(
     room: RoomId,
@@ -103,7 +113,15 @@ pub async fn send_message(
             let body = MessageBody::parse(&body)?;
             let to = to.filter(|to| !to.is_empty()).map(|to| PersonId::parse(&to)).transpose()?;
             let client_id = ClientMessageId::parse(client_id.as_deref())?;
-            chat.send_text(room, &me, body, to, client_id).await
+            let plain = plain_form_post();
+            if plain {
+                chat.visit(room, &me).await?;
+            }
+            let message = chat.send_text(room, &me, body, to, client_id).await?;
+            if plain {
+                leptos_axum::redirect(&format!("/room/{room}#m{}", message.seq));
+            }
+            Ok(message)
         }
         .await,
     )

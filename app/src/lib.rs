@@ -8,6 +8,7 @@ pub mod browser;
 pub mod components;
 pub mod domain;
 pub mod error;
+pub mod forms;
 pub mod live;
 pub mod live_client;
 pub mod model;
@@ -18,7 +19,7 @@ pub mod server;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
     path,
 };
@@ -53,14 +54,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_live_channel();
+    forms::provide_landing_error();
     browser::mark_hydrated();
 
     view! {
         <Title text="gif-chat" />
         <Router>
+            <forms::ForgetLandingError />
             <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=HomePage />
-                <Route path=path!("/room/:id") view=RoomListPage />
+                // In order: the pages' data is in place in the HTML the server sends, not streamed after it for a
+                // script to fill in, so they work before the WASM arrives, and without JavaScript. (The data is
+                // what the pages wait for anyway: their resources are blocking. `PartiallyBlocked` would say the
+                // same, but Leptos 0.8 serves it out of order.)
+                <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder />
+                <Route path=path!("/room/:id") view=RoomListPage ssr=SsrMode::InOrder />
             </Routes>
         </Router>
     }

@@ -45,7 +45,7 @@ export class Person {
   /** Creates a room from the list and lands in it. */
   async createRoom(title: string, options: { maxMembers?: number; password?: string } = {}) {
     const page = this.page;
-    await page.getByRole("button", { name: "New room" }).click();
+    await page.locator("summary", { hasText: "New room" }).click();
     await page.getByLabel("Title").fill(title);
     if (options.maxMembers !== undefined) await page.getByLabel("Max members").fill(String(options.maxMembers));
     if (options.password !== undefined) await page.getByLabel("Password").fill(options.password);

@@ -507,6 +507,33 @@ impl TestPerson {
         }
     }
 
+    /// Posts a form to a server function as a browser without the WASM does (it accepts HTML), from the page
+    /// `from`; the answer is not followed.
+    pub async fn post_form(&self, endpoint: &str, args: &[(&str, &str)], from: &str) -> reqwest::Response {
+        self.plain_client()
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("Accept", "text/html,application/xhtml+xml")
+            .header("Referer", self.url(from))
+            .form(args)
+            .send()
+            .await
+            .expect("form post failed")
+    }
+
+    /// Loads a page as a browser does (with this person's cookies), without following redirects.
+    pub async fn page(&self, path: &str) -> reqwest::Response {
+        self.plain_client().get(self.url(path)).header("Accept", "text/html").send().await.expect("GET failed")
+    }
+
+    fn plain_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_provider(self.jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(PATIENCE * 3)
+            .build()
+            .unwrap()
+    }
+
     pub async fn create_room(&self, title: &str, max: u32, password: &str) -> Result<RoomSummary, Refusal> {
         self.call("create_room", &[("title", title), ("max_members", &max.to_string()), ("password", password)]).await
     }

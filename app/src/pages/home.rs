@@ -3,6 +3,7 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
@@ -10,6 +11,7 @@ use crate::api::{CreateRoom, find_rooms, load_lobby};
 use crate::components::{Age, PersonBadge};
 use crate::domain::{MemberLimit, RoomPassword, Title};
 use crate::error::Refusal;
+use crate::forms::landing_error;
 use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::use_live;
 use crate::model::{Lobby, ROOM_PAGE, RoomSummary};
@@ -40,7 +42,6 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
     let capacity = RwSignal::new(ROOM_PAGE);
     let search = RwSignal::new(String::new());
     let load_error = RwSignal::new(None::<String>);
-    let (form_open, set_form_open) = signal(false);
 
     // Loads a page of rooms whose title contains `title`: the first replaces the list, later ones extend it. An
     // answer for a search the reader has since changed is dropped.
@@ -119,21 +120,9 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
                 <h1>"gif-chat"</h1>
                 <p class="you">"You are " <PersonBadge person=me is_me=true /></p>
             </div>
-            <button
-                type="button"
-                class="button"
-                aria-expanded=move || form_open.get().to_string()
-                aria-controls="create-room"
-                on:click=move |_| set_form_open.update(|open| *open = !*open)
-            >
-                "New room"
-            </button>
+            <NewRoom />
         </header>
         <Notice />
-        <section id="create-room" class="panel" hidden=move || !form_open.get()>
-            <h2>"Create a room"</h2>
-            <CreateRoomForm />
-        </section>
         <section aria-labelledby="rooms-heading">
             <h2 id="rooms-heading">"Rooms"</h2>
             <form class="room-search" role="search" on:submit=move |event| event.prevent_default()>
@@ -202,12 +191,29 @@ fn Notice() -> impl IntoView {
     }
 }
 
-/// The create form. Checked in the browser with the server's own rules before it is sent; without the WASM it
-/// posts like any form.
+/// "New room": a disclosure around the create form, which the browser opens and closes by itself (with the WASM
+/// or without). Open from the start when the page came back with the form's error.
 #[component]
-fn CreateRoomForm() -> impl IntoView {
+fn NewRoom() -> impl IntoView {
+    let landed = landing_error::<CreateRoom>().map(|error| error.to_string());
+    let open = landed.is_some();
+    view! {
+        <details class="new-room" open=open>
+            <summary class="button">"New room"</summary>
+            <section class="panel" aria-labelledby="create-room-heading">
+                <h2 id="create-room-heading">"Create a room"</h2>
+                <CreateRoomForm landed />
+            </section>
+        </details>
+    }
+}
+
+/// The create form. Checked in the browser with the server's own rules before it is sent; without the WASM it
+/// posts like any form (`landed` is the error a post came back with).
+#[component]
+fn CreateRoomForm(landed: Option<String>) -> impl IntoView {
     let create = ServerAction::<CreateRoom>::new();
-    let invalid = RwSignal::new(None::<String>);
+    let invalid = RwSignal::new(landed);
     let (title, members, password) =
         (NodeRef::<html::Input>::new(), NodeRef::<html::Input>::new(), NodeRef::<html::Input>::new());
     let on_submit = move |event: leptos::ev::SubmitEvent| {
@@ -227,7 +233,7 @@ fn CreateRoomForm() -> impl IntoView {
     let error =
         move || invalid.get().or_else(|| create.value().get().and_then(|result| result.err()).map(|e| e.to_string()));
     view! {
-        <form class="form" method="post" action="/api/create_room" on:submit=on_submit novalidate>
+        <form class="form" method="post" action=CreateRoom::url() on:submit=on_submit novalidate>
             <div class="field">
                 <label for="room-title">"Title"</label>
                 <input id="room-title" name="title" type="text" required minlength="1" maxlength=Title::MAX_CHARS

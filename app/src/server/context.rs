@@ -30,6 +30,12 @@ pub async fn client_address() -> Option<std::net::IpAddr> {
     leptos_axum::extract::<Option<axum::Extension<ClientAddress>>>().await.ok().flatten().map(|address| address.0.0)
 }
 
+/// Whether the server function was called by a browser's own form post (no WASM, so no live connection): see
+/// [`crate::server::forms`].
+pub fn plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| crate::server::forms::accepts_html(&parts.headers))
+}
+
 /// The boundary of every server function: turns the server's error into the wire error (logging and hiding
 /// internal causes) and answers it with its HTTP status (server functions otherwise answer every error with
 /// 500).

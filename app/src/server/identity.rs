@@ -12,7 +12,7 @@ use http::Method;
 use palette::{FromColor, Oklab, Oklch};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
-use tower_sessions::cookie::{Cookie, CookieJar, Key, SameSite, time};
+use tower_sessions::cookie::{Cookie, CookieBuilder, CookieJar, Key, SameSite, time};
 
 use crate::domain::{Hue, PersonId};
 use crate::error::AppError;
@@ -70,6 +70,7 @@ pub struct Identities {
 
 /// How long a reader's visitor cookie lasts after their last visit (the same as a session's inactivity expiry).
 const VISITOR_COOKIE_DAYS: i64 = 30;
+const VISITOR_COOKIE: &str = "gif_chat_visitor";
 
 impl Identities {
     pub fn new(key: Key, secure: bool) -> Identities {
@@ -91,33 +92,51 @@ impl Identities {
         Ok(Identities::new(key, secure))
     }
 
-    fn cookie_name(&self) -> &'static str {
-        if self.secure { "__Host-gif_chat_visitor" } else { "gif_chat_visitor" }
+    /// A cookie's name as this server sets it: behind TLS `__Host-` prefixed (this host only, over TLS only).
+    pub fn cookie_name(&self, name: &str) -> String {
+        if self.secure { format!("__Host-{name}") } else { name.to_owned() }
     }
 
-    /// The id in the request's visitor cookie, if it carries one this server signed.
-    fn carried_id(&self, headers: &http::HeaderMap) -> Option<String> {
+    /// The value of the cookie `name` in the request's headers, if this server signed it.
+    pub fn signed_value(&self, headers: &http::HeaderMap, name: &str) -> Option<String> {
         let mut jar = CookieJar::new();
         for header in headers.get_all(http::header::COOKIE) {
             for cookie in Cookie::split_parse_encoded(header.to_str().unwrap_or_default()).flatten() {
                 jar.add_original(cookie.into_owned());
             }
         }
-        let id = jar.signed(&self.key).get(self.cookie_name())?.value().to_owned();
+        Some(jar.signed(&self.key).get(name)?.value().to_owned())
+    }
+
+    /// A `Set-Cookie` value for `cookie` (path `/`, HTTP only, `Secure` behind TLS), signed.
+    pub fn signed_cookie(&self, cookie: CookieBuilder<'static>) -> Option<http::HeaderValue> {
+        let cookie = cookie.path("/").http_only(true).secure(self.secure).build();
+        let name = cookie.name().to_owned();
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.key).add(cookie);
+        http::HeaderValue::from_str(&jar.get(&name)?.encoded().to_string()).ok()
+    }
+
+    /// A `Set-Cookie` value that deletes the cookie `name`.
+    pub fn removal_cookie(&self, name: String) -> http::HeaderValue {
+        let cookie =
+            Cookie::build((name, "")).path("/").http_only(true).secure(self.secure).max_age(time::Duration::ZERO);
+        http::HeaderValue::from_str(&cookie.build().encoded().to_string())
+            .expect("a cookie without a value is a valid header")
+    }
+
+    /// The id in the request's visitor cookie, if it carries one this server signed.
+    fn carried_id(&self, headers: &http::HeaderMap) -> Option<String> {
+        let id = self.signed_value(headers, &self.cookie_name(VISITOR_COOKIE))?;
         PersonId::parse(&id).is_ok().then_some(id)
     }
 
     /// A `Set-Cookie` value carrying `id`, signed.
     fn visitor_cookie(&self, id: &str) -> Option<http::HeaderValue> {
-        let mut jar = CookieJar::new();
-        let cookie = Cookie::build((self.cookie_name(), id.to_owned()))
-            .path("/")
-            .http_only(true)
+        let cookie = Cookie::build((self.cookie_name(VISITOR_COOKIE), id.to_owned()))
             .same_site(SameSite::Lax)
-            .secure(self.secure)
             .max_age(time::Duration::days(VISITOR_COOKIE_DAYS));
-        jar.signed_mut(&self.key).add(cookie);
-        http::HeaderValue::from_str(&jar.get(self.cookie_name())?.encoded().to_string()).ok()
+        self.signed_cookie(cookie)
     }
 }
 

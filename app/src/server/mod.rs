@@ -10,6 +10,7 @@ pub mod broker;
 pub mod chat;
 pub mod context;
 pub mod error;
+pub mod forms;
 pub mod gif;
 pub mod hub;
 pub mod identity;

@@ -10,6 +10,8 @@ use crate::server::limits::LimitSettings;
 pub mod defaults {
     pub const ROOM_GRACE_SECS: f64 = 10.0;
     pub const LEAVE_GRACE_SECS: f64 = 3.0;
+    /// How long a plain form post (no WASM, so no live connection) keeps its sender in the room.
+    pub const VISIT_SECS: f64 = 300.0;
     /// How long a server process's presence lease lasts; it is renewed every second.
     pub const PRESENCE_LEASE_SECS: f64 = 5.0;
     /// How often expired sessions are deleted.
@@ -38,6 +40,9 @@ pub struct Settings {
     pub room_grace: Duration,
     /// How long a person whose last connection closed still counts as present (so a reload is not a leave).
     pub leave_grace: Duration,
+    /// How long someone without the live channel (no JavaScript, or not yet) counts as present after a form they
+    /// posted to the room: as if a connection had opened, and closed this long after.
+    pub visit: Duration,
     /// How long a server process's presence lease lasts (renewed every second): when a process crashes, the
     /// others stop counting its people within this plus the leave grace (and a second).
     pub presence_lease: Duration,
@@ -69,6 +74,7 @@ impl Default for Settings {
         Settings {
             room_grace: Duration::from_secs_f64(defaults::ROOM_GRACE_SECS),
             leave_grace: Duration::from_secs_f64(defaults::LEAVE_GRACE_SECS),
+            visit: Duration::from_secs_f64(defaults::VISIT_SECS),
             presence_lease: Duration::from_secs_f64(defaults::PRESENCE_LEASE_SECS),
             uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
             gif: GifLimits::default(),

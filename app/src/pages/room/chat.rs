@@ -45,9 +45,10 @@ fn escape_text(text: &str) -> String {
 }
 
 /// `on_resync` reloads the room (its history and participants) when the live channel says the page is too far
-/// behind to catch up message by message.
+/// behind to catch up message by message. With `history`, the page shows earlier messages, not the latest (a
+/// "Load earlier" link followed without the WASM); the live channel then brings the rest, if not too many.
 #[component]
-pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let RoomView { room, me, participants, messages, has_earlier } = view;
     // Orders participant lists: a list older than the one shown is dropped.
     let presence_version = StoredValue::new(room.presence_version);
@@ -58,6 +59,8 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
     let live_seq = StoredValue::new(messages.last().map_or(0, |m| m.seq));
     let messages = RwSignal::new(messages);
     let has_earlier = RwSignal::new(has_earlier);
+    // Whether messages after those shown are missing (until the live channel joins and brings them).
+    let has_later = RwSignal::new(history);
     let participants = RwSignal::new(participants);
     let present = Memo::new(move |_| participants.read().len());
     let me_id = StoredValue::new(me.id.clone());
@@ -116,6 +119,7 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
                 });
                 participants.set(people);
             }
+            LiveEvent::Joined { room, .. } if room == room_id => has_later.set(false),
             LiveEvent::Kicked { room } if room == room_id => leave_with(Refusal::Banned),
             LiveEvent::Resync { room } if room == room_id => on_resync(),
             LiveEvent::Refused { room, reason, .. } if room == room_id => leave_with(reason),
@@ -155,8 +159,18 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
     };
 
     let loading_earlier = RwSignal::new(false);
-    let load_earlier = move |_| {
+    let first_seq = move || messages.with(|m| m.first().map_or(0, |m| m.seq));
+    // A link, so that it works without the WASM too (a page of earlier messages); here it loads them in place.
+    let load_earlier = move |event: leptos::ev::MouseEvent| {
+        // A click meant for a new tab or window follows the link.
+        if event.button() != 0 || event.ctrl_key() || event.meta_key() || event.shift_key() || event.alt_key() {
+            return;
+        }
+        event.prevent_default();
         let Some(first) = messages.with_untracked(|m| m.first().map(|m| m.seq)) else { return };
+        if loading_earlier.get_untracked() {
+            return;
+        }
         loading_earlier.set(true);
         leptos::task::spawn_local(async move {
             let previous_height = log_ref.get_untracked().map(|log| log.scroll_height());
@@ -212,14 +226,18 @@ pub fn ChatRoom(view: RoomView, on_resync: impl Fn() + Copy + Send + Sync + 'sta
                     <ol class="messages" node_ref=log_ref on:scroll=on_scroll>
                         <Show when=move || has_earlier.get()>
                             <li class="earlier">
-                                <button type="button" class="button button-quiet" on:click=load_earlier disabled=move || loading_earlier.get()>
+                                <a class="button button-quiet" href=move || format!("/room/{room_id}?before={}", first_seq())
+                                    on:click=load_earlier aria-disabled=move || loading_earlier.get().to_string()>
                                     "Load earlier"
-                                </button>
+                                </a>
                             </li>
                         </Show>
                         <For each=move || messages.get() key=|message| message.seq let:message>
                             <MessageItem message me=me_id.get_value() tag_of />
                         </For>
+                        <Show when=move || has_later.get()>
+                            <li class="later"><a href=format!("/room/{room_id}")>"Back to the latest messages"</a></li>
+                        </Show>
                     </ol>
                     </div>
                     <button type="button" class="pill" hidden=move || !unseen.get() on:click=move |_| scroll_to_bottom()>

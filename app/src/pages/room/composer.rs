@@ -1,17 +1,20 @@
 //! The message box: Enter sends, Shift+Enter starts a new line. Sends are retried with the same message id.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
-use crate::api::send_message;
+use crate::api::{SendMessage, send_message};
 use crate::browser;
 use crate::domain::MessageBody;
 use crate::error::AppError;
+use crate::forms::landing_error;
 use crate::model::{ChatMessage, Person, RoomId};
 
 /// How often a send that did not get through is retried (after 1, 2 and 4 s).
 const SEND_RETRIES: u32 = 3;
 
-/// The message box: Enter sends, Shift+Enter starts a new line.
+/// The message box: Enter sends, Shift+Enter starts a new line. Without the WASM it is a plain form: the Send
+/// button posts it, and the page comes back with the message (or the error).
 #[component]
 pub fn Composer(
     room_id: RoomId,
@@ -19,7 +22,7 @@ pub fn Composer(
     on_sent: impl Fn(ChatMessage) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let draft = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(landing_error::<SendMessage>().map(|error| error.to_string()));
     let sending = RwSignal::new(false);
     let send = move || {
         let text = draft.get_untracked();
@@ -69,7 +72,8 @@ pub fn Composer(
         }
     };
     view! {
-        <form class="composer" on:submit=move |event| { event.prevent_default(); send(); }>
+        <form class="composer" method="post" action=SendMessage::url() on:submit=move |event| { event.prevent_default(); send(); }>
+            <input type="hidden" name="room" value=room_id.get() />
             <Show when=move || whisper_to.read().is_some()>
                 <p class="whisper-target">
                     {move || format!("Whispering to {}", whisper_to.read().as_ref().map(|p| p.name.clone()).unwrap_or_default())}

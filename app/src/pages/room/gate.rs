@@ -4,18 +4,24 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::EnterRoom;
+use crate::forms::landing_error;
 use crate::model::RoomId;
 
 /// The password is posted to a server function, never put in a URL.
 #[component]
 pub fn PasswordGate(id: RoomId, title: String, on_entered: impl Fn() + Send + Sync + 'static) -> impl IntoView {
     let enter = ServerAction::<EnterRoom>::new();
+    // Without the WASM the form posts itself, and the page comes back with its error.
+    let landed = StoredValue::new(landing_error::<EnterRoom>().map(|error| error.to_string()));
     Effect::new(move |_| {
         if let Some(Ok(())) = enter.value().get() {
             on_entered();
         }
     });
-    let error = move || enter.value().get().and_then(|result| result.err()).map(|e| e.to_string());
+    let error = move || match enter.value().get() {
+        Some(result) => result.err().map(|error| error.to_string()),
+        None => landed.get_value(),
+    };
     view! {
         <main class="page page-narrow">
             <p><A href="/">"← Rooms"</A></p>

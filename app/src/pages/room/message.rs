@@ -14,7 +14,7 @@ pub fn MessageItem(
     let ChatMessage { seq, kind, author, recipient, body, created_at, .. } = message;
     match (kind, author) {
         (MessageKind::System, _) | (_, None) => view! {
-            <li class="message system" data-seq=seq>
+            <li class="message system" id=format!("m{seq}") data-seq=seq>
                 <span class="body">{body}</span>
                 " · "
                 <LocalTime millis=created_at />
@@ -36,7 +36,8 @@ pub fn MessageItem(
                 view! { <span class="whisper-label">{label}</span> }
             });
             view! {
-                <li class="message" class:mine=is_mine class:whisper=kind == MessageKind::Whisper data-seq=seq style=style>
+                <li class="message" id=format!("m{seq}") class:mine=is_mine class:whisper=kind == MessageKind::Whisper
+                    data-seq=seq style=style>
                     <div class="meta">
                         <PersonBadge person=author is_me=is_mine tag=Signal::derive(move || tag_of(&author_id)) />
                         {whisper}

@@ -8,8 +8,9 @@ mod participants;
 mod uploader;
 
 use leptos::prelude::*;
+use leptos_router::NavigateOptions;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::room_page;
 use crate::error::Refusal;
@@ -20,26 +21,48 @@ use gate::PasswordGate;
 
 #[component]
 pub fn RoomListPage() -> impl IntoView {
-    let params = use_params_map();
+    let (params, query) = (use_params_map(), use_query_map());
     let room_id = move || params.read().get("id").and_then(|id| id.parse::<RoomId>().ok());
-    let access = Resource::new_blocking(room_id, |id| async move {
-        let access = match id {
-            Some(id) => room_page(id).await,
-            None => Ok(RoomAccess::Refused { refusal: Refusal::NotFound, room: None }),
-        };
-        // Here, not in the view: the page waits for this resource before it sends its headers, but not for the
-        // view that reads it (setting the status there raced the stream).
-        if let Ok(RoomAccess::Refused { refusal: Refusal::NotFound, .. }) = &access {
-            set_not_found_status();
-        }
-        access
-    });
+    // `?before=N`: the page of messages before N ("Load earlier" as a link, for a page without the WASM).
+    let before = move || query.read().get("before").and_then(|seq| seq.parse::<i64>().ok());
+    let access = Resource::new_blocking(
+        move || (room_id(), before()),
+        |(id, before)| async move {
+            let access = match id {
+                Some(id) => room_page(id, before).await,
+                None => Ok(RoomAccess::Refused { refusal: Refusal::NotFound, room: None }),
+            };
+            // Here, not in the view: the page waits for this resource before it sends its headers, but not for the
+            // view that reads it (setting the status there raced the stream).
+            if let Ok(RoomAccess::Refused { refusal: Refusal::NotFound, .. }) = &access {
+                set_not_found_status();
+            }
+            access
+        },
+    );
 
+    // Too far behind to catch up message by message: the room is loaded again, at its latest messages. On a page
+    // of earlier ones (`?before=`) that means going to the room's own URL, which an effect does (navigating is
+    // not done from inside a live-channel callback).
+    let to_latest = RwSignal::new(false);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if to_latest.get()
+            && let Some(id) = room_id()
+        {
+            to_latest.set(false);
+            navigate(&format!("/room/{id}"), NavigateOptions { replace: true, ..Default::default() });
+        }
+    });
+    let resync = move || if before().is_some() { to_latest.set(true) } else { access.refetch() };
     view! {
         <Transition fallback=|| view! { <main class="page"><p>"Loading the room…"</p></main> }>
             {move || Suspend::new(async move {
                 match access.await {
-                    Ok(RoomAccess::Open(view)) => view! { <ChatRoom view=*view on_resync=move || access.refetch() /> }.into_any(),
+                    Ok(RoomAccess::Open(view)) => {
+                        let history = before().is_some();
+                        view! { <ChatRoom view=*view history on_resync=resync /> }.into_any()
+                    }
                     Ok(RoomAccess::Refused { refusal: Refusal::Password, room: Some(room) }) => {
                         view! { <PasswordGate id=room.id title=room.title on_entered=move || access.refetch() /> }
                             .into_any()

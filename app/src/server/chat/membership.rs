@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::Chat;
 use super::db::{self, AdmissionRow, now_millis};
-use super::presence::{self, Departures, JoinOutcome, Snapshot};
+use super::presence::{self, Departures, Entry, JoinOutcome, Snapshot};
 use crate::domain::PersonId;
 use crate::error::{AppError, Limit, Refusal};
 use crate::live::LiveEvent;
@@ -61,6 +61,13 @@ pub struct Joined {
     pub participants: Option<(Vec<Participant>, u64)>,
 }
 
+/// What registering a connection found.
+enum Arrival {
+    /// A newcomer, announced to the room.
+    New(Snapshot),
+    AlreadyHere(Snapshot),
+}
+
 impl Chat {
     /// Whether `person` may see the room (see [`refusal`]), in one query.
     pub async fn admit(&self, room: RoomId, person: &Person) -> ServerResult<Admission> {
@@ -80,8 +87,9 @@ impl Chat {
         Ok(admission)
     }
 
-    /// What `/room/:id` shows `me`: the room with its latest messages, or why they cannot enter.
-    pub async fn room_page(&self, room: RoomId, me: &Person) -> ServerResult<RoomAccess> {
+    /// What `/room/:id` shows `me`: the room with its latest messages (or those before `before`), or why they
+    /// cannot enter.
+    pub async fn room_page(&self, room: RoomId, me: &Person, before: Option<i64>) -> ServerResult<RoomAccess> {
         let Some(row) = db::admission(&self.db, room, &me.id).await? else {
             return Ok(RoomAccess::Refused { refusal: Refusal::NotFound, room: None });
         };
@@ -97,7 +105,7 @@ impl Chat {
         if summary.present >= summary.max_members && !row.here {
             return Ok(RoomAccess::Refused { refusal: Refusal::Full, room: Some(label(&row)) });
         }
-        let (messages, has_earlier) = db::messages_before(&self.db, room, &me.id, None).await?;
+        let (messages, has_earlier) = db::messages_before(&self.db, room, &me.id, before).await?;
         let participants = participants(&snapshot);
         Ok(RoomAccess::Open(Box::new(RoomView { room: summary, me: me.clone(), participants, messages, has_earlier })))
     }
@@ -135,26 +143,48 @@ impl Chat {
     pub async fn join(self: &Arc<Self>, room: RoomId, person: &Person) -> ServerResult<Joined> {
         // Subscribe before reading the room's position: whatever is committed after it arrives on the feed.
         let feed = self.hub.subscribe(Topic::Room(room));
-        let admission = self.admit(room, person).await?;
-        let last_seq = admission.row.last_seq;
-        let outcome = presence::join(&self.db, room, &person.id, &self.instance(), now_millis(), self.graces()).await?;
-        match outcome {
-            JoinOutcome::Full => Err(Refusal::Full.into()),
-            JoinOutcome::Removed => Err(Refusal::NotFound.into()),
-            JoinOutcome::Banned => Err(Refusal::Banned.into()),
-            JoinOutcome::AlreadyHere { snapshot } => Ok(Joined {
+        let instance = self.instance();
+        let (arrival, last_seq) = self.arrive(room, person, Entry::Connection { instance: &instance }).await?;
+        Ok(match arrival {
+            Arrival::AlreadyHere(snapshot) => Joined {
                 feed,
                 present: snapshot.present(),
                 last_seq,
                 participants: Some((participants(&snapshot), snapshot.version)),
-            }),
+            },
+            Arrival::New(snapshot) => Joined { feed, present: snapshot.present(), last_seq, participants: None },
+        })
+    }
+
+    /// Someone without the live channel (a plain form post: no JavaScript, or not yet) is in the room for the
+    /// visit's length from now, whatever their live connections do meanwhile; each post starts it again.
+    /// Admission, capacity and the visit's registration are one transaction, as for a connection.
+    pub async fn visit(self: &Arc<Self>, room: RoomId, person: &Person) -> ServerResult<()> {
+        let until = now_millis() + self.settings.visit.as_millis() as i64;
+        self.arrive(room, person, Entry::Visit { until }).await?;
+        let end = self.settings.visit + self.settings.leave_grace;
+        self.after(end, move |chat| async move { chat.finish_departures(room).await });
+        Ok(())
+    }
+
+    /// Registers one more connection (or a visit) of `person` in the room, and announces a newcomer; with the
+    /// room's latest message number when they were admitted.
+    async fn arrive(self: &Arc<Self>, room: RoomId, person: &Person, entry: Entry<'_>) -> ServerResult<(Arrival, i64)> {
+        let admission = self.admit(room, person).await?;
+        let last_seq = admission.row.last_seq;
+        let outcome = presence::join(&self.db, room, &person.id, entry, now_millis(), self.graces()).await?;
+        match outcome {
+            JoinOutcome::Full => Err(Refusal::Full.into()),
+            JoinOutcome::Removed => Err(Refusal::NotFound.into()),
+            JoinOutcome::Banned => Err(Refusal::Banned.into()),
+            JoinOutcome::AlreadyHere { snapshot } => Ok((Arrival::AlreadyHere(snapshot), last_seq)),
             JoinOutcome::Arrived { snapshot, takes_over } => {
                 self.system_message(room, format!("{} joined", person.name)).await;
                 if takes_over {
                     self.announce_owner(room, person).await;
                 }
                 self.announce(room, &snapshot);
-                Ok(Joined { feed, present: snapshot.present(), last_seq, participants: None })
+                Ok((Arrival::New(snapshot), last_seq))
             }
         }
     }

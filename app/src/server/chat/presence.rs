@@ -3,7 +3,8 @@
 //! A person (a session) is in a room while any row of theirs is in `presence`: one row per room, person and
 //! process they are connected through, counting that process's live connections. Two tabs count once, on one
 //! process or on two. A row whose last connection closed stays for the leave grace (a reload is not a leave),
-//! then goes; when it was the person's last row, they have left.
+//! then goes; when it was the person's last row, they have left. A visit (someone without the live channel posting
+//! a plain form, `Chat::visit`) is a row of its own, with no connection and its end set when it starts.
 //!
 //! Every change begins by bumping the room's presence version (`UPDATE rooms … RETURNING`): that statement takes
 //! the room's row lock on PostgreSQL and the database's write lock on SQLite, so the changes of one room happen
@@ -136,14 +137,28 @@ macro_rules! store_after_departures {
     };
 }
 
-/// Adds one connection of `who` through process `instance` to the room, if the room has space for them (people
-/// already present always do) and they are not banned from it: the check and the registration in one
-/// transaction, under the room's lock.
+/// The `instance_id` of visit rows. A visit belongs to no process (its end is set when it starts, so nothing has to
+/// end it): one row per person and room, whichever process took the post.
+pub const VISIT: &str = "visit";
+
+/// How someone comes into a room.
+#[derive(Debug, Clone, Copy)]
+pub enum Entry<'a> {
+    /// A live connection through the process `instance`.
+    Connection { instance: &'a str },
+    /// A visit (a plain form post, without the live channel), as if a connection had opened now and would close
+    /// at `until` (Unix ms); another post moves its end.
+    Visit { until: i64 },
+}
+
+/// Adds one connection, or a visit, of `who` to the room, if the room has space for them (people already present
+/// always do) and they are not banned from it: the check and the registration in one transaction, under the
+/// room's lock.
 pub async fn join(
     db: &Db,
     room: RoomId,
     who: &PersonId,
-    instance: &str,
+    entry: Entry<'_>,
     now: i64,
     graces: Graces,
 ) -> sqlx::Result<JoinOutcome> {
@@ -157,6 +172,10 @@ pub async fn join(
                  COALESCE((SELECT MIN(arrival) FROM presence WHERE room_id = $1 AND visitor_id = $2), $4), NULL)
          ON CONFLICT (room_id, visitor_id, instance_id)
          DO UPDATE SET connections = presence.connections + 1, left_at = NULL";
+    const VISIT_ROW: &str = "INSERT INTO presence (room_id, visitor_id, instance_id, connections, arrival, left_at)
+         VALUES ($1, $2, $3, 0,
+                 COALESCE((SELECT MIN(arrival) FROM presence WHERE room_id = $1 AND visitor_id = $2), $4), $5)
+         ON CONFLICT (room_id, visitor_id, instance_id) DO UPDATE SET left_at = $5";
     in_room_change!(db, room, |tx, locked| {
         let Some(locked) = locked else { return Ok(JoinOutcome::Removed) };
         let version = locked.presence_version;
@@ -168,7 +187,21 @@ pub async fn join(
         if !here && present >= locked.max_members {
             return Ok(JoinOutcome::Full);
         }
-        sqlx::query(CONNECT).bind(room).bind(who).bind(instance).bind(version).execute(&mut *tx).await?;
+        match entry {
+            Entry::Connection { instance } => {
+                sqlx::query(CONNECT).bind(room).bind(who).bind(instance).bind(version).execute(&mut *tx).await?
+            }
+            Entry::Visit { until } => {
+                sqlx::query(VISIT_ROW)
+                    .bind(room)
+                    .bind(who)
+                    .bind(VISIT)
+                    .bind(version)
+                    .bind(until)
+                    .execute(&mut *tx)
+                    .await?
+            }
+        };
         if here {
             let snapshot = Snapshot { people: people!(tx, room), owner: locked.owner_id, version: version as u64 };
             tx.commit().await?;
@@ -238,7 +271,9 @@ pub async fn finish_departures(db: &Db, room: RoomId, now: i64, graces: Graces) 
         }
         // Whether those who left went with their process (crashed or stopped): they may be reconnecting.
         let live: Vec<String> = sqlx::query_scalar("SELECT id FROM instances").fetch_all(&mut *tx).await?;
-        let lost = due.iter().any(|(id, instance)| left.iter().any(|p| p.id == *id) && !live.contains(instance));
+        let lost = due
+            .iter()
+            .any(|(id, instance)| left.iter().any(|p| p.id == *id) && instance != VISIT && !live.contains(instance));
         let outcome = after_departures(locked, left, people, now, graces, lost);
         store_after_departures!(tx, room, outcome);
         tx.commit().await?;
@@ -450,7 +485,7 @@ mod tests {
     }
 
     async fn join_as(db: &Db, room: RoomId, name: &str, instance: &str) -> JoinOutcome {
-        join(db, room, &id(name), instance, T, GRACES).await.unwrap()
+        join(db, room, &id(name), Entry::Connection { instance }, T, GRACES).await.unwrap()
     }
 
     fn names(snapshot: &Snapshot) -> Vec<&str> {
@@ -488,6 +523,37 @@ mod tests {
         // The row through one goes after the grace; Alice is still here through two.
         assert_eq!(finish_departures(&db, room, T + 5_000, GRACES).await.unwrap(), None);
         assert_eq!(names(&snapshot(&db, room).await.unwrap().unwrap()), ["alice"]);
+    }
+
+    #[tokio::test]
+    async fn a_visit_counts_until_it_ends_whatever_live_connections_do_meanwhile() {
+        let (_dir, db) = test_db().await;
+        let room = room(&db, "alice", 2).await;
+        let visit = |name: &'static str, until: i64| {
+            let db = db.clone();
+            async move { join(&db, room, &id(name), Entry::Visit { until }, T, GRACES).await.unwrap() }
+        };
+        assert!(matches!(visit("alice", T + 60_000).await, JoinOutcome::Arrived { .. }));
+        assert_eq!(finish_departures(&db, room, T + 60_000, GRACES).await.unwrap(), None, "still visiting");
+        let departures = finish_departures(&db, room, T + 60_000 + GRACES.leave, GRACES).await.unwrap().unwrap();
+        assert_eq!(departures.left, [person("alice")]);
+        assert_eq!(departures.remove_at, Some(T + 60_000 + GRACES.leave + GRACES.room), "nobody is reconnecting");
+
+        // Bob visits, and his page's live connection opens and closes: he stays for the visit.
+        visit("bob", T + 60_000).await;
+        assert!(matches!(join_as(&db, room, "bob", "one").await, JoinOutcome::AlreadyHere { .. }));
+        assert!(leave(&db, room, &id("bob"), "one", T + 1_000).await.unwrap());
+        assert_eq!(finish_departures(&db, room, T + 1_000 + GRACES.leave, GRACES).await.unwrap(), None);
+        // Another post moves the visit's end.
+        assert!(matches!(visit("bob", T + 90_000).await, JoinOutcome::AlreadyHere { .. }));
+        assert_eq!(finish_departures(&db, room, T + 60_000 + GRACES.leave, GRACES).await.unwrap(), None);
+        let departures = finish_departures(&db, room, T + 90_000 + GRACES.leave, GRACES).await.unwrap().unwrap();
+        assert_eq!(departures.left, [person("bob")]);
+
+        // A visit counts toward the room's limit, like a connection.
+        visit("carol", T + 60_000).await;
+        visit("dave", T + 60_000).await;
+        assert_eq!(visit("erin", T + 60_000).await, JoinOutcome::Full);
     }
 
     #[tokio::test]
@@ -564,7 +630,7 @@ mod tests {
         // Away past the grace with the room empty: the next arrival takes over; the owner coming back in time
         // keeps it.
         let other = self::room(&db, "d", 5).await;
-        join(&db, other, &id("d"), "one", 0, GRACES).await.unwrap();
+        join(&db, other, &id("d"), Entry::Connection { instance: "one" }, 0, GRACES).await.unwrap();
         leave(&db, other, &id("d"), "one", 0).await.unwrap();
         finish_departures(&db, other, GRACES.leave, GRACES).await.unwrap().unwrap();
         let JoinOutcome::Arrived { snapshot, takes_over } = join_as(&db, other, "e", "two").await else { panic!() };
@@ -580,17 +646,17 @@ mod tests {
         leave(&db, room, &id("a"), "one", T).await.unwrap();
         let away_at = T + GRACES.leave;
         finish_departures(&db, room, away_at, GRACES).await.unwrap().unwrap();
-        join(&db, room, &id("b"), "two", away_at + 1, GRACES).await.unwrap();
+        join(&db, room, &id("b"), Entry::Connection { instance: "two" }, away_at + 1, GRACES).await.unwrap();
         // Past the grace, with Bob here: a newcomer does not take over (Bob, here longest, will).
         let after_grace = away_at + GRACES.room;
         let JoinOutcome::Arrived { takes_over, .. } =
-            join(&db, room, &id("c"), "one", after_grace, GRACES).await.unwrap()
+            join(&db, room, &id("c"), Entry::Connection { instance: "one" }, after_grace, GRACES).await.unwrap()
         else {
             panic!()
         };
         assert!(!takes_over);
         // The owner comes back before the hand-over ran: they keep their room.
-        join(&db, room, &id("a"), "two", after_grace, GRACES).await.unwrap();
+        join(&db, room, &id("a"), Entry::Connection { instance: "two" }, after_grace, GRACES).await.unwrap();
         assert_eq!(hand_over_if_owner_away(&db, room, after_grace, GRACES).await.unwrap(), None);
         assert_eq!(snapshot(&db, room).await.unwrap().unwrap().owner, id("a"));
     }
@@ -635,7 +701,7 @@ mod tests {
         let removal = finish_departures(&db, room, T + GRACES.leave, GRACES).await.unwrap().unwrap().remove_at.unwrap();
         assert_eq!(due_work(&db, removal - 1, GRACES).await.unwrap().removals, Vec::<RoomId>::new());
         assert_eq!(due_work(&db, removal, GRACES).await.unwrap().removals, vec![room]);
-        join(&db, room, &id("b"), "two", removal - 1, GRACES).await.unwrap();
+        join(&db, room, &id("b"), Entry::Connection { instance: "two" }, removal - 1, GRACES).await.unwrap();
         assert_eq!(due_work(&db, removal, GRACES).await.unwrap().removals, Vec::<RoomId>::new(), "cancelled");
     }
 

@@ -1,0 +1,111 @@
+//! Forms posted by a browser without the WASM (JavaScript off, or not loaded yet): each is answered with a
+//! redirect to the page to show, its error carried there once; such a post brings its sender into the room for
+//! a visit.
+
+mod common;
+
+use app::live::LiveEvent;
+use app::model::MessageKind;
+use common::{spawn_app, spawn_app_with};
+use reqwest::header::{LOCATION, SET_COOKIE};
+
+fn location(response: &reqwest::Response) -> &str {
+    response.headers().get(LOCATION).expect("a redirect").to_str().unwrap()
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response.headers().get_all(SET_COOKIE).iter().map(|value| value.to_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_form_post_brings_its_sender_into_the_room_for_a_visit() {
+    let app = spawn_app_with(|c| {
+        c.visit_secs = 1.0;
+        c.leave_grace_secs = 0.1;
+    })
+    .await;
+    let (alice, bob, carol) = (app.person().await, app.person().await, app.person().await);
+    let room = alice.create_room("plain", 10, "").await.unwrap();
+    let (mut alice_live, _) = alice.join(room.id).await;
+    let page = format!("/room/{}", room.id);
+
+    let answer = bob.post_form("send_message", &[("room", &room.id.to_string()), ("body", "no script")], &page).await;
+    assert_eq!(answer.status(), 303);
+    alice_live.expect(|e| matches!(e, LiveEvent::Participants { people, .. } if people.len() == 2).then_some(())).await;
+    let message = alice_live
+        .expect(|e| match e {
+            LiveEvent::Chat { message } if message.kind == MessageKind::Text => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!((message.body.as_str(), &message.author.as_ref().unwrap().id), ("no script", &bob.me().id));
+    assert_eq!(location(&answer), format!("{page}#m{}", message.seq), "the room, at the message");
+
+    // The visit ends: Bob leaves like a closed connection.
+    alice_live
+        .expect(|e| match e {
+            LiveEvent::Chat { message } => (message.body == format!("{} left", bob.me().name)).then_some(()),
+            _ => None,
+        })
+        .await;
+    alice_live.expect(|e| matches!(e, LiveEvent::Participants { people, .. } if people.len() == 1).then_some(())).await;
+
+    // A call that asks for JSON (the WASM, a script) is no visit: it still needs the live channel. (A script can
+    // ask for HTML too, and visit: a message, rate limited, for each visit's length.)
+    let refused = carol.send(room.id, "from a script").await.unwrap_err();
+    assert_eq!(refused.message, "You are not in this room.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_plain_form_comes_back_to_its_page_with_the_error_once() {
+    let app = spawn_app().await;
+    let bob = app.person().await;
+    let answer = bob.post_form("create_room", &[("title", "  "), ("max_members", "5")], "/?notice=full").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(location(&answer), "/?notice=full", "back where the form was");
+    assert!(set_cookies(&answer).iter().any(|c| c.starts_with("gif_chat_form_error=")), "{answer:?}");
+    let cookies = bob.cookie_header();
+
+    let page = bob.page("/?notice=full").await;
+    let deleted = set_cookies(&page).iter().any(|c| c.starts_with("gif_chat_form_error=;") && c.contains("Max-Age=0"));
+    assert!(deleted, "the page that shows the error deletes it: {:?}", set_cookies(&page));
+    assert!(page.text().await.unwrap().contains("Give the room a title."));
+    assert!(!bob.page("/").await.text().await.unwrap().contains("Give the room a title."), "shown once");
+
+    // The cookie is signed: one the server did not make shows nothing.
+    let forged = r#"gif_chat_form_error={"path":"/api/create_room","error":{"error":"invalid","message":"Forged."}}"#;
+    let page = app.client.get(app.url("/")).header("Cookie", format!("{cookies}; {forged}")).send().await.unwrap();
+    assert!(!page.text().await.unwrap().contains("Forged."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_form_refused_before_its_function_runs_comes_back_too() {
+    let app = spawn_app().await;
+    let bob = app.person().await;
+    let room = bob.create_room("big", 10, "").await.unwrap();
+    let page = format!("/room/{}", room.id);
+    let huge = "x".repeat(100 * 1024);
+    let answer = bob.post_form("send_message", &[("room", &room.id.to_string()), ("body", &huge)], &page).await;
+    assert_eq!((answer.status().as_u16(), location(&answer)), (303, page.as_str()));
+    let shown = bob.page(&page).await.text().await.unwrap();
+    assert!(shown.contains("The request is too large."), "the body-size refusal is shown on the room");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_url_cannot_carry_an_error() {
+    let app = spawn_app().await;
+    let bob = app.person().await;
+    let answer = bob.page("/room/7?before=5&__path=/api/enter_room&__err=eyJlcnJvciI6Indyb25nUGFzc3dvcmQifQ").await;
+    assert_eq!((answer.status().as_u16(), location(&answer)), (303, "/room/7?before=5"));
+    // Never to another site, whatever the path looks like.
+    let answer = bob.page("//elsewhere.example/?__path=x").await;
+    assert_eq!((answer.status().as_u16(), location(&answer)), (303, "/"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_and_the_wasm_still_get_json() {
+    let app = spawn_app().await;
+    let bob = app.person().await;
+    let refused = bob.create_room(" ", 5, "").await.unwrap_err();
+    assert_eq!((refused.status, refused.message.as_str()), (422, "Give the room a title."));
+}
