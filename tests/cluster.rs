@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use app::error::Refusal;
 use app::live::{ClientCommand, LiveEvent};
-use app::model::{ChatMessage, MessageKind, Participant};
+use app::model::{ChatMessage, MessageKind};
 use common::{LiveClient, ServerProcess, TestPerson, make_gif, person_at, spawn_cluster};
 
 /// Reads `count` chat messages from `live` and checks they are each one once, in order.
@@ -31,15 +31,6 @@ fn texts(messages: &[ChatMessage]) -> Vec<&str> {
 async fn said(live: &mut LiveClient, body: &str) -> ChatMessage {
     live.expect(|e| match e {
         LiveEvent::Chat { message } if message.body == body => Some(message.clone()),
-        _ => None,
-    })
-    .await
-}
-
-/// Waits for a participant list of `count` people.
-async fn participants(live: &mut LiveClient, count: usize) -> Vec<Participant> {
-    live.expect(|e| match e {
-        LiveEvent::Participants { people, .. } if people.len() == count => Some(people.clone()),
         _ => None,
     })
     .await
@@ -171,7 +162,7 @@ async fn presence_whispers_kicks_and_hand_over_cross_instances() {
     let (mut bob_live, _) = bob.join(room.id).await;
     let (mut carol_live, present) = carol.join(room.id).await;
     assert_eq!(present, 3);
-    let people = participants(&mut bob_live, 3).await;
+    let people = bob.people_in(&mut bob_live, room.id, 3).await;
     assert!(people[0].owner && people[0].person == *alice.me(), "{people:?}");
     bobs_list
         .expect(|e| match e {
@@ -205,7 +196,7 @@ async fn presence_whispers_kicks_and_hand_over_cross_instances() {
         })
         .await;
     assert_eq!(refusal, Refusal::Banned);
-    participants(&mut bob_live, 2).await;
+    bob.people_in(&mut bob_live, room.id, 2).await;
 
     // The owner's last connection (on A) closes: Bob, on B, takes over, and the list B serves is told.
     alice_live.close().await;
@@ -217,7 +208,7 @@ async fn presence_whispers_kicks_and_hand_over_cross_instances() {
         })
         .await;
     assert_eq!(new_owner, *bob.me());
-    let people = participants(&mut bob_live, 1).await;
+    let people = bob.people_in(&mut bob_live, room.id, 1).await;
     assert!(people[0].owner);
 }
 
@@ -256,12 +247,12 @@ async fn a_killed_instance_s_people_stop_counting_within_the_bound_and_catch_up_
     let bound = Duration::from_secs_f64(LEASE_SECS + 1.0 + LEAVE_SECS);
     println!("Bob stopped counting {took:.1?} after his instance was killed (documented bound {bound:?})");
     assert!(took < bound + Duration::from_secs(3), "took {took:?}");
-    participants(&mut alice_live, 1).await;
+    alice.people_in(&mut alice_live, room.id, 1).await;
 
     // Bob's page reconnects, through the balancer, to the survivor: the same session, caught up from where it was.
     let mut back = bob.via(apps[0].addr).rejoin(room.id, seen.seq).await;
     let caught_up = chats(&mut back, during.len() + 2).await; // and "Bob left", "Bob joined"
     let caught_up: Vec<&str> = texts(&caught_up).into_iter().filter(|t| !t.ends_with(" left")).collect();
     assert_eq!(caught_up, during.iter().map(String::as_str).collect::<Vec<_>>());
-    participants(&mut alice_live, 2).await;
+    alice.people_in(&mut alice_live, room.id, 2).await;
 }

@@ -31,7 +31,7 @@ async fn a_plain_form_post_brings_its_sender_into_the_room_for_a_visit() {
 
     let answer = bob.post_form("send_message", &[("room", &room.id.to_string()), ("body", "no script")], &page).await;
     assert_eq!(answer.status(), 303);
-    alice_live.expect(|e| matches!(e, LiveEvent::Participants { people, .. } if people.len() == 2).then_some(())).await;
+    assert_eq!(alice.people_in(&mut alice_live, room.id, 2).await.len(), 2);
     let message = alice_live
         .expect(|e| match e {
             LiveEvent::Chat { message } if message.kind == MessageKind::Text => Some(message.clone()),
@@ -48,7 +48,7 @@ async fn a_plain_form_post_brings_its_sender_into_the_room_for_a_visit() {
             _ => None,
         })
         .await;
-    alice_live.expect(|e| matches!(e, LiveEvent::Participants { people, .. } if people.len() == 1).then_some(())).await;
+    alice.people_in(&mut alice_live, room.id, 1).await;
 
     // A call that asks for JSON (the WASM, a script) is no visit: it still needs the live channel. (A script can
     // ask for HTML too, and visit: a message, rate limited, for each visit's length.)

@@ -7,17 +7,7 @@ use std::time::Duration;
 use app::error::Refusal;
 use app::live::{ClientCommand, LiveEvent};
 use app::model::{MessageKind, Participant, RoomAccess, RoomSummary};
-use common::{LiveClient, spawn_app, spawn_app_with};
-
-/// The next participant list with `count` people (a list may arrive more than once: a joining connection gets
-/// one directly and one with everybody else).
-async fn participants_of(live: &mut LiveClient, count: usize) -> Vec<Participant> {
-    live.expect(|e| match e {
-        LiveEvent::Participants { people, .. } if people.len() == count => Some(people.clone()),
-        _ => None,
-    })
-    .await
-}
+use common::{spawn_app, spawn_app_with};
 
 fn names(people: &[Participant]) -> Vec<String> {
     people.iter().map(|p| p.person.name.clone()).collect()
@@ -30,12 +20,13 @@ async fn the_participant_list_follows_arrivals_and_departures_and_marks_the_owne
     let bob = app.person().await;
     let room = alice.create_room("panel", 10, "").await.unwrap();
     let (mut alice_live, _) = alice.join(room.id).await;
-    let people = participants_of(&mut alice_live, 1).await;
+    let people = alice.people_in(&mut alice_live, room.id, 1).await;
     assert_eq!(names(&people), vec![alice.me().name.clone()]);
     assert!(people[0].owner);
 
     let (bob_live, _) = bob.join(room.id).await;
-    let people = participants_of(&mut alice_live, 2).await;
+    let people = alice.people_in(&mut alice_live, room.id, 2).await;
+    assert!(alice_live.roster.adds_up, "Alice's list was kept by the changes alone");
     assert_eq!(names(&people), vec![alice.me().name.clone(), bob.me().name.clone()], "in order of arrival");
     assert!(people[0].owner && !people[1].owner);
 
@@ -44,8 +35,9 @@ async fn the_participant_list_follows_arrivals_and_departures_and_marks_the_owne
     assert_eq!(view.participants, people);
 
     bob_live.close().await;
-    let people = participants_of(&mut alice_live, 1).await;
+    let people = alice.people_in(&mut alice_live, room.id, 1).await;
     assert_eq!(names(&people), vec![alice.me().name.clone()]);
+    assert!(alice_live.roster.adds_up);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,7 +131,7 @@ async fn when_the_owner_leaves_the_longest_present_person_takes_over() {
         })
         .await;
     assert_eq!(announcement, format!("{} is now the owner", bob.me().name));
-    let people = participants_of(&mut bob_live, 2).await;
+    let people = bob.people_in(&mut bob_live, room.id, 2).await;
     assert_eq!(people.iter().find(|p| p.owner).map(|p| &p.person), Some(bob.me()));
     let rooms: Vec<RoomSummary> = carol.call("list_rooms", &[]).await.unwrap();
     assert_eq!(rooms[0].owner, *bob.me());
@@ -173,7 +165,7 @@ async fn ownership_survives_a_server_restart() {
 
     app.restart().await;
     let (mut alice_again, _) = alice.join(room.id).await;
-    let people = participants_of(&mut alice_again, 1).await;
+    let people = alice.people_in(&mut alice_again, room.id, 1).await;
     assert!(!people[0].owner, "Alice handed the room over before the restart");
     let rooms: Vec<RoomSummary> = alice.call("list_rooms", &[]).await.unwrap();
     assert_eq!(rooms[0].owner, *bob.me());
@@ -214,10 +206,11 @@ async fn a_kicked_person_leaves_at_once_and_cannot_come_back() {
     }
     let (bob_id, carol_id) = (bob.me().id.clone(), carol.me().id.clone());
     let has = |people: &[Participant], id: &app::model::PersonId| people.iter().any(|p| p.person.id == *id);
-    // Skip the lists from before the kick (the last of which has all three).
-    alice_live.expect(|e| matches!(e, LiveEvent::Participants { people, .. } if people.len() == 3).then_some(())).await;
-    let people = participants_of(&mut alice_live, 2).await;
+    // Past the changes from before the kick (the last of which brought the third person).
+    alice.people_in(&mut alice_live, room.id, 3).await;
+    let people = alice.people_in(&mut alice_live, room.id, 2).await;
     assert!(!has(&people, &bob_id) && has(&people, &carol_id), "Alice and Carol remain: {people:?}");
+    assert!(alice_live.roster.adds_up, "the kick's change kept her list right");
     // Bob's kicked tab receives nothing from the room any more.
     alice.send(room.id, "after the kick").await.unwrap();
     let leftovers = bob_live.drain(Duration::from_millis(300)).await;
@@ -355,19 +348,30 @@ async fn look_alike_participants_carry_distinct_tags() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_joining_connection_gets_the_participant_list_once() {
+async fn a_joining_connection_is_told_where_the_room_stands_once_and_never_sent_the_whole_list() {
     let app = spawn_app().await;
-    let alice = app.person().await;
+    let (alice, bob) = (app.person().await, app.person().await);
     let room = alice.create_room("once", 10, "").await.unwrap();
-    // A newcomer: the list comes with their arrival's announcement, to the whole room (this connection too).
+    let (_bob_live, _) = bob.join(room.id).await;
+    // A newcomer: their arrival is announced to the whole room (this connection too), as a change.
     let (mut first_tab, _) = alice.join(room.id).await;
     let events = first_tab.drain(Duration::from_millis(300)).await;
-    let lists = events.iter().filter(|e| matches!(e, LiveEvent::Participants { .. })).count();
-    assert_eq!(lists, 1, "{events:?}");
-    // A second tab of someone already here: nothing is announced, so the list comes to that tab alone.
+    let changes: Vec<_> = events
+        .iter()
+        .filter_map(|e| if let LiveEvent::People { change, .. } = e { Some(change) } else { None })
+        .collect();
+    assert_eq!(changes.len(), 1, "{events:?}");
+    assert_eq!((changes[0].arrived.len(), changes[0].present), (1, 2), "Alice alone, not everyone: {events:?}");
+    // A second tab of someone already here: nothing is announced, so that tab alone is told where the room
+    // stands (no one arriving or leaving), to check its page's list against.
     let (mut second_tab, _) = alice.join(room.id).await;
     let events = second_tab.drain(Duration::from_millis(300)).await;
-    assert_eq!(events.iter().filter(|e| matches!(e, LiveEvent::Participants { .. })).count(), 1, "{events:?}");
+    let changes: Vec<_> = events
+        .iter()
+        .filter_map(|e| if let LiveEvent::People { change, .. } = e { Some(change) } else { None })
+        .collect();
+    assert_eq!(changes.len(), 1, "{events:?}");
+    assert!(changes[0].arrived.is_empty() && changes[0].left.is_empty(), "{events:?}");
     assert!(first_tab.drain(Duration::from_millis(100)).await.is_empty(), "the first tab is not told again");
 }
 
@@ -421,12 +425,12 @@ async fn a_creator_who_steps_out_of_an_empty_room_keeps_it_through_the_grace() {
 
     // Bob arrives during the grace: the room is still Alice's, and he cannot remove her when she is back.
     let (mut bob_live, _) = bob.join(room.id).await;
-    let people = participants_of(&mut bob_live, 1).await;
+    let people = bob.people_in(&mut bob_live, room.id, 1).await;
     assert!(!people[0].owner, "a newcomer does not take a room its owner stepped out of");
     let (_alice_again, _) = alice.join(room.id).await;
     let refusal = bob.call::<()>("kick", &[("room", &room.id.to_string()), ("person", alice.me().id.as_str())]).await;
     assert_eq!(refusal.unwrap_err().status, 403);
-    let people = participants_of(&mut bob_live, 2).await;
+    let people = bob.people_in(&mut bob_live, room.id, 2).await;
     assert!(people.iter().any(|p| p.owner && p.person.id == alice.me().id), "{people:?}");
 
     // Had she stayed away past the grace, the person present longest would have taken over then.

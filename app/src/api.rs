@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{ChatMessage, Lobby, MessagePage, Person, RoomAccess, RoomId, RoomListPage, RoomSummary};
+use crate::model::{ChatMessage, Lobby, MessagePage, People, Person, RoomAccess, RoomId, RoomListPage, RoomSummary};
 
 #[cfg(feature = "ssr")]
 use crate::server::context::{chat, client_address, me, plain_form_post, respond};
@@ -84,6 +84,12 @@ pub async fn create_room(
 #[server(endpoint = "room_page")]
 pub async fn room_page(id: RoomId, #[server(default)] before: Option<i64>) -> Result<RoomAccess, AppError> {
     respond(async { chat().room_page(id, &me().await?, before).await }.await)
+}
+
+/// Who is in the room now, whole: for a page whose list of who is here missed a change.
+#[server(endpoint = "who_is_here")]
+pub async fn who_is_here(room: RoomId) -> Result<People, AppError> {
+    respond(async { chat().who_is_here(room, &me().await?).await }.await)
 }
 
 /// Checks a room's password; a correct one is remembered for the caller's session.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Refusal;
-use crate::model::{ChatMessage, MessagePreview, Participant, Person, RoomId, RoomSummary};
+use crate::model::{ChatMessage, MessagePreview, PeopleChange, Person, RoomId, RoomSummary};
 
 /// Server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,9 +26,10 @@ pub enum LiveEvent {
     Chat { message: ChatMessage },
     /// The connection is now subscribed to the room list.
     Subscribed,
-    /// Who is in the room now (sent to the room whenever it changes: arrivals, departures, a new owner).
-    /// `version` orders them like `roomPresence`.
-    Participants { room: RoomId, people: Vec<Participant>, version: u64 },
+    /// Who is in the room changed (sent to the room: arrivals, departures, a new owner), as a change to the list
+    /// the client has; one with no arrivals or departures also tells a connection where the room stands (after it
+    /// joined, or fell behind). A client whose list does not add up after it loads the whole list (`who_is_here`).
+    People { room: RoomId, change: PeopleChange },
     /// The owner removed you from the room: the connection has left it and cannot rejoin.
     Kicked { room: RoomId },
     /// A message arrived in a room you entered before and are not in now (sent only to you, on the room list).

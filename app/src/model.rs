@@ -22,7 +22,7 @@ pub struct RoomSummary {
     pub locked: bool,
     pub max_members: u32,
     pub present: u32,
-    /// Orders presence updates: a `roomPresence` or `participants` event older than this is stale.
+    /// Orders presence updates: a `roomPresence` or `people` event older than this is stale.
     pub presence_version: u64,
     pub owner: Person,
     /// Unix time in milliseconds.
@@ -122,6 +122,60 @@ pub struct Participant {
     /// Set when someone else present has a color too close to tell apart, or the same name: a short mark
     /// from the person's id (e.g. "#3fa2") shown beside the name, everywhere, so the two never look alike.
     pub tag: Option<String>,
+}
+
+/// A change of who is in a room, as the live channel sends it (`people`): small whatever the room's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeopleChange {
+    /// Orders the changes of a room's presence (like `roomPresence`): one not above the last seen is stale.
+    pub version: u64,
+    /// Who arrived, with their tags, in order of arrival.
+    pub arrived: Vec<Participant>,
+    pub left: Vec<PersonId>,
+    /// Who owns the room after the change.
+    pub owner: PersonId,
+    /// Others whose tag changed (a look-alike arrived or left); `None` for a tag that went.
+    pub retagged: Vec<(PersonId, Option<String>)>,
+    /// How many are here after the change.
+    pub present: u32,
+    /// [`roster_digest`] of who is here after the change.
+    pub digest: u32,
+}
+
+impl PeopleChange {
+    /// Applies the change to a list of who is here. False if the list then is not who the server says is here:
+    /// a change was missed (dropped, or overtaken by a newer one), and the whole list has to be loaded again.
+    pub fn apply(&self, people: &mut Vec<Participant>) -> bool {
+        people.retain(|p| !self.left.contains(&p.person.id));
+        for newcomer in &self.arrived {
+            if !people.iter().any(|p| p.person.id == newcomer.person.id) {
+                people.push(newcomer.clone());
+            }
+        }
+        for participant in people.iter_mut() {
+            participant.owner = participant.person.id == self.owner;
+            if let Some((_, tag)) = self.retagged.iter().find(|(id, _)| *id == participant.person.id) {
+                participant.tag = tag.clone();
+            }
+        }
+        people.len() == self.present as usize && roster_digest(people.iter().map(|p| &p.person.id)) == self.digest
+    }
+}
+
+/// Who is in a room, in 32 bits, the same whatever the order: each person's [`stable_hash`] of their id,
+/// combined. A client checks its list against the server's with it.
+///
+/// [`stable_hash`]: crate::domain::stable_hash
+pub fn roster_digest<'a>(people: impl IntoIterator<Item = &'a PersonId>) -> u32 {
+    let combined = people.into_iter().fold(0u64, |all, id| all ^ crate::domain::stable_hash(id.as_str().as_bytes()));
+    (combined ^ (combined >> 32)) as u32
+}
+
+/// Who is in a room, whole, at a presence version (`who_is_here`, and a page's first list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct People {
+    pub people: Vec<Participant>,
+    pub version: u64,
 }
 
 /// Everything the chat page needs to render a room the visitor may enter.

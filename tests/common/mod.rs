@@ -507,6 +507,21 @@ impl TestPerson {
         }
     }
 
+    /// Waits on `live` for the change after which `count` people are in `room`; returns who is here as a page
+    /// following the changes knows it: its list, or, when that does not add up (it joined after others, or missed
+    /// a change), the whole list loaded again, as the page does.
+    pub async fn people_in(&self, live: &mut LiveClient, room: RoomId, count: u32) -> Vec<app::model::Participant> {
+        live.expect(|e| {
+            matches!(e, LiveEvent::People { room: r, change } if *r == room && change.present == count).then_some(())
+        })
+        .await;
+        if !live.roster.adds_up {
+            let whole: app::model::People = self.call("who_is_here", &[("room", &room.to_string())]).await.unwrap();
+            live.roster = Roster { people: whole.people, version: whole.version, adds_up: true };
+        }
+        live.roster.people.clone()
+    }
+
     /// Posts a form to a server function as a browser without the WASM does (it accepts HTML), from the page
     /// `from`; the answer is not followed.
     pub async fn post_form(&self, endpoint: &str, args: &[(&str, &str)], from: &str) -> reqwest::Response {
@@ -622,7 +637,7 @@ impl TestPerson {
         let (stream, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
             .await
             .expect("the websocket handshake did not finish in time")?;
-        Ok(LiveClient { stream })
+        Ok(LiveClient { stream, roster: Roster::default() })
     }
 
     /// Opens the live channel over a socket with a tiny receive buffer (4 KiB), joins `room` and waits until
@@ -636,7 +651,7 @@ impl TestPerson {
         let (stream, _) = tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
             .await
             .expect("websocket handshake");
-        let mut live = LiveClient { stream };
+        let mut live = LiveClient { stream, roster: Roster::default() };
         live.send(&ClientCommand::Join { room, since: None }).await;
         live.expect(|event| matches!(event, LiveEvent::Joined { .. }).then_some(())).await;
         live
@@ -668,6 +683,17 @@ type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 
 pub struct LiveClient {
     pub stream: Stream,
+    /// Who is here, as a page following the `people` events it received knows it (from an empty list).
+    pub roster: Roster,
+}
+
+/// A list of who is here, kept from `people` events as the page keeps it.
+#[derive(Debug, Default)]
+pub struct Roster {
+    pub people: Vec<app::model::Participant>,
+    pub version: u64,
+    /// Whether the list added up after the last change (else the page loads it whole).
+    pub adds_up: bool,
 }
 
 /// How long a test waits for an event that should come.
@@ -683,7 +709,16 @@ impl LiveClient {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("no event in time")?;
             match message.ok()? {
-                Message::Text(text) => return Some(serde_json::from_str(&text).expect("a valid event")),
+                Message::Text(text) => {
+                    let event = serde_json::from_str(&text).expect("a valid event");
+                    if let LiveEvent::People { change, .. } = &event
+                        && change.version > self.roster.version
+                    {
+                        self.roster.version = change.version;
+                        self.roster.adds_up = change.apply(&mut self.roster.people);
+                    }
+                    return Some(event);
+                }
                 Message::Close(_) => return None,
                 _ => continue,
             }

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
+use leptos_router::params::ParamsMap;
 
 use crate::api::{CreateRoom, find_rooms, load_lobby};
 use crate::components::{Age, PersonBadge};
@@ -19,12 +20,15 @@ use crate::model::{Lobby, ROOM_PAGE, RoomSummary};
 #[component]
 pub fn HomePage() -> impl IntoView {
     let data = Resource::new_blocking(|| (), |_| load_lobby());
+    // Read here, not in the suspended view: a page whose reader went away is disposed while its stream may still
+    // build that view, and the router's context is gone by then.
+    let query = use_query_map();
     view! {
         <main class="page">
             <Transition fallback=|| view! { <p>"Loading rooms…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(lobby) => view! { <LobbyView lobby /> }.into_any(),
+                        Ok(lobby) => view! { <LobbyView lobby query /> }.into_any(),
                         Err(error) => view! { <p role="alert" class="error">{error.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -34,7 +38,7 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn LobbyView(lobby: Lobby) -> impl IntoView {
+fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
     let Lobby { me, rooms: first_page } = lobby;
     let rooms = RwSignal::new(first_page.rooms);
     let has_more = RwSignal::new(first_page.has_more);
@@ -122,7 +126,7 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
             </div>
             <NewRoom />
         </header>
-        <Notice />
+        <Notice query />
         <section aria-labelledby="rooms-heading">
             <h2 id="rooms-heading">"Rooms"</h2>
             <form class="room-search" role="search" on:submit=move |event| event.prevent_default()>
@@ -178,8 +182,7 @@ fn LobbyView(lobby: Lobby) -> impl IntoView {
 /// Why the reader was sent back to the list, carried in the query string as a refusal code (`/?notice=full`).
 /// Only known codes are shown, so the URL cannot put arbitrary text on the page.
 #[component]
-fn Notice() -> impl IntoView {
-    let query = use_query_map();
+fn Notice(query: Memo<ParamsMap>) -> impl IntoView {
     let text = move || {
         let code = query.try_with(|query| query.get("notice")).flatten()?;
         Refusal::from_code(&code).map(|refusal| refusal.to_string())

@@ -24,9 +24,6 @@ pub enum Topic {
     Person(PersonId),
 }
 
-/// How a `participants` event's text begins.
-const PARTICIPANTS_PREFIX: &str = r#"{"type":"participants","#;
-
 /// One serialized event, shared by all its recipients.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -48,22 +45,6 @@ impl Frame {
 
     pub fn is_for(&self, person: &PersonId) -> bool {
         self.audience.as_ref().is_none_or(|audience| audience.contains(person))
-    }
-
-    /// Whether this is a `participants` event (the room's whole list, which a later one replaces). Read from
-    /// the text, so frames relayed by the broker tell the same: the tag comes first (`serde(tag)`).
-    pub fn is_participant_list(&self) -> bool {
-        self.text.as_str().starts_with(PARTICIPANTS_PREFIX)
-    }
-
-    /// A participant list's version (read from the text: only needed when several lists compete).
-    pub fn participant_list_version(&self) -> Option<u64> {
-        #[derive(serde::Deserialize)]
-        struct Versioned {
-            version: u64,
-        }
-        let list = self.is_participant_list().then(|| serde_json::from_str::<Versioned>(self.text.as_str()).ok());
-        list.flatten().map(|list| list.version)
     }
 }
 
@@ -256,18 +237,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn waiting_frames_are_taken_without_waiting_and_participant_lists_are_recognized() {
+    async fn waiting_frames_are_taken_without_waiting() {
         let hub = Hub::new(16);
         let mut feed = hub.subscribe(Topic::Room(ROOM));
         assert!(feed.try_recv().is_none(), "nothing waiting");
-        hub.publish(Topic::Room(ROOM), &LiveEvent::Participants { room: ROOM, people: vec![], version: 7 });
+        hub.publish(Topic::Room(ROOM), &LiveEvent::Kicked { room: ROOM });
         hub.publish(Topic::Room(ROOM), &LiveEvent::RemoveRoom { id: ROOM });
-        let list = feed.try_recv().unwrap().unwrap();
-        assert!(list.is_participant_list(), "{}", list.text.as_str());
-        assert_eq!(list.participant_list_version(), Some(7));
-        let other = feed.try_recv().unwrap().unwrap();
-        assert!(!other.is_participant_list());
-        assert_eq!(other.participant_list_version(), None);
+        assert!(feed.try_recv().unwrap().unwrap().text.as_str().contains("kicked"));
+        assert!(feed.try_recv().unwrap().unwrap().text.as_str().contains("removeRoom"));
         assert!(feed.try_recv().is_none());
     }
 

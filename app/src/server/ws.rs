@@ -239,8 +239,8 @@ impl Connection {
         if too_far_behind {
             send_event(sink, &LiveEvent::Resync { room }).await?;
         }
-        if let Some((people, version)) = joined.participants {
-            send_event(sink, &LiveEvent::Participants { room, people, version }).await?;
+        if let Some(change) = joined.people {
+            send_event(sink, &LiveEvent::People { room, change }).await?;
         }
         self.catch_up(current, sink).await
     }
@@ -280,33 +280,14 @@ impl Connection {
 
     /// Passes `frame` on, with the frames that were waiting behind it (at most [`FRAMES_PER_WRITE`] or about
     /// [`BYTES_PER_WRITE`]), in one write to the socket: a connection that was woken late sends its backlog at
-    /// once rather than a write per frame. Of several participant lists in the backlog only the newest (by
-    /// version: lists may be published out of order) goes. Each list is the whole room, and the client ignores
-    /// any older than the newest it has, so the others would change nothing (a burst of arrivals would otherwise
-    /// send a connection that fell behind every list in between).
+    /// once rather than a write per frame.
     async fn forward_ready(&mut self, first: Result<Frame, RecvError>, sink: &mut Sink) -> Result<(), End> {
         let size = |frame: &Result<Frame, RecvError>| frame.as_ref().map_or(0, |frame| frame.text.len());
-        let mut bytes = size(&first);
-        let mut backlog = vec![first];
-        while backlog.len() < FRAMES_PER_WRITE && bytes < BYTES_PER_WRITE {
+        let (mut frames, mut bytes) = (1, size(&first));
+        self.forward(first, sink).await?;
+        while frames < FRAMES_PER_WRITE && bytes < BYTES_PER_WRITE {
             let Some(frame) = ready_frame(&mut self.subscription) else { break };
-            bytes += size(&frame);
-            backlog.push(frame);
-        }
-        let is_list = |frame: &Result<Frame, RecvError>| frame.as_ref().is_ok_and(Frame::is_participant_list);
-        let newest_list = if backlog.iter().filter(|frame| is_list(frame)).count() > 1 {
-            let version = |frame: &Result<Frame, RecvError>| {
-                frame.as_ref().ok().and_then(Frame::participant_list_version).unwrap_or(0)
-            };
-            backlog.iter().enumerate().filter(|(_, frame)| is_list(frame)).max_by_key(|(_, frame)| version(frame))
-        } else {
-            None
-        }
-        .map(|(n, _)| n);
-        for (n, frame) in backlog.into_iter().enumerate() {
-            if newest_list.is_some_and(|newest| newest != n) && is_list(&frame) {
-                continue;
-            }
+            (frames, bytes) = (frames + 1, bytes + size(&frame));
             self.forward(frame, sink).await?;
         }
         sink.flush().await
@@ -364,11 +345,9 @@ impl Connection {
                     self.subscription = Subscription::None;
                     return Ok(());
                 }
-                // So may participant lists: send the current one (the client drops it if it has a newer one).
-                match self.chat.participants_now(id).await {
-                    Ok(Some((people, version))) => {
-                        send_event(sink, &LiveEvent::Participants { room: id, people, version }).await?
-                    }
+                // So may changes of who is here: tell the client where the room stands, to check its list against.
+                match self.chat.people_now(id).await {
+                    Ok(Some(change)) => send_event(sink, &LiveEvent::People { room: id, change }).await?,
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, room = %id, "reading who is here after a lag"),
                 }

@@ -11,13 +11,13 @@ use super::composer::Composer;
 use super::message::MessageItem;
 use super::participants::{DeleteRoomButton, ParticipantPanel};
 use super::uploader::Uploader;
-use crate::api::earlier_messages;
+use crate::api::{earlier_messages, who_is_here};
 use crate::browser;
 use crate::components::PersonBadge;
 use crate::error::Refusal;
 use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::{Connection, use_live};
-use crate::model::{ChatMessage, MessageKind, Person, PersonId, RoomView};
+use crate::model::{ChatMessage, MessageKind, People, Person, PersonId, RoomView};
 
 /// Inserts a message in sequence order, ignoring one already there (live events and replies may both bring it).
 /// Says whether it was new.
@@ -69,6 +69,26 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
     });
     // Whom the composer whispers to, if anyone.
     let whisper_to = RwSignal::new(None::<Person>);
+    // A whisper target who left can no longer be whispered to.
+    Effect::new(move |_| {
+        participants.with(|people| {
+            if whisper_to.with_untracked(|to| to.as_ref().is_some_and(|t| !people.iter().any(|p| p.person.id == t.id)))
+            {
+                whisper_to.set(None);
+            }
+        })
+    });
+    // The list missed a change (it does not add up after one): load it whole.
+    let reload_people = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(People { people, version }) = who_is_here(room_id).await
+                && version >= presence_version.get_value()
+            {
+                presence_version.set_value(version);
+                participants.set(people);
+            }
+        })
+    };
     // Marks that tell look-alikes apart, by person id (from the participant list, applied to messages too).
     let tag_of = move |id: &PersonId| {
         participants.with(|people| people.iter().find(|p| p.person.id == *id).and_then(|p| p.tag.clone()))
@@ -106,18 +126,16 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                     unseen_while_hidden.update(|count| *count += 1);
                 }
             }
-            LiveEvent::Participants { room, people, version } if room == room_id => {
-                if version <= presence_version.get_value() {
+            LiveEvent::People { room, change } if room == room_id => {
+                if change.version <= presence_version.get_value() {
                     return;
                 }
-                presence_version.set_value(version);
-                // A whisper target who left can no longer be whispered to.
-                whisper_to.update(|to| {
-                    if to.as_ref().is_some_and(|t| !people.iter().any(|p| p.person.id == t.id)) {
-                        *to = None;
-                    }
-                });
-                participants.set(people);
+                presence_version.set_value(change.version);
+                let mut adds_up = true;
+                participants.update(|people| adds_up = change.apply(people));
+                if !adds_up {
+                    reload_people();
+                }
             }
             LiveEvent::Joined { room, .. } if room == room_id => has_later.set(false),
             LiveEvent::Kicked { room } if room == room_id => leave_with(Refusal::Banned),

@@ -1,6 +1,7 @@
 //! Who may be in a room, and who is: admission (one query, one rule, one [`Refusal`]), joining and leaving,
 //! owner hand-over, kicks, and the announcements of who is here.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -10,7 +11,9 @@ use super::presence::{self, Departures, Entry, JoinOutcome, Snapshot};
 use crate::domain::PersonId;
 use crate::error::{AppError, Limit, Refusal};
 use crate::live::LiveEvent;
-use crate::model::{Participant, Person, RoomAccess, RoomId, RoomLabel, RoomSummary, RoomView};
+use crate::model::{
+    Participant, People, PeopleChange, Person, RoomAccess, RoomId, RoomLabel, RoomSummary, RoomView, roster_digest,
+};
 use crate::server::error::ServerResult;
 use crate::server::hub::{Feed, Topic};
 use crate::server::identity::{distinguishing_tags, person};
@@ -56,9 +59,9 @@ pub struct Joined {
     pub present: u32,
     /// The room's latest message when the join was admitted: the client has to be caught up to here.
     pub last_seq: i64,
-    /// Who is here, for a connection of someone already present (a newcomer's arrival is announced to the
-    /// whole room, this connection included, so it gets nothing here).
-    pub participants: Option<(Vec<Participant>, u64)>,
+    /// Where the room stands, for a connection of someone already present, to check its page's list against (a
+    /// newcomer's arrival is announced to the whole room, this connection included, so it gets nothing here).
+    pub people: Option<PeopleChange>,
 }
 
 /// What registering a connection found.
@@ -150,9 +153,9 @@ impl Chat {
                 feed,
                 present: snapshot.present(),
                 last_seq,
-                participants: Some((participants(&snapshot), snapshot.version)),
+                people: Some(people_change(&snapshot, None, &[])),
             },
-            Arrival::New(snapshot) => Joined { feed, present: snapshot.present(), last_seq, participants: None },
+            Arrival::New(snapshot) => Joined { feed, present: snapshot.present(), last_seq, people: None },
         })
     }
 
@@ -183,7 +186,7 @@ impl Chat {
                 if takes_over {
                     self.announce_owner(room, person).await;
                 }
-                self.announce(room, &snapshot);
+                self.announce(room, &snapshot, Some(person), &[]);
                 Ok((Arrival::New(snapshot), last_seq))
             }
         }
@@ -247,7 +250,7 @@ impl Chat {
 
     /// Announces who is here after people went, and starts the timers their going calls for.
     fn follow_up(self: &Arc<Self>, room: RoomId, departures: &Departures) {
-        self.announce(room, &departures.snapshot);
+        self.announce(room, &departures.snapshot, None, &departures.left);
         if departures.owner_away {
             // The owner keeps a room they left empty for its grace; then whoever is here takes over.
             self.after(self.settings.room_grace, move |chat| async move { chat.hand_over_if_owner_away(room).await });
@@ -262,7 +265,7 @@ impl Chat {
         match presence::hand_over_if_owner_away(&self.db, room, now_millis(), self.graces()).await {
             Ok(Some((successor, snapshot))) => {
                 self.announce_owner(room, &successor).await;
-                self.announce(room, &snapshot);
+                self.announce(room, &snapshot, None, &[]);
             }
             Ok(None) => {}
             Err(error) => tracing::error!(%error, %room, "handing a room over"),
@@ -281,18 +284,26 @@ impl Chat {
         self.hub.publish(Topic::Lobby, &LiveEvent::RoomOwner { id: room, owner: owner.clone() });
     }
 
-    /// Who is in the room now, with the presence version of that list (`None` if the room is gone): for a
-    /// connection that may have missed the lists published meanwhile.
-    pub async fn participants_now(&self, room: RoomId) -> ServerResult<Option<(Vec<Participant>, u64)>> {
-        Ok(presence::snapshot(&self.db, room).await?.map(|snapshot| (participants(&snapshot), snapshot.version)))
+    /// Who is in the room now, whole, for someone who may see it: for a page whose list missed a change.
+    pub async fn who_is_here(&self, room: RoomId, viewer: &Person) -> ServerResult<People> {
+        self.admit(room, viewer).await?;
+        let snapshot = presence::snapshot(&self.db, room).await?.ok_or(Refusal::NotFound)?;
+        Ok(People { people: participants(&snapshot), version: snapshot.version })
     }
 
-    /// Tells the room lists how many people are in the room, and the room who they are, as of `snapshot`.
-    fn announce(&self, room: RoomId, snapshot: &Snapshot) {
+    /// Where the room's presence stands now, as a change of nothing (`None` if the room is gone): for a connection
+    /// that may have missed changes, to check its list against.
+    pub async fn people_now(&self, room: RoomId) -> ServerResult<Option<PeopleChange>> {
+        Ok(presence::snapshot(&self.db, room).await?.map(|snapshot| people_change(&snapshot, None, &[])))
+    }
+
+    /// Tells the room lists how many people are in the room, and the room what changed (`arrived`, `left`), as of
+    /// `snapshot`.
+    fn announce(&self, room: RoomId, snapshot: &Snapshot, arrived: Option<&Person>, left: &[Person]) {
         let version = snapshot.version;
         self.hub.publish(Topic::Lobby, &LiveEvent::RoomPresence { id: room, present: snapshot.present(), version });
-        let people = participants(snapshot);
-        self.hub.publish(Topic::Room(room), &LiveEvent::Participants { room, people, version });
+        let change = people_change(snapshot, arrived, left);
+        self.hub.publish(Topic::Room(room), &LiveEvent::People { room, change });
     }
 
     /// The room's owner removes `target`: at once, and for as long as the room exists.
@@ -326,6 +337,30 @@ impl Chat {
     }
 }
 
+/// The change from who was here before (`snapshot` without `arrived`, and with `left`) to `snapshot`: the
+/// newcomer, those who left, the owner, and the tags it changed for the others.
+fn people_change(snapshot: &Snapshot, arrived: Option<&Person>, left: &[Person]) -> PeopleChange {
+    let after = participants(snapshot);
+    let is_newcomer = |id: &PersonId| arrived.is_some_and(|newcomer| newcomer.id == *id);
+    let before: Vec<Person> = snapshot.people.iter().filter(|p| !is_newcomer(&p.id)).chain(left).cloned().collect();
+    let tags_before: HashMap<&PersonId, Option<String>> =
+        before.iter().map(|p| &p.id).zip(distinguishing_tags(&before)).collect();
+    let retagged = after
+        .iter()
+        .filter(|p| !is_newcomer(&p.person.id) && tags_before.get(&p.person.id).is_some_and(|tag| *tag != p.tag))
+        .map(|p| (p.person.id.clone(), p.tag.clone()))
+        .collect();
+    PeopleChange {
+        version: snapshot.version,
+        arrived: after.iter().filter(|p| is_newcomer(&p.person.id)).cloned().collect(),
+        left: left.iter().map(|p| p.id.clone()).collect(),
+        owner: snapshot.owner.clone(),
+        retagged,
+        present: snapshot.present(),
+        digest: roster_digest(snapshot.people.iter().map(|p| &p.id)),
+    }
+}
+
 /// Who is in the room, in order of arrival, marked as owner and told apart where they look alike.
 fn participants(snapshot: &Snapshot) -> Vec<Participant> {
     let tags = distinguishing_tags(&snapshot.people);
@@ -335,4 +370,57 @@ fn participants(snapshot: &Snapshot) -> Vec<Participant> {
         .zip(tags)
         .map(|(person, tag)| Participant { owner: person.id == snapshot.owner, person: person.clone(), tag })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Hue;
+
+    fn someone(id: &str, name: &str, hue: u32) -> Person {
+        Person { id: PersonId::trusted(id), name: name.to_owned(), hue: Hue::from_tenths(hue) }
+    }
+
+    fn snapshot(people: &[&Person], owner: &Person, version: u64) -> Snapshot {
+        Snapshot { people: people.iter().map(|p| (*p).clone()).collect(), owner: owner.id.clone(), version }
+    }
+
+    #[test]
+    fn each_change_turns_the_list_before_it_into_the_list_after_it() {
+        // Two people of the same name, so tags come and go; the owner leaves, so ownership passes.
+        let (ann, twin, bob) = (
+            someone("aaaa1111", "Happy Fox", 0),
+            someone("aaaa2222", "Happy Fox", 1800),
+            someone("bbbb", "Quiet Owl", 900),
+        );
+        let first = snapshot(&[&ann], &ann, 1);
+        let steps = [
+            (snapshot(&[&ann, &twin], &ann, 2), Some(&twin), vec![]),
+            (snapshot(&[&ann, &twin, &bob], &ann, 3), Some(&bob), vec![]),
+            (snapshot(&[&twin, &bob], &twin, 4), None, vec![ann.clone()]),
+            (snapshot(&[&twin, &bob], &bob, 5), None, vec![]),
+        ];
+        let mut list = participants(&first);
+        for (after, arrived, left) in &steps {
+            let change = people_change(after, *arrived, left);
+            assert!(change.apply(&mut list), "version {}", after.version);
+            assert_eq!(list, participants(after), "version {}", after.version);
+        }
+        // The twins were told apart while both were here, and only then.
+        assert!(participants(&steps[1].0).iter().filter(|p| p.tag.is_some()).count() == 2);
+        assert!(list.iter().all(|p| p.tag.is_none()));
+        // A change is small: the newcomer, and the tags that changed, not the whole list.
+        let change = people_change(&steps[1].0, Some(&bob), &[]);
+        assert_eq!((change.arrived.len(), change.retagged.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_list_that_missed_a_change_does_not_add_up() {
+        let (ann, bob, cid) =
+            (someone("a1", "Amber Elk", 0), someone("b2", "Brave Yak", 900), someone("c3", "Calm Ant", 1800));
+        let mut list = participants(&snapshot(&[&ann], &ann, 1));
+        // Bob's arrival (version 2) is missed; Cid's (3) comes.
+        let change = people_change(&snapshot(&[&ann, &bob, &cid], &ann, 3), Some(&cid), &[]);
+        assert!(!change.apply(&mut list));
+    }
 }
