@@ -200,6 +200,8 @@ async fn presence_whispers_kicks_and_hand_over_cross_instances() {
 
     // The owner's last connection (on A) closes: Bob, on B, takes over, and the list B serves is told.
     alice_live.close().await;
+    let people = bob.people_in(&mut bob_live, room.id, 1).await;
+    assert!(people[0].owner);
     said(&mut bob_live, &format!("{} is now the owner", bob.me().name)).await;
     let new_owner = bobs_list
         .expect(|e| match e {
@@ -208,8 +210,6 @@ async fn presence_whispers_kicks_and_hand_over_cross_instances() {
         })
         .await;
     assert_eq!(new_owner, *bob.me());
-    let people = bob.people_in(&mut bob_live, room.id, 1).await;
-    assert!(people[0].owner);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,12 +242,12 @@ async fn a_killed_instance_s_people_stop_counting_within_the_bound_and_catch_up_
     }
     // Nobody told anyone Bob went: his instance's lease runs out, the survivor reaps it (it looks every second),
     // and his leave grace runs. Documented bound: the lease, plus a second, plus the leave grace.
+    alice.people_in(&mut alice_live, room.id, 1).await;
     said(&mut alice_live, &format!("{} left", bob.me().name)).await;
     let took = killed.elapsed();
     let bound = Duration::from_secs_f64(LEASE_SECS + 1.0 + LEAVE_SECS);
     println!("Bob stopped counting {took:.1?} after his instance was killed (documented bound {bound:?})");
     assert!(took < bound + Duration::from_secs(3), "took {took:?}");
-    alice.people_in(&mut alice_live, room.id, 1).await;
 
     // Bob's page reconnects, through the balancer, to the survivor: the same session, caught up from where it was.
     let mut back = bob.via(apps[0].addr).rejoin(room.id, seen.seq).await;

@@ -41,14 +41,14 @@ async fn a_plain_form_post_brings_its_sender_into_the_room_for_a_visit() {
     assert_eq!((message.body.as_str(), &message.author.as_ref().unwrap().id), ("no script", &bob.me().id));
     assert_eq!(location(&answer), format!("{page}#m{}", message.seq), "the room, at the message");
 
-    // The visit ends: Bob leaves like a closed connection.
+    // The visit ends: Bob leaves like a closed connection (the change of who is here comes first).
+    alice.people_in(&mut alice_live, room.id, 1).await;
     alice_live
         .expect(|e| match e {
             LiveEvent::Chat { message } => (message.body == format!("{} left", bob.me().name)).then_some(()),
             _ => None,
         })
         .await;
-    alice.people_in(&mut alice_live, room.id, 1).await;
 
     // A call that asks for JSON (the WASM, a script) is no visit: it still needs the live channel. (A script can
     // ask for HTML too, and visit: a message, rate limited, for each visit's length.)

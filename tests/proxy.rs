@@ -226,7 +226,7 @@ async fn behind_nginx_with_tls_cookies_are_secure_clients_are_told_apart_and_the
     request.headers_mut().insert("Cookie", cookie.parse().unwrap());
     request.headers_mut().insert("Origin", public.parse().unwrap());
     let (stream, _) = tokio_tungstenite::connect_async(request).await.expect("the upgrade through nginx");
-    let mut live = LiveClient { stream, roster: Default::default() };
+    let mut live = LiveClient::new(stream);
     live.send(&ClientCommand::Join { room: room.id, since: None }).await;
     live.expect(|event| matches!(event, LiveEvent::Joined { .. }).then_some(())).await;
     let sent = curl(

@@ -28,7 +28,8 @@ pub enum LiveEvent {
     Subscribed,
     /// Who is in the room changed (sent to the room: arrivals, departures, a new owner), as a change to the list
     /// the client has; one with no arrivals or departures also tells a connection where the room stands (after it
-    /// joined, or fell behind). A client whose list does not add up after it loads the whole list (`who_is_here`).
+    /// joined, or fell behind). Changes can arrive out of order: a client holds one that does not add up until
+    /// those before it come, and loads the whole list (`who_is_here`) if they do not ([`crate::model::Roster`]).
     People { room: RoomId, change: PeopleChange },
     /// The owner removed you from the room: the connection has left it and cannot rejoin.
     Kicked { room: RoomId },

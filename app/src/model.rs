@@ -143,15 +143,20 @@ pub struct PeopleChange {
 }
 
 impl PeopleChange {
+    /// Whether no one arrived or left (a hand-over, or where the room stands).
+    fn is_nothing(&self) -> bool {
+        self.arrived.is_empty() && self.left.is_empty()
+    }
+
     /// Applies the change to a list of who is here. False if the list then is not who the server says is here:
     /// a change was missed (dropped, or overtaken by a newer one), and the whole list has to be loaded again.
     pub fn apply(&self, people: &mut Vec<Participant>) -> bool {
-        people.retain(|p| !self.left.contains(&p.person.id));
-        for newcomer in &self.arrived {
-            if !people.iter().any(|p| p.person.id == newcomer.person.id) {
-                people.push(newcomer.clone());
-            }
-        }
+        // Someone who arrives again (left and came back while a change was missed) goes last, as on the server.
+        people.retain(|p| {
+            let id = &p.person.id;
+            !self.left.contains(id) && !self.arrived.iter().any(|newcomer| newcomer.person.id == *id)
+        });
+        people.extend(self.arrived.iter().cloned());
         for participant in people.iter_mut() {
             participant.owner = participant.person.id == self.owner;
             if let Some((_, tag)) = self.retagged.iter().find(|(id, _)| *id == participant.person.id) {
@@ -169,6 +174,94 @@ impl PeopleChange {
 pub fn roster_digest<'a>(people: impl IntoIterator<Item = &'a PersonId>) -> u32 {
     let combined = people.into_iter().fold(0u64, |all, id| all ^ crate::domain::stable_hash(id.as_str().as_bytes()));
     (combined ^ (combined >> 32)) as u32
+}
+
+/// Who is in a room as a client follows it: a whole list at a presence version, then the changes the live
+/// channel brings. Changes can arrive out of order (two changes are published by different tasks), so one that
+/// does not add up waits for those before it; the list moves on as soon as the changes it holds add up again.
+/// While changes wait ([`Roster::is_waiting`]), the one before them may be lost (a connection that fell behind is
+/// told where the room stands instead): the client loads the whole list again after a while ([`Roster::replace`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Roster {
+    people: Vec<Participant>,
+    version: u64,
+    /// Changes newer than `version` that did not add up yet, in version order.
+    waiting: Vec<PeopleChange>,
+    /// Set when the list added up again only past a change that did not: one between was lost, and with it
+    /// perhaps a tag or a place in the order that the count and digest do not cover.
+    skipped: bool,
+}
+
+impl Roster {
+    pub fn new(people: Vec<Participant>, version: u64) -> Roster {
+        Roster { people, version, waiting: Vec::new(), skipped: false }
+    }
+
+    /// Who is here, in order of arrival.
+    pub fn people(&self) -> &[Participant] {
+        &self.people
+    }
+
+    /// The presence version of [`Roster::people`].
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Whether changes wait for one that has not come (yet), or one was lost: if this lasts, the list is to be
+    /// loaded whole.
+    pub fn is_waiting(&self) -> bool {
+        !self.waiting.is_empty() || self.skipped
+    }
+
+    /// Takes a change from the live channel; says whether the list moved. A change not newer than the list is
+    /// stale and dropped.
+    pub fn receive(&mut self, change: PeopleChange) -> bool {
+        if change.version <= self.version {
+            return false;
+        }
+        match self.waiting.binary_search_by_key(&change.version, |waiting| waiting.version) {
+            // Where the room stood at a version (a change of nothing, sent to a connection that fell behind) and
+            // the change that made that version: the change says more.
+            Ok(held) if self.waiting[held].is_nothing() && !change.is_nothing() => self.waiting[held] = change,
+            Ok(_) => return false,
+            Err(position) => self.waiting.insert(position, change),
+        }
+        self.settle()
+    }
+
+    /// Takes the whole list (loaded with `who_is_here`); says whether the list moved. A list older than this one
+    /// is dropped; changes newer than it still apply.
+    pub fn replace(&mut self, people: Vec<Participant>, version: u64) -> bool {
+        if version < self.version || (version == self.version && !self.is_waiting()) {
+            return false;
+        }
+        self.people = people;
+        self.version = version;
+        self.skipped = false;
+        self.waiting.retain(|change| change.version > version);
+        self.settle();
+        true
+    }
+
+    /// Applies the waiting changes in version order, and keeps the last list they made that adds up: from there,
+    /// what the server says is here is what is here. Says whether the list moved.
+    fn settle(&mut self) -> bool {
+        let mut list = self.people.clone();
+        let (mut settled, mut missed) = (None, false);
+        for (index, change) in self.waiting.iter().enumerate() {
+            if change.apply(&mut list) {
+                settled = Some((index, list.clone(), missed));
+            } else {
+                missed = true;
+            }
+        }
+        let Some((index, people, skipped)) = settled else { return false };
+        self.skipped |= skipped;
+        self.version = self.waiting[index].version;
+        self.people = people;
+        self.waiting.drain(..=index);
+        true
+    }
 }
 
 /// Who is in a room, whole, at a presence version (`who_is_here`, and a page's first list).

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::live::{ClientCommand, LiveEvent};
-use app::model::{ChatMessage, Person, RoomAccess, RoomId, RoomSummary};
+use app::model::{ChatMessage, Person, RoomAccess, RoomId, RoomSummary, Roster};
 use app::server::store::{Db, TEST_POSTGRES_ENV, create_scratch_database, with_pool};
 use futures_util::{SinkExt, StreamExt};
 use gif_chat::{Config, Server};
@@ -507,19 +507,27 @@ impl TestPerson {
         }
     }
 
-    /// Waits on `live` for the change after which `count` people are in `room`; returns who is here as a page
-    /// following the changes knows it: its list, or, when that does not add up (it joined after others, or missed
-    /// a change), the whole list loaded again, as the page does.
+    /// Follows `live` (the connection of a page in `room`) until `count` people are in the room as the page
+    /// knows it, and returns its list. As the page does, it holds changes that do not add up, and loads the whole
+    /// list when they still do not after a quiet second (it joined after others, or missed a change; counted in
+    /// `live.reloads`). The events it reads are kept for `next`.
     pub async fn people_in(&self, live: &mut LiveClient, room: RoomId, count: u32) -> Vec<app::model::Participant> {
-        live.expect(|e| {
-            matches!(e, LiveEvent::People { room: r, change } if *r == room && change.present == count).then_some(())
-        })
-        .await;
-        if !live.roster.adds_up {
-            let whole: app::model::People = self.call("who_is_here", &[("room", &room.to_string())]).await.unwrap();
-            live.roster = Roster { people: whole.people, version: whole.version, adds_up: true };
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while live.roster.is_waiting() || live.roster.people().len() != count as usize {
+            assert!(tokio::time::Instant::now() < deadline, "never {count} people: {:?}", live.roster.people());
+            match tokio::time::timeout(Duration::from_secs(1), live.read()).await {
+                Ok(Some(event)) => live.unread.push_back(event),
+                Ok(None) => panic!("the connection closed while waiting for {count} people"),
+                Err(_quiet) if live.roster.is_waiting() => {
+                    let room = room.to_string();
+                    let whole: app::model::People = self.call("who_is_here", &[("room", &room)]).await.unwrap();
+                    live.roster.replace(whole.people, whole.version);
+                    live.reloads += 1;
+                }
+                Err(_quiet) => {}
+            }
         }
-        live.roster.people.clone()
+        live.roster.people().to_vec()
     }
 
     /// Posts a form to a server function as a browser without the WASM does (it accepts HTML), from the page
@@ -637,7 +645,7 @@ impl TestPerson {
         let (stream, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
             .await
             .expect("the websocket handshake did not finish in time")?;
-        Ok(LiveClient { stream, roster: Roster::default() })
+        Ok(LiveClient::new(stream))
     }
 
     /// Opens the live channel over a socket with a tiny receive buffer (4 KiB), joins `room` and waits until
@@ -651,7 +659,7 @@ impl TestPerson {
         let (stream, _) = tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
             .await
             .expect("websocket handshake");
-        let mut live = LiveClient { stream, roster: Roster::default() };
+        let mut live = LiveClient::new(stream);
         live.send(&ClientCommand::Join { room, since: None }).await;
         live.expect(|event| matches!(event, LiveEvent::Joined { .. }).then_some(())).await;
         live
@@ -679,43 +687,46 @@ pub async fn json_or_refusal<T: DeserializeOwned>(response: reqwest::Response) -
     TestPerson::answer("upload", status, body)
 }
 
-type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub struct LiveClient {
     pub stream: Stream,
     /// Who is here, as a page following the `people` events it received knows it (from an empty list).
     pub roster: Roster,
-}
-
-/// A list of who is here, kept from `people` events as the page keeps it.
-#[derive(Debug, Default)]
-pub struct Roster {
-    pub people: Vec<app::model::Participant>,
-    pub version: u64,
-    /// Whether the list added up after the last change (else the page loads it whole).
-    pub adds_up: bool,
+    /// How many times the list had to be loaded whole (`TestPerson::people_in`).
+    pub reloads: u32,
+    /// Events read ahead (by `TestPerson::people_in`) that `next` has not returned yet.
+    unread: std::collections::VecDeque<LiveEvent>,
 }
 
 /// How long a test waits for an event that should come.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
 impl LiveClient {
+    pub fn new(stream: Stream) -> LiveClient {
+        LiveClient { stream, roster: Roster::default(), reloads: 0, unread: Default::default() }
+    }
+
     pub async fn send(&mut self, command: &ClientCommand) {
         self.stream.send(Message::text(serde_json::to_string(command).unwrap())).await.unwrap();
     }
 
     /// The next event, or None if the connection closed.
     pub async fn next(&mut self) -> Option<LiveEvent> {
+        match self.unread.pop_front() {
+            Some(event) => Some(event),
+            None => tokio::time::timeout(PATIENCE, self.read()).await.expect("no event in time"),
+        }
+    }
+
+    /// Reads the next event off the connection (None if it closed), and follows who is here with it.
+    async fn read(&mut self) -> Option<LiveEvent> {
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("no event in time")?;
-            match message.ok()? {
+            match self.stream.next().await?.ok()? {
                 Message::Text(text) => {
                     let event = serde_json::from_str(&text).expect("a valid event");
-                    if let LiveEvent::People { change, .. } = &event
-                        && change.version > self.roster.version
-                    {
-                        self.roster.version = change.version;
-                        self.roster.adds_up = change.apply(&mut self.roster.people);
+                    if let LiveEvent::People { change, .. } = &event {
+                        self.roster.receive(change.clone());
                     }
                     return Some(event);
                 }
@@ -727,6 +738,9 @@ impl LiveClient {
 
     /// The next event, or None if the connection closed or broke (no panic: the server may be gone).
     pub async fn next_or_closed(&mut self) -> Option<LiveEvent> {
+        if let Some(event) = self.unread.pop_front() {
+            return Some(event);
+        }
         loop {
             let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.ok()??;
             match message.ok()? {
@@ -758,11 +772,9 @@ impl LiveClient {
 
     /// Waits until nothing arrives for `quiet`, returning what did.
     pub async fn drain(&mut self, quiet: Duration) -> Vec<LiveEvent> {
-        let mut events = Vec::new();
-        while let Ok(Some(Ok(message))) = tokio::time::timeout(quiet, self.stream.next()).await {
-            if let Message::Text(text) = message {
-                events.push(serde_json::from_str(&text).unwrap());
-            }
+        let mut events: Vec<LiveEvent> = self.unread.drain(..).collect();
+        while let Ok(Some(event)) = tokio::time::timeout(quiet, self.read()).await {
+            events.push(event);
         }
         events
     }

@@ -17,7 +17,7 @@ use crate::components::PersonBadge;
 use crate::error::Refusal;
 use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::{Connection, use_live};
-use crate::model::{ChatMessage, MessageKind, People, Person, PersonId, RoomView};
+use crate::model::{ChatMessage, MessageKind, People, Person, PersonId, RoomView, Roster};
 
 /// Inserts a message in sequence order, ignoring one already there (live events and replies may both bring it).
 /// Says whether it was new.
@@ -39,6 +39,13 @@ fn tab_title(room: &str, unseen: u32) -> String {
     }
 }
 
+/// A number of milliseconds below `limit`, different on each page (spreads out what many pages would do at once).
+fn jitter_ms(limit: u32) -> u32 {
+    let random = browser::random_uuid().unwrap_or_default();
+    let bits = random.chars().filter_map(|c| c.to_digit(16)).take(8).fold(0u32, |all, digit| all << 4 | digit);
+    bits % limit.max(1)
+}
+
 /// Text made safe to write between tags.
 fn escape_text(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -50,8 +57,6 @@ fn escape_text(text: &str) -> String {
 #[component]
 pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let RoomView { room, me, participants, messages, has_earlier } = view;
-    // Orders participant lists: a list older than the one shown is dropped.
-    let presence_version = StoredValue::new(room.presence_version);
     let room_id = room.id;
     let max_members = room.max_members;
     // The position to resume the live channel from: only what arrived over it (or was rendered) counts, not
@@ -61,6 +66,8 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
     let has_earlier = RwSignal::new(has_earlier);
     // Whether messages after those shown are missing (until the live channel joins and brings them).
     let has_later = RwSignal::new(history);
+    // Who is here as the live channel's changes tell it; `participants` is what the page shows of it.
+    let roster = StoredValue::new(Roster::new(participants.clone(), room.presence_version));
     let participants = RwSignal::new(participants);
     let present = Memo::new(move |_| participants.read().len());
     let me_id = StoredValue::new(me.id.clone());
@@ -78,15 +85,33 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
             }
         })
     });
-    // The list missed a change (it does not add up after one): load it whole.
+    // Changes wait for one that has not come: give it a while (an overtaken change comes within moments), then
+    // load the list whole. The wait grows and is spread out, so that a room full of pages that all missed the
+    // same change does not ask at once.
+    let reloading = StoredValue::new(false);
     let reload_people = move || {
+        if reloading.get_value() {
+            return;
+        }
+        reloading.set_value(true);
         leptos::task::spawn_local(async move {
-            if let Ok(People { people, version }) = who_is_here(room_id).await
-                && version >= presence_version.get_value()
-            {
-                presence_version.set_value(version);
-                participants.set(people);
+            let mut attempt = 0;
+            // (The page may be gone by the time a wait is over: then the roster is too, and this stops.)
+            let still_waiting = move || roster.try_with_value(Roster::is_waiting).unwrap_or(false);
+            while still_waiting() {
+                browser::sleep_ms((1000 << attempt.min(5)) + jitter_ms(1000)).await;
+                attempt += 1;
+                if !still_waiting() {
+                    break;
+                }
+                if let Ok(People { people, version }) = who_is_here(room_id).await
+                    && roster.try_update_value(|roster| roster.replace(people, version)).unwrap_or(false)
+                    && let Some(people) = roster.try_with_value(|roster| roster.people().to_vec())
+                {
+                    participants.set(people);
+                }
             }
+            reloading.try_set_value(false);
         })
     };
     // Marks that tell look-alikes apart, by person id (from the participant list, applied to messages too).
@@ -127,13 +152,10 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                 }
             }
             LiveEvent::People { room, change } if room == room_id => {
-                if change.version <= presence_version.get_value() {
-                    return;
+                if roster.try_update_value(|roster| roster.receive(change)).unwrap_or(false) {
+                    participants.set(roster.with_value(|roster| roster.people().to_vec()));
                 }
-                presence_version.set_value(change.version);
-                let mut adds_up = true;
-                participants.update(|people| adds_up = change.apply(people));
-                if !adds_up {
+                if roster.with_value(Roster::is_waiting) {
                     reload_people();
                 }
             }

@@ -182,11 +182,12 @@ impl Chat {
             JoinOutcome::Banned => Err(Refusal::Banned.into()),
             JoinOutcome::AlreadyHere { snapshot } => Ok((Arrival::AlreadyHere(snapshot), last_seq)),
             JoinOutcome::Arrived { snapshot, takes_over } => {
+                // The change first: it waits for nothing, so changes of the room are seldom published out of order.
+                self.announce(room, &snapshot, Some(person), &[]);
                 self.system_message(room, format!("{} joined", person.name)).await;
                 if takes_over {
                     self.announce_owner(room, person).await;
                 }
-                self.announce(room, &snapshot, Some(person), &[]);
                 Ok((Arrival::New(snapshot), last_seq))
             }
         }
@@ -239,13 +240,13 @@ impl Chat {
             Ok(None) => return,
             Err(error) => return tracing::error!(%error, %room, "completing departures"),
         };
+        self.follow_up(room, &departures);
         for person in &departures.left {
             self.system_message(room, format!("{} left", person.name)).await;
         }
         if let Some(successor) = &departures.new_owner {
             self.announce_owner(room, successor).await;
         }
-        self.follow_up(room, &departures);
     }
 
     /// Announces who is here after people went, and starts the timers their going calls for.
@@ -264,8 +265,8 @@ impl Chat {
     pub(super) async fn hand_over_if_owner_away(self: &Arc<Self>, room: RoomId) {
         match presence::hand_over_if_owner_away(&self.db, room, now_millis(), self.graces()).await {
             Ok(Some((successor, snapshot))) => {
-                self.announce_owner(room, &successor).await;
                 self.announce(room, &snapshot, None, &[]);
+                self.announce_owner(room, &successor).await;
             }
             Ok(None) => {}
             Err(error) => tracing::error!(%error, %room, "handing a room over"),
@@ -328,10 +329,10 @@ impl Chat {
         self.publish_message(&message);
         let after = after?;
         if let Some(departures) = after {
+            self.follow_up(room, &departures);
             if let Some(successor) = &departures.new_owner {
                 self.announce_owner(room, successor).await;
             }
-            self.follow_up(room, &departures);
         }
         Ok(())
     }
@@ -376,6 +377,7 @@ fn participants(snapshot: &Snapshot) -> Vec<Participant> {
 mod tests {
     use super::*;
     use crate::domain::Hue;
+    use crate::model::Roster;
 
     fn someone(id: &str, name: &str, hue: u32) -> Person {
         Person { id: PersonId::trusted(id), name: name.to_owned(), hue: Hue::from_tenths(hue) }
@@ -422,5 +424,109 @@ mod tests {
         // Bob's arrival (version 2) is missed; Cid's (3) comes.
         let change = people_change(&snapshot(&[&ann, &bob, &cid], &ann, 3), Some(&cid), &[]);
         assert!(!change.apply(&mut list));
+    }
+
+    #[test]
+    fn the_digest_is_what_the_readme_says_in_any_order() {
+        // Worked out apart from this code, from the README's description (FNV-1a 64, MurmurHash3's finalizer,
+        // XOR, folded): clients in other languages compute the same.
+        let (a, b) = (PersonId::trusted("a1"), PersonId::trusted("b2"));
+        assert_eq!(roster_digest([&a, &b]), 3_125_186_144);
+        assert_eq!(roster_digest([&b, &a]), 3_125_186_144);
+        assert_eq!(roster_digest([]), 0);
+    }
+
+    #[test]
+    fn someone_who_left_and_came_back_goes_last() {
+        let (ann, bob, cid) =
+            (someone("a1", "Amber Elk", 0), someone("b2", "Brave Yak", 900), someone("c3", "Calm Ant", 1800));
+        let mut list = participants(&snapshot(&[&ann, &bob, &cid], &ann, 1));
+        // Bob's leaving (2) is missed; his coming back (3) arrives.
+        let back = snapshot(&[&ann, &cid, &bob], &ann, 3);
+        assert!(people_change(&back, Some(&bob), &[]).apply(&mut list));
+        assert_eq!(list, participants(&back));
+    }
+
+    /// Ann alone (1), then Bob (2), Cid (3) and Dee (4) arrive, each change published by its own task.
+    fn four_arrivals() -> (Vec<Participant>, Vec<PeopleChange>, Vec<Participant>) {
+        let ann = someone("a1", "Amber Elk", 0);
+        let (bob, cid, dee) =
+            (someone("b2", "Brave Yak", 900), someone("c3", "Calm Ant", 1800), someone("d4", "Deft Emu", 2700));
+        let changes = vec![
+            people_change(&snapshot(&[&ann, &bob], &ann, 2), Some(&bob), &[]),
+            people_change(&snapshot(&[&ann, &bob, &cid], &ann, 3), Some(&cid), &[]),
+            people_change(&snapshot(&[&ann, &bob, &cid, &dee], &ann, 4), Some(&dee), &[]),
+        ];
+        let last = participants(&snapshot(&[&ann, &bob, &cid, &dee], &ann, 4));
+        (participants(&snapshot(&[&ann], &ann, 1)), changes, last)
+    }
+
+    #[test]
+    fn an_overtaken_change_is_waited_for_not_loaded_again() {
+        let (first, changes, last) = four_arrivals();
+        let mut roster = Roster::new(first.clone(), 1);
+        // 4 and 3 overtake 2: they wait, the list stays as it was.
+        assert!(!roster.receive(changes[2].clone()));
+        assert!(!roster.receive(changes[1].clone()));
+        assert!(roster.is_waiting());
+        assert_eq!((roster.people(), roster.version()), (first.as_slice(), 1));
+        // 2 comes: all three apply, in order.
+        assert!(roster.receive(changes[0].clone()));
+        assert!(!roster.is_waiting());
+        assert_eq!((roster.people(), roster.version()), (last.as_slice(), 4));
+        // A change seen already, or older than the list, changes nothing.
+        assert!(!roster.receive(changes[1].clone()));
+        assert_eq!(roster.version(), 4);
+    }
+
+    #[test]
+    fn a_lost_change_waits_until_the_whole_list_is_loaded() {
+        let (first, changes, last) = four_arrivals();
+        let mut roster = Roster::new(first, 1);
+        // 2 is lost for good (the connection fell behind): 3 cannot add up without it.
+        assert!(!roster.receive(changes[1].clone()));
+        assert!(roster.is_waiting());
+        // The whole list as of 3 is loaded; 4 came meanwhile and applies on top of it.
+        assert!(!roster.receive(changes[2].clone()));
+        let mut at_three = last.clone();
+        at_three.pop();
+        assert!(roster.replace(at_three, 3));
+        assert!(!roster.is_waiting());
+        assert_eq!((roster.people(), roster.version()), (last.as_slice(), 4));
+        // A whole list older than the one kept is dropped.
+        assert!(!roster.replace(Vec::new(), 2));
+        assert_eq!(roster.people(), last.as_slice());
+    }
+
+    #[test]
+    fn a_list_that_adds_up_again_past_a_lost_change_is_still_loaded_whole() {
+        let (ann, bob, cid) =
+            (someone("a1", "Amber Elk", 0), someone("b2", "Brave Yak", 900), someone("c3", "Calm Ant", 1800));
+        let mut roster = Roster::new(participants(&snapshot(&[&ann], &ann, 1)), 1);
+        // Bob arrives (2, lost), Cid arrives (3), Bob leaves (4): after 4 the count and digest match again, but
+        // what 2 said (a tag, a place in the order) could be missing.
+        assert!(!roster.receive(people_change(&snapshot(&[&ann, &bob, &cid], &ann, 3), Some(&cid), &[])));
+        assert!(roster.receive(people_change(&snapshot(&[&ann, &cid], &ann, 4), None, std::slice::from_ref(&bob))));
+        assert_eq!(roster.version(), 4);
+        assert!(roster.is_waiting(), "to be loaded whole");
+        assert!(roster.replace(participants(&snapshot(&[&ann, &cid], &ann, 4)), 4));
+        assert!(!roster.is_waiting());
+    }
+
+    #[test]
+    fn the_change_that_made_a_version_says_more_than_where_the_room_stood() {
+        let (first, changes, _) = four_arrivals();
+        let mut roster = Roster::new(first, 1);
+        // A connection fell behind: it is told where the room stands (4), then the changes it had not read yet.
+        let mut standing = changes[2].clone();
+        (standing.arrived, standing.retagged) = (Vec::new(), Vec::new());
+        assert!(!roster.receive(standing));
+        assert!(roster.receive(changes[0].clone()));
+        assert!(roster.receive(changes[1].clone()));
+        assert_eq!(roster.version(), 3);
+        assert!(roster.is_waiting(), "where the room stood at 4 does not add up from 3");
+        assert!(roster.receive(changes[2].clone()));
+        assert!(!roster.is_waiting());
+        assert_eq!(roster.version(), 4);
     }
 }
