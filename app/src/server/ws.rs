@@ -36,10 +36,14 @@ const READ_BUFFER_BYTES: usize = 512;
 /// How often the server pings, and how long a connection may stay silent before it is considered dead.
 const PING_EVERY: Duration = Duration::from_secs(30);
 const SILENCE_LIMIT: Duration = Duration::from_secs(75);
-/// The most frames, and about the most bytes, that go out in one write to the socket (those already waiting
-/// when a connection wakes). The socket's write buffer keeps the size of the biggest write: bounded here.
+/// The most frames, and about the most bytes, that a connection passes on when it wakes (those already waiting):
+/// a connection woken late sends its backlog at once, not a wake-up per frame.
 const FRAMES_PER_WRITE: usize = 32;
 const BYTES_PER_WRITE: usize = 16 * 1024;
+/// The socket writes once this much is queued (and at the end of each backlog). Its write buffer never gives
+/// back the capacity of the biggest write, so this bounds what every connection keeps: tungstenite's default
+/// (128 KiB) would let each keep its biggest backlog.
+const WRITE_CHUNK_BYTES: usize = 1024;
 /// Messages read from the database per query while catching up.
 const CATCH_UP_BATCH: i64 = 200;
 /// The most messages replayed to a rejoining client; further behind, it is told to reload the history instead
@@ -72,6 +76,7 @@ pub async fn ws_handler(
     // The connection's log lines carry the upgrade request's id (its span: this handler runs in it).
     let span = tracing::Span::current();
     ws.read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_CHUNK_BYTES)
         .max_message_size(MAX_INCOMING_BYTES)
         .max_frame_size(MAX_INCOMING_BYTES)
         .on_upgrade(move |socket| Connection::new(state.chat, visitor.person, permit).run(socket).instrument(span))

@@ -432,6 +432,9 @@ pub struct Idle {
     pub rss_before_kib: u64,
     pub rss_after_kib: u64,
     pub rss_per_connection_kib: f64,
+    /// For `joined`: what of `rss_per_connection_kib` the people (sessions) and rooms cost before any of their
+    /// connections opened, and what the connections (joined, with what they were sent) cost on top.
+    pub people_and_rooms_per_connection_kib: Option<f64>,
     pub connect: Percentiles,
     pub total_connect_secs: f64,
 }
@@ -467,7 +470,7 @@ pub async fn idle(options: &Options) -> anyhow::Result<Idle> {
     .await?;
     let total_connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    Ok(idle_footprint("bare", &server, rss_before, total_connect_secs, opened))
+    Ok(idle_footprint("bare", &server, rss_before, None, total_connect_secs, opened))
 }
 
 /// What the idle connections in `opened` (each with how long it took to open, in µs) cost the server, measured
@@ -476,6 +479,7 @@ fn idle_footprint<T>(
     shape: &'static str,
     server: &ServerProcess,
     rss_before: u64,
+    rss_people_and_rooms: Option<u64>,
     total_connect_secs: f64,
     opened: Vec<(T, u64)>,
 ) -> Idle {
@@ -488,6 +492,8 @@ fn idle_footprint<T>(
         rss_before_kib: rss_before,
         rss_after_kib: rss_after,
         rss_per_connection_kib: rss_after.saturating_sub(rss_before) as f64 / connections.max(1) as f64,
+        people_and_rooms_per_connection_kib: rss_people_and_rooms
+            .map(|rss| rss.saturating_sub(rss_before) as f64 / connections.max(1) as f64),
         connect,
         total_connect_secs,
     }
@@ -517,6 +523,7 @@ pub async fn idle_joined(options: &Options) -> anyhow::Result<Idle> {
         async move { owner.create_room(&format!("idle {r}"), PEOPLE_PER_ROOM as u32).await }
     })
     .await?;
+    let rss_people_and_rooms = server.rss_kib();
     let opened = many(count, 128, |n| {
         let (person, room) = (people[n / TABS].clone(), rooms[n / TABS / PEOPLE_PER_ROOM]);
         async move {
@@ -530,7 +537,7 @@ pub async fn idle_joined(options: &Options) -> anyhow::Result<Idle> {
     let total_connect_secs = started.elapsed().as_secs_f64();
     // Let the arrivals' announcements drain.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    Ok(idle_footprint("joined", &server, rss_before, total_connect_secs, opened))
+    Ok(idle_footprint("joined", &server, rss_before, Some(rss_people_and_rooms), total_connect_secs, opened))
 }
 
 #[derive(Debug, Serialize)]

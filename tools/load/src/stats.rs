@@ -88,6 +88,11 @@ impl Table {
         let name = if run.shape == "joined" { "idle joined" } else { "idle" };
         self.row(name, "connections", run.connections.to_string());
         self.row(name, "server RSS per connection", format!("{:.1} KiB", run.rss_per_connection_kib));
+        if let Some(people_and_rooms) = run.people_and_rooms_per_connection_kib {
+            let connections = run.rss_per_connection_kib - people_and_rooms;
+            let split = format!("{people_and_rooms:.1} / {connections:.1} KiB");
+            self.row(name, "  of which people and rooms / connections", split);
+        }
         self.row(name, "connect p50/p99/max", latency(&run.connect));
         self.row(name, "all connected in", format!("{:.1} s", run.total_connect_secs));
     }
