@@ -509,22 +509,26 @@ impl TestPerson {
 
     /// Follows `live` (the connection of a page in `room`) until `count` people are in the room as the page
     /// knows it, and returns its list. As the page does, it holds changes that do not add up, and loads the whole
-    /// list when they still do not after a quiet second (it joined after others, or missed a change; counted in
+    /// list when they have been held for a second (it joined after others, or missed a change; counted in
     /// `live.reloads`). The events it reads are kept for `next`.
     pub async fn people_in(&self, live: &mut LiveClient, room: RoomId, count: u32) -> Vec<app::model::Participant> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut held_since = None;
         while live.roster.is_waiting() || live.roster.people().len() != count as usize {
             assert!(tokio::time::Instant::now() < deadline, "never {count} people: {:?}", live.roster.people());
-            match tokio::time::timeout(Duration::from_secs(1), live.read()).await {
+            held_since = if live.roster.is_waiting() { held_since.or(Some(tokio::time::Instant::now())) } else { None };
+            if held_since.is_some_and(|since| since.elapsed() >= Duration::from_secs(1)) {
+                let room = room.to_string();
+                let whole: app::model::People = self.call("who_is_here", &[("room", &room)]).await.unwrap();
+                live.roster.replace(whole.people, whole.version);
+                live.reloads += 1;
+                held_since = None;
+                continue;
+            }
+            match tokio::time::timeout(Duration::from_millis(100), live.read()).await {
                 Ok(Some(event)) => live.unread.push_back(event),
                 Ok(None) => panic!("the connection closed while waiting for {count} people"),
-                Err(_quiet) if live.roster.is_waiting() => {
-                    let room = room.to_string();
-                    let whole: app::model::People = self.call("who_is_here", &[("room", &room)]).await.unwrap();
-                    live.roster.replace(whole.people, whole.version);
-                    live.reloads += 1;
-                }
-                Err(_quiet) => {}
+                Err(_nothing_yet) => {}
             }
         }
         live.roster.people().to_vec()
@@ -738,16 +742,9 @@ impl LiveClient {
 
     /// The next event, or None if the connection closed or broke (no panic: the server may be gone).
     pub async fn next_or_closed(&mut self) -> Option<LiveEvent> {
-        if let Some(event) = self.unread.pop_front() {
-            return Some(event);
-        }
-        loop {
-            let message = tokio::time::timeout(PATIENCE, self.stream.next()).await.ok()??;
-            match message.ok()? {
-                Message::Text(text) => return serde_json::from_str(&text).ok(),
-                Message::Close(_) => return None,
-                _ => continue,
-            }
+        match self.unread.pop_front() {
+            Some(event) => Some(event),
+            None => tokio::time::timeout(PATIENCE, self.read()).await.ok()?,
         }
     }
 

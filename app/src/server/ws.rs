@@ -40,9 +40,9 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(75);
 /// a connection woken late sends its backlog at once, not a wake-up per frame.
 const FRAMES_PER_WRITE: usize = 32;
 const BYTES_PER_WRITE: usize = 16 * 1024;
-/// The socket writes once this much is queued (and at the end of each backlog). Its write buffer never gives
-/// back the capacity of the biggest write, so this bounds what every connection keeps: tungstenite's default
-/// (128 KiB) would let each keep its biggest backlog.
+/// The socket writes as soon as more than this is queued (and at the end of each backlog). Its write buffer
+/// never gives back capacity, so this bounds what every connection keeps (about this plus its largest frame):
+/// with tungstenite's default (128 KiB), each kept the size of its biggest backlog.
 const WRITE_CHUNK_BYTES: usize = 1024;
 /// Messages read from the database per query while catching up.
 const CATCH_UP_BATCH: i64 = 200;
@@ -284,8 +284,8 @@ impl Connection {
     }
 
     /// Passes `frame` on, with the frames that were waiting behind it (at most [`FRAMES_PER_WRITE`] or about
-    /// [`BYTES_PER_WRITE`]), in one write to the socket: a connection that was woken late sends its backlog at
-    /// once rather than a write per frame.
+    /// [`BYTES_PER_WRITE`]), in one wake-up: a connection that was woken late sends its backlog at once (in writes
+    /// of about [`WRITE_CHUNK_BYTES`]) rather than waking up for each frame.
     async fn forward_ready(&mut self, first: Result<Frame, RecvError>, sink: &mut Sink) -> Result<(), End> {
         let size = |frame: &Result<Frame, RecvError>| frame.as_ref().map_or(0, |frame| frame.text.len());
         let (mut frames, mut bytes) = (1, size(&first));
