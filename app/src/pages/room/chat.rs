@@ -66,9 +66,9 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
     let has_earlier = RwSignal::new(has_earlier);
     // Whether messages after those shown are missing (until the live channel joins and brings them).
     let has_later = RwSignal::new(history);
-    // Who is here as the live channel's changes tell it; `participants` is what the page shows of it.
-    let roster = StoredValue::new(Roster::new(participants.clone(), room.presence_version));
-    let participants = RwSignal::new(participants);
+    // Who is here, as the live channel's changes tell it (held while they do not add up: see `Roster`).
+    let roster = RwSignal::new(Roster::new(participants, room.presence_version));
+    let participants = Memo::new(move |_| roster.with(|roster| roster.people().to_vec()));
     let present = Memo::new(move |_| participants.read().len());
     let me_id = StoredValue::new(me.id.clone());
     let i_am_owner = Memo::new(move |_| {
@@ -97,18 +97,15 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
         leptos::task::spawn_local(async move {
             let mut attempt = 0;
             // (The page may be gone by the time a wait is over: then the roster is too, and this stops.)
-            let still_waiting = move || roster.try_with_value(Roster::is_waiting).unwrap_or(false);
+            let still_waiting = move || roster.try_with_untracked(Roster::is_waiting).unwrap_or(false);
             while still_waiting() {
                 browser::sleep_ms((1000 << attempt.min(5)) + jitter_ms(1000)).await;
                 attempt += 1;
                 if !still_waiting() {
                     break;
                 }
-                if let Ok(People { people, version }) = who_is_here(room_id).await
-                    && roster.try_update_value(|roster| roster.replace(people, version)).unwrap_or(false)
-                    && let Some(people) = roster.try_with_value(|roster| roster.people().to_vec())
-                {
-                    participants.set(people);
+                if let Ok(People { people, version }) = who_is_here(room_id).await {
+                    roster.maybe_update(|roster| roster.replace(people, version));
                 }
             }
             reloading.try_set_value(false);
@@ -152,10 +149,8 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                 }
             }
             LiveEvent::People { room, change } if room == room_id => {
-                if roster.try_update_value(|roster| roster.receive(change)).unwrap_or(false) {
-                    participants.set(roster.with_value(|roster| roster.people().to_vec()));
-                }
-                if roster.with_value(Roster::is_waiting) {
+                roster.maybe_update(|roster| roster.receive(change));
+                if roster.with_untracked(Roster::is_waiting) {
                     reload_people();
                 }
             }

@@ -14,7 +14,7 @@ const PHONE_WIDTH: &str = "(max-width: 720px)";
 #[component]
 pub fn ParticipantPanel(
     room_id: RoomId,
-    participants: RwSignal<Vec<Participant>>,
+    participants: Memo<Vec<Participant>>,
     me_id: PersonId,
     i_am_owner: Memo<bool>,
     whisper_to: RwSignal<Option<Person>>,
