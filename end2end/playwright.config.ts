@@ -12,8 +12,11 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   forbidOnly: !!process.env.CI,
-  retries: 0,
-  reporter: [["list"]],
+  // scripts/test.sh allows one retry (PLAYWRIGHT_RETRIES=1) and names every test that needed it at its end;
+  // run by hand, a failure is a failure.
+  retries: Number(process.env.PLAYWRIGHT_RETRIES ?? 0),
+  // The JSON report lets scripts/test.sh repeat what failed as its last lines (CI shows the end of the output).
+  reporter: [["list"], ["json", { outputFile: process.env.PLAYWRIGHT_REPORT ?? "../target/playwright/report.json" }]],
   use: {
     baseURL,
     trace: "retain-on-failure",

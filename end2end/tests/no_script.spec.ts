@@ -1,5 +1,5 @@
 import { test, expect, type Browser } from "@playwright/test";
-import { Person } from "./fixtures";
+import { Person, uniqueTitle } from "./fixtures";
 
 // With JavaScript off, which is also every visitor's state until the WASM has arrived and hydrated the page, the
 // forms are plain HTML forms: each post is answered with a redirect to the page to show, its error on the form.
@@ -10,6 +10,7 @@ async function withoutScript(browser: Browser) {
 }
 
 test("without JavaScript a person creates a room, talks in it, and sees why a form was refused", async ({ browser }) => {
+  const title = uniqueTitle("Plain forms");
   const page = await withoutScript(browser);
   await page.goto("/");
   await expect(page.getByRole("heading", { name: "Create a room" })).toBeHidden();
@@ -22,15 +23,15 @@ test("without JavaScript a person creates a room, talks in it, and sees why a fo
   await expect(page.getByLabel("Title")).toBeVisible();
   expect(new URL(page.url()).search).toBe("");
 
-  await page.getByLabel("Title").fill("Plain forms");
+  await page.getByLabel("Title").fill(title);
   await page.getByRole("button", { name: "Create room" }).click();
   await expect(page).toHaveURL(/\/room\/\d+$/);
-  await expect(page.getByRole("heading", { level: 1 })).toContainText("Plain forms");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(title);
 
   // Someone with JavaScript finds the creator in the room (the post brought them in for a visit).
   const bob = await Person.enter(browser);
-  await bob.roomLink("Plain forms").click();
-  await bob.expectInRoom("Plain forms");
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
   await expect(bob.page.locator(".chat-header .room-count")).toHaveText("2/10 present");
 
   await page.getByLabel("Message", { exact: true }).fill("sent by a plain form");
@@ -52,7 +53,7 @@ test("without JavaScript a person creates a room, talks in it, and sees why a fo
 
 test("without JavaScript a person enters a password room", async ({ browser }) => {
   const alice = await Person.enter(browser);
-  await alice.createRoom("Locked, plain", { password: "sesame" });
+  await alice.createRoom(uniqueTitle("Locked, plain"), { password: "sesame" });
   const roomUrl = alice.page.url();
 
   const page = await withoutScript(browser);
@@ -82,7 +83,7 @@ test("'Load earlier' is a link: without JavaScript it pages back, with it the pa
   browser,
 }) => {
   const alice = await Person.enter(browser);
-  await alice.createRoom("Long history");
+  await alice.createRoom(uniqueTitle("Long history"));
   const roomUrl = alice.page.url();
   const room = roomUrl.split("/").pop()!;
   // 60 messages from three people (each may send 20 at once), posted as a browser without the WASM posts them.

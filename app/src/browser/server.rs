@@ -18,6 +18,11 @@ pub fn random_uuid() -> Option<String> {
     None
 }
 
+/// The server never waits on a timer for a page: no spread needed.
+pub fn jitter_ms(_limit: u32) -> u32 {
+    0
+}
+
 pub async fn sleep_ms(_millis: u32) {}
 
 /// A page being rendered is not hidden.

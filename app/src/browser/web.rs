@@ -33,6 +33,12 @@ pub fn random_uuid() -> Option<String> {
     window().crypto().ok().map(|crypto| crypto.random_uuid())
 }
 
+/// A random number of milliseconds below `limit`, different on each page: spreads out what many pages would
+/// otherwise do at the same moment.
+pub fn jitter_ms(limit: u32) -> u32 {
+    (js_sys::Math::random() * f64::from(limit)) as u32
+}
+
 pub async fn sleep_ms(millis: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis as i32);

@@ -39,13 +39,6 @@ fn tab_title(room: &str, unseen: u32) -> String {
     }
 }
 
-/// A number of milliseconds below `limit`, different on each page (spreads out what many pages would do at once).
-fn jitter_ms(limit: u32) -> u32 {
-    let random = browser::random_uuid().unwrap_or_default();
-    let bits = random.chars().filter_map(|c| c.to_digit(16)).take(8).fold(0u32, |all, digit| all << 4 | digit);
-    bits % limit.max(1)
-}
-
 /// Text made safe to write between tags.
 fn escape_text(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -99,7 +92,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
             // (The page may be gone by the time a wait is over: then the roster is too, and this stops.)
             let still_waiting = move || roster.try_with_untracked(Roster::is_waiting).unwrap_or(false);
             while still_waiting() {
-                browser::sleep_ms((1000 << attempt.min(5)) + jitter_ms(1000)).await;
+                browser::sleep_ms((1000 << attempt.min(5)) + browser::jitter_ms(1000)).await;
                 attempt += 1;
                 if !still_waiting() {
                     break;

@@ -1,0 +1,30 @@
+// Prints the tests that a Playwright JSON report (the `json` reporter in playwright.config.ts) says did not pass,
+// each with the start of its error. scripts/test.sh prints this last when a suite fails: the end of the output is
+// what one sees first (and all CI shows), and the list reporter's account is far above it by then.
+// Usage: node failures.mjs REPORT.json
+import { readFileSync } from "node:fs";
+
+const report = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const plain = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
+
+function* specsOf(suite) {
+  yield* suite.specs ?? [];
+  for (const inner of suite.suites ?? []) yield* specsOf(inner);
+}
+
+for (const error of report.errors ?? []) console.log(`error outside the tests: ${plain(error.message ?? "")}`);
+for (const suite of report.suites ?? []) {
+  for (const spec of specsOf(suite)) {
+    for (const test of spec.tests) {
+      if (test.status === "expected" || test.status === "skipped") continue;
+      const verdict = { unexpected: "failed", flaky: "flaky (failed, then passed)" }[test.status] ?? test.status;
+      console.log(`${verdict}: ${spec.file}:${spec.line} › ${spec.title}`);
+      for (const result of test.results) {
+        for (const error of result.errors ?? []) {
+          const lines = plain(error.message ?? String(error.value ?? "")).split("\n").slice(0, 8);
+          console.log(lines.map((line) => `    ${line}`).join("\n"));
+        }
+      }
+    }
+  }
+}
