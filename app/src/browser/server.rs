@@ -18,6 +18,10 @@ pub fn random_uuid() -> Option<String> {
     None
 }
 
+pub fn lowercase(text: &str) -> String {
+    text.to_lowercase()
+}
+
 /// The server never waits on a timer for a page: no spread needed.
 pub fn jitter_ms(_limit: u32) -> u32 {
     0

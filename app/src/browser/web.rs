@@ -33,6 +33,11 @@ pub fn random_uuid() -> Option<String> {
     window().crypto().ok().map(|crypto| crypto.random_uuid())
 }
 
+/// `text` in lower case, by the browser (Rust's own case tables would add about 15 KB to the bundle).
+pub fn lowercase(text: &str) -> String {
+    js_sys::JsString::from(text).to_lower_case().into()
+}
+
 /// A random number of milliseconds below `limit`, different on each page: spreads out what many pages would
 /// otherwise do at the same moment.
 pub fn jitter_ms(limit: u32) -> u32 {

@@ -9,6 +9,7 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 use crate::api::{CreateRoom, find_rooms, load_lobby};
+use crate::browser;
 use crate::components::{Age, PersonBadge};
 use crate::domain::{MemberLimit, RoomPassword, Title};
 use crate::error::Refusal;
@@ -84,7 +85,8 @@ fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
                 capacity.set(ROOM_PAGE);
             }
             LiveEvent::NewRoom { room } => rooms.update(|list| {
-                let matches = search.with_untracked(|title| room.title.to_lowercase().contains(&title.to_lowercase()));
+                let matches =
+                    search.with_untracked(|title| browser::lowercase(&room.title).contains(&browser::lowercase(title)));
                 if matches && !list.iter().any(|r| r.id == room.id) {
                     list.insert(0, room);
                     if list.len() > capacity.get_untracked() {

@@ -1,6 +1,8 @@
 //! The password form of a locked room.
 
+use leptos::html;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::A;
 
 use crate::api::EnterRoom;
@@ -18,6 +20,14 @@ pub fn PasswordGate(id: RoomId, title: String, on_entered: impl Fn() + Send + Sy
             on_entered();
         }
     });
+    // The form's one field, read on submit (a plain form, not `ActionForm`: reading a form's fields generically
+    // takes a query-string parser, about 45 KB of the wasm, for one password).
+    let password = NodeRef::<html::Input>::new();
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let password = password.get_untracked().map(|input| input.value()).unwrap_or_default();
+        enter.dispatch(EnterRoom { id, password });
+    };
     let error = move || match enter.value().get() {
         Some(result) => result.err().map(|error| error.to_string()),
         None => landed.get_value(),
@@ -27,17 +37,18 @@ pub fn PasswordGate(id: RoomId, title: String, on_entered: impl Fn() + Send + Sy
             <p><A href="/">"← Rooms"</A></p>
             <h1>{title}</h1>
             <p>"This room is locked. Enter its password to join."</p>
-            <ActionForm action=enter attr:class="form panel">
+            <form class="form panel" method="post" action=EnterRoom::url() on:submit=on_submit>
                 <input type="hidden" name="id" value=id.get() />
                 <div class="field">
                     <label for="room-password">"Password"</label>
-                    <input id="room-password" name="password" type="password" required autocomplete="current-password" />
+                    <input id="room-password" name="password" type="password" required autocomplete="current-password"
+                        node_ref=password />
                 </div>
                 <Show when=move || error().is_some()>
                     <p class="error" role="alert">{error}</p>
                 </Show>
                 <button type="submit" class="button" disabled=move || enter.pending().get()>"Enter"</button>
-            </ActionForm>
+            </form>
         </main>
     }
 }
