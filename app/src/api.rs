@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::codec::Answers;
 use crate::error::AppError;
 use crate::model::{ChatMessage, Lobby, MessagePage, People, Person, RoomAccess, RoomId, RoomListPage, RoomSummary};
 
@@ -11,13 +12,13 @@ use crate::model::{ChatMessage, Lobby, MessagePage, People, Person, RoomAccess, 
 use crate::server::context::{chat, client_address, me, plain_form_post, respond};
 
 /// The visitor's own identity ("you").
-#[server(endpoint = "whoami")]
+#[server(endpoint = "whoami", output = Answers)]
 pub async fn whoami() -> Result<Person, AppError> {
     respond(me().await)
 }
 
 /// The room list page: the caller and every open room.
-#[server(endpoint = "lobby")]
+#[server(endpoint = "lobby", output = Answers)]
 pub async fn load_lobby() -> Result<Lobby, AppError> {
     respond(
         async {
@@ -33,13 +34,13 @@ pub async fn load_lobby() -> Result<Lobby, AppError> {
 }
 
 /// The 50 most recently active rooms.
-#[server(endpoint = "list_rooms")]
+#[server(endpoint = "list_rooms", output = Answers)]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, AppError> {
     respond(async { Ok(chat().list_rooms(&me().await?, None, 0).await?.rooms) }.await)
 }
 
 /// A page of the room list after the first `offset` rooms; with `title`, only rooms whose title contains it.
-#[server(endpoint = "find_rooms")]
+#[server(endpoint = "find_rooms", output = Answers)]
 pub async fn find_rooms(
     #[server(default)] title: Option<String>,
     #[server(default)] offset: Option<u32>,
@@ -49,7 +50,7 @@ pub async fn find_rooms(
 
 /// Creates a room owned by the caller and sends them into it. (From a plain form, without the live channel, the
 /// creator is in it for a visit: see `Chat::visit`.)
-#[server(endpoint = "create_room")]
+#[server(endpoint = "create_room", output = Answers)]
 pub async fn create_room(
     title: String,
     max_members: String,
@@ -81,19 +82,19 @@ pub async fn create_room(
 
 /// What `/room/:id` shows the caller: the room with its latest messages (with `before`, a sequence number, the
 /// page of messages before it), or why they cannot enter.
-#[server(endpoint = "room_page")]
+#[server(endpoint = "room_page", output = Answers)]
 pub async fn room_page(id: RoomId, #[server(default)] before: Option<i64>) -> Result<RoomAccess, AppError> {
     respond(async { chat().room_page(id, &me().await?, before).await }.await)
 }
 
 /// Who is in the room now, whole: for a page whose list of who is here missed a change.
-#[server(endpoint = "who_is_here")]
+#[server(endpoint = "who_is_here", output = Answers)]
 pub async fn who_is_here(room: RoomId) -> Result<People, AppError> {
     respond(async { chat().who_is_here(room, &me().await?).await }.await)
 }
 
 /// Checks a room's password; a correct one is remembered for the caller's session.
-#[server(endpoint = "enter_room")]
+#[server(endpoint = "enter_room", output = Answers)]
 pub async fn enter_room(id: RoomId, password: String) -> Result<(), AppError> {
     respond(async { chat().enter_with_password(id, &me().await?, password, client_address().await).await }.await)
 }
@@ -102,7 +103,7 @@ pub async fn enter_room(id: RoomId, password: String) -> Result<(), AppError> {
 /// With `client_id` (the sender's own id for the message), a retried send never creates a second message. From a
 /// plain form (no live channel), the post itself brings the sender into the room for a visit, and the answer
 /// shows them the room at their message.
-#[server(endpoint = "send_message")]
+#[server(endpoint = "send_message", output = Answers)]
 pub async fn send_message(
     room: RoomId,
     body: String,
@@ -134,7 +135,7 @@ pub async fn send_message(
 }
 
 /// The room's owner removes a person from it; they cannot come back while the room exists.
-#[server(endpoint = "kick")]
+#[server(endpoint = "kick", output = Answers)]
 pub async fn kick(room: RoomId, person: String) -> Result<(), AppError> {
     use crate::domain::PersonId;
 
@@ -148,13 +149,13 @@ pub async fn kick(room: RoomId, person: String) -> Result<(), AppError> {
 }
 
 /// The room's owner deletes it; everyone in it goes back to the room list.
-#[server(endpoint = "delete_room")]
+#[server(endpoint = "delete_room", output = Answers)]
 pub async fn delete_room(room: RoomId) -> Result<(), AppError> {
     respond(async { chat().delete_room_by(room, &me().await?).await }.await)
 }
 
 /// The page of messages before `before` (a sequence number), for "Load earlier".
-#[server(endpoint = "earlier_messages")]
+#[server(endpoint = "earlier_messages", output = Answers)]
 pub async fn earlier_messages(room: RoomId, before: i64) -> Result<MessagePage, AppError> {
     respond(async { chat().earlier_messages(room, &me().await?, before).await }.await)
 }

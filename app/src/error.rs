@@ -12,8 +12,8 @@
 
 use std::fmt;
 
+use crate::codec::JsonText;
 use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
-use leptos::server_fn::codec::JsonEncoding;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::InvalidInput;
@@ -236,7 +236,7 @@ impl From<Refusal> for AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonText;
 
     /// Failures of the server-function machinery itself. On the server these are arguments that do not parse
     /// (the client's fault); in the browser, a request that did not get through.
