@@ -2,9 +2,14 @@
 // each with the start of its error. scripts/test.sh prints this last when a suite fails: the end of the output is
 // what one sees first (and all CI shows), and the list reporter's account is far above it by then.
 // Usage: node failures.mjs REPORT.json
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
-const report = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const path = process.argv[2];
+if (!existsSync(path)) {
+  console.log(`no Playwright report at ${path}: the suite did not run (see above)`);
+  process.exit(0);
+}
+const report = JSON.parse(readFileSync(path, "utf8"));
 const plain = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 function* specsOf(suite) {

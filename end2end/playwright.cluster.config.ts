@@ -10,5 +10,8 @@ export default defineConfig({
   ...base,
   testDir: "./cluster",
   globalSetup: undefined,
+  // No JSON report and no retry: scripts/check-cluster.sh runs this once, its list is the account.
+  reporter: [["list"]],
+  retries: 0,
   use: { ...base.use, baseURL: lb },
 });

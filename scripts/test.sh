@@ -58,16 +58,22 @@ export ROOM_GRACE_SECS=2 LEAVE_GRACE_SECS=2 LIMIT_SENDS="20/10m,1000/10s,10000/1
 
 # Runs the Playwright suite against a server that `cargo leptos end-to-end` starts (with the environment given).
 # A test that fails is tried once more; one that then passes is "flaky", and is named at the very end of the run.
-# If a test fails twice, what failed is repeated as the last lines, below cargo-leptos's own report (without its
-# backtrace, which would only say where cargo-leptos noticed).
+# If a test fails twice, what failed (and what was flaky before it) is repeated as the last lines, below
+# cargo-leptos's own report (without its error's backtrace, which would only say where cargo-leptos noticed; the
+# server's panics keep theirs).
 REPORTS=()
+name_the_failures() {
+  for report in "${REPORTS[@]}"; do
+    node end2end/failures.mjs "$report" || true
+  done
+}
 end_to_end() {
   local report="$E2E_DIR/report-$1.json"
   shift
   REPORTS+=("$report")
-  if ! env "$@" PLAYWRIGHT_REPORT="$report" PLAYWRIGHT_RETRIES=1 RUST_BACKTRACE=0 cargo leptos end-to-end; then
+  if ! env "$@" PLAYWRIGHT_REPORT="$report" PLAYWRIGHT_RETRIES=1 RUST_LIB_BACKTRACE=0 cargo leptos end-to-end; then
     step "Playwright: what did not pass"
-    node end2end/failures.mjs "$report" || true
+    name_the_failures
     exit 1
   fi
 }
@@ -79,6 +85,4 @@ step "Playwright end-to-end tests in Chromium, on PostgreSQL"
 end_to_end postgres DATABASE_URL="$POSTGRES_URL" DATA_DIR="$E2E_DIR/postgres" UPLOADS_DIR="$E2E_DIR/postgres-uploads"
 
 step "all tests passed"
-for report in "${REPORTS[@]}"; do
-  node end2end/failures.mjs "$report"
-done
+name_the_failures

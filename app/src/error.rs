@@ -12,10 +12,10 @@
 
 use std::fmt;
 
-use crate::codec::JsonText;
 use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+use crate::codec::JsonText;
 use crate::domain::InvalidInput;
 
 /// Why a person may not see, enter or post to a room. Pages, server functions, the live channel and uploads all

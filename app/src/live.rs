@@ -52,7 +52,9 @@ pub enum LiveEvent {
 /// then reads each variant's fields a second way, from that buffer. In the browser's bundle that second way of
 /// reading every type an event carries was about 100 KB of the wasm (twiggy); reading the fields straight from
 /// the JSON shares the code the page already has for reading the same types from server functions.
-/// A frame whose first key is not `type` is refused.
+/// A frame whose first key is not `type` is refused; a second `type` later in the frame is skipped like any key
+/// the variant does not know. A new variant needs an arm here and in [`EventType`]; serde attributes on a
+/// variant's fields have to be repeated in its `fields!` (the tests check every variant both ways).
 impl<'de> Deserialize<'de> for LiveEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<LiveEvent, D::Error> {
         deserializer.deserialize_map(TypeFirst)
@@ -62,7 +64,7 @@ impl<'de> Deserialize<'de> for LiveEvent {
 struct TypeFirst;
 
 /// The names in `type`, in the wire's spelling.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum EventType {
     Rooms,
@@ -220,6 +222,36 @@ mod tests {
         ]
     }
 
+    /// Which `type` an event is written with. No wildcard: a new variant does not compile until it is mapped here
+    /// (and so until the reader knows it, since [`EventType`] is what the reader matches on).
+    fn kind(event: &LiveEvent) -> EventType {
+        match event {
+            LiveEvent::Rooms { .. } => EventType::Rooms,
+            LiveEvent::NewRoom { .. } => EventType::NewRoom,
+            LiveEvent::RemoveRoom { .. } => EventType::RemoveRoom,
+            LiveEvent::RoomPresence { .. } => EventType::RoomPresence,
+            LiveEvent::RoomOwner { .. } => EventType::RoomOwner,
+            LiveEvent::Chat { .. } => EventType::Chat,
+            LiveEvent::Subscribed => EventType::Subscribed,
+            LiveEvent::People { .. } => EventType::People,
+            LiveEvent::Kicked { .. } => EventType::Kicked,
+            LiveEvent::RoomActivity { .. } => EventType::RoomActivity,
+            LiveEvent::Joined { .. } => EventType::Joined,
+            LiveEvent::Refused { .. } => EventType::Refused,
+            LiveEvent::Pong => EventType::Pong,
+            LiveEvent::Resync { .. } => EventType::Resync,
+        }
+    }
+
+    #[test]
+    fn the_sample_has_every_kind_of_event_once() {
+        let kinds: Vec<String> = every_event().iter().map(|event| format!("{:?}", kind(event))).collect();
+        let distinct: std::collections::BTreeSet<&String> = kinds.iter().collect();
+        assert_eq!(distinct.len(), kinds.len(), "{kinds:?}");
+        // As many as `kind` has arms (update both when a variant comes).
+        assert_eq!(kinds.len(), 14);
+    }
+
     #[test]
     fn every_event_reads_back_as_written() {
         for event in every_event() {
@@ -237,7 +269,11 @@ mod tests {
             read(r#"{"type":"roomPresence","id":7,"present":3,"version":9}"#).unwrap(),
             LiveEvent::RoomPresence { id: RoomId::new(7), present: 3, version: 9 }
         );
-        // Fields a newer server adds are skipped.
+        // Fields a newer server adds are skipped (a second `type` too: the first one decides).
+        assert_eq!(
+            read(r#"{"type":"kicked","room":7,"type":"pong"}"#).unwrap(),
+            LiveEvent::Kicked { room: RoomId::new(7) }
+        );
         assert_eq!(
             read(r#"{"type":"kicked","room":7,"why":"x"}"#).unwrap(),
             LiveEvent::Kicked { room: RoomId::new(7) }
@@ -256,6 +292,15 @@ mod tests {
         #[test]
         fn reading_arbitrary_events_never_panics(text in ".{0,200}") {
             let _ = serde_json::from_str::<LiveEvent>(&text);
+        }
+
+        /// Real frames of every kind, cut short or with junk put in: read or refused, never a panic.
+        #[test]
+        fn reading_damaged_events_never_panics(which in 0..14usize, cut in 0..400usize, junk in ".{0,12}") {
+            let text = serde_json::to_string(&every_event()[which]).unwrap();
+            let cut = (0..=cut.min(text.len())).rev().find(|at| text.is_char_boundary(*at)).unwrap_or(0);
+            let _ = serde_json::from_str::<LiveEvent>(&text[..cut]);
+            let _ = serde_json::from_str::<LiveEvent>(&format!("{}{junk}{}", &text[..cut], &text[cut..]));
         }
 
         /// Whatever a client sends, parsing either fails cleanly or yields a command: it never panics.

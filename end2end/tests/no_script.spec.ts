@@ -53,7 +53,8 @@ test("without JavaScript a person creates a room, talks in it, and sees why a fo
 
 test("without JavaScript a person enters a password room", async ({ browser }) => {
   const alice = await Person.enter(browser);
-  await alice.createRoom(uniqueTitle("Locked, plain"), { password: "sesame" });
+  const title = uniqueTitle("Locked, plain");
+  await alice.createRoom(title, { password: "sesame" });
   const roomUrl = alice.page.url();
 
   const page = await withoutScript(browser);
@@ -65,7 +66,7 @@ test("without JavaScript a person enters a password room", async ({ browser }) =
 
   await page.getByLabel("Password").fill("sesame");
   await page.getByRole("button", { name: "Enter" }).click();
-  await expect(page.getByRole("heading", { level: 1 })).toContainText("Locked, plain");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(title);
   await expect(page.getByLabel("Message", { exact: true })).toBeVisible();
   await alice.close();
 });
@@ -83,7 +84,8 @@ test("'Load earlier' is a link: without JavaScript it pages back, with it the pa
   browser,
 }) => {
   const alice = await Person.enter(browser);
-  await alice.createRoom(uniqueTitle("Long history"));
+  const title = uniqueTitle("Long history");
+  await alice.createRoom(title);
   const roomUrl = alice.page.url();
   const room = roomUrl.split("/").pop()!;
   // 60 messages from three people (each may send 20 at once), posted as a browser without the WASM posts them.
@@ -115,7 +117,7 @@ test("'Load earlier' is a link: without JavaScript it pages back, with it the pa
   // Hydrated, the same link loads the earlier messages into the page, which stays where it is.
   const bob = await Person.enter(browser);
   await bob.page.goto(roomUrl);
-  await bob.expectInRoom("Long history");
+  await bob.expectInRoom(title);
   await expect(bob.messages().getByText("history 0", { exact: true })).toHaveCount(0);
   await bob.page.getByRole("link", { name: "Load earlier" }).click();
   await expect(bob.messages().getByText("history 0", { exact: true })).toBeAttached();
