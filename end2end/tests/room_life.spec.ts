@@ -86,3 +86,47 @@ test("unread counts rise on the room list and reset when the room is opened", as
   await alice.close();
   await bob.close();
 });
+
+test("a page that missed a change of who is here holds the next one and loads the list whole", async ({ browser }) => {
+  const [alice, bob, carol, dave] = await Promise.all([0, 1, 2, 3].map(() => Person.enter(browser)));
+  const [carolName, daveName] = await Promise.all([carol.name(), dave.name()]);
+  const title = uniqueTitle("Missed");
+  await alice.createRoom(title);
+
+  // Bob's live channel loses the change that says Carol arrived, as a connection that fell behind would.
+  let dropped = 0;
+  await bob.page.routeWebSocket(/\/ws$/, (socket) => {
+    const server = socket.connectToServer();
+    socket.onMessage((frame) => server.send(frame));
+    server.onMessage((frame) => {
+      const text = String(frame);
+      if (dropped === 0 && text.startsWith('{"type":"people"') && text.includes(carolName)) {
+        dropped += 1;
+        return;
+      }
+      socket.send(frame);
+    });
+  });
+  await bob.openRoomList();
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  const panel = bob.page.getByRole("complementary", { name: /Here now/ });
+  await expect(panel.locator(".participant")).toHaveCount(2);
+
+  await carol.roomLink(title).click();
+  await carol.expectInRoom(title);
+  await expect(alice.page.getByRole("complementary", { name: /Here now/ }).locator(".participant")).toHaveCount(3);
+  expect(dropped).toBe(1);
+  await expect(panel.locator(".participant")).toHaveCount(2);
+
+  // Dave's arrival does not add up on Bob's page (it would make 3, the server says 4): held, then after about a
+  // second the page asks who is here and shows everyone.
+  const reloaded = bob.page.waitForRequest((request) => request.url().endsWith("/api/who_is_here"));
+  await dave.roomLink(title).click();
+  await dave.expectInRoom(title);
+  await reloaded;
+  await expect(panel.locator(".participant")).toHaveCount(4);
+  await expect(panel.locator(".participant", { hasText: carolName })).toBeVisible();
+  await expect(panel.locator(".participant", { hasText: daveName })).toBeVisible();
+  await Promise.all([alice, bob, carol, dave].map((person) => person.close()));
+});
