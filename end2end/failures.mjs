@@ -25,9 +25,18 @@ for (const suite of report.suites ?? []) {
       const verdict = { unexpected: "failed", flaky: "flaky (failed, then passed)" }[test.status] ?? test.status;
       console.log(`${verdict}: ${spec.file}:${spec.line} › ${spec.title}`);
       for (const result of test.results) {
-        for (const error of result.errors ?? []) {
-          const lines = plain(error.message ?? String(error.value ?? "")).split("\n").slice(0, 8);
-          console.log(lines.map((line) => `    ${line}`).join("\n"));
+        // The first error's stack is kept only in `result.error`.
+        const stacks = [result.error?.stack ?? ""];
+        for (const [index, error] of (result.errors ?? []).entries()) {
+          console.log(`  attempt ${result.retry + 1}, after ${(result.duration / 1000).toFixed(1)} s:`);
+          // The message up to its call log (which repeats the message), then where in our tests it was thrown.
+          const message = plain(error.message ?? String(error.value ?? "")).split("\nCall log:")[0];
+          const lines = message.split("\n").filter((line) => line.trim() !== "").slice(0, 8);
+          const places = plain(stacks[index] ?? "")
+            .split("\n")
+            .filter((line) => /^\s*at .*tests\/.*\.ts:\d+/.test(line))
+            .map((line) => line.trim().replace(/\/\S*\/tests\//, "tests/"));
+          console.log([...lines, ...places].map((line) => `    ${line}`).join("\n"));
         }
       }
     }

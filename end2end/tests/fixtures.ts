@@ -2,10 +2,18 @@ import { expect, type Browser, type BrowserContext, type Page } from "@playwrigh
 
 /** A person: their own browser context (own cookies, own session, own color). */
 export class Person {
+  /** What went wrong in the page (script errors, console errors, failed requests): said when it does not hydrate. */
+  private readonly troubles: string[] = [];
+
   constructor(
     readonly context: BrowserContext,
     readonly page: Page,
-  ) {}
+  ) {
+    const note = (trouble: string) => this.troubles.length < 10 && this.troubles.push(trouble);
+    page.on("pageerror", (error) => note(`page error: ${error.message}`));
+    page.on("console", (message) => message.type() === "error" && note(`console: ${message.text()}`));
+    page.on("requestfailed", (request) => note(`failed: ${request.url()} (${request.failure()?.errorText})`));
+  }
 
   static async enter(browser: Browser): Promise<Person> {
     const context = await browser.newContext();
@@ -39,7 +47,31 @@ export class Person {
   }
 
   async waitForHydration() {
-    await expect(this.page.locator("body")).toHaveAttribute("data-hydrated", "true");
+    const started = Date.now();
+    try {
+      // A new browser context compiles the debug build's WASM (about 8 MB) from scratch: about a second here when
+      // the machine is idle, several when it is not. The patience is for the load, not for the app's reactions.
+      await expect(this.page.locator("body")).toHaveAttribute("data-hydrated", "true", { timeout: 20_000 });
+    } catch (error) {
+      // Say what the page went through, so that a failure in CI (where only the output is kept) can be told apart:
+      // a slow load, a script error, a refused request.
+      const waited = ((Date.now() - started) / 1000).toFixed(1);
+      const troubles = this.troubles.length ? this.troubles.join("; ") : "no script error, console error or failed request";
+      const wasm = await Promise.race([
+        this.page.evaluate(() =>
+          performance
+            .getEntriesByType("resource")
+            .filter((entry) => entry.name.endsWith(".wasm"))
+            .map((entry) => `wasm fetched in ${Math.round(entry.duration)} ms`)
+            .join(", "),
+        ),
+        new Promise<string>((resolve) => setTimeout(() => resolve("the page does not answer"), 2_000)),
+      ]).catch((reason) => `the page cannot be asked: ${reason}`);
+      (error as Error).message =
+        `${this.page.url()} not hydrated after ${waited} s (${troubles}; ${wasm || "no wasm fetched"})\n` +
+        (error as Error).message;
+      throw error;
+    }
   }
 
   /** Creates a room from the list and lands in it. */
