@@ -307,6 +307,50 @@ async fn unread_counts_rise_while_away_and_reset_on_return() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_hears_of_every_message_once_when_many_come_at_once() {
+    const SENT: usize = 40;
+    let app = spawn_app_with(|c| {
+        c.leave_grace_secs = 0.05;
+        c.limit_sends = "100/1s,100/1s,1000/1s".parse().unwrap();
+    })
+    .await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let room = alice.create_room("busy", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    bob_live.send(&ClientCommand::SubscribeLobby).await;
+    bob_live.expect(|e| matches!(e, LiveEvent::Rooms { .. }).then_some(())).await;
+    tokio::time::sleep(Duration::from_millis(200)).await; // Bob's departure is complete
+
+    // Forty sends at once: their notices to Bob's list are worked out while others commit.
+    let bodies: Vec<String> = (0..SENT).map(|n| format!("message {n}")).collect();
+    let sends = bodies.iter().map(|body| alice.send(room.id, body));
+    let mut committed: Vec<i64> =
+        futures_util::future::join_all(sends).await.into_iter().map(|sent| sent.unwrap().seq).collect();
+    committed.sort();
+    let mut heard = Vec::new();
+    while heard.len() < SENT {
+        heard.push(
+            bob_live
+                .expect(|e| match e {
+                    LiveEvent::RoomActivity { id, preview } if *id == room.id => Some(preview.seq),
+                    _ => None,
+                })
+                .await,
+        );
+    }
+    // Sends committed at once are published as each finishes, not always in their order: the list counts by
+    // number, whatever the order (see `pages/home.rs`).
+    heard.sort();
+    assert_eq!(heard, committed, "every message once");
+    let more = bob_live.drain(Duration::from_millis(300)).await;
+    assert!(!more.iter().any(|e| matches!(e, LiveEvent::RoomActivity { .. })), "and nothing twice: {more:?}");
+    let rooms: Vec<RoomSummary> = bob.call("list_rooms", &[]).await.unwrap();
+    assert_eq!(rooms[0].unread, Some(SENT as u32));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn look_alike_participants_carry_distinct_tags() {
     let app = spawn_app().await;
     let room_owner = app.person().await;

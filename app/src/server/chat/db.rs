@@ -476,15 +476,15 @@ pub async fn cluster_id(db: &Db) -> sqlx::Result<String> {
 }
 
 /// People who entered `room` before (and so follow it from the room list), have not read message `seq` and
-/// have no live connection to the room now, unless banned from the room since. One statement, so one moment:
-/// someone who left before it saved their read mark before leaving (`Chat::leave`), and someone connected saw
-/// the message in the room.
-pub async fn readers(db: &Db, room: RoomId, seq: i64) -> sqlx::Result<Vec<PersonId>> {
-    let sql = "SELECT visitor_id FROM read_marks r WHERE room_id = $1 AND last_read_seq < $2
+/// have no live connection to the room now, unless banned from the room since, each with the last message they
+/// read (so one query serves every message up to `seq`). One statement, so one moment: someone who left before
+/// it saved their read mark before leaving (`Chat::leave`), and someone connected saw the message in the room.
+pub async fn readers(db: &Db, room: RoomId, seq: i64) -> sqlx::Result<Vec<(PersonId, i64)>> {
+    let sql = "SELECT visitor_id, last_read_seq FROM read_marks r WHERE room_id = $1 AND last_read_seq < $2
          AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)
          AND NOT EXISTS (SELECT 1 FROM presence p
                          WHERE p.room_id = r.room_id AND p.visitor_id = r.visitor_id AND p.connections > 0)";
-    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).bind(seq).fetch_all(pool).await)
+    with_pool!(db, |pool| sqlx::query_as(sql).bind(room).bind(seq).fetch_all(pool).await)
 }
 
 /// For every room `viewer` entered before: how many messages from others came since they read it, and the
@@ -613,7 +613,7 @@ mod tests {
         let room = room(&db, &alice, Some("hash")).await;
         grant(&db, room, &bob).await.unwrap();
         mark_read(&db, room, &bob, 0).await.unwrap();
-        assert_eq!(readers(&db, room, 1).await.unwrap(), vec![bob.clone()], "Bob has not read message 1");
+        assert_eq!(readers(&db, room, 1).await.unwrap(), vec![(bob.clone(), 0)], "Bob has not read message 1");
         assert!(readers(&db, room, 0).await.unwrap().is_empty(), "only messages after the read mark count");
 
         assert!(matches!(kick(&db, room, &bob, &alice, "no").await.unwrap(), Kicked::NotOwner));

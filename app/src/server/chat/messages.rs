@@ -1,7 +1,9 @@
 //! What is said in rooms: text, whispers, GIFs and system messages, committed then pushed to whoever may see
 //! them; history pages and catch-up for those who missed some.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex};
 
 use tempfile::NamedTempFile;
 
@@ -150,7 +152,7 @@ impl Chat {
     }
 
     /// Pushes a committed message to the room (a whisper only to its two people), then, off the sender's path,
-    /// tells the people following the room from the list.
+    /// has the people following the room from the list told (see [`Chat::notify_followers`]).
     pub(super) fn publish_message(self: &Arc<Self>, message: &ChatMessage) {
         // Every committed message is published once, here.
         self.metrics.message_committed(message.kind);
@@ -160,30 +162,34 @@ impl Chat {
             (Some(author), Some(recipient)) => self.hub.publish_to(topic, &event, &[&author.id, &recipient.id]),
             _ => self.hub.publish(topic, &event),
         }
-        if message.kind != MessageKind::System {
-            let (chat, message) = (self.clone(), message.clone());
-            self.tasks.spawn(async move { chat.notify_followers(&message).await });
+        if message.kind != MessageKind::System && self.followers_due.queue(message.clone()) {
+            let chat = self.clone();
+            let room = message.room_id;
+            self.tasks.spawn(async move { chat.notify_followers(room).await });
         }
     }
 
-    /// Sends `roomActivity` to everyone who entered the room before, is not in it now, may read the message and
-    /// has not read it yet.
-    async fn notify_followers(&self, message: &ChatMessage) {
-        let readers = match db::readers(&self.db, message.room_id, message.seq).await {
-            Ok(readers) => readers,
-            Err(error) => return tracing::error!(%error, "listing a room's readers"),
-        };
-        let author = message.author.as_ref().map(|a| &a.id);
-        let recipient = message.recipient.as_ref().map(|r| &r.id);
-        let topics: Vec<Topic> = readers
-            .into_iter()
-            .filter(|reader| Some(reader) != author)
-            .filter(|reader| recipient.is_none_or(|r| r == reader))
-            .map(Topic::Person)
-            .collect();
-        if !topics.is_empty() {
-            let event = LiveEvent::RoomActivity { id: message.room_id, preview: MessagePreview::of(message) };
-            self.hub.publish_many(topics, &event);
+    /// Sends `roomActivity` for each message queued for `room` to everyone who entered the room before, is not
+    /// in it now, may read the message and has not read it yet; until the queue is empty. One of these runs per
+    /// room at a time, and the messages committed while one query runs share the next one.
+    async fn notify_followers(&self, room: RoomId) {
+        loop {
+            let messages = self.followers_due.take(room);
+            let Some(newest) = messages.last() else { return };
+            let readers = match db::readers(&self.db, room, newest.seq).await {
+                Ok(readers) => readers,
+                Err(error) => {
+                    tracing::error!(%error, "listing a room's readers");
+                    continue;
+                }
+            };
+            for message in &messages {
+                let topics = to_be_told(&readers, message);
+                if !topics.is_empty() {
+                    let event = LiveEvent::RoomActivity { id: room, preview: MessagePreview::of(message) };
+                    self.hub.publish_many(topics, &event);
+                }
+            }
         }
     }
 
@@ -218,5 +224,123 @@ impl Chat {
     /// The room's latest message number (0 for none), or `None` if the room does not exist.
     pub async fn last_seq(&self, room: RoomId) -> ServerResult<Option<i64>> {
         Ok(db::last_seq(&self.db, room).await?)
+    }
+}
+
+/// Which of a room's `readers` (each with the last message they read) are told of `message`: those who have not
+/// read it, did not write it, and may read it (a whisper is for its recipient only).
+fn to_be_told(readers: &[(PersonId, i64)], message: &ChatMessage) -> Vec<Topic> {
+    let author = message.author.as_ref().map(|a| &a.id);
+    let recipient = message.recipient.as_ref().map(|r| &r.id);
+    readers
+        .iter()
+        .filter(|(_, last_read)| *last_read < message.seq)
+        .map(|(reader, _)| reader)
+        .filter(|reader| Some(*reader) != author)
+        .filter(|reader| recipient.is_none_or(|r| r == *reader))
+        .map(|reader| Topic::Person(reader.clone()))
+        .collect()
+}
+
+/// Messages whose room's followers are still to be told, per room (see [`Chat::notify_followers`]). A room is
+/// here while its notifier runs, with the messages committed since that notifier last looked.
+#[derive(Default)]
+pub(super) struct FollowersDue(Mutex<HashMap<RoomId, Vec<ChatMessage>>>);
+
+impl FollowersDue {
+    /// Queues `message`; true if no notifier runs for its room yet (the caller starts one).
+    fn queue(&self, message: ChatMessage) -> bool {
+        match self.0.lock().unwrap().entry(message.room_id) {
+            Entry::Occupied(mut due) => {
+                due.get_mut().push(message);
+                false
+            }
+            Entry::Vacant(room) => {
+                room.insert(vec![message]);
+                true
+            }
+        }
+    }
+
+    /// Every message queued for `room`, oldest first. Empty when there was none: the room's notifier then ends,
+    /// and the next message starts a new one.
+    fn take(&self, room: RoomId) -> Vec<ChatMessage> {
+        let mut rooms = self.0.lock().unwrap();
+        match rooms.get_mut(&room) {
+            Some(due) if !due.is_empty() => {
+                // Sends committed together may have been queued in another order.
+                due.sort_by_key(|message| message.seq);
+                std::mem::take(due)
+            }
+            _ => {
+                rooms.remove(&room);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Rooms with a notifier running (for the memory footprint).
+    pub(super) fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(room: i64, seq: i64) -> ChatMessage {
+        let body = format!("message {seq}");
+        ChatMessage {
+            room_id: RoomId::new(room),
+            seq,
+            kind: MessageKind::Text,
+            author: None,
+            recipient: None,
+            body,
+            created_at: 0,
+        }
+    }
+
+    fn seqs(messages: &[ChatMessage]) -> Vec<i64> {
+        messages.iter().map(|m| m.seq).collect()
+    }
+
+    #[test]
+    fn each_message_is_told_to_the_readers_who_have_not_read_it_may_read_it_and_did_not_write_it() {
+        let [alice, bob, carol] = ["alice", "bob", "carol"].map(|name| PersonId::parse(name).unwrap());
+        // Bob read up to message 5, Carol up to 3 (one query for messages 4 to 6 returns them both).
+        let readers = [(bob.clone(), 5), (carol.clone(), 3)];
+        let told = |message: &ChatMessage| -> Vec<Topic> { to_be_told(&readers, message) };
+        let from = |author: &PersonId| Some(crate::server::identity::person(author.as_str()));
+
+        let mut message = message(1, 4);
+        message.author = from(&alice);
+        assert_eq!(told(&message), vec![Topic::Person(carol.clone())], "Bob has read message 4 already");
+        message.seq = 6;
+        assert_eq!(told(&message), vec![Topic::Person(bob.clone()), Topic::Person(carol.clone())]);
+        message.author = from(&bob);
+        assert_eq!(told(&message), vec![Topic::Person(carol.clone())], "not told of their own message");
+        message.recipient = from(&alice);
+        message.kind = MessageKind::Whisper;
+        assert!(told(&message).is_empty(), "a whisper to Alice is for Alice");
+        message.author = from(&alice);
+        message.recipient = from(&bob);
+        assert_eq!(told(&message), vec![Topic::Person(bob)]);
+    }
+
+    #[test]
+    fn one_notifier_per_room_takes_what_came_meanwhile_in_order_and_ends_when_nothing_is_left() {
+        let due = FollowersDue::default();
+        assert!(due.queue(message(1, 1)), "the first message of a room starts its notifier");
+        assert!(due.queue(message(2, 1)), "each room has its own");
+        assert_eq!(seqs(&due.take(RoomId::new(1))), vec![1]);
+        assert!(!due.queue(message(1, 2)), "a notifier runs: it will take this one");
+        assert!(!due.queue(message(1, 4)));
+        assert!(!due.queue(message(1, 3)), "a send committed before the one queued last");
+        assert_eq!(seqs(&due.take(RoomId::new(1))), vec![2, 3, 4], "taken together, oldest first");
+        assert!(due.take(RoomId::new(1)).is_empty(), "nothing more: the notifier ends");
+        assert_eq!(due.len(), 1, "and its room is forgotten");
+        assert!(due.queue(message(1, 5)), "the next message starts a new notifier");
     }
 }

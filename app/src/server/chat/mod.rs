@@ -70,6 +70,8 @@ pub struct Chat {
     metrics: Arc<Metrics>,
     /// The link to the other processes, with a broker.
     broker: std::sync::OnceLock<Arc<BrokerStats>>,
+    /// Messages whose followers on the room list are still to be told, per room.
+    followers_due: messages::FollowersDue,
     /// Background work (room timers, unread notifications, uploads being stored): waited for at shutdown.
     tasks: TaskTracker,
     /// Cancelled when the server begins to shut down: timers stop, live connections tell their clients to
@@ -87,6 +89,8 @@ pub struct Footprint {
     pub topics: usize,
     /// People and addresses the rate limits remember.
     pub limited_keys: usize,
+    /// Rooms whose followers on the room list are being told of new messages (each goes when that is done).
+    pub notifying: usize,
 }
 
 impl Chat {
@@ -105,6 +109,7 @@ impl Chat {
             settings,
             uploads,
             password_attempts: PasswordAttempts::default(),
+            followers_due: Default::default(),
             tasks: TaskTracker::new(),
             stopping,
             draining: Default::default(),
@@ -388,7 +393,11 @@ impl Chat {
 
     /// What this process holds in memory per topic and per person (for tests and metrics).
     pub fn footprint(&self) -> Footprint {
-        Footprint { topics: self.hub.topic_count(), limited_keys: self.limits.remembered() }
+        Footprint {
+            topics: self.hub.topic_count(),
+            limited_keys: self.limits.remembered(),
+            notifying: self.followers_due.len(),
+        }
     }
 
     /// The rate limits every way of writing passes (checked where requests come in).
