@@ -87,6 +87,49 @@ test("unread counts rise on the room list and reset when the room is opened", as
   await bob.close();
 });
 
+test("the room list counts messages that arrive out of their order, and previews the latest", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const title = uniqueTitle("Overtaken");
+  await alice.createRoom(title);
+
+  // Sends committed together are announced as each finishes: on Bob's page the notice of the first message
+  // comes after the notice of the second.
+  let held: string | null = null;
+  let reordered = false;
+  await bob.page.routeWebSocket(/\/ws$/, (socket) => {
+    const server = socket.connectToServer();
+    socket.onMessage((frame) => server.send(frame));
+    server.onMessage((frame) => {
+      const text = String(frame);
+      if (text.startsWith('{"type":"roomActivity"') && held === null && text.includes("overtaken first")) {
+        held = text;
+        return;
+      }
+      socket.send(frame);
+      if (text.startsWith('{"type":"roomActivity"') && held !== null && !reordered) {
+        socket.send(held);
+        reordered = true;
+      }
+    });
+  });
+  await bob.openRoomList();
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await bob.page.getByRole("link", { name: "← Rooms" }).click();
+  const card = bob.page.locator(".room-card", { hasText: title });
+  await expect(card).toBeVisible();
+  await expect(card.locator(".unread")).toHaveCount(0);
+
+  await alice.send("overtaken first");
+  await alice.send("overtaking second");
+  await expect.poll(() => reordered).toBe(true);
+  await expect(card.locator(".unread")).toHaveText("2 new");
+  await expect(card.locator(".preview")).toContainText("overtaking second");
+  await alice.close();
+  await bob.close();
+});
+
 test("a page that missed a change of who is here holds the next one and loads the list whole", async ({ browser }) => {
   // One after the other: four pages compiling the debug WASM at once take four times as long each.
   const [alice, bob, carol, dave] = [

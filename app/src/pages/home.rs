@@ -16,7 +16,7 @@ use crate::error::Refusal;
 use crate::forms::landing_error;
 use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::use_live;
-use crate::model::{Lobby, ROOM_PAGE, RoomSummary};
+use crate::model::{Lobby, MessagePreview, ROOM_PAGE, RoomId, RoomSummary};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
@@ -41,6 +41,8 @@ pub fn HomePage() -> impl IntoView {
 #[component]
 fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
     let Lobby { me, rooms: first_page } = lobby;
+    let counted = StoredValue::new(CountedThrough::default());
+    counted.update_value(|counted| counted.fresh(&first_page.rooms));
     let rooms = RwSignal::new(first_page.rooms);
     let has_more = RwSignal::new(first_page.has_more);
     // How many rooms the list holds: a page, plus the pages the reader asked for. New rooms push old ones out.
@@ -63,9 +65,11 @@ fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
                     rooms.update(|list| {
                         if offset == 0 {
                             list.clear();
+                            counted.update_value(|counted| counted.fresh(&page.rooms));
                         }
                         let new: Vec<RoomSummary> =
                             page.rooms.into_iter().filter(|room| !list.iter().any(|r| r.id == room.id)).collect();
+                        counted.update_value(|counted| counted.add(&new));
                         list.extend(new);
                     });
                     capacity.set(rooms.with_untracked(Vec::len).max(ROOM_PAGE));
@@ -80,6 +84,7 @@ fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
         move |event| match event {
             // A fresh first page; while searching, the results stay.
             LiveEvent::Rooms { rooms: all, has_more: more } if search.with_untracked(String::is_empty) => {
+                counted.update_value(|counted| counted.fresh(&all));
                 rooms.set(all);
                 has_more.set(more);
                 capacity.set(ROOM_PAGE);
@@ -88,14 +93,20 @@ fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
                 let matches =
                     search.with_untracked(|title| browser::lowercase(&room.title).contains(&browser::lowercase(title)));
                 if matches && !list.iter().any(|r| r.id == room.id) {
+                    counted.update_value(|counted| counted.add(std::slice::from_ref(&room)));
                     list.insert(0, room);
-                    if list.len() > capacity.get_untracked() {
-                        list.pop();
+                    if list.len() > capacity.get_untracked()
+                        && let Some(pushed_out) = list.pop()
+                    {
+                        counted.update_value(|counted| counted.forget(pushed_out.id));
                         has_more.set(true);
                     }
                 }
             }),
-            LiveEvent::RemoveRoom { id } => rooms.update(|list| list.retain(|r| r.id != id)),
+            LiveEvent::RemoveRoom { id } => {
+                counted.update_value(|counted| counted.forget(id));
+                rooms.update(|list| list.retain(|r| r.id != id));
+            }
             LiveEvent::RoomPresence { id, present, version } => rooms.update(|list| {
                 // Announcements may overtake each other: only a newer one counts.
                 if let Some(room) = list.iter_mut().find(|r| r.id == id && r.presence_version < version) {
@@ -108,14 +119,9 @@ fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
                     room.owner = owner;
                 }
             }),
-            LiveEvent::RoomActivity { id, preview } => rooms.update(|list| {
-                // A message the list counted already (it was loaded after the message was sent) is not new.
-                let is_new = |room: &RoomSummary| room.last_message.as_ref().is_none_or(|last| preview.seq > last.seq);
-                if let Some(room) = list.iter_mut().find(|r| r.id == id && is_new(r)) {
-                    room.unread = Some(room.unread.unwrap_or(0) + 1);
-                    room.last_message = Some(preview);
-                }
-            }),
+            LiveEvent::RoomActivity { id, preview } => {
+                rooms.update(|list| counted.with_value(|counted| count_activity(list, counted, id, preview)));
+            }
             _ => {}
         },
     );
@@ -286,5 +292,95 @@ fn RoomCard(room: RoomSummary) -> impl IntoView {
                 <Age millis=room.created_at />
             </div>
         </li>
+    }
+}
+
+/// A message in room `id` from someone else, which the reader has not read (`roomActivity`): the room's unread
+/// count rises, and the preview shows the latest message. A message the list counted already (it was loaded
+/// after the message was sent) is not new. Others are, whatever their order: sends committed together are
+/// announced as each finishes.
+fn count_activity(list: &mut [RoomSummary], counted: &CountedThrough, id: RoomId, preview: MessagePreview) {
+    let Some(room) = list.iter_mut().find(|room| room.id == id) else { return };
+    if counted.includes(id, preview.seq) {
+        return;
+    }
+    room.unread = Some(room.unread.unwrap_or(0) + 1);
+    if room.last_message.as_ref().is_none_or(|last| preview.seq > last.seq) {
+        room.last_message = Some(preview);
+    }
+}
+
+/// For each room on the list, the latest message its unread count covered when the server made its summary: an
+/// activity up to it was counted already, any later one is new (each is announced once, in any order).
+#[derive(Default)]
+struct CountedThrough(std::collections::HashMap<RoomId, i64>);
+
+impl CountedThrough {
+    /// A whole new list: rooms it no longer holds are forgotten.
+    fn fresh(&mut self, rooms: &[RoomSummary]) {
+        self.0.clear();
+        self.add(rooms);
+    }
+
+    fn add(&mut self, rooms: &[RoomSummary]) {
+        for room in rooms {
+            self.0.insert(room.id, room.last_message.as_ref().map_or(0, |last| last.seq));
+        }
+    }
+
+    fn forget(&mut self, room: RoomId) {
+        self.0.remove(&room);
+    }
+
+    fn includes(&self, room: RoomId, seq: i64) -> bool {
+        self.0.get(&room).is_some_and(|through| seq <= *through)
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    fn preview(seq: i64) -> MessagePreview {
+        MessagePreview { seq, author: None, text: format!("message {seq}"), whisper: false }
+    }
+
+    fn room(id: i64, unread: u32, last: i64) -> RoomSummary {
+        RoomSummary {
+            id: RoomId::new(id),
+            title: format!("room {id}"),
+            locked: false,
+            max_members: 10,
+            present: 1,
+            presence_version: 1,
+            owner: crate::server::identity::person("owner"),
+            created_at: 0,
+            unread: Some(unread),
+            last_message: Some(preview(last)),
+        }
+    }
+
+    #[test]
+    fn every_message_after_the_list_was_made_counts_once_in_whatever_order_it_comes() {
+        // The list was made when message 5 was the latest, with one unread.
+        let mut list = vec![room(1, 1, 5), room(2, 0, 9)];
+        let mut counted = CountedThrough::default();
+        counted.fresh(&list);
+        let id = RoomId::new(1);
+        for seq in [7, 6, 5, 4, 8] {
+            count_activity(&mut list, &counted, id, preview(seq));
+        }
+        assert_eq!(list[0].unread, Some(4), "6, 7 and 8 are new, however late 6 came; 4 and 5 were counted");
+        assert_eq!(list[0].last_message.as_ref().map(|last| last.seq), Some(8), "the preview is the latest");
+        assert_eq!((list[1].unread, list[1].last_message.as_ref().map(|last| last.seq)), (Some(0), Some(9)));
+
+        // A fresh list starts over from its own summaries; a room gone from it counts nothing.
+        let mut list = vec![room(1, 4, 8)];
+        counted.fresh(&list);
+        count_activity(&mut list, &counted, id, preview(8));
+        assert_eq!(list[0].unread, Some(4));
+        counted.forget(id);
+        count_activity(&mut list, &counted, RoomId::new(2), preview(10));
+        assert_eq!(list[0].unread, Some(4));
     }
 }
