@@ -25,17 +25,21 @@ for (const suite of report.suites ?? []) {
       const verdict = { unexpected: "failed", flaky: "flaky (failed, then passed)" }[test.status] ?? test.status;
       console.log(`${verdict}: ${spec.file}:${spec.line} › ${spec.title}`);
       for (const result of test.results) {
-        // The first error's stack is kept only in `result.error`.
+        if (result.status === "passed" || result.status === "skipped") continue;
+        console.log(`  attempt ${result.retry + 1}, ${result.status} after ${(result.duration / 1000).toFixed(1)} s:`);
+        // The first error's stack is kept only in `result.error`; every error has its location.
         const stacks = [result.error?.stack ?? ""];
         for (const [index, error] of (result.errors ?? []).entries()) {
-          console.log(`  attempt ${result.retry + 1}, after ${(result.duration / 1000).toFixed(1)} s:`);
           // The message up to its call log (which repeats the message), then where in our tests it was thrown.
           const message = plain(error.message ?? String(error.value ?? "")).split("\nCall log:")[0];
           const lines = message.split("\n").filter((line) => line.trim() !== "").slice(0, 8);
-          const places = plain(stacks[index] ?? "")
+          let places = plain(stacks[index] ?? "")
             .split("\n")
             .filter((line) => /^\s*at .*tests\/.*\.ts:\d+/.test(line))
             .map((line) => line.trim().replace(/\/\S*\/tests\//, "tests/"));
+          if (places.length === 0 && error.location) {
+            places = [`at ${error.location.file.replace(/.*\/tests\//, "tests/")}:${error.location.line}`];
+          }
           console.log([...lines, ...places].map((line) => `    ${line}`).join("\n"));
         }
       }

@@ -346,6 +346,7 @@ async fn the_list_hears_of_every_message_once_when_many_come_at_once() {
     assert_eq!(heard, committed, "every message once");
     let more = bob_live.drain(Duration::from_millis(300)).await;
     assert!(!more.iter().any(|e| matches!(e, LiveEvent::RoomActivity { .. })), "and nothing twice: {more:?}");
+    assert_eq!(app.chat.footprint().notifying, 0, "the room's notifier ended with its queue");
     let rooms: Vec<RoomSummary> = bob.call("list_rooms", &[]).await.unwrap();
     assert_eq!(rooms[0].unread, Some(SENT as u32));
 }

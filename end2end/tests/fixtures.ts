@@ -9,7 +9,9 @@ export class Person {
     readonly context: BrowserContext,
     readonly page: Page,
   ) {
-    const note = (trouble: string) => this.troubles.length < 10 && this.troubles.push(trouble);
+    // The latest 10 since the page last navigated: an earlier page's troubles are not what stops this one.
+    const note = (trouble: string) => this.troubles.push(trouble) > 10 && this.troubles.shift();
+    page.on("framenavigated", (frame) => frame === page.mainFrame() && this.troubles.splice(0));
     page.on("pageerror", (error) => note(`page error: ${error.message}`));
     page.on("console", (message) => message.type() === "error" && note(`console: ${message.text()}`));
     page.on("requestfailed", (request) => note(`failed: ${request.url()} (${request.failure()?.errorText})`));
@@ -21,6 +23,27 @@ export class Person {
     const person = new Person(context, page);
     await person.openRoomList();
     return person;
+  }
+
+  /**
+   * `count` people with different names, entering one after the other (pages compiling the debug WASM at once
+   * each take as long as all of them). Names come from 4,096, so two people can share one; tests find people by
+   * name, so whoever would repeat a name is replaced by a new visitor.
+   */
+  static async enterMany(browser: Browser, count: number): Promise<Person[]> {
+    const people: Person[] = [];
+    const names = new Set<string>();
+    while (people.length < count) {
+      const person = await Person.enter(browser);
+      const name = await person.name();
+      if (names.has(name)) {
+        await person.close();
+        continue;
+      }
+      names.add(name);
+      people.push(person);
+    }
+    return people;
   }
 
   /**

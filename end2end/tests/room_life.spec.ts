@@ -2,9 +2,7 @@ import { test, expect } from "@playwright/test";
 import { Person, uniqueTitle } from "./fixtures";
 
 test("three people: live panel, a private whisper, owner hand-over, and a kick", async ({ browser }) => {
-  const alice = await Person.enter(browser);
-  const bob = await Person.enter(browser);
-  const carol = await Person.enter(browser);
+  const [alice, bob, carol] = await Person.enterMany(browser, 3);
   const [aliceName, bobName, carolName] = await Promise.all([alice, bob, carol].map((p) => p.name()));
 
   const title = uniqueTitle("Trio");
@@ -131,13 +129,9 @@ test("the room list counts messages that arrive out of their order, and previews
 });
 
 test("a page that missed a change of who is here holds the next one and loads the list whole", async ({ browser }) => {
-  // One after the other: four pages compiling the debug WASM at once take four times as long each.
-  const [alice, bob, carol, dave] = [
-    await Person.enter(browser),
-    await Person.enter(browser),
-    await Person.enter(browser),
-    await Person.enter(browser),
-  ];
+  // Five page loads before it starts (each new context compiles the debug WASM): room for slow machines.
+  test.slow();
+  const [alice, bob, carol, dave] = await Person.enterMany(browser, 4);
   const [carolName, daveName] = await Promise.all([carol.name(), dave.name()]);
   const title = uniqueTitle("Missed");
   await alice.createRoom(title);

@@ -488,26 +488,28 @@ pub async fn readers(db: &Db, room: RoomId, seq: i64) -> sqlx::Result<Vec<(Perso
 }
 
 /// For every room `viewer` entered before: how many messages from others came since they read it, and the
-/// latest of them.
+/// latest of them. The count and the latest come from one statement, so they agree: a message committed in
+/// between would otherwise be the latest without being counted, and the list, which counts the notices of
+/// messages after the latest it loaded, would never count it.
 pub async fn unread_for(db: &Db, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId, u32, Option<ChatMessage>)>> {
-    let counts_sql = "SELECT r.room_id, (SELECT COUNT(*) FROM messages m
-                WHERE m.room_id = r.room_id AND m.seq > r.last_read_seq AND m.kind != 'system'
-                  AND m.author_id != r.visitor_id
-                  AND (m.kind != 'whisper' OR m.recipient_id = r.visitor_id))
+    let from_others = "m.room_id = r.room_id AND m.kind != 'system' AND m.author_id != r.visitor_id
+                  AND (m.kind != 'whisper' OR m.recipient_id = r.visitor_id)";
+    let counts_sql = format!(
+        "SELECT r.room_id,
+                (SELECT COUNT(*) FROM messages m WHERE {from_others} AND m.seq > r.last_read_seq),
+                (SELECT MAX(m.seq) FROM messages m WHERE {from_others})
          FROM read_marks r WHERE r.visitor_id = $1
-           AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)";
-    let last_sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages
-         WHERE room_id = $1 AND kind != 'system' AND author_id != $2 AND {}
-         ORDER BY seq DESC LIMIT 1",
-        visible_to("$2")
+           AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)"
     );
+    let last_sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
     with_pool!(db, |pool| {
-        let counts: Vec<(RoomId, i64)> = sqlx::query_as(counts_sql).bind(viewer).fetch_all(pool).await?;
+        let counts: Vec<(RoomId, i64, Option<i64>)> = sqlx::query_as(&counts_sql).bind(viewer).fetch_all(pool).await?;
         let mut result = Vec::with_capacity(counts.len());
-        for (room, count) in counts {
-            let last: Option<MessageRow> =
-                sqlx::query_as(&last_sql).bind(room).bind(viewer).fetch_optional(pool).await?;
+        for (room, count, latest) in counts {
+            let last: Option<MessageRow> = match latest {
+                Some(seq) => sqlx::query_as(&last_sql).bind(room).bind(seq).fetch_optional(pool).await?,
+                None => None,
+            };
             result.push((room, count as u32, last.map(ChatMessage::from)));
         }
         Ok(result)

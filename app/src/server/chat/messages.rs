@@ -173,13 +173,16 @@ impl Chat {
     /// in it now, may read the message and has not read it yet; until the queue is empty. One of these runs per
     /// room at a time, and the messages committed while one query runs share the next one.
     async fn notify_followers(&self, room: RoomId) {
+        let _end = NotifierEnd { due: &self.followers_due, room };
         loop {
             let messages = self.followers_due.take(room);
             let Some(newest) = messages.last() else { return };
             let readers = match db::readers(&self.db, room, newest.seq).await {
                 Ok(readers) => readers,
                 Err(error) => {
-                    tracing::error!(%error, "listing a room's readers");
+                    // Their notices are lost (the database is most likely out of reach); the list catches up at
+                    // its next load.
+                    tracing::error!(%error, %room, messages = messages.len(), "listing a room's readers");
                     continue;
                 }
             };
@@ -285,6 +288,24 @@ impl FollowersDue {
     }
 }
 
+/// Forgets a room whose notifier stopped in a panic (it never emptied the queue), so that the room's next message
+/// starts a new notifier instead of queueing for one that is gone.
+struct NotifierEnd<'a> {
+    due: &'a FollowersDue,
+    room: RoomId,
+}
+
+impl Drop for NotifierEnd<'_> {
+    fn drop(&mut self) {
+        // Not otherwise: a notifier that returned removed its room itself, and a new one may be running by now.
+        if std::thread::panicking()
+            && let Ok(mut rooms) = self.due.0.lock()
+        {
+            rooms.remove(&self.room);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +363,23 @@ mod tests {
         assert!(due.take(RoomId::new(1)).is_empty(), "nothing more: the notifier ends");
         assert_eq!(due.len(), 1, "and its room is forgotten");
         assert!(due.queue(message(1, 5)), "the next message starts a new notifier");
+    }
+
+    #[test]
+    fn a_notifier_that_panics_lets_the_next_message_start_another() {
+        let due = FollowersDue::default();
+        assert!(due.queue(message(1, 1)));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _end = NotifierEnd { due: &due, room: RoomId::new(1) };
+            panic!("a notifier's bug");
+        }));
+        assert!(panicked.is_err());
+        assert!(due.queue(message(1, 2)), "not queued for a notifier that is gone");
+
+        // A notifier that ends normally leaves a newer one alone.
+        assert!(due.take(RoomId::new(1)).len() == 1 && due.take(RoomId::new(1)).is_empty());
+        assert!(due.queue(message(1, 3)), "a new notifier");
+        drop(NotifierEnd { due: &due, room: RoomId::new(1) });
+        assert!(!due.queue(message(1, 4)), "the new notifier still runs");
     }
 }
