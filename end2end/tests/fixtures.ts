@@ -72,8 +72,9 @@ export class Person {
   async waitForHydration() {
     const started = Date.now();
     try {
-      // A new browser context compiles the debug build's WASM (about 8 MB) from scratch: about a second here when
-      // the machine is idle, several when it is not. The patience is for the load, not for the app's reactions.
+      // A new browser context compiles the debug build's WASM (3.4 MB, lightly optimized: the `wasm-dev` profile)
+      // from scratch: under a second here when the machine is idle, several when it is not. The patience is for
+      // the load, not for the app's reactions.
       await expect(this.page.locator("body")).toHaveAttribute("data-hydrated", "true", { timeout: 20_000 });
     } catch (error) {
       // Say what the page went through, so that a failure in CI (where only the output is kept) can be told apart:
