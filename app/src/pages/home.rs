@@ -65,11 +65,11 @@ fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
                     rooms.update(|list| {
                         if offset == 0 {
                             list.clear();
-                            counted.update_value(|counted| counted.fresh(&page.rooms));
                         }
                         let new: Vec<RoomSummary> =
                             page.rooms.into_iter().filter(|room| !list.iter().any(|r| r.id == room.id)).collect();
-                        counted.update_value(|counted| counted.add(&new));
+                        counted
+                            .update_value(|counted| if offset == 0 { counted.fresh(&new) } else { counted.add(&new) });
                         list.extend(new);
                     });
                     capacity.set(rooms.with_untracked(Vec::len).max(ROOM_PAGE));
