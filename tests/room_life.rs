@@ -113,6 +113,45 @@ async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whisper_to_someone_who_stepped_out_is_refused_by_name_and_stored_nowhere() {
+    let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
+    let alice = app.person().await;
+    let bob = app.person().await;
+    let carol = app.person().await;
+    let room = alice.create_room("away", 10, "").await.unwrap();
+    let (mut alice_live, _) = alice.join(room.id).await;
+    let (bob_live, _) = bob.join(room.id).await;
+    let (_carol_live, _) = carol.join(room.id).await;
+    alice.people_in(&mut alice_live, room.id, 3).await;
+    let whisper = |body: &'static str| {
+        let alice = alice.clone();
+        let (room, to) = (room.id.to_string(), bob.me().id.to_string());
+        async move {
+            alice.call::<app::model::ChatMessage>("send_message", &[("room", &room), ("body", body), ("to", &to)]).await
+        }
+    };
+
+    // Bob's connection drops; once the leave grace is over he is gone, and a whisper to him is refused by name.
+    bob_live.close().await;
+    alice.people_in(&mut alice_live, room.id, 2).await;
+    let refused = whisper("typed while bob was away").await.unwrap_err();
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.message, format!("{} is not here: your whisper was not sent.", bob.me().name));
+    let stored = app.count("SELECT COUNT(*) FROM messages WHERE body LIKE 'typed while%'").await;
+    assert_eq!(stored, 0, "nothing is stored, as a whisper or otherwise");
+    let RoomAccess::Open(view) = carol.room_page(room.id).await else { panic!() };
+    assert!(view.messages.iter().all(|m| !m.body.contains("typed while")));
+
+    // Bob is back (the same person, another connection): whispers reach him again, and only him.
+    let (_bob_again, _) = bob.join(room.id).await;
+    alice.people_in(&mut alice_live, room.id, 3).await;
+    let sent = whisper("welcome back").await.unwrap();
+    assert_eq!((sent.kind, sent.recipient.as_ref()), (MessageKind::Whisper, Some(bob.me())));
+    let RoomAccess::Open(view) = carol.room_page(room.id).await else { panic!() };
+    assert!(view.messages.iter().all(|m| m.body != "welcome back"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_owner_leaves_the_longest_present_person_takes_over() {
     let app = spawn_app_with(|c| c.leave_grace_secs = 0.05).await;
     let alice = app.person().await;

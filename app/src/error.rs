@@ -193,6 +193,12 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// A whisper whose recipient is not in the room: it is not sent, and never goes to everyone instead. The
+    /// browser says the same before asking, when its own list already shows them gone.
+    pub fn whisper_not_sent(recipient: &str) -> AppError {
+        AppError::Invalid(format!("{recipient} is not here: your whisper was not sent."))
+    }
+
     /// The HTTP status the error is answered with.
     pub fn status(&self) -> u16 {
         match self {

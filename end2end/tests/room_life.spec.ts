@@ -173,3 +173,75 @@ test("a page that missed a change of who is here holds the next one and loads th
   await expect(panel.locator(".participant", { hasText: daveName })).toBeVisible();
   await Promise.all([alice, bob, carol, dave].map((person) => person.close()));
 });
+
+test("a whisper never turns public: while its recipient is away it is refused and stays in the box", async ({ browser }) => {
+  const [alice, bob, carol] = await Person.enterMany(browser, 3);
+  const [aliceName, bobName] = await Promise.all([alice.name(), bob.name()]);
+  const title = uniqueTitle("Hush");
+  await alice.createRoom(title);
+  for (const person of [bob, carol]) {
+    await person.roomLink(title).click();
+    await person.expectInRoom(title);
+  }
+  const alicePanel = alice.page.getByRole("complementary", { name: /Here now/ });
+  await expect(alicePanel.locator(".participant")).toHaveCount(3);
+  const box = alice.page.getByLabel("Message", { exact: true });
+
+  // Whisper mode shows in the box itself.
+  await alice.page.getByRole("button", { name: `Whisper to ${bobName}` }).click();
+  await expect(box).toBeFocused();
+  await expect(box).toHaveAttribute("placeholder", `Whisper to ${bobName}…`);
+  await alice.send("first secret");
+  await expect(bob.messages().locator(".message.whisper", { hasText: "first secret" })).toBeVisible();
+
+  // Bob's network drops: once he is gone from the list, Alice still whispers to him, and what she sends is refused
+  // by name, kept in her box, and reaches nobody.
+  await bob.context.setOffline(true);
+  await expect(alicePanel.locator(".participant")).toHaveCount(2);
+  await expect(alice.page.locator(".whisper-target")).toContainText(`Whispering to ${bobName} (${bobName} is not here now)`);
+  await box.fill("typed while bob was offline");
+  await box.press("Enter");
+  await expect(alice.page.locator(".composer .error")).toHaveText(`${bobName} is not here: your whisper was not sent.`);
+  await expect(box).toHaveValue("typed while bob was offline");
+
+  // He is back: the same whisper goes to him alone.
+  await bob.context.setOffline(false);
+  await expect(alicePanel.locator(".participant")).toHaveCount(3);
+  await expect(alice.page.locator(".whisper-away")).toHaveCount(0);
+  await box.press("Enter");
+  await expect(box).toHaveValue("");
+  const received = bob.messages().locator(".message.whisper", { hasText: "typed while bob was offline" });
+  await expect(received).toBeVisible();
+
+  // Bob answers privately from the whisper itself.
+  await received.getByRole("button", { name: `Reply privately to ${aliceName}` }).click();
+  const bobBox = bob.page.getByLabel("Message", { exact: true });
+  await expect(bobBox).toBeFocused();
+  await expect(bob.page.locator(".whisper-target")).toContainText(`Whispering to ${aliceName}`);
+  await bob.send("got it");
+  await expect(alice.messages().locator(".message.whisper", { hasText: "got it" })).toContainText("whispered to you");
+
+  // Bob leaves for good: the same as away, the whisper is refused, not sent to everyone.
+  await bob.close();
+  await expect(alicePanel.locator(".participant")).toHaveCount(2);
+  await box.fill("after bob left");
+  await box.press("Enter");
+  await expect(alice.page.locator(".composer .error")).toHaveText(`${bobName} is not here: your whisper was not sent.`);
+  await expect(box).toHaveValue("after bob left");
+
+  // Only Alice ends whisper mode (Escape), and then the box says it is public again.
+  await box.press("Escape");
+  await expect(alice.page.locator(".whisper-target")).toHaveCount(0);
+  await expect(box).toHaveAttribute("placeholder", "Write a message…");
+  await box.press("Enter");
+  await expect(carol.messages()).toContainText("after bob left");
+
+  // Carol saw none of the whispers, live or after a reload.
+  for (const secret of ["first secret", "typed while bob", "got it"]) await expect(carol.messages()).not.toContainText(secret);
+  await carol.page.reload();
+  await carol.expectInRoom(title);
+  await expect(carol.messages()).toContainText("after bob left");
+  for (const secret of ["first secret", "typed while bob", "got it"]) await expect(carol.messages()).not.toContainText(secret);
+  await alice.close();
+  await carol.close();
+});

@@ -67,15 +67,13 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
     let i_am_owner = Memo::new(move |_| {
         participants.with(|people| people.iter().any(|p| p.owner && me_id.with_value(|id| *id == p.person.id)))
     });
-    // Whom the composer whispers to, if anyone.
+    // Whom the composer whispers to, if anyone. Only the person ends whisper mode: someone who steps out stays the
+    // target (their whispers are refused while they are away), so that text typed as private never goes to
+    // everyone by surprise.
     let whisper_to = RwSignal::new(None::<Person>);
-    // A whisper target who left can no longer be whispered to.
-    Effect::new(move |_| {
-        participants.with(|people| {
-            if whisper_to.with_untracked(|to| to.as_ref().is_some_and(|t| !people.iter().any(|p| p.person.id == t.id)))
-            {
-                whisper_to.set(None);
-            }
+    let whisper_target_here = Memo::new(move |_| {
+        whisper_to.with(|to| {
+            to.as_ref().is_none_or(|to| participants.with(|people| people.iter().any(|p| p.person.id == to.id)))
         })
     });
     // Changes wait for one that has not come: give it a while (an overtaken change comes within moments), then
@@ -261,7 +259,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                             </li>
                         </Show>
                         <For each=move || messages.get() key=|message| message.seq let:message>
-                            <MessageItem message me=me_id.get_value() tag_of />
+                            <MessageItem message me=me_id.get_value() tag_of whisper_to />
                         </For>
                         <Show when=move || has_later.get()>
                             <li class="later"><a href=format!("/room/{room_id}")>"Back to the latest messages"</a></li>
@@ -272,7 +270,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                         "New messages ↓"
                     </button>
                 </div>
-                <Composer room_id whisper_to on_sent=move |message| messages.update(|list| {
+                <Composer room_id whisper_to whisper_target_here on_sent=move |message| messages.update(|list| {
                     insert_message(list, message);
                 }) />
             </Uploader>

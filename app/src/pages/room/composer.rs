@@ -1,5 +1,6 @@
 //! The message box: Enter sends, Shift+Enter starts a new line. Sends are retried with the same message id.
 
+use leptos::html;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -8,7 +9,7 @@ use crate::browser;
 use crate::domain::MessageBody;
 use crate::error::AppError;
 use crate::forms::landing_error;
-use crate::model::{ChatMessage, Person, RoomId};
+use crate::model::{ChatMessage, Person, PersonId, RoomId};
 
 /// How often a send that did not get through is retried (after 1, 2 and 4 s).
 const SEND_RETRIES: u32 = 3;
@@ -19,6 +20,8 @@ const SEND_RETRIES: u32 = 3;
 pub fn Composer(
     room_id: RoomId,
     whisper_to: RwSignal<Option<Person>>,
+    /// Whether the whisper target (if any) is in the room now, as the list of who is here says.
+    whisper_target_here: Memo<bool>,
     on_sent: impl Fn(ChatMessage) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let draft = RwSignal::new(String::new());
@@ -31,10 +34,19 @@ pub fn Composer(
             error.set(Some(problem.to_string()));
             return;
         }
+        let to = whisper_to.get_untracked();
+        // A whisper to someone who stepped out stays here, unsent (the server refuses it too, whatever this page
+        // believes): it is never sent to everyone instead.
+        if let Some(to) = &to
+            && !whisper_target_here.get_untracked()
+        {
+            error.set(Some(AppError::whisper_not_sent(&to.name).to_string()));
+            return;
+        }
+        let to = to.map(|person| person.id.to_string());
         error.set(None);
         sending.set(true);
         draft.set(String::new());
-        let to = whisper_to.get_untracked().map(|person| person.id.to_string());
         // One id for the message, reused by every retry: the server stores it once, however often it arrives.
         let client_id = browser::random_uuid();
         leptos::task::spawn_local(async move {
@@ -69,32 +81,62 @@ pub fn Composer(
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
             send();
+        } else if event.key() == "Escape" && whisper_to.with_untracked(Option::is_some) {
+            // Escape leaves whisper mode (a visible change: the box and its label turn public again).
+            event.prevent_default();
+            whisper_to.set(None);
         }
     };
+    // Choosing someone to whisper to (in the panel, or "Reply privately") puts the cursor in the box.
+    let textarea = NodeRef::<html::Textarea>::new();
+    Effect::new(move |previous: Option<Option<PersonId>>| {
+        let target = whisper_to.with(|to| to.as_ref().map(|person| person.id.clone()));
+        if previous.is_some_and(|previous| previous != target)
+            && target.is_some()
+            && let Some(textarea) = textarea.get_untracked()
+        {
+            let _ = textarea.focus();
+        }
+        target
+    });
+    let target_name = move || whisper_to.read().as_ref().map(|p| p.name.clone()).unwrap_or_default();
     view! {
         <form class="composer" method="post" action=SendMessage::url() on:submit=move |event| { event.prevent_default(); send(); }>
             <input type="hidden" name="room" value=room_id.get() />
-            <Show when=move || whisper_to.read().is_some()>
-                <p class="whisper-target">
-                    {move || format!("Whispering to {}", whisper_to.read().as_ref().map(|p| p.name.clone()).unwrap_or_default())}
-                    " "
-                    <button type="button" class="link-button" on:click=move |_| whisper_to.set(None)>"Cancel whisper"</button>
-                </p>
-            </Show>
+            // Announced when it appears, changes or ends: whisper mode is never entered or left unseen.
+            <div class="whisper-status" aria-live="polite">
+                <Show when=move || whisper_to.read().is_some()>
+                    <p class="whisper-target">
+                        {move || format!("Whispering to {}", target_name())}
+                        <Show when=move || !whisper_target_here.get()>
+                            <span class="whisper-away">{move || format!(" ({} is not here now)", target_name())}</span>
+                        </Show>
+                        " "
+                        <button type="button" class="link-button" on:click=move |_| whisper_to.set(None)>"Cancel whisper"</button>
+                    </p>
+                </Show>
+            </div>
             <label for="message" class="visually-hidden">"Message"</label>
             <textarea
+                node_ref=textarea
                 id="message"
                 name="body"
                 rows="2"
+                class:whispering=move || whisper_to.read().is_some()
                 maxlength=MessageBody::MAX_CHARS
-                placeholder="Write a message…"
+                placeholder=move || match whisper_to.read().as_ref() {
+                    Some(to) => format!("Whisper to {}…", to.name),
+                    None => "Write a message…".to_owned(),
+                }
                 aria-describedby="composer-hint"
                 prop:value=move || draft.get()
                 on:input=move |event| draft.set(event_target_value(&event))
                 on:keydown=on_keydown
             ></textarea>
             <button type="submit" class="button" disabled=move || sending.get()>"Send"</button>
-            <p id="composer-hint" class="hint composer-hint">"Enter sends, Shift+Enter starts a new line."</p>
+            <p id="composer-hint" class="hint composer-hint">"Enter sends, Shift+Enter starts a new line."
+                <Show when=move || whisper_to.read().is_some()>" Escape ends the whisper."</Show>
+            </p>
             <Show when=move || error.get().is_some()>
                 <p class="error" role="alert">{move || error.get()}</p>
             </Show>

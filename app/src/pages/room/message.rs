@@ -3,13 +3,15 @@
 use leptos::prelude::*;
 
 use crate::components::{LocalTime, PersonBadge};
-use crate::model::{ChatMessage, MessageKind, PersonId, still_of};
+use crate::model::{ChatMessage, MessageKind, Person, PersonId, still_of};
 
 #[component]
 pub fn MessageItem(
     message: ChatMessage,
     me: PersonId,
     tag_of: impl Fn(&PersonId) -> Option<String> + Copy + Send + Sync + 'static,
+    /// The composer's whisper target: a whisper received offers to answer it privately.
+    whisper_to: RwSignal<Option<Person>>,
 ) -> impl IntoView {
     let ChatMessage { seq, kind, author, recipient, body, created_at, .. } = message;
     match (kind, author) {
@@ -30,10 +32,21 @@ pub fn MessageItem(
             } else {
                 view! { <p class="body">{body}</p> }.into_any()
             };
+            let whisperer = author.clone();
             let whisper = recipient.map(|recipient| {
-                let label =
-                    if is_mine { format!("whisper to {}", recipient.name) } else { "whispered to you".to_owned() };
-                view! { <span class="whisper-label">{label}</span> }
+                if is_mine {
+                    view! { <span class="whisper-label">{format!("whisper to {}", recipient.name)}</span> }.into_any()
+                } else {
+                    let label = format!("Reply privately to {}", whisperer.name);
+                    view! {
+                        <span class="whisper-label">"whispered to you"</span>
+                        <button type="button" class="link-button reply-privately" aria-label=label
+                            on:click=move |_| whisper_to.set(Some(whisperer.clone()))>
+                            "Reply privately"
+                        </button>
+                    }
+                    .into_any()
+                }
             });
             view! {
                 <li class="message" id=format!("m{seq}") class:mine=is_mine class:whisper=kind == MessageKind::Whisper

@@ -17,6 +17,7 @@ use crate::model::{ChatMessage, MessageKind, MessagePage, MessagePreview, Person
 use crate::server::error::{ServerError, ServerResult};
 use crate::server::gif::{self, GifError};
 use crate::server::hub::Topic;
+use crate::server::identity::person;
 use crate::server::metrics::Timer;
 use crate::server::uploads::StoredName;
 
@@ -43,7 +44,8 @@ impl Chat {
                     return Err(AppError::Invalid("Whisper to someone else.".into()).into());
                 }
                 if !super::presence::is_present(&self.db, room, recipient).await? {
-                    return Err(AppError::Invalid("That person is not in this room any more.".into()).into());
+                    let name = person(recipient.as_str()).name;
+                    return Err(AppError::whisper_not_sent(&name).into());
                 }
             }
             // Admission to post is checked by the insert itself (the room exists, the author is in it and not
@@ -333,7 +335,7 @@ mod tests {
         // Bob read up to message 5, Carol up to 3 (one query for messages 4 to 6 returns them both).
         let readers = [(bob.clone(), 5), (carol.clone(), 3)];
         let told = |message: &ChatMessage| -> Vec<Topic> { to_be_told(&readers, message) };
-        let from = |author: &PersonId| Some(crate::server::identity::person(author.as_str()));
+        let from = |author: &PersonId| Some(person(author.as_str()));
 
         let mut message = message(1, 4);
         message.author = from(&alice);
