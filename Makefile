@@ -16,7 +16,7 @@ run: setup
 test: setup
 	scripts/test.sh
 
-## The release artifact: dist/gif-chat-<version>-<arch>-linux.tar.gz (server binary, site, README), a release
-## build that runs anywhere with flags or environment only (README, "Operating gif-chat").
+## The release artifact: dist/gif-chat-<version>-<arch>-linux.tar.gz (server binary, site, README, docs/operating.md),
+## a release build that runs anywhere with flags or environment only (docs/operating.md).
 dist: setup
 	scripts/dist.sh

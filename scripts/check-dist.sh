@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The release artifact's check (in the test command): packs the debug build with scripts/dist.sh, unpacks it
 # into an empty directory outside the source tree, and runs it from there with flags only: it serves the room
-# list and its client files, takes a room, answers its probes, prints its version and backs itself up.
+# list and its client files, takes a room, answers its probes, prints its version and backs itself up. The
+# operator's guide (docs/operating.md) travels with it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -18,6 +19,9 @@ HOME_DIR=$(echo "$WORK"/gif-chat-*)
 cd "$WORK" # nothing of the source tree from here on
 
 fail() { echo "check-dist: $*" >&2; [ -f "$WORK/server.log" ] && cat "$WORK/server.log" >&2; exit 1; }
+
+[ -s "$HOME_DIR/docs/operating.md" ] || fail "docs/operating.md is not in the artifact"
+grep -q '^# Operating gif-chat' "$HOME_DIR/docs/operating.md" || fail "docs/operating.md is not the operator's guide"
 
 env -i "$HOME_DIR/bin/gif-chat" --version | grep -E '^gif-chat [0-9.]+ \(commit [0-9a-f]{12}\)$' \
   || fail "--version does not name the commit"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release artifact: dist/gif-chat-<version>-<arch>-linux.tar.gz, holding the server binary (the
-# migrations are compiled into it), the built site (client files, precompressed, and public assets) and README.md
-# (its "Operating gif-chat" section has the systemd unit and the reverse-proxy configuration). Nothing else from
-# the source tree is needed to run it: see README.
+# migrations are compiled into it), the built site (client files, precompressed, and public assets), README.md and
+# docs/operating.md (the operator's guide: the systemd unit, the reverse-proxy configuration, probes, backups).
+# Nothing else from the source tree is needed to run it: see docs/operating.md.
 #
 #   scripts/dist.sh            a release build (`make dist`)
 #   scripts/dist.sh --debug    packs the debug build already made (the test command's check of the packaging)
@@ -33,6 +33,8 @@ mkdir -p "$STAGE/$NAME/bin"
 cp "$BINARY" "$STAGE/$NAME/bin/gif-chat"
 cp -r target/site "$STAGE/$NAME/site"
 cp README.md "$STAGE/$NAME/"
+mkdir -p "$STAGE/$NAME/docs"
+cp docs/operating.md "$STAGE/$NAME/docs/"
 mkdir -p dist
 tar -C "$STAGE" -czf "dist/$NAME.tar.gz" "$NAME"
 echo "$ROOT/dist/$NAME.tar.gz"

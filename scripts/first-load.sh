@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The first-load benchmark (README, "Performance"): builds the release site as `make run` does, starts it on a
-# free port with a throwaway database, and runs end2end/bench/first-load.mjs against it (Chromium on emulated
-# slow-4G and 20 Mbit/s networks, cold and warm cache). Prints figures; asserts nothing.
+# The first-load benchmark (docs/performance.md, "The first-load benchmark"): builds the release site as
+# `make run` does, starts it on a free port with a throwaway database, and runs end2end/bench/first-load.mjs
+# against it (Chromium on emulated slow-4G and 20 Mbit/s networks, cold and warm cache). Prints figures; asserts
+# nothing.
 #
 #   scripts/first-load.sh [--runs N] [--json FILE]
 set -euo pipefail

@@ -10,7 +10,7 @@
 //! A restore puts the file in place as the chat's database (the server moves the sessions back into their own
 //! database when it starts) and the GIFs into the uploads directory. It refuses to overwrite a database.
 //!
-//! PostgreSQL has its own tools for this (`pg_dump`, `pg_restore`): see README, "Operating gif-chat".
+//! PostgreSQL has its own tools for this (`pg_dump`, `pg_restore`): see docs/operating.md, "Backups".
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -70,8 +70,8 @@ impl std::fmt::Display for GifCopy {
 fn sqlite_file(url: &str, what: &str) -> anyhow::Result<PathBuf> {
     if Db::is_postgres_url(url) {
         bail!(
-            "the {what} is on PostgreSQL: back it up with pg_dump and restore it with pg_restore (see README, \
-             \"Operating gif-chat\"); gif-chat backup and restore handle SQLite files"
+            "the {what} is on PostgreSQL: back it up with pg_dump and restore it with pg_restore (see \
+             docs/operating.md, \"Backups\"); gif-chat backup and restore handle SQLite files"
         );
     }
     Ok(SqliteConnectOptions::from_str(url)?.get_filename().to_owned())

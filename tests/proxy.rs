@@ -1,7 +1,7 @@
 //! gif-chat behind a real reverse proxy: Debian's nginx, started here in a temp directory, ends TLS with a
 //! self-signed certificate and passes requests (and websocket upgrades) on. The app runs with `--public-url
-//! https://localhost:<port>` and `--trusted-proxy` naming the proxy. README's "Behind a reverse proxy" shows the
-//! same configuration.
+//! https://localhost:<port>` and `--trusted-proxy` naming the proxy. docs/operating.md's "Behind a reverse proxy
+//! (TLS)" shows the same configuration.
 //!
 //! HTTPS requests are made with curl (the test's HTTP client has no TLS), each from a loopback address of its
 //! own, so the client address the app sees can be told from the proxy's.

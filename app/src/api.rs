@@ -1,6 +1,6 @@
 //! Server functions: every mutation and every page's data. Each has a stable endpoint (`/api/<name>`) that bots
-//! and tools can call; README.md documents them. Arguments are form-encoded; results and errors are JSON. Each
-//! parses its input into domain types and asks the chat service; nothing else.
+//! and tools can call; docs/protocol.md documents them ("Server functions"). Arguments are form-encoded; results
+//! and errors are JSON. Each parses its input into domain types and asks the chat service; nothing else.
 
 use leptos::prelude::*;
 

@@ -1,5 +1,5 @@
 //! The live channel's protocol: JSON text frames, one event per frame, each tagged by `type`.
-//! Documented for other clients in README.md ("Live protocol"); keep the two in step.
+//! Documented for other clients in docs/protocol.md ("Live protocol"); keep the two in step.
 
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};

@@ -1,5 +1,5 @@
 //! A visitor as the load tool plays one: a session cookie, server-function calls, live connections, uploads.
-//! Everything goes through the documented public interface (README.md, "HTTP interface").
+//! Everything goes through the documented public interface (docs/protocol.md).
 
 use std::net::{IpAddr, SocketAddr};
 

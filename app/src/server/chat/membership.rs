@@ -427,9 +427,9 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_is_what_the_readme_says_in_any_order() {
-        // Worked out apart from this code, from the README's description (FNV-1a 64, MurmurHash3's finalizer,
-        // XOR, folded): clients in other languages compute the same.
+    fn the_digest_is_what_the_protocol_says_in_any_order() {
+        // Worked out apart from this code, from the description in docs/protocol.md ("Live protocol", the `people`
+        // event: FNV-1a 64, MurmurHash3's finalizer, XOR, folded): clients in other languages compute the same.
         let (a, b) = (PersonId::trusted("a1"), PersonId::trusted("b2"));
         assert_eq!(roster_digest([&a, &b]), 3_125_186_144);
         assert_eq!(roster_digest([&b, &a]), 3_125_186_144);
