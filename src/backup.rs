@@ -18,8 +18,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use app::server::store::{Db, migrator};
-use app::server::uploads::{StoredName, owner_of, still_of};
+use chat::store::{Db, migrator};
+use chat::uploads::{StoredName, owner_of, still_of};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 

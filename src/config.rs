@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use app::server::limits::{LimitSettings, Rate, Rates, defaults as limits};
-use app::server::settings::{GifLimits, Settings, defaults};
-use app::server::store::Db;
-use app::server::uploads::StorageLimits;
+use chat::limits::{LimitSettings, Rate, Rates, defaults as limits};
+use chat::settings::{GifLimits, Settings, defaults};
+use chat::store::Db;
+use chat::uploads::StorageLimits;
 use ipnet::IpNet;
 
 use clap::{Parser, Subcommand};

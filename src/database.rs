@@ -1,8 +1,8 @@
 //! Opening the databases: the chat's (SQLite by default, or PostgreSQL) and the sessions'.
 
 use anyhow::Context;
-use app::server::store::{Db, redacted_url};
 use async_trait::async_trait;
+use chat::store::{Db, redacted_url};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
@@ -157,7 +157,7 @@ impl ExpiredDeletion for Sessions {
 
 #[cfg(test)]
 mod tests {
-    use app::server::store::redacted_url as redacted;
+    use chat::store::redacted_url as redacted;
 
     #[test]
     fn passwords_never_reach_messages() {

@@ -9,13 +9,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::server::chat::Chat;
-use app::server::store::Db;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chat::Chat;
+use chat::store::Db;
 use http::{HeaderValue, header};
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;

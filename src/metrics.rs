@@ -1,15 +1,15 @@
 //! `GET /metrics` (Prometheus' text format), on an address of its own (`--metrics-addr`): see
-//! `app::server::metrics` for what is counted.
+//! `chat::metrics` for what is counted.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::server::chat::Chat;
-use app::server::metrics::CONTENT_TYPE;
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use chat::Chat;
+use chat::metrics::CONTENT_TYPE;
 use http::header;
 
 /// How long a scrape waits for the database's counts (rooms, people) before answering without fresh ones.

@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use app::error::Refusal;
-use app::live::{ClientCommand, LiveEvent};
-use app::model::{MessageKind, RoomAccess};
 use common::{PATIENCE, make_gif, spawn_app, spawn_app_with};
+use protocol::error::Refusal;
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::{MessageKind, RoomAccess};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_created_room_is_listed_owned_and_open_to_its_creator() {
@@ -21,7 +21,7 @@ async fn a_created_room_is_listed_owned_and_open_to_its_creator() {
 
     let bob = app.person().await;
     assert_ne!(bob.me(), alice.me(), "two browsers are two people");
-    let rooms: Vec<app::model::RoomSummary> = bob.call("list_rooms", &[]).await.unwrap();
+    let rooms: Vec<protocol::model::RoomSummary> = bob.call("list_rooms", &[]).await.unwrap();
     assert_eq!(rooms.iter().map(|r| r.id).collect::<Vec<_>>(), vec![room.id]);
 
     let RoomAccess::Open(view) = alice.room_page(room.id).await else { panic!("creator cannot enter") };
@@ -39,7 +39,7 @@ async fn rooms_are_listed_newest_first() {
     let alice = app.person().await;
     let first = alice.create_room("first", 10, "").await.unwrap();
     let second = alice.create_room("second", 10, "").await.unwrap();
-    let rooms: Vec<app::model::RoomSummary> = alice.call("list_rooms", &[]).await.unwrap();
+    let rooms: Vec<protocol::model::RoomSummary> = alice.call("list_rooms", &[]).await.unwrap();
     assert_eq!(rooms.iter().map(|r| r.id).collect::<Vec<_>>(), vec![second.id, first.id]);
 }
 
@@ -55,7 +55,7 @@ async fn invalid_rooms_are_refused_with_a_reason_and_leave_no_row() {
         ("ok", "lots", "Max members is a whole number from 2 to 100."),
     ] {
         let refusal = alice
-            .call::<app::model::RoomSummary>("create_room", &[("title", title), ("max_members", max)])
+            .call::<protocol::model::RoomSummary>("create_room", &[("title", title), ("max_members", max)])
             .await
             .unwrap_err();
         assert_eq!((refusal.status, refusal.message.as_str()), (422, expected));
@@ -110,7 +110,7 @@ async fn a_missing_room_is_a_404_page_and_a_refusal_on_the_live_channel() {
     }
     let alice = app.person().await;
     let mut live = alice.connect().await;
-    live.send(&ClientCommand::Join { room: app::model::RoomId::new(999), since: None }).await;
+    live.send(&ClientCommand::Join { room: protocol::model::RoomId::new(999), since: None }).await;
     let reason = live
         .expect(|e| match e {
             LiveEvent::Refused { reason, .. } => Some(*reason),
@@ -135,7 +135,7 @@ async fn twenty_concurrent_joiners_fill_five_places_and_no_more() {
     // A sixth person sees the room as full on the page too.
     let late = app.person().await;
     assert!(matches!(late.room_page(room.id).await, RoomAccess::Refused { refusal: Refusal::Full, .. }));
-    let rooms: Vec<app::model::RoomSummary> = late.call("list_rooms", &[]).await.unwrap();
+    let rooms: Vec<protocol::model::RoomSummary> = late.call("list_rooms", &[]).await.unwrap();
     assert_eq!(rooms[0].present, 5);
 }
 
@@ -334,7 +334,7 @@ async fn an_uploaded_gif_is_stored_served_and_announced() {
     assert_eq!(frames, 3);
 
     // For people who asked for reduced motion, its first frame alone is stored beside it and served.
-    let still_url = app::model::still_of(&message.body);
+    let still_url = protocol::model::still_of(&message.body);
     let still = app.get(&still_url).await;
     assert_eq!(still.status(), 200);
     assert_eq!(still.headers()["content-type"], "image/gif");
@@ -496,7 +496,7 @@ async fn history_is_served_in_pages_of_fifty() {
     assert!(view.messages.windows(2).all(|w| w[0].seq + 1 == w[1].seq), "oldest first, no gaps");
 
     let first = view.messages[0].seq;
-    let page: app::model::MessagePage = alice
+    let page: protocol::model::MessagePage = alice
         .call("earlier_messages", &[("room", &room.id.to_string()), ("before", &first.to_string())])
         .await
         .unwrap();
@@ -510,7 +510,10 @@ async fn history_is_served_in_pages_of_fifty() {
     let locked = alice.create_room("locked", 10, "pw").await.unwrap();
     let bob = app.person().await;
     let refusal = bob
-        .call::<app::model::MessagePage>("earlier_messages", &[("room", &locked.id.to_string()), ("before", "100")])
+        .call::<protocol::model::MessagePage>(
+            "earlier_messages",
+            &[("room", &locked.id.to_string()), ("before", "100")],
+        )
         .await
         .unwrap_err();
     assert_eq!(refusal.status, 403);

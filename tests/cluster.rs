@@ -5,10 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::error::Refusal;
-use app::live::{ClientCommand, LiveEvent};
-use app::model::{ChatMessage, MessageKind};
 use common::{LiveClient, ServerProcess, TestPerson, make_gif, person_at, spawn_cluster};
+use protocol::error::Refusal;
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::{ChatMessage, MessageKind};
 
 /// Reads `count` chat messages from `live` and checks they are each one once, in order.
 async fn chats(live: &mut LiveClient, count: usize) -> Vec<ChatMessage> {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use app::live::{ClientCommand, LiveEvent};
-use app::model::{ChatMessage, MessageKind};
 use common::{LiveClient, TestPerson, person_at, site_root, spawn_app};
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::{ChatMessage, MessageKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_send_with_the_same_id_is_stored_once() {
@@ -151,7 +151,7 @@ impl Drop for Process {
 /// reconnects and resumes after the last message it has.
 async fn follow(
     person: TestPerson,
-    room: app::model::RoomId,
+    room: protocol::model::RoomId,
     mut live: LiveClient,
     until_body: String,
 ) -> Vec<ChatMessage> {
@@ -246,8 +246,8 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
         assert_eq!(texts.len(), expected.len(), "a message arrived twice or never");
         assert_eq!(texts.into_iter().collect::<BTreeSet<_>>(), expected);
     }
-    let db = app::server::store::Db::open(&database_url, 1).await.unwrap();
-    let (rows, distinct): (i64, i64) = app::with_pool!(&db, |pool| {
+    let db = chat::store::Db::open(&database_url, 1).await.unwrap();
+    let (rows, distinct): (i64, i64) = chat::with_pool!(&db, |pool| {
         sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT client_id) FROM messages WHERE kind = 'text'")
             .fetch_one(pool)
             .await
@@ -283,7 +283,7 @@ async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactl
     let send_all = |numbers: std::ops::Range<i64>| {
         let sends = numbers.map(|n| {
             let (chat, author) = (app.chat.clone(), author.clone());
-            let body = app::domain::MessageBody::parse(&format!("{n:04} {body}")).unwrap();
+            let body = protocol::domain::MessageBody::parse(&format!("{n:04} {body}")).unwrap();
             async move { chat.send_text(room.id, &author, body, None, None).await.unwrap() }
         });
         futures_util::stream::iter(sends).buffer_unordered(8).collect::<Vec<_>>()
@@ -297,11 +297,11 @@ async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactl
 
     // Now he reads: every message, once, in order, though most never fitted in his feed; and who is here.
     // (Every message, Carol's arrival among them, for the sequence; the texts, for what was said.)
-    let (mut messages, mut texts, mut here) = (Vec::new(), Vec::new(), None::<app::model::PeopleChange>);
+    let (mut messages, mut texts, mut here) = (Vec::new(), Vec::new(), None::<protocol::model::PeopleChange>);
     while texts.len() < COUNT as usize {
         match slow.next().await.expect("the connection closed") {
             LiveEvent::Chat { message } => {
-                if message.kind == app::model::MessageKind::Text {
+                if message.kind == protocol::model::MessageKind::Text {
                     texts.push(message.clone());
                 }
                 messages.push(message);
@@ -316,8 +316,8 @@ async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactl
     // without Carol does not add up against it (so his page loads the whole list).
     let here = here.expect("Bob was never told who is here");
     let everyone = [&alice.me().id, &bob.me().id, &carol.me().id];
-    assert_eq!((here.present, here.digest), (3, app::model::roster_digest(everyone)), "{here:?}");
-    let after_bob_joined = messages.iter().skip_while(|m| m.kind == app::model::MessageKind::System);
+    assert_eq!((here.present, here.digest), (3, protocol::model::roster_digest(everyone)), "{here:?}");
+    let after_bob_joined = messages.iter().skip_while(|m| m.kind == protocol::model::MessageKind::System);
     let seqs: Vec<i64> = after_bob_joined.map(|m| m.seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "a gap or a duplicate");
     let mut numbers: Vec<i64> = texts.iter().map(|m| m.body[..4].parse().unwrap()).collect();

@@ -4,11 +4,11 @@ mod common;
 
 use std::time::Duration;
 
-use app::error::Refusal;
-use app::live::LiveEvent;
-use app::model::RoomAccess;
 use common::{LiveClient, make_gif, spawn_app};
 use futures_util::{SinkExt, StreamExt};
+use protocol::error::Refusal;
+use protocol::live::LiveEvent;
+use protocol::model::RoomAccess;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Sends a raw frame and returns the close code the server answers with.
@@ -120,11 +120,13 @@ async fn malformed_ids_and_arguments_are_clear_errors() {
     }
     let refusal = alice.call::<RoomAccess>("room_page", &[("id", "abc")]).await.unwrap_err();
     assert_eq!(refusal.status, 400);
-    let refusal =
-        alice.call::<app::model::ChatMessage>("send_message", &[("room", "1;DROP TABLE rooms")]).await.unwrap_err();
+    let refusal = alice
+        .call::<protocol::model::ChatMessage>("send_message", &[("room", "1;DROP TABLE rooms")])
+        .await
+        .unwrap_err();
     assert_eq!(refusal.status, 400);
     let refusal = alice
-        .call::<app::model::ChatMessage>("send_message", &[("room", "1"), ("body", "x"), ("client_id", "bad id!")])
+        .call::<protocol::model::ChatMessage>("send_message", &[("room", "1"), ("body", "x"), ("client_id", "bad id!")])
         .await
         .unwrap_err();
     // Input is checked before anything else: a bad message id is the client's mistake, whatever the room.
@@ -213,7 +215,7 @@ async fn an_internal_failure_is_a_plain_500_that_names_no_internals() {
     assert!(!body.contains("room_grants") && !body.contains("no such table"), "{body}");
     // The same failure on the live channel closes it with "try again later", not "room not found".
     let mut live = alice.connect().await;
-    live.send(&app::live::ClientCommand::Join { room: room.id, since: None }).await;
+    live.send(&protocol::live::ClientCommand::Join { room: room.id, since: None }).await;
     assert!(live.next_or_closed().await.is_none(), "the join was not refused as if the room were missing");
 }
 
@@ -324,7 +326,7 @@ async fn expired_sessions_are_deleted_while_the_server_runs() {
         "INSERT INTO {} (id, data, expiry_date) VALUES ('stale', '', '2000-01-01T00:00:00Z')",
         app.sessions_table()
     );
-    app::with_pool!(&app.sessions_db().await, |pool| sqlx::query(&stale).execute(pool).await.map(drop)).unwrap();
+    chat::with_pool!(&app.sessions_db().await, |pool| sqlx::query(&stale).execute(pool).await.map(drop)).unwrap();
     let deadline = tokio::time::Instant::now() + common::PATIENCE;
     while app.sessions_where("id = 'stale'").await > 0 {
         assert!(tokio::time::Instant::now() < deadline, "the expired session was never deleted");
@@ -410,7 +412,7 @@ async fn an_upload_whose_body_stalls_times_out_and_leaves_nothing() {
 async fn upload_status(
     app: &common::TestApp,
     person: &common::TestPerson,
-    room: app::model::RoomId,
+    room: protocol::model::RoomId,
 ) -> (u16, serde_json::Value) {
     let form = reqwest::multipart::Form::new().part("gif", reqwest::multipart::Part::bytes(make_gif(16, 2)));
     let response = person.client.post(app.url(&format!("/room/{room}/gif"))).multipart(form).send().await.unwrap();

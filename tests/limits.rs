@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use app::live::{ClientCommand, LiveEvent};
-use app::model::RoomId;
 use common::{TestApp, TestPerson, make_gif, spawn_app_with};
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::RoomId;
 
 /// Checks a 429 answer and returns its wait and its JSON error.
 async fn throttled(response: reqwest::Response) -> (u64, serde_json::Value) {
@@ -251,7 +251,7 @@ async fn a_flood_from_one_address_is_turned_away_at_the_door() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_that_asks_again_at_once_is_answered_slowly_and_within_bounds() {
-    use app::server::limits::defaults::HELD_REFUSALS_PER_ADDRESS;
+    use chat::limits::defaults::HELD_REFUSALS_PER_ADDRESS;
     const DELAY: Duration = Duration::from_secs(3);
     let app = spawn_app_with(|c| {
         behind_proxy(c);

@@ -7,10 +7,10 @@ mod common;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use app::domain::{MemberLimit, Title};
-use app::server::identity::person;
+use chat::identity::person;
 use common::spawn_app_with;
 use futures_util::StreamExt;
+use protocol::domain::{MemberLimit, Title};
 
 /// The process's resident memory, in KiB (Linux).
 fn rss_kib() -> u64 {
@@ -111,7 +111,7 @@ async fn a_client_that_never_reads_is_let_go_and_holds_nothing_meanwhile() {
     let reader = tokio::spawn(async move {
         let mut received = 0;
         while received < COUNT {
-            if bob_live.next_chat().await.kind == app::model::MessageKind::Text {
+            if bob_live.next_chat().await.kind == protocol::model::MessageKind::Text {
                 received += 1;
             }
         }
@@ -130,7 +130,7 @@ async fn a_client_that_never_reads_is_let_go_and_holds_nothing_meanwhile() {
     // The server holds at most one frame for Mallory, and lets her go once she has not taken it for 10 s.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let page: app::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
+        let page: protocol::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
         if page.rooms[0].present == 2 {
             break;
         }

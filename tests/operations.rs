@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use app::model::{MessageKind, RoomAccess, RoomId};
 use common::{TestPerson, make_gif, spawn_app, spawn_app_with};
 use gif_chat::Config;
+use protocol::model::{MessageKind, RoomAccess, RoomId};
 use serde_json::Value;
 
 /// A probe's JSON answer and status.
@@ -69,7 +69,7 @@ async fn probes_answer_without_a_session_and_name_what_fails() {
     // The sessions' database stops answering (its table is gone): named, without the cause.
     let sessions = app.sessions_db().await;
     let statement = format!("DROP TABLE {}", app.sessions_table());
-    app::server::store::with_pool!(&sessions, |pool| sqlx::query(&statement).execute(pool).await.map(drop)).unwrap();
+    chat::store::with_pool!(&sessions, |pool| sqlx::query(&statement).execute(pool).await.map(drop)).unwrap();
     let kind = if common::on_postgres() { "PostgreSQL" } else { "SQLite" };
     let (status, ready) = ready_until(&app, "sessions", &format!("{kind} does not answer")).await;
     assert_eq!(status, 503, "{ready}");
@@ -160,7 +160,7 @@ async fn history(person: &TestPerson, room: RoomId) -> BTreeMap<i64, (MessageKin
     let mut has_earlier = view.has_earlier;
     while has_earlier {
         let before = messages.keys().next().copied().unwrap().to_string();
-        let page: app::model::MessagePage =
+        let page: protocol::model::MessagePage =
             person.call("earlier_messages", &[("room", &room.to_string()), ("before", &before)]).await.unwrap();
         messages.extend(page.messages.into_iter().map(|m| (m.seq, (m.kind, m.body))));
         has_earlier = page.has_earlier;
@@ -258,7 +258,7 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
     for (kind, body) in messages.values() {
         if *kind == MessageKind::Gif {
             // Its still came along (not made again on demand).
-            let still = app::model::still_of(body.trim_start_matches("/gif/"));
+            let still = protocol::model::still_of(body.trim_start_matches("/gif/"));
             assert!(restored.config.uploads_dir.join(&still).is_file(), "{still} was not restored");
             let response = restored.get(body).await;
             assert_eq!(response.status(), 200, "{body}");
@@ -288,8 +288,8 @@ async fn restore_refuses_what_is_not_a_sound_gif_chat_backup() {
     async fn tampered(backup: &Path, name: &str, sql: &str) -> std::path::PathBuf {
         let copy = backup.with_file_name(name);
         std::fs::copy(backup, &copy).unwrap();
-        let db = app::server::store::Db::open(&format!("sqlite://{}", copy.display()), 1).await.unwrap();
-        app::server::store::with_pool!(&db, |pool| sqlx::query(sql).execute(pool).await.map(drop)).unwrap();
+        let db = chat::store::Db::open(&format!("sqlite://{}", copy.display()), 1).await.unwrap();
+        chat::store::with_pool!(&db, |pool| sqlx::query(sql).execute(pool).await.map(drop)).unwrap();
         db.close().await;
         copy
     }
@@ -365,7 +365,7 @@ async fn metrics_count_a_short_chat_exactly() {
         alice.send(room.id, &format!("text {n}")).await.unwrap();
     }
     let to = bob.me().id.to_string();
-    let _: app::model::ChatMessage =
+    let _: protocol::model::ChatMessage =
         alice.call("send_message", &[("room", &room.id.to_string()), ("body", "psst"), ("to", &to)]).await.unwrap();
     assert_eq!(alice.send(room.id, "one too many").await.unwrap_err().status, 429);
     alice.upload(&room.id.to_string(), "cat.gif", make_gif(8, 2)).await.unwrap();
@@ -475,7 +475,7 @@ async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets(
     let (_bob_live, _) = bob.join(room.id).await;
     alice.send(room.id, "a sentence only people read").await.unwrap();
     let to = bob.me().id.to_string();
-    let _: app::model::ChatMessage = alice
+    let _: protocol::model::ChatMessage = alice
         .call("send_message", &[("room", &room.id.to_string()), ("body", "a whispered aside"), ("to", &to)])
         .await
         .unwrap();

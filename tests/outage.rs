@@ -5,8 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app::model::RoomId;
 use common::{PATIENCE, TestPerson, TestPostgres, spawn_app_with, spawn_cluster};
+use protocol::model::RoomId;
 
 /// Sends `body` until the database answers again (503 meanwhile).
 async fn send_when_back(person: &TestPerson, room: RoomId, body: &str) {
@@ -68,7 +68,7 @@ async fn a_cluster_rides_out_a_database_outage_longer_than_its_leases_without_lo
     send_when_back(&alice, room.id, "after").await;
     bob_live
         .expect(|e| match e {
-            app::live::LiveEvent::Chat { message } if message.body == "after" => Some(()),
+            protocol::live::LiveEvent::Chat { message } if message.body == "after" => Some(()),
             _ => None,
         })
         .await;

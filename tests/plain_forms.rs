@@ -4,9 +4,9 @@
 
 mod common;
 
-use app::live::LiveEvent;
-use app::model::MessageKind;
 use common::{spawn_app, spawn_app_with};
+use protocol::live::LiveEvent;
+use protocol::model::MessageKind;
 use reqwest::header::{LOCATION, SET_COOKIE};
 
 fn location(response: &reqwest::Response) -> &str {

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use app::live::{ClientCommand, LiveEvent};
 use common::{LiveClient, spawn_app_with};
+use protocol::live::{ClientCommand, LiveEvent};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// The address nginx connects to the app from (`proxy_bind`): the one proxy the app trusts.
@@ -220,7 +220,7 @@ async fn behind_nginx_with_tls_cookies_are_secure_clients_are_told_apart_and_the
     )
     .await;
     assert_eq!(create.status, 200, "{}", create.body);
-    let room: app::model::RoomSummary = serde_json::from_str(&create.body).unwrap();
+    let room: protocol::model::RoomSummary = serde_json::from_str(&create.body).unwrap();
     assert_eq!(room.owner.id.as_str(), me["id"].as_str().unwrap());
     let mut request = format!("ws://127.0.0.1:{plain_port}/ws").into_client_request().unwrap();
     request.headers_mut().insert("Cookie", cookie.parse().unwrap());
@@ -240,7 +240,9 @@ async fn behind_nginx_with_tls_cookies_are_secure_clients_are_told_apart_and_the
     assert_eq!(sent.status, 200, "{}", sent.body);
     let body = live
         .expect(|event| match event {
-            LiveEvent::Chat { message } if message.kind == app::model::MessageKind::Text => Some(message.body.clone()),
+            LiveEvent::Chat { message } if message.kind == protocol::model::MessageKind::Text => {
+                Some(message.body.clone())
+            }
             _ => None,
         })
         .await;

@@ -4,10 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use app::error::Refusal;
-use app::live::{ClientCommand, LiveEvent};
-use app::model::{MessageKind, Participant, RoomAccess, RoomSummary};
 use common::{spawn_app, spawn_app_with};
+use protocol::error::Refusal;
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::{MessageKind, Participant, RoomAccess, RoomSummary};
 
 fn names(people: &[Participant]) -> Vec<String> {
     people.iter().map(|p| p.person.name.clone()).collect()
@@ -52,7 +52,7 @@ async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
     let (mut carol_live, _) = carol.join(room.id).await;
 
     let whisper = alice
-        .call::<app::model::ChatMessage>(
+        .call::<protocol::model::ChatMessage>(
             "send_message",
             &[("room", &room.id.to_string()), ("body", "psst, bob only"), ("to", bob.me().id.as_str())],
         )
@@ -82,7 +82,7 @@ async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
     assert!(!page(&carol).await.contains("psst"));
     let RoomAccess::Open(view) = carol.room_page(room.id).await else { panic!() };
     assert!(view.messages.iter().all(|m| m.kind != MessageKind::Whisper));
-    let earlier: app::model::MessagePage =
+    let earlier: protocol::model::MessagePage =
         carol.call("earlier_messages", &[("room", &room.id.to_string()), ("before", "1000")]).await.unwrap();
     assert!(earlier.messages.iter().all(|m| !m.body.contains("psst")));
 
@@ -95,7 +95,7 @@ async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
 
     // Whispers go to someone present, not to yourself.
     let to_self = alice
-        .call::<app::model::ChatMessage>(
+        .call::<protocol::model::ChatMessage>(
             "send_message",
             &[("room", &room.id.to_string()), ("body", "me"), ("to", alice.me().id.as_str())],
         )
@@ -103,7 +103,7 @@ async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
         .unwrap_err();
     assert_eq!(to_self.status, 422);
     let to_nobody = alice
-        .call::<app::model::ChatMessage>(
+        .call::<protocol::model::ChatMessage>(
             "send_message",
             &[("room", &room.id.to_string()), ("body", "x"), ("to", "nobody")],
         )
@@ -127,7 +127,9 @@ async fn a_whisper_to_someone_who_stepped_out_is_refused_by_name_and_stored_nowh
         let alice = alice.clone();
         let (room, to) = (room.id.to_string(), bob.me().id.to_string());
         async move {
-            alice.call::<app::model::ChatMessage>("send_message", &[("room", &room), ("body", body), ("to", &to)]).await
+            alice
+                .call::<protocol::model::ChatMessage>("send_message", &[("room", &room), ("body", body), ("to", &to)])
+                .await
         }
     };
 
@@ -244,7 +246,7 @@ async fn a_kicked_person_leaves_at_once_and_cannot_come_back() {
         tab.expect(|e| matches!(e, LiveEvent::Kicked { .. }).then_some(())).await;
     }
     let (bob_id, carol_id) = (bob.me().id.clone(), carol.me().id.clone());
-    let has = |people: &[Participant], id: &app::model::PersonId| people.iter().any(|p| p.person.id == *id);
+    let has = |people: &[Participant], id: &protocol::model::PersonId| people.iter().any(|p| p.person.id == *id);
     // Past the changes from before the kick (the last of which brought the third person).
     alice.people_in(&mut alice_live, room.id, 3).await;
     let people = alice.people_in(&mut alice_live, room.id, 2).await;
@@ -408,8 +410,7 @@ async fn look_alike_participants_carry_distinct_tags() {
     let participants = view.participants;
     let close = |a: &Participant, b: &Participant| {
         a.person.name == b.person.name
-            || app::server::identity::color_distance(a.person.hue, b.person.hue)
-                < app::server::identity::CLOSE_COLOR_DISTANCE
+            || chat::identity::color_distance(a.person.hue, b.person.hue) < chat::identity::CLOSE_COLOR_DISTANCE
     };
     let mut pairs = 0;
     for (i, a) in participants.iter().enumerate() {

@@ -3,16 +3,8 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
-
-/// A plain form post's error, and the server function (its path, `/api/…`) that answered it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FormError {
-    pub path: String,
-    pub error: AppError,
-}
+use crate::error::{AppError, FormError};
 
 #[derive(Clone, Copy)]
 struct Landing(StoredValue<Option<FormError>>);

@@ -5,15 +5,12 @@
 
 pub mod api;
 pub mod browser;
-pub mod codec;
 pub mod components;
-pub mod domain;
-pub mod error;
 pub mod forms;
-pub mod live;
 pub mod live_client;
-pub mod model;
 pub mod pages;
+// The shared types live in `protocol`; these names keep `crate::model::…` and `app::model::…` paths working.
+pub use protocol::{codec, domain, error, live, model};
 #[cfg(feature = "ssr")]
 pub mod server;
 

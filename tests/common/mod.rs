@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::live::{ClientCommand, LiveEvent};
-use app::model::{ChatMessage, Person, RoomAccess, RoomId, RoomSummary, Roster};
-use app::server::store::{Db, TEST_POSTGRES_ENV, create_scratch_database, with_pool};
+use chat::store::{Db, with_pool};
+use chat::testing::{TEST_POSTGRES_ENV, create_scratch_database};
 use futures_util::{SinkExt, StreamExt};
 use gif_chat::{Config, Server};
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::{ChatMessage, Person, RoomAccess, RoomId, RoomSummary, Roster};
 use reqwest::cookie::{CookieStore, Jar};
 use serde::de::DeserializeOwned;
 use tempfile::TempDir;
@@ -29,7 +30,7 @@ pub struct TestApp {
     pub config: Config,
     pub client: reqwest::Client,
     /// The running server's chat service, for tests that drive it directly or look at its memory.
-    pub chat: Arc<app::server::chat::Chat>,
+    pub chat: Arc<chat::Chat>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     // Dropped last: the server must stop before its files disappear (shared by the instances of a cluster).
@@ -266,8 +267,7 @@ impl Drop for ServerProcess {
 }
 
 /// A started server: its address, its metrics' address, how to stop it, its task, its chat service.
-type Started =
-    (SocketAddr, Option<SocketAddr>, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<app::server::chat::Chat>);
+type Started = (SocketAddr, Option<SocketAddr>, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<chat::Chat>);
 
 async fn start(config: &Config) -> Started {
     // `GIF_CHAT_TEST_LOG=warn,sqlx=info` (a tracing filter) shows the servers' logs in the test's output.
@@ -501,7 +501,7 @@ impl TestPerson {
         if (200..300).contains(&status) {
             Ok(serde_json::from_str(&body).unwrap_or_else(|e| panic!("{endpoint}: {e}: {body}")))
         } else {
-            let error: app::error::AppError =
+            let error: protocol::error::AppError =
                 serde_json::from_str(&body).unwrap_or_else(|e| panic!("{endpoint} error {status}: {e}: {body}"));
             Err(Refusal { status, message: error.to_string() })
         }
@@ -511,7 +511,12 @@ impl TestPerson {
     /// knows it, and returns its list. As the page does, it holds changes that do not add up, and loads the whole
     /// list when they have been held for a second (it joined after others, or missed a change; counted in
     /// `live.reloads`). The events it reads are kept for `next`.
-    pub async fn people_in(&self, live: &mut LiveClient, room: RoomId, count: u32) -> Vec<app::model::Participant> {
+    pub async fn people_in(
+        &self,
+        live: &mut LiveClient,
+        room: RoomId,
+        count: u32,
+    ) -> Vec<protocol::model::Participant> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         let mut held_since = None;
         while live.roster.is_waiting() || live.roster.people().len() != count as usize {
@@ -519,7 +524,7 @@ impl TestPerson {
             held_since = if live.roster.is_waiting() { held_since.or(Some(tokio::time::Instant::now())) } else { None };
             if held_since.is_some_and(|since| since.elapsed() >= Duration::from_secs(1)) {
                 let room = room.to_string();
-                let whole: app::model::People = self.call("who_is_here", &[("room", &room)]).await.unwrap();
+                let whole: protocol::model::People = self.call("who_is_here", &[("room", &room)]).await.unwrap();
                 live.roster.replace(whole.people, whole.version);
                 live.reloads += 1;
                 held_since = None;
@@ -596,7 +601,7 @@ impl TestPerson {
             let joined = live
                 .expect(|e| match e {
                     LiveEvent::Joined { .. } => Some(true),
-                    LiveEvent::Refused { reason: app::error::Refusal::Full, .. } => Some(false),
+                    LiveEvent::Refused { reason: protocol::error::Refusal::Full, .. } => Some(false),
                     _ => None,
                 })
                 .await;

@@ -353,7 +353,7 @@ mod tests {
             max_members: 10,
             present: 1,
             presence_version: 1,
-            owner: crate::server::identity::person("owner"),
+            owner: ::chat::identity::person("owner"),
             created_at: 0,
             unread: Some(unread),
             last_message: Some(preview(last)),

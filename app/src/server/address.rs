@@ -62,7 +62,7 @@ fn canonical(address: IpAddr) -> IpAddr {
 }
 
 /// Middleware: the front door's limit on writing requests per client address (see
-/// [`Limits::write_request`](crate::server::limits::Limits::write_request)), before the session is loaded.
+/// [`Limits::write_request`](::chat::limits::Limits::write_request)), before the session is loaded.
 pub async fn limit_writes(State(state): State<crate::server::AppState>, request: Request, next: Next) -> Response {
     if crate::server::origin::changes_state(&request) {
         let address = request.extensions().get::<ClientAddress>().map(|address| address.0);

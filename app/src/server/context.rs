@@ -9,9 +9,9 @@ use crate::error::AppError;
 use crate::model::Person;
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
-use crate::server::chat::Chat;
-use crate::server::error::{ServerError, ServerResult};
 use crate::server::identity::Visitor;
+use ::chat::Chat;
+use ::chat::error::{ServerError, ServerResult};
 
 pub fn chat() -> Arc<Chat> {
     expect_context::<AppState>().chat

@@ -1,87 +1,17 @@
-//! The server's own error: what went wrong, with its cause kept. It turns into the wire error ([`AppError`])
-//! in one place, [`ServerError::into_app_error`], where internal failures are logged and hidden.
+//! Errors as HTTP answers outside server functions (the upload route): the same status, JSON and `Retry-After`
+//! as theirs.
 
+use ::chat::error::ServerError;
 use axum::response::{IntoResponse, Response};
 
-use crate::domain::InvalidInput;
-use crate::error::{AppError, Refusal};
+use crate::error::AppError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// An answer meant for the client, as it is.
-    #[error(transparent)]
-    Client(#[from] AppError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("{context}: {source}")]
-    Io { context: &'static str, source: std::io::Error },
-    #[error("a background task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
-    #[error("password hashing: {0}")]
-    PasswordHash(argon2::password_hash::Error),
-    /// What the request should carry (the visitor) is missing: a wiring mistake.
-    #[error("request context: {0}")]
-    Context(String),
+/// A server error as an answer: internal causes are logged and hidden ([`ServerError::into_app_error`]).
+pub fn server_error_response(error: ServerError) -> Response {
+    app_error_response(error.into_app_error())
 }
 
-pub type ServerResult<T> = Result<T, ServerError>;
-
-impl ServerError {
-    /// An I/O failure, said where it happened.
-    pub fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> ServerError {
-        move |source| ServerError::Io { context, source }
-    }
-
-    /// The wire error the client sees. Internal failures are logged here, with their cause, and become
-    /// "something went wrong".
-    pub fn into_app_error(self) -> AppError {
-        match self {
-            ServerError::Client(error) => error,
-            ServerError::Database(error) if is_unreachable(&error) => {
-                tracing::warn!(%error, "the database is unreachable");
-                AppError::Unavailable
-            }
-            internal => {
-                tracing::error!(error = %internal, "internal error");
-                AppError::Internal
-            }
-        }
-    }
-}
-
-/// Whether a database error says the database cannot be reached (down, restarting, out of connections), as
-/// opposed to a query that failed: the first passes by itself, and the client is told to try again.
-fn is_unreachable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
-        // PostgreSQL: connection exceptions (class 08), shutting down or starting up (57P01–57P03), too many
-        // connections (53300).
-        sqlx::Error::Database(error) => error
-            .code()
-            .is_some_and(|code| code.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&&*code)),
-        _ => false,
-    }
-}
-
-impl From<Refusal> for ServerError {
-    fn from(refusal: Refusal) -> ServerError {
-        ServerError::Client(AppError::Refused(refusal))
-    }
-}
-
-impl From<InvalidInput> for ServerError {
-    fn from(error: InvalidInput) -> ServerError {
-        ServerError::Client(error.into())
-    }
-}
-
-impl IntoResponse for ServerError {
-    fn into_response(self) -> Response {
-        app_error_response(self.into_app_error())
-    }
-}
-
-/// An error answer outside server functions (the upload route): the same status and JSON as theirs.
+/// An error answer outside server functions: the same status and JSON as theirs.
 pub fn app_error_response(error: AppError) -> Response {
     let status = http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, axum::Json(&error)).into_response();
@@ -94,47 +24,18 @@ pub fn app_error_response(error: AppError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Limit, Refusal};
 
     #[test]
-    fn an_internal_failure_shows_no_detail() {
-        let failure = ServerError::Database(sqlx::Error::Protocol("table room_grants is gone".into()));
-        let error = failure.into_app_error();
-        assert_eq!(error, AppError::Internal);
-        let body = serde_json::to_string(&error).unwrap();
-        assert!(!body.contains("room_grants"), "{body}");
-
-        let io = ServerError::io("storing an upload")(std::io::Error::other("/secret/path: disk full"));
-        assert!(!serde_json::to_string(&io.into_app_error()).unwrap().contains("/secret"));
-    }
-
-    #[test]
-    fn an_unreachable_database_is_a_503_to_retry_and_a_failed_query_is_not() {
-        for unreachable in
-            [sqlx::Error::PoolTimedOut, sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))]
-        {
-            let response = ServerError::Database(unreachable).into_response();
-            assert_eq!(response.status(), 503);
-            assert_eq!(response.headers()[http::header::RETRY_AFTER], "5");
-        }
-        let response = ServerError::Database(sqlx::Error::RowNotFound).into_response();
-        assert_eq!(response.status(), 500);
-    }
-
-    #[test]
-    fn client_errors_keep_their_message_and_status() {
-        let response = ServerError::from(Refusal::Full).into_response();
-        assert_eq!(response.status(), 409);
-        let response =
-            ServerError::Client(AppError::TooManyRequests { limit: crate::error::Limit::Sending, retry_after: 7 })
-                .into_response();
+    fn an_answer_carries_the_errors_status_and_when_to_retry() {
+        let response = server_error_response(ServerError::Database(sqlx::Error::PoolTimedOut));
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "5");
+        let response = app_error_response(AppError::TooManyRequests { limit: Limit::Sending, retry_after: 7 });
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()[http::header::RETRY_AFTER], "7");
-        let response = ServerError::Task(tokio_join_error()).into_response();
-        assert_eq!(response.status(), 500);
-    }
-
-    fn tokio_join_error() -> tokio::task::JoinError {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        runtime.block_on(async { tokio::spawn(async { panic!("boom") }).await.unwrap_err() })
+        let response = server_error_response(Refusal::Full.into());
+        assert_eq!(response.status(), 409);
+        assert!(response.headers().get(http::header::RETRY_AFTER).is_none());
     }
 }

@@ -18,8 +18,7 @@ use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnUrlError;
 use tower_sessions::cookie::{Cookie, SameSite, time};
 
-use crate::error::AppError;
-use crate::forms::FormError;
+use crate::error::{AppError, FormError};
 use crate::server::AppState;
 
 /// The cookie that carries a plain form post's error to the page it lands on.

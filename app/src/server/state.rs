@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::server::chat::Chat;
 use crate::server::identity::Identities;
 use crate::server::origin::OriginPolicy;
+use ::chat::Chat;
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone, FromRef)]

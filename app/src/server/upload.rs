@@ -2,7 +2,7 @@
 //! the person, the uploads store owns the files, the GIF module validates them.
 //!
 //! An upload is streamed to a temporary file and refused as soon as it passes the size limit or does not start
-//! like a GIF; [`Chat::post_gif`](crate::server::chat::Chat::post_gif) then re-encodes, stores and posts it.
+//! like a GIF; [`Chat::post_gif`](::chat::Chat::post_gif) then re-encodes, stores and posts it.
 //! Every failure leaves nothing behind (temporary files are removed when dropped).
 
 use axum::Extension;
@@ -19,10 +19,11 @@ use crate::error::{AppError, Refusal};
 use crate::model::{ChatMessage, RoomId};
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
-use crate::server::error::{ServerError, ServerResult};
-use crate::server::gif::has_gif_signature;
+use crate::server::error::server_error_response;
 use crate::server::identity::Visitor;
-use crate::server::uploads::owner_of;
+use ::chat::error::{ServerError, ServerResult};
+use ::chat::gif::has_gif_signature;
+use ::chat::uploads::owner_of;
 
 /// Room for the multipart boundaries and part headers around the file itself.
 pub const MULTIPART_OVERHEAD: u64 = 16 * 1024;
@@ -34,11 +35,14 @@ pub async fn upload_gif(
     address: Option<Extension<ClientAddress>>,
     UrlPath(raw_id): UrlPath<String>,
     request: Request,
-) -> ServerResult<Json<ChatMessage>> {
+) -> Response {
     let chat = state.chat.clone();
     let outcome = receive_gif(state, visitor, address, raw_id, request).await;
     chat.metrics().upload_done(&outcome);
-    outcome
+    match outcome {
+        Ok(message) => Json(message).into_response(),
+        Err(error) => server_error_response(error),
+    }
 }
 
 async fn receive_gif(
@@ -47,7 +51,7 @@ async fn receive_gif(
     address: Option<Extension<ClientAddress>>,
     raw_id: String,
     request: Request,
-) -> ServerResult<Json<ChatMessage>> {
+) -> ServerResult<ChatMessage> {
     let chat = state.chat.clone();
     let max_bytes = chat.gif_limits().max_bytes;
     let too_large = || AppError::TooLarge(format!("A GIF may be at most {}.", human_size(max_bytes)));
@@ -111,7 +115,7 @@ async fn receive_gif(
         if head.len() < 6 {
             return Err(not_a_gif().into());
         }
-        return chat.post_gif(admission, raw).await.map(Json);
+        return chat.post_gif(admission, raw).await;
     }
     Err(AppError::BadRequest("No file in the \"gif\" field.".into()).into())
 }

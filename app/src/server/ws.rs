@@ -19,13 +19,19 @@ use crate::live::{ClientCommand, LiveEvent};
 use crate::model::{Person, RoomId};
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
-use crate::server::chat::Chat;
-use crate::server::error::ServerError;
 use crate::server::error::app_error_response;
-use crate::server::hub::{Feed, Frame};
 use crate::server::identity::Visitor;
-use crate::server::limits::ConnectionPermit;
-use crate::server::metrics::LiveConnection;
+use ::chat::Chat;
+use ::chat::error::ServerError;
+use ::chat::hub::{Feed, Frame, Text};
+use ::chat::limits::ConnectionPermit;
+use ::chat::metrics::LiveConnection;
+
+/// A hub frame as a websocket text message. axum takes text only as its own type, so the UTF-8 is checked again
+/// (no copy: the bytes stay shared).
+fn text_message(text: &Text) -> Message {
+    Message::Text(Utf8Bytes::try_from(text.bytes()).expect("hub frames are UTF-8"))
+}
 
 /// Largest frame a client may send: commands are tiny JSON objects.
 const MAX_INCOMING_BYTES: usize = 4 * 1024;
@@ -321,14 +327,14 @@ impl Connection {
                 // Counted as sent once queued: if the flush then fails the client is gone, and its read mark
                 // may cover the few frames of this write it never got (their room shows them as read).
                 *last_seq = seq;
-                sink.queue(Message::Text(frame.text)).await
+                sink.queue(text_message(&frame.text)).await
             }
             // Published out of commit order, or missed: fill the gap (this frame included) from the database.
             // (Boxed, like the other database paths: rare, and large as futures.)
             (Subscription::Room { .. }, Some(seq)) => Box::pin(self.catch_up(seq, sink)).await,
             (Subscription::None, _) => Ok(()),
             _ => {
-                sink.queue(Message::Text(frame.text)).await?;
+                sink.queue(text_message(&frame.text)).await?;
                 if frame.ends_membership {
                     // Kicked: presence already forgot this person; stop following the room.
                     self.subscription = Subscription::None;

@@ -23,6 +23,7 @@ mod minimal;
 mod process;
 mod scenarios;
 mod stats;
+mod table;
 mod writes;
 
 use std::path::PathBuf;
@@ -83,7 +84,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(options: Options) -> anyhow::Result<()> {
     let mut results = serde_json::Map::new();
-    let mut table = stats::Table::default();
+    let mut table = table::Table::default();
     let mut failed = Vec::new();
     // A scenario that fails is reported and the others still run.
     macro_rules! scenario {

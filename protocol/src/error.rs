@@ -12,10 +12,8 @@
 
 use std::fmt;
 
-use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::JsonText;
 use crate::domain::InvalidInput;
 
 /// Why a person may not see, enter or post to a room. Pages, server functions, the live channel and uploads all
@@ -241,22 +239,12 @@ impl From<Refusal> for AppError {
     }
 }
 
-impl FromServerFnError for AppError {
-    type Encoder = JsonText;
-
-    /// Failures of the server-function machinery itself. On the server these are arguments that do not parse
-    /// (the client's fault); in the browser, a request that did not get through.
-    fn from_server_fn_error(error: ServerFnErrorErr) -> AppError {
-        match error {
-            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
-                AppError::BadRequest(format!("The request's arguments are not valid: {detail}"))
-            }
-            ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => {
-                AppError::Unreachable(format!("The request failed: {detail}"))
-            }
-            other => AppError::Unreachable(format!("The request failed: {other}")),
-        }
-    }
+/// A plain form post's error, and the server function (its path, `/api/…`) that answered it: carried to the page
+/// the post lands on (see `app::forms`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FormError {
+    pub path: String,
+    pub error: AppError,
 }
 
 /// The one JSON shape of every error answer.
@@ -382,11 +370,5 @@ mod tests {
             assert_eq!(serde_json::to_string(&refusal).unwrap(), format!("\"{}\"", refusal.code()));
         }
         assert_eq!(Refusal::from_code("<script>"), None);
-    }
-
-    #[test]
-    fn malformed_arguments_are_the_clients_fault() {
-        let error = AppError::from_server_fn_error(ServerFnErrorErr::Args("room: invalid digit".into()));
-        assert_eq!(error.status(), 400);
     }
 }

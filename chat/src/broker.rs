@@ -22,9 +22,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::model::{PersonId, RoomId};
-use crate::server::hub::{Frame, Hub, Local, Relay, Topic};
-use crate::server::store::redacted_url;
+use crate::hub::{Frame, Hub, Local, Relay, Text, Topic};
+use crate::store::redacted_url;
+use protocol::model::{PersonId, RoomId};
 
 /// Events waiting to be sent to the broker. Beyond this (the broker is away or slow), events are dropped and the
 /// other processes are asked to resync once the link works again.
@@ -214,7 +214,7 @@ impl Sender {
         if frame.ends_membership {
             headers.insert(ENDS_MEMBERSHIP, "1");
         }
-        (subject, headers, bytes::Bytes::copy_from_slice(frame.text.as_bytes()))
+        (subject, headers, frame.text.bytes())
     }
 }
 
@@ -252,14 +252,14 @@ impl Receiver {
         let Some(topic) = parse_topic(topic) else {
             return tracing::warn!(subject = %message.subject, "an event for an unknown topic");
         };
-        let Ok(text) = String::from_utf8(message.payload.to_vec()) else {
+        let Ok(text) = Text::try_from(message.payload.clone()) else {
             return tracing::warn!(subject = %message.subject, "an event that is not text");
         };
         let seq = header(SEQ).and_then(|seq| seq.parse().ok());
         let audience = header(AUDIENCE).map(|audience| audience.split(',').map(PersonId::trusted).collect());
         let ends_membership = header(ENDS_MEMBERSHIP).is_some();
         self.stats.received.fetch_add(1, Ordering::Relaxed);
-        self.local.deliver(&topic, Frame::new(text.into(), seq, audience, ends_membership));
+        self.local.deliver(&topic, Frame::new(text, seq, audience, ends_membership));
     }
 }
 

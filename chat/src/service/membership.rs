@@ -8,16 +8,16 @@ use std::sync::Arc;
 use super::Chat;
 use super::db::{self, AdmissionRow, now_millis};
 use super::presence::{self, Departures, Entry, JoinOutcome, Snapshot};
-use crate::domain::PersonId;
-use crate::error::{AppError, Limit, Refusal};
-use crate::live::LiveEvent;
-use crate::model::{
+use crate::error::ServerResult;
+use crate::hub::{Feed, Topic};
+use crate::identity::{distinguishing_tags, person};
+use crate::passwords;
+use protocol::domain::PersonId;
+use protocol::error::{AppError, Limit, Refusal};
+use protocol::live::LiveEvent;
+use protocol::model::{
     Participant, People, PeopleChange, Person, RoomAccess, RoomId, RoomLabel, RoomSummary, RoomView, roster_digest,
 };
-use crate::server::error::ServerResult;
-use crate::server::hub::{Feed, Topic};
-use crate::server::identity::{distinguishing_tags, person};
-use crate::server::passwords;
 
 /// Proof that a person may see a room: made only by [`Chat::admit`].
 #[derive(Debug)]
@@ -131,7 +131,7 @@ impl Chat {
             let retry_after = wait.as_secs() + 1;
             return Err(AppError::TooManyRequests { limit: Limit::PasswordAttempts, retry_after }.into());
         }
-        if password.chars().count() > crate::domain::RoomPassword::MAX_CHARS
+        if password.chars().count() > protocol::domain::RoomPassword::MAX_CHARS
             || !passwords::verify(hash, password).await?
         {
             return Err(AppError::WrongPassword.into());
@@ -376,8 +376,8 @@ fn participants(snapshot: &Snapshot) -> Vec<Participant> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Hue;
-    use crate::model::Roster;
+    use protocol::domain::Hue;
+    use protocol::model::Roster;
 
     fn someone(id: &str, name: &str, hue: u32) -> Person {
         Person { id: PersonId::trusted(id), name: name.to_owned(), hue: Hue::from_tenths(hue) }

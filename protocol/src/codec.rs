@@ -4,10 +4,13 @@
 //! of the code for every type it reads, so every type the page gets both ways was there twice. Reading answers
 //! with `from_str` too keeps one copy.
 
-use leptos::server_fn::codec::Post;
-use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, Error as _};
+use server_fn::codec::Post;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
+
+use crate::error::AppError;
 
 /// JSON, read as text.
 pub struct JsonText;
@@ -41,6 +44,24 @@ impl<T: DeserializeOwned> Decodes<T> for JsonText {
     }
 }
 
+impl FromServerFnError for AppError {
+    type Encoder = JsonText;
+
+    /// Failures of the server-function machinery itself. On the server these are arguments that do not parse
+    /// (the client's fault); in the browser, a request that did not get through.
+    fn from_server_fn_error(error: ServerFnErrorErr) -> AppError {
+        match error {
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                AppError::BadRequest(format!("The request's arguments are not valid: {detail}"))
+            }
+            ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => {
+                AppError::Unreachable(format!("The request failed: {detail}"))
+            }
+            other => AppError::Unreachable(format!("The request failed: {other}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +76,11 @@ mod tests {
         let not_utf8 = Bytes::from_static(b"{\"id\":3,\"title\":\"\xff\",\"max_members\":9}");
         assert!(<JsonText as Decodes<RoomLabel>>::decode(not_utf8).is_err());
         assert!(<JsonText as Decodes<RoomLabel>>::decode(Bytes::from_static(b"{\"id\":3}")).is_err());
+    }
+
+    #[test]
+    fn malformed_arguments_are_the_clients_fault() {
+        let error = AppError::from_server_fn_error(ServerFnErrorErr::Args("room: invalid digit".into()));
+        assert_eq!(error.status(), 400);
     }
 }

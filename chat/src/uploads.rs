@@ -18,9 +18,9 @@ use std::time::SystemTime;
 
 use tempfile::NamedTempFile;
 
-use crate::error::AppError;
-pub use crate::model::still_of;
-use crate::server::error::{ServerError, ServerResult};
+use crate::error::{ServerError, ServerResult};
+use protocol::error::AppError;
+pub use protocol::model::still_of;
 
 /// Where uploads are written before they are validated. Never served: served names are plain `<hex>.gif`.
 const INCOMING_DIR: &str = ".incoming";

@@ -5,7 +5,7 @@
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
-use crate::server::settings::GifLimits;
+use crate::settings::GifLimits;
 
 /// Why a file was not accepted.
 #[derive(Debug, thiserror::Error)]

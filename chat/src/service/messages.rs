@@ -10,16 +10,16 @@ use tempfile::NamedTempFile;
 use super::Chat;
 use super::db::{self, Inserted, NewMessage};
 use super::membership::Admission;
-use crate::domain::{ClientMessageId, MessageBody, PersonId};
-use crate::error::{AppError, Refusal};
-use crate::live::LiveEvent;
-use crate::model::{ChatMessage, MessageKind, MessagePage, MessagePreview, Person, RoomId};
-use crate::server::error::{ServerError, ServerResult};
-use crate::server::gif::{self, GifError};
-use crate::server::hub::Topic;
-use crate::server::identity::person;
-use crate::server::metrics::Timer;
-use crate::server::uploads::StoredName;
+use crate::error::{ServerError, ServerResult};
+use crate::gif::{self, GifError};
+use crate::hub::Topic;
+use crate::identity::person;
+use crate::metrics::Timer;
+use crate::uploads::StoredName;
+use protocol::domain::{ClientMessageId, MessageBody, PersonId};
+use protocol::error::{AppError, Refusal};
+use protocol::live::LiveEvent;
+use protocol::model::{ChatMessage, MessageKind, MessagePage, MessagePreview, Person, RoomId};
 
 /// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
 static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);

@@ -3,8 +3,8 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 
-use crate::domain::RoomPassword;
-use crate::server::error::{ServerError, ServerResult};
+use crate::error::{ServerError, ServerResult};
+use protocol::domain::RoomPassword;
 
 /// Each argon2 run takes about 19 MiB and a core for a moment: at most this many run at once, whatever the
 /// number of requests (the rest wait their turn, first come first served).

@@ -13,24 +13,24 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::server::metrics::Metrics;
-use crate::server::store::{Db, with_pool};
+use crate::metrics::Metrics;
+use crate::store::{Db, with_pool};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::domain::{MemberLimit, RoomPassword, Title};
-use crate::error::AppError;
-use crate::live::LiveEvent;
-use crate::model::{MessagePreview, Person, ROOM_PAGE, RoomId, RoomListPage, RoomSummary};
-use crate::server::attempts::PasswordAttempts;
-use crate::server::broker::{self, BrokerStats};
-use crate::server::error::ServerResult;
-use crate::server::hub::{Feed, Hub, Topic};
-use crate::server::identity::person;
-use crate::server::limits::Limits;
-use crate::server::passwords;
-use crate::server::settings::{GifLimits, Settings};
-use crate::server::uploads::UploadStore;
+use crate::attempts::PasswordAttempts;
+use crate::broker::{self, BrokerStats};
+use crate::error::ServerResult;
+use crate::hub::{Feed, Hub, Topic};
+use crate::identity::person;
+use crate::limits::Limits;
+use crate::passwords;
+use crate::settings::{GifLimits, Settings};
+use crate::uploads::UploadStore;
+use protocol::domain::{MemberLimit, RoomPassword, Title};
+use protocol::error::AppError;
+use protocol::live::LiveEvent;
+use protocol::model::{MessagePreview, Person, ROOM_PAGE, RoomId, RoomListPage, RoomSummary};
 
 pub use membership::{Admission, Joined};
 
@@ -355,7 +355,7 @@ impl Chat {
     }
 
     /// Counts a live connection that fell behind its feed and caught up from the database.
-    pub(crate) fn note_lag(&self) {
+    pub fn note_lag(&self) {
         self.metrics.lag_recoveries.inc();
     }
 
@@ -493,7 +493,7 @@ impl Chat {
 
     /// The owner deletes the room: everyone in it is sent back to the room list.
     pub async fn delete_room_by(self: &Arc<Self>, room: RoomId, by: &Person) -> ServerResult<()> {
-        let row = db::find_room(&self.db, room).await?.ok_or(crate::error::Refusal::NotFound)?;
+        let row = db::find_room(&self.db, room).await?.ok_or(protocol::error::Refusal::NotFound)?;
         if row.owner_id != by.id {
             return Err(AppError::Forbidden("Only the room's owner can do that.".into()).into());
         }

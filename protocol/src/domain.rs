@@ -33,7 +33,7 @@ fn is_invisible(c: char) -> bool {
 /// A room's id as it appears in URLs (`/room/42`) and on the wire (a plain number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+#[cfg_attr(feature = "server", derive(sqlx::Type), sqlx(transparent))]
 pub struct RoomId(i64);
 
 impl RoomId {
@@ -68,7 +68,7 @@ impl fmt::Display for RoomId {
 /// person in messages and participant lists.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type), sqlx(transparent))]
+#[cfg_attr(feature = "server", derive(sqlx::Type), sqlx(transparent))]
 pub struct PersonId(String);
 
 impl PersonId {
@@ -84,8 +84,8 @@ impl PersonId {
     }
 
     /// An id this server made (a session's visitor id), taken as it is.
-    #[cfg(feature = "ssr")]
-    pub(crate) fn trusted(id: impl Into<String>) -> PersonId {
+    #[cfg(feature = "server")]
+    pub fn trusted(id: impl Into<String>) -> PersonId {
         PersonId(id.into())
     }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::server::limits::LimitSettings;
+use crate::limits::LimitSettings;
 
 /// Defaults of the tunables, as the command line shows them (`gif-chat --help`).
 pub mod defaults {

@@ -1,6 +1,6 @@
 //! Rooms and messages in the database (the durable truth). Private to the chat core: every function takes the
 //! database and does one thing, in one statement or one transaction; the [`super::Chat`] service composes them.
-//! Each is written once for both databases (see [`crate::server::store`]).
+//! Each is written once for both databases (see [`crate::store`]).
 //!
 //! (Over 400 lines: a third is the repository tests, kept beside the queries they check and run on both.)
 
@@ -8,11 +8,11 @@ use prometheus_client::metrics::histogram::Histogram;
 use sqlx::FromRow;
 use sqlx::pool::PoolConnection;
 
-use crate::model::{ChatMessage, MessageKind, PAGE_SIZE, PersonId, RoomId};
-use crate::server::identity::person;
-use crate::server::metrics::Timer;
-use crate::server::store::{Db, LockRoom, with_pool};
-use crate::server::uploads;
+use crate::identity::person;
+use crate::metrics::Timer;
+use crate::store::{Db, LockRoom, with_pool};
+use crate::uploads;
+use protocol::model::{ChatMessage, MessageKind, PAGE_SIZE, PersonId, RoomId};
 
 /// A room row, including the secret the client never sees.
 #[derive(Debug, Clone, FromRow)]
@@ -471,7 +471,7 @@ pub async fn mark_read(db: &Db, room: RoomId, person: &PersonId, seq: i64) -> sq
 /// each other at the broker by it).
 pub async fn cluster_id(db: &Db) -> sqlx::Result<String> {
     let fresh = uuid::Uuid::new_v4().simple().to_string();
-    let stored = crate::server::store::server_secret(db, "cluster_id", fresh.as_bytes()).await?;
+    let stored = crate::store::server_secret(db, "cluster_id", fresh.as_bytes()).await?;
     String::from_utf8(stored).map_err(|_| sqlx::Error::Protocol("the stored cluster id is not text".into()))
 }
 
@@ -525,9 +525,9 @@ pub async fn gif_files(db: &Db) -> sqlx::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     //! Repository tests on a real, migrated database: a SQLite file in a temporary directory, or a fresh database
-    //! on the PostgreSQL server the test command started (see [`crate::server::store::test_db`]).
+    //! on the PostgreSQL server the test command started (see [`crate::testing::test_db`]).
     use super::*;
-    use crate::server::store::test_db;
+    use crate::testing::test_db;
 
     async fn count(db: &Db, sql: &str) -> i64 {
         with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_one(pool).await.unwrap())

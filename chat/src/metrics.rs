@@ -1,6 +1,6 @@
 //! What a running server counts, in Prometheus' text format (`GET /metrics` on `--metrics-addr`).
 //!
-//! Each [`Chat`](crate::server::chat::Chat) owns its [`Metrics`] (no process-wide recorder: tests run many
+//! Each [`Chat`](crate::Chat) owns its [`Metrics`] (no process-wide recorder: tests run many
 //! servers in one process, and each counts its own). Counters and histograms are this process's; `rooms` and
 //! `people_present` describe the whole chat (read from the shared database when scraped), so every instance of a
 //! cluster reports the same values for them.
@@ -14,9 +14,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::error::{AppError, Limit};
-use crate::model::MessageKind;
-use crate::server::error::ServerError;
+use crate::error::ServerError;
+use protocol::error::{AppError, Limit};
+use protocol::model::MessageKind;
 
 /// The content type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;

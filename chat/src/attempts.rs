@@ -8,7 +8,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::domain::PersonId;
+use protocol::domain::PersonId;
 
 pub struct PasswordAttempts {
     by_person: DefaultKeyedRateLimiter<PersonId>,

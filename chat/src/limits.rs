@@ -18,9 +18,9 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock, QuantaInstant};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, InsufficientCapacity, NotUntil, Quota, RateLimiter};
 
-use crate::domain::PersonId;
-use crate::error::{AppError, Limit};
-use crate::server::metrics::Metrics;
+use crate::metrics::Metrics;
+use protocol::domain::PersonId;
+use protocol::error::{AppError, Limit};
 
 /// A token bucket: `burst` at once, refilled evenly over `period` (written `20/10s`, `5/10m`, `100/1h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

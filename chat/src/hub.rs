@@ -1,17 +1,16 @@
 //! Fan-out of live events. Publish once, serialize once, and hand every subscriber the same bytes.
 //!
 //! This is the only way live events travel: pages and handlers publish here and connections subscribe here. With
-//! several server processes, a broker ([`crate::server::broker`]) sits behind it: every event is delivered here
+//! several server processes, a broker ([`crate::broker`]) sits behind it: every event is delivered here
 //! and relayed to the other processes, whose hubs deliver it to their own subscribers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 
-use crate::live::LiveEvent;
-use crate::model::{PersonId, RoomId};
+use protocol::live::LiveEvent;
+use protocol::model::{PersonId, RoomId};
 
 /// Who receives an event.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,12 +23,61 @@ pub enum Topic {
     Person(PersonId),
 }
 
+/// A serialized event: UTF-8 JSON in a shared buffer, so that every recipient's copy is the same bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Text(bytes::Bytes);
+
+impl Text {
+    pub const fn from_static(text: &'static str) -> Text {
+        Text(bytes::Bytes::from_static(text.as_bytes()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Made only from a `String`, a `&'static str` or checked bytes.
+        std::str::from_utf8(&self.0).expect("a Text is UTF-8")
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The bytes, shared (nothing is copied).
+    pub fn bytes(&self) -> bytes::Bytes {
+        self.0.clone()
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Text {
+        Text(text.into())
+    }
+}
+
+impl TryFrom<bytes::Bytes> for Text {
+    type Error = std::str::Utf8Error;
+
+    fn try_from(bytes: bytes::Bytes) -> Result<Text, std::str::Utf8Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(Text(bytes))
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One serialized event, shared by all its recipients.
 #[derive(Debug, Clone)]
 pub struct Frame {
     /// The message sequence number, for `chat` events: lets a connection notice and fill gaps.
     pub seq: Option<i64>,
-    pub text: Utf8Bytes,
+    pub text: Text,
     /// When set, only these people's connections pass the frame on (whispers, kicks); everyone else's skip it.
     pub audience: Option<Arc<[PersonId]>>,
     /// A kick: the audience's connections leave the room after passing the frame on.
@@ -39,7 +87,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    pub fn new(text: Utf8Bytes, seq: Option<i64>, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
+    pub fn new(text: Text, seq: Option<i64>, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
         Frame { seq, text, audience, ends_membership, resync: false }
     }
 
@@ -84,7 +132,7 @@ impl Local {
     /// recovers as from a lag, from the database.
     pub fn resync_all(&self) {
         let marker =
-            Frame { seq: None, text: Utf8Bytes::from_static(""), audience: None, ends_membership: false, resync: true };
+            Frame { seq: None, text: Text::from_static(""), audience: None, ends_membership: false, resync: true };
         for sender in self.channels.lock().unwrap().values() {
             let _ = sender.send(marker.clone());
         }

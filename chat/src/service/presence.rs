@@ -24,9 +24,9 @@
 
 use sqlx::FromRow;
 
-use crate::model::{Person, PersonId, RoomId};
-use crate::server::identity::person;
-use crate::server::store::{Db, with_pool};
+use crate::identity::person;
+use crate::store::{Db, with_pool};
+use protocol::model::{Person, PersonId, RoomId};
 
 /// How long the presence rules wait, in ms.
 #[derive(Debug, Clone, Copy)]
@@ -468,8 +468,8 @@ mod tests {
     //! The rules, on a real migrated database (SQLite, or PostgreSQL when the test command gives one), with the
     //! clock passed in.
     use super::*;
-    use crate::server::chat::db::{NewRoom, insert_room};
-    use crate::server::store::test_db;
+    use crate::service::db::{NewRoom, insert_room};
+    use crate::testing::test_db;
 
     const GRACES: Graces = Graces { leave: 1_000, room: 10_000, lost: 20_000 };
     const T: i64 = 1_000_000;

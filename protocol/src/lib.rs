@@ -1,0 +1,11 @@
+//! What the server and its clients share: validated values (`domain`), what pages render and the live channel
+//! carries (`model`), the live protocol (`live`), the one wire error (`error`) and how server functions' answers
+//! travel (`codec`, with the `server-fn` feature). No views and no database: the browser, the server and tools
+//! such as the load tool depend on it alike (docs/protocol.md is its specification).
+
+#[cfg(feature = "server-fn")]
+pub mod codec;
+pub mod domain;
+pub mod error;
+pub mod live;
+pub mod model;

@@ -1,0 +1,168 @@
+//! The printed table: a row per measure of each scenario that ran.
+
+use crate::stats::Percentiles;
+
+#[derive(Default)]
+pub struct Table {
+    rows: Vec<(String, String, String)>,
+}
+
+impl Table {
+    fn row(&mut self, scenario: &str, measure: &str, value: String) {
+        self.rows.push((scenario.into(), measure.into(), value));
+    }
+
+    pub fn fanout(&mut self, ours: &crate::scenarios::FanOut, minimal: &crate::scenarios::FanOut, fraction: f64) {
+        for (name, run) in [("fan-out (gif-chat)", ours), ("fan-out (minimal)", minimal)] {
+            self.row(name, "receivers", run.receivers.to_string());
+            self.row(name, "sends/s", format!("{:.0}", run.sends_per_sec));
+            self.row(name, "deliveries/s", format!("{:.0}", run.deliveries_per_sec));
+            self.row(name, "latency p50/p99/max", latency(&run.latency));
+            self.row(name, "delivered/expected", format!("{}/{}", run.delivered, run.expected));
+        }
+        self.row("fan-out", "gif-chat / minimal", format!("{fraction:.2}"));
+    }
+
+    pub fn fanout_at_rates(&mut self, runs: &[crate::scenarios::OpenLoop]) {
+        for run in runs {
+            let name = format!("fan-out at {}/s (open loop)", run.rate);
+            self.row(&name, "receivers", run.fanout.receivers.to_string());
+            self.row(&name, "deliveries/s", format!("{:.0}", run.fanout.deliveries_per_sec));
+            self.row(&name, "due→deliver p50/p99/max", latency(&run.fanout.latency));
+            self.row(&name, "delivered/expected", format!("{}/{}", run.fanout.delivered, run.fanout.expected));
+            self.row(&name, "minimal: due→deliver p50/p99/max", latency(&run.minimal.latency));
+            self.row(
+                &name,
+                "minimal: delivered/expected",
+                format!("{}/{}", run.minimal.delivered, run.minimal.expected),
+            );
+        }
+    }
+
+    pub fn chat(&mut self, run: &crate::scenarios::ChatLike) {
+        let name = "chat-like";
+        self.row(name, "rooms × people", format!("{} × {}", run.rooms, run.people_per_room));
+        self.row(name, "messages sent (acked)", run.acknowledged.to_string());
+        self.row(name, "latency p50/p99/max", latency(&run.latency));
+        self.row(name, "server CPU", format!("{:.0}% of one core", run.server_cpu_percent));
+        self.row(name, "missing / duplicated", format!("{} / {}", run.missing, run.duplicated));
+    }
+
+    pub fn writes(&mut self, run: &crate::writes::Writes) {
+        let name = "writes";
+        self.row(name, "rooms × senders", format!("{} × {}", run.rooms, run.senders_per_room));
+        self.row(name, "committed messages/s", format!("{:.0}", run.per_sec));
+        self.row(name, "send→ack p50/p99/max", latency(&run.ack));
+        self.row(name, "server CPU", format!("{:.0}% of one core", run.server_cpu_percent));
+        self.row(name, "gaps / doubles in seq", format!("{} / {}", run.gaps, run.doubles));
+    }
+
+    pub fn idle(&mut self, run: &crate::scenarios::Idle) {
+        let name = if run.shape == "joined" { "idle joined" } else { "idle" };
+        self.row(name, "connections", run.connections.to_string());
+        self.row(name, "server RSS per connection", format!("{:.1} KiB", run.rss_per_connection_kib));
+        if let Some(people_and_rooms) = run.people_and_rooms_per_connection_kib {
+            let connections = run.rss_per_connection_kib - people_and_rooms;
+            let split = format!("{people_and_rooms:.1} / {connections:.1} KiB");
+            self.row(name, "  of which people and rooms / connections", split);
+        }
+        self.row(name, "connect p50/p99/max", latency(&run.connect));
+        self.row(name, "all connected in", format!("{:.1} s", run.total_connect_secs));
+    }
+
+    pub fn uploads(&mut self, run: &crate::scenarios::Uploads) {
+        let name = "uploads";
+        self.row(name, "concurrent × size", format!("{} × {:.1} MiB", run.uploads, run.bytes_each as f64 / 1048576.0));
+        self.row(name, "uploads/s", format!("{:.1}", run.uploads_per_sec));
+        self.row(name, "stored / announced", format!("{} / {}", run.stored_files, run.announced));
+    }
+
+    pub fn pages(&mut self, run: &crate::scenarios::Pages) {
+        self.row("pages", "room list (SSR) req/s", format!("{:.0}", run.room_list_per_sec));
+        self.row("pages", "chat page, 50 messages, req/s", format!("{:.0}", run.chat_page_per_sec));
+    }
+
+    pub fn abuse(&mut self, run: &crate::abuse::Abuse) {
+        let name = "abuse";
+        self.row(name, "rooms × people (own addresses)", format!("{} × {}", run.rooms, run.people_per_room));
+        self.row(name, "people p50/p99/max, quiet", latency(&run.quiet.latency));
+        self.row(name, "people p50/p99/max, attacked", latency(&run.attacked.latency));
+        self.row(name, "p99 attacked / quiet", format!("{:.2} (target ≤ 2)", run.p99_ratio));
+        self.row(
+            name,
+            "CPU taken by the hypervisor, quiet / attacked",
+            format!("{:.1}% / {:.1}%", run.quiet.cpu_steal_percent, run.attacked.cpu_steal_percent),
+        );
+        let lost = |p: &crate::abuse::Phase| format!("{} / {} / {}", p.refused, p.missing, p.duplicated);
+        self.row(name, "people refused / missing / dup, attacked", lost(&run.attacked));
+        let a = &run.attacker;
+        self.row(
+            name,
+            "attacker requests",
+            format!("{} ({} accepted, {} throttled, {} other)", a.requests, a.accepted, a.throttled, a.other),
+        );
+    }
+
+    pub fn cluster(&mut self, run: &crate::cluster::Cluster) {
+        for (name, fanout) in [("cluster, 1 instance", &run.one_instance), ("cluster, 2 instances", &run.two_instances)]
+        {
+            self.row(name, "receivers", fanout.receivers.to_string());
+            self.row(name, "sends/s", format!("{:.0}", fanout.sends_per_sec));
+            self.row(name, "deliveries/s", format!("{:.0}", fanout.deliveries_per_sec));
+            self.row(name, "latency p50/p99/max", latency(&fanout.latency));
+            for (n, by_server) in fanout.latency_by_server.iter().enumerate() {
+                self.row(name, &format!("latency on instance {}", n + 1), latency(by_server));
+            }
+            self.row(name, "delivered/expected", format!("{}/{}", fanout.delivered, fanout.expected));
+        }
+        let paced = &run.paced;
+        let name = "cluster, paced";
+        self.row(name, "messages/s × receivers", format!("{} × {}", paced.per_sec, 2 * paced.receivers_per_instance));
+        self.row(name, "send→deliver, same instance", latency(&paced.same_instance));
+        self.row(name, "send→deliver, across instances", latency(&paced.cross_instance));
+        self.row(name, "delivered/expected", format!("{}/{}", paced.delivered, paced.expected));
+    }
+
+    pub fn growth(&mut self, run: &crate::growth::Growth) {
+        for (name, what, steps) in
+            [("growth: room page", "messages", &run.history), ("growth: room list", "rooms", &run.rooms)]
+        {
+            for step in steps {
+                self.row(
+                    name,
+                    &format!("{} {what}: page p50/p99, size, RSS", step.size),
+                    format!(
+                        "{:.2} / {:.2} ms, {:.1} KB, {:.1} MiB",
+                        step.page.p50_ms,
+                        step.page.p99_ms,
+                        step.page_bytes as f64 / 1000.0,
+                        step.rss_kib as f64 / 1024.0
+                    ),
+                );
+            }
+        }
+    }
+
+    pub fn wasm(&mut self, run: &crate::scenarios::Wasm) {
+        let kb = |bytes: f64| format!("{:.0} KB", bytes / 1000.0);
+        let brotli = run.brotli_bytes.map_or("not built (--precompress)".to_owned(), |bytes| kb(bytes as f64));
+        self.row(
+            "wasm",
+            "bundle (raw / gzip -9 / brotli as served)",
+            format!("{} / {} / {brotli}", kb(run.raw_bytes as f64), kb(run.gzip_bytes as f64)),
+        );
+    }
+
+    pub fn print(&self) {
+        let width = |i: usize| self.rows.iter().map(|r| [&r.0, &r.1, &r.2][i].chars().count()).max().unwrap_or(0);
+        let (a, b) = (width(0), width(1));
+        println!();
+        for (scenario, measure, value) in &self.rows {
+            println!("{scenario:<a$}  {measure:<b$}  {value}");
+        }
+    }
+}
+
+fn latency(p: &Percentiles) -> String {
+    format!("{:.2} / {:.2} / {:.2} ms", p.p50_ms, p.p99_ms, p.max_ms)
+}
