@@ -4,9 +4,9 @@
 
 use leptos::prelude::*;
 
-use crate::codec::Answers;
-use crate::error::AppError;
-use crate::model::{ChatMessage, Lobby, MessagePage, People, Person, RoomAccess, RoomId, RoomListPage, RoomSummary};
+use protocol::codec::Answers;
+use protocol::error::AppError;
+use protocol::model::{ChatMessage, Lobby, MessagePage, People, Person, RoomAccess, RoomId, RoomListPage, RoomSummary};
 
 #[cfg(feature = "ssr")]
 use crate::server::context::{chat, client_address, me, plain_form_post, respond};
@@ -56,7 +56,7 @@ pub async fn create_room(
     max_members: String,
     #[server(default)] password: Option<String>,
 ) -> Result<RoomSummary, AppError> {
-    use crate::domain::{MemberLimit, RoomPassword, Title};
+    use protocol::domain::{MemberLimit, RoomPassword, Title};
 
     respond(
         async {
@@ -110,7 +110,7 @@ pub async fn send_message(
     #[server(default)] to: Option<String>,
     #[server(default)] client_id: Option<String>,
 ) -> Result<ChatMessage, AppError> {
-    use crate::domain::{ClientMessageId, MessageBody, PersonId};
+    use protocol::domain::{ClientMessageId, MessageBody, PersonId};
 
     respond(
         async {
@@ -137,7 +137,7 @@ pub async fn send_message(
 /// The room's owner removes a person from it; they cannot come back while the room exists.
 #[server(endpoint = "kick", output = Answers)]
 pub async fn kick(room: RoomId, person: String) -> Result<(), AppError> {
-    use crate::domain::PersonId;
+    use protocol::domain::PersonId;
 
     respond(
         async {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use crate::error::{AppError, FormError};
+use protocol::error::{AppError, FormError};
 
 #[derive(Clone, Copy)]
 struct Landing(StoredValue<Option<FormError>>);

@@ -9,7 +9,7 @@ pub mod components;
 pub mod forms;
 pub mod live_client;
 pub mod pages;
-// The shared types live in `protocol`; these names keep `crate::model::…` and `app::model::…` paths working.
+// The shared types live in `protocol`; these names keep `protocol::model::…` and `app::model::…` paths working.
 pub use protocol::{codec, domain, error, live, model};
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use crate::browser::{self, SocketCallbacks, SocketSender};
-use crate::live::{ClientCommand, LiveEvent};
+use protocol::live::{ClientCommand, LiveEvent};
 
 type CommandFn = Arc<dyn Fn() -> ClientCommand + Send + Sync>;
 type HandlerFn = Arc<dyn Fn(LiveEvent) + Send + Sync>;

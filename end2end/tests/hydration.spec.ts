@@ -35,7 +35,7 @@ test("the forms check input with the server's own rules before sending anything"
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   await page.locator("summary", { hasText: "New room" }).click();
 
-  // A blank title and an out-of-range limit: the messages are the server's (app/src/domain.rs), shown at once.
+  // A blank title and an out-of-range limit: the messages are the server's (protocol/src/domain.rs), shown at once.
   await page.getByLabel("Title").fill("   ");
   await page.getByRole("button", { name: "Create room" }).click();
   await expect(page.getByRole("alert")).toHaveText("Give the room a title.");

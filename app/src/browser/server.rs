@@ -1,7 +1,7 @@
 //! The server's stand-ins for the browser's effects: rendering never needs them, hydration replaces them.
 
-use crate::error::AppError;
-use crate::model::{ChatMessage, RoomId};
+use protocol::error::AppError;
+use protocol::model::{ChatMessage, RoomId};
 
 use super::{SocketCallbacks, SocketSender};
 

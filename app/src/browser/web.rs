@@ -9,8 +9,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 use super::{SocketCallbacks, SocketSender};
-use crate::error::AppError;
-use crate::model::{ChatMessage, RoomId};
+use protocol::error::AppError;
+use protocol::model::{ChatMessage, RoomId};
 
 pub type PickedFile = web_sys::File;
 

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::Person;
+use protocol::model::Person;
 
 /// `tag` is the mark that tells look-alikes apart (see `Participant::tag`), when there is one.
 #[component]

@@ -11,12 +11,12 @@ use leptos_router::params::ParamsMap;
 use crate::api::{CreateRoom, find_rooms, load_lobby};
 use crate::browser;
 use crate::components::{Age, PersonBadge};
-use crate::domain::{MemberLimit, RoomPassword, Title};
-use crate::error::Refusal;
 use crate::forms::landing_error;
-use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::use_live;
-use crate::model::{Lobby, MessagePreview, ROOM_PAGE, RoomId, RoomSummary};
+use protocol::domain::{MemberLimit, RoomPassword, Title};
+use protocol::error::Refusal;
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::{Lobby, MessagePreview, ROOM_PAGE, RoomId, RoomSummary};
 
 #[component]
 pub fn HomePage() -> impl IntoView {

@@ -10,9 +10,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::StreamExt;
 
-use crate::error::AppError;
 use crate::server::AppState;
 use crate::server::error::app_error_response;
+use protocol::error::AppError;
 
 /// The largest form a server function takes (a 2,000-character message, a title, a password…, encoded).
 pub const MAX_FORM_BYTES: usize = 64 * 1024;

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::error::AppError;
-use crate::model::Person;
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
 use crate::server::identity::Visitor;
 use ::chat::Chat;
 use ::chat::error::{ServerError, ServerResult};
+use protocol::error::AppError;
+use protocol::model::Person;
 
 pub fn chat() -> Arc<Chat> {
     expect_context::<AppState>().chat

@@ -4,7 +4,7 @@
 use ::chat::error::ServerError;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
+use protocol::error::AppError;
 
 /// A server error as an answer: internal causes are logged and hidden ([`ServerError::into_app_error`]).
 pub fn server_error_response(error: ServerError) -> Response {
@@ -24,7 +24,7 @@ pub fn app_error_response(error: AppError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{Limit, Refusal};
+    use protocol::error::{Limit, Refusal};
 
     #[test]
     fn an_answer_carries_the_errors_status_and_when_to_retry() {

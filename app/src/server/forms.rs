@@ -18,8 +18,8 @@ use leptos::prelude::*;
 use leptos::server_fn::error::ServerFnUrlError;
 use tower_sessions::cookie::{Cookie, SameSite, time};
 
-use crate::error::{AppError, FormError};
 use crate::server::AppState;
+use protocol::error::{AppError, FormError};
 
 /// The cookie that carries a plain form post's error to the page it lands on.
 const COOKIE: &str = "gif_chat_form_error";

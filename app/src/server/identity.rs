@@ -12,12 +12,12 @@ use tower_sessions::cookie::{Cookie, CookieBuilder, CookieJar, Key, SameSite, ti
 use ::chat::identity::person;
 use ::chat::store::{Db, server_secret};
 
-use crate::domain::PersonId;
-use crate::error::AppError;
-use crate::model::Person;
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
 use crate::server::error::app_error_response;
+use protocol::domain::PersonId;
+use protocol::error::AppError;
+use protocol::model::Person;
 
 const SESSION_KEY: &str = "visitor";
 

@@ -11,8 +11,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, Method, header};
 
-use crate::error::AppError;
 use crate::server::error::app_error_response;
+use protocol::error::AppError;
 
 /// The origins allowed to act: an explicit list, or (by default) the origin the request itself is addressed
 /// to (its `Host`), which is what a page served by this server sends.

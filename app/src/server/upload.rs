@@ -15,8 +15,6 @@ use tokio::io::AsyncWriteExt;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::error::{AppError, Refusal};
-use crate::model::{ChatMessage, RoomId};
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
 use crate::server::error::server_error_response;
@@ -24,6 +22,8 @@ use crate::server::identity::Visitor;
 use ::chat::error::{ServerError, ServerResult};
 use ::chat::gif::has_gif_signature;
 use ::chat::uploads::owner_of;
+use protocol::error::{AppError, Refusal};
+use protocol::model::{ChatMessage, RoomId};
 
 /// Room for the multipart boundaries and part headers around the file itself.
 pub const MULTIPART_OVERHEAD: u64 = 16 * 1024;

@@ -14,9 +14,6 @@ use http::{HeaderMap, StatusCode};
 use tokio::sync::broadcast::error::RecvError;
 use tracing::Instrument;
 
-use crate::error::{AppError, Limit, Refusal};
-use crate::live::{ClientCommand, LiveEvent};
-use crate::model::{Person, RoomId};
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
 use crate::server::error::app_error_response;
@@ -26,6 +23,9 @@ use ::chat::error::ServerError;
 use ::chat::hub::{Feed, Frame, Text};
 use ::chat::limits::ConnectionPermit;
 use ::chat::metrics::LiveConnection;
+use protocol::error::{AppError, Limit, Refusal};
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::{Person, RoomId};
 
 /// A hub frame as a websocket text message. axum takes text only as its own type, so the UTF-8 is checked again
 /// (no copy: the bytes stay shared).

@@ -14,10 +14,10 @@ use super::uploader::Uploader;
 use crate::api::{earlier_messages, who_is_here};
 use crate::browser;
 use crate::components::PersonBadge;
-use crate::error::Refusal;
-use crate::live::{ClientCommand, LiveEvent};
 use crate::live_client::{Connection, use_live};
-use crate::model::{ChatMessage, MessageKind, People, Person, PersonId, RoomView, Roster};
+use protocol::error::Refusal;
+use protocol::live::{ClientCommand, LiveEvent};
+use protocol::model::{ChatMessage, MessageKind, People, Person, PersonId, RoomView, Roster};
 
 /// Inserts a message in sequence order, ignoring one already there (live events and replies may both bring it).
 /// Says whether it was new.

@@ -6,10 +6,10 @@ use leptos::server_fn::ServerFn;
 
 use crate::api::{SendMessage, send_message};
 use crate::browser;
-use crate::domain::MessageBody;
-use crate::error::AppError;
 use crate::forms::landing_error;
-use crate::model::{ChatMessage, Person, PersonId, RoomId};
+use protocol::domain::MessageBody;
+use protocol::error::AppError;
+use protocol::model::{ChatMessage, Person, PersonId, RoomId};
 
 /// How often a send that did not get through is retried (after 1, 2 and 4 s).
 const SEND_RETRIES: u32 = 3;

@@ -7,7 +7,7 @@ use leptos_router::components::A;
 
 use crate::api::EnterRoom;
 use crate::forms::landing_error;
-use crate::model::RoomId;
+use protocol::model::RoomId;
 
 /// The password is posted to a server function, never put in a URL.
 #[component]

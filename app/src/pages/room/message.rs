@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::components::{LocalTime, PersonBadge};
-use crate::model::{ChatMessage, MessageKind, Person, PersonId, still_of};
+use protocol::model::{ChatMessage, MessageKind, Person, PersonId, still_of};
 
 #[component]
 pub fn MessageItem(

@@ -13,11 +13,11 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::room_page;
-use crate::error::Refusal;
-use crate::model::{RoomAccess, RoomId, RoomLabel};
 use crate::pages::not_found::set_not_found_status;
 use chat::ChatRoom;
 use gate::PasswordGate;
+use protocol::error::Refusal;
+use protocol::model::{RoomAccess, RoomId, RoomLabel};
 
 #[component]
 pub fn RoomListPage() -> impl IntoView {

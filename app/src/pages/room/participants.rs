@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::api::{delete_room, kick};
 use crate::browser;
 use crate::components::PersonBadge;
-use crate::model::{Participant, Person, PersonId, RoomId};
+use protocol::model::{Participant, Person, PersonId, RoomId};
 
 /// The screens on which who is here is folded away (the same width as the phone layout in style/main.css).
 const PHONE_WIDTH: &str = "(max-width: 720px)";

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::browser;
-use crate::model::RoomId;
+use protocol::model::RoomId;
 
 /// Wraps the chat: a GIF can be picked, dropped anywhere on it, or pasted. Shows progress and refusals.
 #[component]

@@ -2,9 +2,7 @@
 //! redirect to the page to show, its error carried there once; such a post brings its sender into the room for
 //! a visit.
 
-mod common;
-
-use common::{spawn_app, spawn_app_with};
+use crate::helpers::{spawn_app, spawn_app_with};
 use protocol::live::LiveEvent;
 use protocol::model::MessageKind;
 use reqwest::header::{LOCATION, SET_COOKIE};

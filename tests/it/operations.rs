@@ -1,19 +1,17 @@
 //! Running gif-chat for a community: health probes, the version, backups (issue 15).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{TestPerson, make_gif, spawn_app, spawn_app_with};
+use crate::helpers::{TestPerson, make_gif, spawn_app, spawn_app_with};
 use gif_chat::Config;
 use protocol::model::{MessageKind, RoomAccess, RoomId};
 use serde_json::Value;
 
 /// A probe's JSON answer and status.
-async fn probe(app: &common::TestApp, path: &str) -> (u16, Value) {
+async fn probe(app: &crate::helpers::TestApp, path: &str) -> (u16, Value) {
     let response = app.get(path).await;
     assert!(response.headers().get("set-cookie").is_none(), "{path} handed out a cookie");
     assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
@@ -21,7 +19,7 @@ async fn probe(app: &common::TestApp, path: &str) -> (u16, Value) {
 }
 
 /// Probes `/readyz` until `check` says `expected` (answers are reused for a second), and returns the last answer.
-async fn ready_until(app: &common::TestApp, check: &str, expected: &str) -> (u16, Value) {
+async fn ready_until(app: &crate::helpers::TestApp, check: &str, expected: &str) -> (u16, Value) {
     let mut answer = probe(app, "/readyz").await;
     for _ in 0..40 {
         if answer.1["checks"][check] == expected {
@@ -70,7 +68,7 @@ async fn probes_answer_without_a_session_and_name_what_fails() {
     let sessions = app.sessions_db().await;
     let statement = format!("DROP TABLE {}", app.sessions_table());
     chat::store::with_pool!(&sessions, |pool| sqlx::query(&statement).execute(pool).await.map(drop)).unwrap();
-    let kind = if common::on_postgres() { "PostgreSQL" } else { "SQLite" };
+    let kind = if crate::helpers::on_postgres() { "PostgreSQL" } else { "SQLite" };
     let (status, ready) = ready_until(&app, "sessions", &format!("{kind} does not answer")).await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["checks"]["sessions"], format!("{kind} does not answer"), "{ready}");
@@ -92,10 +90,10 @@ async fn a_shutting_down_server_is_not_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_server_serves_while_it_says_it_is_not_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let mut like = Config::for_dir(dir.path(), common::site_root());
-    like.database_url = Some(common::fresh_database(dir.path()).await);
+    let mut like = Config::for_dir(dir.path(), crate::helpers::site_root());
+    like.database_url = Some(crate::helpers::fresh_database(dir.path()).await);
     std::fs::create_dir_all(&like.data_dir).unwrap();
-    let mut server = common::ServerProcess::spawn(&like, &["--drain-secs=3"]);
+    let mut server = crate::helpers::ServerProcess::spawn(&like, &["--drain-secs=3"]);
     let url = |path: &str| format!("http://{}{path}", server.addr);
     assert_eq!(reqwest::get(url("/readyz")).await.unwrap().status(), 200);
     let asked = std::time::Instant::now();
@@ -171,7 +169,7 @@ async fn history(person: &TestPerson, room: RoomId) -> BTreeMap<i64, (MessageKin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and_gif() {
     let app = spawn_app_with(|config| config.no_rate_limits = true).await;
-    if common::on_postgres() {
+    if crate::helpers::on_postgres() {
         let (ok, printed) = gif_chat(&app.config, &["backup", "/tmp/never.db"]).await;
         assert!(!ok && printed.contains("pg_dump"), "{printed}");
         return;
@@ -230,7 +228,7 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
     // Restored into a fresh data directory, a server on it has every message up to the snapshot, each GIF they
     // refer to, and Alice is still Alice (the sessions and the cookie key came along), owning her room.
     let restored_dir = tempfile::tempdir().unwrap();
-    let target = Config::for_dir(restored_dir.path(), common::site_root());
+    let target = Config::for_dir(restored_dir.path(), crate::helpers::site_root());
     let (ok, printed) = gif_chat(&target, &["restore", file.to_str().unwrap(), "--gifs", gifs.to_str().unwrap()]).await;
     assert!(ok, "{printed}");
     let (again, printed) = gif_chat(&target, &["restore", file.to_str().unwrap()]).await;
@@ -271,7 +269,7 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_refuses_what_is_not_a_sound_gif_chat_backup() {
-    if common::on_postgres() {
+    if crate::helpers::on_postgres() {
         return;
     }
     let app = spawn_app().await;
@@ -279,7 +277,7 @@ async fn restore_refuses_what_is_not_a_sound_gif_chat_backup() {
     let dir = tempfile::tempdir().unwrap();
     let backup = dir.path().join("backup.db");
     assert!(gif_chat(&app.config, &["backup", backup.to_str().unwrap()]).await.0);
-    let target = Config::for_dir(&dir.path().join("restored"), common::site_root());
+    let target = Config::for_dir(&dir.path().join("restored"), crate::helpers::site_root());
     let restore = |file: std::path::PathBuf| {
         let target = target.clone();
         async move { gif_chat(&target, &["restore", file.to_str().unwrap()]).await }
@@ -319,7 +317,7 @@ async fn restore_refuses_what_is_not_a_sound_gif_chat_backup() {
 }
 
 /// The samples of a Prometheus text page: `name{labels}` → value.
-async fn scrape(app: &common::TestApp) -> BTreeMap<String, f64> {
+async fn scrape(app: &crate::helpers::TestApp) -> BTreeMap<String, f64> {
     let url = format!("http://{}/metrics", app.metrics_addr.expect("metrics are served"));
     let response = reqwest::get(url).await.unwrap();
     assert_eq!(response.status(), 200);
@@ -424,7 +422,7 @@ impl LoggingServer {
             .arg("--uploads-dir")
             .arg(dir.join("uploads"))
             .arg("--site-root")
-            .arg(common::site_root())
+            .arg(crate::helpers::site_root())
             .env("RUST_LOG", log_filter)
             .env_remove("DATABASE_URL")
             .stdout(std::process::Stdio::piped())
@@ -461,13 +459,13 @@ impl Drop for LoggingServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets() {
-    if common::on_postgres() {
+    if crate::helpers::on_postgres() {
         return; // The same logging on either store: once is enough.
     }
     let dir = tempfile::tempdir().unwrap();
     // Debug: everything the server's own code and its libraries say short of tracing each byte.
     let server = LoggingServer::start(dir.path(), "debug,hyper=info,h2=info,tungstenite=info,tokio_tungstenite=info");
-    let (alice, bob) = (common::person_at(server.addr).await, common::person_at(server.addr).await);
+    let (alice, bob) = (crate::helpers::person_at(server.addr).await, crate::helpers::person_at(server.addr).await);
     let room = alice.create_room("logged", 10, "correct horse battery").await.unwrap();
     assert_eq!(bob.enter(room.id, "wrong staple").await.unwrap_err().status, 403);
     bob.enter(room.id, "correct horse battery").await.unwrap();

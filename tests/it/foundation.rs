@@ -1,9 +1,7 @@
 //! The server starts on a fresh database, renders the first page and serves the client bundle.
 
-mod common;
-
+use crate::helpers::spawn_app;
 use chat::store::{Db, with_pool};
-use common::spawn_app;
 
 /// The path of the client file with `extension` that a page names (`/pkg/gif-chat.<hash>.js`).
 fn named_in(html: &str, extension: &str) -> String {
@@ -99,7 +97,7 @@ async fn the_database_is_created_and_migrated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_kept_in_the_chat_database_by_earlier_versions_move_to_their_own() {
-    if common::on_postgres() {
+    if crate::helpers::on_postgres() {
         return eprintln!("SQLite only: sessions were never kept anywhere else on PostgreSQL");
     }
     let mut app = spawn_app().await;
@@ -170,7 +168,7 @@ async fn precompressed_client_files_go_to_browsers_that_accept_them() {
     ] {
         std::fs::write(pkg.join(name), body).unwrap();
     }
-    let app = common::spawn_app_with(|config| config.site_root = site.path().to_owned()).await;
+    let app = crate::helpers::spawn_app_with(|config| config.site_root = site.path().to_owned()).await;
 
     let html = app.get("/").await.text().await.unwrap();
     assert_eq!(named_in(&html, "wasm"), "/pkg/gif-chat.w4sh.wasm");
@@ -231,8 +229,8 @@ async fn client_files_without_precompressed_variants_are_compressed_as_sent_but_
 }
 
 /// The expiry of the only stored session, as the database writes it.
-async fn session_expiry(app: &common::TestApp) -> String {
-    let sql = if common::on_postgres() {
+async fn session_expiry(app: &crate::helpers::TestApp) -> String {
+    let sql = if crate::helpers::on_postgres() {
         "SELECT expiry_date::text FROM tower_sessions.session"
     } else {
         "SELECT CAST(expiry_date AS TEXT) FROM tower_sessions"
@@ -245,7 +243,7 @@ async fn session_expiry(app: &common::TestApp) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visit_renews_the_session_at_most_once_per_period() {
     for (period, renewed) in [(0.0, true), (86_400.0, false)] {
-        let app = common::spawn_app_with(|config| config.session_renew_secs = period).await;
+        let app = crate::helpers::spawn_app_with(|config| config.session_renew_secs = period).await;
         let alice = app.person().await;
         let room = alice.create_room("renewals", 5, "").await.unwrap();
         let made = session_expiry(&app).await;

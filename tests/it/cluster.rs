@@ -1,11 +1,9 @@
 //! Several server processes (here: instances in one test process, each with its own address, hub and
 //! memory) sharing one database and joined by a real NATS server.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{LiveClient, ServerProcess, TestPerson, make_gif, person_at, spawn_cluster};
+use crate::helpers::{LiveClient, ServerProcess, TestPerson, make_gif, person_at, spawn_cluster};
 use protocol::error::Refusal;
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{ChatMessage, MessageKind};
@@ -38,6 +36,7 @@ async fn said(live: &mut LiveClient, body: &str) -> ChatMessage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_and_its_messages_cross_instances() {
+    crate::helpers::require!(Nats);
     let (apps, _broker) = spawn_cluster(2, |_| {}).await;
     let alice = apps[0].person().await;
     let bob = apps[1].person().await;
@@ -90,6 +89,7 @@ async fn a_room_and_its_messages_cross_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_broker_lost_while_down_is_caught_up_from_the_database() {
+    crate::helpers::require!(Nats);
     let (mut apps, mut broker) = spawn_cluster(2, |_| {}).await;
     let alice = apps[0].person().await;
     let bob = apps[1].person().await;
@@ -132,6 +132,7 @@ async fn what_the_broker_lost_while_down_is_caught_up_from_the_database() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_people_rushing_a_five_place_room_through_both_instances_make_five() {
+    crate::helpers::require!(Nats);
     let (apps, _broker) = spawn_cluster(2, |c| c.no_rate_limits = true).await;
     let owner = apps[0].person().await;
     let room = owner.create_room("rush", 5, "").await.unwrap();
@@ -147,6 +148,7 @@ async fn twenty_people_rushing_a_five_place_room_through_both_instances_make_fiv
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_whispers_kicks_and_hand_over_cross_instances() {
+    crate::helpers::require!(Nats);
     let (apps, _broker) = spawn_cluster(2, |c| c.leave_grace_secs = 0.05).await;
     let alice = apps[0].person().await;
     let bob = apps[1].person().await;
@@ -214,6 +216,7 @@ async fn presence_whispers_kicks_and_hand_over_cross_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_instance_s_people_stop_counting_within_the_bound_and_catch_up_on_another() {
+    crate::helpers::require!(Nats);
     // Three renewals fit in a lease: a busy machine that delays one does not lose the doomed instance's lease early.
     const LEASE_SECS: f64 = 3.0;
     const LEAVE_SECS: f64 = 0.5;

@@ -2,13 +2,11 @@
 //! server holding what it held before (live topics, rate-limit state; presence goes with the rooms in the database), and a client that never reads
 //! cannot make the server hold more than a bounded buffer for it.
 
-mod common;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::helpers::spawn_app_with;
 use chat::identity::person;
-use common::spawn_app_with;
 use futures_util::StreamExt;
 use protocol::domain::{MemberLimit, Title};
 
@@ -22,12 +20,35 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// The tests here measure the process's memory: one at a time.
-static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Set in the process [`alone`] starts: only there do the measuring halves run.
+const ALONE_ENV: &str = "GIF_CHAT_MEASURING_ALONE";
+
+/// Runs the ignored test `name` (of this module) in a process of its own: the tests here measure the process's
+/// memory, which the other tests of this binary, running meanwhile, would disturb.
+fn alone(name: &str) {
+    let exe = std::env::current_exe().expect("the test binary");
+    let status = std::process::Command::new(exe)
+        .args([&format!("memory::{name}"), "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(ALONE_ENV, "1")
+        .status()
+        .expect("starting the test binary again");
+    assert!(status.success(), "memory::{name}, run alone, failed");
+}
+
+#[test]
+fn ten_thousand_rooms_come_and_go_and_memory_returns_to_where_it_was() {
+    alone("rooms_come_and_go_alone");
+}
+
+#[test]
+fn a_client_that_never_reads_is_let_go_and_holds_nothing_meanwhile() {
+    alone("a_client_that_never_reads_alone");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_rooms_come_and_go_and_memory_returns_to_where_it_was() {
-    let _alone = ALONE.lock().await;
+#[ignore = "the measuring half of ten_thousand_rooms_come_and_go_and_memory_returns_to_where_it_was, run alone by it"]
+async fn rooms_come_and_go_alone() {
+    assert!(std::env::var_os(ALONE_ENV).is_some(), "run alone, by ten_thousand_rooms_come_and_go_…");
     const ROOMS: usize = 10_000;
     let app = spawn_app_with(|c| {
         // Rooms go by deletion here; the empty-room timers they start end soon after (long enough that a join
@@ -89,8 +110,9 @@ async fn ten_thousand_rooms_come_and_go_and_memory_returns_to_where_it_was() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_never_reads_is_let_go_and_holds_nothing_meanwhile() {
-    let _alone = ALONE.lock().await;
+#[ignore = "the measuring half of a_client_that_never_reads_is_let_go_and_holds_nothing_meanwhile, run alone by it"]
+async fn a_client_that_never_reads_alone() {
+    assert!(std::env::var_os(ALONE_ENV).is_some(), "run alone, by a_client_that_never_reads_is_let_go_…");
     let app = spawn_app_with(|c| {
         c.no_rate_limits = true;
         c.leave_grace_secs = 0.0;

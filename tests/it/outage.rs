@@ -1,11 +1,9 @@
 //! The database going away for a while: requests are refused plainly, nothing is half-written, and the service
 //! comes back by itself. On a PostgreSQL server of the test's own, which it stops and starts again.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, TestPerson, TestPostgres, spawn_app_with, spawn_cluster};
+use crate::helpers::{PATIENCE, TestPerson, TestPostgres, spawn_app_with, spawn_cluster};
 use protocol::model::RoomId;
 
 /// Sends `body` until the database answers again (503 meanwhile).
@@ -24,6 +22,7 @@ async fn send_when_back(person: &TestPerson, room: RoomId, body: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_the_database_is_down_sends_are_refused_as_unavailable_and_service_resumes_by_itself() {
+    crate::helpers::require!(Postgres);
     let postgres = TestPostgres::start();
     let app = spawn_app_with(|c| c.database_url = Some(postgres.url.clone())).await;
     let alice = app.person().await;
@@ -45,6 +44,7 @@ async fn while_the_database_is_down_sends_are_refused_as_unavailable_and_service
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_rides_out_a_database_outage_longer_than_its_leases_without_losing_anyone() {
+    crate::helpers::require!(Postgres, Nats);
     const LEASE_SECS: f64 = 3.0;
     let postgres = TestPostgres::start();
     let (apps, _broker) = spawn_cluster(2, |c| {

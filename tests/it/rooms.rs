@@ -1,11 +1,9 @@
 //! The GIF chat's rules, end to end over real HTTP and websockets: rooms, passwords, capacity, live messages,
 //! uploads and the removal of empty rooms.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{PATIENCE, make_gif, spawn_app, spawn_app_with};
+use crate::helpers::{PATIENCE, make_gif, spawn_app, spawn_app_with};
 use protocol::error::Refusal;
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{MessageKind, RoomAccess};
@@ -129,7 +127,7 @@ async fn twenty_concurrent_joiners_fill_five_places_and_no_more() {
     for _ in 0..20 {
         people.push(app.person().await);
     }
-    let (joined, _connections) = common::TestPerson::join_all_at_once(&people, room.id).await;
+    let (joined, _connections) = crate::helpers::TestPerson::join_all_at_once(&people, room.id).await;
     assert_eq!(joined, 5);
 
     // A sixth person sees the room as full on the page too.
@@ -482,7 +480,7 @@ async fn a_rejoining_client_catches_up_on_what_it_missed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_is_served_in_pages_of_fifty() {
     // One person writes a long history quickly: faster than the send limit allows.
-    let app = common::spawn_app_with(|c| c.no_rate_limits = true).await;
+    let app = crate::helpers::spawn_app_with(|c| c.no_rate_limits = true).await;
     let alice = app.person().await;
     let room = alice.create_room("long", 10, "").await.unwrap();
     let (_live, _) = alice.join(room.id).await;

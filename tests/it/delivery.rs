@@ -1,15 +1,13 @@
 //! Nothing lost, nothing doubled: idempotent sends, catch-up bounds, graceful shutdown, and a kill -9 of the real
 //! server binary in the middle of a conversation.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{LiveClient, TestPerson, person_at, site_root, spawn_app};
+use crate::helpers::{LiveClient, TestPerson, person_at, site_root, spawn_app};
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{ChatMessage, MessageKind};
 
@@ -51,7 +49,7 @@ async fn a_retried_send_with_the_same_id_is_stored_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_too_far_behind_is_told_to_reload_instead_of_replayed() {
     // One person writes 500 messages quickly: faster than the send limit allows.
-    let app = common::spawn_app_with(|c| c.no_rate_limits = true).await;
+    let app = crate::helpers::spawn_app_with(|c| c.no_rate_limits = true).await;
     let alice = app.person().await;
     let room = alice.create_room("busy", 10, "").await.unwrap();
     let (_live, _) = alice.join(room.id).await;
@@ -178,7 +176,7 @@ async fn follow(
 async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let database_url = common::fresh_database(dir.path()).await;
+    let database_url = crate::helpers::fresh_database(dir.path()).await;
     let mut server = Process::start(dir.path(), &database_url, addr);
     Process::wait_until_serving(addr).await;
 
@@ -262,7 +260,7 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
 async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactly_once() {
     use futures_util::StreamExt;
 
-    let app = common::spawn_app_with(|c| {
+    let app = crate::helpers::spawn_app_with(|c| {
         c.no_rate_limits = true;
         // Bob reads nothing until all is sent, however long that takes on a busy machine: he must not be dropped
         // as too slow meanwhile.

@@ -6,14 +6,12 @@
 //! HTTPS requests are made with curl (the test's HTTP client has no TLS), each from a loopback address of its
 //! own, so the client address the app sees can be told from the proxy's.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{LiveClient, spawn_app_with};
+use crate::helpers::{LiveClient, spawn_app_with};
 use protocol::live::{ClientCommand, LiveEvent};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -155,6 +153,7 @@ async fn curl(from: &str, tls_port: u16, method: &str, path: &str, extra: &[&str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_nginx_with_tls_cookies_are_secure_clients_are_told_apart_and_the_live_channel_works() {
+    crate::helpers::require!(Nginx);
     let (tls_port, plain_port) = (free_port(), free_port());
     let public = format!("https://localhost:{tls_port}");
     let app = spawn_app_with(|c| {
@@ -166,7 +165,7 @@ async fn behind_nginx_with_tls_cookies_are_secure_clients_are_told_apart_and_the
     .await;
     let dir = tempfile::tempdir().unwrap();
     let _nginx = Nginx::start(dir.path(), app.addr, tls_port, plain_port);
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
     while curl("127.0.0.1", tls_port, "GET", "/", &[]).await.status != 200 {
         assert!(
             tokio::time::Instant::now() < deadline,

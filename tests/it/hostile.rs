@@ -1,10 +1,8 @@
 //! Hostile and broken input: each gets a clear error, the server keeps serving, and nothing half-written stays.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{LiveClient, make_gif, spawn_app};
+use crate::helpers::{LiveClient, make_gif, spawn_app};
 use futures_util::{SinkExt, StreamExt};
 use protocol::error::Refusal;
 use protocol::live::LiveEvent;
@@ -158,7 +156,7 @@ async fn fifty_concurrent_joiners_never_exceed_five_places() {
     let owner = app.person().await;
     let room = owner.create_room("crowded", 5, "").await.unwrap();
     let people = futures_util::future::join_all((0..50).map(|_| app.person())).await;
-    let (joined, _connections) = common::TestPerson::join_all_at_once(&people, room.id).await;
+    let (joined, _connections) = crate::helpers::TestPerson::join_all_at_once(&people, room.id).await;
     assert_eq!(joined, 5);
 }
 
@@ -220,7 +218,12 @@ async fn an_internal_failure_is_a_plain_500_that_names_no_internals() {
 }
 
 /// A forged request: what another site's page (or one on another port of this host) can make a browser send.
-async fn forged_post(app: &common::TestApp, client: &reqwest::Client, path: &str, origin: &str) -> reqwest::Response {
+async fn forged_post(
+    app: &crate::helpers::TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    origin: &str,
+) -> reqwest::Response {
     client
         .post(app.url(path))
         .header("Origin", origin)
@@ -281,7 +284,7 @@ async fn requests_from_other_origins_are_refused_and_given_no_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configured_origins_replace_the_host_rule_for_posts_and_the_live_channel() {
-    let app = common::spawn_app_with(|c| c.allowed_origins = vec!["https://chat.example.com".into()]).await;
+    let app = crate::helpers::spawn_app_with(|c| c.allowed_origins = vec!["https://chat.example.com".into()]).await;
     let alice = app.person().await;
     let own_host = format!("http://{}", app.addr);
     assert_eq!(forged_post(&app, &alice.client, "/api/create_room", "https://chat.example.com").await.status(), 200);
@@ -292,7 +295,7 @@ async fn configured_origins_replace_the_host_rule_for_posts_and_the_live_channel
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_tls_the_cookie_is_secure_and_host_prefixed_and_hsts_is_sent() {
-    let app = common::spawn_app_with(|c| c.public_url = Some("https://chat.example.com".into())).await;
+    let app = crate::helpers::spawn_app_with(|c| c.public_url = Some("https://chat.example.com".into())).await;
     let response = reqwest::Client::new().get(app.url("/")).send().await.unwrap();
     assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000");
     let reader_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -320,14 +323,14 @@ async fn behind_tls_the_cookie_is_secure_and_host_prefixed_and_hsts_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_sessions_are_deleted_while_the_server_runs() {
-    let app = common::spawn_app_with(|c| c.session_cleanup_secs = 0.2).await;
+    let app = crate::helpers::spawn_app_with(|c| c.session_cleanup_secs = 0.2).await;
     let alice = app.person().await;
     let stale = format!(
         "INSERT INTO {} (id, data, expiry_date) VALUES ('stale', '', '2000-01-01T00:00:00Z')",
         app.sessions_table()
     );
     chat::with_pool!(&app.sessions_db().await, |pool| sqlx::query(&stale).execute(pool).await.map(drop)).unwrap();
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
     while app.sessions_where("id = 'stale'").await > 0 {
         assert!(tokio::time::Instant::now() < deadline, "the expired session was never deleted");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -385,7 +388,7 @@ async fn readers_cost_no_session_rows_and_keep_their_identity_when_they_act() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_whose_body_stalls_times_out_and_leaves_nothing() {
-    let app = common::spawn_app_with(|c| c.upload_idle_secs = 0.5).await;
+    let app = crate::helpers::spawn_app_with(|c| c.upload_idle_secs = 0.5).await;
     let alice = app.person().await;
     let room = alice.create_room("slow", 5, "").await.unwrap();
     let (_live, _) = alice.join(room.id).await;
@@ -398,10 +401,10 @@ async fn an_upload_whose_body_stalls_times_out_and_leaves_nothing() {
         app.addr,
         alice.cookie_header()
     );
-    let answer = common::first_answer(&mut app.send_raw(head.as_bytes()).await).await;
+    let answer = crate::helpers::first_answer(&mut app.send_raw(head.as_bytes()).await).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"error\":\"timeout\""), "{answer}");
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
     while !app.upload_files().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "the stalled upload left {:?}", app.upload_files());
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -410,8 +413,8 @@ async fn an_upload_whose_body_stalls_times_out_and_leaves_nothing() {
 
 /// Uploads a small GIF as the only file of the form; returns the status and the JSON answer.
 async fn upload_status(
-    app: &common::TestApp,
-    person: &common::TestPerson,
+    app: &crate::helpers::TestApp,
+    person: &crate::helpers::TestPerson,
     room: protocol::model::RoomId,
 ) -> (u16, serde_json::Value) {
     let form = reqwest::multipart::Form::new().part("gif", reqwest::multipart::Part::bytes(make_gif(16, 2)));
@@ -421,7 +424,7 @@ async fn upload_status(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_stop_at_the_quota_with_507_and_leave_nothing_and_resume_when_room_is_freed() {
-    let app = common::spawn_app_with(|c| {
+    let app = crate::helpers::spawn_app_with(|c| {
         c.max_uploads_total = 3000;
         c.no_rate_limits = true;
     })
@@ -457,7 +460,7 @@ async fn uploads_stop_at_the_quota_with_507_and_leave_nothing_and_resume_when_ro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_never_take_the_disk_below_its_free_space_floor() {
-    let app = common::spawn_app_with(|c| c.min_free_disk = u64::MAX / 2).await;
+    let app = crate::helpers::spawn_app_with(|c| c.min_free_disk = u64::MAX / 2).await;
     let alice = app.person().await;
     let room = alice.create_room("gifs", 5, "").await.unwrap();
     let (_live, _) = alice.join(room.id).await;
@@ -470,7 +473,7 @@ async fn uploads_never_take_the_disk_below_its_free_space_floor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_that_trickles_or_overflows_is_refused_before_any_server_function() {
-    let app = common::spawn_app_with(|c| c.upload_idle_secs = 0.5).await;
+    let app = crate::helpers::spawn_app_with(|c| c.upload_idle_secs = 0.5).await;
     let alice = app.person().await;
     // Half a form, then silence.
     let head = format!(
@@ -479,7 +482,7 @@ async fn a_form_that_trickles_or_overflows_is_refused_before_any_server_function
         app.addr,
         alice.cookie_header()
     );
-    let answer = common::first_answer(&mut app.send_raw(head.as_bytes()).await).await;
+    let answer = crate::helpers::first_answer(&mut app.send_raw(head.as_bytes()).await).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert_eq!(app.count("SELECT COUNT(*) FROM rooms").await, 0);
 
@@ -493,7 +496,7 @@ async fn a_form_that_trickles_or_overflows_is_refused_before_any_server_function
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_that_trickle_in_lose_their_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = common::spawn_app_with(|c| c.header_read_secs = 0.5).await;
+    let app = crate::helpers::spawn_app_with(|c| c.header_read_secs = 0.5).await;
     // A slowloris: the request line and a header, then one more header byte every 100 ms, never the blank line.
     let stream = app.send_raw(format!("GET / HTTP/1.1\r\nHost: {}\r\n", app.addr).as_bytes()).await;
     let (mut reader, mut writer) = stream.into_split();
@@ -506,14 +509,14 @@ async fn headers_that_trickle_in_lose_their_connection() {
         }
     });
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(common::PATIENCE, reader.read_to_end(&mut answer)).await;
+    let read = tokio::time::timeout(crate::helpers::PATIENCE, reader.read_to_end(&mut answer)).await;
     trickle.abort();
     let closed = matches!(read, Ok(Ok(_)) | Ok(Err(_)));
-    assert!(closed, "the server still waits for the headers after {:?}", common::PATIENCE);
+    assert!(closed, "the server still waits for the headers after {:?}", crate::helpers::PATIENCE);
     assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "{}", String::from_utf8_lossy(&answer));
 
     // A client that sends its headers at once is served as always.
-    let answer = common::first_answer(
+    let answer = crate::helpers::first_answer(
         &mut app.send_raw(format!("GET /healthz-not-here HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr).as_bytes()).await,
     )
     .await;
@@ -536,14 +539,14 @@ async fn a_connection_the_server_will_close_is_announced_as_closing() {
                 app.addr
             );
             let mut stream = app.send_raw(&[head.as_bytes(), &vec![b'x'; sent]].concat()).await;
-            let answer = common::first_answer(&mut stream).await;
+            let answer = crate::helpers::first_answer(&mut stream).await;
             assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
             if answer.to_lowercase().contains("\r\nconnection: close\r\n") {
                 continue;
             }
             let next = format!("GET /nope HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
             let _ = stream.write_all(&[vec![b'x'; declared - sent], next.into_bytes()].concat()).await;
-            let next_answer = common::first_answer(&mut stream).await;
+            let next_answer = crate::helpers::first_answer(&mut stream).await;
             assert!(
                 next_answer.starts_with("HTTP/1.1 404"),
                 "the answer kept the connection open ({answer}), but the next request got {next_answer:?}"
@@ -561,7 +564,7 @@ async fn a_connection_the_server_will_close_is_announced_as_closing() {
     );
     let get = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
     for request in [request, get] {
-        let answer = common::first_answer(&mut app.send_raw(request.as_bytes()).await).await;
+        let answer = crate::helpers::first_answer(&mut app.send_raw(request.as_bytes()).await).await;
         assert!(!answer.to_lowercase().contains("connection: close"), "{answer}");
     }
 }

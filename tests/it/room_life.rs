@@ -1,10 +1,8 @@
 //! Room life: who is here, whispers, owners and their hand-over, kicks, deletion, unread counts.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{spawn_app, spawn_app_with};
+use crate::helpers::{spawn_app, spawn_app_with};
 use protocol::error::Refusal;
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{MessageKind, Participant, RoomAccess, RoomSummary};
@@ -73,7 +71,7 @@ async fn a_whisper_reaches_only_its_recipient_live_in_history_and_in_html() {
     }
 
     // History after a reload: the page (and its SSR HTML) shows the whisper to Bob, never to Carol.
-    let page = |person: &common::TestPerson| {
+    let page = |person: &crate::helpers::TestPerson| {
         let url = app.url(&format!("/room/{}", room.id));
         let client = person.client.clone();
         async move { client.get(url).send().await.unwrap().text().await.unwrap() }
@@ -270,7 +268,7 @@ async fn a_kicked_person_leaves_at_once_and_cannot_come_back() {
         .await;
     assert_eq!(reason, Refusal::Banned);
     assert!(matches!(bob.room_page(room.id).await, RoomAccess::Refused { refusal: Refusal::Banned, .. }));
-    assert_eq!(bob.upload(&id, "x.gif", common::make_gif(4, 1)).await.unwrap_err().status, 403);
+    assert_eq!(bob.upload(&id, "x.gif", crate::helpers::make_gif(4, 1)).await.unwrap_err().status, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,7 +279,7 @@ async fn the_owner_deletes_the_room_and_everyone_in_it_is_told() {
     let room = alice.create_room("doomed", 10, "").await.unwrap();
     let (_alice_live, _) = alice.join(room.id).await;
     let (mut bob_live, _) = bob.join(room.id).await;
-    alice.upload(&room.id.to_string(), "x.gif", common::make_gif(4, 1)).await.unwrap();
+    alice.upload(&room.id.to_string(), "x.gif", crate::helpers::make_gif(4, 1)).await.unwrap();
     alice.call::<()>("delete_room", &[("room", &room.id.to_string())]).await.unwrap();
     let removed = bob_live
         .expect(|e| match e {
@@ -598,7 +596,7 @@ async fn an_upload_started_before_a_kick_is_not_posted_after_it() {
     let (_bob_live, _) = bob.join(room.id).await;
 
     // Bob's upload is admitted and half sent...
-    let gif = common::make_gif(8, 2);
+    let gif = crate::helpers::make_gif(8, 2);
     let mut body = b"--X\r\nContent-Disposition: form-data; name=\"gif\"; filename=\"a.gif\"\r\n\r\n".to_vec();
     body.extend_from_slice(&gif);
     body.extend_from_slice(b"\r\n--X--\r\n");
@@ -614,7 +612,7 @@ async fn an_upload_started_before_a_kick_is_not_posted_after_it() {
     stream.write_all(head.as_bytes()).await.unwrap();
     let (first, rest) = body.split_at(body.len() - 20);
     stream.write_all(first).await.unwrap();
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
     while app.upload_files().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "the upload never started");
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -4,10 +4,9 @@
 //! The database is a SQLite file in the test's temporary directory, or, when `GIF_CHAT_TEST_POSTGRES` names a
 //! PostgreSQL server (`scripts/test.sh` starts one and runs every suite a second time), a new database of its
 //! own on that server.
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,6 +93,59 @@ async fn start_app(mut config: Config, dir: Arc<TempDir>) -> TestApp {
     let client = reqwest::Client::builder().cookie_store(true).timeout(PATIENCE * 3).build().unwrap();
     TestApp { addr, metrics_addr, config, client, chat, shutdown: Some(shutdown), task, _dir: dir }
 }
+
+/// Another real server a test needs, from Debian's packages (`scripts/setup.sh` installs them all).
+#[derive(Debug, Clone, Copy)]
+pub enum Needs {
+    /// `nats-server`, the broker between instances.
+    Nats,
+    /// nginx, with the `openssl` and `curl` programs the proxy test uses.
+    Nginx,
+    /// PostgreSQL's server programs (`initdb`, `pg_ctl`), for a server of the test's own.
+    Postgres,
+}
+
+/// Whether every program in `needs` is installed. A test that finds one missing is skipped with a message (plain
+/// `cargo test` on a machine without it), unless `GIF_CHAT_REQUIRE_ALL` is set, as `make test` does: there a
+/// missing server fails the test.
+pub fn available(needs: &[Needs]) -> bool {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    };
+    let installed = |program: &str| on_path(program) || Path::new("/usr/sbin").join(program).is_file();
+    let missing: Vec<String> = needs
+        .iter()
+        .filter(|need| match need {
+            Needs::Nats => std::env::var_os("NATS_SERVER").is_none() && !installed("nats-server"),
+            Needs::Nginx => !(installed("nginx") && installed("openssl") && installed("curl")),
+            Needs::Postgres => !postgres_installed(),
+        })
+        .map(|need| format!("{need:?}"))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("needs {} (scripts/setup.sh installs it)", missing.join(", "));
+    assert!(std::env::var_os("GIF_CHAT_REQUIRE_ALL").is_none(), "{message}");
+    eprintln!("skipped: {message}");
+    false
+}
+
+/// Debian's PostgreSQL server programs, whatever the version.
+fn postgres_installed() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .is_ok_and(|versions| versions.flatten().any(|version| version.path().join("bin/initdb").is_file()))
+}
+
+/// Skips the test (returns) unless the servers it needs are installed: see [`available`].
+macro_rules! require {
+    ($($need:ident),+) => {
+        if !$crate::helpers::available(&[$($crate::helpers::Needs::$need),+]) {
+            return;
+        }
+    };
+}
+pub(crate) use require;
 
 /// A durable PostgreSQL server of one test's own (`scripts/postgres.sh`), for tests that stop it. Deleted when
 /// dropped.

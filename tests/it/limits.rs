@@ -2,11 +2,9 @@
 //! with `Retry-After` and a sentence the page shows as it is; after the wait, the person may go on.
 //! Client addresses come through `X-Forwarded-For` from a trusted proxy (127.0.0.1), as behind nginx.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, TestPerson, make_gif, spawn_app_with};
+use crate::helpers::{TestApp, TestPerson, make_gif, spawn_app_with};
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::RoomId;
 
@@ -173,7 +171,7 @@ async fn a_person_may_have_only_so_many_uploads_in_flight() {
     let _live = alice.join(room).await;
     let stalled = stalled_upload(&app, &alice, room).await;
     // Once its first bytes are being written to disk, the stalled upload certainly holds its place.
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
     while app.upload_files().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "the stalled upload never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -182,7 +180,7 @@ async fn a_person_may_have_only_so_many_uploads_in_flight() {
     assert_eq!(error["limit"], "uploadsAtOnce");
     assert_eq!(error["message"], "Your other GIFs are still uploading. Wait 1 s.");
     drop(stalled);
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
     while upload(&app, &alice, room).await.status() != 200 {
         assert!(tokio::time::Instant::now() < deadline, "the abandoned upload kept its place");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -208,7 +206,7 @@ async fn live_connections_per_address_and_commands_per_connection_are_limited() 
     assert!(refused.headers().contains_key("retry-after"));
     assert!(app.person_from("10.0.0.2").await.connect_with_origin(None).await.is_ok(), "other addresses may");
     first.close().await;
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
     let mut live = loop {
         if let Ok(live) = alice.connect_with_origin(None).await {
             break live;
