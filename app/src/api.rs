@@ -6,7 +6,9 @@ use leptos::prelude::*;
 
 use protocol::codec::Answers;
 use protocol::error::AppError;
-use protocol::model::{ChatMessage, Lobby, MessagePage, People, Person, RoomAccess, RoomId, RoomListPage, RoomSummary};
+use protocol::model::{
+    ChatMessage, ListedRooms, MessagePage, People, Person, RoomAccess, RoomId, RoomListView, RoomSummary,
+};
 
 #[cfg(feature = "ssr")]
 use crate::server::context::{chat, client_address, me, plain_form_post, respond};
@@ -19,7 +21,7 @@ pub async fn whoami() -> Result<Person, AppError> {
 
 /// The room list page: the caller and every open room.
 #[server(endpoint = "lobby", output = Answers)]
-pub async fn load_lobby() -> Result<Lobby, AppError> {
+pub async fn load_room_list() -> Result<RoomListView, AppError> {
     respond(
         async {
             // The service first, before any await: a page whose reader left is disposed meanwhile, with its
@@ -27,7 +29,7 @@ pub async fn load_lobby() -> Result<Lobby, AppError> {
             let chat = chat();
             let me = me().await?;
             let rooms = chat.list_rooms(&me, None, 0).await?;
-            Ok(Lobby { me, rooms })
+            Ok(RoomListView { me, rooms })
         }
         .await,
     )
@@ -44,7 +46,7 @@ pub async fn list_rooms() -> Result<Vec<RoomSummary>, AppError> {
 pub async fn find_rooms(
     #[server(default)] title: Option<String>,
     #[server(default)] offset: Option<u32>,
-) -> Result<RoomListPage, AppError> {
+) -> Result<ListedRooms, AppError> {
     respond(async { chat().list_rooms(&me().await?, title.as_deref(), offset.unwrap_or(0)).await }.await)
 }
 

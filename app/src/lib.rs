@@ -23,7 +23,7 @@ use leptos_router::{
 };
 
 use crate::live_client::provide_live_channel;
-use crate::pages::{HomePage, NotFound, RoomListPage};
+use crate::pages::{NotFound, RoomListPage, RoomPage};
 
 /// The document around every server-rendered page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,8 +64,8 @@ pub fn App() -> impl IntoView {
                 // script to fill in, so they work before the WASM arrives, and without JavaScript. (The data is
                 // what the pages wait for anyway: their resources are blocking. `PartiallyBlocked` would say the
                 // same, but Leptos 0.8 serves it out of order.)
-                <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder />
-                <Route path=path!("/room/:id") view=RoomListPage ssr=SsrMode::InOrder />
+                <Route path=StaticSegment("") view=RoomListPage ssr=SsrMode::InOrder />
+                <Route path=path!("/room/:id") view=RoomPage ssr=SsrMode::InOrder />
             </Routes>
         </Router>
     }

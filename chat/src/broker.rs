@@ -265,7 +265,7 @@ impl Receiver {
 
 fn subject(prefix: &str, topic: &Topic) -> String {
     match topic {
-        Topic::Lobby => format!("{prefix}.lobby"),
+        Topic::RoomList => format!("{prefix}.lobby"),
         Topic::Room(room) => format!("{prefix}.room.{room}"),
         Topic::Person(person) => format!("{prefix}.person.{person}"),
     }
@@ -273,7 +273,7 @@ fn subject(prefix: &str, topic: &Topic) -> String {
 
 fn parse_topic(topic: &str) -> Option<Topic> {
     match topic.split_once('.') {
-        None if topic == "lobby" => Some(Topic::Lobby),
+        None if topic == "lobby" => Some(Topic::RoomList),
         Some(("room", id)) => id.parse().ok().map(|id: i64| Topic::Room(RoomId::new(id))),
         Some(("person", id)) => PersonId::parse(id).ok().map(Topic::Person),
         _ => None,
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn topics_survive_the_wire() {
-        for topic in [Topic::Lobby, Topic::Room(RoomId::new(42)), Topic::Person(PersonId::trusted("ab12"))] {
+        for topic in [Topic::RoomList, Topic::Room(RoomId::new(42)), Topic::Person(PersonId::trusted("ab12"))] {
             let subject = subject("gif-chat.c0ffee", &topic);
             let tail = subject.strip_prefix("gif-chat.c0ffee.").unwrap();
             assert_eq!(parse_topic(tail), Some(topic));

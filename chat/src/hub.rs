@@ -16,7 +16,7 @@ use protocol::model::{PersonId, RoomId};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// Everyone looking at the room list.
-    Lobby,
+    RoomList,
     /// Everyone in one room.
     Room(RoomId),
     /// One person (by their public id), wherever they are on the room list: their unread counts.
@@ -314,9 +314,9 @@ mod tests {
     async fn a_resync_reaches_every_feed_as_a_lag_and_events_go_on_after_it() {
         let hub = Hub::new(16);
         let mut room = hub.subscribe(Topic::Room(ROOM));
-        let mut lobby = hub.subscribe(Topic::Lobby);
+        let mut lobby = hub.subscribe(Topic::RoomList);
         hub.local().resync_all();
-        hub.publish(Topic::Lobby, &LiveEvent::Pong);
+        hub.publish(Topic::RoomList, &LiveEvent::Pong);
         assert!(matches!(room.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
         assert!(matches!(lobby.recv().await, Err(broadcast::error::RecvError::Lagged(_))));
         assert_eq!(lobby.recv().await.unwrap().text.as_str(), r#"{"type":"pong"}"#);
@@ -335,10 +335,10 @@ mod tests {
         let outbox = Arc::new(Outbox::default());
         hub.attach(Box::new(outbox.clone()));
         // Relayed whether or not anyone here listens: the listeners may be in another process.
-        hub.publish_many([Topic::Lobby, Topic::Room(ROOM)], &LiveEvent::RemoveRoom { id: ROOM });
+        hub.publish_many([Topic::RoomList, Topic::Room(ROOM)], &LiveEvent::RemoveRoom { id: ROOM });
         let sent = outbox.0.lock().unwrap().clone();
         let text = r#"{"type":"removeRoom","id":1}"#.to_owned();
-        assert_eq!(sent, [(Topic::Lobby, text.clone()), (Topic::Room(ROOM), text)]);
+        assert_eq!(sent, [(Topic::RoomList, text.clone()), (Topic::Room(ROOM), text)]);
     }
 
     #[tokio::test]

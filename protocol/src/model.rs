@@ -286,10 +286,10 @@ pub struct RoomView {
 
 /// What the room list page needs: who you are and every open room.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Lobby {
+pub struct RoomListView {
     pub me: Person,
     /// The first page of the room list.
-    pub rooms: RoomListPage,
+    pub rooms: ListedRooms,
 }
 
 /// How many rooms a page of the room list holds.
@@ -297,7 +297,7 @@ pub const ROOM_PAGE: usize = 50;
 
 /// A page of the room list: the most recently active rooms first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RoomListPage {
+pub struct ListedRooms {
     pub rooms: Vec<RoomSummary>,
     /// Whether more rooms follow this page.
     pub has_more: bool,

@@ -136,12 +136,12 @@ async fn ten_thousand_rooms_make_a_small_page_and_can_be_paged_and_searched() {
     assert!(page.contains("Show more rooms"));
     assert!(page.contains("Room 10000") && !page.contains("Room 9950<"), "the most recently active come first");
 
-    let first: protocol::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
-    let second: protocol::model::RoomListPage = alice.call("find_rooms", &[("offset", "50")]).await.unwrap();
+    let first: protocol::model::ListedRooms = alice.call("find_rooms", &[]).await.unwrap();
+    let second: protocol::model::ListedRooms = alice.call("find_rooms", &[("offset", "50")]).await.unwrap();
     assert!(first.has_more && second.has_more);
     assert_eq!(first.rooms.last().unwrap().title, "Room 9951");
     assert_eq!(second.rooms.first().unwrap().title, "Room 9950");
-    let found: protocol::model::RoomListPage = alice.call("find_rooms", &[("title", "needle")]).await.unwrap();
+    let found: protocol::model::ListedRooms = alice.call("find_rooms", &[("title", "needle")]).await.unwrap();
     assert_eq!(found.rooms.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(), ["The Needle Room"]);
     assert!(!found.has_more);
     let listed: Vec<protocol::model::RoomSummary> = alice.call("list_rooms", &[]).await.unwrap();
@@ -150,7 +150,7 @@ async fn ten_thousand_rooms_make_a_small_page_and_can_be_paged_and_searched() {
     // A message makes a room the most recently active.
     let (_live, _) = alice.join(found.rooms[0].id).await;
     alice.send(found.rooms[0].id, "anyone?").await.unwrap();
-    let first: protocol::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
+    let first: protocol::model::ListedRooms = alice.call("find_rooms", &[]).await.unwrap();
     assert_eq!(first.rooms[0].title, "The Needle Room");
 }
 

@@ -152,7 +152,7 @@ async fn a_client_that_never_reads_alone() {
     // The server holds at most one frame for Mallory, and lets her go once she has not taken it for 10 s.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let page: protocol::model::RoomListPage = alice.call("find_rooms", &[]).await.unwrap();
+        let page: protocol::model::ListedRooms = alice.call("find_rooms", &[]).await.unwrap();
         if page.rooms[0].present == 2 {
             break;
         }

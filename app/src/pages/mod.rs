@@ -1,9 +1,9 @@
 //! One module per routed page.
 
-mod home;
 mod not_found;
 mod room;
+mod room_list;
 
-pub use home::HomePage;
 pub use not_found::NotFound;
-pub use room::RoomListPage;
+pub use room::RoomPage;
+pub use room_list::RoomListPage;

@@ -1,5 +1,8 @@
 //! The live channel: one websocket per page. The client subscribes to the room list or joins one room; the
 //! server pushes that topic's events, in order and without gaps or duplicates (filled from the database).
+//!
+//! (Over 400 lines: one connection's loop, whose parts, subscription, gap filling, lag recovery, pings and
+//! backpressure, share its state and are easier to check side by side.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,8 +95,8 @@ pub async fn ws_handler(
 enum Subscription {
     None,
     /// The room list, and the person's own topic (activity in rooms they follow).
-    Lobby {
-        lobby: Feed,
+    RoomList {
+        list: Feed,
         mine: Feed,
     },
     /// `last_seq`: the highest message sequence number sent to this client.
@@ -220,8 +223,8 @@ impl Connection {
                 self.unsubscribe().await;
                 // Subscribe first, then snapshot: an event published in between arrives after the snapshot and
                 // is applied to it, so nothing is missed.
-                let (lobby, mine) = self.chat.lobby_feeds(&self.me);
-                self.subscription = Subscription::Lobby { lobby, mine };
+                let (list, mine) = self.chat.room_list_feeds(&self.me);
+                self.subscription = Subscription::RoomList { list, mine };
                 self.send_room_list(sink).await
             }
             ClientCommand::Join { room, since } => self.join(room, since, sink).await,
@@ -365,7 +368,7 @@ impl Connection {
                 let current = self.chat.last_seq(id).await.ok().flatten().unwrap_or(0);
                 self.catch_up(current, sink).await
             }
-            Subscription::Lobby { .. } => self.send_room_list(sink).await,
+            Subscription::RoomList { .. } => self.send_room_list(sink).await,
             Subscription::None => Ok(()),
         }
     }
@@ -409,7 +412,7 @@ impl Sink {
 fn ready_frame(subscription: &mut Subscription) -> Option<Result<Frame, RecvError>> {
     match subscription {
         Subscription::Room { feed, .. } => feed.try_recv(),
-        Subscription::Lobby { lobby, mine } => lobby.try_recv().or_else(|| mine.try_recv()),
+        Subscription::RoomList { list, mine } => list.try_recv().or_else(|| mine.try_recv()),
         Subscription::None => None,
     }
 }
@@ -418,8 +421,8 @@ fn ready_frame(subscription: &mut Subscription) -> Option<Result<Frame, RecvErro
 async fn next_frame(subscription: &mut Subscription) -> Result<Frame, RecvError> {
     match subscription {
         Subscription::Room { feed, .. } => feed.recv().await,
-        Subscription::Lobby { lobby, mine } => tokio::select! {
-            frame = lobby.recv() => frame,
+        Subscription::RoomList { list, mine } => tokio::select! {
+            frame = list.recv() => frame,
             frame = mine.recv() => frame,
         },
         Subscription::None => std::future::pending().await,

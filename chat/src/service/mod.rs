@@ -1,36 +1,32 @@
 //! The chat service: the one door to rooms, presence and messages. Pages, server functions, the live channel
 //! and the upload route all go through [`Chat`]; the database (with the shared presence and the room timers)
-//! is private to it. This file holds the service and the life of rooms; `membership.rs` who may be in them, and
-//! `messages.rs` what is said there.
+//! is private to it. This file holds the service and its life in the process (start, leases, timers, shutdown,
+//! readiness); `rooms.rs` the life of rooms, `membership.rs` who may be in them, and `messages.rs` what is said
+//! there.
 
 mod db;
 mod membership;
 mod messages;
 mod presence;
+mod rooms;
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::metrics::Metrics;
-use crate::store::{Db, with_pool};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::attempts::PasswordAttempts;
 use crate::broker::{self, BrokerStats};
 use crate::error::ServerResult;
-use crate::hub::{Feed, Hub, Topic};
-use crate::identity::person;
+use crate::hub::Hub;
 use crate::limits::Limits;
-use crate::passwords;
+use crate::metrics::Metrics;
 use crate::settings::{GifLimits, Settings};
+use crate::store::{Db, with_pool};
 use crate::uploads::UploadStore;
-use protocol::domain::{MemberLimit, RoomPassword, Title};
-use protocol::error::AppError;
-use protocol::live::LiveEvent;
-use protocol::model::{MessagePreview, Person, ROOM_PAGE, RoomId, RoomListPage, RoomSummary};
 
 pub use membership::{Admission, Joined};
 
@@ -421,108 +417,6 @@ impl Chat {
 
     pub fn uploads(&self) -> &UploadStore {
         &self.uploads
-    }
-
-    /// A room as anyone sees it on the list (no per-person unread information).
-    fn summary(&self, row: &db::RoomRow) -> RoomSummary {
-        RoomSummary {
-            id: row.id,
-            title: row.title.clone(),
-            locked: row.password_hash.is_some(),
-            max_members: row.max_members as u32,
-            present: row.present as u32,
-            presence_version: row.presence_version as u64,
-            owner: person(row.owner_id.as_str()),
-            created_at: row.created_at,
-            unread: None,
-            last_message: None,
-        }
-    }
-
-    /// A page of the room list ([`ROOM_PAGE`] rooms after the first `offset`, the most recently active first;
-    /// with `title`, only rooms whose title contains it), with `viewer`'s unread counts for the rooms they entered
-    /// before.
-    pub async fn list_rooms(&self, viewer: &Person, title: Option<&str>, offset: u32) -> ServerResult<RoomListPage> {
-        let title = title.map(str::trim).filter(|title| !title.is_empty());
-        let mut rows = db::rooms_page(&self.db, title, offset, ROOM_PAGE as u32 + 1).await?;
-        let has_more = rows.len() > ROOM_PAGE;
-        rows.truncate(ROOM_PAGE);
-        let mut rooms: Vec<RoomSummary> = rows.iter().map(|row| self.summary(row)).collect();
-        for (room_id, unread, last) in db::unread_for(&self.db, &viewer.id).await? {
-            if let Some(room) = rooms.iter_mut().find(|r| r.id == room_id) {
-                room.unread = Some(unread);
-                room.last_message = last.as_ref().map(MessagePreview::of);
-            }
-        }
-        Ok(RoomListPage { rooms, has_more })
-    }
-
-    /// The room list's live feeds for `viewer`: the list itself, and their own unread notifications. Subscribe
-    /// before taking the snapshot ([`Chat::list_rooms`]): what is published in between is applied to it.
-    pub fn lobby_feeds(&self, viewer: &Person) -> (Feed, Feed) {
-        (self.hub.subscribe(Topic::Lobby), self.hub.subscribe(Topic::Person(viewer.id.clone())))
-    }
-
-    /// Creates a room owned by `owner` and announces it on every room list.
-    pub async fn create_room(
-        self: &Arc<Self>,
-        owner: &Person,
-        title: Title,
-        limit: MemberLimit,
-        password: Option<RoomPassword>,
-    ) -> ServerResult<RoomSummary> {
-        let password_hash = match password {
-            Some(password) => Some(passwords::hash(password).await?),
-            None => None,
-        };
-        // The creator is on their way in; if they never arrive, the room goes like any empty room.
-        let remove_at = db::now_millis() + self.graces().room;
-        let new = db::NewRoom {
-            title: title.as_str(),
-            max_members: limit.get(),
-            password_hash: password_hash.as_deref(),
-            owner: &owner.id,
-            remove_at,
-        };
-        let row = db::insert_room(&self.db, new).await?;
-        self.remove_at(row.id, remove_at);
-        let summary = self.summary(&row);
-        self.hub.publish(Topic::Lobby, &LiveEvent::NewRoom { room: summary.clone() });
-        Ok(summary)
-    }
-
-    /// The owner deletes the room: everyone in it is sent back to the room list.
-    pub async fn delete_room_by(self: &Arc<Self>, room: RoomId, by: &Person) -> ServerResult<()> {
-        let row = db::find_room(&self.db, room).await?.ok_or(protocol::error::Refusal::NotFound)?;
-        if row.owner_id != by.id {
-            return Err(AppError::Forbidden("Only the room's owner can do that.".into()).into());
-        }
-        self.delete_room(room, db::Deletion::Any).await
-    }
-
-    /// Removes the empty room at `at` (Unix ms) if it is still empty and due then (a timer of this process; every
-    /// process also looks for due rooms every second).
-    fn remove_at(self: &Arc<Self>, room: RoomId, at: i64) {
-        let delay = Duration::from_millis((at - db::now_millis()).max(0) as u64);
-        self.after(delay, move |chat| async move { chat.remove_if_due(room).await });
-    }
-
-    async fn remove_if_due(&self, room: RoomId) {
-        if let Err(error) = self.delete_room(room, db::Deletion::DueBy(db::now_millis())).await {
-            tracing::error!(%error, %room, "removing an empty room");
-        }
-    }
-
-    /// Deletes a room, its messages and its GIF files, and tells the room lists and the room (if it was deleted:
-    /// another process may have been first).
-    async fn delete_room(&self, room: RoomId, which: db::Deletion) -> ServerResult<()> {
-        let Some(files) = db::delete_room(&self.db, room, which).await? else {
-            return Ok(());
-        };
-        self.uploads.remove(files).await;
-        self.hub.publish_many([Topic::Lobby, Topic::Room(room)], &LiveEvent::RemoveRoom { id: room });
-        tracing::info!(%room, "room removed");
-        Ok(())
     }
 }
 

@@ -9,6 +9,8 @@
 //! cores or more, the server gets core 0 to itself; the people's side of the tool and the attacker share the
 //! others, and the attacker is a separate process at the lowest priority: it gets every cycle the people's
 //! timing does not need, and cannot delay that timing.
+//!
+//! (Over 400 lines: the scenario and the attacker process it starts, which runs this file's own code.)
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
@@ -24,8 +26,9 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::Options;
 use crate::client::{Visitor, chat_message};
 use crate::process::{ServerProcess, pin_children_to, pin_this_process_to};
-use crate::scenarios::{many, noise_gif, now_us, seat, sent_at};
+use crate::scenarios::noise_gif;
 use crate::stats::{Latencies, Percentiles};
+use crate::toolkit::{many, now_us, seat, sent_at};
 
 #[derive(Debug, Serialize)]
 pub struct Abuse {

@@ -9,8 +9,9 @@ use serde::Serialize;
 use crate::Options;
 use crate::client::Visitor;
 use crate::process::{ServerProcess, Shared};
-use crate::scenarios::{FanOut, Target, fan_out_across, many, on_timetable, receive_until_stop};
+use crate::scenarios::{FanOut, Target, fan_out_across};
 use crate::stats::{Latencies, Percentiles};
+use crate::toolkit::{many, on_timetable, receive_until_stop};
 
 #[derive(Debug, Serialize)]
 pub struct Cluster {

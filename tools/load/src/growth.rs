@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::Options;
 use crate::client::Visitor;
 use crate::process::ServerProcess;
-use crate::scenarios::{AbortOnDrop, drain, many, seat};
 use crate::stats::{Latencies, Percentiles};
+use crate::toolkit::{AbortOnDrop, drain, many, seat};
 
 /// Requests per measurement, one after another.
 const SAMPLES: usize = 50;

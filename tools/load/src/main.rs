@@ -24,6 +24,7 @@ mod process;
 mod scenarios;
 mod stats;
 mod table;
+mod toolkit;
 mod writes;
 
 use std::path::PathBuf;

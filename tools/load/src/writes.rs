@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::Options;
 use crate::client::Visitor;
 use crate::process::ServerProcess;
-use crate::scenarios::{many, seat};
 use crate::stats::{Latencies, Percentiles};
+use crate::toolkit::{many, seat};
 
 #[derive(Debug, Serialize)]
 pub struct Writes {

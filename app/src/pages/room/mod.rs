@@ -20,7 +20,7 @@ use protocol::error::Refusal;
 use protocol::model::{RoomAccess, RoomId, RoomLabel};
 
 #[component]
-pub fn RoomListPage() -> impl IntoView {
+pub fn RoomPage() -> impl IntoView {
     let (params, query) = (use_params_map(), use_query_map());
     let room_id = move || params.read().get("id").and_then(|id| id.parse::<RoomId>().ok());
     // `?before=N`: the page of messages before N ("Load earlier" as a link, for a page without the WASM).

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-use crate::api::{CreateRoom, find_rooms, load_lobby};
+use crate::api::{CreateRoom, find_rooms, load_room_list};
 use crate::browser;
 use crate::components::{Age, PersonBadge};
 use crate::forms::landing_error;
@@ -16,11 +16,11 @@ use crate::live_client::use_live;
 use protocol::domain::{MemberLimit, RoomPassword, Title};
 use protocol::error::Refusal;
 use protocol::live::{ClientCommand, LiveEvent};
-use protocol::model::{Lobby, MessagePreview, ROOM_PAGE, RoomId, RoomSummary};
+use protocol::model::{MessagePreview, ROOM_PAGE, RoomId, RoomListView, RoomSummary};
 
 #[component]
-pub fn HomePage() -> impl IntoView {
-    let data = Resource::new_blocking(|| (), |_| load_lobby());
+pub fn RoomListPage() -> impl IntoView {
+    let data = Resource::new_blocking(|| (), |_| load_room_list());
     // Read here, not in the suspended view: a page whose reader went away is disposed while its stream may still
     // build that view, and the router's context is gone by then.
     let query = use_query_map();
@@ -29,7 +29,7 @@ pub fn HomePage() -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading rooms…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(lobby) => view! { <LobbyView lobby query /> }.into_any(),
+                        Ok(list) => view! { <RoomListContent list query /> }.into_any(),
                         Err(error) => view! { <p role="alert" class="error">{error.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -39,8 +39,8 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn LobbyView(lobby: Lobby, query: Memo<ParamsMap>) -> impl IntoView {
-    let Lobby { me, rooms: first_page } = lobby;
+fn RoomListContent(list: RoomListView, query: Memo<ParamsMap>) -> impl IntoView {
+    let RoomListView { me, rooms: first_page } = list;
     let counted = StoredValue::new(CountedThrough::default());
     counted.update_value(|counted| counted.fresh(&first_page.rooms));
     let rooms = RwSignal::new(first_page.rooms);

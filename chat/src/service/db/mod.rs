@@ -2,7 +2,9 @@
 //! database and does one thing, in one statement or one transaction; the [`super::Chat`] service composes them.
 //! Each is written once for both databases (see [`crate::store`]).
 //!
-//! (Over 400 lines: a third is the repository tests, kept beside the queries they check and run on both.)
+//! (Over 400 lines: every statement on rooms and messages, side by side, because one transaction often touches
+//! both: a send locks its room, a kick bans and announces, a deletion takes the room's messages and files. The
+//! tests are in `tests.rs`.)
 
 use prometheus_client::metrics::histogram::Histogram;
 use sqlx::FromRow;
@@ -501,19 +503,26 @@ pub async fn unread_for(db: &Db, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId,
          FROM read_marks r WHERE r.visitor_id = $1
            AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.room_id AND b.visitor_id = r.visitor_id)"
     );
-    let last_sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
-    with_pool!(db, |pool| {
-        let counts: Vec<(RoomId, i64, Option<i64>)> = sqlx::query_as(&counts_sql).bind(viewer).fetch_all(pool).await?;
-        let mut result = Vec::with_capacity(counts.len());
-        for (room, count, latest) in counts {
-            let last: Option<MessageRow> = match latest {
-                Some(seq) => sqlx::query_as(&last_sql).bind(room).bind(seq).fetch_optional(pool).await?,
-                None => None,
+    // The latest message joined to its room's counts: one statement, however many rooms.
+    let sql = format!(
+        "WITH counts (room_id, unread, latest) AS ({counts_sql})
+         SELECT c.room_id, c.unread, m.seq, m.kind, m.author_id, m.recipient_id, m.body, m.created_at
+         FROM counts c LEFT JOIN messages m ON m.room_id = c.room_id AND m.seq = c.latest"
+    );
+    type Row = (RoomId, i64, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>);
+    let rows: Vec<Row> = with_pool!(db, |pool| sqlx::query_as(&sql).bind(viewer).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(room_id, unread, seq, kind, author_id, recipient_id, body, created_at)| {
+            let latest = match (seq, kind, body, created_at) {
+                (Some(seq), Some(kind), Some(body), Some(created_at)) => {
+                    Some(MessageRow { room_id, seq, kind, author_id, recipient_id, body, created_at }.into())
+                }
+                _ => None,
             };
-            result.push((room, count as u32, last.map(ChatMessage::from)));
-        }
-        Ok(result)
-    })
+            (room_id, unread as u32, latest)
+        })
+        .collect())
 }
 
 /// Every stored GIF file name (for the start-up sweep of orphaned files).
@@ -523,185 +532,4 @@ pub async fn gif_files(db: &Db) -> sqlx::Result<Vec<String>> {
 }
 
 #[cfg(test)]
-mod tests {
-    //! Repository tests on a real, migrated database: a SQLite file in a temporary directory, or a fresh database
-    //! on the PostgreSQL server the test command started (see [`crate::testing::test_db`]).
-    use super::*;
-    use crate::testing::test_db;
-
-    async fn count(db: &Db, sql: &str) -> i64 {
-        with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_one(pool).await.unwrap())
-    }
-
-    /// Inserts a message, its pool wait observed nowhere.
-    async fn insert(db: &Db, room: RoomId, message: NewMessage<'_>) -> sqlx::Result<Option<Inserted>> {
-        insert_message(db, room, message, &Histogram::new([1.0])).await
-    }
-
-    fn id(name: &str) -> PersonId {
-        PersonId::trusted(name)
-    }
-
-    async fn room(db: &Db, owner: &PersonId, password_hash: Option<&str>) -> RoomId {
-        let new = NewRoom { title: "test", max_members: 10, password_hash, owner, remove_at: i64::MAX };
-        insert_room(db, new).await.unwrap().id
-    }
-
-    fn text<'a>(author: &'a PersonId, body: &'a str, client_id: Option<&'a str>) -> NewMessage<'a> {
-        NewMessage {
-            kind: MessageKind::Text,
-            author: Some(author),
-            recipient: None,
-            body,
-            client_id,
-            author_present: false,
-        }
-    }
-
-    #[tokio::test]
-    async fn concurrent_senders_get_every_number_once_without_gaps() {
-        let (_dir, db) = test_db().await;
-        let alice = id("alice");
-        let room = room(&db, &alice, None).await;
-        let sends = (0..40).map(|n| {
-            let (db, alice) = (db.clone(), alice.clone());
-            tokio::spawn(async move {
-                let body = format!("m{n}");
-                match insert(&db, room, text(&alice, &body, None)).await.unwrap().unwrap() {
-                    Inserted::New(message) => message.seq,
-                    Inserted::Duplicate(_) => panic!("no client id, no duplicate"),
-                }
-            })
-        });
-        let mut seqs: Vec<i64> = futures_util::future::join_all(sends).await.into_iter().map(Result::unwrap).collect();
-        seqs.sort();
-        assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
-        assert_eq!(last_seq(&db, room).await.unwrap(), Some(40));
-    }
-
-    #[tokio::test]
-    async fn a_retried_send_finds_the_original_and_other_authors_may_reuse_the_id() {
-        let (_dir, db) = test_db().await;
-        let (alice, bob) = (id("alice"), id("bob"));
-        let room = room(&db, &alice, None).await;
-        let Some(Inserted::New(first)) = insert(&db, room, text(&alice, "hi", Some("c1"))).await.unwrap() else {
-            panic!()
-        };
-        let Some(Inserted::Duplicate(again)) = insert(&db, room, text(&alice, "hi", Some("c1"))).await.unwrap() else {
-            panic!()
-        };
-        assert_eq!(first, again);
-        assert!(matches!(insert(&db, room, text(&bob, "hi", Some("c1"))).await.unwrap(), Some(Inserted::New(_))));
-        assert!(insert(&db, RoomId::new(999), text(&alice, "hi", None)).await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn admission_reports_bans_and_grants_for_the_asker_only() {
-        let (_dir, db) = test_db().await;
-        let (alice, bob, carol) = (id("alice"), id("bob"), id("carol"));
-        let room = room(&db, &alice, Some("$argon2id$…")).await;
-        let owner = admission(&db, room, &alice).await.unwrap().unwrap();
-        assert!(owner.granted && !owner.banned, "the owner of a locked room is granted it");
-        grant(&db, room, &bob).await.unwrap();
-        assert!(admission(&db, room, &bob).await.unwrap().unwrap().granted);
-        assert!(!admission(&db, room, &carol).await.unwrap().unwrap().granted);
-        assert!(admission(&db, RoomId::new(999), &alice).await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn a_kick_is_all_or_nothing_and_only_the_owners() {
-        let (_dir, db) = test_db().await;
-        let (alice, bob) = (id("alice"), id("bob"));
-        let room = room(&db, &alice, Some("hash")).await;
-        grant(&db, room, &bob).await.unwrap();
-        mark_read(&db, room, &bob, 0).await.unwrap();
-        assert_eq!(readers(&db, room, 1).await.unwrap(), vec![(bob.clone(), 0)], "Bob has not read message 1");
-        assert!(readers(&db, room, 0).await.unwrap().is_empty(), "only messages after the read mark count");
-
-        assert!(matches!(kick(&db, room, &bob, &alice, "no").await.unwrap(), Kicked::NotOwner));
-        assert!(!admission(&db, room, &alice).await.unwrap().unwrap().banned, "a non-owner's kick changes nothing");
-        assert!(matches!(kick(&db, RoomId::new(999), &alice, &bob, "no").await.unwrap(), Kicked::NoRoom));
-
-        let Kicked::Done(message) = kick(&db, room, &alice, &bob, "Bob was removed").await.unwrap() else { panic!() };
-        assert_eq!((message.kind, message.body.as_str(), message.seq), (MessageKind::System, "Bob was removed", 1));
-        let bob_now = admission(&db, room, &bob).await.unwrap().unwrap();
-        assert!(bob_now.banned && !bob_now.granted);
-        assert!(readers(&db, room, 1).await.unwrap().is_empty());
-
-        // After the kick, nothing of the room reaches Bob, whatever a late write does.
-        mark_read(&db, room, &bob, 1).await.unwrap();
-        assert_eq!(
-            count(&db, "SELECT COUNT(*) FROM read_marks WHERE visitor_id = 'bob'").await,
-            0,
-            "a leave racing the kick adds no read mark"
-        );
-        insert(&db, room, text(&alice, "after", None)).await.unwrap();
-        assert!(messages_before(&db, room, &bob, None).await.unwrap().0.is_empty());
-        assert!(messages_after(&db, room, &bob, 0, 10, 10).await.unwrap().is_empty());
-        assert!(insert(&db, room, text(&bob, "still here?", None)).await.unwrap().is_none());
-        assert!(is_banned(&db, room, &bob).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn whispers_are_read_by_their_two_people_only() {
-        let (_dir, db) = test_db().await;
-        let (alice, bob, carol) = (id("alice"), id("bob"), id("carol"));
-        let room = room(&db, &alice, None).await;
-        let whisper = NewMessage {
-            kind: MessageKind::Whisper,
-            author: Some(&alice),
-            recipient: Some(&bob),
-            body: "psst",
-            client_id: None,
-            author_present: false,
-        };
-        insert(&db, room, whisper).await.unwrap();
-        insert(&db, room, text(&alice, "hello all", None)).await.unwrap();
-        for (viewer, expected) in [(&alice, 2), (&bob, 2), (&carol, 1)] {
-            assert_eq!(messages_before(&db, room, viewer, None).await.unwrap().0.len(), expected);
-            assert_eq!(messages_after(&db, room, viewer, 0, 2, 10).await.unwrap().len(), expected);
-        }
-        mark_read(&db, room, &carol, 0).await.unwrap();
-        let unread = unread_for(&db, &carol).await.unwrap();
-        assert_eq!(unread[0].1, 1, "carol's count skips the whisper");
-        assert_eq!(unread[0].2.as_ref().unwrap().body, "hello all");
-    }
-
-    #[tokio::test]
-    async fn a_title_search_ignores_case_and_takes_wildcards_literally() {
-        let (_dir, db) = test_db().await;
-        let alice = id("alice");
-        for title in ["100% Fun", "a_b", "axb", "C:\\temp"] {
-            let new = NewRoom { title, max_members: 10, password_hash: None, owner: &alice, remove_at: i64::MAX };
-            insert_room(&db, new).await.unwrap();
-        }
-        let titles = |rows: Vec<RoomRow>| rows.into_iter().map(|row| row.title).collect::<Vec<_>>();
-        assert_eq!(titles(rooms_page(&db, Some("fun"), 0, 10).await.unwrap()), ["100% Fun"]);
-        assert_eq!(titles(rooms_page(&db, Some("%"), 0, 10).await.unwrap()), ["100% Fun"]);
-        assert_eq!(titles(rooms_page(&db, Some("_"), 0, 10).await.unwrap()), ["a_b"]);
-        assert_eq!(titles(rooms_page(&db, Some("\\"), 0, 10).await.unwrap()), ["C:\\temp"]);
-        assert_eq!(rooms_page(&db, None, 0, 10).await.unwrap().len(), 4);
-        assert_eq!(titles(rooms_page(&db, None, 1, 1).await.unwrap()), ["axb"], "newest first, paged");
-    }
-
-    #[tokio::test]
-    async fn deleting_a_room_returns_its_gif_files_and_leaves_no_rows() {
-        let (_dir, db) = test_db().await;
-        let alice = id("alice");
-        let room = room(&db, &alice, None).await;
-        let gif = NewMessage {
-            kind: MessageKind::Gif,
-            author: Some(&alice),
-            recipient: None,
-            body: "a.gif",
-            client_id: None,
-            author_present: false,
-        };
-        insert(&db, room, gif).await.unwrap();
-        assert_eq!(gif_files(&db).await.unwrap(), vec!["a.gif"]);
-        assert_eq!(delete_room(&db, room, Deletion::DueBy(now_millis())).await.unwrap(), None, "not due");
-        assert_eq!(delete_room(&db, room, Deletion::Any).await.unwrap(), Some(vec!["a.gif".to_owned()]));
-        assert!(find_room(&db, room).await.unwrap().is_none());
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM messages").await, 0);
-    }
-}
+mod tests;

@@ -1,0 +1,235 @@
+//! The other real servers tests start: PostgreSQL and NATS servers of a test's own, the gif-chat binary as a
+//! process to kill, and what a test needs installed to run.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gif_chat::Config;
+use tempfile::TempDir;
+
+use super::*;
+
+/// Another real server a test needs, from Debian's packages (`scripts/setup.sh` installs them all).
+#[derive(Debug, Clone, Copy)]
+pub enum Needs {
+    /// `nats-server`, the broker between instances.
+    Nats,
+    /// nginx, with the `openssl` and `curl` programs the proxy test uses.
+    Nginx,
+    /// PostgreSQL's server programs (`initdb`, `pg_ctl`), for a server of the test's own.
+    Postgres,
+}
+
+/// Whether every program in `needs` is installed. A test that finds one missing is skipped with a message (plain
+/// `cargo test` on a machine without it), unless `GIF_CHAT_REQUIRE_ALL` is set, as `make test` does: there a
+/// missing server fails the test.
+pub fn available(needs: &[Needs]) -> bool {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    };
+    let installed = |program: &str| on_path(program) || Path::new("/usr/sbin").join(program).is_file();
+    let missing: Vec<String> = needs
+        .iter()
+        .filter(|need| match need {
+            Needs::Nats => std::env::var_os("NATS_SERVER").is_none() && !installed("nats-server"),
+            Needs::Nginx => !(installed("nginx") && installed("openssl") && installed("curl")),
+            Needs::Postgres => !postgres_installed(),
+        })
+        .map(|need| format!("{need:?}"))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("needs {} (scripts/setup.sh installs it)", missing.join(", "));
+    assert!(std::env::var_os("GIF_CHAT_REQUIRE_ALL").is_none(), "{message}");
+    eprintln!("skipped: {message}");
+    false
+}
+
+/// Debian's PostgreSQL server programs, whatever the version.
+fn postgres_installed() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .is_ok_and(|versions| versions.flatten().any(|version| version.path().join("bin/initdb").is_file()))
+}
+
+/// Skips the test (returns) unless the servers it needs are installed: see [`available`].
+macro_rules! require {
+    ($($need:ident),+) => {
+        if !$crate::helpers::available(&[$($crate::helpers::Needs::$need),+]) {
+            return;
+        }
+    };
+}
+pub(crate) use require;
+
+/// A durable PostgreSQL server of one test's own (`scripts/postgres.sh`), for tests that stop it. Deleted when
+/// dropped.
+pub struct TestPostgres {
+    /// Its database `gif_chat`.
+    pub url: String,
+    dir: TempDir,
+}
+
+impl TestPostgres {
+    pub fn start() -> TestPostgres {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let output = Self::script("start", &dir);
+        let url = String::from_utf8(output).unwrap().trim().to_owned();
+        TestPostgres { url, dir }
+    }
+
+    /// Stops the server at once, as a crash would (its data stays).
+    pub fn pause(&self) {
+        Self::script("pause", &self.dir);
+    }
+
+    /// Starts it again on the same port.
+    pub fn resume(&self) {
+        Self::script("resume", &self.dir);
+    }
+
+    fn script(command: &str, dir: &TempDir) -> Vec<u8> {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres.sh");
+        let output = std::process::Command::new(script)
+            .args([command, &dir.path().join("pg").to_string_lossy()])
+            // Durable: it is stopped as by a crash, and must come back with what it had committed.
+            .env("PG_DURABLE", "1")
+            .output()
+            .expect("running scripts/postgres.sh");
+        assert!(output.status.success(), "postgres.sh {command}: {}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres.sh"))
+            .args(["stop", &self.dir.path().join("pg").to_string_lossy()])
+            .output();
+    }
+}
+
+/// A NATS server of one test's own, on a free loopback port: `nats-server` from `$NATS_SERVER`, the PATH, or
+/// Debian's place for it. Stopped when dropped.
+pub struct TestBroker {
+    pub url: String,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl TestBroker {
+    pub fn start() -> TestBroker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut broker = TestBroker { url: format!("nats://127.0.0.1:{port}"), port, child: None };
+        broker.resume();
+        broker
+    }
+
+    /// Ends the server at once (as a crash would).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, and waits until it accepts connections.
+    pub fn resume(&mut self) {
+        let program = std::env::var("NATS_SERVER").unwrap_or_else(|_| {
+            let on_path = std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("nats-server").is_file()));
+            if on_path { "nats-server".into() } else { "/usr/sbin/nats-server".into() }
+        });
+        let child = std::process::Command::new(&program)
+            .args(["--addr", "127.0.0.1", "--port", &self.port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {program} (scripts/setup.sh installs it): {error}"));
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the NATS server did not start in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A real gif-chat server process (the built binary), configured like `like` (its database, sessions, broker,
+/// data and uploads directories) with `extra` flags on top, on a free port: for tests that kill one as a crash
+/// would (SIGKILL). Killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn spawn(like: &Config, extra: &[&str]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gif-chat"));
+        command
+            .arg("--addr=127.0.0.1:0")
+            .arg(format!("--database-url={}", like.database_url()))
+            .arg(format!("--sessions-database-url={}", like.sessions_database_url()))
+            .arg("--data-dir")
+            .arg(&like.data_dir)
+            .arg("--uploads-dir")
+            .arg(&like.uploads_dir)
+            .arg("--site-root")
+            .arg(&like.site_root)
+            .args(like.broker_url.iter().map(|url| format!("--broker-url={url}")))
+            .args(extra)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        let mut child = command.spawn().expect("starting the gif-chat binary");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("the server process ended before listening").unwrap();
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep reading its log, so that the pipe never fills and stops it.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServerProcess { child, addr }
+    }
+
+    /// Asks the process to stop, as a supervisor does (SIGTERM).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|status| status.success()), "sending SIGTERM");
+    }
+
+    /// Waits up to `patience` for the process to end; whether it did.
+    pub fn wait_for_exit(&mut self, patience: Duration) -> bool {
+        let deadline = std::time::Instant::now() + patience;
+        while std::time::Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Kills the process at once (SIGKILL): no shutdown, nothing handed over.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
