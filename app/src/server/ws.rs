@@ -21,11 +21,11 @@ use crate::server::AppState;
 use crate::server::address::ClientAddress;
 use crate::server::error::app_error_response;
 use crate::server::identity::Visitor;
-use ::chat::Chat;
 use ::chat::error::ServerError;
 use ::chat::hub::{Feed, Frame, Text};
 use ::chat::limits::ConnectionPermit;
 use ::chat::metrics::LiveConnection;
+use ::chat::{AfterLag, Chat};
 use protocol::error::{AppError, Limit, Refusal};
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{Person, RoomId};
@@ -350,25 +350,31 @@ impl Connection {
     /// The connection fell behind the broadcast buffer. Rooms catch up from the database (messages, and who is
     /// here), so nothing is lost; the room list gets a fresh snapshot.
     async fn recover_from_lag(&mut self, sink: &mut Sink) -> Result<(), End> {
-        self.chat.note_lag();
         match self.subscription {
-            Subscription::Room { id, .. } => {
-                // Events without a sequence number may be among those dropped; a kick is the one that matters.
-                if !self.chat.is_member(id, &self.me.id).await {
+            // Events without a sequence number may be among those dropped: a kick (the one that matters), and
+            // changes of who is here (the client is told where the room stands, to check its list against).
+            Subscription::Room { id, .. } => match self.chat.after_lag(id, &self.me.id).await {
+                Ok(AfterLag::Removed) => {
                     send_event(sink, &LiveEvent::Kicked { room: id }).await?;
                     self.subscription = Subscription::None;
-                    return Ok(());
+                    Ok(())
                 }
-                // So may changes of who is here: tell the client where the room stands, to check its list against.
-                match self.chat.people_now(id).await {
-                    Ok(Some(change)) => send_event(sink, &LiveEvent::People { room: id, change }).await?,
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(%error, room = %id, "reading who is here after a lag"),
+                Ok(AfterLag::Behind { people, last_seq }) => {
+                    if let Some(change) = people {
+                        send_event(sink, &LiveEvent::People { room: id, change }).await?;
+                    }
+                    self.catch_up(last_seq, sink).await
                 }
-                let current = self.chat.last_seq(id).await.ok().flatten().unwrap_or(0);
-                self.catch_up(current, sink).await
+                Err(error) => {
+                    // The database cannot say: stay, and catch up as far as it will answer.
+                    tracing::warn!(%error, room = %id, "reading where the room stands after a lag");
+                    self.catch_up(0, sink).await
+                }
+            },
+            Subscription::RoomList { .. } => {
+                self.chat.metrics().lag_recoveries.inc();
+                self.send_room_list(sink).await
             }
-            Subscription::RoomList { .. } => self.send_room_list(sink).await,
             Subscription::None => Ok(()),
         }
     }

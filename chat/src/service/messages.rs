@@ -225,11 +225,6 @@ impl Chat {
     ) -> ServerResult<Vec<ChatMessage>> {
         Ok(db::messages_after(&self.db, room, viewer, after, until, limit).await?)
     }
-
-    /// The room's latest message number (0 for none), or `None` if the room does not exist.
-    pub async fn last_seq(&self, room: RoomId) -> ServerResult<Option<i64>> {
-        Ok(db::last_seq(&self.db, room).await?)
-    }
 }
 
 /// Which of a room's `readers` (each with the last message they read) are told of `message`: those who have not

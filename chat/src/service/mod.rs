@@ -28,7 +28,7 @@ use crate::settings::{GifLimits, Settings};
 use crate::store::{Db, with_pool};
 use crate::uploads::UploadStore;
 
-pub use membership::{Admission, Joined};
+pub use membership::{Admission, AfterLag, Joined};
 
 /// Added to the empty-room grace of rooms whose last people went with their server process (a crash or a
 /// restart): more than the browser client's longest reconnect delay (see `browser::live::backoff`), so they get
@@ -348,16 +348,6 @@ impl Chat {
                 () = tokio::time::sleep(delay) => work(chat).await,
             }
         });
-    }
-
-    /// Counts a live connection that fell behind its feed and caught up from the database.
-    pub fn note_lag(&self) {
-        self.metrics.lag_recoveries.inc();
-    }
-
-    /// How many times live connections fell behind their feed (or resynced after the broker lost events).
-    pub fn lag_recoveries(&self) -> u64 {
-        self.metrics.lag_recoveries.get()
     }
 
     /// What this server counts.

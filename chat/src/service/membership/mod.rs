@@ -71,9 +71,18 @@ enum Arrival {
     AlreadyHere(Snapshot),
 }
 
+/// Where a room stands for a connection that fell behind its feed ([`Chat::after_lag`]).
+#[derive(Debug)]
+pub enum AfterLag {
+    /// The person is not in the room any more (removed, or gone meanwhile).
+    Removed,
+    /// Still in it: who is here now (`None` if the room is gone), and the latest message's sequence number.
+    Behind { people: Option<PeopleChange>, last_seq: i64 },
+}
+
 impl Chat {
     /// Whether `person` may see the room (see [`refusal`]), in one query.
-    pub async fn admit(&self, room: RoomId, person: &Person) -> ServerResult<Admission> {
+    pub(super) async fn admit(&self, room: RoomId, person: &Person) -> ServerResult<Admission> {
         let row = db::admission(&self.db, room, &person.id).await?.ok_or(Refusal::NotFound)?;
         match refusal(&row) {
             Some(refusal) => Err(refusal.into()),
@@ -273,10 +282,17 @@ impl Chat {
         }
     }
 
-    /// Whether the person is still in the room (a lagging connection checks it: a kick may be among the
-    /// events it missed). If the database cannot say, they are.
-    pub async fn is_member(&self, room: RoomId, person: &PersonId) -> bool {
-        presence::is_present(&self.db, room, person).await.unwrap_or(true)
+    /// Where the room stands for a connection of `person` that fell behind its feed and may have missed any of
+    /// its events: whether they are still in it (a kick may be among what it missed), who is here (as a change of
+    /// nothing, to check its list against) and the latest message to catch up to.
+    pub async fn after_lag(&self, room: RoomId, person: &PersonId) -> ServerResult<AfterLag> {
+        self.metrics.lag_recoveries.inc();
+        if !presence::is_present(&self.db, room, person).await? {
+            return Ok(AfterLag::Removed);
+        }
+        let people = presence::snapshot(&self.db, room).await?.map(|snapshot| people_change(&snapshot, None, &[]));
+        let last_seq = db::last_seq(&self.db, room).await?.unwrap_or(0);
+        Ok(AfterLag::Behind { people, last_seq })
     }
 
     /// Tells the room and the room lists that `owner` owns the room now (presence stored it).
@@ -290,12 +306,6 @@ impl Chat {
         self.admit(room, viewer).await?;
         let snapshot = presence::snapshot(&self.db, room).await?.ok_or(Refusal::NotFound)?;
         Ok(People { people: participants(&snapshot), version: snapshot.version })
-    }
-
-    /// Where the room's presence stands now, as a change of nothing (`None` if the room is gone): for a connection
-    /// that may have missed changes, to check its list against.
-    pub async fn people_now(&self, room: RoomId) -> ServerResult<Option<PeopleChange>> {
-        Ok(presence::snapshot(&self.db, room).await?.map(|snapshot| people_change(&snapshot, None, &[])))
     }
 
     /// Tells the room lists how many people are in the room, and the room what changed (`arrived`, `left`), as of
