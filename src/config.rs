@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use app::server::Edge;
 use chat::limits::{LimitSettings, Rate, Rates, defaults as limits};
 use chat::settings::{GifLimits, Settings, defaults};
 use chat::store::Db;
@@ -263,21 +264,31 @@ impl Config {
             presence_lease: Duration::from_secs_f64(self.presence_lease_secs.clamp(2.0, 3600.0)),
             uploads_dir: self.uploads_dir.clone(),
             gif: GifLimits { max_bytes: self.max_upload_bytes, ..GifLimits::default() },
+        }
+    }
+
+    /// The rate limits on every way of writing, checked where requests come in.
+    pub fn limit_settings(&self) -> LimitSettings {
+        LimitSettings {
+            enabled: !self.no_rate_limits,
+            sends: self.limit_sends,
+            uploads: self.limit_uploads,
+            upload_mib: self.limit_upload_mib,
+            uploads_at_once: self.limit_uploads_at_once.max(1),
+            rooms: self.limit_rooms,
+            new_sessions: self.limit_new_sessions,
+            connections: self.limit_connections.max(1),
+            commands: self.limit_commands,
+            address_writes: self.limit_address_writes,
+            door_refusal_delay: Duration::from_secs_f64(self.door_refusal_delay_secs.clamp(0.0, 60.0)),
+        }
+    }
+
+    /// How long the web's side waits for slow peers.
+    pub fn edge(&self) -> Edge {
+        Edge {
             upload_idle: Duration::from_secs_f64(self.upload_idle_secs.clamp(0.05, 3600.0)),
             slow_client: Duration::from_secs_f64(self.slow_client_secs.clamp(0.05, 3600.0)),
-            limits: LimitSettings {
-                enabled: !self.no_rate_limits,
-                sends: self.limit_sends,
-                uploads: self.limit_uploads,
-                upload_mib: self.limit_upload_mib,
-                uploads_at_once: self.limit_uploads_at_once.max(1),
-                rooms: self.limit_rooms,
-                new_sessions: self.limit_new_sessions,
-                connections: self.limit_connections.max(1),
-                commands: self.limit_commands,
-                address_writes: self.limit_address_writes,
-                door_refusal_delay: Duration::from_secs_f64(self.door_refusal_delay_secs.clamp(0.0, 60.0)),
-            },
         }
     }
 

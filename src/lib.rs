@@ -12,6 +12,7 @@ pub mod health;
 mod metrics;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -25,6 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Router, middleware};
 use chat::Chat;
+use chat::limits::Limits;
 use chat::uploads::UploadStore;
 use http::{HeaderValue, header};
 use leptos::prelude::*;
@@ -46,6 +48,21 @@ pub use database::{Sessions, connect_database, connect_sessions};
 /// How many sessions each process keeps in memory (a few hundred bytes each); beyond it the least used are read
 /// from the database again when they come back.
 const SESSIONS_CACHED: u64 = 100_000;
+
+/// Every minute, the rate limits forget the people and addresses whose buckets are full again, until the shutdown.
+fn forget_idle_limits(limits: &Arc<Limits>, chat: &Chat) {
+    let (limits, stopping) = (limits.clone(), chat.stopping());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        every.tick().await;
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => break,
+                _ = every.tick() => limits.forget_idle(),
+            }
+        }
+    });
+}
 
 /// Deletes expired sessions now and then, until the server shuts down (nothing else ever would).
 fn delete_expired_sessions(store: &Sessions, chat: &Chat, every_secs: f64) {
@@ -109,13 +126,15 @@ impl Server {
             .hash_file(hash_file.as_ref().map_or("hash.txt".into(), |path| path.to_string_lossy().into()))
             .build();
         let chat = Chat::new(db, config.settings(), uploads);
+        let limits = Arc::new(Limits::new(&config.limit_settings(), chat.metrics().clone()));
+        forget_idle_limits(&limits, &chat);
         if let Some(url) = &config.broker_url {
             chat.connect_broker(url).await.context("joining the other gif-chat processes")?;
         }
         chat.start().await.context("scheduling the stored rooms")?;
         delete_expired_sessions(&session_store, &chat, config.session_cleanup_secs);
         let origins = OriginPolicy::new(config.allowed_origins());
-        let state = AppState { leptos_options, chat, origins, identities };
+        let state = AppState { leptos_options, chat, limits, edge: config.edge(), origins, identities };
         let proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());
 
         // Behind TLS the cookie is `Secure` and `__Host-` prefixed (the browser then refuses it from plain HTTP

@@ -11,7 +11,7 @@ use protocol::model::{
 };
 
 #[cfg(feature = "ssr")]
-use crate::server::context::{chat, client_address, me, plain_form_post, respond};
+use crate::server::context::{chat, client_address, limits, me, plain_form_post, respond};
 
 /// The visitor's own identity ("you").
 #[server(endpoint = "whoami", output = Answers)]
@@ -64,7 +64,7 @@ pub async fn create_room(
         async {
             let chat = chat();
             let owner = me().await?;
-            chat.limits().create_room(&owner.id, client_address().await)?;
+            limits().create_room(&owner.id, client_address().await)?;
             let title = Title::parse(&title)?;
             let limit = MemberLimit::parse(&max_members)?;
             let password = RoomPassword::parse(password.as_deref())?;
@@ -118,7 +118,7 @@ pub async fn send_message(
         async {
             let chat = chat();
             let me = me().await?;
-            chat.limits().send(&me.id, client_address().await)?;
+            limits().send(&me.id, client_address().await)?;
             let body = MessageBody::parse(&body)?;
             let to = to.filter(|to| !to.is_empty()).map(|to| PersonId::parse(&to)).transpose()?;
             let client_id = ClientMessageId::parse(client_id.as_deref())?;

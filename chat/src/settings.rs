@@ -1,10 +1,9 @@
 //! The server's tunables and their defaults, written once: the command line (`src/config.rs`) takes its
-//! defaults from here and fills a [`Settings`].
+//! defaults from here and fills a [`Settings`] (the chat's own) and the web side's (`app::server::Edge`, with the
+//! rate limits' [`crate::limits::LimitSettings`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
-
-use crate::limits::LimitSettings;
 
 /// Defaults of the tunables, as the command line shows them (`gif-chat --help`).
 pub mod defaults {
@@ -48,12 +47,6 @@ pub struct Settings {
     pub presence_lease: Duration,
     pub uploads_dir: PathBuf,
     pub gif: GifLimits,
-    /// How long an upload's body may stall before it is refused.
-    pub upload_idle: Duration,
-    /// How long a live connection may take to accept one frame.
-    pub slow_client: Duration,
-    /// Rate limits on every way of writing.
-    pub limits: LimitSettings,
 }
 
 /// What an accepted GIF may be.
@@ -78,9 +71,6 @@ impl Default for Settings {
             presence_lease: Duration::from_secs_f64(defaults::PRESENCE_LEASE_SECS),
             uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
             gif: GifLimits::default(),
-            upload_idle: Duration::from_secs_f64(defaults::UPLOAD_IDLE_SECS),
-            slow_client: Duration::from_secs_f64(defaults::SLOW_CLIENT_SECS),
-            limits: LimitSettings::default(),
         }
     }
 }

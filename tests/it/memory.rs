@@ -60,8 +60,8 @@ async fn rooms_come_and_go_alone() {
         c.limit_rooms = "1000/1s,1000/1s,1000000/1s".parse().unwrap();
     })
     .await;
-    let chat = app.chat.clone();
-    let before = chat.footprint();
+    let (chat, limits) = (app.chat.clone(), app.limits.clone());
+    let (before, limited_before) = (chat.footprint(), limits.remembered());
     let rss_start = rss_kib();
 
     // Two rounds of 5,000: if anything leaked per room, the second round would grow memory as much as the first.
@@ -69,15 +69,15 @@ async fn rooms_come_and_go_alone() {
     for round in 0..3 {
         let started = Instant::now();
         let churn = (round * ROOMS / 3..(round + 1) * ROOMS / 3).map(|n| {
-            let chat = chat.clone();
+            let (chat, limits) = (chat.clone(), limits.clone());
             async move {
                 let owner = person(&format!("{n:032x}"));
                 let address = IpAddr::from([10, (n >> 16) as u8, (n >> 8) as u8, n as u8]);
-                chat.limits().create_room(&owner.id, Some(address)).unwrap();
+                limits.create_room(&owner.id, Some(address)).unwrap();
                 let title = Title::parse(&format!("churn {n}")).unwrap();
                 let room = chat.create_room(&owner, title, MemberLimit::parse("5").unwrap(), None).await.unwrap();
                 let joined = chat.join(room.id, &owner).await.unwrap();
-                chat.limits().send(&owner.id, Some(address)).unwrap();
+                limits.send(&owner.id, Some(address)).unwrap();
                 drop(joined);
                 chat.leave(room.id, &owner.id, 0).await;
                 chat.delete_room_by(room.id, &owner).await.unwrap();
@@ -86,19 +86,22 @@ async fn rooms_come_and_go_alone() {
         // Eight at a time, like a busy server.
         let mut pending = futures_util::stream::iter(churn).buffer_unordered(8);
         while pending.next().await.is_some() {}
-        let during = chat.footprint();
+        let (during, limited_during) = (chat.footprint(), limits.remembered());
         assert_eq!(during.topics, before.topics, "{during:?}");
+        assert!(limited_during > limited_before, "the limits remember the people and addresses that wrote");
         // The minute's clean-up, as if the removals were long ago and the limits had recovered.
         tokio::time::sleep(Duration::from_millis(50)).await;
         chat.forget_idle();
-        let after = chat.footprint();
+        limits.forget_idle();
+        let (after, limited_after) = (chat.footprint(), limits.remembered());
         rss_after_round.push(rss_kib());
         println!(
-            "round {round}: {} rooms churned in {:.1?}; footprint {during:?} before the clean-up, {after:?} after",
+            "round {round}: {} rooms churned in {:.1?}; footprint {during:?} and {limited_during} limited keys before \
+             the clean-up, {after:?} and {limited_after} after",
             ROOMS / 3,
             started.elapsed()
         );
-        assert_eq!(after, before, "memory went back to where it was");
+        assert_eq!((after, limited_after), (before, limited_before), "memory went back to where it was");
     }
     println!("RSS: {rss_start} KiB at the start, {rss_after_round:?} KiB after each round");
     // The first round warms caches (SQLite's pages, the allocator's arenas); after it, memory stays put. A leak of

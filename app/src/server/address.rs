@@ -66,7 +66,7 @@ fn canonical(address: IpAddr) -> IpAddr {
 pub async fn limit_writes(State(state): State<crate::server::AppState>, request: Request, next: Next) -> Response {
     if crate::server::origin::changes_state(&request) {
         let address = request.extensions().get::<ClientAddress>().map(|address| address.0);
-        let limits = state.chat.limits();
+        let limits = &state.limits;
         if let Err(error) = limits.write_request(address) {
             // A flood that asks again the moment it is answered is answered slowly: it then costs a sleeping
             // task, not the CPU that people's requests need.

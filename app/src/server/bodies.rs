@@ -23,7 +23,7 @@ pub async fn read_forms_in_time(State(state): State<AppState>, request: Request,
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    match read_whole(body, state.chat.upload_idle()).await {
+    match read_whole(body, state.edge.upload_idle).await {
         Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         Err(error) => app_error_response(error),
     }

@@ -10,11 +10,17 @@ use crate::server::address::ClientAddress;
 use crate::server::identity::Visitor;
 use ::chat::Chat;
 use ::chat::error::{ServerError, ServerResult};
+use ::chat::limits::Limits;
 use protocol::error::AppError;
 use protocol::model::Person;
 
 pub fn chat() -> Arc<Chat> {
     expect_context::<AppState>().chat
+}
+
+/// The rate limits, checked before the chat is asked.
+pub fn limits() -> Arc<Limits> {
+    expect_context::<AppState>().limits
 }
 
 /// The person making the request (every request has one: the visitor layer creates it).

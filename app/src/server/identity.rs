@@ -151,7 +151,7 @@ pub async fn visitor_layer(
             if acts {
                 // Each new session is a row: how many one network may make is limited.
                 let address = request.extensions().get::<ClientAddress>().map(|address| address.0);
-                if let Err(error) = state.chat.limits().new_session(address) {
+                if let Err(error) = state.limits.new_session(address) {
                     return app_error_response(error);
                 }
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();

@@ -15,4 +15,4 @@ pub mod ws;
 
 mod state;
 
-pub use state::AppState;
+pub use state::{AppState, Edge};

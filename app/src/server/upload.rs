@@ -64,7 +64,7 @@ async fn receive_gif(
     }
     // Counted, charged its size (as declared; the largest allowed if undeclared) and held in flight until done.
     let charged = declared.unwrap_or(max_bytes).min(max_bytes);
-    let _in_flight = chat.limits().upload(&visitor.person.id, address.map(|address| address.0.0), charged)?;
+    let _in_flight = state.limits.upload(&visitor.person.id, address.map(|address| address.0.0), charged)?;
     chat.uploads().ensure_room_for(charged)?;
     let admission = chat.admit_poster(room, &visitor.person).await?;
 
@@ -79,7 +79,7 @@ async fn receive_gif(
         }
     };
     // Every wait for more of the body is bounded: a stalled (or deliberately slow) upload gives up its place.
-    let idle = chat.upload_idle();
+    let idle = state.edge.upload_idle;
     let stalled = || AppError::Timeout("The upload stalled. Please try again.".into());
     while let Some(mut field) =
         tokio::time::timeout(idle, multipart.next_field()).await.map_err(|_| stalled())?.map_err(read_error)?

@@ -78,7 +78,7 @@ pub async fn ws_handler(
     if !state.origins.permits(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin websocket refused").into_response();
     }
-    let permit = match state.chat.limits().connect(address.map(|address| address.0.0)) {
+    let permit = match state.limits.connect(address.map(|address| address.0.0)) {
         Ok(permit) => permit,
         Err(error) => return app_error_response(error),
     };
@@ -88,7 +88,7 @@ pub async fn ws_handler(
         .write_buffer_size(WRITE_CHUNK_BYTES)
         .max_message_size(MAX_INCOMING_BYTES)
         .max_frame_size(MAX_INCOMING_BYTES)
-        .on_upgrade(move |socket| Connection::new(state.chat, visitor.person, permit).run(socket).instrument(span))
+        .on_upgrade(move |socket| Connection::new(&state, visitor.person, permit).run(socket).instrument(span))
 }
 
 /// What a connection is subscribed to. Dropping a feed releases its topic.
@@ -113,6 +113,8 @@ struct Connection {
     subscription: Subscription,
     /// Bounds how fast this connection's commands (`join`, `subscribeLobby`, `ping`) may come (`None`: no limits).
     commands: Option<DefaultDirectRateLimiter>,
+    /// How long the client may take to accept one frame.
+    patience: Duration,
     /// This connection's place among its address's connections, released when it ends.
     _permit: Option<ConnectionPermit>,
     /// Counts it among the live connections while it lives.
@@ -139,16 +141,16 @@ impl End {
 }
 
 impl Connection {
-    fn new(chat: Arc<Chat>, me: Person, permit: Option<ConnectionPermit>) -> Connection {
-        let commands = chat.limits().commands();
+    fn new(state: &AppState, me: Person, permit: Option<ConnectionPermit>) -> Connection {
+        let (chat, commands, patience) = (state.chat.clone(), state.limits.commands(), state.edge.slow_client);
         let live = LiveConnection::new(&chat.metrics().live_connections);
-        Connection { chat, me, subscription: Subscription::None, commands, _permit: permit, _live: live }
+        Connection { chat, me, subscription: Subscription::None, commands, patience, _permit: permit, _live: live }
     }
 
     async fn run(mut self, socket: WebSocket) {
         tracing::debug!("live connection open");
         let (sink, mut stream) = socket.split();
-        let mut sink = Sink { inner: sink, patience: self.chat.slow_client() };
+        let mut sink = Sink { inner: sink, patience: self.patience };
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let mut last_heard = tokio::time::Instant::now();

@@ -22,7 +22,6 @@ use crate::attempts::PasswordAttempts;
 use crate::broker::{self, BrokerStats};
 use crate::error::ServerResult;
 use crate::hub::Hub;
-use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::settings::{GifLimits, Settings};
 use crate::store::{Db, with_pool};
@@ -61,7 +60,6 @@ pub struct Chat {
     settings: Settings,
     uploads: UploadStore,
     password_attempts: PasswordAttempts,
-    limits: Limits,
     /// What this server counts (`GET /metrics`).
     metrics: Arc<Metrics>,
     /// The link to the other processes, with a broker.
@@ -83,8 +81,6 @@ pub struct Chat {
 pub struct Footprint {
     /// Live topics with a channel (a room someone follows, the list, a person's own topic).
     pub topics: usize,
-    /// People and addresses the rate limits remember.
-    pub limited_keys: usize,
     /// Rooms whose followers on the room list are being told of new messages (each goes when that is done).
     pub notifying: usize,
 }
@@ -99,7 +95,6 @@ impl Chat {
             instance: Mutex::new(new_instance_id()),
             connections_end: Mutex::new(stopping.child_token()),
             lease_held_since: Mutex::new(Some(Instant::now())),
-            limits: Limits::new(&settings.limits, metrics.clone()),
             metrics,
             broker: Default::default(),
             settings,
@@ -351,7 +346,7 @@ impl Chat {
     }
 
     /// What this server counts.
-    pub fn metrics(&self) -> &Metrics {
+    pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
@@ -370,35 +365,15 @@ impl Chat {
         self.metrics.render()
     }
 
-    /// Forgets what memory holds only for a while: rate-limit state of people and addresses whose limits have
-    /// recovered. Runs every minute.
+    /// Forgets what memory holds only for a while: the password attempts of people who stopped trying. Runs
+    /// every minute.
     pub fn forget_idle(&self) {
         self.password_attempts.forget_idle();
-        self.limits.forget_idle();
     }
 
     /// What this process holds in memory per topic and per person (for tests and metrics).
     pub fn footprint(&self) -> Footprint {
-        Footprint {
-            topics: self.hub.topic_count(),
-            limited_keys: self.limits.remembered(),
-            notifying: self.followers_due.len(),
-        }
-    }
-
-    /// The rate limits every way of writing passes (checked where requests come in).
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    /// How long an upload's body may stall before it is refused.
-    pub fn upload_idle(&self) -> Duration {
-        self.settings.upload_idle
-    }
-
-    /// How long a live connection may take to accept one frame.
-    pub fn slow_client(&self) -> Duration {
-        self.settings.slow_client
+        Footprint { topics: self.hub.topic_count(), notifying: self.followers_due.len() }
     }
 
     pub fn gif_limits(&self) -> GifLimits {

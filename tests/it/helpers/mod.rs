@@ -33,6 +33,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The running server's chat service, for tests that drive it directly or look at its memory.
     pub chat: Arc<chat::Chat>,
+    /// Its rate limits (checked by the web's side, before the chat).
+    pub limits: Arc<chat::limits::Limits>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     // Dropped last: the server must stop before its files disappear (shared by the instances of a cluster).
@@ -91,14 +93,15 @@ pub async fn spawn_cluster(instances: usize, adjust: impl Fn(&mut Config)) -> (V
 }
 
 async fn start_app(mut config: Config, dir: Arc<TempDir>) -> TestApp {
-    let (addr, metrics_addr, shutdown, task, chat) = start(&config).await;
+    let (addr, metrics_addr, shutdown, task, (chat, limits)) = start(&config).await;
     config.addr = addr;
     let client = reqwest::Client::builder().cookie_store(true).timeout(PATIENCE * 3).build().unwrap();
-    TestApp { addr, metrics_addr, config, client, chat, shutdown: Some(shutdown), task, _dir: dir }
+    TestApp { addr, metrics_addr, config, client, chat, limits, shutdown: Some(shutdown), task, _dir: dir }
 }
 
-/// A started server: its address, its metrics' address, how to stop it, its task, its chat service.
-type Started = (SocketAddr, Option<SocketAddr>, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Arc<chat::Chat>);
+/// A started server: its address, its metrics' address, how to stop it, its task, its chat service and limits.
+type Started = (SocketAddr, Option<SocketAddr>, oneshot::Sender<()>, tokio::task::JoinHandle<()>, Handles);
+type Handles = (Arc<chat::Chat>, Arc<chat::limits::Limits>);
 
 async fn start(config: &Config) -> Started {
     // `GIF_CHAT_TEST_LOG=warn,sqlx=info` (a tracing filter) shows the servers' logs in the test's output.
@@ -109,7 +112,7 @@ async fn start(config: &Config) -> Started {
             .try_init();
     }
     let server = Server::build(config).await.expect("building the server");
-    let chat = server.state.chat.clone();
+    let handles = (server.state.chat.clone(), server.state.limits.clone());
     let metrics_addr = server.metrics_addr();
     let listener = tokio::net::TcpListener::bind(config.addr).await.expect("binding the test address");
     let addr = listener.local_addr().unwrap();
@@ -122,7 +125,7 @@ async fn start(config: &Config) -> Started {
             .await
             .expect("serving");
     });
-    (addr, metrics_addr, shutdown, task, chat)
+    (addr, metrics_addr, shutdown, task, handles)
 }
 
 impl TestApp {
@@ -134,11 +137,12 @@ impl TestApp {
             let _ = shutdown.send(());
         }
         tokio::time::timeout(Duration::from_secs(10), &mut self.task).await.expect("shutdown in time").unwrap();
-        let (_, metrics_addr, shutdown, task, chat) = start(&self.config).await;
+        let (_, metrics_addr, shutdown, task, (chat, limits)) = start(&self.config).await;
         self.metrics_addr = metrics_addr;
         self.shutdown = Some(shutdown);
         self.task = task;
         self.chat = chat;
+        self.limits = limits;
     }
 
     /// Shuts the server down gracefully and waits until it has stopped.
