@@ -17,13 +17,16 @@ fn git_commit() -> Option<String> {
         let output = Command::new("git").args(args).output().ok()?;
         output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
     };
-    let git_dir = PathBuf::from(git(&["rev-parse", "--absolute-git-dir"])?);
-    let head = git_dir.join("HEAD");
-    let mut watched = vec![head.clone(), git_dir.join("packed-refs")];
+    // Each file where git keeps it: inside a worktree, HEAD is the worktree's own while the branches and
+    // packed-refs are the main repository's (asking git for each path finds both).
+    let path_of = |name: &str| git(&["rev-parse", "--path-format=absolute", "--git-path", name]).map(PathBuf::from);
+    let head = path_of("HEAD")?;
+    let mut watched = vec![head.clone()];
+    watched.extend(path_of("packed-refs"));
     if let Some(reference) =
         std::fs::read_to_string(&head).ok().and_then(|h| h.strip_prefix("ref: ").map(str::to_owned))
     {
-        watched.push(git_dir.join(reference.trim()));
+        watched.extend(path_of(reference.trim()));
     }
     // Only files that exist: cargo runs a build script on every build if one it watches is missing.
     for path in watched.iter().filter(|path| path.exists()) {
