@@ -1,5 +1,4 @@
-import { test, expect } from "@playwright/test";
-import { Person, TINY_GIF, uniqueTitle } from "./fixtures";
+import { Person, TINY_GIF, expect, test, uniqueTitle } from "./fixtures";
 
 test("two people chat live: a new room appears, messages and a GIF flow both ways", async ({ browser }) => {
   const alice = await Person.enter(browser);
@@ -40,9 +39,6 @@ test("two people chat live: a new room appears, messages and a GIF flow both way
   // A file that is not a GIF is refused with a message.
   await alice.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "fake.gif", mimeType: "image/gif", buffer: Buffer.from("<html>not a gif</html>") });
   await expect(alice.page.getByRole("alert")).toHaveText("That file is not a GIF.");
-
-  await alice.close();
-  await bob.close();
 });
 
 test("a wrong password is refused and the right one lets you in", async ({ browser }) => {
@@ -66,8 +62,6 @@ test("a wrong password is refused and the right one lets you in", async ({ brows
   await carol.page.getByRole("button", { name: "Enter" }).click();
   await carol.expectInRoom(title);
   expect(carol.page.url()).not.toContain("sesame");
-  await alice.close();
-  await carol.close();
 });
 
 test("a full room is refused; after everyone leaves, the room disappears from the list", async ({ browser }) => {
@@ -90,7 +84,6 @@ test("a full room is refused; after everyone leaves, the room disappears from th
   await alice.close();
   await bob.close();
   await expect(carol.roomLink(title)).toHaveCount(0, { timeout: 20_000 });
-  await carol.close();
 });
 
 test("sending too fast is explained plainly, and the typed text is kept", async ({ browser }) => {
@@ -109,7 +102,6 @@ test("sending too fast is explained plainly, and the typed text is kept", async 
   await alice.page.getByRole("button", { name: "Send" }).click();
   await expect(alice.page.getByRole("alert")).toHaveText(/^You are sending too fast\. Wait \d+ s\.$/);
   await expect(composer).toHaveValue("one more thing");
-  await alice.close();
 });
 
 test("the room list can be searched by title", async ({ browser }) => {
@@ -125,6 +117,4 @@ test("the room list can be searched by title", async ({ browser }) => {
   await expect(bob.page.getByText("No room's title contains “no such room anywhere”.")).toBeVisible();
   await search.fill("");
   await expect(bob.roomLink(title)).toBeVisible();
-  await alice.close();
-  await bob.close();
 });

@@ -1,5 +1,4 @@
-import { test, expect } from "@playwright/test";
-import { Person, uniqueTitle } from "./fixtures";
+import { Person, expect, test, uniqueTitle } from "./fixtures";
 
 test("a browser that goes offline catches up on every message once, in order", async ({ browser }) => {
   const alice = await Person.enter(browser);
@@ -28,7 +27,4 @@ test("a browser that goes offline catches up on every message once, in order", a
   const seqs = (await bob.messages().locator(".message").evaluateAll((items) => items.map((i) => Number(i.getAttribute("data-seq")))));
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   expect(new Set(seqs).size).toBe(seqs.length);
-
-  await alice.close();
-  await bob.close();
 });

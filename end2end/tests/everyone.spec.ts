@@ -1,6 +1,6 @@
 import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page } from "@playwright/test";
-import { Person, TINY_GIF, uniqueTitle } from "./fixtures";
+import { type Page } from "@playwright/test";
+import { Person, TINY_GIF, expect, test, uniqueTitle } from "./fixtures";
 
 // Pleasant for everyone (issue 14): dark mode, phones, the tab's title, an accessibility audit, the keyboard.
 
@@ -33,7 +33,6 @@ test("the pages follow the system's dark mode", async ({ browser }) => {
   expect(await nameLightness()).toBeGreaterThan(0.5);
   await alice.page.emulateMedia({ colorScheme: "light" });
   expect(await nameLightness()).toBeLessThan(0.5);
-  await alice.close();
 });
 
 test("on a phone the conversation owns the screen and who is here is a tap away", async ({ browser }) => {
@@ -66,8 +65,6 @@ test("on a phone the conversation owns the screen and who is here is a tap away"
   await bob.send(`https://example.com/${"a-very-long-unbroken-path-segment".repeat(4)}`);
   const overflow = await bob.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
-  await bob.close();
-  await alice.close();
 });
 
 test("while the tab is hidden its title counts new messages, until the person is back", async ({ browser }) => {
@@ -102,8 +99,6 @@ test("while the tab is hidden its title counts new messages, until the person is
   await bob.send("four");
   await expect(alice.messages().getByText("four")).toBeAttached();
   await expect(alice.page).toHaveTitle(`(1) ${title} · gif-chat`);
-  await alice.close();
-  await bob.close();
 });
 
 test("under reduced motion a GIF shows its still first frame and plays on request", async ({ browser }) => {
@@ -134,7 +129,6 @@ test("under reduced motion a GIF shows its still first frame and plays on reques
   await alice.page.emulateMedia({ reducedMotion: "no-preference" });
   await expect(play).toBeHidden();
   await expect.poll(shown).toMatch(/^\/gif\/[0-9a-f]{32}\.gif$/);
-  await alice.close();
 });
 
 test("axe finds no serious or critical violations, light and dark, wide and narrow", async ({ browser }) => {
@@ -170,7 +164,6 @@ test("axe finds no serious or critical violations, light and dark, wide and narr
       expect(await seriousViolations(owner.page), `a room, ${where}`).toEqual([]);
     }
   }
-  await owner.close();
 });
 
 test("with the keyboard alone a person creates a room, talks, sends a GIF, whispers and leaves", async ({ browser }) => {
@@ -237,6 +230,4 @@ test("with the keyboard alone a person creates a room, talks, sends a GIF, whisp
   await tabTo(/Rooms$/);
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/\/$/);
-  await alice.close();
-  await bob.close();
 });

@@ -1,4 +1,20 @@
-import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { test as base, expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+
+/**
+ * Playwright's `test`, closing every browser context a test opened (its people) when the test ends, passed or
+ * failed: a test closes someone itself only when their leaving is part of what it tests.
+ */
+export const test = base.extend<{ closesWhatItOpens: void }>({
+  closesWhatItOpens: [
+    async ({ browser }, use) => {
+      const before = new Set(browser.contexts());
+      await use();
+      await Promise.all(browser.contexts().filter((context) => !before.has(context)).map((context) => context.close()));
+    },
+    { auto: true },
+  ],
+});
+export { expect };
 
 /** A person: their own browser context (own cookies, own session, own color). */
 export class Person {

@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 test("the room list is server-rendered, then hydrated and interactive", async ({ page }) => {
   const consoleErrors: string[] = [];

@@ -1,5 +1,5 @@
-import { test, expect, type Browser } from "@playwright/test";
-import { Person, uniqueTitle } from "./fixtures";
+import { type Browser } from "@playwright/test";
+import { Person, expect, test, uniqueTitle } from "./fixtures";
 
 // With JavaScript off, which is also every visitor's state until the WASM has arrived and hydrated the page, the
 // forms are plain HTML forms: each post is answered with a redirect to the page to show, its error on the form.
@@ -48,7 +48,6 @@ test("without JavaScript a person creates a room, talks in it, and sees why a fo
   await page.reload();
   await expect(page.getByLabel("Message", { exact: true })).toBeVisible();
   await expect(page.locator(".composer").getByRole("alert")).toHaveCount(0);
-  await bob.close();
 });
 
 test("without JavaScript a person enters a password room", async ({ browser }) => {
@@ -68,7 +67,6 @@ test("without JavaScript a person enters a password room", async ({ browser }) =
   await page.getByRole("button", { name: "Enter" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toContainText(title);
   await expect(page.getByLabel("Message", { exact: true })).toBeVisible();
-  await alice.close();
 });
 
 test("an error in a page's URL is not shown: anyone can write a link", async ({ page }) => {
@@ -123,8 +121,6 @@ test("'Load earlier' is a link: without JavaScript it pages back, with it the pa
   await expect(bob.messages().getByText("history 0", { exact: true })).toBeAttached();
   await expect(bob.messages().getByText("history 59", { exact: true })).toBeAttached();
   expect(bob.page.url()).toBe(roomUrl);
-  await alice.close();
-  await bob.close();
 });
 
 test("a form posted before the WASM arrived shows its error on the hydrated page, until the next page", async ({

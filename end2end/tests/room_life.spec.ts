@@ -1,5 +1,4 @@
-import { test, expect } from "@playwright/test";
-import { Person, uniqueTitle } from "./fixtures";
+import { Person, expect, test, uniqueTitle } from "./fixtures";
 
 test("three people: live panel, a private whisper, owner hand-over, and a kick", async ({ browser }) => {
   const [alice, bob, carol] = await Person.enterMany(browser, 3);
@@ -53,9 +52,6 @@ test("three people: live panel, a private whisper, owner hand-over, and a kick",
   const newTab = await carol.context.newPage();
   await newTab.goto(bob.page.url());
   await expect(newTab.getByRole("alert")).toContainText("The owner removed you from this room");
-
-  await bob.close();
-  await carol.close();
 });
 
 test("unread counts rise on the room list and reset when the room is opened", async ({ browser }) => {
@@ -81,8 +77,6 @@ test("unread counts rise on the room list and reset when the room is opened", as
   await expect(bob.messages()).toContainText("latest news");
   await bob.page.getByRole("link", { name: "← Rooms" }).click();
   await expect(bob.page.locator(".room-card", { hasText: title }).locator(".unread")).toHaveCount(0);
-  await alice.close();
-  await bob.close();
 });
 
 test("the room list counts messages that arrive out of their order, and previews the latest", async ({ browser }) => {
@@ -124,8 +118,6 @@ test("the room list counts messages that arrive out of their order, and previews
   await expect.poll(() => reordered).toBe(true);
   await expect(card.locator(".unread")).toHaveText("2 new");
   await expect(card.locator(".preview")).toContainText("overtaking second");
-  await alice.close();
-  await bob.close();
 });
 
 test("a page that missed a change of who is here holds the next one and loads the list whole", async ({ browser }) => {
@@ -171,7 +163,6 @@ test("a page that missed a change of who is here holds the next one and loads th
   await expect(panel.locator(".participant")).toHaveCount(4);
   await expect(panel.locator(".participant", { hasText: carolName })).toBeVisible();
   await expect(panel.locator(".participant", { hasText: daveName })).toBeVisible();
-  await Promise.all([alice, bob, carol, dave].map((person) => person.close()));
 });
 
 test("a whisper never turns public: while its recipient is away it is refused and stays in the box", async ({ browser }) => {
@@ -242,6 +233,4 @@ test("a whisper never turns public: while its recipient is away it is refused an
   await carol.expectInRoom(title);
   await expect(carol.messages()).toContainText("after bob left");
   for (const secret of ["first secret", "typed while bob", "got it"]) await expect(carol.messages()).not.toContainText(secret);
-  await alice.close();
-  await carol.close();
 });

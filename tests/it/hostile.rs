@@ -1,4 +1,7 @@
 //! Hostile and broken input: each gets a clear error, the server keeps serving, and nothing half-written stays.
+//!
+//! (Over 400 lines: one test per kind of hostile or broken input, each readable on its own; what they share is
+//! in `helpers`.)
 
 use std::time::Duration;
 

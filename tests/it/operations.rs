@@ -1,4 +1,6 @@
 //! Running gif-chat for a community: health probes, the version, backups (issue 15).
+//!
+//! (Over 400 lines: one test per operator's task (probes, version, logs, metrics, backups), each readable on its own.)
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,4 +1,6 @@
 //! Room life: who is here, whispers, owners and their hand-over, kicks, deletion, unread counts.
+//!
+//! (Over 400 lines: one test per rule of room life, each readable on its own; what they share is in `helpers`.)
 
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
 //! The GIF chat's rules, end to end over real HTTP and websockets: rooms, passwords, capacity, live messages,
 //! uploads and the removal of empty rooms.
+//!
+//! (Over 400 lines: one test per rule of the chat, each readable on its own; what they share is in `helpers`.)
 
 use std::time::Duration;
 
