@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { test, expect } from "@playwright/test";
-import { Person, TINY_GIF, uniqueTitle } from "../tests/fixtures";
+import { Person, TINY_GIF, expect, test, uniqueTitle } from "../tests/fixtures";
 
 // Set by scripts/check-cluster.sh: the balancer, the instances (`http://127.0.0.1:PORT` each, in order) and the
 // directory of the cluster's PostgreSQL server.
@@ -100,8 +99,6 @@ test("people on different instances share one chat: list, messages, a GIF, a whi
   const seqs = await shownSeqs(bob);
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   expect(new Set(seqs).size).toBe(seqs.length);
-  await bob.close();
-  await carol.close();
 });
 
 test("PostgreSQL stops for 10 s: a send is refused plainly, the text stays in the box, and the chat comes back by itself", async ({ browser }) => {
@@ -147,6 +144,4 @@ test("PostgreSQL stops for 10 s: a send is refused plainly, the text stays in th
   const seqs = await shownSeqs(bob);
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   expect(new Set(seqs).size).toBe(seqs.length);
-  await alice.close();
-  await bob.close();
 });
