@@ -52,17 +52,24 @@ check() {
   cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 }
 
+# Every crate's tests, then the memory tests on their own: they churn 10,000 rooms, which would slow every test
+# that runs beside them, and they measure memory (each in a process of its own either way: tests/it/memory.rs).
+rust_tests() {
+  cargo test --workspace --exclude frontend -- --skip memory::
+  cargo test -p gif-chat --test it -- memory::
+}
+
 rust() {
   build_site # the integration tests serve its client files
   step "Rust unit and integration tests on SQLite"
-  cargo test --workspace --exclude frontend
+  rust_tests
 }
 
 pg() {
   build_site
   postgres
   step "Rust unit and integration tests on PostgreSQL (each test on a new database of that server)"
-  GIF_CHAT_TEST_POSTGRES="$POSTGRES_URL" cargo test --workspace --exclude frontend
+  GIF_CHAT_TEST_POSTGRES="$POSTGRES_URL" rust_tests
 }
 
 load_smoke() {
