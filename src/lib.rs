@@ -20,7 +20,7 @@ use app::server::address::{TrustedProxies, client_address_layer, limit_writes};
 use app::server::bodies::read_forms_in_time;
 use app::server::identity::{Identities, visitor_layer};
 use app::server::origin::{OriginPolicy, refuse_cross_origin};
-use app::server::{AppState, context::server_fn_error_status, forms::plain_forms, upload, ws};
+use app::server::{AppState, context::server_fn_error_status, forms::plain_forms, upload, whole, ws};
 use app::{App, shell};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -171,6 +171,8 @@ impl Server {
                     move || shell(options.clone())
                 },
             )
+            // Each page renders to its end whether or not its reader stays (app::server::whole).
+            .route_layer(middleware::from_fn(whole::render_whole))
             .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
                 {
                     let state = state.clone();

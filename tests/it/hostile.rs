@@ -571,3 +571,41 @@ async fn a_connection_the_server_will_close_is_announced_as_closing() {
         assert!(!answer.to_lowercase().contains("connection: close"), "{answer}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_who_leave_in_the_middle_of_a_page_cost_the_server_nothing() {
+    // The real binary: a render that deadlocked a worker thread would stall it, not this test's runtime.
+    let dir = tempfile::tempdir().unwrap();
+    let mut like = gif_chat::Config::for_dir(dir.path(), crate::helpers::site_root());
+    like.database_url = Some(crate::helpers::fresh_database(dir.path()).await);
+    std::fs::create_dir_all(&like.data_dir).unwrap();
+    let server = crate::helpers::ServerProcess::spawn(&like, &["--no-rate-limits"]);
+    let alice = crate::helpers::person_at(server.addr).await;
+    let room = alice.create_room("a page people leave", 10, "").await.unwrap();
+    let paths = ["/".to_owned(), format!("/room/{}", room.id), "/room/999999".to_owned(), "/room/abc".to_owned()];
+
+    // A thousand readers ask for a page and go as soon as its status arrives, mid-render.
+    let mut leaving = tokio::task::JoinSet::new();
+    for n in 0..1000 {
+        let (client, url) = (alice.client.clone(), format!("http://{}{}", server.addr, paths[n % paths.len()]));
+        leaving.spawn(async move { client.get(url).send().await.map(|response| response.status()) });
+        if leaving.len() >= 16 {
+            leaving.join_next().await.unwrap().unwrap().unwrap();
+        }
+    }
+    while let Some(left) = leaving.join_next().await {
+        left.unwrap().unwrap();
+    }
+
+    // Every page still comes whole, at once.
+    for path in &paths {
+        let page = tokio::time::timeout(crate::helpers::PATIENCE, async {
+            alice.client.get(format!("http://{}{path}", server.addr)).send().await.unwrap().text().await.unwrap()
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{path} no longer answers: a render that lost its reader stalled the server"));
+        assert!(page.contains("</body>"), "{path} came cut short: {page}");
+    }
+    let panics: Vec<String> = server.output().into_iter().filter(|line| line.contains("panicked")).collect();
+    assert!(panics.is_empty(), "renders that lost their reader panicked: {panics:?}");
+}

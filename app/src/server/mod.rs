@@ -11,6 +11,7 @@ pub mod forms;
 pub mod identity;
 pub mod origin;
 pub mod upload;
+pub mod whole;
 pub mod ws;
 
 mod state;

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gif_chat::Config;
@@ -168,6 +169,8 @@ impl Drop for TestBroker {
 pub struct ServerProcess {
     child: std::process::Child,
     pub addr: SocketAddr,
+    /// Everything it printed so far (its log on stdout, panics on stderr), line by line: the log tap.
+    output: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -189,18 +192,40 @@ impl ServerProcess {
             .env("RUST_LOG", "info,sqlx=warn")
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit());
+            .stderr(std::process::Stdio::piped());
         let mut child = command.spawn().expect("starting the gif-chat binary");
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("the server process ended before listening").unwrap();
-            if let Some((_, rest)) = line.split_once("listening on http://") {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
+        let output = Arc::new(std::sync::Mutex::new(Vec::new()));
+        // Both streams are read to the end (so that a full pipe never stops it), kept, and shown with the test's
+        // output (where a failing test's is printed).
+        let tap = |stream: Box<dyn std::io::Read + Send>, output: Arc<std::sync::Mutex<Vec<String>>>| {
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                    eprintln!("[server] {line}");
+                    output.lock().unwrap().push(line);
+                }
+            })
         };
-        // Keep reading its log, so that the pipe never fills and stops it.
-        std::thread::spawn(move || lines.for_each(drop));
-        ServerProcess { child, addr }
+        tap(Box::new(child.stdout.take().unwrap()), output.clone());
+        tap(Box::new(child.stderr.take().unwrap()), output.clone());
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let addr = loop {
+            let listening = output.lock().unwrap().iter().find_map(|line| {
+                let (_, rest) = line.split_once("listening on http://")?;
+                rest.split_whitespace().next()?.parse().ok()
+            });
+            if let Some(addr) = listening {
+                break addr;
+            }
+            assert!(child.try_wait().unwrap().is_none(), "the server process ended before listening");
+            assert!(std::time::Instant::now() < deadline, "the server process did not listen in time");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        ServerProcess { child, addr, output }
+    }
+
+    /// What the process printed so far, line by line.
+    pub fn output(&self) -> Vec<String> {
+        self.output.lock().unwrap().clone()
     }
 
     /// Asks the process to stop, as a supervisor does (SIGTERM).
