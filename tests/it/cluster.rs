@@ -226,7 +226,10 @@ async fn a_killed_instance_s_people_stop_counting_within_the_bound_and_catch_up_
     })
     .await;
     let flags = [format!("--leave-grace-secs={LEAVE_SECS}"), format!("--presence-lease-secs={LEASE_SECS}")];
-    let mut doomed = ServerProcess::spawn(&apps[0].config, &flags.each_ref().map(String::as_str));
+    // Like the first instance (its database, broker and directories), on a port of its own.
+    let mut like = apps[0].config.clone();
+    like.addr.set_port(0);
+    let mut doomed = ServerProcess::spawn(&like, &flags.each_ref().map(String::as_str));
     let alice = apps[0].person().await;
     let bob = person_at(doomed.addr).await;
     let room = alice.create_room("crash", 10, "").await.unwrap();

@@ -2,12 +2,11 @@
 //! server binary in the middle of a conversation.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::helpers::{LiveClient, TestPerson, person_at, site_root, spawn_app};
+use crate::helpers::{LiveClient, ServerProcess, TestPerson, person_at, site_root, spawn_app};
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{ChatMessage, MessageKind};
 
@@ -97,52 +96,16 @@ async fn shutting_down_tells_live_clients_to_reconnect() {
     assert_eq!(code, 1012, "service restart");
 }
 
-/// The real server binary, on a fixed address and data directory, so it can be killed and started again.
-struct Process {
-    child: Child,
-}
-
-impl Process {
-    fn start(dir: &std::path::Path, database_url: &str, addr: std::net::SocketAddr) -> Process {
-        let child = Command::new(env!("CARGO_BIN_EXE_gif-chat"))
-            .env("DATABASE_URL", database_url)
-            .env("LEPTOS_SITE_ADDR", addr.to_string())
-            .env("LEPTOS_SITE_ROOT", site_root())
-            .env("DATA_DIR", dir.join("data"))
-            .env("UPLOADS_DIR", dir.join("uploads"))
-            .env("ROOM_GRACE_SECS", "60")
-            .env("LEAVE_GRACE_SECS", "1")
-            .env("RUST_LOG", "warn")
-            // Three people sending as fast as they can: durability, not the rate limits, is tested here.
-            .env("NO_RATE_LIMITS", "true")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("starting the server binary");
-        Process { child }
-    }
-
-    async fn wait_until_serving(addr: std::net::SocketAddr) {
-        for _ in 0..200 {
-            if reqwest::get(format!("http://{addr}/")).await.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server did not start");
-    }
-
-    /// SIGKILL: no graceful anything.
-    fn kill_9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The real server binary on a fixed address and data directory, so that it can be killed and started again.
+fn server_at(dir: &std::path::Path, database_url: &str, addr: std::net::SocketAddr) -> ServerProcess {
+    let mut like = gif_chat::Config::for_dir(dir, site_root());
+    (like.addr, like.database_url) = (addr, Some(database_url.to_owned()));
+    // Three people sending as fast as they can: durability, not the rate limits, is tested here.
+    ServerProcess::spawn_logging(
+        &like,
+        &["--room-grace-secs=60", "--leave-grace-secs=1", "--no-rate-limits"],
+        "warn,gif_chat=info",
+    )
 }
 
 /// Follows a room like the browser client does: collects `chat` events and, when the connection drops,
@@ -177,8 +140,7 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
     let dir = tempfile::tempdir().unwrap();
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let database_url = crate::helpers::fresh_database(dir.path()).await;
-    let mut server = Process::start(dir.path(), &database_url, addr);
-    Process::wait_until_serving(addr).await;
+    let mut server = server_at(dir.path(), &database_url, addr);
 
     let people = [person_at(addr).await, person_at(addr).await, person_at(addr).await];
     let room = people[0].create_room("survivors", 10, "").await.unwrap().id;
@@ -217,8 +179,8 @@ async fn after_kill_9_and_a_restart_every_acknowledged_message_arrives_exactly_o
     while acknowledged.load(Ordering::SeqCst) < 30 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    server.kill_9();
-    server = Process::start(dir.path(), &database_url, addr);
+    server.kill();
+    server = server_at(dir.path(), &database_url, addr);
     let mut retries = 0;
     for sender in senders {
         retries += tokio::time::timeout(Duration::from_secs(60), sender).await.expect("senders finish").unwrap();

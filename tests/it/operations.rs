@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::helpers::{TestPerson, make_gif, spawn_app, spawn_app_with};
+use crate::helpers::{ServerProcess, TestPerson, make_gif, spawn_app, spawn_app_with};
 use gif_chat::Config;
 use protocol::model::{MessageKind, RoomAccess, RoomId};
 use serde_json::Value;
@@ -95,7 +95,7 @@ async fn a_draining_server_serves_while_it_says_it_is_not_ready() {
     let mut like = Config::for_dir(dir.path(), crate::helpers::site_root());
     like.database_url = Some(crate::helpers::fresh_database(dir.path()).await);
     std::fs::create_dir_all(&like.data_dir).unwrap();
-    let mut server = crate::helpers::ServerProcess::spawn(&like, &["--drain-secs=3"]);
+    let mut server = ServerProcess::spawn(&like, &["--drain-secs=3"]);
     let url = |path: &str| format!("http://{}{path}", server.addr);
     assert_eq!(reqwest::get(url("/readyz")).await.unwrap().status(), 200);
     let asked = std::time::Instant::now();
@@ -407,56 +407,12 @@ async fn metrics_count_a_short_chat_exactly() {
     panic!("a closed connection is still counted");
 }
 
-/// A gif-chat process of the test's own, its log (one JSON object per line) collected as it comes.
-struct LoggingServer {
-    child: std::process::Child,
-    addr: std::net::SocketAddr,
-    lines: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl LoggingServer {
-    fn start(dir: &Path, log_filter: &str) -> LoggingServer {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gif-chat"))
-            .args(["--addr=127.0.0.1:0", "--log-format=json"])
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .arg("--uploads-dir")
-            .arg(dir.join("uploads"))
-            .arg("--site-root")
-            .arg(crate::helpers::site_root())
-            .env("RUST_LOG", log_filter)
-            .env_remove("DATABASE_URL")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let addr = loop {
-            let line = reader.next().expect("the server ended before listening").unwrap();
-            let event: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-            lines.lock().unwrap().push(line);
-            if let Some(url) = event["message"].as_str().and_then(|m| m.strip_prefix("listening on http://")) {
-                break url.parse().unwrap();
-            }
-        };
-        let collected = lines.clone();
-        std::thread::spawn(move || reader.map_while(Result::ok).for_each(|line| collected.lock().unwrap().push(line)));
-        LoggingServer { child, addr, lines }
-    }
-
-    /// Every line so far, parsed.
-    fn events(&self) -> Vec<Value> {
-        let lines = self.lines.lock().unwrap();
-        lines.iter().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect()
-    }
-}
-
-impl Drop for LoggingServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The JSON log lines a server process printed so far, parsed (its standard error, where a panic would go, is
+/// not JSON and is left out).
+fn json_events(server: &ServerProcess) -> Vec<Value> {
+    let lines = server.output();
+    let json = lines.iter().filter(|line| line.starts_with('{'));
+    json.map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,7 +422,9 @@ async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets(
     }
     let dir = tempfile::tempdir().unwrap();
     // Debug: everything the server's own code and its libraries say short of tracing each byte.
-    let server = LoggingServer::start(dir.path(), "debug,hyper=info,h2=info,tungstenite=info,tokio_tungstenite=info");
+    let like = Config::for_dir(dir.path(), crate::helpers::site_root());
+    let filter = "debug,hyper=info,h2=info,tungstenite=info,tokio_tungstenite=info";
+    let server = ServerProcess::spawn_logging(&like, &["--log-format=json"], filter);
     let (alice, bob) = (crate::helpers::person_at(server.addr).await, crate::helpers::person_at(server.addr).await);
     let room = alice.create_room("logged", 10, "correct horse battery").await.unwrap();
     assert_eq!(bob.enter(room.id, "wrong staple").await.unwrap_err().status, 403);
@@ -485,15 +443,15 @@ async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets(
     let session = cookie.split(';').find_map(|c| c.trim().strip_prefix("gif_chat_session=")).unwrap().to_owned();
 
     // The live connection's closing line is written after its page went: wait for it.
-    let mut events = server.events();
+    let mut events = json_events(&server);
     for _ in 0..100 {
         if events.iter().any(|e| e["message"] == "live connection closed") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        events = server.events();
+        events = json_events(&server);
     }
-    let all = server.lines.lock().unwrap().join("\n");
+    let all = server.output().join("\n");
     for secret in [
         "correct horse battery",
         "wrong staple",
@@ -540,7 +498,7 @@ async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets(
     assert_eq!(id.len(), 36, "{id}");
     let mut logged = String::new();
     for _ in 0..50 {
-        logged = server.lines.lock().unwrap().join("\n");
+        logged = server.output().join("\n");
         if logged.contains(&id) {
             break;
         }

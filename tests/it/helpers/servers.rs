@@ -163,9 +163,10 @@ impl Drop for TestBroker {
     }
 }
 
-/// A real gif-chat server process (the built binary), configured like `like` (its database, sessions, broker,
-/// data and uploads directories) with `extra` flags on top, on a free port: for tests that kill one as a crash
-/// would (SIGKILL). Killed when dropped.
+/// A real gif-chat server process (the built binary), configured like `like` (its address, database, sessions,
+/// broker, data and uploads directories) with `extra` flags on top: for tests that kill one as a crash would
+/// (SIGKILL), stop it as a supervisor does, read what it logs, or need its runtime apart from the test's. With
+/// `like.addr` at port 0 (as `Config::for_dir` makes it), it takes a free port. Killed when dropped.
 pub struct ServerProcess {
     child: std::process::Child,
     pub addr: SocketAddr,
@@ -175,10 +176,17 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn spawn(like: &Config, extra: &[&str]) -> ServerProcess {
+        Self::spawn_logging(like, extra, "info,sqlx=warn")
+    }
+
+    /// As [`ServerProcess::spawn`], with its log filtered by `log_filter` (`RUST_LOG`), which must let
+    /// `gif_chat`'s "listening on" line (info) through: that line says where it listens.
+    pub fn spawn_logging(like: &Config, extra: &[&str], log_filter: &str) -> ServerProcess {
         use std::io::BufRead;
+        std::fs::create_dir_all(&like.data_dir).expect("creating the data directory");
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gif-chat"));
         command
-            .arg("--addr=127.0.0.1:0")
+            .arg(format!("--addr={}", like.addr))
             .arg(format!("--database-url={}", like.database_url()))
             .arg(format!("--sessions-database-url={}", like.sessions_database_url()))
             .arg("--data-dir")
@@ -189,7 +197,7 @@ impl ServerProcess {
             .arg(&like.site_root)
             .args(like.broker_url.iter().map(|url| format!("--broker-url={url}")))
             .args(extra)
-            .env("RUST_LOG", "info,sqlx=warn")
+            .env("RUST_LOG", log_filter)
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -209,9 +217,11 @@ impl ServerProcess {
         tap(Box::new(child.stderr.take().unwrap()), output.clone());
         let deadline = std::time::Instant::now() + PATIENCE;
         let addr = loop {
+            // "listening on http://127.0.0.1:PORT", as text or inside a JSON line.
             let listening = output.lock().unwrap().iter().find_map(|line| {
                 let (_, rest) = line.split_once("listening on http://")?;
-                rest.split_whitespace().next()?.parse().ok()
+                let end = rest.find(|c: char| !(c.is_ascii_digit() || ".:[]".contains(c))).unwrap_or(rest.len());
+                rest[..end].parse().ok()
             });
             if let Some(addr) = listening {
                 break addr;
