@@ -113,13 +113,16 @@ test("under reduced motion a GIF shows its still first frame and plays on reques
   const shown = () =>
     gif.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0 && new URL(img.currentSrc).pathname);
   await expect.poll(shown).toMatch(/^\/gif\/[0-9a-f]{32}\.still\.gif$/);
-  // The Play control is a toggle button, reached and pressed with the keyboard.
-  const play = alice.messages().getByRole("button", { name: /^Play GIF from / });
-  await expect(play).toHaveAttribute("aria-pressed", "false");
+  // The control says what it does (Play, then Pause), reached and pressed with the keyboard.
+  const play = alice.messages().locator(".gif-play");
+  await expect(play).toHaveText("Play");
+  await expect(play).toHaveAccessibleName(/^Play GIF from /);
   await play.press("Enter");
-  await expect(play).toHaveAttribute("aria-pressed", "true");
+  await expect(play).toHaveText("Pause");
+  await expect(play).toHaveAccessibleName(/^Pause GIF from /);
   await expect.poll(shown).toMatch(/^\/gif\/[0-9a-f]{32}\.gif$/);
   await play.press("Space");
+  await expect(play).toHaveText("Play");
   await expect.poll(shown).toMatch(/\.still\.gif$/);
   // The page as the server renders it picks the still too (before the WASM takes over).
   await alice.page.reload();

@@ -16,6 +16,8 @@ test("three people: live panel, a private whisper, owner hand-over, and a kick",
   await expect(panel.locator(".participant")).toHaveCount(3);
   await expect(panel.locator(".participant", { hasText: aliceName })).toContainText("owner");
   await expect(panel.locator(".participant", { hasText: aliceName })).toContainText("(you)");
+  // The header says who you are once, without a "(you)" after your name.
+  await expect(alice.page.locator("header .you")).toHaveText(`You are ${aliceName}`);
 
   // Alice whispers to Bob: Bob sees it, Carol never does (not live, not after a reload).
   await alice.page.getByRole("button", { name: `Whisper to ${bobName}` }).click();

@@ -130,7 +130,7 @@ fn RoomListContent(list: RoomListView, query: Memo<ParamsMap>) -> impl IntoView 
         <header class="page-header">
             <div>
                 <h1>"gif-chat"</h1>
-                <p class="you">"You are " <PersonBadge person=me is_me=true /></p>
+                <p class="you">"You are " <PersonBadge person=me /></p>
             </div>
             <NewRoom />
         </header>

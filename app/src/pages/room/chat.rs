@@ -234,7 +234,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                     {room.locked.then(|| view! { <span class="lock" role="img" aria-label="password required">" 🔒"</span> })}
                 </h1>
                 <p class="room-count" aria-live="polite">{move || format!("{}/{max_members} present", present.get())}</p>
-                <p class="you">"You are " <PersonBadge person=me is_me=true /></p>
+                <p class="you">"You are " <PersonBadge person=me /></p>
                 <Show when=move || i_am_owner.get()>
                     <DeleteRoomButton room_id />
                 </Show>

@@ -71,7 +71,9 @@ pub fn MessageItem(
 fn Gif(src: String, alt: String) -> impl IntoView {
     let still = still_of(&src);
     let playing = RwSignal::new(false);
-    let label = format!("Play {alt}");
+    // The button says what pressing it does: "Play" while the still shows, "Pause" while the GIF plays.
+    let what = alt.clone();
+    let label = move || format!("{} {what}", if playing.get() { "Pause" } else { "Play" });
     view! {
         <div class="gif-frame">
             <picture>
@@ -82,9 +84,8 @@ fn Gif(src: String, alt: String) -> impl IntoView {
                 <img class="gif" src=src alt=alt loading="lazy" />
             </picture>
             <button type="button" class="gif-play link-button" aria-label=label
-                aria-pressed=move || playing.get().to_string()
                 on:click=move |_| playing.update(|playing| *playing = !*playing)>
-                "Play"
+                {move || if playing.get() { "Pause" } else { "Play" }}
             </button>
         </div>
     }
