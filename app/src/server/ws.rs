@@ -352,6 +352,7 @@ impl Connection {
     /// The connection fell behind the broadcast buffer. Rooms catch up from the database (messages, and who is
     /// here), so nothing is lost; the room list gets a fresh snapshot.
     async fn recover_from_lag(&mut self, sink: &mut Sink) -> Result<(), End> {
+        self.chat.metrics().lag_recoveries.inc();
         match self.subscription {
             // Events without a sequence number may be among those dropped: a kick (the one that matters), and
             // changes of who is here (the client is told where the room stands, to check its list against).
@@ -373,10 +374,7 @@ impl Connection {
                     self.catch_up(0, sink).await
                 }
             },
-            Subscription::RoomList { .. } => {
-                self.chat.metrics().lag_recoveries.inc();
-                self.send_room_list(sink).await
-            }
+            Subscription::RoomList { .. } => self.send_room_list(sink).await,
             Subscription::None => Ok(()),
         }
     }

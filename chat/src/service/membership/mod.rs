@@ -286,7 +286,6 @@ impl Chat {
     /// its events: whether they are still in it (a kick may be among what it missed), who is here (as a change of
     /// nothing, to check its list against) and the latest message to catch up to.
     pub async fn after_lag(&self, room: RoomId, person: &PersonId) -> ServerResult<AfterLag> {
-        self.metrics.lag_recoveries.inc();
         if !presence::is_present(&self.db, room, person).await? {
             return Ok(AfterLag::Removed);
         }
