@@ -121,6 +121,11 @@ pub struct Config {
     #[arg(long, env = "HEADER_READ_SECS", default_value_t = 20.0)]
     pub header_read_secs: f64,
 
+    /// Seconds a connection may stay open with no request in flight before it is closed (HTTP/2 has no other
+    /// limit; an HTTP/1 connection meets --header-read-secs first; a live connection has its own pings).
+    #[arg(long, env = "IDLE_SECS", default_value_t = 60.0)]
+    pub idle_secs: f64,
+
     /// The address people use, e.g. `https://chat.example.com` (behind a TLS-terminating proxy). It is the
     /// default allowed origin; with `https` the session cookie is `Secure` and `__Host-` prefixed and responses
     /// carry HSTS.
@@ -170,6 +175,11 @@ pub struct Config {
     /// Live connections open at once per client address.
     #[arg(long, env = "LIMIT_CONNECTIONS", default_value_t = limits::CONNECTIONS)]
     pub limit_connections: u32,
+
+    /// HTTP connections of any kind open at once per client address (a live connection is one too); those of a
+    /// --trusted-proxy are not counted.
+    #[arg(long, env = "LIMIT_HTTP_CONNECTIONS", default_value_t = limits::HTTP_CONNECTIONS)]
+    pub limit_http_connections: u32,
 
     /// Commands per live connection.
     #[arg(long, env = "LIMIT_COMMANDS", default_value = limits::COMMANDS)]
@@ -278,6 +288,7 @@ impl Config {
             rooms: self.limit_rooms,
             new_sessions: self.limit_new_sessions,
             connections: self.limit_connections.max(1),
+            http_connections: self.limit_http_connections.max(1),
             commands: self.limit_commands,
             address_writes: self.limit_address_writes,
             door_refusal_delay: Duration::from_secs_f64(self.door_refusal_delay_secs.clamp(0.0, 60.0)),

@@ -92,8 +92,8 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 pub struct Server {
     pub router: Router,
     pub state: AppState,
-    /// How long a client may take to send a request's headers.
-    header_timeout: Duration,
+    /// What a connection must do to be kept open.
+    door: connections::Door,
     /// How long the server stays up, not ready, after it is asked to stop.
     drain: Duration,
     /// The metrics' own listener (`--metrics-addr`).
@@ -198,7 +198,7 @@ impl Server {
             .layer(session_layer)
             // A flood from one address is turned away before its session is loaded.
             .layer(middleware::from_fn_with_state(state.clone(), limit_writes))
-            .layer(middleware::from_fn_with_state(proxies, client_address_layer))
+            .layer(middleware::from_fn_with_state(proxies.clone(), client_address_layer))
             // A browser's own form post (no WASM) is answered with a page to go to, its error carried there.
             .layer(middleware::from_fn_with_state(state.clone(), plain_forms))
             // Outermost: a forged request is refused before it can act or be given a session.
@@ -241,7 +241,11 @@ impl Server {
         // access log line for every probe.
         let router = router.merge(health::router(state.chat.clone(), sessions));
 
-        let header_timeout = Duration::from_secs_f64(config.header_read_secs.clamp(0.05, 3600.0));
+        let door = connections::Door {
+            header_timeout: Duration::from_secs_f64(config.header_read_secs.clamp(0.05, 3600.0)),
+            idle_timeout: Duration::from_secs_f64(config.idle_secs.clamp(0.05, 86_400.0)),
+            per_address: Some((state.limits.clone(), proxies)),
+        };
         let drain = Duration::from_secs_f64(config.drain_secs.clamp(0.0, 600.0));
         state.chat.metrics().set_build(health::VERSION, health::COMMIT);
         let metrics = match config.metrics_addr {
@@ -250,7 +254,7 @@ impl Server {
             }
             None => None,
         };
-        Ok(Server { router, state, header_timeout, drain, metrics })
+        Ok(Server { router, state, door, drain, metrics })
     }
 
     /// Where metrics are served, if anywhere.
@@ -270,8 +274,10 @@ impl Server {
         if let Some(listener) = self.metrics {
             let (router, stopping) = (metrics::router(chat.clone()), chat.stopping());
             tracing::info!("metrics at http://{}/metrics", listener.local_addr()?);
-            // Served like the public port (a client must send its headers in time), until the shutdown begins.
-            tokio::spawn(connections::serve(listener, router, self.header_timeout, stopping.cancelled_owned()));
+            // Served like the public port (a client must send its headers in time, and may not idle), with no limit
+            // per address (the scraper is one), until the shutdown begins.
+            let door = connections::Door { per_address: None, ..self.door.clone() };
+            tokio::spawn(connections::serve(listener, router, door, stopping.cancelled_owned()));
         }
         let (stopping, drain) = (chat.clone(), self.drain);
         let shutdown = async move {
@@ -284,7 +290,7 @@ impl Server {
             }
             stopping.begin_shutdown();
         };
-        connections::serve(listener, self.router, self.header_timeout, shutdown).await;
+        connections::serve(listener, self.router, self.door, shutdown).await;
         chat.finish().await;
         Ok(())
     }

@@ -8,6 +8,7 @@ mod helpers;
 
 mod cluster;
 mod delivery;
+mod doors;
 mod foundation;
 mod hostile;
 mod limits;

@@ -24,7 +24,8 @@ impl TrustedProxies {
         TrustedProxies(Arc::new(networks.into_iter().collect()))
     }
 
-    fn trusts(&self, address: IpAddr) -> bool {
+    /// Whether `address` is one of the trusted proxies.
+    pub fn trusts(&self, address: IpAddr) -> bool {
         let address = canonical(address);
         self.0.iter().any(|network| network.contains(&address))
     }

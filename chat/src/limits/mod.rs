@@ -174,6 +174,7 @@ pub struct Limits {
     new_session_rate: Rate,
     uploads_in_flight: Open<PersonId>,
     connections: Open<IpAddr>,
+    http_connections: Open<IpAddr>,
     commands: Rate,
     address_writes: DefaultKeyedRateLimiter<IpAddr>,
     address_write_rate: Rate,
@@ -197,6 +198,7 @@ impl Limits {
             new_session_rate: settings.new_sessions,
             uploads_in_flight: Open::new(settings.uploads_at_once),
             connections: Open::new(settings.connections),
+            http_connections: Open::new(settings.http_connections),
             commands: settings.commands,
             address_writes: RateLimiter::keyed(settings.address_writes.quota()),
             address_write_rate: settings.address_writes,
@@ -269,6 +271,18 @@ impl Limits {
         Ok(Some(ConnectionPermit { _held: held }))
     }
 
+    /// An HTTP connection from `address` (of any kind: pages, uploads, the live channel's), held open until the
+    /// permit drops.
+    pub fn open_connection(&self, address: IpAddr) -> Result<Option<ConnectionPermit>, AppError> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let held = self.http_connections.open(address_key(address));
+        let held =
+            self.counted(held.ok_or(AppError::TooManyRequests { limit: Limit::Connections, retry_after: 10 }))?;
+        Ok(Some(ConnectionPermit { _held: held }))
+    }
+
     /// Counts `outcome` in the metrics if it is a refusal, and passes it on.
     fn counted<T>(&self, outcome: Result<T, AppError>) -> Result<T, AppError> {
         self.metrics.count_refusal(&outcome);
@@ -305,6 +319,7 @@ impl Limits {
             + self.address_writes.len()
             + self.uploads_in_flight.len()
             + self.connections.len()
+            + self.http_connections.len()
     }
 }
 

@@ -101,6 +101,9 @@ pub struct LimitSettings {
     pub new_sessions: Rate,
     /// Live connections open at once per client address.
     pub connections: u32,
+    /// HTTP connections of any kind (each live connection is one too) open at once per client address; a
+    /// trusted proxy's are not counted.
+    pub http_connections: u32,
     /// Commands (`join`, `subscribeLobby`, `ping`) per live connection.
     pub commands: Rate,
     /// Writing requests of any kind (POSTs, websocket handshakes) per client address: checked before the
@@ -122,6 +125,9 @@ pub mod defaults {
     pub const ROOMS: &str = "5/10m,30/10m,60/1m";
     pub const NEW_SESSIONS: &str = "100/1m";
     pub const CONNECTIONS: u32 = 200;
+    /// Twice the live connections: an office behind one address has a live connection and a few page
+    /// connections (kept alive for --header-read-secs between requests) per person.
+    pub const HTTP_CONNECTIONS: u32 = 512;
     pub const COMMANDS: &str = "30/10s";
     /// Above the sum of the per-address rates of every kind of write: it only ever stops floods.
     pub const ADDRESS_WRITES: &str = "300/10s";
@@ -144,6 +150,7 @@ impl Default for LimitSettings {
             rooms: parse(defaults::ROOMS),
             new_sessions: defaults::NEW_SESSIONS.parse().expect("a valid default rate"),
             connections: defaults::CONNECTIONS,
+            http_connections: defaults::HTTP_CONNECTIONS,
             commands: defaults::COMMANDS.parse().expect("a valid default rate"),
             address_writes: defaults::ADDRESS_WRITES.parse().expect("a valid default rate"),
             door_refusal_delay: Duration::from_secs_f64(defaults::DOOR_REFUSAL_DELAY_SECS),
