@@ -168,6 +168,10 @@ pub struct Config {
     #[arg(long, env = "LIMIT_ROOMS", default_value = limits::ROOMS)]
     pub limit_rooms: Rates,
 
+    /// Arrivals in rooms where one was not (each is announced to the room): per person, per address, in total.
+    #[arg(long, env = "LIMIT_ARRIVALS", default_value = limits::ARRIVALS)]
+    pub limit_arrivals: Rates,
+
     /// New sessions (a new visitor's first action) per client address.
     #[arg(long, env = "LIMIT_NEW_SESSIONS", default_value = limits::NEW_SESSIONS)]
     pub limit_new_sessions: Rate,
@@ -286,6 +290,7 @@ impl Config {
             upload_mib: self.limit_upload_mib,
             uploads_at_once: self.limit_uploads_at_once.max(1),
             rooms: self.limit_rooms,
+            arrivals: self.limit_arrivals,
             new_sessions: self.limit_new_sessions,
             connections: self.limit_connections.max(1),
             http_connections: self.limit_http_connections.max(1),

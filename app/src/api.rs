@@ -71,7 +71,7 @@ pub async fn create_room(
             let room = chat.create_room(&owner, title, limit, password).await?;
             // The room exists whatever happens to the visit: the creator is sent to it either way.
             if plain_form_post()
-                && let Err(error) = chat.visit(room.id, &owner).await
+                && let Err(error) = chat.visit(room.id, &owner, ::chat::ANY_ARRIVAL).await
             {
                 tracing::warn!(%error, room = %room.id, "a plain form's creator could not visit their new room");
             }
@@ -124,7 +124,8 @@ pub async fn send_message(
             let client_id = ClientMessageId::parse(client_id.as_deref())?;
             let plain = plain_form_post();
             if plain {
-                chat.visit(room, &me).await?;
+                let address = client_address().await;
+                chat.visit(room, &me, &|| limits().arrive(&me.id, address)).await?;
             }
             let message = chat.send_text(room, &me, body, to, client_id).await?;
             if plain {

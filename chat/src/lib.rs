@@ -19,4 +19,4 @@ pub mod store;
 pub mod testing;
 pub mod uploads;
 
-pub use service::{Admission, AfterLag, Chat, Footprint, Joined};
+pub use service::{ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Chat, Footprint, Joined};

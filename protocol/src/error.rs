@@ -85,8 +85,10 @@ pub enum Limit {
     CreatingRooms,
     /// Too many new identities from one network.
     NewVisitors,
-    /// Too many live connections open from one network.
+    /// Too many connections open from one network.
     Connections,
+    /// Entering rooms (arriving where one was not) too fast.
+    Arrivals,
     /// Too many live commands on one connection.
     Commands,
     /// Too many requests that write, of any kind, from one network (checked before anything else).
@@ -97,7 +99,7 @@ pub enum Limit {
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 10] = [
+    pub const ALL: [Limit; 11] = [
         Limit::PasswordAttempts,
         Limit::Sending,
         Limit::Uploading,
@@ -105,6 +107,7 @@ impl Limit {
         Limit::CreatingRooms,
         Limit::NewVisitors,
         Limit::Connections,
+        Limit::Arrivals,
         Limit::Commands,
         Limit::Requests,
         Limit::Busy,
@@ -120,6 +123,7 @@ impl Limit {
             Limit::CreatingRooms => "creating_rooms",
             Limit::NewVisitors => "new_visitors",
             Limit::Connections => "connections",
+            Limit::Arrivals => "arrivals",
             Limit::Commands => "commands",
             Limit::Requests => "requests",
             Limit::Busy => "busy",
@@ -136,6 +140,7 @@ impl Limit {
             Limit::CreatingRooms => "You are creating rooms too fast.",
             Limit::NewVisitors => "Too many new visitors from your network.",
             Limit::Connections => "Too many connections from your network.",
+            Limit::Arrivals => "You are entering rooms too fast.",
             Limit::Commands => "Your page is sending too many requests.",
             Limit::Requests => "Too many requests from your network.",
             Limit::Busy => "gif-chat is very busy right now.",

@@ -73,7 +73,8 @@ async fn one_address_may_hold_only_so_many_connections_open() {
     drop(held.pop());
     let answer = tokio::time::timeout(PATIENCE, async {
         loop {
-            let mut stream = app.send_raw(format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr).as_bytes()).await;
+            let mut stream =
+                app.send_raw(format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr).as_bytes()).await;
             let mut answer = vec![0; 1024];
             match stream.read(&mut answer).await {
                 Ok(read) if read > 0 => return String::from_utf8_lossy(&answer[..read]).into_owned(),
@@ -85,4 +86,79 @@ async fn one_address_may_hold_only_so_many_connections_open() {
     .await
     .expect("no room again after a connection closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Opens the live channel with no cookie at all, as a script would; `None` if the handshake is refused.
+async fn cookieless_live(app: &crate::helpers::TestApp) -> Option<crate::helpers::LiveClient> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{}/ws", app.addr).into_client_request().unwrap();
+    request.headers_mut().insert("Origin", format!("http://{}", app.addr).parse().unwrap());
+    match tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request)).await.expect("a handshake in time")
+    {
+        Ok((stream, _)) => Some(crate::helpers::LiveClient::new(stream)),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429, "a refused handshake says why");
+            None
+        }
+        Err(error) => panic!("{error}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookieless_sockets_are_counted_identities_and_their_comings_and_goings_are_coalesced() {
+    use protocol::live::{ClientCommand, LiveEvent};
+    let app = spawn_app_with(|c| {
+        c.limit_new_sessions = "20/1h".parse().unwrap();
+        c.leave_grace_secs = 0.0;
+    })
+    .await;
+    let alice = app.person().await;
+    let room = alice.create_room("open door", 100, "").await.unwrap();
+    let (mut watching, _) = alice.join(room.id).await;
+    let system = "SELECT COUNT(*) FROM messages WHERE kind = 'system'";
+    let (before, started) = (app.count(system).await, Instant::now());
+
+    // Sixty scripts in turn: a fresh socket, no cookie, into the room and out again.
+    let (mut people, mut refused) = (0, 0);
+    for _ in 0..60 {
+        let Some(mut live) = cookieless_live(&app).await else {
+            refused += 1;
+            continue;
+        };
+        live.send(&ClientCommand::Join { room: room.id, since: None }).await;
+        live.expect(|event| matches!(event, LiveEvent::Joined { .. }).then_some(())).await;
+        live.close().await;
+        people += 1;
+    }
+    // Alice took one of the twenty new identities the address may make.
+    assert_eq!((people, refused), (19, 41), "each cookieless socket is a new identity, counted");
+    assert!(app.session_rows().await <= 20, "{} sessions", app.session_rows().await);
+
+    // 38 comings and goings: the first five of each ten seconds one by one, the rest together at the window's end.
+    let windows = started.elapsed().as_secs() / 10 + 1;
+    let stored = app.count(system).await - before;
+    assert!(stored <= 5 * windows as i64 + 2, "{stored} system messages in {windows} window(s)");
+    let together = watching
+        .expect(|event| match event {
+            LiveEvent::Chat { message } if message.body.contains(" others joined") => Some(message.body.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(together.contains(" and "), "{together}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_network_may_enter_rooms_only_so_fast() {
+    use protocol::live::ClientCommand;
+    let app = spawn_app_with(|c| c.limit_arrivals = "100/1m,3/1m,1000/1s".parse().unwrap()).await;
+    let alice = app.person().await;
+    let room = alice.create_room("busy door", 100, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    // A second tab of someone already here is not an arrival.
+    let (_alice_again, _) = alice.join(room.id).await;
+    let (_bob, _) = app.person().await.join(room.id).await;
+    let (_carol, _) = app.person().await.join(room.id).await;
+    let mut dave = app.person().await.connect().await;
+    dave.send(&ClientCommand::Join { room: room.id, since: None }).await;
+    assert_eq!(dave.close_code().await, Some(1013), "the fourth arrival from one address in a minute");
 }

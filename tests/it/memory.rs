@@ -76,7 +76,7 @@ async fn rooms_come_and_go_alone() {
                 limits.create_room(&owner.id, Some(address)).unwrap();
                 let title = Title::parse(&format!("churn {n}")).unwrap();
                 let room = chat.create_room(&owner, title, MemberLimit::parse("5").unwrap(), None).await.unwrap();
-                let joined = chat.join(room.id, &owner).await.unwrap();
+                let joined = chat.join(room.id, &owner, chat::ANY_ARRIVAL).await.unwrap();
                 limits.send(&owner.id, Some(address)).unwrap();
                 drop(joined);
                 chat.leave(room.id, &owner.id, 0).await;

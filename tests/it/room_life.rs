@@ -475,10 +475,10 @@ async fn the_room_list_hears_of_a_new_owner_and_presence_updates_carry_rising_ve
     let (_bob_live, _) = bob.join(room.id).await;
     alice_live.close().await;
 
-    // The room list hears every presence change, each with a higher version (1 person, 2, then 1 again), and
-    // the hand-over to Bob.
-    let (mut versions, mut new_owner) = (Vec::new(), None);
-    while versions.len() < 3 || new_owner.is_none() {
+    // The room list hears the presence changes (the first at once, then the latest of each quarter second: 1
+    // person, perhaps 2, then 1 again), each with a higher version, and the hand-over to Bob.
+    let (mut versions, mut new_owner) = (Vec::<(u32, u64)>::new(), None);
+    while versions.len() < 2 || versions.last().is_some_and(|(present, _)| *present != 1) || new_owner.is_none() {
         match lobby.next().await.expect("the lobby stays open") {
             LiveEvent::RoomPresence { id, present, version } if id == room.id => versions.push((present, version)),
             LiveEvent::RoomOwner { id, owner } if id == room.id => new_owner = Some(owner),
@@ -486,7 +486,8 @@ async fn the_room_list_hears_of_a_new_owner_and_presence_updates_carry_rising_ve
         }
     }
     assert_eq!(new_owner.as_ref(), Some(bob.me()));
-    assert_eq!(versions.iter().map(|(present, _)| *present).collect::<Vec<_>>(), [1, 2, 1]);
+    let counts: Vec<u32> = versions.iter().map(|(present, _)| *present).collect();
+    assert!(counts == [1, 2, 1] || counts == [1, 1], "{counts:?}");
     assert!(versions.windows(2).all(|pair| pair[0].1 < pair[1].1), "{versions:?}");
     let snapshot = watcher.call::<Vec<RoomSummary>>("list_rooms", &[]).await.unwrap();
     let listed = snapshot.iter().find(|r| r.id == room.id).unwrap();

@@ -4,7 +4,6 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::Method;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use tower_sessions::cookie::{Cookie, CookieBuilder, CookieJar, Key, SameSite, time};
@@ -38,8 +37,9 @@ pub struct Visitor {
 }
 
 /// How visitors are recognised. Someone who only reads is known by a signed cookie carrying their id, which costs
-/// the server nothing to keep; the first request that acts for them (a POST: create, send, enter, upload) stores
-/// the id in their session, which from then on is what identifies them. Either way the id, and so the person,
+/// the server nothing to keep; the first request that acts for them (a POST: create, send, enter, upload; or
+/// opening the live channel) stores the id in their session, which from then on is what identifies them. New
+/// sessions are limited per client address (`--limit-new-sessions`): they are the only way to a new identity. Either way the id, and so the person,
 /// is the same: a reader who starts talking keeps their name and color.
 #[derive(Clone)]
 pub struct Identities {
@@ -132,7 +132,9 @@ pub async fn visitor_layer(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let acts = *request.method() != Method::GET && *request.method() != Method::HEAD;
+    // A live connection acts too (it joins rooms, which announces the person): without a counted identity,
+    // every cookieless handshake would be a new person for free.
+    let acts = crate::server::origin::changes_state(&request);
     let (id, renew_cookie) = match session.get::<StoredVisitor>(SESSION_KEY).await {
         Ok(Some(stored)) => {
             // Reading a session does not extend it (tower-sessions counts only changes): a visit renews it, so it

@@ -4,6 +4,7 @@
 //! (Over 400 lines: one connection's loop, whose parts, subscription, gap filling, lag recovery, pings and
 //! backpressure, share its state and are easier to check side by side.)
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use crate::server::error::app_error_response;
 use crate::server::identity::Visitor;
 use ::chat::error::ServerError;
 use ::chat::hub::{Feed, Frame, Text};
-use ::chat::limits::ConnectionPermit;
+use ::chat::limits::{ConnectionPermit, Limits};
 use ::chat::metrics::LiveConnection;
 use ::chat::{AfterLag, Chat};
 use protocol::error::{AppError, Limit, Refusal};
@@ -78,7 +79,8 @@ pub async fn ws_handler(
     if !state.origins.permits(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin websocket refused").into_response();
     }
-    let permit = match state.limits.connect(address.map(|address| address.0.0)) {
+    let address = address.map(|address| address.0.0);
+    let permit = match state.limits.connect(address) {
         Ok(permit) => permit,
         Err(error) => return app_error_response(error),
     };
@@ -88,7 +90,7 @@ pub async fn ws_handler(
         .write_buffer_size(WRITE_CHUNK_BYTES)
         .max_message_size(MAX_INCOMING_BYTES)
         .max_frame_size(MAX_INCOMING_BYTES)
-        .on_upgrade(move |socket| Connection::new(&state, visitor.person, permit).run(socket).instrument(span))
+        .on_upgrade(move |socket| Connection::new(&state, visitor.person, address, permit).run(socket).instrument(span))
 }
 
 /// What a connection is subscribed to. Dropping a feed releases its topic.
@@ -110,6 +112,9 @@ enum Subscription {
 struct Connection {
     chat: Arc<Chat>,
     me: Person,
+    /// Where the client connects from, and the limits on how fast it may enter rooms.
+    address: Option<IpAddr>,
+    limits: Arc<Limits>,
     subscription: Subscription,
     /// Bounds how fast this connection's commands (`join`, `subscribeLobby`, `ping`) may come (`None`: no limits).
     commands: Option<DefaultDirectRateLimiter>,
@@ -141,10 +146,20 @@ impl End {
 }
 
 impl Connection {
-    fn new(state: &AppState, me: Person, permit: Option<ConnectionPermit>) -> Connection {
+    fn new(state: &AppState, me: Person, address: Option<IpAddr>, permit: Option<ConnectionPermit>) -> Connection {
         let (chat, commands, patience) = (state.chat.clone(), state.limits.commands(), state.edge.slow_client);
         let live = LiveConnection::new(&chat.metrics().live_connections);
-        Connection { chat, me, subscription: Subscription::None, commands, patience, _permit: permit, _live: live }
+        Connection {
+            chat,
+            me,
+            address,
+            limits: state.limits.clone(),
+            subscription: Subscription::None,
+            commands,
+            patience,
+            _permit: permit,
+            _live: live,
+        }
     }
 
     async fn run(mut self, socket: WebSocket) {
@@ -235,9 +250,14 @@ impl Connection {
 
     async fn join(&mut self, room: RoomId, since: Option<i64>, sink: &mut Sink) -> Result<(), End> {
         self.unsubscribe().await;
-        let joined = match self.chat.join(room, &self.me).await {
+        let (limits, address, me) = (&self.limits, self.address, &self.me.id);
+        let joined = match self.chat.join(room, &self.me, &|| limits.arrive(me, address)).await {
             Ok(joined) => joined,
             Err(ServerError::Client(AppError::Refused(refusal))) => return refuse(sink, room, refusal).await,
+            // Its page reconnects after a while and tries again.
+            Err(ServerError::Client(AppError::TooManyRequests { .. })) => {
+                return Err(End::Close(TRY_AGAIN_LATER, "entering rooms too fast, slow down"));
+            }
             Err(error) => {
                 tracing::error!(%error, %room, "checking a join");
                 return Err(End::Close(TRY_AGAIN_LATER, "try again"));

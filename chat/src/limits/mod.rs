@@ -170,6 +170,7 @@ pub struct Limits {
     uploads: Buckets,
     upload_mib: Buckets,
     rooms: Buckets,
+    arrivals: Buckets,
     new_sessions: DefaultKeyedRateLimiter<IpAddr>,
     new_session_rate: Rate,
     uploads_in_flight: Open<PersonId>,
@@ -194,6 +195,7 @@ impl Limits {
             uploads: Buckets::new(settings.uploads, Limit::Uploading),
             upload_mib: Buckets::new(settings.upload_mib, Limit::Uploading),
             rooms: Buckets::new(settings.rooms, Limit::CreatingRooms),
+            arrivals: Buckets::new(settings.arrivals, Limit::Arrivals),
             new_sessions: RateLimiter::keyed(settings.new_sessions.quota()),
             new_session_rate: settings.new_sessions,
             uploads_in_flight: Open::new(settings.uploads_at_once),
@@ -216,6 +218,11 @@ impl Limits {
     /// One room created.
     pub fn create_room(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
         self.counted(self.check(&self.rooms, person, address, 1))
+    }
+
+    /// One arrival in a room where the person was not (it is announced to everyone there).
+    pub fn arrive(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.counted(self.check(&self.arrivals, person, address, 1))
     }
 
     /// One upload of (at most) `bytes`: counted, charged its size, and held in flight until the permit drops.
@@ -303,7 +310,7 @@ impl Limits {
 
     /// Forgets people and addresses whose buckets are full again (call now and then: memory follows activity).
     pub fn forget_idle(&self) {
-        for buckets in [&self.sends, &self.uploads, &self.upload_mib, &self.rooms] {
+        for buckets in [&self.sends, &self.uploads, &self.upload_mib, &self.rooms, &self.arrivals] {
             buckets.forget_idle();
         }
         for limiter in [&self.new_sessions, &self.address_writes] {
@@ -314,7 +321,10 @@ impl Limits {
 
     /// How many people and addresses the limits remember (for the memory test and metrics).
     pub fn remembered(&self) -> usize {
-        [&self.sends, &self.uploads, &self.upload_mib, &self.rooms].iter().map(|b| b.keys()).sum::<usize>()
+        [&self.sends, &self.uploads, &self.upload_mib, &self.rooms, &self.arrivals]
+            .iter()
+            .map(|b| b.keys())
+            .sum::<usize>()
             + self.new_sessions.len()
             + self.address_writes.len()
             + self.uploads_in_flight.len()

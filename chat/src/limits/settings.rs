@@ -97,6 +97,8 @@ pub struct LimitSettings {
     /// Uploads one person may have in flight.
     pub uploads_at_once: u32,
     pub rooms: Rates,
+    /// Arrivals in rooms (each is announced to the room): per person, per address, in total.
+    pub arrivals: Rates,
     /// Sessions created per client address (the first action of each new identity).
     pub new_sessions: Rate,
     /// Live connections open at once per client address.
@@ -123,6 +125,8 @@ pub mod defaults {
     pub const UPLOAD_MIB: &str = "60/10m,300/10m,200/10s";
     pub const UPLOADS_AT_ONCE: u32 = 2;
     pub const ROOMS: &str = "5/10m,30/10m,60/1m";
+    /// A person going through twenty rooms in a minute is browsing fast; an office behind one address, busy.
+    pub const ARRIVALS: &str = "20/1m,120/1m,1000/1s";
     pub const NEW_SESSIONS: &str = "100/1m";
     pub const CONNECTIONS: u32 = 200;
     /// Twice the live connections: an office behind one address has a live connection and a few page
@@ -148,6 +152,7 @@ impl Default for LimitSettings {
             upload_mib: parse(defaults::UPLOAD_MIB),
             uploads_at_once: defaults::UPLOADS_AT_ONCE,
             rooms: parse(defaults::ROOMS),
+            arrivals: parse(defaults::ARRIVALS),
             new_sessions: defaults::NEW_SESSIONS.parse().expect("a valid default rate"),
             connections: defaults::CONNECTIONS,
             http_connections: defaults::HTTP_CONNECTIONS,

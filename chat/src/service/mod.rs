@@ -4,6 +4,7 @@
 //! readiness); `rooms.rs` the life of rooms, `membership.rs` who may be in them, and `messages.rs` what is said
 //! there.
 
+mod coalesce;
 mod db;
 mod membership;
 mod messages;
@@ -27,7 +28,7 @@ use crate::settings::{GifLimits, Settings};
 use crate::store::{Db, with_pool};
 use crate::uploads::UploadStore;
 
-pub use membership::{Admission, AfterLag, Joined};
+pub use membership::{ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Joined};
 
 /// Added to the empty-room grace of rooms whose last people went with their server process (a crash or a
 /// restart): more than the browser client's longest reconnect delay (see `browser::live::backoff`), so they get
@@ -66,6 +67,9 @@ pub struct Chat {
     broker: std::sync::OnceLock<Arc<BrokerStats>>,
     /// Messages whose followers on the room list are still to be told, per room.
     followers_due: messages::FollowersDue,
+    /// Comings and goings per room, and rooms' counts for the room lists, announced with those of their window.
+    movements: coalesce::Coalescer<coalesce::Movement>,
+    counts: coalesce::Coalescer<coalesce::Count>,
     /// Background work (room timers, unread notifications, uploads being stored): waited for at shutdown.
     tasks: TaskTracker,
     /// Cancelled when the server begins to shut down: timers stop, live connections tell their clients to
@@ -101,6 +105,8 @@ impl Chat {
             uploads,
             password_attempts: PasswordAttempts::default(),
             followers_due: Default::default(),
+            movements: Default::default(),
+            counts: Default::default(),
             tasks: TaskTracker::new(),
             stopping,
             draining: Default::default(),

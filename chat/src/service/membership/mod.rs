@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::Chat;
+use super::coalesce::Movement;
 use super::db::{self, AdmissionRow, now_millis};
 use super::presence::{self, Departures, Entry, JoinOutcome, Snapshot};
 use crate::error::ServerResult;
@@ -63,6 +64,13 @@ pub struct Joined {
     /// newcomer's arrival is announced to the whole room, this connection included, so it gets nothing here).
     pub people: Option<PeopleChange>,
 }
+
+/// What an arrival must pass besides admission, checked only for someone not in the room yet: the caller's
+/// limits on how fast a person or a network may enter rooms (each arrival is announced to the room).
+pub type ArrivalCheck<'a> = &'a (dyn Fn() -> Result<(), AppError> + Send + Sync);
+
+/// No check beyond admission (tests, and callers limited otherwise).
+pub const ANY_ARRIVAL: ArrivalCheck<'static> = &|| Ok(());
 
 /// What registering a connection found.
 enum Arrival {
@@ -152,11 +160,16 @@ impl Chat {
     /// Adds a live connection of `person` to a room: admission, then capacity and bans in one transaction with
     /// registering them (see `presence.rs`), whichever process the others in the room are connected to. A
     /// newcomer is announced in the room, and may take over a room its owner left empty.
-    pub async fn join(self: &Arc<Self>, room: RoomId, person: &Person) -> ServerResult<Joined> {
+    pub async fn join(
+        self: &Arc<Self>,
+        room: RoomId,
+        person: &Person,
+        check: ArrivalCheck<'_>,
+    ) -> ServerResult<Joined> {
         // Subscribe before reading the room's position: whatever is committed after it arrives on the feed.
         let feed = self.hub.subscribe(Topic::Room(room));
         let instance = self.instance();
-        let (arrival, last_seq) = self.arrive(room, person, Entry::Connection { instance: &instance }).await?;
+        let (arrival, last_seq) = self.arrive(room, person, Entry::Connection { instance: &instance }, check).await?;
         Ok(match arrival {
             Arrival::AlreadyHere(snapshot) => Joined {
                 feed,
@@ -171,9 +184,9 @@ impl Chat {
     /// Someone without the live channel (a plain form post: no JavaScript, or not yet) is in the room for the
     /// visit's length from now, whatever their live connections do meanwhile; each post starts it again.
     /// Admission, capacity and the visit's registration are one transaction, as for a connection.
-    pub async fn visit(self: &Arc<Self>, room: RoomId, person: &Person) -> ServerResult<()> {
+    pub async fn visit(self: &Arc<Self>, room: RoomId, person: &Person, check: ArrivalCheck<'_>) -> ServerResult<()> {
         let until = now_millis() + self.settings.visit.as_millis() as i64;
-        self.arrive(room, person, Entry::Visit { until }).await?;
+        self.arrive(room, person, Entry::Visit { until }, check).await?;
         let end = self.settings.visit + self.settings.leave_grace;
         self.after(end, move |chat| async move { chat.finish_departures(room).await });
         Ok(())
@@ -181,8 +194,17 @@ impl Chat {
 
     /// Registers one more connection (or a visit) of `person` in the room, and announces a newcomer; with the
     /// room's latest message number when they were admitted.
-    async fn arrive(self: &Arc<Self>, room: RoomId, person: &Person, entry: Entry<'_>) -> ServerResult<(Arrival, i64)> {
+    async fn arrive(
+        self: &Arc<Self>,
+        room: RoomId,
+        person: &Person,
+        entry: Entry<'_>,
+        check: ArrivalCheck<'_>,
+    ) -> ServerResult<(Arrival, i64)> {
         let admission = self.admit(room, person).await?;
+        if !admission.row.here {
+            check()?;
+        }
         let last_seq = admission.row.last_seq;
         let outcome = presence::join(&self.db, room, &person.id, entry, now_millis(), self.graces()).await?;
         match outcome {
@@ -193,7 +215,7 @@ impl Chat {
             JoinOutcome::Arrived { snapshot, takes_over } => {
                 // The change first: it waits for nothing, so changes of the room are seldom published out of order.
                 self.announce(room, &snapshot, Some(person), &[]);
-                self.system_message(room, format!("{} joined", person.name)).await;
+                self.announce_movement(room, Movement::Joined(person.name.clone())).await;
                 if takes_over {
                     self.announce_owner(room, person).await;
                 }
@@ -251,7 +273,7 @@ impl Chat {
         };
         self.follow_up(room, &departures);
         for person in &departures.left {
-            self.system_message(room, format!("{} left", person.name)).await;
+            self.announce_movement(room, Movement::Left(person.name.clone())).await;
         }
         if let Some(successor) = &departures.new_owner {
             self.announce_owner(room, successor).await;
@@ -309,9 +331,8 @@ impl Chat {
 
     /// Tells the room lists how many people are in the room, and the room what changed (`arrived`, `left`), as of
     /// `snapshot`.
-    fn announce(&self, room: RoomId, snapshot: &Snapshot, arrived: Option<&Person>, left: &[Person]) {
-        let version = snapshot.version;
-        self.hub.publish(Topic::RoomList, &LiveEvent::RoomPresence { id: room, present: snapshot.present(), version });
+    fn announce(self: &Arc<Self>, room: RoomId, snapshot: &Snapshot, arrived: Option<&Person>, left: &[Person]) {
+        self.announce_count(room, snapshot.present(), snapshot.version);
         let change = people_change(snapshot, arrived, left);
         self.hub.publish(Topic::Room(room), &LiveEvent::People { room, change });
     }
