@@ -10,7 +10,8 @@
 //! back, and asks the others to do the same (they may have missed what it could not send meanwhile).
 //!
 //! On the wire, a subject per topic (`gif-chat.<cluster>.room.<id>`, `.lobby`, `.person.<id>`, `.resync`), the
-//! frame's JSON as the payload (so it is serialized once for every process), and the rest in headers.
+//! frame's JSON as the payload (so it is serialized once for every process), and the rest in headers. One event
+//! for many people's own topics (a message's followers) goes once, on `.people`, naming them in a header.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +30,9 @@ use protocol::model::{PersonId, RoomId};
 /// Events waiting to be sent to the broker. Beyond this (the broker is away or slow), events are dropped and the
 /// other processes are asked to resync once the link works again.
 const OUTBOX: usize = 8192;
+/// The most people one event for people's own topics names (their ids go in a header: about 33 bytes each, far
+/// below NATS's 1 MiB message limit).
+const PEOPLE_PER_EVENT: usize = 1000;
 /// How long a dead link may go unnoticed when the connection does not even close (a frozen broker).
 const PING_EVERY: Duration = Duration::from_secs(5);
 
@@ -61,6 +65,8 @@ pub struct BrokerStats {
 
 enum Outgoing {
     Event(Topic, Frame),
+    /// One frame for each of these people's own topics.
+    ToPeople(Arc<[PersonId]>, Frame),
     /// Asks every other process to resync.
     Resync,
 }
@@ -73,11 +79,23 @@ struct Outbox {
     stats: Arc<BrokerStats>,
 }
 
-impl Relay for Outbox {
-    fn relay(&self, topic: &Topic, frame: &Frame) {
-        if self.queue.try_send(Outgoing::Event(topic.clone(), frame.clone())).is_err() {
+impl Outbox {
+    fn queue(&self, outgoing: Outgoing) {
+        if self.queue.try_send(outgoing).is_err() {
             self.lost.store(true, Ordering::Relaxed);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Relay for Outbox {
+    fn relay(&self, topic: &Topic, frame: &Frame) {
+        self.queue(Outgoing::Event(topic.clone(), frame.clone()));
+    }
+
+    fn relay_to_people(&self, people: &Arc<[PersonId]>, frame: &Frame) {
+        for some in people.chunks(PEOPLE_PER_EVENT) {
+            self.queue(Outgoing::ToPeople(some.into(), frame.clone()));
         }
     }
 }
@@ -174,6 +192,12 @@ impl Sender {
             let Some(next) = next else { break };
             let (subject, headers, payload) = match next {
                 Outgoing::Event(topic, frame) => self.encode(&topic, &frame),
+                Outgoing::ToPeople(people, frame) => {
+                    let mut headers = self.headers();
+                    let people: Vec<&str> = people.iter().map(PersonId::as_str).collect();
+                    headers.insert(AUDIENCE, people.join(",").as_str());
+                    (format!("{}.people", self.prefix), headers, frame.text.bytes())
+                }
                 Outgoing::Resync => (format!("{}.resync", self.prefix), self.headers(), Default::default()),
             };
             // While the broker is away, this waits once the client's own buffer is full; then the outbox fills
@@ -249,18 +273,32 @@ impl Receiver {
         if topic == "resync" {
             return resync(&self.local, &self.stats);
         }
-        let Some(topic) = parse_topic(topic) else {
+        let audience = || header(AUDIENCE).map(|audience| audience.split(',').map(PersonId::trusted).collect());
+        let topic = if topic == "people" { Some(Subject::People) } else { parse_topic(topic).map(Subject::Topic) };
+        let Some(topic) = topic else {
             return tracing::warn!(subject = %message.subject, "an event for an unknown topic");
         };
         let Ok(text) = Text::try_from(message.payload.clone()) else {
             return tracing::warn!(subject = %message.subject, "an event that is not text");
         };
         let seq = header(SEQ).and_then(|seq| seq.parse().ok());
-        let audience = header(AUDIENCE).map(|audience| audience.split(',').map(PersonId::trusted).collect());
         let ends_membership = header(ENDS_MEMBERSHIP).is_some();
         self.stats.received.fetch_add(1, Ordering::Relaxed);
-        self.local.deliver(&topic, Frame::new(text, seq, audience, ends_membership));
+        match topic {
+            Subject::Topic(topic) => self.local.deliver(&topic, Frame::new(text, seq, audience(), ends_membership)),
+            Subject::People => {
+                let people: Arc<[PersonId]> = audience().unwrap_or_else(|| Arc::from([]));
+                self.local.deliver_to_people(&people, &Frame::new(text, None, None, false));
+            }
+        }
     }
+}
+
+/// What an event from the broker is for.
+enum Subject {
+    Topic(Topic),
+    /// Each of the people its audience header names, on their own topics.
+    People,
 }
 
 fn subject(prefix: &str, topic: &Topic) -> String {

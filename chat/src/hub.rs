@@ -101,6 +101,9 @@ type Channels = Arc<Mutex<HashMap<Topic, broadcast::Sender<Frame>>>>;
 /// Where a hub hands the events published here for the other server processes (the broker's outbox).
 pub trait Relay: Send + Sync {
     fn relay(&self, topic: &Topic, frame: &Frame);
+    /// One frame for each of `people`'s own topics, handed over as one event (each process delivers it to those
+    /// of them connected to it).
+    fn relay_to_people(&self, people: &Arc<[PersonId]>, frame: &Frame);
 }
 
 pub struct Hub {
@@ -125,6 +128,20 @@ impl Local {
         {
             // Nobody listens any more: drop the channel so the map does not grow with dead topics.
             channels.remove(topic);
+        }
+    }
+
+    /// Delivers `frame` to each of `people`'s own topics that has subscribers in this process (the others cost a
+    /// lookup).
+    pub fn deliver_to_people(&self, people: &[PersonId], frame: &Frame) {
+        let mut channels = self.channels.lock().unwrap();
+        for person in people {
+            let topic = Topic::Person(person.clone());
+            if let Some(sender) = channels.get(&topic)
+                && sender.send(frame.clone()).is_err()
+            {
+                channels.remove(&topic);
+            }
         }
     }
 
@@ -238,6 +255,19 @@ impl Hub {
         }
     }
 
+    /// Serializes `event` once and sends it to each of `people`'s own topics: to the other processes as one event,
+    /// however many people (a message's thousands of followers must not be thousands of broker events).
+    pub fn publish_to_people(&self, people: Vec<PersonId>, event: &LiveEvent) {
+        if people.is_empty() {
+            return;
+        }
+        let (frame, people) = (Self::frame(event, None, false), Arc::<[PersonId]>::from(people));
+        if let Some(relay) = self.relay.get() {
+            relay.relay_to_people(&people, &frame);
+        }
+        self.local.deliver_to_people(&people, &frame);
+    }
+
     fn frame(event: &LiveEvent, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
         let seq = match event {
             LiveEvent::Chat { message } => Some(message.seq),
@@ -330,6 +360,11 @@ mod tests {
             fn relay(&self, topic: &Topic, frame: &Frame) {
                 self.0.lock().unwrap().push((topic.clone(), frame.text.to_string()));
             }
+            fn relay_to_people(&self, people: &Arc<[PersonId]>, frame: &Frame) {
+                for person in people.iter() {
+                    self.relay(&Topic::Person(person.clone()), frame);
+                }
+            }
         }
         let hub = Hub::new(16);
         let outbox = Arc::new(Outbox::default());
@@ -339,6 +374,29 @@ mod tests {
         let sent = outbox.0.lock().unwrap().clone();
         let text = r#"{"type":"removeRoom","id":1}"#.to_owned();
         assert_eq!(sent, [(Topic::RoomList, text.clone()), (Topic::Room(ROOM), text)]);
+    }
+
+    #[tokio::test]
+    async fn an_event_for_many_people_reaches_those_listening_here_and_is_relayed_once() {
+        #[derive(Default)]
+        struct Outbox(Mutex<Vec<usize>>);
+        impl Relay for Arc<Outbox> {
+            fn relay(&self, _: &Topic, _: &Frame) {
+                panic!("relayed one by one");
+            }
+            fn relay_to_people(&self, people: &Arc<[PersonId]>, _: &Frame) {
+                self.0.lock().unwrap().push(people.len());
+            }
+        }
+        let hub = Hub::new(16);
+        let outbox = Arc::new(Outbox::default());
+        hub.attach(Box::new(outbox.clone()));
+        let mut alice = hub.subscribe(Topic::Person(PersonId::trusted("alice")));
+        let people: Vec<PersonId> = (0..5000).map(|n| PersonId::trusted(format!("p{n}"))).collect();
+        hub.publish_to_people([people, vec![PersonId::trusted("alice")]].concat(), &LiveEvent::Pong);
+        assert_eq!(alice.recv().await.unwrap().text.as_str(), r#"{"type":"pong"}"#);
+        assert_eq!(*outbox.0.lock().unwrap(), [5001]);
+        assert_eq!(hub.topic_count(), 1, "nobody else listens here: no topic was made for them");
     }
 
     #[tokio::test]

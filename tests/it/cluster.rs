@@ -262,3 +262,65 @@ async fn a_killed_instance_s_people_stop_counting_within_the_bound_and_catch_up_
     assert_eq!(caught_up, during.iter().map(String::as_str).collect::<Vec<_>>());
     alice.people_in(&mut alice_live, room.id, 2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_followers_cost_one_broker_event_per_message() {
+    use std::sync::atomic::Ordering::Relaxed;
+    crate::helpers::require!(Nats);
+    let (apps, _broker) = spawn_cluster(2, |c| c.no_rate_limits = true).await;
+    let alice = apps[0].person().await;
+    let bob = apps[1].person().await;
+    let (followed, empty) =
+        (alice.create_room("followed", 10, "").await.unwrap(), alice.create_room("empty", 10, "").await.unwrap());
+    // Bob was in the room and follows it from his list, on the other instance; so do 10,000 others, who are not
+    // on any list now.
+    let (bobs_visit, _) = bob.join(followed.id).await;
+    bobs_visit.close().await;
+    apps[0]
+        .execute(&format!(
+            "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+             INSERT INTO read_marks (room_id, visitor_id, last_read_seq, marked_at)
+             SELECT {}, 'follower' || i, 0, {} FROM n",
+            followed.id.get(),
+            now_ms()
+        ))
+        .await;
+    let mut bobs_list = bob.connect().await;
+    bobs_list.send(&ClientCommand::SubscribeLobby).await;
+    bobs_list.expect(|e| matches!(e, LiveEvent::Rooms { .. }).then_some(())).await;
+
+    let (_alice_followed, _) = alice.join(followed.id).await;
+    let (_alice_empty, _) = alice.join(empty.id).await;
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (mut in_followed, mut in_empty) = (Vec::new(), Vec::new());
+    for n in 0..20 {
+        for (room, times) in [(followed.id, &mut in_followed), (empty.id, &mut in_empty)] {
+            let started = Instant::now();
+            alice.send(room, &format!("news {n}")).await.unwrap();
+            times.push(started.elapsed());
+        }
+    }
+    let activity = bobs_list
+        .expect(|e| match e {
+            LiveEvent::RoomActivity { id, preview } if *id == followed.id => Some(preview.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(activity.text.starts_with("news "), "{activity:?}");
+    for app in &apps {
+        let stats = app.chat.broker_stats().unwrap();
+        assert_eq!((stats.dropped.load(Relaxed), stats.resyncs.load(Relaxed)), (0, 0), "the broker kept up");
+    }
+    let (followed_ms, empty_ms) = (median(&mut in_followed), median(&mut in_empty));
+    println!(
+        "median send: {followed_ms:?} in a room with 10,000 followers, {empty_ms:?} in an empty one ({:.2}x)",
+        followed_ms.as_secs_f64() / empty_ms.as_secs_f64()
+    );
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}

@@ -189,11 +189,8 @@ impl Chat {
                 }
             };
             for message in &messages {
-                let topics = to_be_told(&readers, message);
-                if !topics.is_empty() {
-                    let event = LiveEvent::RoomActivity { id: room, preview: MessagePreview::of(message) };
-                    self.hub.publish_many(topics, &event);
-                }
+                let event = LiveEvent::RoomActivity { id: room, preview: MessagePreview::of(message) };
+                self.hub.publish_to_people(to_be_told(&readers, message), &event);
             }
         }
     }
@@ -228,8 +225,9 @@ impl Chat {
 }
 
 /// Which of a room's `readers` (each with the last message they read) are told of `message`: those who have not
-/// read it, did not write it, and may read it (a whisper is for its recipient only).
-fn to_be_told(readers: &[(PersonId, i64)], message: &ChatMessage) -> Vec<Topic> {
+/// read it, did not write it, and may read it (a whisper is for its recipient only). Only those on a room list
+/// now get anything: the others have no topic, in any process.
+fn to_be_told(readers: &[(PersonId, i64)], message: &ChatMessage) -> Vec<PersonId> {
     let author = message.author.as_ref().map(|a| &a.id);
     let recipient = message.recipient.as_ref().map(|r| &r.id);
     readers
@@ -238,7 +236,7 @@ fn to_be_told(readers: &[(PersonId, i64)], message: &ChatMessage) -> Vec<Topic> 
         .map(|(reader, _)| reader)
         .filter(|reader| Some(*reader) != author)
         .filter(|reader| recipient.is_none_or(|r| r == *reader))
-        .map(|reader| Topic::Person(reader.clone()))
+        .cloned()
         .collect()
 }
 
@@ -329,22 +327,22 @@ mod tests {
         let [alice, bob, carol] = ["alice", "bob", "carol"].map(|name| PersonId::parse(name).unwrap());
         // Bob read up to message 5, Carol up to 3 (one query for messages 4 to 6 returns them both).
         let readers = [(bob.clone(), 5), (carol.clone(), 3)];
-        let told = |message: &ChatMessage| -> Vec<Topic> { to_be_told(&readers, message) };
+        let told = |message: &ChatMessage| -> Vec<PersonId> { to_be_told(&readers, message) };
         let from = |author: &PersonId| Some(person(author.as_str()));
 
         let mut message = message(1, 4);
         message.author = from(&alice);
-        assert_eq!(told(&message), vec![Topic::Person(carol.clone())], "Bob has read message 4 already");
+        assert_eq!(told(&message), vec![carol.clone()], "Bob has read message 4 already");
         message.seq = 6;
-        assert_eq!(told(&message), vec![Topic::Person(bob.clone()), Topic::Person(carol.clone())]);
+        assert_eq!(told(&message), vec![bob.clone(), carol.clone()]);
         message.author = from(&bob);
-        assert_eq!(told(&message), vec![Topic::Person(carol.clone())], "not told of their own message");
+        assert_eq!(told(&message), vec![carol.clone()], "not told of their own message");
         message.recipient = from(&alice);
         message.kind = MessageKind::Whisper;
         assert!(told(&message).is_empty(), "a whisper to Alice is for Alice");
         message.author = from(&alice);
         message.recipient = from(&bob);
-        assert_eq!(told(&message), vec![Topic::Person(bob)]);
+        assert_eq!(told(&message), vec![bob]);
     }
 
     #[test]

@@ -44,6 +44,12 @@ const UPLOAD_SWEEP_AGE: Duration = Duration::from_secs(10 * 60);
 /// How often the uploads directory is swept, in minutes, besides at start-up.
 const UPLOAD_SWEEP_MINUTES: u64 = 10;
 
+/// Read marks (who follows a room from the list, and how far they read it) last this long after their last
+/// renewal (a session's life: after it, their person is gone), and a room keeps at most this many of them, the
+/// most recent: each of a room's messages is told to its followers.
+const READ_MARK_LIFE: Duration = Duration::from_secs(30 * 86_400);
+const READ_MARKS_PER_ROOM: i64 = 2000;
+
 /// How many frames a slow subscriber may fall behind before it lags (and catches up from the database).
 const FEED_CAPACITY: usize = 256;
 
@@ -133,7 +139,13 @@ impl Chat {
                 tracing::warn!(%error, "running the room timers that came due");
             }
         });
-        self.repeat(Duration::from_secs(60), |chat| async move { chat.forget_idle() });
+        self.repeat(Duration::from_secs(60), |chat| async move {
+            chat.forget_idle();
+            let older_than = db::now_millis() - READ_MARK_LIFE.as_millis() as i64;
+            if let Err(error) = db::prune_read_marks(&chat.db, older_than, READ_MARKS_PER_ROOM).await {
+                tracing::warn!(%error, "removing old read marks");
+            }
+        });
         self.repeat(Duration::from_secs(60 * UPLOAD_SWEEP_MINUTES), |chat| async move {
             if let Err(error) = chat.sweep_uploads().await {
                 tracing::warn!(%error, "sweeping the uploads directory");

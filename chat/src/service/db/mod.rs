@@ -462,11 +462,32 @@ pub async fn kick(db: &Db, room: RoomId, by: &PersonId, target: &PersonId, annou
 /// Records that `person` has read `room` up to `seq` (never moving the mark back). Someone banned from the room
 /// gets no mark (a leave racing the kick must not make them follow the room again).
 pub async fn mark_read(db: &Db, room: RoomId, person: &PersonId, seq: i64) -> sqlx::Result<()> {
-    let sql = "INSERT INTO read_marks (room_id, visitor_id, last_read_seq)
-         SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND visitor_id = $2)
-         ON CONFLICT (room_id, visitor_id) DO UPDATE SET last_read_seq = excluded.last_read_seq
-         WHERE excluded.last_read_seq > read_marks.last_read_seq";
-    with_pool!(db, |pool| sqlx::query(sql).bind(room).bind(person).bind(seq).execute(pool).await.map(drop))
+    let sql = "INSERT INTO read_marks (room_id, visitor_id, last_read_seq, marked_at)
+         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND visitor_id = $2)
+         ON CONFLICT (room_id, visitor_id) DO UPDATE
+         SET last_read_seq = MAX_OF(excluded.last_read_seq, read_marks.last_read_seq), marked_at = excluded.marked_at";
+    let sql = sql.replace("MAX_OF", if matches!(db, Db::Postgres(_)) { "GREATEST" } else { "MAX" });
+    with_pool!(db, |pool| {
+        sqlx::query(&sql).bind(room).bind(person).bind(seq).bind(now_millis()).execute(pool).await.map(drop)
+    })
+}
+
+/// Removes the read marks nobody renewed since `older_than` (Unix milliseconds), and in each room all but the
+/// `per_room` most recent: a room's followers are told of each of its messages, so they must not grow without
+/// bound (a crowd of fresh identities passing through would otherwise leave thousands). How many went.
+pub async fn prune_read_marks(db: &Db, older_than: i64, per_room: i64) -> sqlx::Result<u64> {
+    let expired = "DELETE FROM read_marks WHERE marked_at < $1";
+    let beyond = "DELETE FROM read_marks WHERE (room_id, visitor_id) IN (
+             SELECT room_id, visitor_id FROM (
+                 SELECT room_id, visitor_id,
+                        ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY marked_at DESC, visitor_id) AS place
+                 FROM read_marks
+                 WHERE room_id IN (SELECT room_id FROM read_marks GROUP BY room_id HAVING COUNT(*) > $1)
+             ) AS ranked WHERE place > $1)";
+    with_pool!(db, |pool| {
+        let expired = sqlx::query(expired).bind(older_than).execute(pool).await?.rows_affected();
+        Ok(expired + sqlx::query(beyond).bind(per_room).execute(pool).await?.rows_affected())
+    })
 }
 
 /// This database's cluster id: made at the first start, shared by every process using the database (they find

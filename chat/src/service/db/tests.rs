@@ -177,3 +177,26 @@ async fn deleting_a_room_returns_its_gif_files_and_leaves_no_rows() {
     assert!(find_room(&db, room).await.unwrap().is_none());
     assert_eq!(count(&db, "SELECT COUNT(*) FROM messages").await, 0);
 }
+
+#[tokio::test]
+async fn read_marks_only_move_forward_and_are_pruned_by_age_and_per_room() {
+    let (_dir, db) = test_db().await;
+    let alice = id("alice");
+    let (busy, quiet) = (room(&db, &alice, None).await, room(&db, &alice, None).await);
+    mark_read(&db, busy, &alice, 5).await.unwrap();
+    mark_read(&db, busy, &alice, 3).await.unwrap();
+    assert_eq!(readers(&db, busy, 9).await.unwrap(), vec![(alice.clone(), 5)], "a late, older mark moves nothing");
+
+    for n in 0..5 {
+        mark_read(&db, busy, &id(&format!("reader{n}")), 0).await.unwrap();
+    }
+    mark_read(&db, quiet, &id("reader0"), 0).await.unwrap();
+    // The busy room keeps its three most recent marks; the quiet one is under the cap.
+    let marks = "SELECT COUNT(*) FROM read_marks";
+    assert_eq!(prune_read_marks(&db, 0, 3).await.unwrap(), 3);
+    assert_eq!(count(&db, marks).await, 4);
+    assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM read_marks WHERE room_id = {}", quiet.get())).await, 1);
+    // Marks older than the cut are gone, wherever they are.
+    assert_eq!(prune_read_marks(&db, now_millis() + 1, 3).await.unwrap(), 4);
+    assert_eq!(count(&db, marks).await, 0);
+}
