@@ -123,11 +123,12 @@ pub async fn send_message(
             let to = to.filter(|to| !to.is_empty()).map(|to| PersonId::parse(&to)).transpose()?;
             let client_id = ClientMessageId::parse(client_id.as_deref())?;
             let plain = plain_form_post();
-            if plain {
-                let address = client_address().await;
-                chat.visit(room, &me, &|| limits().arrive(&me.id, address)).await?;
-            }
-            let message = chat.send_text(room, &me, body, to, client_id).await?;
+            let message = if plain {
+                let (address, limits) = (client_address().await, limits());
+                chat.send_visiting(room, &me, body, to, client_id, &|| limits.arrive(&me.id, address)).await?
+            } else {
+                chat.send_text(room, &me, body, to, client_id).await?
+            };
             if plain {
                 leptos_axum::redirect(&format!("/room/{room}#m{}", message.seq));
             }

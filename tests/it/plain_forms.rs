@@ -107,3 +107,50 @@ async fn scripts_and_the_wasm_still_get_json() {
     let refused = bob.create_room(" ", 5, "").await.unwrap_err();
     assert_eq!((refused.status, refused.message.as_str()), (422, "Give the room a title."));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitors_hold_no_seat_a_live_member_needs() {
+    let app = spawn_app().await;
+    let (alice, bob, carol, dave) = (app.person().await, app.person().await, app.person().await, app.person().await);
+    // A room for two; its owner is elsewhere. Two people post forms in it, and never open the live channel.
+    let room = alice.create_room("two seats", 2, "").await.unwrap();
+    let page = format!("/room/{}", room.id);
+    for (who, text) in [(&bob, "first"), (&carol, "second")] {
+        let answer = who.post_form("send_message", &[("room", &room.id.to_string()), ("body", text)], &page).await;
+        assert_eq!(answer.status(), 303);
+    }
+    let visits = "SELECT COUNT(*) FROM presence WHERE instance_id = 'visit'";
+    assert_eq!(app.count(visits).await, 2);
+
+    // A member with the live channel still gets in: the visit that ends soonest (Bob's) gives up its seat.
+    assert!(matches!(dave.room_page(room.id).await, protocol::model::RoomAccess::Open(_)), "the page lets Dave in");
+    let (mut dave_live, present) = dave.join(room.id).await;
+    assert_eq!(present, 2);
+    let people = dave.people_in(&mut dave_live, room.id, 2).await;
+    assert!(people.iter().any(|p| p.person.id == carol.me().id) && !people.iter().any(|p| p.person.id == bob.me().id));
+    dave_live
+        .expect(|e| match e {
+            LiveEvent::Chat { message } => (message.body == format!("{} left", bob.me().name)).then_some(()),
+            _ => None,
+        })
+        .await;
+
+    // A live connection ends its person's visit: from then on the connection keeps Carol here.
+    let (_carol_live, _) = carol.join(room.id).await;
+    assert_eq!(app.count(visits).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_form_send_that_is_refused_leaves_no_visit() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.person().await, app.person().await);
+    let room = alice.create_room("careful", 10, "").await.unwrap();
+    let page = format!("/room/{}", room.id);
+    // A whisper to someone who is not here: refused by name, and Bob never entered.
+    let to = alice.me().id.to_string();
+    let answer =
+        bob.post_form("send_message", &[("room", &room.id.to_string()), ("body", "psst"), ("to", &to)], &page).await;
+    assert_eq!(answer.status(), 303, "a plain form is answered with the page to go to");
+    assert_eq!(app.count("SELECT COUNT(*) FROM presence").await, 0, "the refused send left a visit");
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 0, "nor any message ('joined' included)");
+}

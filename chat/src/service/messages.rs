@@ -40,13 +40,7 @@ impl Chat {
         let sent = async {
             if let Some(recipient) = &to {
                 self.admit_poster(room, author).await?;
-                if *recipient == author.id {
-                    return Err(AppError::Invalid("Whisper to someone else.".into()).into());
-                }
-                if !super::presence::is_present(&self.db, room, recipient).await? {
-                    let name = person(recipient.as_str()).name;
-                    return Err(AppError::whisper_not_sent(&name).into());
-                }
+                self.check_whisper(room, author, recipient).await?;
             }
             // Admission to post is checked by the insert itself (the room exists, the author is in it and not
             // banned): a send is one statement. If it inserts nothing, admission says why.
@@ -72,6 +66,18 @@ impl Chat {
             timer.observe(&self.metrics.send_seconds);
         }
         sent
+    }
+
+    /// A whisper goes to someone else who is in the room now, or nowhere (refused by name: it never turns public).
+    pub(super) async fn check_whisper(&self, room: RoomId, author: &Person, recipient: &PersonId) -> ServerResult<()> {
+        if *recipient == author.id {
+            return Err(AppError::Invalid("Whisper to someone else.".into()).into());
+        }
+        if !super::presence::is_present(&self.db, room, recipient).await? {
+            let name = person(recipient.as_str()).name;
+            return Err(AppError::whisper_not_sent(&name).into());
+        }
+        Ok(())
     }
 
     /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF. Runs to

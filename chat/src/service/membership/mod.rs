@@ -13,11 +13,12 @@ use crate::error::ServerResult;
 use crate::hub::{Feed, Topic};
 use crate::identity::{distinguishing_tags, person};
 use crate::passwords;
-use protocol::domain::PersonId;
+use protocol::domain::{ClientMessageId, MessageBody, PersonId};
 use protocol::error::{AppError, Limit, Refusal};
 use protocol::live::LiveEvent;
 use protocol::model::{
-    Participant, People, PeopleChange, Person, RoomAccess, RoomId, RoomLabel, RoomSummary, RoomView, roster_digest,
+    ChatMessage, Participant, People, PeopleChange, Person, RoomAccess, RoomId, RoomLabel, RoomSummary, RoomView,
+    roster_digest,
 };
 
 /// Proof that a person may see a room: made only by [`Chat::admit`].
@@ -122,7 +123,7 @@ impl Chat {
         // The count and the list as of one moment.
         let summary =
             RoomSummary { present: snapshot.present(), presence_version: snapshot.version, ..self.summary(&row.room) };
-        if summary.present >= summary.max_members && !row.here {
+        if !row.here && presence::seats_taken(&self.db, room).await? >= i64::from(summary.max_members) {
             return Ok(RoomAccess::Refused { refusal: Refusal::Full, room: Some(label(&row)) });
         }
         let (messages, has_earlier) = db::messages_before(&self.db, room, &me.id, before).await?;
@@ -185,11 +186,48 @@ impl Chat {
     /// visit's length from now, whatever their live connections do meanwhile; each post starts it again.
     /// Admission, capacity and the visit's registration are one transaction, as for a connection.
     pub async fn visit(self: &Arc<Self>, room: RoomId, person: &Person, check: ArrivalCheck<'_>) -> ServerResult<()> {
+        self.start_visit(room, person, check).await.map(drop)
+    }
+
+    /// As [`Chat::visit`]; true if the person was not in the room before.
+    async fn start_visit(
+        self: &Arc<Self>,
+        room: RoomId,
+        person: &Person,
+        check: ArrivalCheck<'_>,
+    ) -> ServerResult<bool> {
         let until = now_millis() + self.settings.visit.as_millis() as i64;
-        self.arrive(room, person, Entry::Visit { until }, check).await?;
+        let (arrival, _) = self.arrive(room, person, Entry::Visit { until }, check).await?;
         let end = self.settings.visit + self.settings.leave_grace;
         self.after(end, move |chat| async move { chat.finish_departures(room).await });
-        Ok(())
+        Ok(matches!(arrival, Arrival::New(_)))
+    }
+
+    /// A plain form's send: the post brings its sender into the room for a visit ([`Chat::visit`]), and only a
+    /// send that can go through does. What can be checked first is (a whisper needs its person here); a send that
+    /// fails after all ends the visit it started.
+    pub async fn send_visiting(
+        self: &Arc<Self>,
+        room: RoomId,
+        author: &Person,
+        body: MessageBody,
+        to: Option<PersonId>,
+        client_id: Option<ClientMessageId>,
+        check: ArrivalCheck<'_>,
+    ) -> ServerResult<ChatMessage> {
+        if let Some(recipient) = &to {
+            self.admit(room, author).await?;
+            self.check_whisper(room, author, recipient).await?;
+        }
+        let arrived = self.start_visit(room, author, check).await?;
+        let sent = self.send_text(room, author, body, to, client_id).await;
+        if sent.is_err() && arrived {
+            match presence::end_visit(&self.db, room, &author.id, now_millis() - self.graces().leave - 1).await {
+                Ok(()) => self.finish_departures(room).await,
+                Err(error) => tracing::warn!(%error, %room, "ending the visit of a send that failed"),
+            }
+        }
+        sent
     }
 
     /// Registers one more connection (or a visit) of `person` in the room, and announces a newcomer; with the
@@ -212,9 +250,12 @@ impl Chat {
             JoinOutcome::Removed => Err(Refusal::NotFound.into()),
             JoinOutcome::Banned => Err(Refusal::Banned.into()),
             JoinOutcome::AlreadyHere { snapshot } => Ok((Arrival::AlreadyHere(snapshot), last_seq)),
-            JoinOutcome::Arrived { snapshot, takes_over } => {
+            JoinOutcome::Arrived { snapshot, takes_over, bumped } => {
                 // The change first: it waits for nothing, so changes of the room are seldom published out of order.
-                self.announce(room, &snapshot, Some(person), &[]);
+                self.announce(room, &snapshot, Some(person), &bumped);
+                for visitor in bumped {
+                    self.announce_movement(room, Movement::Left(visitor.name)).await;
+                }
                 self.announce_movement(room, Movement::Joined(person.name.clone())).await;
                 if takes_over {
                     self.announce_owner(room, person).await;

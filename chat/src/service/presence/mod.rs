@@ -63,6 +63,8 @@ pub enum JoinOutcome {
     Arrived {
         snapshot: Snapshot,
         takes_over: bool,
+        /// Visitors whose seat the newcomer took (see [`join`]): they have left.
+        bumped: Vec<Person>,
     },
     /// One more connection of someone already present; nothing to announce.
     AlreadyHere {
@@ -152,9 +154,22 @@ pub enum Entry<'a> {
     Visit { until: i64 },
 }
 
+/// The people in a room who hold a seat: everyone with a live connection (or in its leave grace), and the owner.
+/// A visitor (a plain form post, no live channel) is present, listed, and may post, but a live arrival in a
+/// full room takes a visitor's seat, the visit ending soonest first: otherwise anyone posting forms could keep a
+/// small room closed to its members.
+const SEATED: &str = "SELECT COUNT(DISTINCT visitor_id) FROM presence
+     WHERE room_id = $1 AND (instance_id <> 'visit' OR visitor_id = (SELECT owner_id FROM rooms WHERE id = $1))";
+
+/// How many seats of the room are held (see [`SEATED`]).
+pub async fn seats_taken(db: &Db, room: RoomId) -> sqlx::Result<i64> {
+    with_pool!(db, |pool| sqlx::query_scalar(SEATED).bind(room).fetch_one(pool).await)
+}
+
 /// Adds one connection, or a visit, of `who` to the room, if the room has space for them (people already present
-/// always do) and they are not banned from it: the check and the registration in one transaction, under the
-/// room's lock.
+/// always do; a live connection may take a visitor's seat, see [`SEATED`]) and they are not banned from it: the
+/// check and the registration in one transaction, under the room's lock. A live connection ends its person's
+/// visit: from then on the connection keeps them here.
 pub async fn join(
     db: &Db,
     room: RoomId,
@@ -173,6 +188,13 @@ pub async fn join(
                  COALESCE((SELECT MIN(arrival) FROM presence WHERE room_id = $1 AND visitor_id = $2), $4), NULL)
          ON CONFLICT (room_id, visitor_id, instance_id)
          DO UPDATE SET connections = presence.connections + 1, left_at = NULL";
+    // Visitors without a live connection, who are not the owner, their visit ending soonest first.
+    const VISITORS_BY_END: &str = "SELECT visitor_id FROM presence p WHERE room_id = $1 AND instance_id = 'visit'
+           AND visitor_id <> (SELECT owner_id FROM rooms WHERE id = $1)
+           AND NOT EXISTS (SELECT 1 FROM presence q
+                           WHERE q.room_id = p.room_id AND q.visitor_id = p.visitor_id AND q.instance_id <> 'visit')
+         ORDER BY left_at, visitor_id LIMIT $2";
+    const END_VISIT_NOW: &str = "DELETE FROM presence WHERE room_id = $1 AND visitor_id = $2 AND instance_id = 'visit'";
     const VISIT_ROW: &str = "INSERT INTO presence (room_id, visitor_id, instance_id, connections, arrival, left_at)
          VALUES ($1, $2, $3, 0,
                  COALESCE((SELECT MIN(arrival) FROM presence WHERE room_id = $1 AND visitor_id = $2), $4), $5)
@@ -185,12 +207,26 @@ pub async fn join(
             return Ok(JoinOutcome::Banned);
         }
         let (present, here): (i64, bool) = sqlx::query_as(COUNT).bind(room).bind(who).fetch_one(&mut *tx).await?;
+        let mut bumped = Vec::new();
         if !here && present >= locked.max_members {
-            return Ok(JoinOutcome::Full);
+            let seated: i64 = sqlx::query_scalar(SEATED).bind(room).fetch_one(&mut *tx).await?;
+            if seated >= locked.max_members || matches!(entry, Entry::Visit { .. }) {
+                return Ok(JoinOutcome::Full);
+            }
+            let passing: Vec<PersonId> = sqlx::query_scalar(VISITORS_BY_END)
+                .bind(room)
+                .bind(present - locked.max_members + 1)
+                .fetch_all(&mut *tx)
+                .await?;
+            for visitor in passing {
+                sqlx::query(END_VISIT_NOW).bind(room).bind(&visitor).execute(&mut *tx).await?;
+                bumped.push(person(visitor.as_str()));
+            }
         }
         match entry {
             Entry::Connection { instance } => {
-                sqlx::query(CONNECT).bind(room).bind(who).bind(instance).bind(version).execute(&mut *tx).await?
+                sqlx::query(CONNECT).bind(room).bind(who).bind(instance).bind(version).execute(&mut *tx).await?;
+                sqlx::query(END_VISIT_NOW).bind(room).bind(who).execute(&mut *tx).await?
             }
             Entry::Visit { until } => {
                 sqlx::query(VISIT_ROW)
@@ -223,8 +259,14 @@ pub async fn join(
             .await?;
         let snapshot = Snapshot { people: people!(tx, room), owner, version: version as u64 };
         tx.commit().await?;
-        Ok(JoinOutcome::Arrived { snapshot, takes_over })
+        Ok(JoinOutcome::Arrived { snapshot, takes_over, bumped })
     })
+}
+
+/// Ends `who`'s visit to the room as of `at` (Unix ms): their row is then due like a closed connection's.
+pub async fn end_visit(db: &Db, room: RoomId, who: &PersonId, at: i64) -> sqlx::Result<()> {
+    let sql = "UPDATE presence SET left_at = $3 WHERE room_id = $1 AND visitor_id = $2 AND instance_id = 'visit'";
+    with_pool!(db, |pool| sqlx::query(sql).bind(room).bind(who).bind(at).execute(pool).await.map(drop))
 }
 
 /// One connection of `who` through `instance` closed. True if it was their last one there: their row now waits

@@ -60,7 +60,7 @@ async fn a_person_who_comes_back_during_the_leave_grace_never_left() {
 }
 
 #[tokio::test]
-async fn a_visit_counts_until_it_ends_whatever_live_connections_do_meanwhile() {
+async fn a_visit_counts_until_it_ends_or_a_live_connection_takes_over() {
     let (_dir, db) = test_db().await;
     let room = room(&db, "alice", 2).await;
     let visit = |name: &'static str, until: i64| {
@@ -73,21 +73,27 @@ async fn a_visit_counts_until_it_ends_whatever_live_connections_do_meanwhile() {
     assert_eq!(departures.left, [person("alice")]);
     assert_eq!(departures.remove_at, Some(T + 60_000 + GRACES.leave + GRACES.room), "nobody is reconnecting");
 
-    // Bob visits, and his page's live connection opens and closes: he stays for the visit.
-    visit("bob", T + 60_000).await;
-    assert!(matches!(join_as(&db, room, "bob", "one").await, JoinOutcome::AlreadyHere { .. }));
-    assert!(leave(&db, room, &id("bob"), "one", T + 1_000).await.unwrap());
-    assert_eq!(finish_departures(&db, room, T + 1_000 + GRACES.leave, GRACES).await.unwrap(), None);
     // Another post moves the visit's end.
+    visit("bob", T + 60_000).await;
     assert!(matches!(visit("bob", T + 90_000).await, JoinOutcome::AlreadyHere { .. }));
     assert_eq!(finish_departures(&db, room, T + 60_000 + GRACES.leave, GRACES).await.unwrap(), None);
-    let departures = finish_departures(&db, room, T + 90_000 + GRACES.leave, GRACES).await.unwrap().unwrap();
+    // Bob's page opens its live connection: the visit ends, the connection keeps him, and when it closes he
+    // leaves after the leave grace like anyone (not at the visit's end).
+    assert!(matches!(join_as(&db, room, "bob", "one").await, JoinOutcome::AlreadyHere { .. }));
+    assert!(leave(&db, room, &id("bob"), "one", T + 1_000).await.unwrap());
+    let departures = finish_departures(&db, room, T + 1_000 + GRACES.leave, GRACES).await.unwrap().unwrap();
     assert_eq!(departures.left, [person("bob")]);
 
-    // A visit counts toward the room's limit, like a connection.
+    // A visit needs a free seat, but does not keep it from a live arrival: the visit ending soonest gives it up.
     visit("carol", T + 60_000).await;
-    visit("dave", T + 60_000).await;
+    visit("dave", T + 50_000).await;
     assert_eq!(visit("erin", T + 60_000).await, JoinOutcome::Full);
+    let JoinOutcome::Arrived { bumped, snapshot, .. } = join_as(&db, room, "erin", "one").await else { panic!() };
+    assert_eq!((bumped, snapshot.present()), (vec![person("dave")], 2));
+    let JoinOutcome::Arrived { bumped, .. } = join_as(&db, room, "frank", "two").await else { panic!() };
+    assert_eq!(bumped, vec![person("carol")]);
+    // Seats held live are not taken.
+    assert_eq!(join_as(&db, room, "grace", "one").await, JoinOutcome::Full);
 }
 
 #[tokio::test]
@@ -150,7 +156,7 @@ async fn an_owner_who_left_the_room_empty_keeps_it_through_the_grace_then_it_pas
     let away_at = T + GRACES.leave;
     assert!(finish_departures(&db, room, away_at, GRACES).await.unwrap().unwrap().owner_away);
     // Someone arrives during the grace: they do not take over.
-    let JoinOutcome::Arrived { snapshot, takes_over } = join_as(&db, room, "b", "two").await else { panic!() };
+    let JoinOutcome::Arrived { snapshot, takes_over, .. } = join_as(&db, room, "b", "two").await else { panic!() };
     assert!(!takes_over);
     assert_eq!(snapshot.owner, id("a"));
     assert_eq!(hand_over_if_owner_away(&db, room, away_at + 1, GRACES).await.unwrap(), None, "not yet");
@@ -167,7 +173,7 @@ async fn an_owner_who_left_the_room_empty_keeps_it_through_the_grace_then_it_pas
     join(&db, other, &id("d"), Entry::Connection { instance: "one" }, 0, GRACES).await.unwrap();
     leave(&db, other, &id("d"), "one", 0).await.unwrap();
     finish_departures(&db, other, GRACES.leave, GRACES).await.unwrap().unwrap();
-    let JoinOutcome::Arrived { snapshot, takes_over } = join_as(&db, other, "e", "two").await else { panic!() };
+    let JoinOutcome::Arrived { snapshot, takes_over, .. } = join_as(&db, other, "e", "two").await else { panic!() };
     assert!(takes_over);
     assert_eq!(snapshot.owner, id("e"));
 }
