@@ -162,3 +162,55 @@ async fn one_network_may_enter_rooms_only_so_fast() {
     dave.send(&ClientCommand::Join { room: room.id, since: None }).await;
     assert_eq!(dave.close_code().await, Some(1013), "the fourth arrival from one address in a minute");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_whose_client_leaves_mid_request_is_announced_if_it_was_committed() {
+    use protocol::live::LiveEvent;
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|c| c.no_rate_limits = true).await;
+    let alice = app.person().await;
+    let room = alice.create_room("cut short", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut watching, _) = app.person().await.join(room.id).await;
+    // A hundred sends, each connection dropped a moment after its request went out: some are cancelled before
+    // the commit, some after it (a client that goes away, an HTTP/2 reset).
+    for n in 0..100u64 {
+        let body = format!("room={}&body=cut{n}", room.id);
+        let request = format!(
+            "POST /api/send_message HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nCookie: {cookie}\r\n\
+             Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len(),
+            addr = app.addr,
+            cookie = alice.cookie_header()
+        );
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_micros(n % 10 * 300)).await;
+        drop(stream);
+    }
+    // Whatever was committed is announced, each once (the only wait between a commit and its announcement is the
+    // insert itself).
+    let committed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let stored = app.count("SELECT COUNT(*) FROM messages WHERE body LIKE 'cut%'").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if app.count("SELECT COUNT(*) FROM messages WHERE body LIKE 'cut%'").await == stored {
+                return stored;
+            }
+        }
+    })
+    .await
+    .expect("sends kept committing");
+    let mut announced = std::collections::HashSet::new();
+    while (announced.len() as i64) < committed {
+        if let LiveEvent::Chat { message } = watching.next().await.expect("the room's feed stays open")
+            && message.body.starts_with("cut")
+        {
+            assert!(announced.insert(message.seq), "announced twice: {}", message.seq);
+        }
+    }
+    // And each send that reached the server was carried through: its request runs in a task of its own (see
+    // `app::server::whole`), so nothing that has begun stops halfway when its client goes away.
+    assert_eq!(committed, 100, "sends whose clients left were dropped on the way");
+}

@@ -7,6 +7,10 @@
 //! the last reference to a disposed parent owner, whose cleanup waits for the lock the same thread holds). So each
 //! page runs in a task of its own that reads its body to the end before answering: leaving drops only the wait
 //! for that task, never the render.
+//!
+//! Server functions are routes of the same router, so they run whole too: a send, a kick, a room's creation that
+//! has begun is committed and announced even if its client goes away (or resets its HTTP/2 stream) meanwhile
+//! (`tests/it/doors.rs` cuts a hundred sends short).
 
 use axum::body::Body;
 use axum::extract::Request;
