@@ -65,6 +65,7 @@ async fn a_cluster_rides_out_a_database_outage_longer_than_its_leases_without_lo
     assert_eq!(bob.send(room.id, "during").await.unwrap_err().status, 503);
     tokio::time::sleep(Duration::from_secs_f64(2.0 * LEASE_SECS)).await;
     postgres.resume();
+    let resumed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
     send_when_back(&alice, room.id, "after").await;
     bob_live
         .expect(|e| match e {
@@ -73,8 +74,14 @@ async fn a_cluster_rides_out_a_database_outage_longer_than_its_leases_without_lo
         })
         .await;
 
-    // Each instance renewed its own lease before any reaped the others': nobody was taken out, then or later.
-    tokio::time::sleep(Duration::from_secs_f64(LEASE_SECS + 1.0 + 0.5 + 1.0)).await;
+    // Each instance renewed its own lease before any reaped the others': nobody was taken out, then or later. (A
+    // reap takes only expired leases: once both were renewed twice since the database came back, none can come.)
+    let renewed_since = resumed + ((LEASE_SECS + 1.0) * 1000.0) as u128;
+    let renewed_twice = format!("SELECT COUNT(*) FROM instances WHERE lease_until >= {renewed_since}");
+    crate::helpers::eventually("both instances renewed their leases", || async {
+        apps[0].count(&renewed_twice).await == 2
+    })
+    .await;
     let present = format!("SELECT COUNT(DISTINCT visitor_id) FROM presence WHERE room_id = {}", room.id);
     assert_eq!(apps[0].count(&present).await, 2);
     assert_eq!(apps[0].count("SELECT COUNT(*) FROM messages WHERE body LIKE '% left'").await, 0);

@@ -70,10 +70,23 @@ async fn a_refused_plain_form_comes_back_to_its_page_with_the_error_once() {
     assert!(page.text().await.unwrap().contains("Give the room a title."));
     assert!(!bob.page("/").await.text().await.unwrap().contains("Give the room a title."), "shown once");
 
-    // The cookie is signed: one the server did not make shows nothing.
-    let forged = r#"gif_chat_form_error={"path":"/api/create_room","error":{"error":"invalid","message":"Forged."}}"#;
-    let page = app.client.get(app.url("/")).header("Cookie", format!("{cookies}; {forged}")).send().await.unwrap();
-    assert!(!page.text().await.unwrap().contains("Forged."));
+    // The cookie is signed: the server's own cookie, sent back as it came, shows its error; the same cookie
+    // with its message changed (well formed, its signature now wrong) shows nothing.
+    let genuine = set_cookies(&answer)
+        .into_iter()
+        .find_map(|c| c.strip_prefix("gif_chat_form_error=").map(|rest| rest.split(';').next().unwrap().to_owned()))
+        .unwrap();
+    let send_back = |value: String| {
+        let cookie = format!("{cookies}; gif_chat_form_error={value}");
+        app.client.get(app.url("/?notice=full")).header("Cookie", cookie).send()
+    };
+    let page = send_back(genuine.clone()).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Give the room a title."), "the genuine cookie is shown");
+    let title = genuine.find("Give").expect("the message in the cookie's value");
+    let forged = genuine.replacen(&genuine[title..title + 4], "Fake", 1);
+    assert_ne!(forged, genuine);
+    let page = send_back(forged).await.unwrap().text().await.unwrap();
+    assert!(!page.contains("Fake") && !page.contains("the room a title"), "a forged cookie was believed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,6 @@
 //! A page's live connection, as a test reads it: events in order, and the list of who is here followed as the
 //! page follows it.
 
-use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::live::{ClientCommand, LiveEvent};
@@ -83,13 +82,17 @@ impl LiveClient {
         .await
     }
 
-    /// Waits until nothing arrives for `quiet`, returning what did.
-    pub async fn drain(&mut self, quiet: Duration) -> Vec<LiveEvent> {
-        let mut events: Vec<LiveEvent> = self.unread.drain(..).collect();
-        while let Ok(Some(event)) = tokio::time::timeout(quiet, self.read()).await {
-            events.push(event);
+    /// Everything that arrives before the chat message saying `marker` (which the test sends after what it wants
+    /// to be sure of): a room's frames come in order, so what would have come before it has, and a negative
+    /// assertion on them needs no guess at how long to wait.
+    pub async fn until_said(&mut self, marker: &str) -> Vec<LiveEvent> {
+        let mut events = Vec::new();
+        loop {
+            match self.next().await.expect("connection closed while waiting for the marker") {
+                LiveEvent::Chat { message } if message.body == marker => return events,
+                event => events.push(event),
+            }
         }
-        events
     }
 
     /// Reads until the server closes the connection; its close code, if it sent one.

@@ -253,6 +253,20 @@ pub async fn first_answer(stream: &mut tokio::net::TcpStream) -> String {
 /// How long a test waits for an event that should come.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// Waits until `holds` answers true (asked every 20 ms), failing the test with `what` after [`PATIENCE`]: for a
+/// state the server reaches by itself (a departure complete, a lease renewed), instead of a fixed sleep.
+pub async fn eventually<F, Fut>(what: &str, mut holds: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !holds().await {
+        assert!(std::time::Instant::now() < deadline, "still not so after {PATIENCE:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A small valid animated GIF (`frames` frames of `side`×`side`), made with the `gif` crate.
 pub fn make_gif(side: u16, frames: usize) -> Vec<u8> {
     let mut bytes = Vec::new();
