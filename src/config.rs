@@ -64,30 +64,30 @@ pub struct Config {
     pub uploads_dir: PathBuf,
 
     /// Seconds an empty room lives on before it is removed (so that a lone user's reload keeps it).
-    #[arg(long, env = "ROOM_GRACE_SECS", default_value_t = defaults::ROOM_GRACE_SECS)]
+    #[arg(long, value_parser = parse_secs, env = "ROOM_GRACE_SECS", default_value_t = defaults::ROOM_GRACE_SECS)]
     pub room_grace_secs: f64,
 
     /// Seconds a person whose last connection closed still counts as present (so a reload is not a leave).
-    #[arg(long, env = "LEAVE_GRACE_SECS", default_value_t = defaults::LEAVE_GRACE_SECS)]
+    #[arg(long, value_parser = parse_secs, env = "LEAVE_GRACE_SECS", default_value_t = defaults::LEAVE_GRACE_SECS)]
     pub leave_grace_secs: f64,
 
     /// Seconds someone without JavaScript (a plain form post, so no live connection) counts as present in a room
     /// after posting to it.
-    #[arg(long, env = "VISIT_SECS", default_value_t = defaults::VISIT_SECS)]
+    #[arg(long, value_parser = parse_secs, env = "VISIT_SECS", default_value_t = defaults::VISIT_SECS)]
     pub visit_secs: f64,
 
     /// Seconds a server process's presence lease lasts (renewed every second). When a process crashes, the others
     /// stop counting its people within this, plus the leave grace, plus a second.
-    #[arg(long, env = "PRESENCE_LEASE_SECS", default_value_t = defaults::PRESENCE_LEASE_SECS)]
+    #[arg(long, value_parser = parse_secs, env = "PRESENCE_LEASE_SECS", default_value_t = defaults::PRESENCE_LEASE_SECS)]
     pub presence_lease_secs: f64,
 
     /// Seconds after which a visit renews a session (each renewal is a write; a session expires 30 days after its
     /// last renewal). For tests.
-    #[arg(long, env = "SESSION_RENEW_SECS", default_value_t = 86_400.0, hide = true)]
+    #[arg(long, value_parser = parse_secs, env = "SESSION_RENEW_SECS", default_value_t = 86_400.0, hide = true)]
     pub session_renew_secs: f64,
 
     /// Seconds between deletions of expired sessions (a session expires after 30 days without a visit).
-    #[arg(long, env = "SESSION_CLEANUP_SECS", default_value_t = defaults::SESSION_CLEANUP_SECS)]
+    #[arg(long, value_parser = parse_secs, env = "SESSION_CLEANUP_SECS", default_value_t = defaults::SESSION_CLEANUP_SECS)]
     pub session_cleanup_secs: f64,
 
     /// Largest accepted GIF upload, in bytes.
@@ -103,27 +103,27 @@ pub struct Config {
     pub min_free_disk: u64,
 
     /// Seconds an upload's body may stall (no bytes arriving) before it is refused with 408.
-    #[arg(long, env = "UPLOAD_IDLE_SECS", default_value_t = defaults::UPLOAD_IDLE_SECS)]
+    #[arg(long, value_parser = parse_secs, env = "UPLOAD_IDLE_SECS", default_value_t = defaults::UPLOAD_IDLE_SECS)]
     pub upload_idle_secs: f64,
 
     /// Seconds a live connection may take to accept one frame before it is dropped as too slow (its page
     /// reconnects and catches up from the database).
-    #[arg(long, env = "SLOW_CLIENT_SECS", default_value_t = defaults::SLOW_CLIENT_SECS)]
+    #[arg(long, value_parser = parse_secs, env = "SLOW_CLIENT_SECS", default_value_t = defaults::SLOW_CLIENT_SECS)]
     pub slow_client_secs: f64,
 
     /// Seconds the server goes on serving after SIGTERM or Ctrl-C while `/readyz` says it is shutting down, so that
     /// a load balancer probing it sends new people elsewhere first; then it shuts down.
-    #[arg(long, env = "DRAIN_SECS", default_value_t = 0.0)]
+    #[arg(long, value_parser = parse_secs, env = "DRAIN_SECS", default_value_t = 0.0)]
     pub drain_secs: f64,
 
     /// Seconds a client has to send a request's headers (on a kept-alive connection, counted from the previous
     /// response) before its connection is closed.
-    #[arg(long, env = "HEADER_READ_SECS", default_value_t = 20.0)]
+    #[arg(long, value_parser = parse_secs, env = "HEADER_READ_SECS", default_value_t = 20.0)]
     pub header_read_secs: f64,
 
     /// Seconds a connection may stay open with no request in flight before it is closed (HTTP/2 has no other
     /// limit; an HTTP/1 connection meets --header-read-secs first; a live connection has its own pings).
-    #[arg(long, env = "IDLE_SECS", default_value_t = 60.0)]
+    #[arg(long, value_parser = parse_secs, env = "IDLE_SECS", default_value_t = 60.0)]
     pub idle_secs: f64,
 
     /// The address people use, e.g. `https://chat.example.com` (behind a TLS-terminating proxy). It is the
@@ -195,7 +195,7 @@ pub struct Config {
 
     /// Seconds a refusal at the door (--limit-address-writes) is held before it is answered, so a flood that
     /// ignores `Retry-After` asks once per this instead of as fast as it is answered; 0 answers at once.
-    #[arg(long, env = "DOOR_REFUSAL_DELAY_SECS", default_value_t = limits::DOOR_REFUSAL_DELAY_SECS)]
+    #[arg(long, value_parser = parse_secs, env = "DOOR_REFUSAL_DELAY_SECS", default_value_t = limits::DOOR_REFUSAL_DELAY_SECS)]
     pub door_refusal_delay_secs: f64,
 
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
@@ -324,6 +324,15 @@ impl Config {
     }
 }
 
+/// A duration in seconds: a finite number, zero or more (`2.5`; `inf` or `-1` are refused at start-up, with this
+/// message, rather than meeting a timer later).
+fn parse_secs(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
+        _ => Err(format!("{raw:?}: expected a number of seconds, zero or more, such as 2.5")),
+    }
+}
+
 /// A public URL: `http(s)://host[:port]`, kept as its origin (no path, no trailing slash).
 fn parse_public_url(raw: &str) -> Result<String, String> {
     let (scheme, rest) = raw.split_once("://").ok_or("expected a URL such as https://chat.example.com")?;
@@ -337,6 +346,16 @@ fn parse_public_url(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_finite_seconds() {
+        assert_eq!(parse_secs("2.5"), Ok(2.5));
+        assert_eq!(parse_secs("0"), Ok(0.0));
+        for bad in ["inf", "NaN", "-1", "soon", ""] {
+            assert!(parse_secs(bad).is_err(), "{bad}");
+        }
+        assert!(Config::try_parse_from(["gif-chat", "--room-grace-secs", "inf"]).is_err());
+    }
 
     #[test]
     fn public_urls_are_kept_as_their_origin() {

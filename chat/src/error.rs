@@ -47,16 +47,23 @@ impl ServerError {
     }
 }
 
-/// Whether a database error says the database cannot be reached (down, restarting, out of connections), as
-/// opposed to a query that failed: the first passes by itself, and the client is told to try again.
+/// Whether a database error says the database cannot serve now (down, restarting, out of connections, out of
+/// disk, busy, failing to read or write its files), as opposed to a query that failed: the first passes, or is
+/// the operator's to fix, and the client is told to try again later.
 fn is_unreachable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
-        // PostgreSQL: connection exceptions (class 08), shutting down or starting up (57P01–57P03), too many
-        // connections (53300).
-        sqlx::Error::Database(error) => error
+        // SQLite: its primary result code (the low byte of the extended one): SQLITE_BUSY (5), SQLITE_LOCKED (6),
+        // SQLITE_IOERR (10), SQLITE_FULL (13), SQLITE_CANTOPEN (14).
+        sqlx::Error::Database(error) if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => error
             .code()
-            .is_some_and(|code| code.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&&*code)),
+            .and_then(|code| code.parse::<u32>().ok())
+            .is_some_and(|code| [5, 6, 10, 13, 14].contains(&(code & 0xff))),
+        // PostgreSQL: connection exceptions (class 08), shutting down or starting up (57P01–57P03), too many
+        // connections (53300), out of disk (53100) or memory (53200).
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || ["57P01", "57P02", "57P03", "53300", "53100", "53200"].contains(&&*code)
+        }),
         _ => false,
     }
 }
@@ -98,6 +105,22 @@ mod tests {
             assert_eq!((error.status(), error.retry_after()), (503, Some(5)));
         }
         assert_eq!(ServerError::Database(sqlx::Error::RowNotFound).into_app_error().status(), 500);
+    }
+
+    #[tokio::test]
+    async fn a_full_sqlite_database_is_a_503_not_an_internal_error() {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE t (x BLOB)").execute(&mut db).await.unwrap();
+        sqlx::query("PRAGMA max_page_count = 8").execute(&mut db).await.unwrap();
+        let full = loop {
+            match sqlx::query("INSERT INTO t VALUES (zeroblob(4000))").execute(&mut db).await {
+                Ok(_) => continue,
+                Err(error) => break error,
+            }
+        };
+        assert!(full.to_string().contains("full"), "{full}");
+        assert_eq!(ServerError::Database(full).into_app_error().status(), 503);
     }
 
     #[test]

@@ -25,6 +25,12 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Characters that show nothing, though they may take space: invisible ones, the Braille blank, Hangul fillers,
+/// the combining grapheme joiner.
+fn looks_blank(c: char) -> bool {
+    is_invisible(c) || matches!(c, '\u{2800}' | '\u{3164}' | '\u{115F}' | '\u{1160}' | '\u{FFA0}' | '\u{034F}')
+}
+
 /// Characters that take no space: two titles that differ only by them would look the same.
 fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{180E}' | '\u{00AD}')
@@ -194,7 +200,9 @@ impl MessageBody {
         let kept = |c: &char| (!c.is_control() || *c == '\n' || *c == '\t') && !is_bidi_control(*c);
         let text: String = raw.chars().filter(kept).collect();
         let text = text.trim();
-        if text.is_empty() {
+        // Only characters that show nothing (zero-width spaces, fillers) is an empty message that looks like a
+        // blank line in everyone's room; inside text they stay (emoji are joined by one).
+        if text.chars().all(|c| c.is_whitespace() || looks_blank(c)) {
             return invalid("Write something first.");
         }
         if text.chars().count() > Self::MAX_CHARS {
@@ -334,6 +342,9 @@ mod tests {
         assert_eq!(MessageBody::parse("a\u{0}b").unwrap().as_str(), "ab");
         assert!(MessageBody::parse("\u{1}\u{2}\u{7f}").is_err(), "only control characters is blank");
         assert!(MessageBody::parse("\u{202E}\u{2066}").is_err());
+        for blank in ["\u{200B}", " \u{200B}\u{FEFF} ", "\u{2800}", "\u{3164}\u{200D}"] {
+            assert!(MessageBody::parse(blank).is_err(), "{blank:?} looks empty");
+        }
         assert_eq!(MessageBody::parse("abc\u{202E}fed").unwrap().as_str(), "abcfed", "no override survives");
         assert_eq!(
             MessageBody::parse("👨\u{200D}👩\u{200D}👧").unwrap().as_str(),

@@ -214,3 +214,21 @@ async fn a_send_whose_client_leaves_mid_request_is_announced_if_it_was_committed
     // `app::server::whole`), so nothing that has begun stops halfway when its client goes away.
     assert_eq!(committed, 100, "sends whose clients left were dropped on the way");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_are_capped_and_a_message_of_invisible_characters_is_empty() {
+    let app = crate::helpers::spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("caps", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    let long = "a".repeat(81);
+    let refused = alice.call::<serde_json::Value>("find_rooms", &[("title", &long)]).await.unwrap_err();
+    assert_eq!(refused.message, "Search for at most 80 characters.");
+    let refused = alice.call::<serde_json::Value>("find_rooms", &[("offset", "20000")]).await.unwrap_err();
+    assert!(refused.message.contains("search by title"), "{}", refused.message);
+    assert!(alice.call::<serde_json::Value>("find_rooms", &[("title", "caps")]).await.is_ok());
+
+    let refused = alice.send(room.id, "\u{200B}\u{FEFF}\u{2800}").await.unwrap_err();
+    assert_eq!(refused.message, "Write something first.");
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'text'").await, 0);
+}

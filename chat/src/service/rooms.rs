@@ -9,6 +9,9 @@ use protocol::live::LiveEvent;
 use protocol::model::{ListedRooms, MessagePreview, Person, ROOM_PAGE, RoomId, RoomSummary};
 
 use super::{Chat, db};
+
+/// How far down the room list "More rooms" goes.
+const MAX_LIST_OFFSET: u32 = 10_000;
 use crate::error::ServerResult;
 use crate::hub::{Feed, Topic};
 use crate::identity::person;
@@ -36,6 +39,14 @@ impl Chat {
     /// before.
     pub async fn list_rooms(&self, viewer: &Person, title: Option<&str>, offset: u32) -> ServerResult<ListedRooms> {
         let title = title.map(str::trim).filter(|title| !title.is_empty());
+        // A search longer than any title finds nothing, and a page deep in a long list costs the database a scan
+        // of everything before it: both are refused, in words.
+        if title.is_some_and(|title| title.chars().count() > Title::MAX_CHARS) {
+            return Err(AppError::Invalid(format!("Search for at most {} characters.", Title::MAX_CHARS)).into());
+        }
+        if offset > MAX_LIST_OFFSET {
+            return Err(AppError::Invalid("That is as far as the list goes: search by title instead.".into()).into());
+        }
         let mut rows = db::rooms_page(&self.db, title, offset, ROOM_PAGE as u32 + 1).await?;
         let has_more = rows.len() > ROOM_PAGE;
         rows.truncate(ROOM_PAGE);

@@ -1,7 +1,6 @@
 //! A page's live connection, as a test reads it: events in order, and the list of who is here followed as the
 //! page follows it.
 
-
 use futures_util::{SinkExt, StreamExt};
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{ChatMessage, Roster};
