@@ -96,11 +96,12 @@ impl Chat {
 
     /// The owner deletes the room: everyone in it is sent back to the room list.
     pub async fn delete_room_by(self: &Arc<Self>, room: RoomId, by: &Person) -> ServerResult<()> {
-        let row = db::find_room(&self.db, room).await?.ok_or(protocol::error::Refusal::NotFound)?;
-        if row.owner_id != by.id {
-            return Err(AppError::Forbidden("Only the room's owner can do that.".into()).into());
+        if self.delete_room(room, db::Deletion::OwnedBy(&by.id)).await? {
+            return Ok(());
         }
-        self.delete_room(room, db::Deletion::Any).await
+        // Nothing was deleted: say why.
+        db::find_room(&self.db, room).await?.ok_or(protocol::error::Refusal::NotFound)?;
+        Err(AppError::Forbidden("Only the room's owner can do that.".into()).into())
     }
 
     /// Removes the empty room at `at` (Unix ms) if it is still empty and due then (a timer of this process; every
@@ -116,15 +117,15 @@ impl Chat {
         }
     }
 
-    /// Deletes a room, its messages and its GIF files, and tells the room lists and the room (if it was deleted:
-    /// another process may have been first).
-    pub(super) async fn delete_room(&self, room: RoomId, which: db::Deletion) -> ServerResult<()> {
+    /// Deletes a room, its messages and its GIF files, and tells the room lists and the room, if it was deleted
+    /// (another process may have been first; see [`db::Deletion`] for the rest): whether it was.
+    pub(super) async fn delete_room(&self, room: RoomId, which: db::Deletion<'_>) -> ServerResult<bool> {
         let Some(files) = db::delete_room(&self.db, room, which).await? else {
-            return Ok(());
+            return Ok(false);
         };
         self.uploads.remove(files).await;
         self.hub.publish_many([Topic::RoomList, Topic::Room(room)], &LiveEvent::RemoveRoom { id: room });
         tracing::info!(%room, "room removed");
-        Ok(())
+        Ok(true)
     }
 }

@@ -359,19 +359,20 @@ pub async fn messages_after(
 
 /// Which rooms [`delete_room`] deletes.
 #[derive(Debug, Clone, Copy)]
-pub enum Deletion {
-    /// The room, whoever is in it (its owner deletes it).
-    Any,
+pub enum Deletion<'a> {
+    /// The room, whoever is in it, if this person owns it (checked in the deletion's transaction: an owner who
+    /// handed the room over a moment before cannot delete it after).
+    OwnedBy(&'a PersonId),
     /// The room if it is empty and its removal time (see `presence.rs`) is at or before this time (Unix ms).
     DueBy(i64),
 }
 
 /// Deletes a room and its messages; returns the GIF files its messages pointed at, for the caller to delete.
 /// `None` if the room was not deleted (gone already, or, for [`Deletion::DueBy`], not due).
-pub async fn delete_room(db: &Db, room: RoomId, which: Deletion) -> sqlx::Result<Option<Vec<String>>> {
-    let due = match which {
-        Deletion::Any => None,
-        Deletion::DueBy(now) => Some(now),
+pub async fn delete_room(db: &Db, room: RoomId, which: Deletion<'_>) -> sqlx::Result<Option<Vec<String>>> {
+    let (due, owner) = match which {
+        Deletion::OwnedBy(owner) => (None, Some(owner)),
+        Deletion::DueBy(now) => (Some(now), None),
     };
     with_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
@@ -381,10 +382,12 @@ pub async fn delete_room(db: &Db, room: RoomId, which: Deletion) -> sqlx::Result
         tx.lock_room(room).await?;
         let chosen = sqlx::query(
             "UPDATE rooms SET remove_at = remove_at WHERE id = $1
-             AND ($2 IS NULL OR (remove_at <= $2 AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.room_id = $1)))",
+             AND ($2 IS NULL OR (remove_at <= $2 AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.room_id = $1)))
+             AND ($3 IS NULL OR owner_id = $3)",
         )
         .bind(room)
         .bind(due)
+        .bind(owner)
         .execute(&mut *tx)
         .await?;
         if chosen.rows_affected() == 0 {

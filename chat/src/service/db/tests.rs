@@ -173,7 +173,8 @@ async fn deleting_a_room_returns_its_gif_files_and_leaves_no_rows() {
     insert(&db, room, gif).await.unwrap();
     assert_eq!(gif_files(&db).await.unwrap(), vec!["a.gif"]);
     assert_eq!(delete_room(&db, room, Deletion::DueBy(now_millis())).await.unwrap(), None, "not due");
-    assert_eq!(delete_room(&db, room, Deletion::Any).await.unwrap(), Some(vec!["a.gif".to_owned()]));
+    assert_eq!(delete_room(&db, room, Deletion::OwnedBy(&id("mallory"))).await.unwrap(), None, "not the owner");
+    assert_eq!(delete_room(&db, room, Deletion::OwnedBy(&alice)).await.unwrap(), Some(vec!["a.gif".to_owned()]));
     assert!(find_room(&db, room).await.unwrap().is_none());
     assert_eq!(count(&db, "SELECT COUNT(*) FROM messages").await, 0);
 }
