@@ -140,7 +140,7 @@ pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<Str
         return StatusCode::NOT_FOUND.into_response();
     };
     // A GIF stored before stills were made gets its still when it is first asked for.
-    if let Some(gif) = owner_of(&name).filter(|gif| gif.as_str() != name && !path.exists())
+    if let Some(gif) = owner_of(&name).filter(|gif| gif.as_str() != name)
         && let Err(error) = state.chat.make_still(&gif).await
     {
         tracing::warn!(%error, "making the still of a stored GIF");

@@ -117,12 +117,21 @@ impl Chat {
     }
 
     /// Makes the still of the stored GIF `name` if it has none (a GIF stored before stills were made): when it is
-    /// first asked for.
+    /// first asked for. Only a GIF that is there and lacks its still waits for a turn to re-encode (a request for
+    /// the still of a GIF that does not exist costs a look at the directory, off the async workers).
     pub async fn make_still(&self, name: &StoredName) -> ServerResult<()> {
         let (uploads, limits, name) = (self.uploads.clone(), self.settings.gif, name.clone());
+        let lacking = {
+            let (uploads, name) = (uploads.clone(), name.clone());
+            move || !uploads.still_path(&name).exists() && uploads.path_of(&name).is_file()
+        };
+        if !tokio::task::spawn_blocking(lacking.clone()).await? {
+            return Ok(());
+        }
         let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
         tokio::task::spawn_blocking(move || {
-            if uploads.still_path(&name).exists() || !uploads.path_of(&name).is_file() {
+            // Made meanwhile by another request, or removed.
+            if !lacking() {
                 return Ok(());
             }
             let still = uploads.incoming()?;
@@ -310,6 +319,19 @@ impl Drop for NotifierEnd<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn asking_for_the_still_of_a_gif_that_is_not_there_waits_for_no_re_encoding() {
+        let (dir, db) = crate::testing::test_db().await;
+        let space = crate::uploads::StorageLimits { quota: u64::MAX, min_free: 0 };
+        let uploads = crate::uploads::UploadStore::open(dir.path().join("uploads"), space).unwrap();
+        let chat = Chat::new(db, Default::default(), uploads);
+        // Every turn to re-encode is taken (two long uploads).
+        let _busy = REENCODING.acquire_many(2).await.unwrap();
+        let name = StoredName::parse(&format!("{}.gif", "ab".repeat(16))).expect("a stored GIF's name");
+        let asked = tokio::time::timeout(std::time::Duration::from_secs(5), chat.make_still(&name)).await;
+        assert!(matches!(asked, Ok(Ok(()))), "a missing GIF's still waited for a re-encoding turn");
+    }
 
     fn message(room: i64, seq: i64) -> ChatMessage {
         let body = format!("message {seq}");
