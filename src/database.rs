@@ -13,12 +13,40 @@ use crate::Config;
 const CHAT_CONNECTIONS: u32 = 8;
 const SESSION_CONNECTIONS_POSTGRES: u32 = 4;
 
-/// The data directory holds the default SQLite files: make it if one of them is used.
+/// The data directory holds the default SQLite files: make it if one of them is used (only its owner may enter
+/// it).
 fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
     let default_files = config.database_url.is_none() || config.sessions_database_url.is_none();
-    if default_files && !Db::is_postgres_url(&config.database_url()) {
-        std::fs::create_dir_all(&config.data_dir)
+    if default_files && !Db::is_postgres_url(&config.database_url()) && !config.data_dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .recursive(true)
+            .create(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    Ok(())
+}
+
+/// A SQLite database's files (the database, its write-ahead log and shared memory) are readable and writable by
+/// the server's user alone, whatever the umask made them: they hold sessions, whispers and password hashes.
+fn keep_private(url: &str) -> anyhow::Result<()> {
+    use std::str::FromStr;
+    if Db::is_postgres_url(url) {
+        return Ok(());
+    }
+    let database = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.get_filename().to_owned();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = database.clone().into_os_string();
+        file.push(suffix);
+        let file = std::path::PathBuf::from(file);
+        #[cfg(unix)]
+        if file.exists() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} private", file.display()))?;
+        }
     }
     Ok(())
 }
@@ -30,6 +58,7 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<Db> {
     let db =
         Db::open(&url, CHAT_CONNECTIONS).await.with_context(|| format!("opening database {}", redacted_url(&url)))?;
     db.migrate().await.context("running database migrations")?;
+    keep_private(&url)?;
     Ok(db)
 }
 
@@ -51,6 +80,7 @@ pub async fn connect_sessions(config: &Config) -> anyhow::Result<Db> {
         Sessions::Postgres(store) => store.migrate().await,
     }
     .context("creating the session table")?;
+    keep_private(&url)?;
     Ok(db)
 }
 

@@ -232,3 +232,21 @@ async fn searches_are_capped_and_a_message_of_invisible_characters_is_empty() {
     assert_eq!(refused.message, "Write something first.");
     assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'text'").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_files_are_the_servers_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    // The embedded default: SQLite files in the data directory, made by the server.
+    let app = spawn_app_with(|c| {
+        c.database_url = None;
+        c.sessions_database_url = None;
+    })
+    .await;
+    app.person().await.create_room("private", 5, "").await.unwrap();
+    let data = &app.config.data_dir;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data), 0o700, "the data directory");
+    for file in ["gif-chat.db", "gif-chat.db-wal", "sessions.db"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+}
