@@ -1,10 +1,12 @@
 //! Health endpoints for supervisors and load balancers, served outside the session layer and the access log (a
 //! probe never gets a session, writes a row, or fills the log):
 //!
-//! - `GET /healthz`: the process is alive and serving HTTP (200, with its version).
-//! - `GET /readyz`: it can serve people: both databases answer, the chat's with this build's schema, uploads are
-//!   writable, and it is not shutting down. 503 names the failing checks otherwise. Answers are reused for a
-//!   second, and concurrent probes share one round of checks, so a flood of probes costs the databases nothing.
+//! - `GET /healthz`: the process is alive and serving HTTP (200; its version and commit are for the metrics and
+//!   `--version`, not for anyone who asks).
+//! - `GET /readyz`: it can serve people: both databases answer, the chat's with this build's schema, and it is
+//!   not shutting down (503 names the failing checks otherwise). Uploads that cannot be written leave it
+//!   "degraded" (200: text chat works; uploads answer 503 meanwhile). Answers are reused for a second, and
+//!   concurrent probes share one round of checks, so a flood of probes costs the databases nothing.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +30,9 @@ pub const COMMIT: &str = env!("GIF_CHAT_COMMIT");
 
 /// How long the readiness checks wait for the databases (all at once).
 const PATIENCE: Duration = Duration::from_secs(2);
+/// Checks whose failure leaves the server able to serve, less well.
+const DEGRADING: [&str; 1] = ["uploads"];
+
 /// How long a readiness answer is reused.
 const FRESH_FOR: Duration = Duration::from_secs(1);
 
@@ -50,7 +55,7 @@ pub fn router(chat: Arc<Chat>, sessions: Db) -> Router {
 }
 
 async fn healthz() -> Response {
-    no_store(Json(json!({ "status": "ok", "version": VERSION, "commit": COMMIT })).into_response())
+    no_store(Json(json!({ "status": "ok" })).into_response())
 }
 
 async fn readyz(State(probes): State<Probes>) -> Response {
@@ -81,13 +86,19 @@ async fn check(probes: &Probes) -> (StatusCode, Value) {
     };
     let (mut checks, sessions) = tokio::join!(probes.chat.readiness(PATIENCE), sessions);
     checks.push(("sessions", sessions));
-    let ready = checks.iter().all(|(_, result)| result.is_ok());
+    let failing: Vec<&str> = checks.iter().filter(|(_, result)| result.is_err()).map(|(name, _)| *name).collect();
+    let (status, state) = match &failing[..] {
+        [] => (StatusCode::OK, "ready"),
+        // Text chat works without uploads: taking the instance out of the balancer would take chat from everyone
+        // on it for want of GIFs.
+        failing if failing.iter().all(|name| DEGRADING.contains(name)) => (StatusCode::OK, "degraded"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
     let named: Map<String, Value> = checks
         .into_iter()
         .map(|(name, result)| (name.to_owned(), Value::String(result.err().unwrap_or_else(|| "ok".to_owned()))))
         .collect();
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, json!({ "status": if ready { "ready" } else { "unavailable" }, "checks": named }))
+    (status, json!({ "status": state, "checks": named }))
 }
 
 /// A probe's answer is about this moment: no cache may keep it.

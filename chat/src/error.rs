@@ -11,6 +11,7 @@ pub enum ServerError {
     Client(#[from] AppError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// Reading or writing files: the uploads' storage (nothing else is kept in files).
     #[error("{context}: {source}")]
     Io { context: &'static str, source: std::io::Error },
     #[error("a background task failed: {0}")]
@@ -38,6 +39,12 @@ impl ServerError {
             ServerError::Database(error) if is_unreachable(&error) => {
                 tracing::warn!(%error, "the database is unreachable");
                 AppError::Unavailable
+            }
+            // The uploads' storage failed (unwritable, gone, out of space behind the floor's back): GIFs wait,
+            // text chat does not, and the person is told which.
+            ServerError::Io { context, source } => {
+                tracing::error!(%source, context, "the uploads' storage failed");
+                AppError::UploadsUnavailable
             }
             internal => {
                 tracing::error!(error = %internal, "internal error");
@@ -93,7 +100,9 @@ mod tests {
         assert!(!body.contains("room_grants"), "{body}");
 
         let io = ServerError::io("storing an upload")(std::io::Error::other("/secret/path: disk full"));
-        assert!(!serde_json::to_string(&io.into_app_error()).unwrap().contains("/secret"));
+        let error = io.into_app_error();
+        assert_eq!(error.status(), 503, "the uploads' storage failing is no internal error: text chat still works");
+        assert!(!serde_json::to_string(&error).unwrap().contains("/secret"));
     }
 
     #[test]

@@ -188,6 +188,10 @@ pub enum AppError {
     /// The server cannot do its work right now (its database is unreachable); trying again later will do.
     #[error("The chat cannot reach its database right now. Try again in a moment.")]
     Unavailable,
+    /// GIFs cannot be stored right now (the uploads' storage does not answer or cannot be written); text messages
+    /// still work.
+    #[error("GIFs cannot be stored right now; text messages still work. Try again later.")]
+    UploadsUnavailable,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The request did not get through, or its answer did not come back (raised in the browser).
@@ -214,7 +218,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => 429,
             AppError::StorageFull(_) => 507,
             AppError::Timeout(_) => 408,
-            AppError::Unavailable => 503,
+            AppError::Unavailable | AppError::UploadsUnavailable => 503,
             AppError::Internal | AppError::Unreachable(_) => 500,
         }
     }
@@ -224,13 +228,15 @@ impl AppError {
         match self {
             AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
             AppError::Unavailable => Some(UNAVAILABLE_RETRY_SECS),
+            AppError::UploadsUnavailable => Some(UPLOADS_RETRY_SECS),
             _ => None,
         }
     }
 }
 
-/// How long a client is asked to wait when the server cannot reach its database.
+/// How long a client is asked to wait when the server cannot reach its database, or store uploads.
 const UNAVAILABLE_RETRY_SECS: u64 = 5;
+const UPLOADS_RETRY_SECS: u64 = 30;
 
 impl From<InvalidInput> for AppError {
     fn from(error: InvalidInput) -> AppError {
@@ -280,6 +286,7 @@ impl From<AppError> for WireError {
             AppError::StorageFull(_) => "storageFull",
             AppError::Timeout(_) => "timeout",
             AppError::Unavailable => "unavailable",
+            AppError::UploadsUnavailable => "uploadsUnavailable",
             AppError::Internal => "internal",
             AppError::Unreachable(_) => "unreachable",
         };
@@ -318,6 +325,7 @@ impl From<WireError> for AppError {
             ("forbidden", ..) => AppError::Forbidden(wire.message),
             ("unreachable", ..) => AppError::Unreachable(wire.message),
             ("unavailable", ..) => AppError::Unavailable,
+            ("uploadsUnavailable", ..) => AppError::UploadsUnavailable,
             _ => AppError::Internal,
         }
     }
@@ -339,6 +347,7 @@ mod tests {
             AppError::StorageFull("No room left for GIFs.".into()),
             AppError::Timeout("The upload stalled.".into()),
             AppError::Unavailable,
+            AppError::UploadsUnavailable,
             AppError::Internal,
             AppError::Unreachable("offline".into()),
         ];

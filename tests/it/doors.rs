@@ -250,3 +250,21 @@ async fn the_database_files_are_the_servers_alone() {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_gifs_cannot_be_stored_uploads_say_so_and_text_chat_goes_on() {
+    let app = crate::helpers::spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("no gifs today", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    // The uploads' storage breaks (here: the directory became a file).
+    std::fs::remove_dir_all(&app.config.uploads_dir).unwrap();
+    std::fs::write(&app.config.uploads_dir, b"not a directory").unwrap();
+    let refused = alice.upload(&room.id.to_string(), "a.gif", crate::helpers::make_gif(8, 2)).await.unwrap_err();
+    assert_eq!(
+        (refused.status, refused.message.as_str()),
+        (503, "GIFs cannot be stored right now; text messages still work. Try again later.")
+    );
+    alice.send(room.id, "words still work").await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'gif'").await, 0);
+}

@@ -38,9 +38,7 @@ async fn probes_answer_without_a_session_and_name_what_fails() {
     let app = spawn_app().await;
 
     let (status, health) = probe(&app, "/healthz").await;
-    assert_eq!(status, 200);
-    assert_eq!(health["status"], "ok");
-    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!((status, health), (200, serde_json::json!({ "status": "ok" })), "no version or commit for anyone");
 
     let (status, ready) = probe(&app, "/readyz").await;
     assert_eq!((status, &ready["status"]), (200, &Value::from("ready")), "{ready}");
@@ -51,8 +49,9 @@ async fn probes_answer_without_a_session_and_name_what_fails() {
     // Uploads cannot be written: the directory became a file.
     std::fs::remove_dir_all(&app.config.uploads_dir).unwrap();
     std::fs::write(&app.config.uploads_dir, b"not a directory").unwrap();
+    // Text chat still works: degraded, not taken out of the balancer.
     let (status, ready) = ready_until(&app, "uploads", "the uploads directory is not writable").await;
-    assert_eq!((status, &ready["status"]), (503, &Value::from("unavailable")), "{ready}");
+    assert_eq!((status, &ready["status"]), (200, &Value::from("degraded")), "{ready}");
     assert_eq!(ready["checks"]["uploads"], "the uploads directory is not writable", "{ready}");
     assert_eq!(ready["checks"]["database"], "ok", "{ready}");
     std::fs::remove_file(&app.config.uploads_dir).unwrap();

@@ -225,14 +225,17 @@ impl Chat {
         };
         let uploads = async {
             let store = self.uploads.clone();
-            let probed = tokio::task::spawn_blocking(move || store.probe_writable()).await;
-            match probed {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(error)) => {
+            // Off the async workers, and waited for no longer than the databases: a stalled file system must
+            // not stall the probe (the blocking call finishes, or not, on its own thread).
+            let probed = tokio::time::timeout(patience, tokio::task::spawn_blocking(move || store.probe_writable()));
+            match probed.await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(error))) => {
                     tracing::warn!(%error, "readiness: the uploads directory is not writable");
                     Err("the uploads directory is not writable".to_owned())
                 }
-                Err(error) => Err(format!("the uploads probe failed: {error}")),
+                Ok(Err(error)) => Err(format!("the uploads probe failed: {error}")),
+                Err(_) => Err(format!("the uploads directory did not answer within {patience:?}")),
             }
         };
         let ((database, migrations), uploads) = tokio::join!(schema, uploads);
