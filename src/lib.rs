@@ -133,6 +133,14 @@ impl Server {
         }
         chat.start().await.context("scheduling the stored rooms")?;
         delete_expired_sessions(&session_store, &chat, config.session_cleanup_secs);
+        if config.allowed_origins().is_empty() && !config.addr.ip().is_loopback() {
+            tracing::warn!(
+                addr = %config.addr,
+                "neither --public-url nor --allowed-origin is set on an address others can reach: a page of any \
+                 host name that reaches this server may act for its visitors; set --public-url to the address \
+                 people use"
+            );
+        }
         let origins = OriginPolicy::new(config.allowed_origins());
         let state = AppState { leptos_options, chat, limits, edge: config.edge(), origins, identities };
         let proxies = TrustedProxies::new(config.trusted_proxies.iter().copied());

@@ -268,3 +268,30 @@ async fn when_gifs_cannot_be_stored_uploads_say_so_and_text_chat_goes_on() {
     alice.send(room.id, "words still work").await.unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'gif'").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_address_without_a_public_url_is_warned_about() {
+    if crate::helpers::on_postgres() {
+        return; // Start-up on either store says the same.
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut like = gif_chat::Config::for_dir(dir.path(), crate::helpers::site_root());
+    let warning = "neither --public-url nor --allowed-origin is set";
+    like.addr = "0.0.0.0:0".parse().unwrap();
+    let open = crate::helpers::ServerProcess::spawn(&like, &[]);
+    crate::helpers::eventually("the warning is logged", || async { open.output().iter().any(|l| l.contains(warning)) })
+        .await;
+    // On loopback (development), or with a public URL, nothing to warn about.
+    like.addr = "127.0.0.1:0".parse().unwrap();
+    let local = crate::helpers::ServerProcess::spawn(&like, &[]);
+    let public = {
+        let mut like = like.clone();
+        like.addr = "0.0.0.0:0".parse().unwrap();
+        crate::helpers::ServerProcess::spawn(&like, &["--public-url=https://chat.example.com"])
+    };
+    for server in [&local, &public] {
+        // Serving: whatever start-up said is out.
+        assert_eq!(reqwest::get(format!("http://{}/healthz", server.addr)).await.unwrap().status(), 200);
+        assert!(!server.output().iter().any(|line| line.contains(warning)), "{:?}", server.output());
+    }
+}

@@ -85,18 +85,59 @@ pub async fn refuse_cross_origin(State(policy): State<OriginPolicy>, request: Re
     if !changes_state(&request) || policy.permits(request.headers()) {
         return next.run(request).await;
     }
-    tracing::warn!(
-        origin = ?request.headers().get(header::ORIGIN),
-        fetch_site = ?request.headers().get("sec-fetch-site"),
-        path = %request.uri().path(),
-        "refused a cross-origin request"
-    );
+    // One line per second at most, saying how many went unlogged: a flood of forged requests must not flood the
+    // log (nor cost its disk).
+    if let Some(unlogged) = REFUSALS_LOGGED.allow() {
+        tracing::warn!(
+            origin = ?request.headers().get(header::ORIGIN),
+            fetch_site = ?request.headers().get("sec-fetch-site"),
+            path = %request.uri().path(),
+            unlogged,
+            "refused a cross-origin request"
+        );
+    }
     app_error_response(AppError::Forbidden(REFUSED.into()))
+}
+
+static REFUSALS_LOGGED: EveryOnceIn = EveryOnceIn::new();
+
+/// Lets one event in per second through, counting the others.
+struct EveryOnceIn {
+    /// The second (since the process started) of the last event let through, plus one (0: none yet).
+    last: std::sync::atomic::AtomicU64,
+    held_back: std::sync::atomic::AtomicU64,
+}
+
+impl EveryOnceIn {
+    const fn new() -> EveryOnceIn {
+        EveryOnceIn { last: std::sync::atomic::AtomicU64::new(0), held_back: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    /// `Some(events held back since the last one let through)` if this one may go through.
+    fn allow(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let now = START.get_or_init(std::time::Instant::now).elapsed().as_secs() + 1;
+        let last = self.last.load(Relaxed);
+        if last != now && self.last.compare_exchange(last, now, Relaxed, Relaxed).is_ok() {
+            return Some(self.held_back.swap(0, Relaxed));
+        }
+        self.held_back.fetch_add(1, Relaxed);
+        None
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flood_of_refusals_is_logged_once_a_second_with_its_count() {
+        let once = EveryOnceIn::new();
+        assert_eq!(once.allow(), Some(0));
+        let let_through = (0..10_000).filter(|_| once.allow().is_some()).count();
+        assert!(let_through <= 1, "{let_through} of a burst were logged");
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         pairs.iter().map(|(name, value)| (http::HeaderName::from_static(name), value.parse().unwrap())).collect()
