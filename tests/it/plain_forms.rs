@@ -167,3 +167,26 @@ async fn a_plain_form_send_that_is_refused_leaves_no_visit() {
     assert_eq!(app.count("SELECT COUNT(*) FROM presence").await, 0, "the refused send left a visit");
     assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 0, "nor any message ('joined' included)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_form_sent_twice_makes_one_message() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.person().await, app.person().await);
+    let room = alice.create_room("once", 10, "").await.unwrap();
+    let page = format!("/room/{}", room.id);
+    // The page's form carries an id of its own; posting that form again (a reload that resends it) finds the first.
+    let html = bob.page(&page).await.text().await.unwrap();
+    let (_, rest) = html.split_once(r#"name="client_id" value=""#).expect("the form carries a client id");
+    let client_id = &rest[..rest.find('"').unwrap()];
+    assert_eq!(client_id.len(), 32, "{client_id}");
+    let room_id = room.id.to_string();
+    let form = [("room", room_id.as_str()), ("body", "hello"), ("client_id", client_id)];
+    let post = || bob.post_form("send_message", &form, &page);
+    let (first, again) = (post().await, post().await);
+    assert_eq!((first.status(), again.status()), (reqwest::StatusCode::SEE_OTHER, reqwest::StatusCode::SEE_OTHER));
+    assert_eq!(location(&first), location(&again), "both land on the one message");
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE kind = 'text'").await, 1);
+    // Another page load is another form: another message.
+    let html = bob.page(&page).await.text().await.unwrap();
+    assert!(!html.contains(client_id), "each page has its own id");
+}

@@ -103,6 +103,9 @@ pub fn Composer(
     view! {
         <form class="composer" method="post" action=SendMessage::url() on:submit=move |event| { event.prevent_default(); send(); }>
             <input type="hidden" name="room" value=room_id.get() />
+            // Without the WASM, the form itself is the send: one id per page, so posting it again (a reload that
+            // resends, a double click) finds the first message instead of making a second.
+            <input type="hidden" name="client_id" value=plain_form_id() />
             // Announced when it appears, changes or ends: whisper mode is never entered or left unseen.
             <div class="whisper-status" aria-live="polite">
                 <Show when=move || whisper_to.read().is_some()>
@@ -142,4 +145,12 @@ pub fn Composer(
             </Show>
         </form>
     }
+}
+
+/// The client id a page's plain form sends (rendered on the server; the WASM sends its own per message).
+fn plain_form_id() -> String {
+    #[cfg(feature = "ssr")]
+    return uuid::Uuid::new_v4().simple().to_string();
+    #[cfg(not(feature = "ssr"))]
+    String::new()
 }
