@@ -134,6 +134,15 @@ impl LockRoom for Transaction<'_, Postgres> {
     }
 }
 
+/// A key for one purpose, derived from a stored secret (HMAC-SHA-512 of the purpose's name): what one purpose
+/// signs, another never accepts, and none of them reveals the secret.
+pub fn derived_key(secret: &[u8], purpose: &str) -> [u8; 64] {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
 /// A value of the `server_secrets` table: the one stored, or, on the first start, `fresh` (stored now). Every
 /// process sharing the database reads the same one.
 pub async fn server_secret(db: &Db, name: &str, fresh: &[u8]) -> sqlx::Result<Vec<u8>> {

@@ -341,11 +341,13 @@ async fn expired_sessions_are_deleted_while_the_server_runs() {
     assert!(alice.create_room("still me", 5, "").await.is_ok(), "and still works");
 }
 
-/// The id a visitor cookie carries (signed, not encrypted: the value ends with the id).
+/// The id a visitor cookie carries (signed, not encrypted: the value is the signature, then the id and when it was
+/// issued, `<id>.<unix seconds>`).
 fn carried_id(response: &reqwest::Response) -> String {
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     let value = cookie.strip_prefix("gif_chat_visitor=").expect("a visitor cookie").split(';').next().unwrap();
-    value[value.len() - 32..].to_owned()
+    let (signed_id, _issued) = value.rsplit_once('.').expect("an issue time");
+    signed_id[signed_id.len() - 32..].to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

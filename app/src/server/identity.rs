@@ -9,7 +9,7 @@ use tower_sessions::Session;
 use tower_sessions::cookie::{Cookie, CookieBuilder, CookieJar, Key, SameSite, time};
 
 use ::chat::identity::person;
-use ::chat::store::{Db, server_secret};
+use ::chat::store::{Db, derived_key, server_secret};
 
 use crate::server::AppState;
 use crate::server::address::ClientAddress;
@@ -43,8 +43,10 @@ pub struct Visitor {
 /// is the same: a reader who starts talking keeps their name and color.
 #[derive(Clone)]
 pub struct Identities {
-    /// Signs the visitor cookie. Kept in the database, so every instance sharing it accepts the same cookies.
-    key: Key,
+    /// Sign the visitor cookie and the forms' cookies, each its own: both derived from one secret kept in the
+    /// database, so every instance sharing it accepts the same cookies.
+    visitor_key: Key,
+    forms_key: Key,
     /// Behind TLS the cookie is `Secure` and `__Host-` prefixed, like the session's.
     secure: bool,
     /// How long after its last renewal a visit renews a session (one write per visitor per period at most).
@@ -56,8 +58,15 @@ const VISITOR_COOKIE_DAYS: i64 = 30;
 const VISITOR_COOKIE: &str = "gif_chat_visitor";
 
 impl Identities {
-    pub fn new(key: Key, secure: bool) -> Identities {
-        Identities { key, secure, renew_after: std::time::Duration::from_secs(86_400) }
+    /// With the keys derived from `secret` (at least 32 bytes).
+    pub fn new(secret: &[u8], secure: bool) -> Identities {
+        let key = |purpose: &str| Key::from(&derived_key(secret, purpose));
+        Identities {
+            visitor_key: key("visitor cookie"),
+            forms_key: key("form error cookie"),
+            secure,
+            renew_after: std::time::Duration::from_secs(86_400),
+        }
     }
 
     /// Visits renew a session at most once per `period` (a day by default).
@@ -70,9 +79,10 @@ impl Identities {
     pub async fn load(db: &Db, secure: bool) -> sqlx::Result<Identities> {
         let fresh = Key::generate();
         let stored = server_secret(db, "visitor_cookie_key", fresh.master()).await?;
-        let key = Key::try_from(stored.as_slice())
-            .map_err(|error| sqlx::Error::Protocol(format!("the stored visitor cookie key is unusable: {error}")))?;
-        Ok(Identities::new(key, secure))
+        if stored.len() < 32 {
+            return Err(sqlx::Error::Protocol("the stored visitor cookie key is too short".into()));
+        }
+        Ok(Identities::new(&stored, secure))
     }
 
     /// A cookie's name as this server sets it: behind TLS `__Host-` prefixed (this host only, over TLS only).
@@ -80,23 +90,21 @@ impl Identities {
         if self.secure { format!("__Host-{name}") } else { name.to_owned() }
     }
 
-    /// The value of the cookie `name` in the request's headers, if this server signed it.
+    /// The value of the form cookie `name` in the request's headers, if this server signed it.
     pub fn signed_value(&self, headers: &http::HeaderMap, name: &str) -> Option<String> {
-        let mut jar = CookieJar::new();
-        for header in headers.get_all(http::header::COOKIE) {
-            for cookie in Cookie::split_parse_encoded(header.to_str().unwrap_or_default()).flatten() {
-                jar.add_original(cookie.into_owned());
-            }
-        }
-        Some(jar.signed(&self.key).get(name)?.value().to_owned())
+        signed_value(&self.forms_key, headers, name)
     }
 
-    /// A `Set-Cookie` value for `cookie` (path `/`, HTTP only, `Secure` behind TLS), signed.
+    /// A `Set-Cookie` value for the form cookie `cookie` (path `/`, HTTP only, `Secure` behind TLS), signed.
     pub fn signed_cookie(&self, cookie: CookieBuilder<'static>) -> Option<http::HeaderValue> {
+        self.signed_with(&self.forms_key, cookie)
+    }
+
+    fn signed_with(&self, key: &Key, cookie: CookieBuilder<'static>) -> Option<http::HeaderValue> {
         let cookie = cookie.path("/").http_only(true).secure(self.secure).build();
         let name = cookie.name().to_owned();
         let mut jar = CookieJar::new();
-        jar.signed_mut(&self.key).add(cookie);
+        jar.signed_mut(key).add(cookie);
         http::HeaderValue::from_str(&jar.get(&name)?.encoded().to_string()).ok()
     }
 
@@ -108,18 +116,22 @@ impl Identities {
             .expect("a cookie without a value is a valid header")
     }
 
-    /// The id in the request's visitor cookie, if it carries one this server signed.
-    fn carried_id(&self, headers: &http::HeaderMap) -> Option<String> {
-        let id = self.signed_value(headers, &self.cookie_name(VISITOR_COOKIE))?;
-        PersonId::parse(&id).is_ok().then_some(id)
+    /// The id in the request's visitor cookie, if it carries one this server signed within the cookie's life
+    /// (a browser drops it then; a copy kept elsewhere is refused then too).
+    fn carried_id(&self, headers: &http::HeaderMap, now: i64) -> Option<String> {
+        let value = signed_value(&self.visitor_key, headers, &self.cookie_name(VISITOR_COOKIE))?;
+        let (id, issued) = value.split_once('.')?;
+        let age = now - issued.parse::<i64>().ok()?;
+        let fresh = (-60..=VISITOR_COOKIE_DAYS * 86_400).contains(&age);
+        (fresh && PersonId::parse(id).is_ok()).then(|| id.to_owned())
     }
 
-    /// A `Set-Cookie` value carrying `id`, signed.
-    fn visitor_cookie(&self, id: &str) -> Option<http::HeaderValue> {
-        let cookie = Cookie::build((self.cookie_name(VISITOR_COOKIE), id.to_owned()))
+    /// A `Set-Cookie` value carrying `id`, and when it was issued, signed.
+    fn visitor_cookie(&self, id: &str, now: i64) -> Option<http::HeaderValue> {
+        let cookie = Cookie::build((self.cookie_name(VISITOR_COOKIE), format!("{id}.{now}")))
             .same_site(SameSite::Lax)
             .max_age(time::Duration::days(VISITOR_COOKIE_DAYS));
-        self.signed_cookie(cookie)
+        self.signed_with(&self.visitor_key, cookie)
     }
 }
 
@@ -149,7 +161,8 @@ pub async fn visitor_layer(
             (stored.id, false)
         }
         Ok(None) => {
-            let id = state.identities.carried_id(request.headers()).unwrap_or_else(new_visitor_id);
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let id = state.identities.carried_id(request.headers(), now).unwrap_or_else(new_visitor_id);
             if acts {
                 // Each new session is a row: how many one network may make is limited.
                 let address = request.extensions().get::<ClientAddress>().map(|address| address.0);
@@ -173,7 +186,8 @@ pub async fn visitor_layer(
     };
     request.extensions_mut().insert(Visitor { person: person(&id) });
     let mut response = next.run(request).await;
-    if renew_cookie && let Some(cookie) = state.identities.visitor_cookie(&id) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if renew_cookie && let Some(cookie) = state.identities.visitor_cookie(&id, now) {
         response.headers_mut().append(http::header::SET_COOKIE, cookie);
     }
     response
@@ -181,4 +195,41 @@ pub async fn visitor_layer(
 
 fn new_visitor_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The value of the cookie `name` in `headers`, if it was signed with `key`.
+fn signed_value(key: &Key, headers: &http::HeaderMap, name: &str) -> Option<String> {
+    let mut jar = CookieJar::new();
+    for header in headers.get_all(http::header::COOKIE) {
+        for cookie in Cookie::split_parse_encoded(header.to_str().unwrap_or_default()).flatten() {
+            jar.add_original(cookie.into_owned());
+        }
+    }
+    Some(jar.signed(key).get(name)?.value().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent_back(cookie: http::HeaderValue) -> http::HeaderMap {
+        let pair = cookie.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::COOKIE, pair.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_visitor_cookie_lasts_its_month_and_signs_for_nothing_else() {
+        let identities = Identities::new(&[7; 64], false);
+        let id = "0123456789abcdef0123456789abcdef";
+        let issued = 1_800_000_000;
+        let headers = sent_back(identities.visitor_cookie(id, issued).unwrap());
+        assert_eq!(identities.carried_id(&headers, issued + 86_400).as_deref(), Some(id));
+        assert_eq!(identities.carried_id(&headers, issued + 31 * 86_400), None, "a month after its last renewal");
+        assert_eq!(identities.carried_id(&headers, issued - 3600), None, "issued in the future");
+        // The forms' key does not accept it, nor another server's.
+        assert_eq!(identities.signed_value(&headers, VISITOR_COOKIE), None);
+        assert_eq!(Identities::new(&[8; 64], false).carried_id(&headers, issued), None);
+    }
 }
