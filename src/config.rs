@@ -106,6 +106,10 @@ pub struct Config {
     #[arg(long, value_parser = parse_secs, env = "UPLOAD_IDLE_SECS", default_value_t = defaults::UPLOAD_IDLE_SECS)]
     pub upload_idle_secs: f64,
 
+    /// Seconds an upload may take in all, however its bytes trickle in, before it is refused with 408.
+    #[arg(long, value_parser = parse_secs, env = "UPLOAD_SECS", default_value_t = defaults::UPLOAD_SECS)]
+    pub upload_secs: f64,
+
     /// Seconds a live connection may take to accept one frame before it is dropped as too slow (its page
     /// reconnects and catches up from the database).
     #[arg(long, value_parser = parse_secs, env = "SLOW_CLIENT_SECS", default_value_t = defaults::SLOW_CLIENT_SECS)]
@@ -304,6 +308,7 @@ impl Config {
     pub fn edge(&self) -> Edge {
         Edge {
             upload_idle: Duration::from_secs_f64(self.upload_idle_secs.clamp(0.05, 3600.0)),
+            upload_deadline: Duration::from_secs_f64(self.upload_secs.clamp(0.05, 86_400.0)),
             slow_client: Duration::from_secs_f64(self.slow_client_secs.clamp(0.05, 3600.0)),
         }
     }

@@ -5,7 +5,7 @@
 //! in a byte at a time, or an HTTP/2 connection left open with nothing on it each hold a task and a file
 //! descriptor, and a few thousand of them leave nobody able to connect. This loop is axum's (HTTP/1 and HTTP/2,
 //! upgrades for the websocket, the peer's address as `ConnectInfo`, graceful shutdown) with what [`Door`] adds,
-//! and `TCP_NODELAY`. [`close_if_body_unread`] tells clients which connections will not be reused.
+//! and `TCP_NODELAY`; and a request that changes something runs to its end whoever leaves. [`close_if_body_unread`] tells clients which connections will not be reused.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -19,7 +19,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chat::limits::{ConnectionPermit, Limits};
 use http::{HeaderValue, Method, Version, header};
 use http_body::{Frame, SizeHint};
@@ -96,9 +96,23 @@ pub async fn serve(listener: TcpListener, router: Router, door: Door, shutdown: 
             hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
                 let in_flight = activity.request(&request);
+                // A request that changes something runs in a task of its own, to its end: its client going away
+                // (or resetting its HTTP/2 stream) must not stop it between a commit and its announcement.
+                let whole =
+                    !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::CONNECT);
                 let answer = router.clone().oneshot(request.map(Body::new));
-                // Until its body is sent (or dropped), the request is in flight.
-                async move { Ok::<_, std::convert::Infallible>(answer.await?.map(|body| in_flight.around(body))) }
+                async move {
+                    let response = if whole {
+                        tokio::spawn(answer).await.unwrap_or_else(|error| {
+                            tracing::error!(%error, "the task answering a request failed");
+                            Ok(http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
+                        })?
+                    } else {
+                        answer.await?
+                    };
+                    // Until its body is sent (or dropped), the request is in flight.
+                    Ok::<_, std::convert::Infallible>(response.map(|body| in_flight.around(body)))
+                }
             })
         };
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();

@@ -24,6 +24,8 @@ pub mod defaults {
     /// How long an upload's body may stall (no bytes at all) before it is refused: a phone in a tunnel recovers
     /// within this, a slowloris does not hold its place longer.
     pub const UPLOAD_IDLE_SECS: f64 = 20.0;
+    /// Ten MiB in three minutes is 0.5 Mbit/s: a poor mobile line still makes it.
+    pub const UPLOAD_SECS: f64 = 180.0;
     /// How long a live connection may take to accept one frame before it is dropped as too slow to keep (its
     /// page reconnects and catches up).
     pub const SLOW_CLIENT_SECS: f64 = 10.0;

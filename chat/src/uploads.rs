@@ -8,7 +8,13 @@
 //! upload takes.
 //!
 //! The disk cannot be filled through it: stored GIFs may take at most a quota in all, and an upload is refused
-//! when the file system's free space would fall below a floor (507, "storage full"; nothing is left behind).
+//! when the file system's free space would fall below a floor (507, "storage full"; nothing is left behind). An
+//! upload reserves its size when it is admitted, before a byte of it is read: uploads still arriving count against
+//! both, so a few slow ones cannot be admitted together into space only one of them has.
+//!
+//! The file system is never waited on from an async worker: a stalled one (a shared mount that hangs) must not
+//! freeze text chat. The calls that may block run on blocking threads, and the async side waits for them at most
+//! [`FILE_PATIENCE`].
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -16,11 +22,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use tempfile::NamedTempFile;
+pub use tempfile::NamedTempFile;
 
 use crate::error::{ServerError, ServerResult};
 use protocol::error::AppError;
 pub use protocol::model::still_of;
+
+/// How long a request waits for the uploads' file system before answering that uploads are unavailable.
+pub const FILE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs `work` (file system calls) on a blocking thread, waiting for it at most [`FILE_PATIENCE`].
+pub async fn off_the_workers<T: Send + 'static>(
+    context: &'static str,
+    work: impl FnOnce() -> ServerResult<T> + Send + 'static,
+) -> ServerResult<T> {
+    match tokio::time::timeout(FILE_PATIENCE, tokio::task::spawn_blocking(work)).await {
+        Ok(done) => done?,
+        Err(_) => Err(ServerError::Io { context, source: std::io::ErrorKind::TimedOut.into() }),
+    }
+}
 
 /// Where uploads are written before they are validated. Never served: served names are plain `<hex>.gif`.
 const INCOMING_DIR: &str = ".incoming";
@@ -31,6 +51,22 @@ pub struct UploadStore {
     space: StorageLimits,
     /// Bytes taken by stored GIFs (counted at start, then kept up to date by storing and removing).
     used: Arc<AtomicU64>,
+    /// Bytes reserved by uploads admitted and not yet stored (see [`Reservation`]).
+    reserved: Arc<AtomicU64>,
+}
+
+/// An admitted upload's place in the quota and above the free-space floor, until it is stored or given up (it
+/// is given back when this drops).
+#[must_use]
+pub struct Reservation {
+    bytes: u64,
+    reserved: Arc<AtomicU64>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        give_back(&self.reserved, self.bytes);
+    }
 }
 
 /// How much of the disk uploads may take.
@@ -137,7 +173,7 @@ impl UploadStore {
     pub fn open(dir: PathBuf, space: StorageLimits) -> std::io::Result<UploadStore> {
         std::fs::create_dir_all(dir.join(INCOMING_DIR))?;
         let used = Arc::new(AtomicU64::new(stored_bytes(&dir)));
-        Ok(UploadStore { dir, space, used })
+        Ok(UploadStore { dir, space, used, reserved: Arc::default() })
     }
 
     /// Bytes taken by stored GIFs.
@@ -145,14 +181,30 @@ impl UploadStore {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// Whether `bytes` more could be stored: within the quota, and leaving the disk its free-space floor.
-    /// Checked before an upload is read (with its declared size) and again when it is stored.
-    pub fn ensure_room_for(&self, bytes: u64) -> Result<(), AppError> {
-        if self.used().saturating_add(bytes) > self.space.quota {
+    /// Bytes reserved by uploads admitted and not stored yet.
+    pub fn reserved(&self) -> u64 {
+        self.reserved.load(Ordering::Relaxed)
+    }
+
+    /// Reserves `bytes` for an upload being admitted (its declared size, or the largest allowed): within the quota
+    /// and above the free-space floor, counting every upload admitted before it that is not stored yet.
+    pub async fn reserve(&self, bytes: u64) -> ServerResult<Reservation> {
+        let dir = self.dir.clone();
+        let free = off_the_workers("reading the free space", move || Ok(free_space(&dir))).await?;
+        let reserved = self.reserved.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        let reservation = Reservation { bytes, reserved: self.reserved.clone() };
+        self.room_for(reserved, free)?;
+        Ok(reservation)
+    }
+
+    /// Whether `pending` bytes (reservations, and what is being stored) fit besides what is stored: within the
+    /// quota, and leaving the disk (with `free` bytes free now) its floor.
+    fn room_for(&self, pending: u64, free: Option<u64>) -> Result<(), AppError> {
+        if self.used().saturating_add(pending) > self.space.quota {
             return Err(AppError::StorageFull(QUOTA_REACHED.into()));
         }
-        match free_space(&self.dir) {
-            Some(free) if free < self.space.min_free.saturating_add(bytes) => {
+        match free {
+            Some(free) if free < self.space.min_free.saturating_add(pending) => {
                 tracing::warn!(free, floor = self.space.min_free, "refusing an upload: the disk is nearly full");
                 Err(AppError::StorageFull(DISK_FULL.into()))
             }
@@ -160,7 +212,13 @@ impl UploadStore {
         }
     }
 
-    /// A new temporary file for an arriving upload; it is removed when dropped.
+    /// A new temporary file for an arriving upload, removed when dropped (off the async workers).
+    pub async fn incoming_file(&self) -> ServerResult<NamedTempFile> {
+        let store = self.clone();
+        off_the_workers("creating an upload file", move || store.incoming()).await
+    }
+
+    /// A new temporary file for an arriving upload; it is removed when dropped. (Blocking.)
     pub fn incoming(&self) -> ServerResult<NamedTempFile> {
         let incoming = self.dir.join(INCOMING_DIR);
         // Recreated if someone removed it while the server ran.
@@ -179,14 +237,16 @@ impl UploadStore {
     }
 
     /// Stores a finished temporary file and its still under a fresh name (each an atomic rename), if their
-    /// size fits: the quota is reserved atomically, so concurrent uploads cannot overshoot it together.
-    pub fn store(&self, file: NamedTempFile, still: NamedTempFile) -> ServerResult<Stored> {
+    /// size fits besides the other uploads' reservations (the upload's own, `held`, turns into what it stores):
+    /// the quota is taken atomically, so concurrent uploads cannot overshoot it together. (Blocking.)
+    pub fn store(&self, file: NamedTempFile, still: NamedTempFile, held: Reservation) -> ServerResult<Stored> {
         let measure = |file: &NamedTempFile| {
             file.as_file().metadata().map(|metadata| metadata.len()).map_err(ServerError::io("measuring an upload"))
         };
         let (gif_size, still_size) = (measure(&file)?, measure(&still)?);
         let size = gif_size + still_size;
-        self.ensure_room_for(size)?;
+        drop(held);
+        self.room_for(self.reserved.load(Ordering::Acquire).saturating_add(size), free_space(&self.dir))?;
         let quota = self.space.quota;
         self.used
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
@@ -290,7 +350,7 @@ impl UploadStore {
 }
 
 /// Bytes an unprivileged process may still write on the file system holding `dir` (`None` if unknown).
-fn free_space(dir: &Path) -> Option<u64> {
+pub fn free_space(dir: &Path) -> Option<u64> {
     let stats = rustix::fs::statvfs(dir).ok()?;
     Some(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
@@ -320,10 +380,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn uploads_admitted_hold_their_place_in_the_quota_until_stored_or_given_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = UploadStore::open(dir.path().to_owned(), StorageLimits { quota: 100, min_free: 0 }).unwrap();
+        let first = store.reserve(60).await.unwrap();
+        assert!(store.reserve(60).await.is_err(), "two uploads of 60 bytes are admitted into a quota of 100");
+        assert_eq!(store.reserved(), 60, "a refused reservation holds nothing");
+        drop(first);
+        let second = store.reserve(60).await.unwrap();
+        // Stored, the reservation turns into what it stored (a few bytes here).
+        let stored = store.store(store.incoming().unwrap(), store.incoming().unwrap(), second).unwrap();
+        assert_eq!((store.reserved(), store.used()), (0, 0));
+        stored.keep();
+    }
+
+    #[tokio::test]
     async fn a_stored_file_goes_unless_kept_and_the_sweep_removes_orphans_and_debris() {
         let dir = tempfile::tempdir().unwrap();
         let store = UploadStore::open(dir.path().to_owned(), StorageLimits { quota: u64::MAX, min_free: 0 }).unwrap();
-        let stored = || store.store(store.incoming().unwrap(), store.incoming().unwrap()).unwrap();
+        let nothing = || Reservation { bytes: 0, reserved: store.reserved.clone() };
+        let stored = || store.store(store.incoming().unwrap(), store.incoming().unwrap(), nothing()).unwrap();
         let dropped = stored();
         let (dropped_path, dropped_still) = (store.path_of(&dropped.name), dir.path().join(dropped.name.still()));
         assert!(dropped_path.exists() && dropped_still.exists());

@@ -211,7 +211,7 @@ async fn a_send_whose_client_leaves_mid_request_is_announced_if_it_was_committed
         }
     }
     // And each send that reached the server was carried through: its request runs in a task of its own (see
-    // `app::server::whole`), so nothing that has begun stops halfway when its client goes away.
+    // `src/connections.rs`), so nothing that has begun stops halfway when its client goes away.
     assert_eq!(committed, 100, "sends whose clients left were dropped on the way");
 }
 
@@ -294,4 +294,83 @@ async fn an_open_address_without_a_public_url_is_warned_about() {
         assert_eq!(reqwest::get(format!("http://{}/healthz", server.addr)).await.unwrap().status(), 200);
         assert!(!server.output().iter().any(|line| line.contains(warning)), "{:?}", server.output());
     }
+}
+
+/// Starts an upload of `declared` bytes as `who` and sends only its first bytes (a GIF's header), then nothing:
+/// the connection stays open, as a slow or stalled upload's does.
+async fn stalled_upload(
+    app: &crate::helpers::TestApp,
+    who: &crate::helpers::TestPerson,
+    room: protocol::model::RoomId,
+    declared: u64,
+) -> tokio::net::TcpStream {
+    let head = format!(
+        "POST /room/{room}/gif HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nCookie: {}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {declared}\r\n\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"gif\"; filename=\"a.gif\"\r\n\r\nGIF89a",
+        who.cookie_header(),
+        addr = app.addr,
+    );
+    app.send_raw(head.as_bytes()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_still_arriving_hold_their_place_above_the_free_space_floor() {
+    const MIB: u64 = 1024 * 1024;
+    let app = spawn_app_with(|c| {
+        c.max_upload_bytes = 50 * MIB;
+        c.limit_upload_mib = "1000/1m,1000/1m,1000/1s".parse().unwrap();
+        // Room above the floor for one 50 MiB upload (with 25 MiB to spare), not for two.
+        let free = chat::uploads::free_space(c.data_dir.parent().unwrap()).unwrap();
+        c.min_free_disk = free - 75 * MIB;
+    })
+    .await;
+    let (alice, bob) = (app.person().await, app.person().await);
+    let room = alice.create_room("slow lines", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (_bob_live, _) = bob.join(room.id).await;
+    let first = stalled_upload(&app, &alice, room.id, 50 * MIB).await;
+    crate::helpers::eventually("the first upload is admitted", || async { app.chat.uploads().reserved() > 0 }).await;
+    // The second is refused at once: the first, still arriving, holds its place.
+    let mut second = stalled_upload(&app, &bob, room.id, 50 * MIB).await;
+    let answer = crate::helpers::first_answer(&mut second).await;
+    assert!(answer.starts_with("HTTP/1.1 507"), "{answer}");
+    // The first gives up: its place is free again.
+    drop(first);
+    crate::helpers::eventually("the reservation is given back", || async { app.chat.uploads().reserved() == 0 }).await;
+    let _third = stalled_upload(&app, &bob, room.id, 50 * MIB).await;
+    crate::helpers::eventually("a new upload is admitted", || async { app.chat.uploads().reserved() > 0 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_trickles_in_meets_its_deadline_and_shutdown_does_not_wait_for_one() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|c| c.upload_secs = 1.0).await;
+    let alice = app.person().await;
+    let room = alice.create_room("trickle", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    // A byte every 200 ms: never idle long enough for the idle timeout, never done.
+    let stream = stalled_upload(&app, &alice, room.id, 100_000).await;
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        while writer.write_all(b"x").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(PATIENCE, tokio::io::AsyncReadExt::read(&mut reader, &mut answer)).await;
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer[..read.expect("an answer in time").unwrap()]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("took too long"), "{answer}");
+    crate::helpers::eventually("nothing is left of it", || async {
+        app.chat.uploads().reserved() == 0 && app.upload_files().is_empty()
+    })
+    .await;
+
+    // A stalled upload does not hold up a shutdown.
+    let _stalled = stalled_upload(&app, &alice, room.id, 100_000).await;
+    crate::helpers::eventually("the upload is admitted", || async { app.chat.uploads().reserved() > 0 }).await;
+    let started = Instant::now();
+    app.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(5), "the shutdown waited {:?} for the upload", started.elapsed());
 }

@@ -30,6 +30,8 @@ pub struct AppState {
 pub struct Edge {
     /// How long an upload's or a form's body may stall before it is refused.
     pub upload_idle: Duration,
+    /// How long an upload may take in all, however it trickles in.
+    pub upload_deadline: Duration,
     /// How long a live connection may take to accept one frame before it is dropped as too slow to keep.
     pub slow_client: Duration,
 }

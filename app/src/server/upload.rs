@@ -65,10 +65,32 @@ async fn receive_gif(
     // Counted, charged its size (as declared; the largest allowed if undeclared) and held in flight until done.
     let charged = declared.unwrap_or(max_bytes).min(max_bytes);
     let _in_flight = state.limits.upload(&visitor.person.id, address.map(|address| address.0.0), charged)?;
-    chat.uploads().ensure_room_for(charged)?;
     let admission = chat.admit_poster(room, &visitor.person).await?;
+    // Its size is set aside now, before a byte is read: uploads still arriving count against the quota and the
+    // free-space floor, so slow ones cannot be admitted together into room for one.
+    let reservation = chat.uploads().reserve(charged).await?;
+    // However it trickles in, an upload has a deadline; and the server's shutdown does not wait for it.
+    let stopping = chat.stopping();
+    let deadline = state.edge.upload_deadline;
+    let received = tokio::select! {
+        received = tokio::time::timeout(deadline, receive_file(&state, request, max_bytes)) => received
+            .map_err(|_| AppError::Timeout("The upload took too long. Please try again on a faster connection.".into()))?,
+        () = stopping.cancelled() => return Err(AppError::UploadsUnavailable.into()),
+    };
+    chat.post_gif(admission, received?, reservation).await
+}
 
-    let mut multipart = Multipart::from_request(request, &state)
+/// Streams the request's `gif` field into a temporary file, refusing it as soon as it passes `max_bytes` or does
+/// not start like a GIF.
+async fn receive_file(
+    state: &AppState,
+    request: Request,
+    max_bytes: u64,
+) -> ServerResult<::chat::uploads::NamedTempFile> {
+    let chat = &state.chat;
+    let too_large = || AppError::TooLarge(format!("A GIF may be at most {}.", human_size(max_bytes)));
+
+    let mut multipart = Multipart::from_request(request, state)
         .await
         .map_err(|_| AppError::BadRequest("Send the GIF as multipart/form-data in a field named \"gif\".".into()))?;
     let read_error = |error: axum::extract::multipart::MultipartError| -> ServerError {
@@ -88,7 +110,7 @@ async fn receive_gif(
             continue;
         }
         // The temporary file owns the path (removed when dropped); the upload streams in through a second handle.
-        let raw = chat.uploads().incoming()?;
+        let raw = chat.uploads().incoming_file().await?;
         let mut file = tokio::fs::File::from_std(raw.reopen().map_err(ServerError::io("opening an upload file"))?);
         let mut written: u64 = 0;
         let mut head: Vec<u8> = Vec::with_capacity(6);
@@ -115,7 +137,7 @@ async fn receive_gif(
         if head.len() < 6 {
             return Err(not_a_gif().into());
         }
-        return chat.post_gif(admission, raw).await;
+        return Ok(raw);
     }
     Err(AppError::BadRequest("No file in the \"gif\" field.".into()).into())
 }

@@ -8,9 +8,10 @@
 //! page runs in a task of its own that reads its body to the end before answering: leaving drops only the wait
 //! for that task, never the render.
 //!
-//! Server functions are routes of the same router, so they run whole too: a send, a kick, a room's creation that
-//! has begun is committed and announced even if its client goes away (or resets its HTTP/2 stream) meanwhile
-//! (`tests/it/doors.rs` cuts a hundred sends short).
+//! Requests that change something (server functions' POSTs, uploads) run whole too, from the connection on, all
+//! layers included (`src/connections.rs`): a send, a kick, a room's creation that has begun is committed and
+//! announced even if its client goes away (or resets its HTTP/2 stream) meanwhile (`tests/it/doors.rs` cuts a
+//! hundred sends short).
 
 use axum::body::Body;
 use axum::extract::Request;

@@ -15,7 +15,7 @@ use crate::gif::{self, GifError};
 use crate::hub::Topic;
 use crate::identity::person;
 use crate::metrics::Timer;
-use crate::uploads::StoredName;
+use crate::uploads::{Reservation, StoredName};
 use protocol::domain::{ClientMessageId, MessageBody, PersonId};
 use protocol::error::{AppError, Refusal};
 use protocol::live::LiveEvent;
@@ -83,23 +83,30 @@ impl Chat {
     /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF. Runs to
     /// completion in its own task even if the client goes away: the files and the message rows never disagree,
     /// and a committed message is always announced.
-    pub async fn post_gif(self: &Arc<Self>, admission: Admission, raw: NamedTempFile) -> ServerResult<ChatMessage> {
+    pub async fn post_gif(
+        self: &Arc<Self>,
+        admission: Admission,
+        raw: NamedTempFile,
+        reservation: Reservation,
+    ) -> ServerResult<ChatMessage> {
         let chat = self.clone();
         self.tasks
             .spawn(async move {
-                let (clean, still) = (chat.uploads.incoming()?, chat.uploads.incoming()?);
+                let (clean, still) = (chat.uploads.incoming_file().await?, chat.uploads.incoming_file().await?);
                 let limits = chat.settings.gif;
                 let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
                 // The blocking task owns the temporary files: they go when it ends, whatever the outcome.
-                let (clean, still) = tokio::task::spawn_blocking(move || {
-                    gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map(|()| (clean, still))
+                let uploads = chat.uploads.clone();
+                let stored = tokio::task::spawn_blocking(move || {
+                    gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map_err(
+                        |error| match error {
+                            GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
+                            GifError::Io(source) => ServerError::Io { context: "re-encoding a GIF", source },
+                        },
+                    )?;
+                    uploads.store(clean, still, reservation)
                 })
-                .await?
-                .map_err(|error| match error {
-                    GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
-                    GifError::Io(source) => ServerError::Io { context: "re-encoding a GIF", source },
-                })?;
-                let stored = chat.uploads.store(clean, still)?;
+                .await??;
                 let message = NewMessage {
                     kind: MessageKind::Gif,
                     author: Some(&admission.person().id),
