@@ -202,6 +202,10 @@ pub struct Config {
     #[arg(long, value_parser = parse_secs, env = "DOOR_REFUSAL_DELAY_SECS", default_value_t = limits::DOOR_REFUSAL_DELAY_SECS)]
     pub door_refusal_delay_secs: f64,
 
+    /// Moves this process's clock by this many milliseconds: only for the tests of a wrong clock.
+    #[arg(long, env = "CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
+    pub clock_offset_ms: i64,
+
     /// Directory holding the built site: `pkg/` (JS, WASM, CSS) and the public assets.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,

@@ -125,6 +125,9 @@ impl Server {
             .hash_files(hash_file.is_some())
             .hash_file(hash_file.as_ref().map_or("hash.txt".into(), |path| path.to_string_lossy().into()))
             .build();
+        if config.clock_offset_ms != 0 {
+            chat::service::shift_clock(config.clock_offset_ms);
+        }
         let chat = Chat::new(db, config.settings(), uploads);
         let limits = Arc::new(Limits::new(&config.limit_settings(), chat.metrics().clone()));
         forget_idle_limits(&limits, &chat);

@@ -18,6 +18,9 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
     #[error("password hashing: {0}")]
     PasswordHash(argon2::password_hash::Error),
+    /// This machine's clock and the database's disagree (see `Chat::check_clock`).
+    #[error("{0}")]
+    Clock(String),
     /// What the request should carry (the visitor) is missing: a wiring mistake.
     #[error("request context: {0}")]
     Context(String),

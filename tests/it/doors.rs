@@ -374,3 +374,23 @@ async fn an_upload_that_trickles_in_meets_its_deadline_and_shutdown_does_not_wai
     app.stop().await;
     assert!(started.elapsed() < Duration::from_secs(5), "the shutdown waited {:?} for the upload", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_whose_clock_is_off_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut like = gif_chat::Config::for_dir(dir.path(), crate::helpers::site_root());
+    like.database_url = Some(crate::helpers::fresh_database(dir.path()).await);
+    // Ten seconds ahead of the database (of every other process sharing it): its leases and timers would take
+    // the others' people out and remove rooms during their grace.
+    for (offset, way) in [("10000", "10.0 s ahead of"), ("-4000", "4.0 s behind")] {
+        let (started, printed) =
+            crate::helpers::ServerProcess::start_refused(&like, &[&format!("--clock-offset-ms={offset}")]);
+        assert!(!started, "{printed}");
+        assert!(printed.contains(&format!("this machine's clock is {way} the database's")), "{printed}");
+    }
+    // Within the bound, it serves.
+    let server = crate::helpers::ServerProcess::spawn(&like, &["--clock-offset-ms=300"]);
+    let ready = reqwest::get(format!("http://{}/readyz", server.addr)).await.unwrap();
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["clock"], "ok", "{body}");
+}

@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::attempts::PasswordAttempts;
 use crate::broker::{self, BrokerStats};
-use crate::error::ServerResult;
+use crate::error::{ServerError, ServerResult};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::settings::{GifLimits, Settings};
@@ -50,6 +50,16 @@ const UPLOAD_SWEEP_MINUTES: u64 = 10;
 const READ_MARK_LIFE: Duration = Duration::from_secs(30 * 86_400);
 const READ_MARKS_PER_ROOM: i64 = 2000;
 
+/// How far this process's clock may be from the database's. Leases, graces and room timers are written by one
+/// process and read by the others, each with its own clock: one that is seconds off would take the others'
+/// people out, or remove rooms during their grace.
+const MAX_CLOCK_SKEW_MS: i64 = 1000;
+
+/// Moves this process's clock by `offset_ms` (for the tests of a clock that is wrong; never otherwise).
+pub fn shift_clock(offset_ms: i64) {
+    db::CLOCK_OFFSET_MS.store(offset_ms, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// How many frames a slow subscriber may fall behind before it lags (and catches up from the database).
 const FEED_CAPACITY: usize = 256;
 
@@ -64,6 +74,8 @@ pub struct Chat {
     connections_end: Mutex<CancellationToken>,
     /// Since when this process has held its lease without a break (`None` while the database is out of reach).
     lease_held_since: Mutex<Option<Instant>>,
+    /// What the last look at the clock found wrong with it (see [`Chat::check_clock`]).
+    clock_trouble: Mutex<Option<String>>,
     settings: Settings,
     uploads: UploadStore,
     password_attempts: PasswordAttempts,
@@ -105,6 +117,7 @@ impl Chat {
             instance: Mutex::new(new_instance_id()),
             connections_end: Mutex::new(stopping.child_token()),
             lease_held_since: Mutex::new(Some(Instant::now())),
+            clock_trouble: Mutex::new(None),
             metrics,
             broker: Default::default(),
             settings,
@@ -123,6 +136,10 @@ impl Chat {
     /// [`Chat::keep_lease`]), gives empty rooms without a removal time one, and sweeps files no message points
     /// at.
     pub async fn start(self: &Arc<Self>) -> ServerResult<()> {
+        // A process whose clock is off would upset every other process's leases and timers: it does not start.
+        if let Err(trouble) = self.check_clock().await? {
+            return Err(ServerError::Clock(format!("{trouble}; set this machine's clock right (NTP) and start again")));
+        }
         self.sweep_uploads().await?;
         let now = db::now_millis();
         presence::register(&self.db, &self.instance(), now, self.lease_ms()).await?;
@@ -141,6 +158,11 @@ impl Chat {
         });
         self.repeat(Duration::from_secs(60), |chat| async move {
             chat.forget_idle();
+            // A clock that went wrong since the start makes the process unready: a balancer takes it out.
+            match chat.check_clock().await {
+                Ok(found) => *chat.clock_trouble.lock().unwrap() = found.err(),
+                Err(error) => tracing::warn!(%error, "comparing this machine's clock with the database's"),
+            }
             let older_than = db::now_millis() - READ_MARK_LIFE.as_millis() as i64;
             if let Err(error) = db::prune_read_marks(&chat.db, older_than, READ_MARKS_PER_ROOM).await {
                 tracing::warn!(%error, "removing old read marks");
@@ -152,6 +174,22 @@ impl Chat {
             }
         });
         Ok(())
+    }
+
+    /// Compares this process's clock with the database's (the middle of the query's round trip with the
+    /// database's answer): `Err` says how far apart they are when that is more than [`MAX_CLOCK_SKEW_MS`].
+    pub async fn check_clock(&self) -> ServerResult<Result<(), String>> {
+        let before = db::now_millis();
+        let database = db::database_now_millis(&self.db).await?;
+        let after = db::now_millis();
+        let skew = (before + after) / 2 - database;
+        if skew.abs() <= MAX_CLOCK_SKEW_MS + (after - before) / 2 {
+            return Ok(Ok(()));
+        }
+        let way = if skew > 0 { "ahead of" } else { "behind" };
+        let trouble = format!("this machine's clock is {:.1} s {way} the database's", skew.abs() as f64 / 1000.0);
+        tracing::error!("{trouble}: leases and room timers need them within {MAX_CLOCK_SKEW_MS} ms");
+        Ok(Err(trouble))
     }
 
     /// Removes upload files no message points at, older than [`UPLOAD_SWEEP_AGE`].
@@ -244,7 +282,14 @@ impl Chat {
         } else {
             Ok(())
         };
-        vec![("database", database), ("migrations", migrations), ("uploads", uploads), ("running", running)]
+        let clock = self.clock_trouble.lock().unwrap().clone().map_or(Ok(()), Err);
+        vec![
+            ("database", database),
+            ("migrations", migrations),
+            ("uploads", uploads),
+            ("clock", clock),
+            ("running", running),
+        ]
     }
 
     /// Says this process is going away (its readiness fails) while it still serves everyone: a balancer that

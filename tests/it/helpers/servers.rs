@@ -182,7 +182,11 @@ impl ServerProcess {
     /// As [`ServerProcess::spawn`], with its log filtered by `log_filter` (`RUST_LOG`), which must let
     /// `gif_chat`'s "listening on" line (info) through: that line says where it listens.
     pub fn spawn_logging(like: &Config, extra: &[&str], log_filter: &str) -> ServerProcess {
-        use std::io::BufRead;
+        Self::spawned(Self::command(like, extra, log_filter))
+    }
+
+    /// The binary, configured like `like` with `extra` flags on top, its output piped.
+    fn command(like: &Config, extra: &[&str], log_filter: &str) -> std::process::Command {
         std::fs::create_dir_all(&like.data_dir).expect("creating the data directory");
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gif-chat"));
         command
@@ -201,6 +205,29 @@ impl ServerProcess {
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
+        command
+    }
+
+    /// Starts the binary as [`ServerProcess::spawn`] does, for a start that must fail: waits for it to end
+    /// (failing the test if it is still running after [`PATIENCE`]) and returns whether it succeeded and what
+    /// it printed.
+    pub fn start_refused(like: &Config, extra: &[&str]) -> (bool, String) {
+        let mut child = Self::command(like, extra, "info,sqlx=warn").spawn().expect("starting the gif-chat binary");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the server started, and runs");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().unwrap();
+        let printed = [output.stdout, output.stderr].concat();
+        (output.status.success(), String::from_utf8_lossy(&printed).into_owned())
+    }
+
+    fn spawned(mut command: std::process::Command) -> ServerProcess {
+        use std::io::BufRead;
         let mut child = command.spawn().expect("starting the gif-chat binary");
         let output = Arc::new(std::sync::Mutex::new(Vec::new()));
         // Both streams are read to the end (so that a full pipe never stops it), kept, and shown with the test's

@@ -93,7 +93,25 @@ impl From<MessageRow> for ChatMessage {
 }
 
 pub fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64);
+    now.unwrap_or_default() + CLOCK_OFFSET_MS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Added to this process's clock: zero, except in the tests of a clock that is wrong (`--clock-offset-ms`).
+pub static CLOCK_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The database's clock, in Unix ms: the one clock every process sharing the database reads.
+pub async fn database_now_millis(db: &Db) -> sqlx::Result<i64> {
+    match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)")
+                .fetch_one(pool)
+                .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint").fetch_one(pool).await
+        }
+    }
 }
 
 pub struct NewRoom<'a> {
