@@ -53,6 +53,9 @@ pub struct UploadStore {
     used: Arc<AtomicU64>,
     /// Bytes reserved by uploads admitted and not yet stored (see [`Reservation`]).
     reserved: Arc<AtomicU64>,
+    /// How long each file system call waits first, in ms: zero, except in the tests of a file system that hangs
+    /// (see [`UploadStore::stall`]).
+    stall_ms: Arc<AtomicU64>,
 }
 
 /// An admitted upload's place in the quota and above the free-space floor, until it is stored or given up (it
@@ -173,12 +176,27 @@ impl UploadStore {
     pub fn open(dir: PathBuf, space: StorageLimits) -> std::io::Result<UploadStore> {
         std::fs::create_dir_all(dir.join(INCOMING_DIR))?;
         let used = Arc::new(AtomicU64::new(stored_bytes(&dir)));
-        Ok(UploadStore { dir, space, used, reserved: Arc::default() })
+        Ok(UploadStore { dir, space, used, reserved: Arc::default(), stall_ms: Arc::default() })
     }
 
     /// Bytes taken by stored GIFs.
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
+    }
+
+    /// Makes every file system call of the store (on its blocking threads) wait `by` first, as a hung shared
+    /// file system would: for the tests that text chat does not wait on it.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn stall(&self, by: std::time::Duration) {
+        self.stall_ms.store(by.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Where every file system call begins (blocking): see [`UploadStore::stall`].
+    fn file_system(&self) {
+        let stall = self.stall_ms.load(Ordering::Relaxed);
+        if stall > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(stall));
+        }
     }
 
     /// Bytes reserved by uploads admitted and not stored yet.
@@ -189,8 +207,12 @@ impl UploadStore {
     /// Reserves `bytes` for an upload being admitted (its declared size, or the largest allowed): within the quota
     /// and above the free-space floor, counting every upload admitted before it that is not stored yet.
     pub async fn reserve(&self, bytes: u64) -> ServerResult<Reservation> {
-        let dir = self.dir.clone();
-        let free = off_the_workers("reading the free space", move || Ok(free_space(&dir))).await?;
+        let store = self.clone();
+        let free = off_the_workers("reading the free space", move || {
+            store.file_system();
+            Ok(free_space(&store.dir))
+        })
+        .await?;
         let reserved = self.reserved.fetch_add(bytes, Ordering::AcqRel) + bytes;
         let reservation = Reservation { bytes, reserved: self.reserved.clone() };
         self.room_for(reserved, free)?;
@@ -220,6 +242,7 @@ impl UploadStore {
 
     /// A new temporary file for an arriving upload; it is removed when dropped. (Blocking.)
     pub fn incoming(&self) -> ServerResult<NamedTempFile> {
+        self.file_system();
         let incoming = self.dir.join(INCOMING_DIR);
         // Recreated if someone removed it while the server ran.
         std::fs::create_dir_all(&incoming).map_err(ServerError::io("creating the incoming directory"))?;
@@ -243,6 +266,7 @@ impl UploadStore {
         let measure = |file: &NamedTempFile| {
             file.as_file().metadata().map(|metadata| metadata.len()).map_err(ServerError::io("measuring an upload"))
         };
+        self.file_system();
         let (gif_size, still_size) = (measure(&file)?, measure(&still)?);
         let size = gif_size + still_size;
         drop(held);

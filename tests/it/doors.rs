@@ -394,3 +394,35 @@ async fn a_process_whose_clock_is_off_does_not_start() {
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["clock"], "ok", "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_uploads_file_system_stops_gifs_and_nothing_else() {
+    let app = crate::helpers::spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("hung mount", 10, "").await.unwrap();
+    let (mut live, _) = alice.join(room.id).await;
+    // Every file call of the uploads' store now hangs for five seconds, as a stalled shared mount does.
+    app.chat.uploads().stall(Duration::from_secs(5));
+    let upload = {
+        let alice = alice.clone();
+        let room = room.id.to_string();
+        tokio::spawn(async move { alice.upload(&room, "a.gif", crate::helpers::make_gif(8, 2)).await })
+    };
+    // Text goes on meanwhile, and the readiness probe answers (degraded: text chat works) within its patience.
+    let started = Instant::now();
+    alice.send(room.id, "still talking").await.unwrap();
+    let sent = started.elapsed();
+    live.until_said("still talking").await;
+    let started = Instant::now();
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    let probed = started.elapsed();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert!(body["checks"]["uploads"].as_str().unwrap().contains("did not answer"), "{body}");
+    // The upload is told, rather than left waiting on the mount.
+    let refused = upload.await.unwrap().unwrap_err();
+    assert_eq!(refused.status, 503, "{}", refused.message);
+    println!("with the uploads' file system hung: a text send took {sent:?}, the readiness probe {probed:?}");
+    app.chat.uploads().stall(Duration::ZERO);
+}
