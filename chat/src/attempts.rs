@@ -36,7 +36,9 @@ impl PasswordAttempts {
         let now = DefaultClock::default().now();
         self.by_person.check_key(person).map_err(|wait| wait.wait_time_from(now))?;
         if let Some(address) = address {
-            self.by_address.check_key(&address).map_err(|wait| wait.wait_time_from(now))?;
+            // One IPv6 /64 is one address (see `limits::address_key`): a host has billions of them.
+            let key = crate::limits::address_key(address);
+            self.by_address.check_key(&key).map_err(|wait| wait.wait_time_from(now))?;
         }
         Ok(())
     }
@@ -73,5 +75,13 @@ mod tests {
         let allowed =
             (0..40).filter(|n| attempts.check(&PersonId::trusted(format!("visitor{n}")), address).is_ok()).count();
         assert_eq!(allowed, 20);
+        // Nor by changing the last 64 bits of its IPv6 address.
+        let allowed = (0..40u128)
+            .filter(|n| {
+                let address = IpAddr::from(std::net::Ipv6Addr::from(0x2001_0db8_0000_0001_0000_0000_0000_0000 + n));
+                attempts.check(&PersonId::trusted(format!("v6visitor{n}")), Some(address)).is_ok()
+            })
+            .count();
+        assert_eq!(allowed, 20, "one /64 is one address");
     }
 }

@@ -35,11 +35,31 @@ pub fn address_key(address: IpAddr) -> IpAddr {
     }
 }
 
+/// The IPv6 networks above a client's /64 that get at most a share of a total: a /56 (a common home or office
+/// delegation: 256 /64s, which would otherwise count as 256 addresses) at most a quarter, a /48 (a site) at most
+/// half. So a network that holds many addresses cannot take the whole server's allowance from everyone else.
+const NETWORK_SHARES: [(u8, u32); 2] = [(56, 4), (48, 2)];
+
+/// The key of the IPv6 network of `prefix` bits that `address` is in (`None` for IPv4).
+fn network_key(address: IpAddr, prefix: u8) -> Option<IpAddr> {
+    match address_key(address) {
+        IpAddr::V6(v6) => Some(IpAddr::V6((u128::from(v6) & (u128::MAX << (128 - u32::from(prefix)))).into())),
+        IpAddr::V4(_) => None,
+    }
+}
+
+/// `rate`'s share: `1/parts` of its burst (at least 1), refilled over the same period.
+fn share(rate: Rate, parts: u32) -> Rate {
+    Rate { burst: NonZeroU32::new(rate.burst.get() / parts).unwrap_or(NonZeroU32::MIN), period: rate.period }
+}
+
 /// One action's buckets.
 struct Buckets {
     rates: Rates,
     person: DefaultKeyedRateLimiter<PersonId>,
     address: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per IPv6 network above the /64, in the order of [`NETWORK_SHARES`], with their rates.
+    networks: [(DefaultKeyedRateLimiter<IpAddr>, Rate); 2],
     total: DefaultDirectRateLimiter,
     /// What the person is told they are doing too fast.
     limit: Limit,
@@ -54,6 +74,10 @@ impl Buckets {
             rates,
             person: RateLimiter::keyed(rates.person.quota()),
             address: RateLimiter::keyed(rates.address.quota()),
+            networks: NETWORK_SHARES.map(|(_, parts)| {
+                let rate = share(rates.total, parts);
+                (RateLimiter::keyed(rate.quota()), rate)
+            }),
             total: RateLimiter::direct(rates.total.quota()),
             limit,
         }
@@ -65,6 +89,11 @@ impl Buckets {
         if let Some(address) = address {
             let outcome = self.address.check_key_n(&address_key(address), cost);
             throttled(waited(outcome, self.rates.address), self.limit)?;
+            for ((bucket, rate), (prefix, _)) in self.networks.iter().zip(NETWORK_SHARES) {
+                if let Some(network) = network_key(address, prefix) {
+                    throttled(waited(bucket.check_key_n(&network, cost), *rate), self.limit)?;
+                }
+            }
         }
         // The whole server is busy: not this person's doing, and they are told so.
         throttled(waited(self.total.check_n(cost), self.rates.total), Limit::Busy)
@@ -75,10 +104,14 @@ impl Buckets {
         self.person.shrink_to_fit();
         self.address.retain_recent();
         self.address.shrink_to_fit();
+        for (bucket, _) in &self.networks {
+            bucket.retain_recent();
+            bucket.shrink_to_fit();
+        }
     }
 
     fn keys(&self) -> usize {
-        self.person.len() + self.address.len()
+        self.person.len() + self.address.len() + self.networks.iter().map(|(bucket, _)| bucket.len()).sum::<usize>()
     }
 }
 
@@ -353,6 +386,23 @@ mod tests {
         let allowed = (0..6).filter(|n| limits.send(&person(*n), Some(if n % 2 == 0 { a } else { b })).is_ok()).count();
         assert_eq!(allowed, 3, "one /64 is one address");
         assert!(limits.send(&person(9), Some(other)).is_ok(), "the next /64 is another");
+    }
+
+    #[test]
+    fn a_network_of_many_64s_gets_a_share_of_the_total_not_all_of_it() {
+        // A total of 40 a minute; everything else generous.
+        let settings = LimitSettings { sends: "1000/1s,1000/1s,40/1m".parse().unwrap(), ..LimitSettings::default() };
+        let limits = Limits::new(&settings, Default::default());
+        // 256 /64s of one /56, each a fresh identity: a quarter of the total, then they are told to slow down
+        // (it is their network's doing, not a busy server).
+        let in_56 = |n: u128| IpAddr::from(std::net::Ipv6Addr::from((0x2001_0db8_0000_1200u128 + n) << 64 | 1));
+        let sent: Vec<_> = (0..256).map(|n| limits.send(&PersonId::trusted(format!("p{n}")), Some(in_56(n)))).collect();
+        assert_eq!(sent.iter().filter(|outcome| outcome.is_ok()).count(), 10);
+        assert!(matches!(sent.last(), Some(Err(AppError::TooManyRequests { limit: Limit::Sending, .. }))));
+        // Someone in another /56 (of the same /48, which has half) and someone on IPv4 still send.
+        let next_56 = IpAddr::from(std::net::Ipv6Addr::from((0x2001_0db8_0000_1300u128 << 64) | 1));
+        assert!(limits.send(&PersonId::trusted("neighbour"), Some(next_56)).is_ok());
+        assert!(limits.send(&PersonId::trusted("elsewhere"), Some(IpAddr::from([192, 0, 2, 1]))).is_ok());
     }
 
     #[test]
