@@ -37,6 +37,10 @@ const PEOPLE_PER_EVENT: usize = 1000;
 const PING_EVERY: Duration = Duration::from_secs(5);
 
 const ORIGIN: &str = "Gif-Chat-Origin";
+/// The frame's authentication: HMAC-SHA-256 (hex) of its subject, headers and payload with the cluster's broker
+/// key, which only the processes sharing the database know. Anything published on the cluster's subjects
+/// without it (another client of the NATS server, a forged or altered frame) is dropped and counted.
+const MAC: &str = "Gif-Chat-Mac";
 const SEQ: &str = "Gif-Chat-Seq";
 const AUDIENCE: &str = "Gif-Chat-Audience";
 const ENDS_MEMBERSHIP: &str = "Gif-Chat-Ends-Membership";
@@ -52,9 +56,17 @@ pub enum BrokerError {
     Database(#[from] sqlx::Error),
 }
 
+/// Who this process is among the others: the cluster (the database's id) and the key its frames are signed with.
+pub struct Link<'a> {
+    pub cluster: &'a str,
+    pub key: [u8; 64],
+}
+
 /// What the broker link counts (for tests and metrics).
 #[derive(Debug, Default)]
 pub struct BrokerStats {
+    /// Events dropped because they did not carry this cluster's authentication.
+    pub forged: AtomicU64,
     /// Events from other processes delivered here.
     pub received: AtomicU64,
     /// Events that could not be handed to the broker (it was away too long).
@@ -104,13 +116,14 @@ impl Relay for Outbox {
 /// tasks run on `tasks` until `stopping` is cancelled.
 pub async fn connect(
     url: &str,
-    cluster: &str,
+    link: Link<'_>,
     hub: &Hub,
     tasks: &TaskTracker,
     stopping: CancellationToken,
 ) -> Result<Arc<BrokerStats>, BrokerError> {
     let instance = uuid::Uuid::new_v4().simple().to_string();
-    let prefix = format!("gif-chat.{cluster}");
+    let prefix = format!("gif-chat.{}", link.cluster);
+    let key = Arc::new(link.key);
     let stats = Arc::new(BrokerStats::default());
     let local = hub.local();
     let (queue, outgoing) = mpsc::channel(OUTBOX);
@@ -162,9 +175,9 @@ pub async fn connect(
     }
 
     hub.attach(Box::new(Outbox { queue, lost: lost.clone(), stats: stats.clone() }));
-    let sender = Sender { client, prefix: prefix.clone(), instance: instance.clone(), lost };
+    let sender = Sender { client, prefix: prefix.clone(), instance: instance.clone(), lost, key: key.clone() };
     tasks.spawn(sender.run(outgoing, stopping.clone()));
-    let receiver = Receiver { prefix, instance, local, stats: stats.clone() };
+    let receiver = Receiver { prefix, instance, local, stats: stats.clone(), key };
     tasks.spawn(receiver.run(subscriber, stopping));
     Ok(stats)
 }
@@ -180,6 +193,7 @@ struct Sender {
     prefix: String,
     instance: String,
     lost: Arc<AtomicBool>,
+    key: Arc<[u8; 64]>,
 }
 
 impl Sender {
@@ -190,7 +204,7 @@ impl Sender {
                 next = outgoing.recv() => next,
             };
             let Some(next) = next else { break };
-            let (subject, headers, payload) = match next {
+            let (subject, mut headers, payload) = match next {
                 Outgoing::Event(topic, frame) => self.encode(&topic, &frame),
                 Outgoing::ToPeople(people, frame) => {
                     let mut headers = self.headers();
@@ -200,6 +214,8 @@ impl Sender {
                 }
                 Outgoing::Resync => (format!("{}.resync", self.prefix), self.headers(), Default::default()),
             };
+            let signature = mac(&self.key[..], &subject, &headers, &payload);
+            headers.insert(MAC, signature.as_str());
             // While the broker is away, this waits once the client's own buffer is full; then the outbox fills
             // and the hub's events are dropped (and counted) rather than held.
             if let Err(error) = self.client.publish_with_headers(subject, headers, payload).await {
@@ -208,8 +224,10 @@ impl Sender {
             }
             if self.lost.swap(false, Ordering::Relaxed) {
                 let subject = format!("{}.resync", self.prefix);
-                if let Err(error) = self.client.publish_with_headers(subject, self.headers(), Default::default()).await
-                {
+                let mut headers = self.headers();
+                let signature = mac(&self.key[..], &subject, &headers, &[]);
+                headers.insert(MAC, signature.as_str());
+                if let Err(error) = self.client.publish_with_headers(subject, headers, Default::default()).await {
                     tracing::warn!(%error, "asking the other processes to resync");
                     self.lost.store(true, Ordering::Relaxed);
                 }
@@ -248,6 +266,7 @@ struct Receiver {
     instance: String,
     local: Local,
     stats: Arc<BrokerStats>,
+    key: Arc<[u8; 64]>,
 }
 
 impl Receiver {
@@ -266,6 +285,15 @@ impl Receiver {
         let header = |name: &str| message.headers.as_ref().and_then(|headers| headers.get(name)).map(|v| v.as_str());
         if header(ORIGIN) == Some(self.instance.as_str()) {
             return;
+        }
+        // (The signature covers the headers it names, not itself.)
+        let authentic = match (header(MAC), &message.headers) {
+            (Some(given), Some(headers)) => verify(&self.key[..], &message.subject, headers, &message.payload, given),
+            _ => false,
+        };
+        if !authentic {
+            self.stats.forged.fetch_add(1, Ordering::Relaxed);
+            return tracing::warn!(subject = %message.subject, "dropped an event without this cluster's authentication");
         }
         let Some(topic) = message.subject.strip_prefix(&self.prefix).and_then(|rest| rest.strip_prefix('.')) else {
             return;
@@ -301,6 +329,43 @@ enum Subject {
     People,
 }
 
+/// The authentication of a frame: HMAC-SHA-256 of its subject, its headers (by name, in order) and its payload.
+fn mac(key: &[u8], subject: &str, headers: &HeaderMap, payload: &[u8]) -> String {
+    use hmac::Mac;
+    let mac = signer(key, subject, headers, payload).finalize().into_bytes();
+    mac.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn verify(key: &[u8], subject: &str, headers: &HeaderMap, payload: &[u8], given: &str) -> bool {
+    use hmac::Mac;
+    let Some(given) = (0..given.len())
+        .step_by(2)
+        .map(|at| given.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+    else {
+        return false;
+    };
+    // Compared in constant time.
+    signer(key, subject, headers, payload).verify_slice(&given).is_ok()
+}
+
+fn signer(key: &[u8], subject: &str, headers: &HeaderMap, payload: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(subject.as_bytes());
+    for name in [ORIGIN, SEQ, AUDIENCE, ENDS_MEMBERSHIP] {
+        let value = headers.get(name).map(|value| value.as_str()).unwrap_or_default();
+        // Each part with its length: no two different frames sign the same bytes.
+        for part in [name, value] {
+            mac.update(&(part.len() as u64).to_le_bytes());
+            mac.update(part.as_bytes());
+        }
+    }
+    mac.update(&(payload.len() as u64).to_le_bytes());
+    mac.update(payload);
+    mac
+}
+
 fn subject(prefix: &str, topic: &Topic) -> String {
     match topic {
         Topic::RoomList => format!("{prefix}.lobby"),
@@ -332,6 +397,25 @@ mod tests {
         assert_eq!(parse_topic("room.x"), None);
         assert_eq!(parse_topic("person.a.b"), None, "ids are letters and digits");
         assert_eq!(parse_topic("kitchen"), None);
+    }
+
+    #[test]
+    fn a_frame_is_authentic_only_as_signed_with_the_clusters_key() {
+        let (key, other_key) = ([1u8; 64], [2u8; 64]);
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGIN, "instance-a");
+        headers.insert(SEQ, "7");
+        let subject = "gif-chat.c0ffee.room.1";
+        let payload = br#"{"type":"chat"}"#;
+        let signature = mac(&key, subject, &headers, payload);
+        assert!(verify(&key, subject, &headers, payload, &signature));
+        assert!(!verify(&other_key, subject, &headers, payload, &signature), "another cluster's key");
+        assert!(!verify(&key, "gif-chat.c0ffee.room.2", &headers, payload, &signature), "another room");
+        assert!(!verify(&key, subject, &headers, br#"{"type":"kicked"}"#, &signature), "another payload");
+        let mut forged_seq = headers.clone();
+        forged_seq.insert(SEQ, "999999999");
+        assert!(!verify(&key, subject, &forged_seq, payload, &signature), "a poisoned sequence number");
+        assert!(!verify(&key, subject, &headers, payload, "not hex"));
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct Metrics {
     pub db_pool_wait_seconds: Histogram,
     pub db_connections: Family<StateLabel, Gauge>,
     pub build_info: Family<BuildLabels, Gauge>,
+    /// The broker link's counts (set from its own when scraped).
+    pub broker_events: Family<KindLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -96,6 +98,7 @@ impl Metrics {
             db_pool_wait_seconds: Histogram::new(exponential_buckets(0.00005, 4.0, 10)),
             db_connections: Family::default(),
             build_info: Family::default(),
+            broker_events: Family::default(),
         };
         metrics.register();
         // Every label from 0, so that a rate over the first event is right.
@@ -148,6 +151,12 @@ impl Metrics {
             self.slow_clients_dropped.clone(),
         );
         registry.register("uploads_stored", "GIF uploads stored", self.uploads_stored.clone());
+        registry.register(
+            "broker_events",
+            "The broker link since the start: events received from the other processes, dropped on the way out \
+             (the broker was away), forged (dropped: not signed with this cluster's key), and resyncs",
+            self.broker_events.clone(),
+        );
         registry.register("uploads_refused", "GIF uploads refused, by reason", self.uploads_refused.clone());
         registry.register("rate_limited", "Requests refused by a rate limit, by limit", self.rate_limited.clone());
         registry.register_with_unit(

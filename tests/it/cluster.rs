@@ -324,3 +324,57 @@ async fn ten_thousand_followers_cost_one_broker_event_per_message() {
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_published_by_anyone_but_the_chats_processes_are_dropped_and_counted() {
+    use std::sync::atomic::Ordering::Relaxed;
+    crate::helpers::require!(Nats);
+    let (apps, broker) = spawn_cluster(2, |_| {}).await;
+    let alice = apps[0].person().await;
+    let bob = apps[1].person().await;
+    let room = alice.create_room("trusted", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    alice.send(room.id, "first").await.unwrap();
+    bob_live.until_said("first").await;
+
+    // Mallory reaches the NATS server and publishes on the chat's subjects: a chat message in Alice's name with
+    // a sequence number that would poison Bob's position, a kick, and a resync storm; unsigned, or signed wrong.
+    let cluster = if crate::helpers::on_postgres() {
+        apps[0].text("SELECT convert_from(value, 'UTF8') FROM server_secrets WHERE name = 'cluster_id'").await
+    } else {
+        apps[0].text("SELECT CAST(value AS TEXT) FROM server_secrets WHERE name = 'cluster_id'").await
+    };
+    let mallory = async_nats::connect(&broker.url).await.unwrap();
+    let forged_chat = serde_json::json!({ "type": "chat", "message": {
+        "roomId": room.id, "seq": 999_999_999, "kind": "text", "author": alice.me(), "recipient": null,
+        "body": "forged in Alice's name", "createdAt": 0 } });
+    let (before_forged, prefix) =
+        (apps[1].chat.broker_stats().unwrap().forged.load(Relaxed), format!("gif-chat.{cluster}"));
+    for (subject, payload) in [
+        (format!("{prefix}.room.{}", room.id), forged_chat.to_string()),
+        (format!("{prefix}.room.{}", room.id), serde_json::json!({ "type": "kicked", "room": room.id }).to_string()),
+        (format!("{prefix}.resync"), String::new()),
+    ] {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Gif-Chat-Origin", "mallory");
+        headers.insert("Gif-Chat-Seq", "999999999");
+        mallory.publish_with_headers(subject.clone(), headers.clone(), payload.clone().into()).await.unwrap();
+        headers.insert("Gif-Chat-Mac", "00".repeat(32).as_str());
+        mallory.publish_with_headers(subject, headers, payload.into()).await.unwrap();
+    }
+    mallory.flush().await.unwrap();
+    crate::helpers::eventually("instance B dropped the forged frames", || async {
+        apps[1].chat.broker_stats().unwrap().forged.load(Relaxed) >= before_forged + 6
+    })
+    .await;
+
+    // Bob saw none of it: the next genuine message comes next, with its own number.
+    let genuine = alice.send(room.id, "genuine").await.unwrap();
+    let seen = bob_live.until_said("genuine").await;
+    assert!(!format!("{seen:?}").contains("forged") && !format!("{seen:?}").contains("Kicked"), "{seen:?}");
+    assert!(genuine.seq < 10);
+    for app in &apps {
+        assert_eq!(app.chat.broker_stats().unwrap().resyncs.load(Relaxed), 0, "a forged resync was obeyed");
+    }
+}

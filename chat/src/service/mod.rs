@@ -55,6 +55,14 @@ const READ_MARKS_PER_ROOM: i64 = 2000;
 /// people out, or remove rooms during their grace.
 const MAX_CLOCK_SKEW_MS: i64 = 1000;
 
+/// Random bytes for a new secret.
+fn rand_bytes() -> [u8; 32] {
+    let mut bytes = [0; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes
+}
+
 /// Moves this process's clock by `offset_ms` (for the tests of a clock that is wrong; never otherwise).
 pub fn shift_clock(offset_ms: i64) {
     db::CLOCK_OFFSET_MS.store(offset_ms, std::sync::atomic::Ordering::Relaxed);
@@ -205,7 +213,11 @@ impl Chat {
     /// Joins the other processes that share this database, through the broker at `url` (before [`Chat::start`]).
     pub async fn connect_broker(&self, url: &str) -> Result<(), broker::BrokerError> {
         let cluster = db::cluster_id(&self.db).await?;
-        let stats = broker::connect(url, &cluster, &self.hub, &self.tasks, self.stopping.clone()).await?;
+        let fresh: [u8; 32] = rand_bytes();
+        let secret =
+            crate::store::server_secret(&self.db, "broker_key", &fresh).await.map_err(broker::BrokerError::Database)?;
+        let link = broker::Link { cluster: &cluster, key: crate::store::derived_key(&secret, "broker frames") };
+        let stats = broker::connect(url, link, &self.hub, &self.tasks, self.stopping.clone()).await?;
         let _ = self.broker.set(stats);
         Ok(())
     }
@@ -428,6 +440,18 @@ impl Chat {
             Err(_) => tracing::warn!("metrics: counting rooms and people took longer than {patience:?}"),
         }
         with_pool!(&self.db, |pool| self.metrics.set_pool(pool.size(), pool.num_idle()));
+        if let Some(stats) = self.broker_stats() {
+            use std::sync::atomic::Ordering::Relaxed;
+            for (kind, count) in [
+                ("received", &stats.received),
+                ("dropped", &stats.dropped),
+                ("forged", &stats.forged),
+                ("resync", &stats.resyncs),
+            ] {
+                let count = i64::try_from(count.load(Relaxed)).unwrap_or(i64::MAX);
+                self.metrics.broker_events.get_or_create(&crate::metrics::KindLabel { kind }).set(count);
+            }
+        }
         self.metrics.render()
     }
 
