@@ -112,15 +112,17 @@ impl Relay for Outbox {
     }
 }
 
-/// Connects `hub` to the other processes of the cluster `cluster` through the NATS server at `url`. The link's
-/// tasks run on `tasks` until `stopping` is cancelled.
+/// Connects `hub` to the other processes of the cluster `cluster` through the NATS server at `url`. Events from
+/// the others are received on `tasks` until `stopping` is cancelled; the hub's own are sent until `relay_end` is
+/// cancelled and then what is still queued (the returned task: wait for it after the process's last work).
 pub async fn connect(
     url: &str,
     link: Link<'_>,
     hub: &Hub,
     tasks: &TaskTracker,
     stopping: CancellationToken,
-) -> Result<Arc<BrokerStats>, BrokerError> {
+    relay_end: CancellationToken,
+) -> Result<(Arc<BrokerStats>, tokio::task::JoinHandle<()>), BrokerError> {
     let instance = uuid::Uuid::new_v4().simple().to_string();
     let prefix = format!("gif-chat.{}", link.cluster);
     let key = Arc::new(link.key);
@@ -176,10 +178,10 @@ pub async fn connect(
 
     hub.attach(Box::new(Outbox { queue, lost: lost.clone(), stats: stats.clone() }));
     let sender = Sender { client, prefix: prefix.clone(), instance: instance.clone(), lost, key: key.clone() };
-    tasks.spawn(sender.run(outgoing, stopping.clone()));
+    let sending = tokio::spawn(sender.run(outgoing, relay_end));
     let receiver = Receiver { prefix, instance, local, stats: stats.clone(), key };
     tasks.spawn(receiver.run(subscriber, stopping));
-    Ok(stats)
+    Ok((stats, sending))
 }
 
 fn resync(local: &Local, stats: &BrokerStats) {
@@ -197,11 +199,14 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(self, mut outgoing: mpsc::Receiver<Outgoing>, stopping: CancellationToken) {
+    /// Sends until `end` is cancelled, then what is still queued (the last work of a process shutting down:
+    /// a message committed by a request that finished after the shutdown began must still reach the others).
+    async fn run(self, mut outgoing: mpsc::Receiver<Outgoing>, end: CancellationToken) {
         loop {
             let next = tokio::select! {
-                () = stopping.cancelled() => break,
+                biased;
                 next = outgoing.recv() => next,
+                () = end.cancelled() => outgoing.try_recv().ok(),
             };
             let Some(next) = next else { break };
             let (subject, mut headers, payload) = match next {

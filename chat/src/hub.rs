@@ -247,6 +247,12 @@ impl Hub {
         self.send(topic, Self::frame(event, Some(Arc::from([person.clone()])), true));
     }
 
+    /// As [`Hub::expel`], for this process's connections only (what it learnt from the database, which every
+    /// process reads for itself).
+    pub fn expel_here(&self, topic: Topic, event: &LiveEvent, person: &PersonId) {
+        self.local.deliver(&topic, Self::frame(event, Some(Arc::from([person.clone()])), true));
+    }
+
     /// Serializes `event` once, then sends the same bytes to each topic.
     pub fn publish_many(&self, topics: impl IntoIterator<Item = Topic>, event: &LiveEvent) {
         let frame = Self::frame(event, None, false);

@@ -378,3 +378,50 @@ async fn frames_published_by_anyone_but_the_chats_processes_are_dropped_and_coun
         assert_eq!(app.chat.broker_stats().unwrap().resyncs.load(Relaxed), 0, "a forged resync was obeyed");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_committed_while_an_instance_shuts_down_still_reaches_the_others() {
+    crate::helpers::require!(Nats);
+    let (apps, _broker) = spawn_cluster(2, |c| c.leave_grace_secs = 30.0).await;
+    let alice = apps[0].person().await;
+    let bob = apps[1].person().await;
+    let room = alice.create_room("last words", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    // Instance A begins to shut down; a send it was already serving commits after that (as a request in flight
+    // does during the graceful shutdown).
+    let chat = apps[0].chat.clone();
+    chat.begin_shutdown();
+    let body = protocol::domain::MessageBody::parse("said on the way out").unwrap();
+    chat.send_text(room.id, alice.me(), body, None, None).await.unwrap();
+    chat.finish().await;
+    said(&mut bob_live, "said on the way out").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_during_a_broker_outage_still_stops_delivery_on_the_other_instance() {
+    crate::helpers::require!(Nats);
+    let (apps, mut broker) = spawn_cluster(2, |_| {}).await;
+    let alice = apps[0].person().await;
+    let (bob, mallory) = (apps[1].person().await, apps[1].person().await);
+    let room = alice.create_room("moderated", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (_bob_live, _) = bob.join(room.id).await;
+    let (mut mallory_live, _) = mallory.join(room.id).await;
+    // The broker goes away; Alice, on the other instance, removes Mallory.
+    broker.stop();
+    let target = mallory.me().id.to_string();
+    alice.call::<()>("kick", &[("room", &room.id.to_string()), ("person", &target)]).await.unwrap();
+    // Mallory's connection on instance B is told, without the broker, and leaves the room.
+    mallory_live.expect(|e| matches!(e, LiveEvent::Kicked { .. }).then_some(())).await;
+    bob.send(room.id, "not for Mallory").await.unwrap();
+    mallory_live.send(&ClientCommand::Ping).await;
+    let mut seen = Vec::new();
+    loop {
+        match mallory_live.next().await.expect("Mallory's connection stays open") {
+            LiveEvent::Pong => break,
+            event => seen.push(event),
+        }
+    }
+    assert!(!format!("{seen:?}").contains("not for Mallory"), "{seen:?}");
+}

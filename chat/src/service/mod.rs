@@ -11,7 +11,7 @@ mod messages;
 mod presence;
 mod rooms;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,11 +22,12 @@ use tokio_util::task::TaskTracker;
 use crate::attempts::PasswordAttempts;
 use crate::broker::{self, BrokerStats};
 use crate::error::{ServerError, ServerResult};
-use crate::hub::Hub;
+use crate::hub::{self, Hub};
 use crate::metrics::Metrics;
 use crate::settings::{GifLimits, Settings};
 use crate::store::{Db, with_pool};
 use crate::uploads::UploadStore;
+use protocol::model::{PersonId, RoomId};
 
 pub use membership::{ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Joined};
 
@@ -91,6 +92,11 @@ pub struct Chat {
     metrics: Arc<Metrics>,
     /// The link to the other processes, with a broker.
     broker: std::sync::OnceLock<Arc<BrokerStats>>,
+    /// Who is connected to which room through this process, with how many connections (see
+    /// [`Chat::expel_the_removed`]).
+    connected_here: Mutex<HashMap<(RoomId, PersonId), u32>>,
+    /// Ends the relay of this process's events to the others, and the task relaying them (see [`Chat::finish`]).
+    relay: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
     /// Messages whose followers on the room list are still to be told, per room.
     followers_due: messages::FollowersDue,
     /// Comings and goings per room, and rooms' counts for the room lists, announced with those of their window.
@@ -128,6 +134,8 @@ impl Chat {
             clock_trouble: Mutex::new(None),
             metrics,
             broker: Default::default(),
+            relay: Mutex::new(None),
+            connected_here: Mutex::default(),
             settings,
             uploads,
             password_attempts: PasswordAttempts::default(),
@@ -176,6 +184,13 @@ impl Chat {
                 tracing::warn!(%error, "removing old read marks");
             }
         });
+        if self.broker.get().is_some() {
+            self.repeat(PRESENCE_TICK, |chat| async move {
+                if let Err(error) = chat.expel_the_removed().await {
+                    tracing::warn!(%error, "looking for people removed from rooms");
+                }
+            });
+        }
         self.repeat(Duration::from_secs(60 * UPLOAD_SWEEP_MINUTES), |chat| async move {
             if let Err(error) = chat.sweep_uploads().await {
                 tracing::warn!(%error, "sweeping the uploads directory");
@@ -200,6 +215,33 @@ impl Chat {
         Ok(Err(trouble))
     }
 
+    /// With other processes: a kick is announced to the removed person's connections on every process through
+    /// the broker, and the broker may be away (or drop it). So each process also reads, every second, who the
+    /// database has connected to which room through it: anyone connected here whom it no longer has, and who is
+    /// banned from the room, was removed, and their connections here are told so (and leave it), whatever became
+    /// of the broker's event.
+    async fn expel_the_removed(&self) -> ServerResult<()> {
+        if self.connected_here.lock().unwrap().is_empty() {
+            return Ok(());
+        }
+        let now: HashSet<(RoomId, PersonId)> =
+            presence::connected_through(&self.db, &self.instance()).await?.into_iter().collect();
+        let gone: Vec<(RoomId, PersonId)> = {
+            let mut here = self.connected_here.lock().unwrap();
+            let gone: Vec<_> = here.keys().filter(|member| !now.contains(*member)).cloned().collect();
+            for member in &gone {
+                here.remove(member);
+            }
+            gone
+        };
+        for (room, person) in gone {
+            if db::is_banned(&self.db, room, &person).await? {
+                self.hub.expel_here(hub::Topic::Room(room), &protocol::live::LiveEvent::Kicked { room }, &person);
+            }
+        }
+        Ok(())
+    }
+
     /// Removes upload files no message points at, older than [`UPLOAD_SWEEP_AGE`].
     async fn sweep_uploads(&self) -> ServerResult<()> {
         let referenced: HashSet<String> = db::gif_files(&self.db).await?.into_iter().collect();
@@ -217,8 +259,11 @@ impl Chat {
         let secret =
             crate::store::server_secret(&self.db, "broker_key", &fresh).await.map_err(broker::BrokerError::Database)?;
         let link = broker::Link { cluster: &cluster, key: crate::store::derived_key(&secret, "broker frames") };
-        let stats = broker::connect(url, link, &self.hub, &self.tasks, self.stopping.clone()).await?;
+        let relay_end = CancellationToken::new();
+        let (stats, sending) =
+            broker::connect(url, link, &self.hub, &self.tasks, self.stopping.clone(), relay_end.clone()).await?;
         let _ = self.broker.set(stats);
+        *self.relay.lock().unwrap() = Some((relay_end, sending));
         Ok(())
     }
 
@@ -251,6 +296,14 @@ impl Chat {
         self.begin_shutdown();
         self.tasks.close();
         self.tasks.wait().await;
+        // Everything this process will ever publish is queued now: the relay sends it, then ends.
+        let relay = self.relay.lock().unwrap().take();
+        if let Some((end, sending)) = relay {
+            end.cancel();
+            if tokio::time::timeout(Duration::from_secs(5), sending).await.is_err() {
+                tracing::warn!("the broker did not take this process's last events in time");
+            }
+        }
         if let Err(error) = presence::retire(&self.db, &self.instance(), db::now_millis()).await {
             tracing::warn!(%error, "giving up this process's presence lease");
         }

@@ -171,6 +171,10 @@ impl Chat {
         let feed = self.hub.subscribe(Topic::Room(room));
         let instance = self.instance();
         let (arrival, last_seq) = self.arrive(room, person, Entry::Connection { instance: &instance }, check).await?;
+        // Watched for a kick the broker may not bring (only with other processes: see `expel_the_removed`).
+        if self.broker.get().is_some() {
+            *self.connected_here.lock().unwrap().entry((room, person.id.clone())).or_default() += 1;
+        }
         Ok(match arrival {
             Arrival::AlreadyHere(snapshot) => Joined {
                 feed,
@@ -268,6 +272,16 @@ impl Chat {
     /// Removes a live connection of a person from a room; everything sent to it counts as read (`read_up_to`).
     /// Their departure is announced after the leave grace, unless they come back (through any process).
     pub async fn leave(self: &Arc<Self>, room: RoomId, person: &PersonId, read_up_to: i64) {
+        {
+            let mut here = self.connected_here.lock().unwrap();
+            let member = (room, person.clone());
+            if let Some(count) = here.get_mut(&member) {
+                *count -= 1;
+                if *count == 0 {
+                    here.remove(&member);
+                }
+            }
+        }
         if let Err(error) = db::mark_read(&self.db, room, person, read_up_to).await {
             tracing::warn!(%error, %room, "saving a read mark");
         }

@@ -269,6 +269,12 @@ pub async fn end_visit(db: &Db, room: RoomId, who: &PersonId, at: i64) -> sqlx::
     with_pool!(db, |pool| sqlx::query(sql).bind(room).bind(who).bind(at).execute(pool).await.map(drop))
 }
 
+/// Who is connected to which room through `instance`, as the database has it.
+pub async fn connected_through(db: &Db, instance: &str) -> sqlx::Result<Vec<(RoomId, PersonId)>> {
+    let sql = "SELECT room_id, visitor_id FROM presence WHERE instance_id = $1 AND connections > 0";
+    with_pool!(db, |pool| sqlx::query_as(sql).bind(instance).fetch_all(pool).await)
+}
+
 /// One connection of `who` through `instance` closed. True if it was their last one there: their row now waits
 /// out the leave grace (see [`finish_departures`]).
 pub async fn leave(db: &Db, room: RoomId, who: &PersonId, instance: &str, now: i64) -> sqlx::Result<bool> {
