@@ -18,6 +18,9 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
     #[error("password hashing: {0}")]
     PasswordHash(argon2::password_hash::Error),
+    /// A failure shared by several requests that waited for one read (its cause, logged once).
+    #[error("{0}")]
+    Shared(String),
     /// This machine's clock and the database's disagree (see `Chat::check_clock`).
     #[error("{0}")]
     Clock(String),

@@ -62,6 +62,8 @@ pub struct Metrics {
     pub messages_committed: Family<KindLabel, Counter>,
     pub send_seconds: Histogram,
     pub lag_recoveries: Counter,
+    /// Reads of a room's standing for connections that fell behind (one serves all of a room's at once).
+    pub standing_reads: Counter,
     pub slow_clients_dropped: Counter,
     pub uploads_stored: Counter,
     pub uploads_refused: Family<ReasonLabel, Counter>,
@@ -90,6 +92,7 @@ impl Metrics {
             // 0.5 ms to about 8 s.
             send_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 15)),
             lag_recoveries: Counter::default(),
+            standing_reads: Counter::default(),
             slow_clients_dropped: Counter::default(),
             uploads_stored: Counter::default(),
             uploads_refused: Family::default(),
@@ -144,6 +147,11 @@ impl Metrics {
             "feed_lag_recoveries",
             "Times a live connection fell behind its feed and caught up from the database",
             self.lag_recoveries.clone(),
+        );
+        registry.register(
+            "room_standing_reads",
+            "Reads of where a room stands for its connections that fell behind (one serves all that ask at once)",
+            self.standing_reads.clone(),
         );
         registry.register(
             "slow_clients_dropped",

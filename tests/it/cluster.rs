@@ -425,3 +425,31 @@ async fn a_kick_during_a_broker_outage_still_stops_delivery_on_the_other_instanc
     }
     assert!(!format!("{seen:?}").contains("not for Mallory"), "{seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_comes_back_costs_a_read_per_room_not_per_connection() {
+    const ROOMS: usize = 10;
+    const TABS: usize = 50;
+    crate::helpers::require!(Nats);
+    let (apps, mut broker) = spawn_cluster(2, |c| c.no_rate_limits = true).await;
+    // 500 live connections on instance B: ten people, each with fifty tabs in a room of their own.
+    let mut sockets = Vec::new();
+    for n in 0..ROOMS {
+        let person = apps[1].person().await;
+        let room = person.create_room(&format!("room {n}"), 10, "").await.unwrap();
+        for _ in 0..TABS {
+            sockets.push(person.join(room.id).await.0);
+        }
+    }
+    let reads = || apps[1].chat.metrics().standing_reads.get();
+    let before = reads();
+    // The broker restarts: instance B's link comes back, and every connection of B catches up at once.
+    broker.stop();
+    broker.resume();
+    for socket in &mut sockets {
+        socket.expect(|e| matches!(e, LiveEvent::People { .. }).then_some(())).await;
+    }
+    let read = reads() - before;
+    println!("{} connections caught up after a broker restart with {read} reads of their rooms", sockets.len());
+    assert!(read <= 2 * ROOMS as u64, "{read} reads for {ROOMS} rooms");
+}

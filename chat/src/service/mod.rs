@@ -92,6 +92,8 @@ pub struct Chat {
     metrics: Arc<Metrics>,
     /// The link to the other processes, with a broker.
     broker: std::sync::OnceLock<Arc<BrokerStats>>,
+    /// Rooms' standings read for connections that fell behind (see [`Chat::after_lag`]).
+    standings: Mutex<HashMap<RoomId, membership::Standing>>,
     /// Who is connected to which room through this process, with how many connections (see
     /// [`Chat::expel_the_removed`]).
     connected_here: Mutex<HashMap<(RoomId, PersonId), u32>>,
@@ -136,6 +138,7 @@ impl Chat {
             broker: Default::default(),
             relay: Mutex::new(None),
             connected_here: Mutex::default(),
+            standings: Mutex::default(),
             settings,
             uploads,
             password_attempts: PasswordAttempts::default(),
@@ -512,6 +515,7 @@ impl Chat {
     /// every minute.
     pub fn forget_idle(&self) {
         self.password_attempts.forget_idle();
+        self.standings.lock().unwrap().retain(|_, standing| !standing.stale());
     }
 
     /// What this process holds in memory per topic and per person (for tests and metrics).

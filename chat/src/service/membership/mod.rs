@@ -9,7 +9,7 @@ use super::Chat;
 use super::coalesce::Movement;
 use super::db::{self, AdmissionRow, now_millis};
 use super::presence::{self, Departures, Entry, JoinOutcome, Snapshot};
-use crate::error::ServerResult;
+use crate::error::{ServerError, ServerResult};
 use crate::hub::{Feed, Topic};
 use crate::identity::{distinguishing_tags, person};
 use crate::passwords;
@@ -78,6 +78,28 @@ enum Arrival {
     /// A newcomer, announced to the room.
     New(Snapshot),
     AlreadyHere(Snapshot),
+}
+
+/// How long a room's standing, read for one connection that fell behind, serves the others that ask.
+const STANDING_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Who is in a room and its latest message, read once for every connection of the room that fell behind at
+/// about the same moment ([`Chat::after_lag`]).
+pub(in crate::service) struct Standing {
+    read_at: std::time::Instant,
+    #[allow(clippy::type_complexity)]
+    cell: Arc<tokio::sync::OnceCell<Result<(Option<Snapshot>, i64), String>>>,
+}
+
+impl Standing {
+    fn new() -> Standing {
+        Standing { read_at: std::time::Instant::now(), cell: Arc::default() }
+    }
+
+    /// Whether it is too old to serve anyone (to forget it).
+    pub(in crate::service) fn stale(&self) -> bool {
+        self.read_at.elapsed() > STANDING_FRESH
+    }
 }
 
 /// Where a room stands for a connection that fell behind its feed ([`Chat::after_lag`]).
@@ -362,13 +384,33 @@ impl Chat {
     /// Where the room stands for a connection of `person` that fell behind its feed and may have missed any of
     /// its events: whether they are still in it (a kick may be among what it missed), who is here (as a change of
     /// nothing, to check its list against) and the latest message to catch up to.
+    ///
+    /// Where the room stands is read once for all the connections that ask within [`STANDING_FRESH`] (a broker
+    /// that comes back makes every connection of the process ask at once: the database is asked once per room,
+    /// not once per connection).
     pub async fn after_lag(&self, room: RoomId, person: &PersonId) -> ServerResult<AfterLag> {
-        if !presence::is_present(&self.db, room, person).await? {
+        let cell = {
+            let mut standings = self.standings.lock().unwrap();
+            let standing = standings.entry(room).or_insert_with(Standing::new);
+            if standing.read_at.elapsed() > STANDING_FRESH {
+                *standing = Standing::new();
+            }
+            standing.cell.clone()
+        };
+        let read = cell
+            .get_or_init(|| async {
+                self.metrics.standing_reads.inc();
+                let snapshot = presence::snapshot(&self.db, room).await.map_err(|error| error.to_string())?;
+                let last_seq = db::last_seq(&self.db, room).await.map_err(|error| error.to_string())?.unwrap_or(0);
+                Ok((snapshot, last_seq))
+            })
+            .await;
+        let (snapshot, last_seq) = read.as_ref().map_err(|error| ServerError::Shared(error.clone()))?;
+        let Some(snapshot) = snapshot.as_ref().filter(|snapshot| snapshot.people.iter().any(|p| p.id == *person))
+        else {
             return Ok(AfterLag::Removed);
-        }
-        let people = presence::snapshot(&self.db, room).await?.map(|snapshot| people_change(&snapshot, None, &[]));
-        let last_seq = db::last_seq(&self.db, room).await?.unwrap_or(0);
-        Ok(AfterLag::Behind { people, last_seq })
+        };
+        Ok(AfterLag::Behind { people: Some(people_change(snapshot, None, &[])), last_seq: *last_seq })
     }
 
     /// Tells the room and the room lists that `owner` owns the room now (presence stored it).
