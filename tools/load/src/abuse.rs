@@ -264,11 +264,15 @@ pub async fn attack(addr: std::net::SocketAddr) -> anyhow::Result<()> {
         anyhow::bail!("lowering the attacker's priority: {}", std::io::Error::last_os_error());
     }
     let attacker = Visitor::arrive_from(ATTACKER, addr).await?;
+    // The people's rooms, from the public list (before its own).
+    let listed = attacker.call("list_rooms", &[]).await?;
+    let people_rooms: Vec<i64> =
+        listed.as_array().map(|rooms| rooms.iter().filter_map(|room| room["id"].as_i64()).collect()).unwrap_or_default();
     let room = attacker.create_room("spam", 100).await?;
     let _present = attacker.join(room).await?;
     let (orders, told) = tokio::sync::watch::channel(Orders::Pause);
     let counts = Arc::new(AttackCounts::default());
-    let flooding = flood(attacker, room, told, counts.clone());
+    let flooding = flood(attacker, room, Arc::new(people_rooms), told, counts.clone());
     println!("ready");
     std::io::stdout().flush()?;
 
@@ -378,6 +382,19 @@ impl AttackCounts {
         bucket.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A cookieless join, and its leaving (the connection closes when dropped).
+    fn count_join(&self, joined: anyhow::Result<crate::client::Live>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let bucket = match joined {
+            Ok(_) => &self.accepted,
+            Err(error) if format!("{error:#}").contains("429") || format!("{error:#}").contains("1013") => {
+                &self.throttled
+            }
+            Err(_) => &self.other,
+        };
+        bucket.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn snapshot(&self) -> Attack {
         Attack {
             requests: self.requests.load(Ordering::Relaxed),
@@ -390,17 +407,21 @@ impl AttackCounts {
 
 /// The attacker's loops, from one address, as fast as the answers come while told to attack: two of sends into
 /// its own room, one of room creation, one of 256 KiB GIF uploads, one of fresh identities (a cookieless first
-/// action each).
+/// action each), one of cookieless live connections joining the people's rooms in turn and leaving (join churn:
+/// each would be a new person announced to the room), and one of plain-form sends from 256 /64s of one IPv6
+/// /56 in turn, each a fresh identity (a network of many addresses trying to take the whole server's allowance).
 fn flood(
     attacker: Visitor,
     room: i64,
+    people_rooms: Arc<Vec<i64>>,
     told: tokio::sync::watch::Receiver<Orders>,
     counts: Arc<AttackCounts>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let gif = noise_gif(256 * 1024);
-    (0..5)
+    (0..7)
         .map(|kind| {
             let (attacker, mut told, counts, gif) = (attacker.clone(), told.clone(), counts.clone(), gif.clone());
+            let people_rooms = people_rooms.clone();
             tokio::spawn(async move {
                 // A new identity each time: no cookie, so each first action would store a new session.
                 let stranger = attacker.without_cookie();
@@ -426,7 +447,17 @@ fn flood(
                             attacker.post("create_room", &[("title", &title), ("max_members", "5")]).await.ok()
                         }
                         3 => attacker.post_gif(room, gif.clone()).await.ok(),
-                        _ => stranger.post("whoami", &[]).await.ok(),
+                        4 => stranger.post("whoami", &[]).await.ok(),
+                        5 => {
+                            let target = people_rooms[n as usize % people_rooms.len().max(1)];
+                            counts.count_join(stranger.join(target).await);
+                            continue;
+                        }
+                        _ => {
+                            let address = format!("2001:db8:0:12{:02x}::{:x}", n % 256, n % 65_535 + 1);
+                            let args = [("room", room_arg.as_str()), ("body", "spam from a /56")];
+                            stranger.post_form_from(&address, "send_message", &args).await.ok()
+                        }
                     };
                     counts.count(answer.map(|response| response.status()));
                 }

@@ -67,6 +67,24 @@ impl Visitor {
         Visitor { http: http.clone(), addr, cookie: String::new(), local: None }
     }
 
+    /// A plain form post (as a browser without the WASM sends it: its sender visits the room) that says, as a
+    /// trusted reverse proxy would, it comes from `address`; the answer as it came.
+    pub async fn post_form_from(
+        &self,
+        address: &str,
+        endpoint: &str,
+        args: &[(&str, &str)],
+    ) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!("http://{}/api/{endpoint}", self.addr))
+            .header("Cookie", &self.cookie)
+            .header("Accept", "text/html")
+            .header("X-Forwarded-For", address)
+            .form(args)
+            .send()
+            .await
+    }
+
     /// A server-function request; the answer as it came.
     pub async fn post(&self, endpoint: &str, args: &[(&str, &str)]) -> reqwest::Result<reqwest::Response> {
         self.http

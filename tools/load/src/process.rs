@@ -64,6 +64,9 @@ impl ServerProcess {
             .env("DATA_DIR", dir.path().join("data"))
             .env("ROOM_GRACE_SECS", "600")
             .env("NO_RATE_LIMITS", (!limited).to_string())
+            // The abuse scenario's attacker (127.0.0.66) may say which address it comes from, as a reverse proxy
+            // would: that is how it plays a network of many IPv6 addresses (one /56 of 256 /64s).
+            .env("TRUSTED_PROXIES", if limited { "127.0.0.66/32" } else { "" })
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
