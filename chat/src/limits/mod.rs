@@ -53,6 +53,53 @@ fn share(rate: Rate, parts: u32) -> Rate {
     Rate { burst: NonZeroU32::new(rate.burst.get() / parts).unwrap_or(NonZeroU32::MIN), period: rate.period }
 }
 
+/// How many addresses' worth an IPv6 /56 and a /48 get of a per-address rate that has no total: a network of
+/// many addresses counts as a few, not as 256 or 65,536.
+const NETWORK_MULTIPLES: [(u8, u32); 2] = [(56, 4), (48, 8)];
+
+/// A rate per client address (an IPv6 /64), and for the IPv6 networks above it a few times that
+/// ([`NETWORK_MULTIPLES`]).
+struct PerNetwork {
+    rate: Rate,
+    address: DefaultKeyedRateLimiter<IpAddr>,
+    networks: [(DefaultKeyedRateLimiter<IpAddr>, Rate); 2],
+}
+
+impl PerNetwork {
+    fn new(rate: Rate) -> PerNetwork {
+        PerNetwork {
+            rate,
+            address: RateLimiter::keyed(rate.quota()),
+            networks: NETWORK_MULTIPLES.map(|(_, times)| {
+                let burst = NonZeroU32::new(rate.burst.get().saturating_mul(times)).unwrap_or(rate.burst);
+                let rate = Rate { burst, period: rate.period };
+                (RateLimiter::keyed(rate.quota()), rate)
+            }),
+        }
+    }
+
+    /// The wait `address` is asked for, `None` if it may go on.
+    fn check(&self, address: IpAddr) -> Option<Duration> {
+        if let Some(wait) = waited(Ok(self.address.check_key(&address_key(address))), self.rate) {
+            return Some(wait);
+        }
+        self.networks.iter().zip(NETWORK_MULTIPLES).find_map(|((bucket, rate), (prefix, _))| {
+            waited(Ok(bucket.check_key(&network_key(address, prefix)?)), *rate)
+        })
+    }
+
+    fn forget_idle(&self) {
+        for bucket in std::iter::once(&self.address).chain(self.networks.iter().map(|(bucket, _)| bucket)) {
+            bucket.retain_recent();
+            bucket.shrink_to_fit();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.address.len() + self.networks.iter().map(|(bucket, _)| bucket.len()).sum::<usize>()
+    }
+}
+
 /// One action's buckets.
 struct Buckets {
     rates: Rates,
@@ -204,14 +251,12 @@ pub struct Limits {
     upload_mib: Buckets,
     rooms: Buckets,
     arrivals: Buckets,
-    new_sessions: DefaultKeyedRateLimiter<IpAddr>,
-    new_session_rate: Rate,
+    new_sessions: PerNetwork,
     uploads_in_flight: Open<PersonId>,
     connections: Open<IpAddr>,
     http_connections: Open<IpAddr>,
     commands: Rate,
-    address_writes: DefaultKeyedRateLimiter<IpAddr>,
-    address_write_rate: Rate,
+    address_writes: PerNetwork,
     door_refusal_delay: Duration,
     held_refusals: Open<IpAddr>,
     held_refusals_total: Open<()>,
@@ -229,14 +274,12 @@ impl Limits {
             upload_mib: Buckets::new(settings.upload_mib, Limit::Uploading),
             rooms: Buckets::new(settings.rooms, Limit::CreatingRooms),
             arrivals: Buckets::new(settings.arrivals, Limit::Arrivals),
-            new_sessions: RateLimiter::keyed(settings.new_sessions.quota()),
-            new_session_rate: settings.new_sessions,
+            new_sessions: PerNetwork::new(settings.new_sessions),
             uploads_in_flight: Open::new(settings.uploads_at_once),
             connections: Open::new(settings.connections),
             http_connections: Open::new(settings.http_connections),
             commands: settings.commands,
-            address_writes: RateLimiter::keyed(settings.address_writes.quota()),
-            address_write_rate: settings.address_writes,
+            address_writes: PerNetwork::new(settings.address_writes),
             door_refusal_delay: settings.door_refusal_delay,
             held_refusals: Open::new(defaults::HELD_REFUSALS_PER_ADDRESS),
             held_refusals_total: Open::new(defaults::HELD_REFUSALS),
@@ -280,15 +323,13 @@ impl Limits {
     /// A new session for someone at `address` (their first action).
     pub fn new_session(&self, address: Option<IpAddr>) -> Result<(), AppError> {
         let Some(address) = address.filter(|_| self.enabled) else { return Ok(()) };
-        let outcome = self.new_sessions.check_key(&address_key(address));
-        self.counted(throttled(waited(Ok(outcome), self.new_session_rate), Limit::NewVisitors))
+        self.counted(throttled(self.new_sessions.check(address), Limit::NewVisitors))
     }
 
     /// One writing request from `address`, of any kind (the front door's check).
     pub fn write_request(&self, address: Option<IpAddr>) -> Result<(), AppError> {
         let Some(address) = address.filter(|_| self.enabled) else { return Ok(()) };
-        let outcome = self.address_writes.check_key(&address_key(address));
-        self.counted(throttled(waited(Ok(outcome), self.address_write_rate), Limit::Requests))
+        self.counted(throttled(self.address_writes.check(address), Limit::Requests))
     }
 
     /// How long to hold the door's refusal of a request from `address`: `None` to answer at once (no delay is
@@ -347,8 +388,7 @@ impl Limits {
             buckets.forget_idle();
         }
         for limiter in [&self.new_sessions, &self.address_writes] {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+            limiter.forget_idle();
         }
     }
 
@@ -403,6 +443,16 @@ mod tests {
         let next_56 = IpAddr::from(std::net::Ipv6Addr::from((0x2001_0db8_0000_1300u128 << 64) | 1));
         assert!(limits.send(&PersonId::trusted("neighbour"), Some(next_56)).is_ok());
         assert!(limits.send(&PersonId::trusted("elsewhere"), Some(IpAddr::from([192, 0, 2, 1]))).is_ok());
+    }
+
+    #[test]
+    fn a_network_of_many_64s_makes_new_identities_as_a_few_addresses_do() {
+        let settings = LimitSettings { new_sessions: "10/1h".parse().unwrap(), ..LimitSettings::default() };
+        let limits = Limits::new(&settings, Default::default());
+        let in_56 = |n: u128| IpAddr::from(std::net::Ipv6Addr::from((0x2001_0db8_0000_1200u128 + n) << 64 | 1));
+        let made = (0..256).filter(|n| limits.new_session(Some(in_56(*n))).is_ok()).count();
+        assert_eq!(made, 40, "four addresses' worth for one /56");
+        assert!(limits.new_session(Some(IpAddr::from([192, 0, 2, 1]))).is_ok(), "others are not affected");
     }
 
     #[test]

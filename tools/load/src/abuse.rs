@@ -266,8 +266,10 @@ pub async fn attack(addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let attacker = Visitor::arrive_from(ATTACKER, addr).await?;
     // The people's rooms, from the public list (before its own).
     let listed = attacker.call("list_rooms", &[]).await?;
-    let people_rooms: Vec<i64> =
-        listed.as_array().map(|rooms| rooms.iter().filter_map(|room| room["id"].as_i64()).collect()).unwrap_or_default();
+    let people_rooms: Vec<i64> = listed
+        .as_array()
+        .map(|rooms| rooms.iter().filter_map(|room| room["id"].as_i64()).collect())
+        .unwrap_or_default();
     let room = attacker.create_room("spam", 100).await?;
     let _present = attacker.join(room).await?;
     let (orders, told) = tokio::sync::watch::channel(Orders::Pause);
@@ -382,6 +384,26 @@ impl AttackCounts {
         bucket.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A plain form's answer: a redirect to the message when it was sent, else one carrying the error.
+    fn count_form(&self, answer: Option<reqwest::Response>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let header = |answer: &reqwest::Response, name| {
+            answer
+                .headers()
+                .get_all(name)
+                .iter()
+                .map(|value| value.to_str().unwrap_or_default().to_owned())
+                .collect::<String>()
+        };
+        let bucket = match answer {
+            Some(answer) if header(&answer, reqwest::header::LOCATION).contains("#m") => &self.accepted,
+            Some(answer) if header(&answer, reqwest::header::SET_COOKIE).contains("tooManyRequests") => &self.throttled,
+            Some(answer) if answer.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => &self.throttled,
+            _ => &self.other,
+        };
+        bucket.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A cookieless join, and its leaving (the connection closes when dropped).
     fn count_join(&self, joined: anyhow::Result<crate::client::Live>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -456,7 +478,8 @@ fn flood(
                         _ => {
                             let address = format!("2001:db8:0:12{:02x}::{:x}", n % 256, n % 65_535 + 1);
                             let args = [("room", room_arg.as_str()), ("body", "spam from a /56")];
-                            stranger.post_form_from(&address, "send_message", &args).await.ok()
+                            counts.count_form(stranger.post_form_from(&address, "send_message", &args).await.ok());
+                            continue;
                         }
                     };
                     counts.count(answer.map(|response| response.status()));

@@ -68,15 +68,24 @@ impl Visitor {
     }
 
     /// A plain form post (as a browser without the WASM sends it: its sender visits the room) that says, as a
-    /// trusted reverse proxy would, it comes from `address`; the answer as it came.
+    /// trusted reverse proxy would, it comes from `address`; the answer as it came (its redirect not followed:
+    /// a flood of page loads is another attack, of reads, which no write limit is for).
     pub async fn post_form_from(
         &self,
         address: &str,
         endpoint: &str,
         args: &[(&str, &str)],
     ) -> reqwest::Result<reqwest::Response> {
-        self.http
-            .post(format!("http://{}/api/{endpoint}", self.addr))
+        static NO_REDIRECTS: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+        let http = NO_REDIRECTS.get_or_init(|| {
+            let builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+            let builder = match self.local {
+                Some(local) => builder.local_address(local),
+                None => builder,
+            };
+            builder.build().expect("a client without redirects")
+        });
+        http.post(format!("http://{}/api/{endpoint}", self.addr))
             .header("Cookie", &self.cookie)
             .header("Accept", "text/html")
             .header("X-Forwarded-For", address)
