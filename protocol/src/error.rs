@@ -369,7 +369,10 @@ mod tests {
     #[test]
     fn every_error_has_its_status() {
         let statuses: Vec<u16> = every_variant().iter().map(AppError::status).collect();
-        assert_eq!(statuses, [422, 400, 413, 415, 403, 403, 429, 507, 408, 503, 503, 500, 500, 404, 403, 409, 403, 403]);
+        assert_eq!(
+            statuses,
+            [422, 400, 413, 415, 403, 403, 429, 507, 408, 503, 503, 500, 500, 404, 403, 409, 403, 403]
+        );
         let throttled = AppError::TooManyRequests { limit: Limit::Sending, retry_after: 3 };
         assert_eq!(throttled.retry_after(), Some(3));
         assert_eq!(throttled.to_string(), "You are sending too fast. Wait 3 s.");
