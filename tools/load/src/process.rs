@@ -58,15 +58,19 @@ impl ServerProcess {
                 .env("UPLOADS_DIR", dir.path().join("uploads")),
             (None, None) => command.env_remove("DATABASE_URL").env("UPLOADS_DIR", dir.path().join("uploads")),
         };
+        // The abuse scenario's attacker (127.0.0.66) may say which address it comes from, as a reverse proxy
+        // would: that is how it plays a network of many IPv6 addresses (one /56 of 256 /64s).
+        if limited {
+            command.env("TRUSTED_PROXIES", "127.0.0.66/32");
+        } else {
+            command.env_remove("TRUSTED_PROXIES");
+        }
         let child = command
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_SITE_ROOT", &options.site_root)
             .env("DATA_DIR", dir.path().join("data"))
             .env("ROOM_GRACE_SECS", "600")
             .env("NO_RATE_LIMITS", (!limited).to_string())
-            // The abuse scenario's attacker (127.0.0.66) may say which address it comes from, as a reverse proxy
-            // would: that is how it plays a network of many IPv6 addresses (one /56 of 256 /64s).
-            .env("TRUSTED_PROXIES", if limited { "127.0.0.66/32" } else { "" })
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
