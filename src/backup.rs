@@ -254,10 +254,15 @@ async fn complete_backup(
     quick_check(&mut copy, partial).await?;
     let (mut report, names) = contents(&mut copy).await?;
     copy.close().await?;
+    let mut lost = Vec::new();
     if let Some(dir) = gifs {
         // After the snapshot: every GIF it refers to was stored before it (a GIF's file is stored before its
-        // message). One whose room went since is missing, and counted.
+        // message). One whose room went since is missing, and counted; one the chat still refers to is lost.
         report.gifs = copy_gifs(&names, &config.uploads_dir, dir)?;
+        if report.gifs.missing > 0 {
+            let missing: Vec<&String> = names.iter().filter(|name| !dir.join(name.as_str()).is_file()).collect();
+            lost = still_referenced(config, &missing).await?;
+        }
     }
     std::fs::File::open(partial)?.sync_all()?;
     std::fs::rename(partial, file).with_context(|| format!("moving the backup to {}", file.display()))?;
@@ -272,7 +277,34 @@ async fn complete_backup(
             }
         }
     }
+    if !lost.is_empty() {
+        bail!(
+            "backed up to {} ({report}), but {} GIF(s) the chat still shows are not in {}: their files are gone \
+             (the backup keeps their messages, not their pictures): {}",
+            file.display(),
+            lost.len(),
+            config.uploads_dir.display(),
+            lost.join(", ")
+        );
+    }
     Ok(report)
+}
+
+/// Those of `names` that a message of the live database still points at (the others' rooms went since the
+/// snapshot: their files were removed with them, as they should).
+async fn still_referenced(config: &Config, names: &[&String]) -> anyhow::Result<Vec<String>> {
+    let live = Db::open(&config.database_url(), 1).await.context("opening the chat's database")?;
+    let mut referenced = Vec::new();
+    for name in names {
+        let sql = "SELECT EXISTS (SELECT 1 FROM messages WHERE kind = 'gif' AND body = $1)";
+        let exists: bool = chat::store::with_pool!(&live, |pool| {
+            sqlx::query_scalar(sql).bind(name.as_str()).fetch_one(pool).await
+        })?;
+        if exists {
+            referenced.push((*name).clone());
+        }
+    }
+    Ok(referenced)
 }
 
 /// Puts the backup `file` in place as the chat's database (which must not exist yet) and, with `gifs`, the GIFs

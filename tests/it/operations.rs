@@ -505,3 +505,27 @@ async fn json_logs_carry_request_ids_and_never_what_people_say_or_their_secrets(
     }
     assert!(logged.contains(&id) && !logged.contains("forged-into-the-logs"), "the request is logged by our id");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_finds_a_gif_of_the_chat_gone_says_so_and_fails() {
+    if crate::helpers::on_postgres() {
+        return; // The SQLite backup: PostgreSQL is backed up with pg_dump.
+    }
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("pictures", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    let kept = alice.upload(&room.id.to_string(), "kept.gif", make_gif(8, 1)).await.unwrap();
+    let lost = alice.upload(&room.id.to_string(), "lost.gif", make_gif(9, 1)).await.unwrap();
+    // Someone removed a stored GIF by hand (a bad clean-up, a disk error).
+    let lost_name = lost.body.trim_start_matches("/gif/").to_owned();
+    std::fs::remove_file(app.config.uploads_dir.join(&lost_name)).unwrap();
+    let backup_dir = tempfile::tempdir().unwrap();
+    let (file, gifs) = (backup_dir.path().join("chat.db"), backup_dir.path().join("gifs"));
+    let (ok, printed) =
+        gif_chat(&app.config, &["backup", file.to_str().unwrap(), "--gifs", gifs.to_str().unwrap()]).await;
+    assert!(!ok, "a backup missing a GIF the chat shows succeeded: {printed}");
+    assert!(printed.contains("1 GIF(s) the chat still shows") && printed.contains(&lost_name), "{printed}");
+    // What could be saved was: the database and the other GIF.
+    assert!(file.is_file() && gifs.join(kept.body.trim_start_matches("/gif/")).is_file());
+}
