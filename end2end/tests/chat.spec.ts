@@ -118,3 +118,19 @@ test("the room list can be searched by title", async ({ browser }) => {
   await search.fill("");
   await expect(bob.roomLink(title)).toBeVisible();
 });
+
+test("sending while scrolled up brings the view to the bottom, where one's own message is", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const title = uniqueTitle("Scroll");
+  await alice.createRoom(title);
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  // Enough for the log to scroll (tall messages: the tests' send limit is 20 per person), then Alice reads back up.
+  for (let n = 0; n < 12; n++) await bob.send(`part ${n} of a long story\nwith\nseveral\nlines\neach`);
+  await expect(alice.messages().getByText("part 11 of a long story")).toBeInViewport();
+  await alice.messages().locator("ol.messages").evaluate((list) => list.scrollTo({ top: 0 }));
+  await expect(alice.messages().getByText("part 11 of a long story")).not.toBeInViewport();
+  await alice.send("my answer, at the bottom");
+  await expect(alice.messages().locator(".message.mine", { hasText: "my answer, at the bottom" })).toBeInViewport();
+});

@@ -270,9 +270,13 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                         "New messages ↓"
                     </button>
                 </div>
-                <Composer room_id whisper_to whisper_target_here on_sent=move |message| messages.update(|list| {
-                    insert_message(list, message);
-                }) />
+                // Sending brings the view to the bottom, wherever the reader had scrolled: their own message shows.
+                <Composer room_id whisper_to whisper_target_here on_sent=move |message| {
+                    at_bottom.set(true);
+                    messages.update(|list| {
+                        insert_message(list, message);
+                    });
+                } />
             </Uploader>
             <ParticipantPanel room_id participants me_id=me_id.get_value() i_am_owner whisper_to />
             </div>
