@@ -1,5 +1,8 @@
 //! Several server processes (here: instances in one test process, each with its own address, hub and
 //! memory) sharing one database and joined by a real NATS server.
+//!
+//! (Over 400 lines: one test per way the instances must agree, or survive each other and the broker, each
+//! readable on its own; what they share is in `helpers`.)
 
 use std::time::{Duration, Instant};
 

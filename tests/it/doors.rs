@@ -1,6 +1,8 @@
-//! Holding the door (issue 29): what a public anonymous chat must refuse or bound so that a few cheap clients
-//! cannot take it from everyone else. Connections that never ask, HTTP/2 connections left idle, and too many
-//! connections from one address.
+//! Holding the door: what a public anonymous chat must refuse or bound so that a few cheap clients cannot take
+//! it from everyone else: connections that never ask, idle HTTP/2 connections, too many connections from one
+//! address, free identities and arrivals, requests cut short, sizes, stalled uploads and file systems, clocks.
+//!
+//! (Over 400 lines: one test per hole, each readable on its own; what they share is in `helpers`.)
 
 use std::time::{Duration, Instant};
 

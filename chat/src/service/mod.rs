@@ -1,8 +1,10 @@
 //! The chat service: the one door to rooms, presence and messages. Pages, server functions, the live channel
 //! and the upload route all go through [`Chat`]; the database (with the shared presence and the room timers)
 //! is private to it. This file holds the service and its life in the process (start, leases, timers, shutdown,
-//! readiness); `rooms.rs` the life of rooms, `membership.rs` who may be in them, and `messages.rs` what is said
-//! there.
+//! readiness); `rooms.rs` the life of rooms, `membership.rs` who may be in them, `messages.rs` what is said
+//! there, and `coalesce.rs` the announcements a crowd could multiply.
+//!
+//! (Over 400 lines: the service's state and its life in the process, which every part of it shares.)
 
 mod coalesce;
 mod db;
