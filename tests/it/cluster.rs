@@ -418,14 +418,7 @@ async fn a_kick_during_a_broker_outage_still_stops_delivery_on_the_other_instanc
     // Mallory's connection on instance B is told, without the broker, and leaves the room.
     mallory_live.expect(|e| matches!(e, LiveEvent::Kicked { .. }).then_some(())).await;
     bob.send(room.id, "not for Mallory").await.unwrap();
-    mallory_live.send(&ClientCommand::Ping).await;
-    let mut seen = Vec::new();
-    loop {
-        match mallory_live.next().await.expect("Mallory's connection stays open") {
-            LiveEvent::Pong => break,
-            event => seen.push(event),
-        }
-    }
+    let seen = mallory_live.until_pong().await;
     assert!(!format!("{seen:?}").contains("not for Mallory"), "{seen:?}");
 }
 

@@ -266,14 +266,7 @@ async fn a_kicked_person_leaves_at_once_and_cannot_come_back() {
     // (Its connection left the room when told of the kick, so nothing of the room can be on its way: what comes
     // before the answer to a ping is all it will get.)
     alice.send(room.id, "after the kick").await.unwrap();
-    bob_live.send(&ClientCommand::Ping).await;
-    let mut leftovers = Vec::new();
-    loop {
-        match bob_live.next().await.expect("the kicked tab's connection stays open") {
-            LiveEvent::Pong => break,
-            event => leftovers.push(event),
-        }
-    }
+    let leftovers = bob_live.until_pong().await;
     assert!(!format!("{leftovers:?}").contains("after the kick"), "{leftovers:?}");
     let refused = bob.send(room.id, "let me in").await.unwrap_err();
     assert_eq!(refused.status, 403);

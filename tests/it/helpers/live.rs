@@ -94,6 +94,19 @@ impl LiveClient {
         }
     }
 
+    /// Everything that arrives before the answer to a ping: for a connection that follows no room (left it, or
+    /// was removed), all it will get of what was sent before the ping.
+    pub async fn until_pong(&mut self) -> Vec<LiveEvent> {
+        self.send(&ClientCommand::Ping).await;
+        let mut events = Vec::new();
+        loop {
+            match self.next().await.expect("the connection closed while waiting for the pong") {
+                LiveEvent::Pong => return events,
+                event => events.push(event),
+            }
+        }
+    }
+
     /// Reads until the server closes the connection; its close code, if it sent one.
     pub async fn close_code(&mut self) -> Option<u16> {
         loop {
