@@ -11,7 +11,8 @@
 #
 # `initdb` refuses to run as root: as root, the server runs as the package's `postgres` user. Tests want speed
 # over durability (the cluster is deleted after the run), so fsync is off unless PG_DURABLE=1 (use that for
-# figures that should reflect a real deployment).
+# figures that should reflect a real deployment). With PG_TLS_CERT and PG_TLS_KEY (PEM files), it also speaks TLS
+# with that certificate (`sslmode=verify-full` tests).
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop|pause|resume DIR" >&2; exit 2; }
@@ -36,6 +37,15 @@ case $command in
     as_owner "$pg_bin/initdb" --pgdata="$dir/data" --auth=trust --username=postgres --encoding=UTF8 \
       --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     settings=(-c listen_addresses=127.0.0.1 -c "unix_socket_directories=$dir" -c max_connections=400)
+    if [ -n "${PG_TLS_CERT:-}" ]; then
+      # The server reads them as its own user, and refuses a key others may read.
+      mkdir -p "$dir/tls"
+      cp "$PG_TLS_CERT" "$dir/tls/server.crt"
+      cp "$PG_TLS_KEY" "$dir/tls/server.key"
+      chmod 0600 "$dir/tls/server.key"
+      [ "$(id -u)" = 0 ] && chown -R postgres: "$dir/tls"
+      settings+=(-c ssl=on -c "ssl_cert_file=$dir/tls/server.crt" -c "ssl_key_file=$dir/tls/server.key")
+    fi
     if [ "${PG_DURABLE:-0}" != 1 ]; then
       settings+=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
     fi

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use app::server::Edge;
+use chat::broker::BrokerTls;
 use chat::limits::{LimitSettings, Rate, Rates, defaults as limits};
 use chat::settings::{GifLimits, Settings, defaults};
 use chat::store::Db;
@@ -54,6 +55,21 @@ pub struct Config {
     /// events stay within this process, which is all one process needs.
     #[arg(long, env = "BROKER_URL")]
     pub broker_url: Option<String>,
+
+    /// TLS to the broker: the CA certificates (PEM) that sign the NATS server's, trusted instead of the system's
+    /// roots. Setting it requires TLS whatever the URL's scheme (`tls://host:port` asks for TLS with the system's
+    /// roots).
+    #[arg(long, env = "BROKER_CA_FILE")]
+    pub broker_ca_file: Option<PathBuf>,
+
+    /// TLS to the broker: this process's certificate (PEM), for a NATS server that verifies its clients
+    /// (`verify: true`). Needs --broker-key-file.
+    #[arg(long, env = "BROKER_CERT_FILE", requires = "broker_key_file")]
+    pub broker_cert_file: Option<PathBuf>,
+
+    /// The key (PEM) of --broker-cert-file.
+    #[arg(long, env = "BROKER_KEY_FILE", requires = "broker_cert_file")]
+    pub broker_key_file: Option<PathBuf>,
 
     /// Directory for the default SQLite databases.
     #[arg(long, global = true, env = "DATA_DIR", default_value = "data")]
@@ -314,6 +330,14 @@ impl Config {
             upload_idle: Duration::from_secs_f64(self.upload_idle_secs.clamp(0.05, 3600.0)),
             upload_deadline: Duration::from_secs_f64(self.upload_secs.clamp(0.05, 86_400.0)),
             slow_client: Duration::from_secs_f64(self.slow_client_secs.clamp(0.05, 3600.0)),
+        }
+    }
+
+    /// TLS to the broker, as configured.
+    pub fn broker_tls(&self) -> BrokerTls {
+        BrokerTls {
+            ca_file: self.broker_ca_file.clone(),
+            client: self.broker_cert_file.clone().zip(self.broker_key_file.clone()),
         }
     }
 

@@ -132,7 +132,7 @@ impl Server {
         let limits = Arc::new(Limits::new(&config.limit_settings(), chat.metrics().clone()));
         forget_idle_limits(&limits, &chat);
         if let Some(url) = &config.broker_url {
-            chat.connect_broker(url).await.context("joining the other gif-chat processes")?;
+            chat.connect_broker(url, &config.broker_tls()).await.context("joining the other gif-chat processes")?;
         }
         chat.start().await.context("scheduling the stored rooms")?;
         delete_expired_sessions(&session_store, &chat, config.session_cleanup_secs);

@@ -13,6 +13,7 @@
 //! frame's JSON as the payload (so it is serialized once for every process), and the rest in headers. One event
 //! for many people's own topics (a message's followers) goes once, on `.people`, naming them in a header.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -45,14 +46,14 @@ const SEQ: &str = "Gif-Chat-Seq";
 const AUDIENCE: &str = "Gif-Chat-Audience";
 const ENDS_MEMBERSHIP: &str = "Gif-Chat-Ends-Membership";
 
-/// Why joining the other processes failed at start-up.
+/// Why joining the other processes failed at start-up (the cause is its source: `{:#}` or `{:?}` show it).
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
-    #[error("connecting to the broker at {url}: {source}")]
+    #[error("connecting to the broker at {url}")]
     Connect { url: String, source: async_nats::ConnectError },
-    #[error("subscribing at the broker at {url}: {source}")]
+    #[error("subscribing at the broker at {url}")]
     Subscribe { url: String, source: async_nats::SubscribeError },
-    #[error("reading the cluster id: {0}")]
+    #[error("reading the cluster id")]
     Database(#[from] sqlx::Error),
 }
 
@@ -60,6 +61,30 @@ pub enum BrokerError {
 pub struct Link<'a> {
     pub cluster: &'a str,
     pub key: [u8; 64],
+}
+
+/// TLS to the broker beyond what a `tls://` URL asks for (that alone checks the server's certificate against the
+/// system's roots).
+#[derive(Debug, Clone, Default)]
+pub struct BrokerTls {
+    /// The certificates (PEM) that sign the server's, trusted instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// This process's certificate and its key (PEM), for a server that verifies its clients.
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+impl BrokerTls {
+    fn apply(&self, mut options: ConnectOptions) -> ConnectOptions {
+        // Either one means TLS, whatever the URL's scheme says: a certificate is never sent in the clear, and a
+        // CA given is never ignored.
+        if let Some(ca_file) = &self.ca_file {
+            options = options.add_root_certificates(ca_file.clone()).require_tls(true);
+        }
+        if let Some((cert, key)) = &self.client {
+            options = options.add_client_certificate(cert.clone(), key.clone()).require_tls(true);
+        }
+        options
+    }
 }
 
 /// What the broker link counts (for tests and metrics).
@@ -112,11 +137,13 @@ impl Relay for Outbox {
     }
 }
 
-/// Connects `hub` to the other processes of the cluster `cluster` through the NATS server at `url`. Events from
-/// the others are received on `tasks` until `stopping` is cancelled; the hub's own are sent until `relay_end` is
-/// cancelled and then what is still queued (the returned task: wait for it after the process's last work).
+/// Connects `hub` to the other processes of the cluster `cluster` through the NATS server at `url` (with `tls`).
+/// Events from the others are received on `tasks` until `stopping` is cancelled; the hub's own are sent until
+/// `relay_end` is cancelled and then what is still queued (the returned task: wait for it after the process's last
+/// work).
 pub async fn connect(
     url: &str,
+    tls: &BrokerTls,
     link: Link<'_>,
     hub: &Hub,
     tasks: &TaskTracker,
@@ -156,7 +183,8 @@ pub async fn connect(
             }
         }
     };
-    let client = ConnectOptions::new()
+    let client = tls
+        .apply(ConnectOptions::new())
         .name(format!("gif-chat {instance}"))
         // Our own events were delivered here already.
         .no_echo()

@@ -19,3 +19,4 @@ mod plain_forms;
 mod proxy;
 mod room_life;
 mod rooms;
+mod tls;

@@ -258,7 +258,7 @@ impl Chat {
     }
 
     /// Joins the other processes that share this database, through the broker at `url` (before [`Chat::start`]).
-    pub async fn connect_broker(&self, url: &str) -> Result<(), broker::BrokerError> {
+    pub async fn connect_broker(&self, url: &str, tls: &broker::BrokerTls) -> Result<(), broker::BrokerError> {
         let cluster = db::cluster_id(&self.db).await?;
         let fresh: [u8; 32] = rand_bytes();
         let secret =
@@ -266,7 +266,7 @@ impl Chat {
         let link = broker::Link { cluster: &cluster, key: crate::store::derived_key(&secret, "broker frames") };
         let relay_end = CancellationToken::new();
         let (stats, sending) =
-            broker::connect(url, link, &self.hub, &self.tasks, self.stopping.clone(), relay_end.clone()).await?;
+            broker::connect(url, tls, link, &self.hub, &self.tasks, self.stopping.clone(), relay_end.clone()).await?;
         let _ = self.broker.set(stats);
         *self.relay.lock().unwrap() = Some((relay_end, sending));
         Ok(())

@@ -19,11 +19,13 @@ use tokio::sync::oneshot;
 mod live;
 mod people;
 mod servers;
+mod tls;
 
 pub use live::LiveClient;
 pub use people::{TestPerson, person_at, person_behind_proxy};
 pub(crate) use servers::require;
 pub use servers::{Needs, ServerProcess, TestBroker, TestPostgres, available};
+pub use tls::TestCerts;
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -79,6 +81,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 /// of the test's own, so a test may stop it), each instance on its own address.
 pub async fn spawn_cluster(instances: usize, adjust: impl Fn(&mut Config)) -> (Vec<TestApp>, TestBroker) {
     let broker = TestBroker::start();
+    let apps = spawn_cluster_on(&broker, instances, adjust).await;
+    (apps, broker)
+}
+
+/// As [`spawn_cluster`], joined by `broker`.
+pub async fn spawn_cluster_on(broker: &TestBroker, instances: usize, adjust: impl Fn(&mut Config)) -> Vec<TestApp> {
     let dir = Arc::new(tempfile::tempdir().expect("creating a temp dir"));
     let database = fresh_database(dir.path()).await;
     let mut apps = Vec::new();
@@ -89,7 +97,20 @@ pub async fn spawn_cluster(instances: usize, adjust: impl Fn(&mut Config)) -> (V
         adjust(&mut config);
         apps.push(start_app(config, dir.clone()).await);
     }
-    (apps, broker)
+    apps
+}
+
+/// Builds a server configured like [`spawn_app_with`]'s, for a start that must fail: what it said (the error
+/// with its causes).
+pub async fn start_refused(adjust: impl FnOnce(&mut Config)) -> String {
+    let dir = tempfile::tempdir().expect("creating a temp dir");
+    let mut config = Config::for_dir(dir.path(), site_root());
+    config.database_url = Some(fresh_database(dir.path()).await);
+    adjust(&mut config);
+    match Server::build(&config).await {
+        Ok(_) => panic!("the server started"),
+        Err(error) => format!("{error:#}"),
+    }
 }
 
 async fn start_app(mut config: Config, dir: Arc<TempDir>) -> TestApp {

@@ -74,28 +74,39 @@ pub struct TestPostgres {
 
 impl TestPostgres {
     pub fn start() -> TestPostgres {
+        Self::started(&[])
+    }
+
+    /// A server that also speaks TLS, with `certs`' server certificate.
+    pub fn start_tls(certs: &TestCerts) -> TestPostgres {
+        let (cert, key) = certs.server();
+        Self::started(&[("PG_TLS_CERT", cert), ("PG_TLS_KEY", key)])
+    }
+
+    fn started(env: &[(&str, PathBuf)]) -> TestPostgres {
         let dir = tempfile::tempdir().expect("creating a temp dir");
-        let output = Self::script("start", &dir);
+        let output = Self::script("start", &dir, env);
         let url = String::from_utf8(output).unwrap().trim().to_owned();
         TestPostgres { url, dir }
     }
 
     /// Stops the server at once, as a crash would (its data stays).
     pub fn pause(&self) {
-        Self::script("pause", &self.dir);
+        Self::script("pause", &self.dir, &[]);
     }
 
     /// Starts it again on the same port.
     pub fn resume(&self) {
-        Self::script("resume", &self.dir);
+        Self::script("resume", &self.dir, &[]);
     }
 
-    fn script(command: &str, dir: &TempDir) -> Vec<u8> {
+    fn script(command: &str, dir: &TempDir, env: &[(&str, PathBuf)]) -> Vec<u8> {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres.sh");
         let output = std::process::Command::new(script)
             .args([command, &dir.path().join("pg").to_string_lossy()])
             // Durable: it is stopped as by a crash, and must come back with what it had committed.
             .env("PG_DURABLE", "1")
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .output()
             .expect("running scripts/postgres.sh");
         assert!(output.status.success(), "postgres.sh {command}: {}", String::from_utf8_lossy(&output.stderr));
@@ -116,13 +127,32 @@ impl Drop for TestPostgres {
 pub struct TestBroker {
     pub url: String,
     port: u16,
+    /// Its options beyond the address.
+    options: Vec<String>,
     child: Option<std::process::Child>,
 }
 
 impl TestBroker {
     pub fn start() -> TestBroker {
+        Self::started("nats", Vec::new())
+    }
+
+    /// A server that speaks only TLS, with `certs`' server certificate; with `verify_clients`, it also asks for
+    /// a client certificate signed by their CA.
+    pub fn start_tls(certs: &TestCerts, verify_clients: bool) -> TestBroker {
+        let (cert, key) = certs.server();
+        let mut options = vec!["--tlscert".into(), path(&cert), "--tlskey".into(), path(&key)];
+        if verify_clients {
+            options.extend(["--tlsverify".into(), "--tlscacert".into(), path(&certs.ca())]);
+        } else {
+            options.push("--tls".into());
+        }
+        Self::started("tls", options)
+    }
+
+    fn started(scheme: &str, options: Vec<String>) -> TestBroker {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut broker = TestBroker { url: format!("nats://127.0.0.1:{port}"), port, child: None };
+        let mut broker = TestBroker { url: format!("{scheme}://127.0.0.1:{port}"), port, options, child: None };
         broker.resume();
         broker
     }
@@ -144,6 +174,7 @@ impl TestBroker {
         });
         let child = std::process::Command::new(&program)
             .args(["--addr", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(&self.options)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -155,6 +186,10 @@ impl TestBroker {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+fn path(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
 }
 
 impl Drop for TestBroker {
