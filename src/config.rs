@@ -213,10 +213,10 @@ pub struct Config {
     #[arg(long, env = "LIMIT_ADDRESS_WRITES", default_value = limits::ADDRESS_WRITES)]
     pub limit_address_writes: Rate,
 
-    /// Seconds a refusal at the door (--limit-address-writes) is held before it is answered, so a flood that
-    /// ignores `Retry-After` asks once per this instead of as fast as it is answered; 0 answers at once.
-    #[arg(long, value_parser = parse_secs, env = "DOOR_REFUSAL_DELAY_SECS", default_value_t = limits::DOOR_REFUSAL_DELAY_SECS)]
-    pub door_refusal_delay_secs: f64,
+    /// Seconds a refusal by a rate limit (429) is held before it is answered, so a flood that ignores
+    /// `Retry-After` asks once per this instead of as fast as it is answered; 0 answers at once.
+    #[arg(long, alias = "door-refusal-delay-secs", value_parser = parse_secs, env = "REFUSAL_DELAY_SECS", default_value_t = limits::REFUSAL_DELAY_SECS)]
+    pub refusal_delay_secs: f64,
 
     /// Moves this process's clock by this many milliseconds: only for the tests of a wrong clock.
     #[arg(long, env = "CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
@@ -320,7 +320,7 @@ impl Config {
             http_connections: self.limit_http_connections.max(1),
             commands: self.limit_commands,
             address_writes: self.limit_address_writes,
-            door_refusal_delay: Duration::from_secs_f64(self.door_refusal_delay_secs.clamp(0.0, 60.0)),
+            refusal_delay: Duration::from_secs_f64(self.refusal_delay_secs.clamp(0.0, 60.0)),
         }
     }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::server::address::{TrustedProxies, client_address_layer, limit_writes};
+use app::server::address::{TrustedProxies, client_address_layer, hold_refusals, limit_writes};
 use app::server::bodies::read_forms_in_time;
 use app::server::identity::{Identities, visitor_layer};
 use app::server::origin::{OriginPolicy, refuse_cross_origin};
@@ -209,6 +209,8 @@ impl Server {
             .layer(session_layer)
             // A flood from one address is turned away before its session is loaded.
             .layer(middleware::from_fn_with_state(state.clone(), limit_writes))
+            // Every refusal by a rate limit is answered slowly (within the limits on how many are held).
+            .layer(middleware::from_fn_with_state(state.clone(), hold_refusals))
             .layer(middleware::from_fn_with_state(proxies.clone(), client_address_layer))
             // A browser's own form post (no WASM) is answered with a page to go to, its error carried there.
             .layer(middleware::from_fn_with_state(state.clone(), plain_forms))

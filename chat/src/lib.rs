@@ -7,6 +7,7 @@ pub mod attempts;
 pub mod broker;
 pub mod error;
 pub mod gif;
+pub mod heavy;
 pub mod hub;
 pub mod identity;
 pub mod limits;

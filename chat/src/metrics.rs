@@ -70,6 +70,8 @@ pub struct Metrics {
     pub rate_limited: Family<LimitLabel, Counter>,
     pub db_pool_wait_seconds: Histogram,
     pub db_connections: Family<StateLabel, Gauge>,
+    /// Times a writer found the SQLite database locked by another and looked again (the process's count).
+    pub db_busy_looks: Gauge,
     pub build_info: Family<BuildLabels, Gauge>,
     /// The broker link's counts (set from its own when scraped).
     pub broker_events: Family<KindLabel, Gauge>,
@@ -100,6 +102,7 @@ impl Metrics {
             // 50 µs to about 13 s.
             db_pool_wait_seconds: Histogram::new(exponential_buckets(0.00005, 4.0, 10)),
             db_connections: Family::default(),
+            db_busy_looks: Gauge::default(),
             build_info: Family::default(),
             broker_events: Family::default(),
         };
@@ -177,6 +180,11 @@ impl Metrics {
             "db_connections",
             "Connections of the chat's database pool, by state",
             self.db_connections.clone(),
+        );
+        registry.register(
+            "db_busy_looks",
+            "Times a writer found the SQLite database locked by another connection and looked again",
+            self.db_busy_looks.clone(),
         );
         registry.register("build_info", "The running build: version and git commit", self.build_info.clone());
     }

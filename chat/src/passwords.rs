@@ -1,4 +1,5 @@
-//! Room passwords: argon2id hashes in PHC format. Hashing is deliberately slow, so it runs on the blocking pool.
+//! Room passwords: argon2id hashes in PHC format. Hashing is deliberately slow, so it runs as heavy work (off
+//! the async workers, at a lower priority: see [`crate::heavy`]).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -17,7 +18,7 @@ static CREATING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 pub async fn hash(password: RoomPassword) -> ServerResult<String> {
     let _creating = CREATING.acquire().await.expect("the semaphore is never closed");
     let _permit = HASHING.acquire().await.expect("the semaphore is never closed");
-    tokio::task::spawn_blocking(move || {
+    crate::heavy::run(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default().hash_password(password.expose().as_bytes(), &salt).map(|hash| hash.to_string())
     })
@@ -27,7 +28,7 @@ pub async fn hash(password: RoomPassword) -> ServerResult<String> {
 
 pub async fn verify(hash: String, password: String) -> ServerResult<bool> {
     let _permit = HASHING.acquire().await.expect("the semaphore is never closed");
-    tokio::task::spawn_blocking(move || {
+    crate::heavy::run(move || {
         let parsed = PasswordHash::new(&hash).map_err(ServerError::PasswordHash)?;
         Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })

@@ -254,7 +254,7 @@ async fn a_flood_that_asks_again_at_once_is_answered_slowly_and_within_bounds() 
     let app = spawn_app_with(|c| {
         behind_proxy(c);
         c.limit_address_writes = "2/60s".parse().unwrap();
-        c.door_refusal_delay_secs = DELAY.as_secs_f64();
+        c.refusal_delay_secs = DELAY.as_secs_f64();
     })
     .await;
     let flood = reqwest::Client::new();
@@ -285,4 +285,48 @@ async fn a_flood_that_asks_again_at_once_is_answered_slowly_and_within_bounds() 
     assert!(answers.iter().all(|(status, _)| *status == 429), "{answers:?}");
     let held = answers.iter().filter(|(_, took)| *took >= DELAY).count();
     assert_eq!(held, HELD_REFUSALS_PER_ADDRESS as usize, "{answers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_limit_s_refusal_is_held_not_only_the_door_s() {
+    const DELAY: Duration = Duration::from_secs(2);
+    let app = spawn_app_with(|c| {
+        behind_proxy(c);
+        c.limit_new_sessions = "1/1h".parse().unwrap();
+        c.limit_arrivals = "1/1m,100/1m,1000/1s".parse().unwrap();
+        c.refusal_delay_secs = DELAY.as_secs_f64();
+    })
+    .await;
+    let alice = app.person_from("10.0.0.1").await; // the address's one new identity
+    let timed = |request: reqwest::RequestBuilder| async move {
+        let started = std::time::Instant::now();
+        let answer = request.send().await.unwrap();
+        (answer, started.elapsed())
+    };
+
+    // Another new identity from the address is refused by the new-session limit: after the delay, as JSON and as
+    // a plain form post's redirect.
+    let stranger = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let whoami = || stranger.post(app.url("/api/whoami")).header("X-Forwarded-For", "10.0.0.1");
+    let (answer, took) = timed(whoami().header("Accept", "application/json")).await;
+    assert_eq!(throttled(answer).await.1["limit"], "newVisitors");
+    assert!(took >= DELAY, "answered after {took:?}");
+    let (answer, took) = timed(whoami().header("Accept", "text/html")).await;
+    assert_eq!(answer.status(), 303);
+    assert!(took >= DELAY, "the form's redirect after {took:?}");
+
+    // A join over the arrivals limit is closed after the delay too.
+    let first = alice.create_room("first", 10, "").await.unwrap();
+    let second = alice.create_room("second", 10, "").await.unwrap();
+    let (_here, _) = alice.join(first.id).await;
+    let mut live = alice.connect().await;
+    let started = std::time::Instant::now();
+    live.send(&ClientCommand::Join { room: second.id, since: None }).await;
+    assert_eq!(live.close_code().await, Some(1013));
+    assert!(started.elapsed() >= DELAY, "closed after {:?}", started.elapsed());
+
+    // A person's first request is answered at once.
+    let (answer, took) = timed(app.person_from("10.0.0.2").await.client.post(app.url("/api/whoami"))).await;
+    assert_eq!(answer.status(), 200);
+    assert!(took < DELAY, "{took:?}");
 }

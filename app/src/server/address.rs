@@ -69,15 +69,25 @@ pub async fn limit_writes(State(state): State<crate::server::AppState>, request:
         let address = request.extensions().get::<ClientAddress>().map(|address| address.0);
         let limits = &state.limits;
         if let Err(error) = limits.write_request(address) {
-            // A flood that asks again the moment it is answered is answered slowly: it then costs a sleeping
-            // task, not the CPU that people's requests need.
-            if let Some(held) = address.and_then(|address| limits.hold_refusal(address)) {
-                tokio::time::sleep(held.delay).await;
-            }
             return crate::server::error::app_error_response(error);
         }
     }
     next.run(request).await
+}
+
+/// Middleware: a request refused by a rate limit (429: the door's, a new session's, a send's, an upload's…) is
+/// answered after [`Limits::hold_refusal`](::chat::limits::Limits::hold_refusal)'s delay. A flood that asks again
+/// the moment it is answered then costs a sleeping task, not the CPU that people's requests need. (Inside
+/// [`crate::server::forms::plain_forms`], which turns a form post's refusal into a redirect.)
+pub async fn hold_refusals(State(state): State<crate::server::AppState>, request: Request, next: Next) -> Response {
+    let address = request.extensions().get::<ClientAddress>().map(|address| address.0);
+    let response = next.run(request).await;
+    if response.status() == http::StatusCode::TOO_MANY_REQUESTS
+        && let Some(held) = address.and_then(|address| state.limits.hold_refusal(address))
+    {
+        tokio::time::sleep(held.delay).await;
+    }
+    response
 }
 
 /// Middleware: puts the [`ClientAddress`] into the request's extensions.

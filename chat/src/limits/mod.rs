@@ -235,7 +235,7 @@ pub struct ConnectionPermit {
     _held: Held<IpAddr>,
 }
 
-/// A refusal at the door being held before it is answered (see [`LimitSettings::door_refusal_delay`]); its place
+/// A refusal by a rate limit being held before it is answered (see [`LimitSettings::refusal_delay`]); its place
 /// among the held ones is given back when it drops.
 pub struct HeldRefusal {
     pub delay: Duration,
@@ -257,7 +257,7 @@ pub struct Limits {
     http_connections: Open<IpAddr>,
     commands: Rate,
     address_writes: PerNetwork,
-    door_refusal_delay: Duration,
+    refusal_delay: Duration,
     held_refusals: Open<IpAddr>,
     held_refusals_total: Open<()>,
     /// Where refusals are counted.
@@ -280,7 +280,7 @@ impl Limits {
             http_connections: Open::new(settings.http_connections),
             commands: settings.commands,
             address_writes: PerNetwork::new(settings.address_writes),
-            door_refusal_delay: settings.door_refusal_delay,
+            refusal_delay: settings.refusal_delay,
             held_refusals: Open::new(defaults::HELD_REFUSALS_PER_ADDRESS),
             held_refusals_total: Open::new(defaults::HELD_REFUSALS),
         }
@@ -332,15 +332,15 @@ impl Limits {
         self.counted(throttled(self.address_writes.check(address), Limit::Requests))
     }
 
-    /// How long to hold the door's refusal of a request from `address`: `None` to answer at once (no delay is
+    /// How long to hold a rate limit's refusal of a request from `address`: `None` to answer at once (no delay is
     /// configured, or as many refusals as allowed are already held, for this address or in all).
     pub fn hold_refusal(&self, address: IpAddr) -> Option<HeldRefusal> {
-        if self.door_refusal_delay.is_zero() {
+        if self.refusal_delay.is_zero() {
             return None;
         }
         let address = self.held_refusals.open(address_key(address))?;
         let total = self.held_refusals_total.open(())?;
-        Some(HeldRefusal { delay: self.door_refusal_delay, _address: address, _total: total })
+        Some(HeldRefusal { delay: self.refusal_delay, _address: address, _total: total })
     }
 
     /// A live connection from `address`, held open until the permit drops.

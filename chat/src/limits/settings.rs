@@ -111,10 +111,10 @@ pub struct LimitSettings {
     /// Writing requests of any kind (POSTs, websocket handshakes) per client address: checked before the
     /// session is even loaded, so a flood is turned away at the door for next to nothing.
     pub address_writes: Rate,
-    /// How long a refusal at the door is held before it is answered (zero: at once). A client that ignores
+    /// How long a refusal by a rate limit is held before it is answered (zero: at once). A client that ignores
     /// `Retry-After` and asks again as soon as it is answered then asks once per this, not thousands of times a
     /// second; people who wait as told never notice.
-    pub door_refusal_delay: Duration,
+    pub refusal_delay: Duration,
 }
 
 /// The defaults, chosen so that normal chatting never meets them: a burst of 20 messages, a few GIFs in a row,
@@ -135,7 +135,7 @@ pub mod defaults {
     pub const COMMANDS: &str = "30/10s";
     /// Above the sum of the per-address rates of every kind of write: it only ever stops floods.
     pub const ADDRESS_WRITES: &str = "300/10s";
-    pub const DOOR_REFUSAL_DELAY_SECS: f64 = 1.0;
+    pub const REFUSAL_DELAY_SECS: f64 = 1.0;
     /// Refusals held at once per client address, and in all: beyond, they are answered at once, so holding
     /// them can never cost more than this many waiting requests.
     pub const HELD_REFUSALS_PER_ADDRESS: u32 = 32;
@@ -158,7 +158,7 @@ impl Default for LimitSettings {
             http_connections: defaults::HTTP_CONNECTIONS,
             commands: defaults::COMMANDS.parse().expect("a valid default rate"),
             address_writes: defaults::ADDRESS_WRITES.parse().expect("a valid default rate"),
-            door_refusal_delay: Duration::from_secs_f64(defaults::DOOR_REFUSAL_DELAY_SECS),
+            refusal_delay: Duration::from_secs_f64(defaults::REFUSAL_DELAY_SECS),
         }
     }
 }

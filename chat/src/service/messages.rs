@@ -97,7 +97,8 @@ impl Chat {
                 let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
                 // The blocking task owns the temporary files: they go when it ends, whatever the outcome.
                 let uploads = chat.uploads.clone();
-                let stored = tokio::task::spawn_blocking(move || {
+                // Heavy work: at a lower priority than people's requests (see `crate::heavy`).
+                let stored = crate::heavy::run(move || {
                     gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map_err(
                         |error| match error {
                             GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
@@ -136,7 +137,7 @@ impl Chat {
             return Ok(());
         }
         let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
-        tokio::task::spawn_blocking(move || {
+        crate::heavy::run(move || {
             // Made meanwhile by another request, or removed.
             if !lacking() {
                 return Ok(());
