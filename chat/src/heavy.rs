@@ -32,17 +32,10 @@ pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 /// On Linux a thread's nice value is its own (not the process's, as POSIX would have it), so this lowers the
 /// calling thread alone. Raising it back would need privileges: the thread ends with its one piece of work.
 fn lower_this_threads_priority() {
-    // SAFETY: getpriority and setpriority read and change the calling thread's scheduling priority (who = 0);
-    // they touch no memory of ours. getpriority may legitimately return -1, so errno is cleared first.
-    unsafe {
-        *libc::__errno_location() = 0;
-        let current = libc::getpriority(libc::PRIO_PROCESS, 0);
-        if current == -1 && *libc::__errno_location() != 0 {
-            return;
-        }
-        if libc::setpriority(libc::PRIO_PROCESS, 0, (current + LOWER_BY).min(19)) != 0 {
-            tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower a heavy thread's priority");
-        }
+    use rustix::process::{getpriority_process, setpriority_process};
+    let lowered = getpriority_process(None).and_then(|current| setpriority_process(None, (current + LOWER_BY).min(19)));
+    if let Err(error) = lowered {
+        tracing::debug!(%error, "could not lower a heavy thread's priority");
     }
 }
 
@@ -51,8 +44,7 @@ mod tests {
     use super::*;
 
     fn this_threads_priority() -> i32 {
-        // SAFETY: reads the calling thread's scheduling priority.
-        unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+        rustix::process::getpriority_process(None).unwrap()
     }
 
     #[tokio::test]
