@@ -35,6 +35,10 @@ test("two people chat live: a new room appears, messages and a GIF flow both way
   const gif = bob.messages().locator(`img[alt="GIF from ${aliceName}"]`);
   await expect(gif).toBeVisible();
   await expect.poll(() => gif.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+  // A 1×1 GIF is still something to see (a minimum size), not an empty bubble.
+  const shown = await gif.boundingBox();
+  expect(shown!.width).toBeGreaterThanOrEqual(48);
+  expect(shown!.height).toBeGreaterThanOrEqual(48);
 
   // A file that is not a GIF is refused with a message.
   await alice.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "fake.gif", mimeType: "image/gif", buffer: Buffer.from("<html>not a gif</html>") });
@@ -62,6 +66,32 @@ test("a wrong password is refused and the right one lets you in", async ({ brows
   await carol.page.getByRole("button", { name: "Enter" }).click();
   await carol.expectInRoom(title);
   expect(carol.page.url()).not.toContain("sesame");
+});
+
+test("entering a room puts the cursor in the message box, and a locked room's page in its password field", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const title = uniqueTitle("Focus");
+  await alice.createRoom(title, { password: "open sesame" });
+  const box = (person: Person) => person.page.getByLabel("Message", { exact: true });
+  await expect(box(alice)).toBeFocused();
+  // A page loaded whole too, not only one the router brought.
+  await alice.page.reload();
+  await alice.expectInRoom(title);
+  await expect(box(alice)).toBeFocused();
+
+  const bob = await Person.enter(browser);
+  await bob.roomLink(title).click();
+  await expect(bob.page.getByText("This room is locked")).toBeVisible();
+  await bob.waitForHydration();
+  await expect(bob.page.getByLabel("Password")).toBeFocused();
+  // Typed, never clicked: the cursor is where the typing goes.
+  await bob.page.keyboard.type("open sesame");
+  await bob.page.keyboard.press("Enter");
+  await bob.expectInRoom(title);
+  await expect(box(bob)).toBeFocused();
+  await bob.page.keyboard.type("straight in");
+  await bob.page.keyboard.press("Enter");
+  await expect(alice.messages().getByText("straight in")).toBeVisible();
 });
 
 test("a full room is refused; after everyone leaves, the room disappears from the list", async ({ browser }) => {

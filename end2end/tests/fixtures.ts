@@ -120,7 +120,8 @@ export class Person {
     await page.locator("summary", { hasText: "New room" }).click();
     await page.getByLabel("Title").fill(title);
     if (options.maxMembers !== undefined) await page.getByLabel("Max members").fill(String(options.maxMembers));
-    if (options.password !== undefined) await page.getByLabel("Password").fill(options.password);
+    // Exactly: a locked room on the list is labelled "password required".
+    if (options.password !== undefined) await page.getByLabel("Password", { exact: true }).fill(options.password);
     await page.getByRole("button", { name: "Create room" }).click();
     await expect(page).toHaveURL(/\/room\/\d+$/);
     await this.expectInRoom(title);

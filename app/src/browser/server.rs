@@ -39,6 +39,10 @@ pub fn on_page_hidden_change(_changed: impl Fn(bool) + 'static) {}
 /// A page being rendered has no screen: nothing to match.
 pub fn on_media_change(_query: &'static str, _changed: impl Fn(bool) + 'static) {}
 
+pub fn media_matches(_query: &str) -> bool {
+    false
+}
+
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }

@@ -87,6 +87,11 @@ pub fn on_media_change(query: &'static str, changed: impl Fn(bool) + 'static) {
     on_cleanup(move || listener.remove());
 }
 
+/// Whether the CSS media query `query` matches now.
+pub fn media_matches(query: &str) -> bool {
+    window().match_media(query).ok().flatten().is_some_and(|list| list.matches())
+}
+
 pub fn now_millis() -> i64 {
     js_sys::Date::now() as i64
 }

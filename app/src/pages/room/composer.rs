@@ -13,6 +13,8 @@ use protocol::model::{ChatMessage, Person, PersonId, RoomId};
 
 /// How often a send that did not get through is retried (after 1, 2 and 4 s).
 const SEND_RETRIES: u32 = 3;
+/// A mouse or trackpad (a desktop), not a touch screen alone.
+const FINE_POINTER: &str = "(pointer: fine)";
 
 /// The message box: Enter sends, Shift+Enter starts a new line. Without the WASM it is a plain form: the Send
 /// button posts it, and the page comes back with the message (or the error).
@@ -98,6 +100,16 @@ pub fn Composer(
             let _ = textarea.focus();
         }
         target
+    });
+    // Entering the room puts the cursor in the box, where a keyboard's typing goes first; not on a touch screen,
+    // where focus would open the on-screen keyboard over the conversation.
+    // (On the next frame: a page the router brings is built before it is put in the document.)
+    Effect::new(move |_| {
+        if let Some(textarea) = textarea.get()
+            && browser::media_matches(FINE_POINTER)
+        {
+            request_animation_frame(move || drop(textarea.focus()));
+        }
     });
     let target_name = move || whisper_to.read().as_ref().map(|p| p.name.clone()).unwrap_or_default();
     view! {

@@ -28,6 +28,13 @@ pub fn PasswordGate(id: RoomId, title: String, on_entered: impl Fn() + Send + Sy
         let password = password_input.get_untracked().map(|input| input.value()).unwrap_or_default();
         enter.dispatch(EnterRoom { id, password });
     };
+    // The page is the form: the cursor goes to its one field (also without the WASM: `autofocus`; and after
+    // the router brings the page, which `autofocus` does not cover).
+    Effect::new(move |_| {
+        if let Some(input) = password_input.get() {
+            request_animation_frame(move || drop(input.focus()));
+        }
+    });
     let error = move || match enter.value().get() {
         Some(result) => result.err().map(|error| error.to_string()),
         None => landed.get_value(),
@@ -42,7 +49,7 @@ pub fn PasswordGate(id: RoomId, title: String, on_entered: impl Fn() + Send + Sy
                 <div class="field">
                     <label for="room-password">"Password"</label>
                     <input id="room-password" name="password" type="password" required autocomplete="current-password"
-                        node_ref=password_input />
+                        autofocus node_ref=password_input />
                 </div>
                 <Show when=move || error().is_some()>
                     <p class="error" role="alert">{error}</p>
