@@ -94,6 +94,36 @@ test("entering a room puts the cursor in the message box, and a locked room's pa
   await expect(alice.messages().getByText("straight in")).toBeVisible();
 });
 
+test("web addresses in messages are links that open apart; anything else stays text", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const title = uniqueTitle("Links");
+  await alice.createRoom(title);
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await alice.send("read https://example.com/page?x=1&y=2. then tell me");
+  await alice.send("javascript:alert(1) and <b>not bold</b>");
+
+  for (const page of [bob, alice]) {
+    const link = page.messages().getByRole("link", { name: "https://example.com/page?x=1&y=2" });
+    await expect(link).toHaveAttribute("href", "https://example.com/page?x=1&y=2");
+    await expect(link).toHaveAttribute("target", "_blank");
+    await expect(link).toHaveAttribute("rel", "noopener noreferrer nofollow ugc");
+    await expect(page.messages().locator(".message", { hasText: "then tell me" })).toContainText("read https://example.com/page?x=1&y=2. then tell me");
+    const other = page.messages().locator(".message", { hasText: "javascript:alert(1)" });
+    await expect(other.locator(".body")).toHaveText("javascript:alert(1) and <b>not bold</b>");
+    await expect(other.locator("a, b")).toHaveCount(0);
+  }
+  // Rendered by the server the same (a page loaded whole).
+  await bob.page.reload();
+  await bob.expectInRoom(title);
+  await expect(bob.messages().getByRole("link", { name: "https://example.com/page?x=1&y=2" })).toHaveAttribute(
+    "rel",
+    "noopener noreferrer nofollow ugc",
+  );
+  await expect(bob.messages().locator(".message", { hasText: "javascript:alert(1)" }).locator("a")).toHaveCount(0);
+});
+
 test("a full room is refused; after everyone leaves, the room disappears from the list", async ({ browser }) => {
   const alice = await Person.enter(browser);
   const bob = await Person.enter(browser);

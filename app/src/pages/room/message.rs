@@ -30,7 +30,7 @@ pub fn MessageItem(
             let content = if kind == MessageKind::Gif {
                 view! { <Gif src=body alt=format!("GIF from {}", author.name) /> }.into_any()
             } else {
-                view! { <p class="body">{body}</p> }.into_any()
+                view! { <p class="body">{linked(&body)}</p> }.into_any()
             };
             let whisperer = author.clone();
             let whisper = recipient.map(|recipient| {
@@ -64,6 +64,53 @@ pub fn MessageItem(
     }
 }
 
+/// A piece of a message's text: as it was written, or a web address.
+#[derive(Debug, PartialEq)]
+enum Piece<'t> {
+    Text(&'t str),
+    Link(&'t str),
+}
+
+/// Splits `text` into its web addresses and the text around them. Only `http://` and `https://` addresses
+/// become links: never `javascript:`, `data:` or any other scheme, and nothing without a scheme.
+fn pieces(text: &str) -> Vec<Piece<'_>> {
+    let mut finder = linkify::LinkFinder::new();
+    finder.kinds(&[linkify::LinkKind::Url]);
+    let mut pieces = Vec::new();
+    let mut rest_from = 0;
+    for link in finder.links(text).filter(|link| is_web_address(link.as_str())) {
+        if link.start() > rest_from {
+            pieces.push(Piece::Text(&text[rest_from..link.start()]));
+        }
+        pieces.push(Piece::Link(link.as_str()));
+        rest_from = link.end();
+    }
+    if rest_from < text.len() {
+        pieces.push(Piece::Text(&text[rest_from..]));
+    }
+    pieces
+}
+
+fn is_web_address(address: &str) -> bool {
+    let scheme = address.split_once("://").map_or("", |(scheme, _)| scheme);
+    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+}
+
+/// A message's text with its web addresses as links, opened in a new tab, telling the site neither where the
+/// reader came from nor that the chat vouches for it. The text itself is text (escaped like any other).
+fn linked(text: &str) -> impl IntoView + use<> {
+    pieces(text)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(text) => text.to_owned().into_any(),
+            Piece::Link(address) => view! {
+                <a href=address.to_owned() target="_blank" rel="noopener noreferrer nofollow ugc">{address.to_owned()}</a>
+            }
+            .into_any(),
+        })
+        .collect_view()
+}
+
 /// A GIF in the log. For people who asked their system for reduced motion it shows its still (the first frame,
 /// made by the server when the GIF was uploaded), with a button that plays it; for everyone else it plays. The
 /// picture is chosen by the browser from a media query, so this holds before the page is live too.
@@ -88,5 +135,42 @@ fn Gif(src: String, alt: String) -> impl IntoView {
                 {move || if playing.get() { "Pause" } else { "Play" }}
             </button>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Piece::{Link, Text};
+    use super::pieces;
+
+    #[test]
+    fn web_addresses_are_found_and_the_text_around_them_kept() {
+        assert_eq!(
+            pieces("see https://example.com/a?b=c. ok"),
+            [Text("see "), Link("https://example.com/a?b=c"), Text(". ok")]
+        );
+        assert_eq!(pieces("(HTTP://Example.com/x)"), [Text("("), Link("HTTP://Example.com/x"), Text(")")]);
+        assert_eq!(
+            pieces("https://a.example https://b.example"),
+            [Link("https://a.example"), Text(" "), Link("https://b.example")]
+        );
+        assert_eq!(pieces("just words"), [Text("just words")]);
+        assert_eq!(pieces(""), []);
+    }
+
+    #[test]
+    fn nothing_but_http_and_https_becomes_a_link() {
+        for text in [
+            "javascript:alert(1)",
+            "javascript://%0aalert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "ftp://files.example/x",
+            "example.com",
+            "mailto:someone@example.com",
+        ] {
+            assert_eq!(pieces(text), [Text(text)], "{text}");
+        }
+        // Markup around an address is not part of it (and stays text, escaped like any other).
+        assert_eq!(pieces("<b>https://e.example</b>"), [Text("<b>"), Link("https://e.example"), Text("</b>")]);
     }
 }
