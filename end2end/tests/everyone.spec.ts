@@ -67,6 +67,41 @@ test("on a phone the conversation owns the screen and who is here is a tap away"
   expect(overflow).toBeLessThanOrEqual(0);
 });
 
+test("the New room pop-up closes on Escape and on a press outside, and on a phone opens below the header", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const page = alice.page;
+  await alice.waitForHydration();
+  const summary = page.locator("summary", { hasText: "New room" });
+  const form = page.getByRole("region", { name: "Create a room" });
+  await summary.click();
+  await expect(form).toBeVisible();
+  await page.getByLabel("Title").focus();
+  await page.keyboard.press("Escape");
+  await expect(form).toBeHidden();
+  await expect(summary).toBeFocused();
+  await summary.click();
+  await expect(form).toBeVisible();
+  // A press inside keeps it open; one outside closes it.
+  await page.getByLabel("Title").click();
+  await expect(form).toBeVisible();
+  await page.getByRole("heading", { name: "gif-chat" }).click();
+  await expect(form).toBeHidden();
+
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const phone = new Person(context, await context.newPage());
+  await phone.openRoomList();
+  await phone.waitForHydration();
+  await phone.page.locator("summary", { hasText: "New room" }).tap();
+  const opened = phone.page.getByRole("region", { name: "Create a room" });
+  await expect(opened).toBeVisible();
+  const you = (await phone.page.locator(".page-header .you").boundingBox())!;
+  const box = (await opened.boundingBox())!;
+  expect(box.y, "the form starts below the identity line").toBeGreaterThanOrEqual(you.y + you.height);
+  expect(box.x).toBeGreaterThanOrEqual(0);
+  expect(box.x + box.width).toBeLessThanOrEqual(390);
+  await phone.close();
+});
+
 test("while the tab is hidden its title counts new messages, until the person is back", async ({ browser }) => {
   const title = uniqueTitle("Tab");
   const alice = await Person.enter(browser);

@@ -87,6 +87,32 @@ pub fn on_media_change(query: &'static str, changed: impl Fn(bool) + 'static) {
     on_cleanup(move || listener.remove());
 }
 
+/// Makes the disclosure `details` close as a pop-up does, while the calling component lives: on Escape (the focus
+/// goes back to its summary, where the reader opened it) and on a press anywhere outside it.
+pub fn close_like_a_popup(details: NodeRef<leptos::html::Details>) {
+    let escape = window_event_listener(leptos::ev::keydown, move |event| {
+        let Some(details) = details.get_untracked().filter(|details| details.open()) else { return };
+        if event.key() == "Escape" {
+            details.set_open(false);
+            let summary = details.query_selector("summary").ok().flatten();
+            if let Some(summary) = summary.and_then(|summary| summary.dyn_into::<web_sys::HtmlElement>().ok()) {
+                let _ = summary.focus();
+            }
+        }
+    });
+    let press = window_event_listener(leptos::ev::pointerdown, move |event| {
+        let Some(details) = details.get_untracked().filter(|details| details.open()) else { return };
+        let target = event.target().and_then(|target| target.dyn_into::<web_sys::Node>().ok());
+        if !target.is_some_and(|target| details.contains(Some(&target))) {
+            details.set_open(false);
+        }
+    });
+    on_cleanup(move || {
+        escape.remove();
+        press.remove();
+    });
+}
+
 /// Whether the CSS media query `query` matches now.
 pub fn media_matches(query: &str) -> bool {
     window().match_media(query).ok().flatten().is_some_and(|list| list.matches())

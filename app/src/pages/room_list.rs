@@ -203,13 +203,16 @@ fn Notice(query: Memo<ParamsMap>) -> impl IntoView {
 }
 
 /// "New room": a disclosure around the create form, which the browser opens and closes by itself (with the WASM
-/// or without). Open from the start when the page came back with the form's error.
+/// or without); with the WASM it also closes as a pop-up does (Escape, a press outside). Open from the start when
+/// the page came back with the form's error.
 #[component]
 fn NewRoom() -> impl IntoView {
     let landed = landing_error::<CreateRoom>().map(|error| error.to_string());
     let open = landed.is_some();
+    let details = NodeRef::<html::Details>::new();
+    browser::close_like_a_popup(details);
     view! {
-        <details class="new-room" open=open>
+        <details class="new-room" open=open node_ref=details>
             <summary class="button">"New room"</summary>
             <section class="panel" aria-labelledby="create-room-heading">
                 <h2 id="create-room-heading">"Create a room"</h2>
