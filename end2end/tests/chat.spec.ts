@@ -124,6 +124,34 @@ test("web addresses in messages are links that open apart; anything else stays t
   await expect(bob.messages().locator(".message", { hasText: "javascript:alert(1)" }).locator("a")).toHaveCount(0);
 });
 
+test("a room's title and a message say how many characters they still take, near their limits", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  await alice.waitForHydration();
+  await alice.page.locator("summary", { hasText: "New room" }).click();
+  const title = alice.page.getByLabel("Title");
+  const titleLeft = alice.page.locator("#room-title-left");
+  await title.fill("short");
+  await expect(titleLeft).toBeHidden();
+  await title.fill("x".repeat(75));
+  await expect(titleLeft).toBeVisible();
+  await expect(titleLeft).toHaveText("5 characters left");
+  await expect(title).toHaveAttribute("aria-describedby", "room-title-left");
+  await alice.page.keyboard.press("Escape");
+  await alice.createRoom(uniqueTitle("Limits"));
+
+  const box = alice.page.getByLabel("Message", { exact: true });
+  const left = alice.page.locator("#message-left");
+  await box.fill("hello");
+  await expect(left).toBeHidden();
+  await box.fill("y".repeat(1990));
+  await expect(left).toHaveText("10 characters left");
+  // Counted as the server counts: characters, not bytes.
+  await box.fill("é".repeat(1999));
+  await expect(left).toHaveText("1 character left");
+  await box.fill("hi");
+  await expect(left).toBeHidden();
+});
+
 test("a full room is refused; after everyone leaves, the room disappears from the list", async ({ browser }) => {
   const alice = await Person.enter(browser);
   const bob = await Person.enter(browser);

@@ -1,7 +1,9 @@
 //! Small pieces shared by the pages.
 
+mod characters_left;
 mod person;
 mod time;
 
+pub use characters_left::CharactersLeft;
 pub use person::PersonBadge;
 pub use time::{Age, LocalTime};

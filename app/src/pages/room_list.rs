@@ -10,7 +10,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::{CreateRoom, find_rooms, load_room_list};
 use crate::browser;
-use crate::components::{Age, PersonBadge};
+use crate::components::{Age, CharactersLeft, PersonBadge};
 use crate::forms::landing_error;
 use crate::live_client::use_live;
 use protocol::domain::{MemberLimit, RoomPassword, Title};
@@ -228,6 +228,7 @@ fn NewRoom() -> impl IntoView {
 fn CreateRoomForm(landed: Option<String>) -> impl IntoView {
     let create = ServerAction::<CreateRoom>::new();
     let invalid = RwSignal::new(landed);
+    let title_typed = RwSignal::new(0);
     let (title, members, password) =
         (NodeRef::<html::Input>::new(), NodeRef::<html::Input>::new(), NodeRef::<html::Input>::new());
     let on_submit = move |event: leptos::ev::SubmitEvent| {
@@ -251,7 +252,9 @@ fn CreateRoomForm(landed: Option<String>) -> impl IntoView {
             <div class="field">
                 <label for="room-title">"Title"</label>
                 <input id="room-title" name="title" type="text" required minlength="1" maxlength=Title::MAX_CHARS
-                    autocomplete="off" node_ref=title />
+                    autocomplete="off" aria-describedby="room-title-left" node_ref=title
+                    on:input=move |event| title_typed.set(event_target_value(&event).chars().count()) />
+                <CharactersLeft typed=title_typed max=Title::MAX_CHARS id="room-title-left" />
             </div>
             <div class="field">
                 <label for="room-max">"Max members"</label>

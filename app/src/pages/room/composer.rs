@@ -6,6 +6,7 @@ use leptos::server_fn::ServerFn;
 
 use crate::api::{SendMessage, send_message};
 use crate::browser;
+use crate::components::CharactersLeft;
 use crate::forms::landing_error;
 use protocol::domain::MessageBody;
 use protocol::error::AppError;
@@ -143,7 +144,7 @@ pub fn Composer(
                     Some(to) => format!("Whisper to {}…", to.name),
                     None => "Write a message…".to_owned(),
                 }
-                aria-describedby="composer-hint"
+                aria-describedby="composer-hint message-left"
                 prop:value=move || draft.get()
                 on:input=move |event| draft.set(event_target_value(&event))
                 on:keydown=on_keydown
@@ -152,6 +153,8 @@ pub fn Composer(
             <p id="composer-hint" class="hint composer-hint">"Enter sends, Shift+Enter starts a new line."
                 <Show when=move || whisper_to.read().is_some()>" Escape ends the whisper."</Show>
             </p>
+            <CharactersLeft typed=Signal::derive(move || draft.with(|draft| draft.chars().count()))
+                max=MessageBody::MAX_CHARS id="message-left" />
             <Show when=move || error.get().is_some()>
                 <p class="error" role="alert">{move || error.get()}</p>
             </Show>
