@@ -152,6 +152,38 @@ test("a room's title and a message say how many characters they still take, near
   await expect(left).toBeHidden();
 });
 
+test("a half-typed message is kept per room through a reload, and gone once sent", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const first = uniqueTitle("Draft");
+  await alice.createRoom(first);
+  const firstUrl = alice.page.url();
+  await bob.roomLink(first).click();
+  await bob.expectInRoom(first);
+  const box = alice.page.getByLabel("Message", { exact: true });
+  await box.pressSequentially("half a thought");
+  await alice.page.reload();
+  await alice.expectInRoom(first);
+  await expect(box).toHaveValue("half a thought");
+
+  // Another room has its own (none yet).
+  await alice.page.goto("/");
+  const second = uniqueTitle("Other");
+  await alice.createRoom(second);
+  await expect(box).toHaveValue("");
+  await box.pressSequentially("for the other room");
+  await alice.page.goto(firstUrl);
+  await alice.expectInRoom(first);
+  await expect(box).toHaveValue("half a thought");
+
+  // Sent, it is no longer kept.
+  await box.press("Enter");
+  await expect(bob.messages().getByText("half a thought")).toBeVisible();
+  await alice.page.reload();
+  await alice.expectInRoom(first);
+  await expect(box).toHaveValue("");
+});
+
 test("a full room is refused; after everyone leaves, the room disappears from the list", async ({ browser }) => {
   const alice = await Person.enter(browser);
   const bob = await Person.enter(browser);

@@ -41,6 +41,14 @@ pub fn on_media_change(_query: &'static str, _changed: impl Fn(bool) + 'static) 
 
 pub fn close_like_a_popup(_details: leptos::prelude::NodeRef<leptos::html::Details>) {}
 
+pub fn stored(_key: &str) -> Option<String> {
+    None
+}
+
+pub fn store(_key: &str, _value: &str) {}
+
+pub fn forget(_key: &str) {}
+
 pub fn media_matches(_query: &str) -> bool {
     false
 }

@@ -113,6 +113,28 @@ pub fn close_like_a_popup(details: NodeRef<leptos::html::Details>) {
     });
 }
 
+fn local_storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// What this browser keeps under `key` (its local storage: it outlives a reload and a closed tab).
+pub fn stored(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok().flatten()
+}
+
+/// Keeps `value` under `key`. A browser that refuses (storage off, full) keeps nothing, and nothing else changes.
+pub fn store(key: &str, value: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+pub fn forget(key: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(key);
+    }
+}
+
 /// Whether the CSS media query `query` matches now.
 pub fn media_matches(query: &str) -> bool {
     window().match_media(query).ok().flatten().is_some_and(|list| list.matches())

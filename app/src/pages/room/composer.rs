@@ -28,6 +28,20 @@ pub fn Composer(
     on_sent: impl Fn(ChatMessage) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let draft = RwSignal::new(String::new());
+    // What is typed is kept in the browser, per room, until it is sent: a reload or a closed tab loses nothing.
+    let draft_key = format!("gif-chat.draft.{room_id}");
+    Effect::new(move |first_run: Option<()>| {
+        let text = draft.get();
+        if first_run.is_none() {
+            if let Some(kept) = browser::stored(&draft_key).filter(|_| text.is_empty()) {
+                draft.set(kept);
+            }
+        } else if text.is_empty() {
+            browser::forget(&draft_key);
+        } else {
+            browser::store(&draft_key, &text);
+        }
+    });
     let error = RwSignal::new(landing_error::<SendMessage>().map(|error| error.to_string()));
     let sending = RwSignal::new(false);
     let send = move || {
