@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_live_channel();
     forms::provide_landing_error();
+    pages::provide_sent_away();
     browser::mark_hydrated();
 
     view! {

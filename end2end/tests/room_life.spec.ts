@@ -47,7 +47,8 @@ test("three people: live panel, a private whisper, owner hand-over, and a kick",
   // Bob removes Carol: she lands on the room list with a message and cannot come back.
   await bob.page.getByRole("button", { name: `Remove ${carolName}` }).click();
   await expect(carol.page).toHaveURL(/\/\?notice=banned$/);
-  await expect(carol.page.getByRole("alert")).toHaveText("The owner removed you from this room.");
+  // The list says which room (the room page told it; the URL says only why).
+  await expect(carol.page.getByRole("alert")).toHaveText(`The owner removed you from “${title}”.`);
   await expect(bob.messages()).toContainText(`${carolName} was removed by the owner`);
   await carol.roomLink(title).click();
   await expect(carol.page.getByRole("alert")).toContainText("The owner removed you from this room");
@@ -235,4 +236,20 @@ test("a whisper never turns public: while its recipient is away it is refused an
   await carol.expectInRoom(title);
   await expect(carol.messages()).toContainText("after bob left");
   for (const secret of ["first secret", "typed while bob", "got it"]) await expect(carol.messages()).not.toContainText(secret);
+});
+
+test("when the owner deletes the room, the others land on the list told which room is gone", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const title = uniqueTitle("Doomed");
+  await alice.createRoom(title);
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  alice.page.once("dialog", (dialog) => dialog.accept());
+  await alice.page.getByRole("button", { name: "Delete room" }).click();
+  await expect(bob.page).toHaveURL(/\/\?notice=notFound$/);
+  await expect(bob.page.getByRole("alert")).toHaveText(`“${title}” no longer exists.`);
+  // The same address loaded whole says it without a name: a link cannot make the list name a room.
+  await bob.page.reload();
+  await expect(bob.page.getByRole("alert")).toHaveText("This room does not exist (any more).");
 });

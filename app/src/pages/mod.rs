@@ -6,4 +6,4 @@ mod room_list;
 
 pub use not_found::NotFound;
 pub use room::RoomPage;
-pub use room_list::RoomListPage;
+pub use room_list::{RoomListPage, SentAway, provide_sent_away};

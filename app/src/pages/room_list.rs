@@ -191,14 +191,43 @@ fn RoomListContent(list: RoomListView, query: Memo<ParamsMap>) -> impl IntoView 
 /// Only known codes are shown, so the URL cannot put arbitrary text on the page.
 #[component]
 fn Notice(query: Memo<ParamsMap>) -> impl IntoView {
+    let sent_away = use_context::<SentAway>();
     let text = move || {
         let code = query.try_with(|query| query.get("notice")).flatten()?;
-        Refusal::from_code(&code).map(|refusal| refusal.to_string())
+        let refusal = Refusal::from_code(&code)?;
+        let room = sent_away.and_then(|SentAway(away)| {
+            away.with(|away| away.as_ref().filter(|(why, _)| *why == refusal).map(|(_, title)| title.clone()))
+        });
+        Some(match room {
+            Some(title) => about_room(refusal, &title),
+            None => refusal.to_string(),
+        })
     };
     view! {
         <Show when=move || text().is_some()>
             <p class="notice" role="alert">{text}</p>
         </Show>
+    }
+}
+
+/// Why the reader was sent from a room to the list, and that room's title. Only the page that was in the room
+/// knows it: the URL carries the reason's code alone, so a link cannot make the list say anything about a room.
+#[derive(Clone, Copy)]
+pub struct SentAway(pub RwSignal<Option<(Refusal, String)>>);
+
+/// Makes the [`SentAway`] the room page and the list share.
+pub fn provide_sent_away() {
+    provide_context(SentAway(RwSignal::new(None)));
+}
+
+/// A notice that names the room it is about.
+fn about_room(refusal: Refusal, title: &str) -> String {
+    match refusal {
+        Refusal::NotFound => format!("“{title}” no longer exists."),
+        Refusal::Password => format!("“{title}” needs its password."),
+        Refusal::Full => format!("“{title}” is full."),
+        Refusal::Banned => format!("The owner removed you from “{title}”."),
+        Refusal::NotPresent => format!("You are not in “{title}”."),
     }
 }
 

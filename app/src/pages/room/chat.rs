@@ -15,6 +15,7 @@ use crate::api::{earlier_messages, who_is_here};
 use crate::browser;
 use crate::components::PersonBadge;
 use crate::live_client::{Connection, use_live};
+use crate::pages::SentAway;
 use protocol::error::Refusal;
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{ChatMessage, MessageKind, People, Person, PersonId, RoomView, Roster};
@@ -120,8 +121,14 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
     // Set when the room sends the reader away (refused, removed); an effect does the navigation.
     let sent_away = RwSignal::new(None::<Refusal>);
     let navigate = use_navigate();
+    // The list names the room it was sent from (see `SentAway`).
+    let told_list = use_context::<SentAway>();
+    let room_title = title.clone();
     Effect::new(move |_| {
         if let Some(refusal) = sent_away.get() {
+            if let Some(SentAway(told)) = told_list {
+                told.set(Some((refusal, room_title.clone())));
+            }
             navigate(&format!("/?notice={}", refusal.code()), NavigateOptions::default());
         }
     });
