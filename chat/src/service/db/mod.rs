@@ -481,10 +481,12 @@ pub async fn kick(db: &Db, room: RoomId, by: &PersonId, target: &PersonId, annou
 }
 
 /// Records that `person` has read `room` up to `seq` (never moving the mark back). Someone banned from the room
-/// gets no mark (a leave racing the kick must not make them follow the room again).
+/// gets no mark (a leave racing the kick must not make them follow the room again), nor does a room that is gone
+/// (its people leave after its deletion).
 pub async fn mark_read(db: &Db, room: RoomId, person: &PersonId, seq: i64) -> sqlx::Result<()> {
     let sql = "INSERT INTO read_marks (room_id, visitor_id, last_read_seq, marked_at)
-         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND visitor_id = $2)
+         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1)
+           AND NOT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND visitor_id = $2)
          ON CONFLICT (room_id, visitor_id) DO UPDATE
          SET last_read_seq = MAX_OF(excluded.last_read_seq, read_marks.last_read_seq), marked_at = excluded.marked_at";
     let sql = sql.replace("MAX_OF", if matches!(db, Db::Postgres(_)) { "GREATEST" } else { "MAX" });

@@ -177,6 +177,9 @@ async fn deleting_a_room_returns_its_gif_files_and_leaves_no_rows() {
     assert_eq!(delete_room(&db, room, Deletion::OwnedBy(&alice)).await.unwrap(), Some(vec!["a.gif".to_owned()]));
     assert!(find_room(&db, room).await.unwrap().is_none());
     assert_eq!(count(&db, "SELECT COUNT(*) FROM messages").await, 0);
+    // Someone who was in it leaves afterwards: their read mark is for nothing, and no error.
+    mark_read(&db, room, &id("bob"), 1).await.unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM read_marks").await, 0);
 }
 
 #[tokio::test]
