@@ -95,19 +95,21 @@ impl Chat {
                 let (clean, still) = (chat.uploads.incoming_file().await?, chat.uploads.incoming_file().await?);
                 let limits = chat.settings.gif;
                 let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
-                // The blocking task owns the temporary files: they go when it ends, whatever the outcome.
-                let uploads = chat.uploads.clone();
-                // Heavy work: at a lower priority than people's requests (see `crate::heavy`).
-                let stored = crate::heavy::run(move || {
+                // The re-encoding is heavy work, at a lower priority than people's requests (see `crate::heavy`);
+                // storing (writes made durable) is not, so that its disk writes do not wait behind everyone's.
+                // Whichever owns the temporary files last removes them when it ends, whatever the outcome.
+                let (clean, still) = crate::heavy::run(move || {
                     gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map_err(
                         |error| match error {
                             GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
                             GifError::Io(source) => ServerError::Io { context: "re-encoding a GIF", source },
                         },
                     )?;
-                    uploads.store(clean, still, reservation)
+                    Ok::<_, ServerError>((clean, still))
                 })
                 .await??;
+                let uploads = chat.uploads.clone();
+                let stored = tokio::task::spawn_blocking(move || uploads.store(clean, still, reservation)).await??;
                 let message = NewMessage {
                     kind: MessageKind::Gif,
                     author: Some(&admission.person().id),
