@@ -72,11 +72,10 @@ pub fn on_page_hidden_change(changed: impl Fn(bool) + 'static) {
 /// Calls `changed` once hydrated, and then whenever it changes as the window is resized or turned, with whether
 /// the CSS media query `query` matches, while the calling component lives.
 pub fn on_media_change(query: &'static str, changed: impl Fn(bool) + 'static) {
-    let matches = move || window().match_media(query).ok().flatten().is_some_and(|list| list.matches());
     let changed = Rc::new(changed);
     let last = Rc::new(std::cell::Cell::new(None::<bool>));
     let update = move || {
-        let now = matches();
+        let now = media_matches(query);
         if last.replace(Some(now)) != Some(now) {
             changed(now);
         }

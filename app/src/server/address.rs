@@ -82,10 +82,8 @@ pub async fn limit_writes(State(state): State<crate::server::AppState>, request:
 pub async fn hold_refusals(State(state): State<crate::server::AppState>, request: Request, next: Next) -> Response {
     let address = request.extensions().get::<ClientAddress>().map(|address| address.0);
     let response = next.run(request).await;
-    if response.status() == http::StatusCode::TOO_MANY_REQUESTS
-        && let Some(held) = address.and_then(|address| state.limits.hold_refusal(address))
-    {
-        tokio::time::sleep(held.delay).await;
+    if response.status() == http::StatusCode::TOO_MANY_REQUESTS {
+        state.limits.hold_before_refusing(address).await;
     }
     response
 }

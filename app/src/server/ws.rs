@@ -257,9 +257,7 @@ impl Connection {
             // Its page reconnects after a while and tries again.
             Err(ServerError::Client(AppError::TooManyRequests { .. })) => {
                 // Held as the HTTP refusals are (see `hold_refusals`): a churn of joins waits, not the CPU.
-                if let Some(held) = address.and_then(|address| limits.hold_refusal(address)) {
-                    tokio::time::sleep(held.delay).await;
-                }
+                limits.hold_before_refusing(address).await;
                 return Err(End::Close(TRY_AGAIN_LATER, "entering rooms too fast, slow down"));
             }
             Err(error) => {

@@ -343,6 +343,14 @@ impl Limits {
         Some(HeldRefusal { delay: self.refusal_delay, _address: address, _total: total })
     }
 
+    /// Waits [`Limits::hold_refusal`]'s delay before a refusal of `address` is answered (at once when none is
+    /// held: no delay configured, or as many held as allowed).
+    pub async fn hold_before_refusing(&self, address: Option<IpAddr>) {
+        if let Some(held) = address.and_then(|address| self.hold_refusal(address)) {
+            tokio::time::sleep(held.delay).await;
+        }
+    }
+
     /// A live connection from `address`, held open until the permit drops.
     pub fn connect(&self, address: Option<IpAddr>) -> Result<Option<ConnectionPermit>, AppError> {
         let Some(address) = address.filter(|_| self.enabled) else { return Ok(None) };
