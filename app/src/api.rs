@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use protocol::codec::Answers;
 use protocol::error::AppError;
 use protocol::model::{
-    ChatMessage, ListedRooms, MessagePage, People, Person, RoomAccess, RoomId, RoomListView, RoomSummary,
+    Ban, ChatMessage, ListedRooms, MessagePage, People, Person, RoomAccess, RoomId, RoomListView, RoomSummary,
 };
 
 #[cfg(feature = "ssr")]
@@ -29,7 +29,7 @@ pub async fn load_room_list() -> Result<RoomListView, AppError> {
             let chat = chat();
             let me = me().await?;
             let rooms = chat.list_rooms(&me, None, 0).await?;
-            Ok(RoomListView { me, rooms })
+            Ok(RoomListView { me, rooms, room_grace_secs: chat.room_grace_secs() })
         }
         .await,
     )
@@ -162,4 +162,24 @@ pub async fn delete_room(room: RoomId) -> Result<(), AppError> {
 #[server(endpoint = "earlier_messages", output = Answers)]
 pub async fn earlier_messages(room: RoomId, before: i64) -> Result<MessagePage, AppError> {
     respond(async { chat().earlier_messages(room, &me().await?, before).await }.await)
+}
+
+/// The people the room's owner removed from it, the latest first: for the owner only.
+#[server(endpoint = "bans", output = Answers)]
+pub async fn bans(room: RoomId) -> Result<Vec<Ban>, AppError> {
+    respond(async { chat().bans(room, &me().await?).await }.await)
+}
+
+/// The room's owner lets someone they removed enter again.
+#[server(endpoint = "lift_ban", output = Answers)]
+pub async fn lift_ban(room: RoomId, person: String) -> Result<(), AppError> {
+    use protocol::domain::PersonId;
+
+    respond(
+        async {
+            let target = PersonId::parse(&person)?;
+            chat().lift_ban(room, &me().await?, &target).await
+        }
+        .await,
+    )
 }

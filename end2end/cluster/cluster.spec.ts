@@ -91,7 +91,8 @@ test("people on different instances share one chat: list, messages, a GIF, a whi
   // Alice (instance 1) leaves: Bob (instance 2), present longest after her, becomes the owner, and removes Carol.
   await alice.close();
   await expect(bob.messages()).toContainText(`${bobName} is now the owner`, { timeout: 20_000 });
-  await bob.page.getByRole("button", { name: `Remove ${carolName}` }).click();
+  await bob.page.getByRole("button", { name: `Remove ${carolName}…` }).click();
+  await bob.page.getByRole("button", { name: "Remove and ban" }).click();
   await expect(carol.page).toHaveURL(/\/\?notice=banned$/);
   await expect(bob.messages()).toContainText(`${carolName} was removed by the owner`);
 

@@ -184,7 +184,7 @@ test("a half-typed message is kept per room through a reload, and gone once sent
   await expect(box).toHaveValue("");
 });
 
-test("a full room is refused; after everyone leaves, the room disappears from the list", async ({ browser }) => {
+test("a full room is marked on the list, its page waits for a place, and the room goes after everyone leaves", async ({ browser }) => {
   const alice = await Person.enter(browser);
   const bob = await Person.enter(browser);
   const title = uniqueTitle("Pair");
@@ -194,15 +194,21 @@ test("a full room is refused; after everyone leaves, the room disappears from th
   await expect(alice.page.locator(".room-count")).toHaveText("2/2 present");
 
   const carol = await Person.enter(browser);
-  await expect(carol.page.locator(".room-card", { hasText: title })).toContainText("2/2 present");
+  const card = carol.page.locator(".room-card", { hasText: title });
+  await expect(card).toContainText("2/2 present");
+  await expect(card.locator(".room-flag")).toHaveText("Full");
   await carol.roomLink(title).click();
   await expect(carol.page.getByRole("alert")).toContainText("This room is full");
-  await carol.openRoomList();
-  await expect(carol.roomLink(title)).toBeVisible();
+  await expect(carol.page.getByRole("alert")).toContainText("waits for a place");
+
+  // Bob leaves: once his leave grace is over, Carol's page takes her in by itself.
+  await bob.close();
+  await carol.expectInRoom(title);
+  await expect(carol.page.locator(".room-count")).toHaveText("2/2 present");
 
   // Both leave: after the leave and room grace periods the room goes, live, from Carol's list.
+  await carol.openRoomList();
   await alice.close();
-  await bob.close();
   await expect(carol.roomLink(title)).toHaveCount(0, { timeout: 20_000 });
 });
 

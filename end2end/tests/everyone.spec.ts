@@ -36,7 +36,7 @@ test("the pages follow the system's dark mode", async ({ browser }) => {
 });
 
 test("on a phone the conversation owns the screen and who is here is a tap away", async ({ browser }) => {
-  const title = uniqueTitle("Phone");
+  const title = uniqueTitle("Phone talk with a title long enough to be shortened");
   const alice = await Person.enter(browser);
   await alice.createRoom(title);
   const roomUrl = alice.page.url();
@@ -53,6 +53,18 @@ test("on a phone the conversation owns the screen and who is here is a tap away"
   await expect(bob.page.getByLabel("Message", { exact: true })).toBeInViewport();
   const panelHeight = await panel.evaluate((element) => element.getBoundingClientRect().height);
   expect(panelHeight).toBeLessThan(60);
+  // The header is one line, its title shortened (whole in its tooltip), the identity in the menu.
+  const header = bob.page.locator(".chat-header");
+  expect((await header.boundingBox())!.height).toBeLessThan(48);
+  await expect(header.getByRole("heading", { level: 1 })).toHaveAttribute("title", title);
+  await expect(header.locator(".you")).toBeHidden();
+  await header.locator("summary", { hasText: "Room menu" }).tap();
+  await expect(header.locator(".menu-you")).toBeVisible();
+  await header.locator("summary", { hasText: "Room menu" }).tap();
+  // The conversation gets at least 65% of the screen.
+  const logHeight = (await bob.page.locator(".log-wrap").boundingBox())!.height;
+  console.log(`phone 390×844: the conversation is ${logHeight.toFixed(0)} px, ${((logHeight / 844) * 100).toFixed(1)}% of the screen`);
+  expect(logHeight / 844).toBeGreaterThanOrEqual(0.65);
   // One tap unfolds it.
   const disclosure = panel.getByRole("button", { name: "Here now (2)" });
   await expect(disclosure).toHaveAttribute("aria-expanded", "false");

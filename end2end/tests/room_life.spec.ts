@@ -44,8 +44,21 @@ test("three people: live panel, a private whisper, owner hand-over, and a kick",
   await expect(bobPanel.locator(".participant", { hasText: bobName })).toContainText("owner");
   await expect(bobPanel.locator(".participant")).toHaveCount(2);
 
-  // Bob removes Carol: she lands on the room list with a message and cannot come back.
-  await bob.page.getByRole("button", { name: `Remove ${carolName}` }).click();
+  // Bob removes Carol. He is asked first, told it is a ban; Cancel (or Escape) changes nothing.
+  const removeCarol = bob.page.getByRole("button", { name: `Remove ${carolName}…` });
+  await removeCarol.click();
+  const question = bob.page.getByRole("group", { name: `Remove ${carolName} and ban them from this room?`, exact: false });
+  await expect(question).toContainText("They cannot come back unless you let them.");
+  await expect(question.getByRole("button", { name: "Remove and ban" })).toBeFocused();
+  await bob.page.keyboard.press("Escape");
+  await expect(question).toHaveCount(0);
+  await expect(removeCarol).toBeFocused();
+  await removeCarol.click();
+  await question.getByRole("button", { name: "Cancel" }).click();
+  await expect(bobPanel.locator(".participant")).toHaveCount(2);
+  // Confirmed: she lands on the room list with a message and cannot come back.
+  await removeCarol.click();
+  await question.getByRole("button", { name: "Remove and ban" }).click();
   await expect(carol.page).toHaveURL(/\/\?notice=banned$/);
   // The list says which room (the room page told it; the URL says only why).
   await expect(carol.page.getByRole("alert")).toHaveText(`The owner removed you from “${title}”.`);
@@ -55,6 +68,21 @@ test("three people: live panel, a private whisper, owner hand-over, and a kick",
   const newTab = await carol.context.newPage();
   await newTab.goto(bob.page.url());
   await expect(newTab.getByRole("alert")).toContainText("The owner removed you from this room");
+  // Her room list marks the room.
+  await newTab.goto("/");
+  await expect(newTab.locator(".room-card", { hasText: title }).locator(".room-flag")).toHaveText("You were removed");
+
+  // Bob sees whom he removed, and lets Carol back in: she can enter again.
+  await bobPanel.getByRole("button", { name: "Removed" }).click();
+  const letBack = bobPanel.getByRole("button", { name: `Let ${carolName} back in` });
+  await letBack.click();
+  await expect(letBack).toHaveCount(0);
+  await expect(bobPanel.locator("#ban-status")).toHaveText(`${carolName} may enter again.`);
+  await newTab.reload();
+  await expect(newTab.locator(".room-card", { hasText: title }).locator(".room-flag")).toHaveCount(0);
+  await newTab.goto(bob.page.url());
+  await expect(newTab.getByRole("heading", { level: 1 })).toContainText(title);
+  await expect(newTab.locator(".messages")).toContainText(`${carolName} was removed by the owner`);
 });
 
 test("unread counts rise on the room list and reset when the room is opened", async ({ browser }) => {
@@ -245,8 +273,11 @@ test("when the owner deletes the room, the others land on the list told which ro
   await alice.createRoom(title);
   await bob.roomLink(title).click();
   await bob.expectInRoom(title);
+  // The owner's actions are in the room's menu, which says who the reader is too.
+  await alice.page.locator("summary", { hasText: "Room menu" }).click();
+  await expect(alice.page.locator(".menu-you")).toContainText("You are");
   alice.page.once("dialog", (dialog) => dialog.accept());
-  await alice.page.getByRole("button", { name: "Delete room" }).click();
+  await alice.page.getByRole("button", { name: "Delete room…" }).click();
   await expect(bob.page).toHaveURL(/\/\?notice=notFound$/);
   await expect(bob.page.getByRole("alert")).toHaveText(`“${title}” no longer exists.`);
   // The same address loaded whole says it without a name: a link cannot make the list name a room.

@@ -194,6 +194,7 @@ mod tests {
             created_at: 1,
             unread: Some(4),
             last_message: Some(MessagePreview::of(&message)),
+            banned: true,
         };
         let change = PeopleChange {
             version: 6,

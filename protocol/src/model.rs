@@ -31,6 +31,10 @@ pub struct RoomSummary {
     pub unread: Option<u32>,
     /// For rooms the viewer has entered before: the latest message from someone else.
     pub last_message: Option<MessagePreview>,
+    /// Whether the room's owner removed the viewer from it (they cannot enter it). Only in lists made for one
+    /// person; announcements to every list leave it out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub banned: bool,
 }
 
 /// A line of a message for the room list.
@@ -264,6 +268,14 @@ impl Roster {
     }
 }
 
+/// Someone the room's owner removed, on the owner's list of bans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ban {
+    pub person: Person,
+    /// Unix time in milliseconds.
+    pub banned_at: i64,
+}
+
 /// Who is in a room, whole, at a presence version (`who_is_here`, and a page's first list).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct People {
@@ -282,6 +294,8 @@ pub struct RoomView {
     pub messages: Vec<ChatMessage>,
     /// Whether messages older than the first one exist.
     pub has_earlier: bool,
+    /// How long the room stays once everyone has left (then it goes, with its messages), in seconds.
+    pub room_grace_secs: u32,
 }
 
 /// What the room list page needs: who you are and every open room.
@@ -290,6 +304,8 @@ pub struct RoomListView {
     pub me: Person,
     /// The first page of the room list.
     pub rooms: ListedRooms,
+    /// How long a room stays once everyone has left (then it goes, with its messages), in seconds.
+    pub room_grace_secs: u32,
 }
 
 /// How many rooms a page of the room list holds.

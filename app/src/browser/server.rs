@@ -14,7 +14,7 @@ pub fn confirm(_message: &str) -> bool {
     true
 }
 
-pub fn random_uuid() -> Option<String> {
+pub fn random_id() -> Option<String> {
     None
 }
 
@@ -62,6 +62,23 @@ pub fn local_clock(millis: i64) -> String {
     super::utc_clock(millis)
 }
 
+/// Without the reader's time zone, days are UTC's.
+pub fn local_day(millis: i64) -> i64 {
+    millis.div_euclid(86_400_000)
+}
+
+/// A day in UTC, e.g. "2026-12-05 (UTC)".
+pub fn local_date(millis: i64) -> String {
+    let iso = iso(millis);
+    format!("{} (UTC)", &iso[..10.min(iso.len())])
+}
+
+/// An instant in UTC, e.g. "2026-12-05 14:05 UTC".
+pub fn local_date_time(millis: i64) -> String {
+    let iso = iso(millis);
+    format!("{} {}", &iso[..10.min(iso.len())], super::utc_clock(millis))
+}
+
 /// An instant as ISO 8601 in UTC with milliseconds (for `<time datetime>`).
 pub fn iso(millis: i64) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
@@ -76,8 +93,20 @@ pub fn picked_file(_event: &leptos::ev::Event) -> Option<PickedFile> {
     None
 }
 
-pub fn dropped_file(_event: &leptos::ev::DragEvent) -> Option<PickedFile> {
-    None
+/// The server renders once: there is nothing to drop on.
+pub fn on_file_drop(_dragging: impl Fn(bool) + 'static, _dropped: impl Fn(PickedFile) + 'static) {}
+
+pub fn file_name(file: &PickedFile) -> String {
+    match *file {}
+}
+
+/// An upload under way (never one on the server).
+pub enum Upload {}
+
+impl Upload {
+    pub fn cancel(&self) {
+        match *self {}
+    }
 }
 
 pub fn pasted_file(_event: &leptos::ev::ClipboardEvent) -> Option<PickedFile> {
@@ -89,13 +118,16 @@ pub fn upload_gif(
     file: PickedFile,
     _on_progress: impl Fn(f64) + 'static,
     _on_done: impl FnOnce(Result<ChatMessage, AppError>) + 'static,
-) {
+) -> Option<Upload> {
     match file {}
 }
 
 pub fn open_socket(_path: &str, _callbacks: SocketCallbacks) -> Option<SocketSender> {
     None
 }
+
+/// A page being rendered has no layout: nothing changes size.
+pub fn on_resize(_node: leptos::prelude::NodeRef<leptos::html::Ol>, _resized: impl Fn() + 'static) {}
 
 /// Runs `tick` every `period` while the calling component lives (the server renders once: never).
 pub fn repeat_every(_period: std::time::Duration, _tick: impl Fn() + 'static) {}

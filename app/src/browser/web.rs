@@ -28,9 +28,12 @@ pub fn confirm(message: &str) -> bool {
     window().confirm_with_message(message).unwrap_or(false)
 }
 
-/// A fresh UUID from the browser's crypto.
-pub fn random_uuid() -> Option<String> {
-    window().crypto().ok().map(|crypto| crypto.random_uuid())
+/// 128 fresh random bits from the browser's crypto, as 32 hex digits (`getRandomValues`: unlike `randomUUID`, it
+/// is there on a plain-HTTP page too).
+pub fn random_id() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    window().crypto().ok()?.get_random_values_with_u8_array(&mut bytes).ok()?;
+    Some(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// `text` in lower case, by the browser (Rust's own case tables would add about 15 KB to the bundle).
@@ -49,6 +52,25 @@ pub async fn sleep_ms(millis: u32) {
         let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis as i32);
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Calls `resized` whenever the element `node` refers to changes size (something beside it grew or shrank), while
+/// the calling component lives.
+pub fn on_resize(node: NodeRef<leptos::html::Ol>, resized: impl Fn() + 'static) {
+    let callback = Closure::<dyn FnMut()>::new(resized);
+    let Ok(observer) = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()) else { return };
+    let watching = observer.clone();
+    Effect::new(move |_| {
+        watching.disconnect();
+        if let Some(element) = node.get() {
+            watching.observe(&element);
+        }
+    });
+    // Both live as long as the component (the callback must outlive the observer that calls it).
+    let (observer, _callback) = (StoredValue::new_local(observer), StoredValue::new_local(callback));
+    on_cleanup(move || {
+        observer.try_with_value(web_sys::ResizeObserver::disconnect);
+    });
 }
 
 /// Runs `tick` every `period` while the calling component lives.
@@ -149,6 +171,43 @@ pub fn local_clock(millis: i64) -> String {
     format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
 }
 
+/// The day of an instant in the reader's time zone, as a number that grows by one each day.
+pub fn local_day(millis: i64) -> i64 {
+    /// 1970-01-01's Julian day.
+    const UNIX_EPOCH_DAY: i64 = 2_440_588;
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64));
+    let month = time::Month::try_from(date.get_month() as u8 + 1).unwrap_or(time::Month::January);
+    time::Date::from_calendar_date(date.get_full_year() as i32, month, date.get_date() as u8)
+        .map_or(millis.div_euclid(86_400_000), |day| i64::from(day.to_julian_day()) - UNIX_EPOCH_DAY)
+}
+
+/// An instant in the reader's language and time zone, by the browser's `Intl.DateTimeFormat` with `options`
+/// (pairs of option and value).
+fn local_format(millis: i64, options: &[(&str, &str)]) -> String {
+    let settings = js_sys::Object::new();
+    for (option, value) in options {
+        let _ = js_sys::Reflect::set(&settings, &(*option).into(), &(*value).into());
+    }
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &settings);
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64));
+    format
+        .format()
+        .call1(&wasm_bindgen::JsValue::NULL, &date)
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_default()
+}
+
+/// A day in the reader's language, e.g. "Saturday 5 December 2026".
+pub fn local_date(millis: i64) -> String {
+    local_format(millis, &[("weekday", "long"), ("day", "numeric"), ("month", "long"), ("year", "numeric")])
+}
+
+/// An instant in full in the reader's language, e.g. "Saturday 5 December 2026 at 14:05".
+pub fn local_date_time(millis: i64) -> String {
+    local_format(millis, &[("dateStyle", "full"), ("timeStyle", "short")])
+}
+
 pub fn iso(millis: i64) -> String {
     String::from(js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64)).to_iso_string())
 }
@@ -161,8 +220,58 @@ pub fn picked_file(event: &leptos::ev::Event) -> Option<PickedFile> {
     file
 }
 
-pub fn dropped_file(event: &leptos::ev::DragEvent) -> Option<PickedFile> {
-    event.data_transfer().and_then(|d| d.files()).and_then(|files| files.get(0))
+/// While the calling component lives, a file dragged anywhere over the page is the page's: the browser never
+/// opens it (which would leave the chat). `dragging` says when a drag of files is over the page; `dropped` gets
+/// the file dropped.
+pub fn on_file_drop(dragging: impl Fn(bool) + 'static, dropped: impl Fn(PickedFile) + 'static) {
+    let carries_files = |event: &web_sys::DragEvent| {
+        event.data_transfer().is_some_and(|data| data.types().includes(&"Files".into(), 0))
+    };
+    let dragging = Rc::new(dragging);
+    let over = {
+        let dragging = dragging.clone();
+        window_event_listener(leptos::ev::dragover, move |event| {
+            if carries_files(&event) {
+                event.prevent_default();
+                dragging(true);
+            }
+        })
+    };
+    let leave = {
+        let dragging = dragging.clone();
+        // Leaving an element inside the page says where it goes; leaving the window says nothing.
+        window_event_listener(leptos::ev::dragleave, move |event| {
+            if event.related_target().is_none() {
+                dragging(false);
+            }
+        })
+    };
+    let drop = window_event_listener(leptos::ev::drop, move |event| {
+        event.prevent_default();
+        dragging(false);
+        if let Some(file) = event.data_transfer().and_then(|d| d.files()).and_then(|files| files.get(0)) {
+            dropped(file);
+        }
+    });
+    on_cleanup(move || {
+        over.remove();
+        leave.remove();
+        drop.remove();
+    });
+}
+
+pub fn file_name(file: &PickedFile) -> String {
+    file.name()
+}
+
+/// An upload under way, which the person may cancel. (Wrapped to be kept in a signal: the browser has one thread.)
+pub struct Upload(send_wrapper::SendWrapper<web_sys::XmlHttpRequest>);
+
+impl Upload {
+    /// Stops sending: the server stores nothing of it.
+    pub fn cancel(&self) {
+        let _ = self.0.abort();
+    }
 }
 
 /// A pasted file; the paste is then ours (the text field does not get it).
@@ -180,10 +289,11 @@ pub fn upload_gif(
     file: PickedFile,
     on_progress: impl Fn(f64) + 'static,
     on_done: impl FnOnce(Result<ChatMessage, AppError>) + 'static,
-) {
+) -> Option<Upload> {
     let cannot = || Err(AppError::Unreachable("This browser cannot upload files.".into()));
     let (Ok(request), Ok(form)) = (web_sys::XmlHttpRequest::new(), web_sys::FormData::new()) else {
-        return on_done(cannot());
+        on_done(cannot());
+        return None;
     };
     let _ = form.append_with_blob_and_filename("gif", &file, &file.name());
     let _ = request.open("POST", &format!("/room/{room}/gif"));
@@ -220,6 +330,7 @@ pub fn upload_gif(
     finished.forget();
     // On failure, loadend still fires and reports it.
     let _ = request.send_with_opt_form_data(Some(&form));
+    Some(Upload(send_wrapper::SendWrapper::new(request)))
 }
 
 /// Proxies commonly close connections idle for 60 s; a ping every 25 s keeps ours busy.

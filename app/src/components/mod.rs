@@ -6,4 +6,4 @@ mod time;
 
 pub use characters_left::CharactersLeft;
 pub use person::PersonBadge;
-pub use time::{Age, LocalTime};
+pub use time::{Age, DayLabel, LocalTime, duration_words, hydrated};

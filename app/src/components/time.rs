@@ -3,17 +3,33 @@
 
 use leptos::prelude::*;
 
-use crate::browser::{iso, local_clock, now_millis, repeat_every, utc_clock};
+use crate::browser::{iso, local_clock, local_date, local_date_time, local_day, now_millis, repeat_every, utc_clock};
 
-/// Clock time of an instant (Unix milliseconds), e.g. "14:05".
+/// Clock time of an instant (Unix milliseconds), e.g. "14:05", with the full date and time in its tooltip.
 #[component]
 pub fn LocalTime(millis: i64) -> impl IntoView {
     let hydrated = hydrated();
     view! {
-        <time datetime=iso(millis) class="time">
+        <time datetime=iso(millis) class="time" title=move || { hydrated.track(); local_date_time(millis) }>
             {move || if hydrated.get() { local_clock(millis) } else { utc_clock(millis) }}
         </time>
     }
+}
+
+/// The day an instant (Unix milliseconds) falls on, as a separator in a conversation says it: "Today",
+/// "Yesterday", or the date. In UTC until the page is live, then in the reader's time zone.
+#[component]
+pub fn DayLabel(millis: i64) -> impl IntoView {
+    let hydrated = hydrated();
+    let label = move || {
+        hydrated.track();
+        match local_day(now_millis()) - local_day(millis) {
+            0 => "Today".to_owned(),
+            1 => "Yesterday".to_owned(),
+            _ => local_date(millis),
+        }
+    };
+    view! { <time datetime=iso(millis)>{label}</time> }
 }
 
 /// How long ago an instant was, e.g. "5 min ago"; refreshed every 30 s in the browser.
@@ -26,10 +42,20 @@ pub fn Age(millis: i64) -> impl IntoView {
 
 /// False during SSR and hydration, true right after: lets a view switch to browser-only output without a
 /// hydration mismatch.
-fn hydrated() -> ReadSignal<bool> {
+pub fn hydrated() -> ReadSignal<bool> {
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     hydrated
+}
+
+/// A span of time in words, e.g. "10 seconds", "1 minute", "2 hours" (whole units, rounded down).
+pub fn duration_words(secs: u32) -> String {
+    let (count, unit) = match secs {
+        0..=59 => (secs, "second"),
+        60..=3599 => (secs / 60, "minute"),
+        _ => (secs / 3600, "hour"),
+    };
+    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
 }
 
 pub fn age(elapsed_millis: i64) -> String {
@@ -45,6 +71,15 @@ pub fn age(elapsed_millis: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration_words(1), "1 second");
+        assert_eq!(duration_words(10), "10 seconds");
+        assert_eq!(duration_words(60), "1 minute");
+        assert_eq!(duration_words(150), "2 minutes");
+        assert_eq!(duration_words(7200), "2 hours");
+    }
 
     #[test]
     fn ages_read_naturally() {

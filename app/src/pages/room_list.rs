@@ -10,7 +10,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::{CreateRoom, find_rooms, load_room_list};
 use crate::browser;
-use crate::components::{Age, CharactersLeft, PersonBadge};
+use crate::components::{Age, CharactersLeft, PersonBadge, duration_words};
 use crate::forms::landing_error;
 use crate::live_client::use_live;
 use protocol::domain::{MemberLimit, RoomPassword, Title};
@@ -40,7 +40,7 @@ pub fn RoomListPage() -> impl IntoView {
 
 #[component]
 fn RoomListContent(list: RoomListView, query: Memo<ParamsMap>) -> impl IntoView {
-    let RoomListView { me, rooms: first_page } = list;
+    let RoomListView { me, rooms: first_page, room_grace_secs } = list;
     let counted = StoredValue::new(CountedThrough::default());
     counted.update_value(|counted| counted.fresh(&first_page.rooms));
     let rooms = RwSignal::new(first_page.rooms);
@@ -132,7 +132,7 @@ fn RoomListContent(list: RoomListView, query: Memo<ParamsMap>) -> impl IntoView 
                 <h1>"gif-chat"</h1>
                 <p class="you">"You are " <PersonBadge person=me /></p>
             </div>
-            <NewRoom />
+            <NewRoom room_grace_secs />
         </header>
         <Notice query />
         <section aria-labelledby="rooms-heading">
@@ -169,7 +169,7 @@ fn RoomListContent(list: RoomListView, query: Memo<ParamsMap>) -> impl IntoView 
                 }
             >
                 <ul class="room-list" aria-live="polite">
-                    <For each=move || rooms.get() key=|room| (room.id, room.present, room.unread, room.owner.id.clone()) let:room>
+                    <For each=move || rooms.get() key=|room| (room.id, room.present, room.unread, room.owner.id.clone(), room.banned) let:room>
                         <RoomCard room />
                     </For>
                 </ul>
@@ -235,7 +235,7 @@ fn about_room(refusal: Refusal, title: &str) -> String {
 /// or without); with the WASM it also closes as a pop-up does (Escape, a press outside). Open from the start when
 /// the page came back with the form's error.
 #[component]
-fn NewRoom() -> impl IntoView {
+fn NewRoom(room_grace_secs: u32) -> impl IntoView {
     let landed = landing_error::<CreateRoom>().map(|error| error.to_string());
     let open = landed.is_some();
     let details = NodeRef::<html::Details>::new();
@@ -245,16 +245,17 @@ fn NewRoom() -> impl IntoView {
             <summary class="button">"New room"</summary>
             <section class="panel" aria-labelledby="create-room-heading">
                 <h2 id="create-room-heading">"Create a room"</h2>
-                <CreateRoomForm landed />
+                <CreateRoomForm landed room_grace_secs />
             </section>
         </details>
     }
 }
 
 /// The create form. Checked in the browser with the server's own rules before it is sent; without the WASM it
-/// posts like any form (`landed` is the error a post came back with).
+/// posts like any form (`landed` is the error a post came back with). It says how long a room outlives its
+/// last person (`room_grace_secs`): then it goes, with its messages.
 #[component]
-fn CreateRoomForm(landed: Option<String>) -> impl IntoView {
+fn CreateRoomForm(landed: Option<String>, room_grace_secs: u32) -> impl IntoView {
     let create = ServerAction::<CreateRoom>::new();
     let invalid = RwSignal::new(landed);
     let title_typed = RwSignal::new(0);
@@ -299,6 +300,12 @@ fn CreateRoomForm(landed: Option<String>) -> impl IntoView {
             <Show when=move || error().is_some()>
                 <p class="error" role="alert">{error}</p>
             </Show>
+            <p class="hint">
+                {format!(
+                    "A room closes {} after the last person leaves it, and its messages go with it.",
+                    duration_words(room_grace_secs)
+                )}
+            </p>
             <button type="submit" class="button" disabled=move || create.pending().get()>"Create room"</button>
         </form>
     }
@@ -313,6 +320,8 @@ fn RoomCard(room: RoomSummary) -> impl IntoView {
                 <A href=href attr:class="room-title">{room.title}</A>
                 {room.locked.then(|| view! { <span class="lock" role="img" aria-label="password required" title="Password required">"🔒"</span> })}
                 {room.unread.filter(|n| *n > 0).map(|n| view! { <span class="unread">{format!("{n} new")}</span> })}
+                {room.banned.then(|| view! { <span class="room-flag">"You were removed"</span> })}
+                {(!room.banned && room.present >= room.max_members).then(|| view! { <span class="room-flag">"Full"</span> })}
             </div>
             {room.last_message.map(|preview| view! {
                 <p class="preview">
@@ -392,6 +401,7 @@ mod tests {
             created_at: 0,
             unread: Some(unread),
             last_message: Some(preview(last)),
+            banned: false,
         }
     }
 

@@ -31,6 +31,7 @@ impl Chat {
             created_at: row.created_at,
             unread: None,
             last_message: None,
+            banned: row.banned,
         }
     }
 
@@ -47,7 +48,7 @@ impl Chat {
         if offset > MAX_LIST_OFFSET {
             return Err(AppError::Invalid("That is as far as the list goes: search by title instead.".into()).into());
         }
-        let mut rows = db::rooms_page(&self.db, title, offset, ROOM_PAGE as u32 + 1).await?;
+        let mut rows = db::rooms_page(&self.db, &viewer.id, title, offset, ROOM_PAGE as u32 + 1).await?;
         let has_more = rows.len() > ROOM_PAGE;
         rows.truncate(ROOM_PAGE);
         let mut rooms: Vec<RoomSummary> = rows.iter().map(|row| self.summary(row)).collect();
@@ -58,6 +59,11 @@ impl Chat {
             }
         }
         Ok(ListedRooms { rooms, has_more })
+    }
+
+    /// How long a room stays once everyone has left, in whole seconds (rounded up): what people are told.
+    pub fn room_grace_secs(&self) -> u32 {
+        self.settings.room_grace.as_secs_f64().ceil() as u32
     }
 
     /// The room list's live feeds for `viewer`: the list itself, and their own unread notifications. Subscribe
@@ -100,8 +106,7 @@ impl Chat {
             return Ok(());
         }
         // Nothing was deleted: say why.
-        db::find_room(&self.db, room).await?.ok_or(protocol::error::Refusal::NotFound)?;
-        Err(AppError::Forbidden("Only the room's owner can do that.".into()).into())
+        Err(self.not_owner_or_gone(room).await)
     }
 
     /// Removes the empty room at `at` (Unix ms) if it is still empty and due then (a timer of this process; every

@@ -8,12 +8,13 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::composer::Composer;
-use super::message::MessageItem;
-use super::participants::{DeleteRoomButton, ParticipantPanel};
+use super::message::{MessageItem, PendingItem};
+use super::outbox::Outbox;
+use super::participants::{ParticipantPanel, RoomMenu};
 use super::uploader::Uploader;
 use crate::api::{earlier_messages, who_is_here};
 use crate::browser;
-use crate::components::PersonBadge;
+use crate::components::{PersonBadge, duration_words, hydrated};
 use crate::live_client::{Connection, use_live};
 use crate::pages::SentAway;
 use protocol::error::Refusal;
@@ -30,6 +31,53 @@ fn insert_message(messages: &mut Vec<ChatMessage>, message: ChatMessage) -> bool
             true
         }
     }
+}
+
+/// Messages of one person closer together than this show as one group: their name and time once.
+const GROUP_WITHIN_MILLIS: i64 = 5 * 60_000;
+
+/// A message as the log shows it: after a day separator or not, and whether it continues its author's group.
+#[derive(Clone, PartialEq)]
+struct Shown {
+    message: ChatMessage,
+    /// The first message of its day: a separator ("Today", "Yesterday", a date) comes before it.
+    new_day: bool,
+    /// From the same person as the message before it, shortly after, in the open: no name and time of its own.
+    grouped: bool,
+    /// For a system line: the system lines right before it (the same day), which it shows with its own as one
+    /// line ("Ann joined · Bob left · Ann joined"), the earliest first.
+    earlier_updates: Vec<String>,
+}
+
+/// Lays out the log: where days begin (`day_of` gives an instant's day number), which messages continue a group,
+/// and which system lines fold into the next. Whispers and system lines never group (a whisper's own line says
+/// to whom, and offers a private reply).
+fn lay_out(messages: &[ChatMessage], day_of: impl Fn(i64) -> i64) -> Vec<Shown> {
+    let in_the_open = |m: &ChatMessage| matches!(m.kind, MessageKind::Text | MessageKind::Gif);
+    let mut shown: Vec<Shown> = Vec::with_capacity(messages.len());
+    let mut previous_day = None;
+    for message in messages {
+        let day = day_of(message.created_at);
+        let new_day = previous_day != Some(day);
+        previous_day = Some(day);
+        let before = shown.last().filter(|_| !new_day);
+        if message.kind == MessageKind::System && before.is_some_and(|b| b.message.kind == MessageKind::System) {
+            // Comings and goings in a row read as one line: the one before folds into this one.
+            let before = shown.pop().expect("there is one before");
+            let mut earlier_updates = before.earlier_updates;
+            earlier_updates.push(before.message.body);
+            shown.push(Shown { message: message.clone(), new_day: before.new_day, grouped: false, earlier_updates });
+            continue;
+        }
+        let grouped = in_the_open(message)
+            && before.is_some_and(|before| {
+                in_the_open(&before.message)
+                    && before.message.author.as_ref().map(|a| &a.id) == message.author.as_ref().map(|a| &a.id)
+                    && message.created_at - before.message.created_at <= GROUP_WITHIN_MILLIS
+            });
+        shown.push(Shown { message: message.clone(), new_day, grouped, earlier_updates: Vec::new() });
+    }
+    shown
 }
 
 /// The tab's title: the room's, with the count of messages that came while the page was hidden.
@@ -50,7 +98,7 @@ fn escape_text(text: &str) -> String {
 /// "Load earlier" link followed without the WASM); the live channel then brings the rest, if not too many.
 #[component]
 pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
-    let RoomView { room, me, participants, messages, has_earlier } = view;
+    let RoomView { room, me, participants, messages, has_earlier, room_grace_secs } = view;
     let room_id = room.id;
     let max_members = room.max_members;
     // The position to resume the live channel from: only what arrived over it (or was rendered) counts, not
@@ -133,6 +181,14 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
         }
     });
     let leave_with = move |refusal: Refusal| sent_away.set(Some(refusal));
+    // Whether the live channel is connected and has joined the room: what is sent waits for it (the outbox).
+    let in_the_room = RwSignal::new(false);
+    let connection = live.state();
+    Effect::new(move |_| {
+        if connection.get() != Connection::Online {
+            in_the_room.set(false);
+        }
+    });
     live.subscribe(
         move || ClientCommand::Join { room: room_id, since: Some(live_seq.get_value()) },
         move |event| match event {
@@ -152,7 +208,10 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                     reload_people();
                 }
             }
-            LiveEvent::Joined { room, .. } if room == room_id => has_later.set(false),
+            LiveEvent::Joined { room, .. } if room == room_id => {
+                has_later.set(false);
+                in_the_room.set(true);
+            }
             LiveEvent::Kicked { room } if room == room_id => leave_with(Refusal::Banned),
             LiveEvent::Resync { room } if room == room_id => on_resync(),
             LiveEvent::Refused { room, reason, .. } if room == room_id => leave_with(reason),
@@ -161,6 +220,14 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
         },
     );
 
+    // Days in UTC until the page is live (the server does not know the reader's time zone), then in theirs.
+    let hydrated = hydrated();
+    let shown = Memo::new(move |_| {
+        let local = hydrated.get();
+        messages.with(|list| {
+            lay_out(list, |millis| if local { browser::local_day(millis) } else { millis.div_euclid(86_400_000) })
+        })
+    });
     // Scrolling: follow new messages while the reader is at the bottom; otherwise offer a pill.
     let log_ref = NodeRef::<html::Ol>::new();
     let at_bottom = RwSignal::new(true);
@@ -172,14 +239,22 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
         unseen.set(false);
     };
     Effect::new(move |previous_last: Option<Option<i64>>| {
-        let last = messages.with(|m| m.last().map(|m| m.seq));
+        let last = shown.with(|m| m.last().map(|m| m.message.seq));
         let grew = previous_last.is_some_and(|previous| last > previous);
         if at_bottom.get_untracked() {
-            scroll_to_bottom();
+            // On the next frame: the log shows the new message by then.
+            request_animation_frame(scroll_to_bottom);
         } else if grew {
             unseen.set(true);
         }
         last
+    });
+    // Whatever shrinks the log (an error line under the composer, the box growing, the upload's progress) keeps
+    // a reader who was at the bottom there: the newest message stays in view.
+    browser::on_resize(log_ref, move || {
+        if at_bottom.get_untracked() {
+            scroll_to_bottom();
+        }
     });
     let on_scroll = move |_| {
         if let Some(log) = log_ref.get_untracked() {
@@ -191,6 +266,16 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
         }
     };
 
+    // What is sent shows at once as pending, and joins the log when the server has it.
+    let outbox = Outbox::new(
+        room_id,
+        in_the_room.into(),
+        Callback::new(move |message| {
+            messages.update(|list| {
+                insert_message(list, message);
+            });
+        }),
+    );
     let loading_earlier = RwSignal::new(false);
     let first_seq = move || messages.with(|m| m.first().map_or(0, |m| m.seq));
     // A link, so that it works without the WASM too (a page of earlier messages); here it loads them in place.
@@ -225,7 +310,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
         });
     };
 
-    let connection = live.state();
+    let full_title = room.title.clone();
     view! {
         // leptos_meta writes the title into the server's HTML as it is (the browser then sets it as text): there it
         // is escaped like any text, or a room named `</title>…` would write markup into the page.
@@ -234,21 +319,30 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
             if cfg!(feature = "ssr") { escape_text(&text) } else { text }
         } />
         <main class="page chat-page">
+            // One line on a phone (the title shortened, the identity in the menu): the conversation gets the screen.
+            // The menu is there for everyone, so the header does not move when its owner's actions appear.
             <header class="chat-header">
                 <A href="/" attr:class="back">"← Rooms"</A>
-                <h1>
-                    {room.title}
+                <h1 title=full_title>
+                    <span class="room-name">{room.title}</span>
                     {room.locked.then(|| view! { <span class="lock" role="img" aria-label="password required">" 🔒"</span> })}
                 </h1>
                 <p class="room-count" aria-live="polite">{move || format!("{}/{max_members} present", present.get())}</p>
-                <p class="you">"You are " <PersonBadge person=me /></p>
-                <Show when=move || i_am_owner.get()>
-                    <DeleteRoomButton room_id />
-                </Show>
+                <p class="you">"You are " <PersonBadge person=me.clone() /></p>
+                <RoomMenu room_id me i_am_owner />
             </header>
             <p class="offline" role="status" hidden=move || connection.get() != Connection::Offline>
                 "Offline — reconnecting…"
             </p>
+            // The last one here is told what leaving does to the room.
+            <Show when=move || participants.with(|people| people.len() == 1 && me_id.with_value(|me| people[0].person.id == *me))>
+                <p class="hint alone">
+                    {format!(
+                        "You are the only one here: when you leave, the room closes after {}, and its messages go with it.",
+                        duration_words(room_grace_secs)
+                    )}
+                </p>
+            </Show>
             <div class="chat-layout">
             <Uploader room_id>
                 <div class="log-wrap">
@@ -265,8 +359,14 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                                 </a>
                             </li>
                         </Show>
-                        <For each=move || messages.get() key=|message| message.seq let:message>
-                            <MessageItem message me=me_id.get_value() tag_of whisper_to />
+                        <For each=move || shown.get()
+                            key=|shown| (shown.message.seq, shown.new_day, shown.grouped, shown.earlier_updates.len())
+                            let:shown>
+                            <MessageItem message=shown.message new_day=shown.new_day grouped=shown.grouped
+                                earlier_updates=shown.earlier_updates me=me_id.get_value() tag_of whisper_to />
+                        </For>
+                        <For each=move || outbox.pending.get() key=|p| (p.client_id.clone(), p.refused.clone()) let:pending>
+                            <PendingItem pending outbox />
                         </For>
                         <Show when=move || has_later.get()>
                             <li class="later"><a href=format!("/room/{room_id}")>"Back to the latest messages"</a></li>
@@ -278,16 +378,75 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                     </button>
                 </div>
                 // Sending brings the view to the bottom, wherever the reader had scrolled: their own message shows.
-                <Composer room_id whisper_to whisper_target_here on_sent=move |message| {
+                <Composer room_id whisper_to whisper_target_here outbox on_send=move || {
                     at_bottom.set(true);
-                    messages.update(|list| {
-                        insert_message(list, message);
-                    });
+                    // On the next frame: the pending message is in the log by then.
+                    request_animation_frame(scroll_to_bottom);
                 } />
             </Uploader>
             <ParticipantPanel room_id participants me_id=me_id.get_value() i_am_owner whisper_to />
             </div>
         </main>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod layout_tests {
+    use super::*;
+    use protocol::model::RoomId;
+
+    fn message(seq: i64, kind: MessageKind, author: &str, minute: i64) -> ChatMessage {
+        ChatMessage {
+            room_id: RoomId::new(1),
+            seq,
+            kind,
+            author: (kind != MessageKind::System).then(|| ::chat::identity::person(author)),
+            recipient: None,
+            body: format!("message {seq}"),
+            created_at: minute * 60_000,
+        }
+    }
+
+    #[test]
+    fn one_persons_messages_close_together_group_days_are_separated_and_updates_in_a_row_are_one_line() {
+        use MessageKind::{Gif, System, Text, Whisper};
+        // Days of 100 minutes, to keep the numbers small.
+        let day_of = |millis: i64| millis.div_euclid(100 * 60_000);
+        let log = [
+            message(1, Text, "ann", 10),
+            message(2, Gif, "ann", 12),     // Ann again, 2 min later: grouped
+            message(3, Text, "ann", 18),    // 6 min after her last: a new group
+            message(4, Text, "bob", 19),    // someone else
+            message(5, Whisper, "bob", 19), // a whisper never groups
+            message(6, Text, "bob", 20),    // nor does the message after one
+            message(7, System, "", 20),
+            message(8, System, "", 20), // updates in a row: one line
+            message(9, System, "", 21),
+            message(10, Text, "bob", 21), // a system line in between breaks the group
+            message(11, System, "", 99),
+            message(12, System, "", 101), // a new day: its own line
+            message(13, Text, "bob", 101),
+        ];
+        let laid_out = lay_out(&log, day_of);
+        let flags: Vec<(i64, bool, bool, usize)> =
+            laid_out.iter().map(|s| (s.message.seq, s.new_day, s.grouped, s.earlier_updates.len())).collect();
+        assert_eq!(
+            flags,
+            [
+                (1, true, false, 0),
+                (2, false, true, 0),
+                (3, false, false, 0),
+                (4, false, false, 0),
+                (5, false, false, 0),
+                (6, false, false, 0),
+                (9, false, false, 2),
+                (10, false, false, 0),
+                (11, false, false, 0),
+                (12, true, false, 0),
+                (13, false, false, 0)
+            ]
+        );
+        assert_eq!(laid_out[6].earlier_updates, ["message 7", "message 8"], "the earliest first");
     }
 }
 

@@ -1,19 +1,18 @@
-//! The message box: Enter sends, Shift+Enter starts a new line. Sends are retried with the same message id.
+//! The message box: Enter sends, Shift+Enter starts a new line. What is sent goes through the room's outbox.
 
 use leptos::html;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use crate::api::{SendMessage, send_message};
+use super::outbox::Outbox;
+use crate::api::SendMessage;
 use crate::browser;
 use crate::components::CharactersLeft;
 use crate::forms::landing_error;
 use protocol::domain::MessageBody;
 use protocol::error::AppError;
-use protocol::model::{ChatMessage, Person, PersonId, RoomId};
+use protocol::model::{Person, PersonId, RoomId};
 
-/// How often a send that did not get through is retried (after 1, 2 and 4 s).
-const SEND_RETRIES: u32 = 3;
 /// A mouse or trackpad (a desktop), not a touch screen alone.
 const FINE_POINTER: &str = "(pointer: fine)";
 
@@ -25,7 +24,10 @@ pub fn Composer(
     whisper_to: RwSignal<Option<Person>>,
     /// Whether the whisper target (if any) is in the room now, as the list of who is here says.
     whisper_target_here: Memo<bool>,
-    on_sent: impl Fn(ChatMessage) + Copy + Send + Sync + 'static,
+    /// Where sent messages wait until the server has them (shown in the log as pending).
+    outbox: Outbox,
+    /// Called as a message leaves the box (the view follows it to the bottom).
+    on_send: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     // What is typed is kept in the browser, per room, until it is sent: a reload or a closed tab loses nothing.
@@ -43,7 +45,6 @@ pub fn Composer(
         }
     });
     let error = RwSignal::new(landing_error::<SendMessage>().map(|error| error.to_string()));
-    let sending = RwSignal::new(false);
     let send = move || {
         let text = draft.get_untracked();
         // The server's own rule, checked here first: nothing invalid leaves the browser.
@@ -60,40 +61,23 @@ pub fn Composer(
             error.set(Some(AppError::whisper_not_sent(&to.name).to_string()));
             return;
         }
-        let to = to.map(|person| person.id.to_string());
         error.set(None);
-        sending.set(true);
         draft.set(String::new());
-        // One id for the message, reused by every retry: the server stores it once, however often it arrives.
-        let client_id = browser::random_uuid();
-        leptos::task::spawn_local(async move {
-            let mut attempt = 0;
-            let result = loop {
-                let result = send_message(room_id, text.clone(), to.clone(), client_id.clone()).await;
-                match result {
-                    // The request did not get through (or its answer did not come back): try again, a few times.
-                    Err(AppError::Unreachable(_)) if attempt < SEND_RETRIES => {
-                        attempt += 1;
-                        browser::sleep_ms(500 << attempt).await;
-                    }
-                    other => break other,
-                }
-            };
-            match result {
-                Ok(message) => on_sent(message),
-                Err(failure) => {
-                    error.set(Some(failure.to_string()));
-                    // Give the text back, unless the reader has started a new one.
-                    draft.update(|d| {
-                        if d.is_empty() {
-                            *d = text;
-                        }
-                    });
-                }
-            }
-            sending.set(false);
-        });
+        // Shown at once as pending, and kept in the browser until the server has it (offline too).
+        outbox.send(text, to);
+        on_send();
     };
+    // A refusal is said under the box. The text comes back into the box if the box is empty and would send it
+    // the same way (public, or to the same person); otherwise it waits in the log, marked, for Retry or Discard.
+    Effect::new(move |_| {
+        let Some((refused, why)) = outbox.refused.get() else { return };
+        error.set(Some(why.to_string()));
+        let same_way = whisper_to.with_untracked(|to| to.as_ref().map(|p| &p.id) == refused.to.as_ref().map(|p| &p.id));
+        if same_way && draft.with_untracked(String::is_empty) {
+            outbox.discard(&refused.client_id);
+            draft.set(refused.text);
+        }
+    });
     let on_keydown = move |event: leptos::ev::KeyboardEvent| {
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
@@ -163,7 +147,7 @@ pub fn Composer(
                 on:input=move |event| draft.set(event_target_value(&event))
                 on:keydown=on_keydown
             ></textarea>
-            <button type="submit" class="button" disabled=move || sending.get()>"Send"</button>
+            <button type="submit" class="button">"Send"</button>
             <p id="composer-hint" class="hint composer-hint">"Enter sends, Shift+Enter starts a new line."
                 <Show when=move || whisper_to.read().is_some()>" Escape ends the whisper."</Show>
             </p>

@@ -2,22 +2,30 @@
 
 use leptos::prelude::*;
 
-use crate::components::{LocalTime, PersonBadge};
+use super::outbox::{Outbox, Pending};
+use crate::components::{DayLabel, LocalTime, PersonBadge};
 use protocol::model::{ChatMessage, MessageKind, Person, PersonId, still_of};
 
+/// `new_day`: the message is the first of its day, after a separator saying which. `grouped`: it continues its
+/// author's group (their name and time show once, on the group's first message; a screen reader still hears them).
 #[component]
 pub fn MessageItem(
     message: ChatMessage,
+    new_day: bool,
+    grouped: bool,
+    /// For a system line, the system lines right before it, shown with it as one line.
+    earlier_updates: Vec<String>,
     me: PersonId,
     tag_of: impl Fn(&PersonId) -> Option<String> + Copy + Send + Sync + 'static,
     /// The composer's whisper target: a whisper received offers to answer it privately.
     whisper_to: RwSignal<Option<Person>>,
 ) -> impl IntoView {
     let ChatMessage { seq, kind, author, recipient, body, created_at, .. } = message;
-    match (kind, author) {
+    let separator = new_day.then(|| view! { <li class="day-separator"><DayLabel millis=created_at /></li> });
+    let item = match (kind, author) {
         (MessageKind::System, _) | (_, None) => view! {
             <li class="message system" id=format!("m{seq}") data-seq=seq>
-                <span class="body">{body}</span>
+                <span class="body">{updates_line(earlier_updates, body)}</span>
                 " · "
                 <LocalTime millis=created_at />
             </li>
@@ -50,7 +58,7 @@ pub fn MessageItem(
             });
             view! {
                 <li class="message" id=format!("m{seq}") class:mine=is_mine class:whisper=kind == MessageKind::Whisper
-                    data-seq=seq style=style>
+                    class:grouped=grouped data-seq=seq style=style>
                     <div class="meta">
                         <PersonBadge person=author is_me=is_mine tag=Signal::derive(move || tag_of(&author_id)) />
                         {whisper}
@@ -61,6 +69,50 @@ pub fn MessageItem(
             }
             .into_any()
         }
+    };
+    view! { {separator} {item} }
+}
+
+/// A message of one's own on its way: "Sending…" until the server has it (offline, until the connection is back);
+/// if the server refused it, why, with Retry and Discard.
+#[component]
+pub fn PendingItem(pending: Pending, outbox: Outbox) -> impl IntoView {
+    let Pending { client_id, text, to, refused } = pending;
+    let whisper = to.as_ref().map(|to| view! { <span class="whisper-label">{format!("whisper to {}", to.name)}</span> });
+    let excerpt: String = text.chars().take(40).collect();
+    let (retry_id, discard_id) = (client_id.clone(), client_id);
+    let state = match refused {
+        None => view! { <span class="pending-state">"Sending…"</span> }.into_any(),
+        Some(why) => view! {
+            <span class="pending-state refused">{format!("Not sent: {why}")}</span>
+            <span class="pending-actions">
+                <button type="button" class="link-button" aria-label=format!("Retry sending “{excerpt}”")
+                    on:click=move |_| outbox.retry(&retry_id)>"Retry"</button>
+                <button type="button" class="link-button" aria-label=format!("Discard “{excerpt}”")
+                    on:click=move |_| outbox.discard(&discard_id)>"Discard"</button>
+            </span>
+        }
+        .into_any(),
+    };
+    view! {
+        <li class="message mine pending" class:whisper=to.is_some()>
+            <div class="meta">{whisper}{state}</div>
+            <p class="body">{linked(&text)}</p>
+        </li>
+    }
+}
+
+/// How many of a run of system lines one line shows (the latest); the rest are counted.
+const UPDATES_SHOWN: usize = 5;
+
+/// System lines in a row as one: "Ann joined · Bob left", the latest last; a long run says how many came before.
+fn updates_line(mut earlier: Vec<String>, latest: String) -> String {
+    earlier.push(latest);
+    let hidden = earlier.len().saturating_sub(UPDATES_SHOWN);
+    let line = earlier[hidden..].join(" · ");
+    match hidden {
+        0 => line,
+        n => format!("({n} earlier) {line}"),
     }
 }
 
@@ -141,7 +193,18 @@ fn Gif(src: String, alt: String) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::Piece::{Link, Text};
-    use super::pieces;
+    use super::{pieces, updates_line};
+
+    #[test]
+    fn updates_in_a_row_read_as_one_line_the_latest_last() {
+        assert_eq!(updates_line(vec![], "Ann joined".into()), "Ann joined");
+        assert_eq!(updates_line(vec!["Ann joined".into()], "Bob left".into()), "Ann joined · Bob left");
+        let earlier = (1..=6).map(|n| format!("P{n} joined")).collect();
+        assert_eq!(
+            updates_line(earlier, "Ann left".into()),
+            "(2 earlier) P3 joined · P4 joined · P5 joined · P6 joined · Ann left"
+        );
+    }
 
     #[test]
     fn web_addresses_are_found_and_the_text_around_them_kept() {

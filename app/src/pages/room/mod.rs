@@ -4,6 +4,7 @@ mod chat;
 mod composer;
 mod gate;
 mod message;
+mod outbox;
 mod participants;
 mod uploader;
 
@@ -13,10 +14,12 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::room_page;
+use crate::live_client::use_live;
 use crate::pages::not_found::set_not_found_status;
 use chat::ChatRoom;
 use gate::PasswordGate;
 use protocol::error::Refusal;
+use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::{RoomAccess, RoomId, RoomLabel};
 
 #[component]
@@ -67,7 +70,9 @@ pub fn RoomPage() -> impl IntoView {
                         view! { <PasswordGate id=room.id title=room.title on_entered=move || access.refetch() /> }
                             .into_any()
                     }
-                    Ok(RoomAccess::Refused { refusal, room }) => view! { <Refused refusal room /> }.into_any(),
+                    Ok(RoomAccess::Refused { refusal, room }) => {
+                        view! { <Refused refusal room on_place=move || access.refetch() /> }.into_any()
+                    }
                     Err(error) => view! {
                         <main class="page page-narrow">
                             <p role="alert" class="error">{error.to_string()}</p>
@@ -81,14 +86,34 @@ pub fn RoomPage() -> impl IntoView {
     }
 }
 
-/// Why the visitor cannot enter (a full room, a ban, a room that does not exist).
+/// Why the visitor cannot enter (a full room, a ban, a room that does not exist). A full room's page waits for a
+/// place: `on_place` runs when the room list's live count says one freed.
 #[component]
-fn Refused(refusal: Refusal, room: Option<RoomLabel>) -> impl IntoView {
+fn Refused(refusal: Refusal, room: Option<RoomLabel>, on_place: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+    let waiting = refusal == Refusal::Full && room.is_some();
+    if let Some(room) = room.as_ref().filter(|_| waiting) {
+        let (id, max) = (room.id, room.max_members);
+        // Changes only, not the list's first snapshot: a place still held (someone's leave grace) would otherwise
+        // have the page ask again and again.
+        use_live().subscribe(
+            || ClientCommand::SubscribeLobby,
+            move |event| match event {
+                LiveEvent::RoomPresence { id: changed, present, .. } if changed == id && present < max => on_place(),
+                LiveEvent::RemoveRoom { id: removed } if removed == id => on_place(),
+                _ => {}
+            },
+        );
+    }
     let (heading, text) = match (refusal, &room) {
         (Refusal::NotFound, _) | (_, None) => ("Room not found".to_owned(), refusal.to_string()),
-        (Refusal::Full, Some(room)) => {
-            (room.title.clone(), format!("This room is full: all {} places are taken.", room.max_members))
-        }
+        (Refusal::Full, Some(room)) => (
+            room.title.clone(),
+            format!(
+                "This room is full: all {} places are taken. This page waits for a place and takes you in as soon \
+                 as one frees.",
+                room.max_members
+            ),
+        ),
         (Refusal::Banned, Some(room)) => {
             (room.title.clone(), "The owner removed you from this room. You cannot enter it again.".to_owned())
         }

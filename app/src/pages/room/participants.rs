@@ -1,16 +1,19 @@
-//! Who is here, with whisper and (for the owner) remove actions; and the owner's delete button.
+//! Who is here, with whisper and (for the owner) remove actions and the list of bans; and the owner's delete
+//! button.
 
+use leptos::html;
 use leptos::prelude::*;
 
-use crate::api::{delete_room, kick};
+use crate::api::{bans, delete_room, kick, lift_ban};
 use crate::browser;
 use crate::components::PersonBadge;
-use protocol::model::{Participant, Person, PersonId, RoomId};
+use protocol::model::{Ban, Participant, Person, PersonId, RoomId};
 
 /// The screens on which who is here is folded away (the same width as the phone layout in style/main.css).
 const PHONE_WIDTH: &str = "(max-width: 720px)";
 
-/// Who is here: color, name, "you", the owner; whisper to anyone, and (for the owner) remove anyone.
+/// Who is here: color, name, "you", the owner; whisper to anyone, and (for the owner) remove anyone, after a
+/// confirmation that says it is a ban, and see and lift the bans.
 #[component]
 pub fn ParticipantPanel(
     room_id: RoomId,
@@ -21,10 +24,16 @@ pub fn ParticipantPanel(
 ) -> impl IntoView {
     let me_id = StoredValue::new(me_id);
     let error = RwSignal::new(None::<String>);
+    // Whom the owner is about to remove: their line asks first ("Remove and ban"), a press away from undoing.
+    let confirming = RwSignal::new(None::<PersonId>);
+    // Bumped by each removal: the list of bans, if open, loads again.
+    let removals = RwSignal::new(0u32);
     let remove = move |person: Person| {
+        confirming.set(None);
         leptos::task::spawn_local(async move {
-            if let Err(failure) = kick(room_id, person.id.to_string()).await {
-                error.set(Some(failure.to_string()));
+            match kick(room_id, person.id.to_string()).await {
+                Ok(()) => removals.update(|count| *count += 1),
+                Err(failure) => error.set(Some(failure.to_string())),
             }
         });
     };
@@ -52,8 +61,10 @@ pub fn ParticipantPanel(
                         let name = person.name.clone();
                         view! {
                             <li class="participant">
-                                <PersonBadge person is_me tag=Signal::stored(tag) />
-                                {owner.then(|| view! { <span class="badge">"owner"</span> })}
+                                <span class="who">
+                                    <PersonBadge person is_me tag=Signal::stored(tag) />
+                                    {owner.then(|| view! { <span class="badge">"owner"</span> })}
+                                </span>
                                 {(!is_me).then(|| view! {
                                     <span class="actions">
                                         <button type="button" class="link-button"
@@ -62,17 +73,7 @@ pub fn ParticipantPanel(
                                             "Whisper"
                                         </button>
                                         <Show when=move || i_am_owner.get()>
-                                            {
-                                                let for_kick = for_kick.clone();
-                                                let name = for_kick.name.clone();
-                                                view! {
-                                                    <button type="button" class="link-button danger"
-                                                        aria-label=format!("Remove {name}")
-                                                        on:click=move |_| remove(for_kick.clone())>
-                                                        "Remove"
-                                                    </button>
-                                                }
-                                            }
+                                            <RemoveAction person=for_kick.clone() confirming on_confirm=remove />
                                         </Show>
                                     </span>
                                 })}
@@ -84,15 +85,165 @@ pub fn ParticipantPanel(
             <Show when=move || error.get().is_some()>
                 <p class="error" role="alert">{move || error.get()}</p>
             </Show>
+            <Show when=move || i_am_owner.get()>
+                <BanList room_id removals />
+            </Show>
         </aside>
     }
 }
 
+/// The owner's "Remove…": it asks first, in the person's line, saying that it is a ban ("Remove and ban"), with
+/// Cancel (or Escape) a press away. The question takes the focus, and gives it back when cancelled.
 #[component]
-pub fn DeleteRoomButton(room_id: RoomId) -> impl IntoView {
+fn RemoveAction(
+    person: Person,
+    confirming: RwSignal<Option<PersonId>>,
+    on_confirm: impl Fn(Person) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = StoredValue::new(person.id.clone());
+    let asking = Memo::new(move |_| confirming.with(|who| id.with_value(|id| who.as_ref() == Some(id))));
+    let name = person.name.clone();
+    let (ask, confirm) = (NodeRef::<html::Button>::new(), NodeRef::<html::Button>::new());
+    let cancel = move || {
+        confirming.set(None);
+        request_animation_frame(move || {
+            if let Some(ask) = ask.get_untracked() {
+                let _ = ask.focus();
+            }
+        });
+    };
+    Effect::new(move |_| {
+        if asking.get()
+            && let Some(confirm) = confirm.get()
+        {
+            let _ = confirm.focus();
+        }
+    });
+    let question = format!("Remove {name} and ban them from this room? They cannot come back unless you let them.");
+    let person = StoredValue::new(person);
+    view! {
+        <Show when=move || asking.get()
+            fallback=move || view! {
+                <button type="button" class="link-button danger" node_ref=ask
+                    aria-label=format!("Remove {}…", person.with_value(|p| p.name.clone()))
+                    on:click=move |_| confirming.set(Some(id.get_value()))>
+                    "Remove…"
+                </button>
+            }>
+            <span class="confirm" role="group" aria-label=question.clone()
+                on:keydown=move |event: leptos::ev::KeyboardEvent| if event.key() == "Escape" { cancel() }>
+                <span class="confirm-question">{question.clone()}</span>
+                <button type="button" class="button button-danger button-small" node_ref=confirm
+                    on:click=move |_| on_confirm(person.get_value())>
+                    "Remove and ban"
+                </button>
+                <button type="button" class="button button-quiet button-small" on:click=move |_| cancel()>"Cancel"</button>
+            </span>
+        </Show>
+    }
+}
+
+/// The owner's list of the people they removed, each with "Let back in". Loaded when opened, and again after
+/// each removal.
+#[component]
+fn BanList(room_id: RoomId, removals: RwSignal<u32>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let banned = RwSignal::new(Vec::<Ban>::new());
+    let status = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        removals.track();
+        if !open.get() {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match bans(room_id).await {
+                Ok(list) => {
+                    error.set(None);
+                    banned.set(list);
+                }
+                Err(failure) => error.set(Some(failure.to_string())),
+            }
+        });
+    });
+    let let_back = move |ban: Ban| {
+        leptos::task::spawn_local(async move {
+            match lift_ban(room_id, ban.person.id.to_string()).await {
+                Ok(()) => {
+                    banned.update(|list| list.retain(|b| b.person.id != ban.person.id));
+                    status.set(Some(format!("{} may enter again.", ban.person.name)));
+                }
+                Err(failure) => error.set(Some(failure.to_string())),
+            }
+        });
+    };
+    view! {
+        <section class="bans" aria-labelledby="bans-heading">
+            <h3 id="bans-heading">
+                <button type="button" class="disclosure" aria-expanded=move || open.get().to_string()
+                    aria-controls="ban-list" on:click=move |_| open.update(|open| *open = !*open)>
+                    "Removed"
+                </button>
+            </h3>
+            <div id="ban-list" hidden=move || !open.get()>
+                <Show when=move || banned.with(Vec::is_empty)>
+                    <p class="hint">"Nobody. Whoever you remove is listed here, and can be let back in."</p>
+                </Show>
+                <ul>
+                    <For each=move || banned.get() key=|ban| ban.person.id.clone() let:ban>
+                        {
+                            let label = format!("Let {} back in", ban.person.name);
+                            let person = ban.person.clone();
+                            view! {
+                                <li class="banned-person">
+                                    <span class="who"><PersonBadge person /></span>
+                                    <button type="button" class="link-button" aria-label=label
+                                        on:click=move |_| let_back(ban.clone())>
+                                        "Let back in"
+                                    </button>
+                                </li>
+                            }
+                        }
+                    </For>
+                </ul>
+            </div>
+            // A live region, not a `status` role: the page's one status is the connection's.
+            <p id="ban-status" class="visually-hidden" aria-live="polite">{move || status.get()}</p>
+            <Show when=move || error.get().is_some()>
+                <p class="error" role="alert">{move || error.get()}</p>
+            </Show>
+        </section>
+    }
+}
+
+/// The room's menu (⋯): who the reader is, and for the owner, "Delete room…". A pop-up that closes on Escape and
+/// on a press outside; without the WASM it still opens and closes (a disclosure).
+#[component]
+pub fn RoomMenu(room_id: RoomId, me: Person, i_am_owner: Memo<bool>) -> impl IntoView {
+    let details = NodeRef::<html::Details>::new();
+    browser::close_like_a_popup(details);
+    view! {
+        <details class="room-menu" node_ref=details>
+            <summary class="button button-quiet" title="Room menu">
+                <span aria-hidden="true">"⋯"</span>
+                <span class="visually-hidden">"Room menu"</span>
+            </summary>
+            <div class="panel menu-panel">
+                <p class="menu-you">"You are " <PersonBadge person=me /></p>
+                <Show when=move || i_am_owner.get()
+                    fallback=|| view! { <p class="hint">"The room's owner can delete it and remove people."</p> }>
+                    <DeleteRoomButton room_id />
+                </Show>
+            </div>
+        </details>
+    }
+}
+
+#[component]
+fn DeleteRoomButton(room_id: RoomId) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let on_click = move |_| {
-        if !browser::confirm("Delete this room for everyone?") {
+        if !browser::confirm("Delete this room for everyone? Its messages and GIFs go with it.") {
             return;
         }
         leptos::task::spawn_local(async move {
@@ -103,7 +254,7 @@ pub fn DeleteRoomButton(room_id: RoomId) -> impl IntoView {
         });
     };
     view! {
-        <button type="button" class="button button-danger" on:click=on_click>"Delete room"</button>
+        <button type="button" class="button button-danger" on:click=on_click>"Delete room…"</button>
         <Show when=move || error.get().is_some()>
             <p class="error" role="alert">{move || error.get()}</p>
         </Show>

@@ -1,77 +1,98 @@
-//! GIF uploads: pick, drop or paste anywhere on the chat; progress and refusals shown.
+//! GIF uploads: pick, drop anywhere on the room page, or paste; progress (name, percent, Cancel) and refusals.
 
 use leptos::prelude::*;
 
 use crate::browser;
 use protocol::model::RoomId;
 
-/// Wraps the chat: a GIF can be picked, dropped anywhere on it, or pasted. Shows progress and refusals.
+/// An upload under way: the file's name and how much of it went out (0.0–1.0).
+#[derive(Clone, PartialEq)]
+struct Sending {
+    name: String,
+    fraction: f64,
+}
+
+/// Wraps the chat: a GIF can be picked, dropped anywhere on the page (the browser never opens it instead), or
+/// pasted. Shows the upload's name and progress with a Cancel button, and refusals.
 #[component]
 pub fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
-    let progress = RwSignal::new(None::<f64>);
+    let sending = RwSignal::new(None::<Sending>);
     let error = RwSignal::new(None::<String>);
+    let status = RwSignal::new(String::new());
     let dragging = RwSignal::new(false);
+    let upload = StoredValue::new(None::<browser::Upload>);
+    // Set by Cancel: the aborted request's end is then no failure to report.
+    let cancelled = StoredValue::new(false);
 
     let start = move |file: browser::PickedFile| {
-        if progress.get_untracked().is_some() {
+        if sending.with_untracked(Option::is_some) {
             return;
         }
+        let name = browser::file_name(&file);
         error.set(None);
-        progress.set(Some(0.0));
-        browser::upload_gif(
+        cancelled.set_value(false);
+        status.set(format!("Uploading {name}…"));
+        sending.set(Some(Sending { name: name.clone(), fraction: 0.0 }));
+        let started = browser::upload_gif(
             room_id,
             file,
-            move |fraction| progress.set(Some(fraction)),
+            move |fraction| sending.update(|s| s.iter_mut().for_each(|s| s.fraction = fraction)),
             move |result| {
-                progress.set(None);
-                if let Err(failure) = result {
-                    error.set(Some(failure.to_string()));
+                sending.set(None);
+                upload.set_value(None);
+                match result {
+                    _ if cancelled.get_value() => status.set(format!("Upload of {name} cancelled.")),
+                    // Success needs nothing more: the message arrives over the live channel like everyone else's.
+                    Ok(_) => status.set(format!("{name} sent.")),
+                    Err(failure) => {
+                        status.set(String::new());
+                        error.set(Some(failure.to_string()));
+                    }
                 }
-                // Success needs nothing here: the message arrives over the live channel like everyone else's.
             },
         );
+        upload.set_value(started);
+    };
+    let cancel = move |_| {
+        cancelled.set_value(true);
+        upload.with_value(|upload| upload.iter().for_each(browser::Upload::cancel));
     };
     let on_pick = move |event: leptos::ev::Event| {
         if let Some(file) = browser::picked_file(&event) {
             start(file);
         }
     };
-    let on_drop = move |event: leptos::ev::DragEvent| {
-        event.prevent_default();
-        dragging.set(false);
-        if let Some(file) = browser::dropped_file(&event) {
-            start(file);
-        }
-    };
+    browser::on_file_drop(move |over| dragging.set(over), start);
     let on_paste = move |event: leptos::ev::ClipboardEvent| {
         if let Some(file) = browser::pasted_file(&event) {
             start(file);
         }
     };
+    let name = move || sending.with(|s| s.as_ref().map(|s| s.name.clone()).unwrap_or_default());
+    let percent = move || sending.with(|s| percent(s.as_ref().map(|s| s.fraction)));
 
     view! {
-        <section
-            class="chat"
-            class:dragging=move || dragging.get()
-            aria-label="Chat"
-            on:dragover=move |event: leptos::ev::DragEvent| { event.prevent_default(); dragging.set(true); }
-            on:dragleave=move |_| dragging.set(false)
-            on:drop=on_drop
-            on:paste=on_paste
-        >
+        <section class="chat" class:dragging=move || dragging.get() aria-label="Chat" on:paste=on_paste>
             {children()}
             <div class="uploader">
                 // The input is what the keyboard reaches (Tab, then Space or Enter opens the file picker); the label
                 // beside it is what people see, and shows the input's focus (style/main.css).
                 <input id="gif-input" class="visually-hidden" type="file" accept="image/gif" on:change=on_pick />
                 <label for="gif-input" class="button button-quiet">"GIF"</label>
-                <Show when=move || progress.get().is_some()>
-                    <progress max="100" value=move || percent(progress.get()) aria-label="Uploading GIF"></progress>
+                <Show when=move || sending.with(Option::is_some)>
+                    <span class="upload">
+                        <span class="upload-name">{name}</span>
+                        <progress max="100" value=percent aria-label=move || format!("Uploading {}", name())></progress>
+                        <span class="upload-percent" aria-hidden="true">{move || format!("{}%", percent())}</span>
+                        <button type="button" class="link-button" on:click=cancel>"Cancel upload"</button>
+                    </span>
                 </Show>
                 <Show when=move || error.get().is_some()>
                     <p class="error" role="alert">{move || error.get()}</p>
                 </Show>
-                <span class="hint">"…or drop or paste a GIF here."</span>
+                <span class="hint" hidden=move || sending.with(Option::is_some)>"…or drop or paste a GIF anywhere here."</span>
+                // A live region, not a `status` role: the page's one status is the connection's.
+                <span id="upload-status" class="visually-hidden" aria-live="polite">{move || status.get()}</span>
             </div>
         </section>
     }

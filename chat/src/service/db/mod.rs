@@ -30,6 +30,9 @@ pub struct RoomRow {
     /// How many people are in the room (only where the query counts them, with [`PRESENT`]; else 0).
     #[sqlx(default)]
     pub present: i64,
+    /// Whether the one asking is banned from the room (only where the query asks, as [`rooms_page`] does).
+    #[sqlx(default)]
+    pub banned: bool,
 }
 
 /// A room as one person may or may not enter it: the room, whether they are banned from it, whether they gave
@@ -173,20 +176,34 @@ pub async fn find_room(db: &Db, id: RoomId) -> sqlx::Result<Option<RoomRow>> {
 }
 
 /// Up to `limit` rooms after the first `offset`, the most recently active first; with `title`, only rooms whose
-/// title contains it (ignoring case).
-pub async fn rooms_page(db: &Db, title: Option<&str>, offset: u32, limit: u32) -> sqlx::Result<Vec<RoomRow>> {
+/// title contains it (ignoring case). Each says whether `viewer` is banned from it.
+pub async fn rooms_page(
+    db: &Db,
+    viewer: &PersonId,
+    title: Option<&str>,
+    offset: u32,
+    limit: u32,
+) -> sqlx::Result<Vec<RoomRow>> {
     // A LIKE pattern matching the text anywhere, its own wildcards taken literally.
     let pattern = title.map(|text| {
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         format!("%{escaped}%")
     });
     let sql = format!(
-        "SELECT {ROOM_COLUMNS}, {PRESENT} FROM rooms
+        "SELECT {ROOM_COLUMNS}, {PRESENT},
+                EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = $4) AS banned
+         FROM rooms
          WHERE $1 IS NULL OR lower(title) LIKE lower($1) ESCAPE '\\'
          ORDER BY last_active_at DESC, id DESC LIMIT $2 OFFSET $3"
     );
     with_pool!(db, |pool| {
-        sqlx::query_as(&sql).bind(&pattern).bind(i64::from(limit)).bind(i64::from(offset)).fetch_all(pool).await
+        sqlx::query_as(&sql)
+            .bind(&pattern)
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .bind(viewer)
+            .fetch_all(pool)
+            .await
     })
 }
 
@@ -477,6 +494,44 @@ pub async fn kick(db: &Db, room: RoomId, by: &PersonId, target: &PersonId, annou
         let message = insert_message_query!(room, &NewMessage::system(announcement)).fetch_optional(&mut *tx).await?;
         tx.commit().await?;
         Ok(message.map_or(Kicked::NoRoom, |message| Kicked::Done(message.into())))
+    })
+}
+
+/// The people banned from `room` (at most `limit`, the latest first), with when (Unix ms): `None` unless `by`
+/// owns the room.
+pub async fn bans(db: &Db, room: RoomId, by: &PersonId, limit: u32) -> sqlx::Result<Option<Vec<(PersonId, i64)>>> {
+    let Some(row) = find_room(db, room).await? else { return Ok(None) };
+    if row.owner_id != *by {
+        return Ok(None);
+    }
+    let sql = "SELECT visitor_id, banned_at FROM room_bans WHERE room_id = $1
+               ORDER BY banned_at DESC, visitor_id LIMIT $2";
+    with_pool!(db, |pool| sqlx::query_as(sql).bind(room).bind(i64::from(limit)).fetch_all(pool).await).map(Some)
+}
+
+/// What lifting a ban did.
+#[derive(Debug, PartialEq)]
+pub enum Lifted {
+    /// The person may enter again (or was not banned: nothing changed).
+    Done,
+    NotOwner,
+    NoRoom,
+}
+
+/// The owner `by` lets `target` into `room` again. Whoever is not the owner changes nothing.
+pub async fn lift_ban(db: &Db, room: RoomId, by: &PersonId, target: &PersonId) -> sqlx::Result<Lifted> {
+    let sql = "DELETE FROM room_bans WHERE room_id = $1 AND visitor_id = $2
+                 AND EXISTS (SELECT 1 FROM rooms WHERE id = $1 AND owner_id = $3)";
+    let lifted = with_pool!(db, |pool| {
+        sqlx::query(sql).bind(room).bind(target).bind(by).execute(pool).await.map(|done| done.rows_affected())
+    })?;
+    if lifted > 0 {
+        return Ok(Lifted::Done);
+    }
+    Ok(match find_room(db, room).await? {
+        None => Lifted::NoRoom,
+        Some(row) if row.owner_id != *by => Lifted::NotOwner,
+        Some(_) => Lifted::Done,
     })
 }
 

@@ -116,6 +116,35 @@ async fn a_kick_is_all_or_nothing_and_only_the_owners() {
 }
 
 #[tokio::test]
+async fn only_the_owner_sees_and_lifts_bans_and_the_list_marks_them_for_the_banned() {
+    let (_dir, db) = test_db().await;
+    let (alice, bob, carol) = (id("alice"), id("bob"), id("carol"));
+    let room = room(&db, &alice, None).await;
+    for target in [&bob, &carol] {
+        assert!(matches!(kick(&db, room, &alice, target, "removed").await.unwrap(), Kicked::Done(_)));
+    }
+    let banned = bans(&db, room, &alice, 10).await.unwrap().unwrap();
+    let mut who: Vec<_> = banned.iter().map(|(person, _)| person.as_str()).collect();
+    who.sort();
+    assert_eq!(who, ["bob", "carol"]);
+    assert_eq!(bans(&db, room, &alice, 1).await.unwrap().unwrap().len(), 1, "capped");
+    assert!(bans(&db, room, &bob, 10).await.unwrap().is_none(), "not the owner: nothing");
+    assert!(bans(&db, RoomId::new(999), &alice, 10).await.unwrap().is_none());
+    let marked = |rows: Vec<RoomRow>| rows.into_iter().map(|row| row.banned).collect::<Vec<_>>();
+    assert_eq!(marked(rooms_page(&db, &bob, None, 0, 10).await.unwrap()), [true]);
+    assert_eq!(marked(rooms_page(&db, &alice, None, 0, 10).await.unwrap()), [false]);
+
+    assert_eq!(lift_ban(&db, room, &carol, &bob).await.unwrap(), Lifted::NotOwner);
+    assert!(is_banned(&db, room, &bob).await.unwrap(), "a non-owner's lift changes nothing");
+    assert_eq!(lift_ban(&db, RoomId::new(999), &alice, &bob).await.unwrap(), Lifted::NoRoom);
+    assert_eq!(lift_ban(&db, room, &alice, &bob).await.unwrap(), Lifted::Done);
+    assert!(!is_banned(&db, room, &bob).await.unwrap());
+    assert!(is_banned(&db, room, &carol).await.unwrap(), "only Bob's ban is lifted");
+    assert_eq!(lift_ban(&db, room, &alice, &bob).await.unwrap(), Lifted::Done, "lifting twice is no error");
+    assert_eq!(marked(rooms_page(&db, &bob, None, 0, 10).await.unwrap()), [false]);
+}
+
+#[tokio::test]
 async fn whispers_are_read_by_their_two_people_only() {
     let (_dir, db) = test_db().await;
     let (alice, bob, carol) = (id("alice"), id("bob"), id("carol"));
@@ -149,12 +178,12 @@ async fn a_title_search_ignores_case_and_takes_wildcards_literally() {
         insert_room(&db, new).await.unwrap();
     }
     let titles = |rows: Vec<RoomRow>| rows.into_iter().map(|row| row.title).collect::<Vec<_>>();
-    assert_eq!(titles(rooms_page(&db, Some("fun"), 0, 10).await.unwrap()), ["100% Fun"]);
-    assert_eq!(titles(rooms_page(&db, Some("%"), 0, 10).await.unwrap()), ["100% Fun"]);
-    assert_eq!(titles(rooms_page(&db, Some("_"), 0, 10).await.unwrap()), ["a_b"]);
-    assert_eq!(titles(rooms_page(&db, Some("\\"), 0, 10).await.unwrap()), ["C:\\temp"]);
-    assert_eq!(rooms_page(&db, None, 0, 10).await.unwrap().len(), 4);
-    assert_eq!(titles(rooms_page(&db, None, 1, 1).await.unwrap()), ["axb"], "newest first, paged");
+    assert_eq!(titles(rooms_page(&db, &alice, Some("fun"), 0, 10).await.unwrap()), ["100% Fun"]);
+    assert_eq!(titles(rooms_page(&db, &alice, Some("%"), 0, 10).await.unwrap()), ["100% Fun"]);
+    assert_eq!(titles(rooms_page(&db, &alice, Some("_"), 0, 10).await.unwrap()), ["a_b"]);
+    assert_eq!(titles(rooms_page(&db, &alice, Some("\\"), 0, 10).await.unwrap()), ["C:\\temp"]);
+    assert_eq!(rooms_page(&db, &alice, None, 0, 10).await.unwrap().len(), 4);
+    assert_eq!(titles(rooms_page(&db, &alice, None, 1, 1).await.unwrap()), ["axb"], "newest first, paged");
 }
 
 #[tokio::test]

@@ -17,9 +17,12 @@ use protocol::domain::{ClientMessageId, MessageBody, PersonId};
 use protocol::error::{AppError, Limit, Refusal};
 use protocol::live::LiveEvent;
 use protocol::model::{
-    ChatMessage, Participant, People, PeopleChange, Person, RoomAccess, RoomId, RoomLabel, RoomSummary, RoomView,
+    Ban, ChatMessage, Participant, People, PeopleChange, Person, RoomAccess, RoomId, RoomLabel, RoomSummary, RoomView,
     roster_digest,
 };
+
+/// How many of a room's bans its owner sees (the latest).
+pub const MAX_BANS_SHOWN: u32 = 100;
 
 /// Proof that a person may see a room: made only by [`Chat::admit`].
 #[derive(Debug)]
@@ -150,7 +153,9 @@ impl Chat {
         }
         let (messages, has_earlier) = db::messages_before(&self.db, room, &me.id, before).await?;
         let participants = participants(&snapshot);
-        Ok(RoomAccess::Open(Box::new(RoomView { room: summary, me: me.clone(), participants, messages, has_earlier })))
+        let room_grace_secs = self.room_grace_secs();
+        let view = RoomView { room: summary, me: me.clone(), participants, messages, has_earlier, room_grace_secs };
+        Ok(RoomAccess::Open(Box::new(view)))
     }
 
     /// Checks a room's password; a correct one is remembered for the person's session. Attempts are limited
@@ -432,6 +437,38 @@ impl Chat {
         self.announce_count(room, snapshot.present(), snapshot.version);
         let change = people_change(snapshot, arrived, left);
         self.hub.publish(Topic::Room(room), &LiveEvent::People { room, change });
+    }
+
+    /// The people the owner removed from the room, the latest first (at most [`MAX_BANS_SHOWN`]): for its owner
+    /// only.
+    pub async fn bans(&self, room: RoomId, by: &Person) -> ServerResult<Vec<Ban>> {
+        match db::bans(&self.db, room, &by.id, MAX_BANS_SHOWN).await? {
+            Some(bans) => {
+                Ok(bans.into_iter().map(|(id, banned_at)| Ban { person: person(id.as_str()), banned_at }).collect())
+            }
+            None => Err(self.not_owner_or_gone(room).await),
+        }
+    }
+
+    /// The owner lets `target` enter the room again (they come back as anyone would: with the password, if the
+    /// room has one). Lifting a ban that is not there changes nothing.
+    pub async fn lift_ban(&self, room: RoomId, by: &Person, target: &PersonId) -> ServerResult<()> {
+        match db::lift_ban(&self.db, room, &by.id, target).await? {
+            db::Lifted::Done => {
+                tracing::info!(%room, "a ban was lifted");
+                Ok(())
+            }
+            db::Lifted::NotOwner | db::Lifted::NoRoom => Err(self.not_owner_or_gone(room).await),
+        }
+    }
+
+    /// Why an owner's action changed nothing: the room is gone, or the caller does not own it.
+    pub(super) async fn not_owner_or_gone(&self, room: RoomId) -> ServerError {
+        match db::find_room(&self.db, room).await {
+            Ok(Some(_)) => AppError::Forbidden("Only the room's owner can do that.".into()).into(),
+            Ok(None) => Refusal::NotFound.into(),
+            Err(error) => error.into(),
+        }
     }
 
     /// The room's owner removes `target`: at once, and for as long as the room exists.
