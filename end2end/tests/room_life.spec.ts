@@ -16,6 +16,9 @@ test("three people: live panel, a private whisper, owner hand-over, and a kick",
   await expect(panel.locator(".participant")).toHaveCount(3);
   await expect(panel.locator(".participant", { hasText: aliceName })).toContainText("owner");
   await expect(panel.locator(".participant", { hasText: aliceName })).toContainText("(you)");
+  // Names, badges and the owner's actions fit the panel: nothing is cut off at its edge.
+  await expect(panel.getByRole("button", { name: `Remove ${bobName}…` })).toBeVisible();
+  expect(await panel.evaluate((p) => p.scrollWidth - p.clientWidth)).toBeLessThanOrEqual(0);
   // The header says who you are once, without a "(you)" after your name.
   await expect(alice.page.locator("header .you")).toHaveText(`You are ${aliceName}`);
 

@@ -78,7 +78,8 @@ pub fn MessageItem(
 #[component]
 pub fn PendingItem(pending: Pending, outbox: Outbox) -> impl IntoView {
     let Pending { client_id, text, to, refused } = pending;
-    let whisper = to.as_ref().map(|to| view! { <span class="whisper-label">{format!("whisper to {}", to.name)}</span> });
+    let whisper =
+        to.as_ref().map(|to| view! { <span class="whisper-label">{format!("whisper to {}", to.name)}</span> });
     let excerpt: String = text.chars().take(40).collect();
     let (retry_id, discard_id) = (client_id.clone(), client_id);
     let state = match refused {

@@ -186,6 +186,9 @@ mod tests {
         assert!(matches!(attempt_of(Err(AppError::Refused(Refusal::NotPresent))), Attempt::Later(0)));
         assert!(matches!(attempt_of(Err(AppError::Refused(Refusal::Banned))), Attempt::Refused(_)));
         assert!(matches!(attempt_of(Err(AppError::whisper_not_sent("Ann"))), Attempt::Refused(_)));
-        assert_eq!((backoff_ms(0), backoff_ms(1), backoff_ms(2), backoff_ms(3), backoff_ms(9)), (1000, 2000, 4000, 8000, 8000));
+        assert_eq!(
+            (backoff_ms(0), backoff_ms(1), backoff_ms(2), backoff_ms(3), backoff_ms(9)),
+            (1000, 2000, 4000, 8000, 8000)
+        );
     }
 }
