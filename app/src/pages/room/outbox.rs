@@ -174,7 +174,7 @@ mod tests {
             to: None,
             refused: Some("You are sending too fast.".into()),
         };
-        let json = serde_json::to_string(&[pending.clone()]).unwrap();
+        let json = serde_json::to_string(std::slice::from_ref(&pending)).unwrap();
         let back: Vec<Pending> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, [Pending { refused: None, ..pending }], "a reload tries a refused message again");
     }
