@@ -212,6 +212,18 @@ test("axe finds no serious or critical violations, light and dark, wide and narr
       await owner.page.setViewportSize(viewport);
       await owner.page.emulateMedia({ colorScheme });
       expect(await seriousViolations(owner.page), `a room, ${where}`).toEqual([]);
+      // The owner's menu open, and (the panel unfolded) the list of people they removed.
+      const menu = owner.page.locator("summary", { hasText: "Room menu" });
+      await menu.click();
+      await expect(owner.page.getByRole("button", { name: "Delete room…" })).toBeVisible();
+      expect(await seriousViolations(owner.page), `a room's menu, ${where}`).toEqual([]);
+      await menu.click();
+      const disclosure = owner.page.getByRole("button", { name: /^Here now/ });
+      if ((await disclosure.getAttribute("aria-expanded")) === "false") await disclosure.click();
+      const removed = owner.page.getByRole("button", { name: "Removed" });
+      if ((await removed.getAttribute("aria-expanded")) === "false") await removed.click();
+      await expect(owner.page.getByText("Nobody. Whoever you remove is listed here")).toBeVisible();
+      expect(await seriousViolations(owner.page), `a room's removed list, ${where}`).toEqual([]);
     }
   }
 });

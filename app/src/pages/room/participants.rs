@@ -51,7 +51,8 @@ pub fn ParticipantPanel(
                     "Here now " <span class="count">{move || format!("({})", participants.read().len())}</span>
                 </button>
             </h2>
-            <ul id="participant-list" aria-live="polite" hidden=move || !unfolded.get()>
+            <div id="participant-list" hidden=move || !unfolded.get()>
+            <ul aria-live="polite">
                 <For each=move || participants.get() key=|p| (p.person.id.clone(), p.owner, p.tag.clone()) let:participant>
                     {
                         let Participant { person, owner, tag } = participant;
@@ -88,6 +89,7 @@ pub fn ParticipantPanel(
             <Show when=move || i_am_owner.get()>
                 <BanList room_id removals />
             </Show>
+            </div>
         </aside>
     }
 }
