@@ -365,7 +365,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                             <MessageItem message=shown.message new_day=shown.new_day grouped=shown.grouped
                                 earlier_updates=shown.earlier_updates me=me_id.get_value() tag_of whisper_to />
                         </For>
-                        <For each=move || outbox.pending.get() key=|p| (p.client_id.clone(), p.refused.clone()) let:pending>
+                        <For each=move || outbox.pending.get() key=|p| (p.client_id.clone(), p.refused.clone(), p.delayed.clone()) let:pending>
                             <PendingItem pending outbox />
                         </For>
                         <Show when=move || has_later.get()>

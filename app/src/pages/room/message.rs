@@ -77,13 +77,21 @@ pub fn MessageItem(
 /// if the server refused it, why, with Retry and Discard.
 #[component]
 pub fn PendingItem(pending: Pending, outbox: Outbox) -> impl IntoView {
-    let Pending { client_id, text, to, refused } = pending;
+    let Pending { client_id, text, to, refused, delayed } = pending;
     let whisper =
         to.as_ref().map(|to| view! { <span class="whisper-label">{format!("whisper to {}", to.name)}</span> });
     let excerpt: String = text.chars().take(40).collect();
     let (retry_id, discard_id) = (client_id.clone(), client_id);
     let state = match refused {
-        None => view! { <span class="pending-state">"Sending…"</span> }.into_any(),
+        None => view! {
+            <span class="pending-state">
+                {match delayed {
+                    Some(why) => format!("Not sent yet: {why}"),
+                    None => "Sending…".to_owned(),
+                }}
+            </span>
+        }
+        .into_any(),
         Some(why) => view! {
             <span class="pending-state refused">{format!("Not sent: {why}")}</span>
             <span class="pending-actions">

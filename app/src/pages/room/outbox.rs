@@ -21,13 +21,17 @@ pub struct Pending {
     /// Why the server refused it, if it did: it then waits for Retry or Discard.
     #[serde(skip)]
     pub refused: Option<String>,
+    /// Why it has not gone yet, when the last attempt did not get through: it is tried again by itself.
+    #[serde(skip)]
+    pub delayed: Option<String>,
 }
 
 /// What became of a delivery attempt, as the outbox sees it.
 enum Attempt {
     Delivered(ChatMessage),
-    /// Not through, or not now (offline, the database busy, not back in the room yet): try again later.
-    Later(u32),
+    /// Not through, or not now (offline, the database out of reach, not back in the room yet): tried again after
+    /// at least this many milliseconds; the reason, if the person should know it.
+    Later(u32, Option<String>),
     Refused(AppError),
 }
 
@@ -39,10 +43,10 @@ fn backoff_ms(attempt: u32) -> u32 {
 fn attempt_of(result: Result<ChatMessage, AppError>) -> Attempt {
     match result {
         Ok(message) => Attempt::Delivered(message),
-        Err(AppError::Unreachable(_)) => Attempt::Later(0),
-        Err(AppError::Unavailable) => Attempt::Later(5000),
+        Err(AppError::Unreachable(_)) => Attempt::Later(0, Some("The server does not answer; trying again.".into())),
+        Err(AppError::Unavailable) => Attempt::Later(5000, Some(format!("{} Trying again.", AppError::Unavailable))),
         // Sent before the page was back in the room (its presence had lapsed while it was away).
-        Err(AppError::Refused(Refusal::NotPresent)) => Attempt::Later(0),
+        Err(AppError::Refused(Refusal::NotPresent)) => Attempt::Later(0, None),
         Err(refusal) => Attempt::Refused(refusal),
     }
 }
@@ -104,14 +108,17 @@ impl Outbox {
         // One id for the message, reused by every retry: the server stores it once, however often it arrives.
         let client_id = browser::random_id()
             .unwrap_or_else(|| format!("t{}x{}", browser::now_millis(), browser::jitter_ms(u32::MAX)));
-        self.pending.update(|pending| pending.push(Pending { client_id, text, to, refused: None }));
+        self.pending.update(|pending| pending.push(Pending { client_id, text, to, refused: None, delayed: None }));
         self.deliver();
     }
 
     /// Tries a refused message again.
     pub fn retry(self, client_id: &str) {
         self.pending.update(|pending| {
-            pending.iter_mut().filter(|p| p.client_id == client_id).for_each(|p| p.refused = None);
+            pending.iter_mut().filter(|p| p.client_id == client_id).for_each(|p| {
+                p.refused = None;
+                p.delayed = None;
+            });
         });
         self.deliver();
     }
@@ -144,7 +151,11 @@ impl Outbox {
                         let _ = self.pending.try_update(|p| p.retain(|p| p.client_id != next.client_id));
                         self.on_delivered.run(message);
                     }
-                    Attempt::Later(at_least_ms) => {
+                    Attempt::Later(at_least_ms, why) => {
+                        let _ = self.pending.try_update(|p| {
+                            let waiting = p.iter_mut().find(|p| p.client_id == next.client_id);
+                            waiting.into_iter().for_each(|p| p.delayed = why.clone());
+                        });
                         browser::sleep_ms(backoff_ms(failures).max(at_least_ms)).await;
                         failures += 1;
                     }
@@ -173,17 +184,22 @@ mod tests {
             text: "hi <b>".into(),
             to: None,
             refused: Some("You are sending too fast.".into()),
+            delayed: Some("The server does not answer; trying again.".into()),
         };
         let json = serde_json::to_string(std::slice::from_ref(&pending)).unwrap();
         let back: Vec<Pending> = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, [Pending { refused: None, ..pending }], "a reload tries a refused message again");
+        assert_eq!(
+            back,
+            [Pending { refused: None, delayed: None, ..pending }],
+            "a reload tries a refused message again"
+        );
     }
 
     #[test]
     fn only_what_may_pass_later_is_tried_again() {
-        assert!(matches!(attempt_of(Err(AppError::Unreachable("offline".into()))), Attempt::Later(0)));
-        assert!(matches!(attempt_of(Err(AppError::Unavailable)), Attempt::Later(5000)));
-        assert!(matches!(attempt_of(Err(AppError::Refused(Refusal::NotPresent))), Attempt::Later(0)));
+        assert!(matches!(attempt_of(Err(AppError::Unreachable("offline".into()))), Attempt::Later(0, Some(_))));
+        assert!(matches!(attempt_of(Err(AppError::Unavailable)), Attempt::Later(5000, Some(_))));
+        assert!(matches!(attempt_of(Err(AppError::Refused(Refusal::NotPresent))), Attempt::Later(0, None)));
         assert!(matches!(attempt_of(Err(AppError::Refused(Refusal::Banned))), Attempt::Refused(_)));
         assert!(matches!(attempt_of(Err(AppError::whisper_not_sent("Ann"))), Attempt::Refused(_)));
         assert_eq!(
