@@ -172,6 +172,10 @@ pub struct Config {
     #[arg(long, env = "LIMIT_SENDS", default_value = limits::SENDS)]
     pub limit_sends: Rates,
 
+    /// Reactions given or taken back: per person, per address, in total.
+    #[arg(long, env = "LIMIT_REACTIONS", default_value = limits::REACTIONS)]
+    pub limit_reactions: Rates,
+
     /// GIF uploads, counted: per person, per address, in total.
     #[arg(long, env = "LIMIT_UPLOADS", default_value = limits::UPLOADS)]
     pub limit_uploads: Rates,
@@ -310,6 +314,7 @@ impl Config {
         LimitSettings {
             enabled: !self.no_rate_limits,
             sends: self.limit_sends,
+            reactions: self.limit_reactions,
             uploads: self.limit_uploads,
             upload_mib: self.limit_upload_mib,
             uploads_at_once: self.limit_uploads_at_once.max(1),

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use protocol::codec::Answers;
 use protocol::error::AppError;
 use protocol::model::{
-    Ban, ChatMessage, ListedRooms, MessagePage, People, Person, RoomAccess, RoomId, RoomListView, RoomSummary,
+    Ban, ChatMessage, ListedRooms, MessagePage, People, Person, Reactors, RoomAccess, RoomId, RoomListView, RoomSummary,
 };
 
 #[cfg(feature = "ssr")]
@@ -182,4 +182,28 @@ pub async fn lift_ban(room: RoomId, person: String) -> Result<(), AppError> {
         }
         .await,
     )
+}
+
+/// Gives (`on` = "true") or takes back the caller's `emoji` reaction to message `seq`: the message as it stands
+/// then, the caller's own reactions marked. Doing it twice changes nothing.
+#[server(endpoint = "react", output = Answers)]
+pub async fn react(room: RoomId, seq: i64, emoji: String, on: bool) -> Result<ChatMessage, AppError> {
+    use protocol::domain::Emoji;
+
+    respond(
+        async {
+            let chat = chat();
+            let me = me().await?;
+            limits().react(&me.id, client_address().await)?;
+            let emoji = Emoji::parse(&emoji)?;
+            chat.react(room, &me, seq, emoji, on).await
+        }
+        .await,
+    )
+}
+
+/// Who reacted to message `seq`, by emoji (the first 30 of each, with the count of all).
+#[server(endpoint = "who_reacted", output = Answers)]
+pub async fn who_reacted(room: RoomId, seq: i64) -> Result<Vec<Reactors>, AppError> {
+    respond(async { chat().reactors(room, &me().await?, seq).await }.await)
 }

@@ -75,7 +75,8 @@ impl std::fmt::Display for Text {
 /// One serialized event, shared by all its recipients.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// The message sequence number, for `chat` events: lets a connection notice and fill gaps.
+    /// The room's sequence number, for `chat` and `changed` events (which share it): lets a connection notice
+    /// and fill gaps.
     pub seq: Option<i64>,
     pub text: Text,
     /// When set, only these people's connections pass the frame on (whispers, kicks); everyone else's skip it.
@@ -277,6 +278,7 @@ impl Hub {
     fn frame(event: &LiveEvent, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
         let seq = match event {
             LiveEvent::Chat { message } => Some(message.seq),
+            LiveEvent::Changed { seq, .. } => Some(*seq),
             _ => None,
         };
         let text = serde_json::to_string(event).expect("live events always serialize");

@@ -186,6 +186,33 @@ impl fmt::Debug for RoomPassword {
     }
 }
 
+/// A reaction: one of a fixed set of emoji, so that a message carries at most that many counts however many
+/// people react.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Emoji(String);
+
+impl Emoji {
+    /// Every reaction, in the order they are offered and shown.
+    pub const ALL: [&'static str; 8] = ["👍", "❤️", "😂", "😮", "😢", "🎉", "🔥", "👀"];
+
+    pub fn parse(raw: &str) -> Result<Emoji, InvalidInput> {
+        match Self::ALL.contains(&raw) {
+            true => Ok(Emoji(raw.to_owned())),
+            false => invalid(format!("React with one of {}.", Self::ALL.join(" "))),
+        }
+    }
+
+    /// Where an emoji comes in [`Emoji::ALL`] (one not in it, last).
+    pub fn position(emoji: &str) -> usize {
+        Self::ALL.iter().position(|known| *known == emoji).unwrap_or(Self::ALL.len())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A chat message's text: not blank, at most 2,000 characters after trimming; line breaks and tabs kept, other
 /// control characters (which only ever garble a chat) and bidirectional controls dropped first, so a message of
 /// nothing else is blank.

@@ -79,6 +79,7 @@ impl fmt::Display for Refusal {
 pub enum Limit {
     PasswordAttempts,
     Sending,
+    Reacting,
     Uploading,
     /// More uploads in flight at once than allowed.
     UploadsAtOnce,
@@ -99,9 +100,10 @@ pub enum Limit {
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 11] = [
+    pub const ALL: [Limit; 12] = [
         Limit::PasswordAttempts,
         Limit::Sending,
+        Limit::Reacting,
         Limit::Uploading,
         Limit::UploadsAtOnce,
         Limit::CreatingRooms,
@@ -118,6 +120,7 @@ impl Limit {
         match self {
             Limit::PasswordAttempts => "password_attempts",
             Limit::Sending => "sending",
+            Limit::Reacting => "reacting",
             Limit::Uploading => "uploading",
             Limit::UploadsAtOnce => "uploads_at_once",
             Limit::CreatingRooms => "creating_rooms",
@@ -135,6 +138,7 @@ impl Limit {
         match self {
             Limit::PasswordAttempts => "Too many password attempts.",
             Limit::Sending => "You are sending too fast.",
+            Limit::Reacting => "You are reacting too fast.",
             Limit::Uploading => "You are sending GIFs too fast.",
             Limit::UploadsAtOnce => "Your other GIFs are still uploading.",
             Limit::CreatingRooms => "You are creating rooms too fast.",

@@ -5,7 +5,7 @@ use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::Refusal;
-use crate::model::{ChatMessage, MessagePreview, PeopleChange, Person, RoomId, RoomSummary};
+use crate::model::{ChatMessage, MessagePreview, PeopleChange, Person, ReactionChange, RoomId, RoomSummary};
 
 /// Server to client. (Read back with [`LiveEvent`]'s own `Deserialize`, below.)
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,6 +25,10 @@ pub enum LiveEvent {
     RoomOwner { id: RoomId, owner: Person },
     /// A committed message (sent to the room). System messages (joins, leaves) are `chat` too.
     Chat { message: ChatMessage },
+    /// A message changed (a reaction given or taken back): `message` is how it stands now. `seq` is the change's
+    /// own number in the room's sequence, which messages and changes share: a client resumes from the highest it
+    /// has, whichever the event. `reaction` says what changed, and whose doing it was.
+    Changed { seq: i64, message: ChatMessage, reaction: Option<ReactionChange> },
     /// The connection is now subscribed to the room list.
     Subscribed,
     /// Who is in the room changed (sent to the room: arrivals, departures, a new owner), as a change to the list
@@ -73,6 +77,7 @@ enum EventType {
     RoomPresence,
     RoomOwner,
     Chat,
+    Changed,
     Subscribed,
     People,
     Kicked,
@@ -120,6 +125,7 @@ impl<'de> Visitor<'de> for TypeFirst {
             EventType::RoomPresence => fields!(RoomPresence { id: RoomId, present: u32, version: u64 }),
             EventType::RoomOwner => fields!(RoomOwner { id: RoomId, owner: Person }),
             EventType::Chat => fields!(Chat { message: ChatMessage }),
+            EventType::Changed => fields!(Changed { seq: i64, message: ChatMessage, reaction: Option<ReactionChange> }),
             EventType::People => fields!(People { room: RoomId, change: PeopleChange }),
             EventType::Kicked => fields!(Kicked { room: RoomId }),
             EventType::RoomActivity => fields!(RoomActivity { id: RoomId, preview: MessagePreview }),
@@ -182,6 +188,7 @@ mod tests {
             recipient: None,
             body: "hello \"there\" <b>".into(),
             created_at: 1_795_318_867_250,
+            reactions: vec![crate::model::Reaction { emoji: "😂".into(), count: 2, mine: true }],
         };
         let summary = RoomSummary {
             id: room,
@@ -210,8 +217,13 @@ mod tests {
             LiveEvent::NewRoom { room: summary },
             LiveEvent::RemoveRoom { id: room },
             LiveEvent::RoomPresence { id: room, present: 3, version: 9 },
-            LiveEvent::RoomOwner { id: room, owner: ada },
+            LiveEvent::RoomOwner { id: room, owner: ada.clone() },
             LiveEvent::Chat { message: message.clone() },
+            LiveEvent::Changed {
+                seq: 4,
+                message: message.clone(),
+                reaction: Some(ReactionChange { emoji: "🎉".into(), by: ada.id.clone(), added: true }),
+            },
             LiveEvent::Subscribed,
             LiveEvent::People { room, change },
             LiveEvent::Kicked { room },
@@ -233,6 +245,7 @@ mod tests {
             LiveEvent::RoomPresence { .. } => EventType::RoomPresence,
             LiveEvent::RoomOwner { .. } => EventType::RoomOwner,
             LiveEvent::Chat { .. } => EventType::Chat,
+            LiveEvent::Changed { .. } => EventType::Changed,
             LiveEvent::Subscribed => EventType::Subscribed,
             LiveEvent::People { .. } => EventType::People,
             LiveEvent::Kicked { .. } => EventType::Kicked,
@@ -250,7 +263,7 @@ mod tests {
         let distinct: std::collections::BTreeSet<&String> = kinds.iter().collect();
         assert_eq!(distinct.len(), kinds.len(), "{kinds:?}");
         // As many as `kind` has arms (update both when a variant comes).
-        assert_eq!(kinds.len(), 14);
+        assert_eq!(kinds.len(), 15);
     }
 
     #[test]

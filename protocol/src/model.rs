@@ -116,7 +116,64 @@ pub struct ChatMessage {
     pub body: String,
     /// Unix time in milliseconds.
     pub created_at: i64,
+    /// Its reactions, in the order of `Emoji::ALL`: counts, not lists (who reacted is asked for separately).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
 }
+
+/// How many people reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u32,
+    /// Whether the reader is one of them. Only in answers made for one reader (a page, a catch-up, their own
+    /// reaction's answer); a `changed` event, the same for everyone, leaves it out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mine: bool,
+}
+
+/// A reaction given or taken back, as a `changed` event says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionChange {
+    pub emoji: String,
+    pub by: PersonId,
+    pub added: bool,
+}
+
+impl ChatMessage {
+    /// Takes in `newer` (the same message after a change): its text and counts, keeping which reactions are the
+    /// reader's (`me`) as this copy knows them, unless `newer` knows (it was made for the reader) or `change` is
+    /// the reader's own.
+    pub fn take_change(&mut self, newer: ChatMessage, change: Option<&ReactionChange>, me: &PersonId) {
+        let mine_before: Vec<String> = self.reactions.iter().filter(|r| r.mine).map(|r| r.emoji.clone()).collect();
+        let ChatMessage { body, reactions, .. } = newer;
+        self.body = body;
+        self.reactions = reactions;
+        for reaction in &mut self.reactions {
+            reaction.mine |= mine_before.contains(&reaction.emoji);
+            if let Some(change) = change.filter(|change| change.by == *me && change.emoji == reaction.emoji) {
+                reaction.mine = change.added;
+            }
+        }
+    }
+
+    /// The reactions with `emoji`, if there are any.
+    pub fn reaction_of(&self, emoji: &str) -> Option<&Reaction> {
+        self.reactions.iter().find(|r| r.emoji == emoji)
+    }
+}
+
+/// Who reacted to a message, per emoji (the first [`MAX_REACTORS_LISTED`] of each, earliest first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reactors {
+    pub emoji: String,
+    pub people: Vec<Person>,
+    /// How many reacted so in all.
+    pub count: u32,
+}
+
+/// How many of the people who reacted with one emoji are named.
+pub const MAX_REACTORS_LISTED: u32 = 30;
 
 /// A person present in a room, as the participant panel shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -349,4 +406,46 @@ pub const PAGE_SIZE: i64 = 50;
 /// who asked their system for reduced motion see it instead of the animation.
 pub fn still_of(gif: &str) -> String {
     format!("{}.still.gif", gif.strip_suffix(".gif").unwrap_or(gif))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(reactions: &[(&str, u32, bool)]) -> ChatMessage {
+        ChatMessage {
+            room_id: RoomId::new(1),
+            seq: 3,
+            kind: MessageKind::Text,
+            author: None,
+            recipient: None,
+            body: "hi".into(),
+            created_at: 0,
+            reactions: reactions
+                .iter()
+                .map(|(emoji, count, mine)| Reaction { emoji: (*emoji).into(), count: *count, mine: *mine })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_change_keeps_which_reactions_are_mine_unless_it_says_otherwise() {
+        let (me, ann) = (PersonId::parse("me").unwrap(), PersonId::parse("ann").unwrap());
+        let change = |by: &PersonId, emoji: &str, added| ReactionChange { emoji: emoji.into(), by: by.clone(), added };
+        let mine = |m: &ChatMessage| m.reactions.iter().map(|r| (r.emoji.clone(), r.count, r.mine)).collect::<Vec<_>>();
+
+        // Ann adds 😂 to a message I gave 👍: the event (the same for everyone) does not know 👍 is mine.
+        let mut shown = message(&[("👍", 1, true)]);
+        shown.take_change(message(&[("👍", 1, false), ("😂", 1, false)]), Some(&change(&ann, "😂", true)), &me);
+        assert_eq!(mine(&shown), [("👍".into(), 1, true), ("😂".into(), 1, false)]);
+        // I add 😂 too (from another tab): now it is mine.
+        shown.take_change(message(&[("👍", 1, false), ("😂", 2, false)]), Some(&change(&me, "😂", true)), &me);
+        assert_eq!(mine(&shown), [("👍".into(), 1, true), ("😂".into(), 2, true)]);
+        // I take 👍 back: it goes.
+        shown.take_change(message(&[("😂", 2, false)]), Some(&change(&me, "👍", false)), &me);
+        assert_eq!(mine(&shown), [("😂".into(), 2, true)]);
+        // A catch-up made for me says what is mine.
+        shown.take_change(message(&[("😂", 2, false), ("🎉", 1, true)]), None, &me);
+        assert_eq!(mine(&shown), [("😂".into(), 2, true), ("🎉".into(), 1, true)]);
+    }
 }

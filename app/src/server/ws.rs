@@ -297,11 +297,11 @@ impl Connection {
                 })?;
             let full = batch.len() as i64 == CATCH_UP_BATCH;
             let next = match batch.last() {
-                Some(last) if full => last.seq,
+                Some((at, _)) if full => *at,
                 _ => until,
             };
-            for message in batch {
-                send_event(sink, &LiveEvent::Chat { message }).await?;
+            for (_, event) in batch {
+                send_event(sink, &event).await?;
             }
             *last_seq = next;
         }

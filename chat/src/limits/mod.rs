@@ -247,6 +247,7 @@ pub struct HeldRefusal {
 pub struct Limits {
     enabled: bool,
     sends: Buckets,
+    reactions: Buckets,
     uploads: Buckets,
     upload_mib: Buckets,
     rooms: Buckets,
@@ -270,6 +271,7 @@ impl Limits {
             metrics,
             enabled: settings.enabled,
             sends: Buckets::new(settings.sends, Limit::Sending),
+            reactions: Buckets::new(settings.reactions, Limit::Reacting),
             uploads: Buckets::new(settings.uploads, Limit::Uploading),
             upload_mib: Buckets::new(settings.upload_mib, Limit::Uploading),
             rooms: Buckets::new(settings.rooms, Limit::CreatingRooms),
@@ -289,6 +291,11 @@ impl Limits {
     /// One message sent.
     pub fn send(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
         self.counted(self.check(&self.sends, person, address, 1))
+    }
+
+    /// One reaction given or taken back.
+    pub fn react(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.counted(self.check(&self.reactions, person, address, 1))
     }
 
     /// One room created.

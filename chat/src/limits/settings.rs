@@ -91,6 +91,8 @@ pub struct LimitSettings {
     /// Off: nothing is limited (for benchmarks that play thousands of people from one address).
     pub enabled: bool,
     pub sends: Rates,
+    /// Reactions given or taken back.
+    pub reactions: Rates,
     pub uploads: Rates,
     /// Upload bytes, counted in MiB (a request is charged its declared size, or the largest allowed).
     pub upload_mib: Rates,
@@ -121,6 +123,8 @@ pub struct LimitSettings {
 /// a handful of rooms; and so that an office or school behind one address has room for many people.
 pub mod defaults {
     pub const SENDS: &str = "20/10s,100/10s,1000/1s";
+    /// Pressing reactions on and off is quicker than writing: a little more room than sends.
+    pub const REACTIONS: &str = "30/10s,150/10s,2000/1s";
     pub const UPLOADS: &str = "10/1m,30/1m,20/1s";
     pub const UPLOAD_MIB: &str = "60/10m,300/10m,200/10s";
     pub const UPLOADS_AT_ONCE: u32 = 2;
@@ -148,6 +152,7 @@ impl Default for LimitSettings {
         LimitSettings {
             enabled: true,
             sends: parse(defaults::SENDS),
+            reactions: parse(defaults::REACTIONS),
             uploads: parse(defaults::UPLOADS),
             upload_mib: parse(defaults::UPLOAD_MIB),
             uploads_at_once: defaults::UPLOADS_AT_ONCE,

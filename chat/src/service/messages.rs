@@ -16,10 +16,13 @@ use crate::hub::Topic;
 use crate::identity::person;
 use crate::metrics::Timer;
 use crate::uploads::{Reservation, StoredName};
-use protocol::domain::{ClientMessageId, MessageBody, PersonId};
+use protocol::domain::{ClientMessageId, Emoji, MessageBody, PersonId};
 use protocol::error::{AppError, Refusal};
 use protocol::live::LiveEvent;
-use protocol::model::{ChatMessage, MessageKind, MessagePage, MessagePreview, Person, RoomId};
+use protocol::model::{
+    ChatMessage, MAX_REACTORS_LISTED, MessageKind, MessagePage, MessagePreview, Person, ReactionChange, Reactors,
+    RoomId,
+};
 
 /// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
 static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
@@ -235,8 +238,9 @@ impl Chat {
         Ok(MessagePage { messages, has_earlier })
     }
 
-    /// The messages after `after` up to `until` that `viewer` may read, at most `limit`, oldest first (for a
-    /// live connection catching up).
+    /// What happened in the room after `after` up to `until` that `viewer` may see (messages, and changes to
+    /// them), at most `limit`, in order: the events a live connection catching up sends, each with its number
+    /// in the room's sequence.
     pub async fn catch_up(
         &self,
         room: RoomId,
@@ -244,8 +248,74 @@ impl Chat {
         after: i64,
         until: i64,
         limit: i64,
-    ) -> ServerResult<Vec<ChatMessage>> {
-        Ok(db::messages_after(&self.db, room, viewer, after, until, limit).await?)
+    ) -> ServerResult<Vec<(i64, LiveEvent)>> {
+        let events = db::room_events_after(&self.db, room, viewer, after, until, limit).await?;
+        Ok(events
+            .into_iter()
+            .map(|event| match event.at == event.message.seq {
+                true => (event.at, LiveEvent::Chat { message: event.message }),
+                false => {
+                    (event.at, LiveEvent::Changed { seq: event.at, message: event.message, reaction: event.reaction })
+                }
+            })
+            .collect())
+    }
+
+    /// `person` gives (`on`) or takes back their `emoji` reaction to message `seq`; everyone who may read the
+    /// message is told (a whisper's two people only). Answers the message as it stands, with the person's own
+    /// reactions marked. Giving one twice, or taking back one not given, changes nothing.
+    pub async fn react(
+        self: &Arc<Self>,
+        room: RoomId,
+        person: &Person,
+        seq: i64,
+        emoji: Emoji,
+        on: bool,
+    ) -> ServerResult<ChatMessage> {
+        match db::react(&self.db, room, seq, &person.id, emoji.as_str(), on).await? {
+            Some(db::Reacted::Changed { at, message }) => {
+                let mut shared = message.clone();
+                shared.reactions.iter_mut().for_each(|reaction| reaction.mine = false);
+                let reaction =
+                    Some(ReactionChange { emoji: emoji.as_str().to_owned(), by: person.id.clone(), added: on });
+                self.publish_change(at, shared, reaction);
+                Ok(message)
+            }
+            Some(db::Reacted::Unchanged(message)) => Ok(message),
+            None => {
+                // Why not: the room, the person's place in it, or the message.
+                self.admit_poster(room, person).await?;
+                Err(AppError::Invalid("That message is not there (any more).".into()).into())
+            }
+        }
+    }
+
+    /// Who reacted to message `seq`, by emoji (the first few dozen of each), for someone who may read it.
+    pub async fn reactors(&self, room: RoomId, viewer: &Person, seq: i64) -> ServerResult<Vec<Reactors>> {
+        let admission = self.admit(room, viewer).await?;
+        let listed = db::reactors(&self.db, admission.room(), seq, &viewer.id, MAX_REACTORS_LISTED).await?;
+        Ok(listed
+            .into_iter()
+            .map(|(emoji, people, count)| Reactors {
+                emoji,
+                people: people.iter().map(|id| person(id.as_str())).collect(),
+                count,
+            })
+            .collect())
+    }
+
+    /// Pushes a committed change (number `at` in the room's sequence) to everyone who may read the message.
+    fn publish_change(&self, at: i64, message: ChatMessage, reaction: Option<ReactionChange>) {
+        let topic = Topic::Room(message.room_id);
+        let audience = match (&message.author, &message.recipient) {
+            (Some(author), Some(recipient)) => Some([author.id.clone(), recipient.id.clone()]),
+            _ => None,
+        };
+        let event = LiveEvent::Changed { seq: at, message, reaction };
+        match &audience {
+            Some([author, recipient]) => self.hub.publish_to(topic, &event, &[author, recipient]),
+            None => self.hub.publish(topic, &event),
+        }
     }
 }
 
@@ -353,6 +423,7 @@ mod tests {
             recipient: None,
             body,
             created_at: 0,
+            reactions: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ use super::composer::Composer;
 use super::message::{MessageItem, PendingItem};
 use super::outbox::Outbox;
 use super::participants::{ParticipantPanel, RoomMenu};
+use super::reactions::Reacting;
 use super::uploader::Uploader;
 use crate::api::{earlier_messages, who_is_here};
 use crate::browser;
@@ -166,6 +167,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
     let title = room.title.clone();
 
     let live = use_live();
+    provide_context(Reacting { room: room_id, messages });
     // Set when the room sends the reader away (refused, removed); an effect does the navigation.
     let sent_away = RwSignal::new(None::<Refusal>);
     let navigate = use_navigate();
@@ -201,6 +203,16 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                 if new && from_someone_else && browser::page_hidden() {
                     unseen_while_hidden.update(|count| *count += 1);
                 }
+            }
+            LiveEvent::Changed { seq, message, reaction } if message.room_id == room_id => {
+                live_seq.update_value(|last| *last = (*last).max(seq));
+                me_id.with_value(|me| {
+                    messages.update(|list| {
+                        if let Ok(at) = list.binary_search_by_key(&message.seq, |m| m.seq) {
+                            list[at].take_change(message, reaction.as_ref(), me);
+                        }
+                    })
+                });
             }
             LiveEvent::People { room, change } if room == room_id => {
                 roster.maybe_update(|roster| roster.receive(change));
@@ -404,6 +416,7 @@ mod layout_tests {
             recipient: None,
             body: format!("message {seq}"),
             created_at: minute * 60_000,
+            reactions: Vec::new(),
         }
     }
 

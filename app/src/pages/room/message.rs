@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::outbox::{Outbox, Pending};
+use super::reactions::ReactionBar;
 use crate::components::{DayLabel, LocalTime, PersonBadge};
 use protocol::model::{ChatMessage, MessageKind, Person, PersonId, still_of};
 
@@ -28,6 +29,7 @@ pub fn MessageItem(
                 <span class="body">{updates_line(earlier_updates, body)}</span>
                 " · "
                 <LocalTime millis=created_at />
+                <ReactionBar seq />
             </li>
         }
         .into_any(),
@@ -65,6 +67,7 @@ pub fn MessageItem(
                         <LocalTime millis=created_at />
                     </div>
                     {content}
+                    <ReactionBar seq />
                 </li>
             }
             .into_any()

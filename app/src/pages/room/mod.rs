@@ -6,6 +6,7 @@ mod gate;
 mod message;
 mod outbox;
 mod participants;
+mod reactions;
 mod uploader;
 
 use leptos::prelude::*;

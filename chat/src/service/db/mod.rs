@@ -14,7 +14,8 @@ use crate::identity::person;
 use crate::metrics::Timer;
 use crate::store::{Db, LockRoom, with_pool};
 use crate::uploads;
-use protocol::model::{ChatMessage, MessageKind, PAGE_SIZE, PersonId, RoomId};
+use protocol::domain::Emoji;
+use protocol::model::{ChatMessage, MessageKind, PAGE_SIZE, PersonId, Reaction, ReactionChange, RoomId};
 
 /// A room row, including the secret the client never sees.
 #[derive(Debug, Clone, FromRow)]
@@ -66,7 +67,12 @@ const MESSAGE_COLUMNS: &str = "room_id, seq, kind, author_id, recipient_id, body
 
 /// SQL condition: the message is one `viewer` (a parameter, such as `$2`) may read. Whispers are for two people.
 fn visible_to(viewer: &str) -> String {
-    format!("(kind != 'whisper' OR author_id = {viewer} OR recipient_id = {viewer})")
+    visible_in("", viewer)
+}
+
+/// [`visible_to`], for the messages of a query that names them (`alias`, e.g. `m.`).
+fn visible_in(alias: &str, viewer: &str) -> String {
+    format!("({alias}kind != 'whisper' OR {alias}author_id = {viewer} OR {alias}recipient_id = {viewer})")
 }
 
 /// SQL condition: `reader` is not banned from `room` (both parameters): someone removed gets nothing of it,
@@ -91,6 +97,7 @@ impl From<MessageRow> for ChatMessage {
             recipient: row.recipient_id.as_deref().map(person),
             body,
             created_at: row.created_at,
+            reactions: Vec::new(),
         }
     }
 }
@@ -368,28 +375,228 @@ pub async fn messages_before(
     let has_earlier = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     rows.reverse();
-    Ok((rows.into_iter().map(ChatMessage::from).collect(), has_earlier))
+    let mut messages: Vec<ChatMessage> = rows.into_iter().map(ChatMessage::from).collect();
+    with_reactions(db, room, viewer, messages.iter_mut()).await?;
+    Ok((messages, has_earlier))
 }
 
-/// The messages `viewer` may read after `after_seq` up to `until_seq`, oldest first, at most `limit`.
-pub async fn messages_after(
+/// Something that happened in a room, at its number in the room's sequence (which messages and changes share):
+/// a new message (`at` is its own `seq`), or a change to one (`message` as it stands now).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomEvent {
+    pub at: i64,
+    pub message: ChatMessage,
+    /// For a reaction's change: what it was, and whose.
+    pub reaction: Option<ReactionChange>,
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    #[sqlx(flatten)]
+    message: MessageRow,
+    at: i64,
+    what: Option<String>,
+    actor_id: Option<String>,
+    emoji: Option<String>,
+}
+
+/// What `viewer` may see of what happened in the room after `after_seq` up to `until_seq` (new messages, and
+/// changes to messages they may read), in order, at most `limit`: for a live connection catching up.
+pub async fn room_events_after(
     db: &Db,
     room: RoomId,
     viewer: &PersonId,
     after_seq: i64,
     until_seq: i64,
     limit: i64,
-) -> sqlx::Result<Vec<ChatMessage>> {
+) -> sqlx::Result<Vec<RoomEvent>> {
+    let columns_of_m = MESSAGE_COLUMNS.split(", ").map(|column| format!("m.{column}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages
-         WHERE room_id = $1 AND seq > $2 AND seq <= $3 AND {} AND {} ORDER BY seq LIMIT $5",
-        visible_to("$4"),
-        not_banned("$1", "$4"),
+        "SELECT * FROM (
+             SELECT {MESSAGE_COLUMNS}, seq AS at, NULL AS what, NULL AS actor_id, NULL AS emoji FROM messages
+             WHERE room_id = $1 AND seq > $2 AND seq <= $3 AND {visible} AND {not_banned}
+             UNION ALL
+             SELECT {columns_of_m}, c.seq AS at, c.what, c.actor_id, c.emoji
+             FROM message_changes c JOIN messages m ON m.room_id = c.room_id AND m.seq = c.target
+             WHERE c.room_id = $1 AND c.seq > $2 AND c.seq <= $3 AND {visible_m} AND {not_banned}
+         ) AS events ORDER BY at LIMIT $5",
+        visible = visible_to("$4"),
+        visible_m = visible_in("m.", "$4"),
+        not_banned = not_banned("$1", "$4"),
     );
-    let rows: Vec<MessageRow> = with_pool!(db, |pool| {
+    let rows: Vec<EventRow> = with_pool!(db, |pool| {
         sqlx::query_as(&sql).bind(room).bind(after_seq).bind(until_seq).bind(viewer).bind(limit).fetch_all(pool).await?
     });
-    Ok(rows.into_iter().map(ChatMessage::from).collect())
+    let mut events: Vec<RoomEvent> = rows
+        .into_iter()
+        .map(|row| {
+            let reaction = match (row.what.as_deref(), row.actor_id, row.emoji) {
+                (Some(what), Some(by), Some(emoji)) => {
+                    Some(ReactionChange { emoji, by: PersonId::trusted(by), added: what == "react" })
+                }
+                _ => None,
+            };
+            RoomEvent { at: row.at, message: row.message.into(), reaction }
+        })
+        .collect();
+    with_reactions(db, room, viewer, events.iter_mut().map(|event| &mut event.message)).await?;
+    Ok(events)
+}
+
+/// Fills in the reactions of `messages` (all of `room`), with which are `viewer`'s: one query.
+async fn with_reactions<'m>(
+    db: &Db,
+    room: RoomId,
+    viewer: &PersonId,
+    messages: impl Iterator<Item = &'m mut ChatMessage>,
+) -> sqlx::Result<()> {
+    let mut messages: Vec<&mut ChatMessage> = messages.collect();
+    let mut seqs: Vec<i64> = messages.iter().map(|message| message.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let list = (0..seqs.len()).map(|n| format!("${}", n + 3)).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT seq, emoji, COUNT(*) AS count, MAX(CASE WHEN visitor_id = $2 THEN 1 ELSE 0 END) = 1 AS mine
+         FROM reactions WHERE room_id = $1 AND seq IN ({list}) GROUP BY seq, emoji"
+    );
+    let rows: Vec<(i64, String, i64, bool)> = with_pool!(db, |pool| {
+        let mut query = sqlx::query_as(&sql).bind(room).bind(viewer);
+        for seq in &seqs {
+            query = query.bind(*seq);
+        }
+        query.fetch_all(pool).await?
+    });
+    for message in &mut messages {
+        message.reactions = rows
+            .iter()
+            .filter(|(seq, ..)| *seq == message.seq)
+            .map(|(_, emoji, count, mine)| Reaction { emoji: emoji.clone(), count: *count as u32, mine: *mine })
+            .collect();
+        message.reactions.sort_by_key(|reaction| Emoji::position(&reaction.emoji));
+    }
+    Ok(())
+}
+
+/// What a reaction did.
+#[derive(Debug)]
+pub enum Reacted {
+    /// Given or taken back: the change's number, and the message as it stands (the actor's reactions marked).
+    Changed { at: i64, message: ChatMessage },
+    /// Already so (a retry, or a second tab): nothing changed.
+    Unchanged(ChatMessage),
+}
+
+/// `actor` gives (`on`) or takes back their `emoji` reaction to message `seq`, in one transaction with the change
+/// it makes in the room's sequence: only someone in the room, not banned from it, who may read the message.
+/// Idempotent: giving a reaction one has, or taking back one one has not, changes nothing. `None` if the actor may
+/// not react to it (or it does not exist).
+pub async fn react(
+    db: &Db,
+    room: RoomId,
+    seq: i64,
+    actor: &PersonId,
+    emoji: &str,
+    on: bool,
+) -> sqlx::Result<Option<Reacted>> {
+    let allowed = format!(
+        "EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND seq = $2 AND {})
+         AND EXISTS (SELECT 1 FROM presence p WHERE p.room_id = $1 AND p.visitor_id = $3) AND {}",
+        visible_to("$3"),
+        not_banned("$1", "$3"),
+    );
+    // The first statement writes (on SQLite the transaction holds the write lock from there on).
+    let change = if on {
+        format!(
+            "INSERT INTO reactions (room_id, seq, visitor_id, emoji, reacted_at) SELECT $1, $2, $3, $4, $5
+             WHERE {allowed} ON CONFLICT DO NOTHING"
+        )
+    } else {
+        format!(
+            "DELETE FROM reactions WHERE room_id = $1 AND seq = $2 AND visitor_id = $3 AND emoji = $4 AND $5 > 0 AND {allowed}"
+        )
+    };
+    let found = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
+    let now = now_millis();
+    let outcome = with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        tx.lock_room(room).await?;
+        let changed =
+            sqlx::query(&change).bind(room).bind(seq).bind(actor).bind(emoji).bind(now).execute(&mut *tx).await?;
+        let at: Option<i64> = if changed.rows_affected() > 0 {
+            let sql = "INSERT INTO message_changes (room_id, seq, target, actor_id, what, emoji, created_at)
+                       SELECT id, last_seq + 1, $2, $3, $4, $5, $6 FROM rooms WHERE id = $1 RETURNING seq";
+            let what = if on { "react" } else { "unreact" };
+            Some(
+                sqlx::query_scalar(sql)
+                    .bind(room)
+                    .bind(seq)
+                    .bind(actor)
+                    .bind(what)
+                    .bind(emoji)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?,
+            )
+        } else {
+            let may = format!("SELECT {allowed}");
+            let may: bool = sqlx::query_scalar(&may).bind(room).bind(seq).bind(actor).fetch_one(&mut *tx).await?;
+            if !may {
+                return Ok(None);
+            }
+            None
+        };
+        let row: MessageRow = sqlx::query_as(&found).bind(room).bind(seq).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(Some((at, row)))
+    })?;
+    let Some((at, row)) = outcome else { return Ok(None) };
+    let mut message = ChatMessage::from(row);
+    with_reactions(db, room, actor, std::iter::once(&mut message)).await?;
+    Ok(Some(match at {
+        Some(at) => Reacted::Changed { at, message },
+        None => Reacted::Unchanged(message),
+    }))
+}
+
+/// Who reacted to message `seq` with each emoji (the first `per_emoji` of each, earliest first) and how many in
+/// all, if `viewer` may read the message.
+pub async fn reactors(
+    db: &Db,
+    room: RoomId,
+    seq: i64,
+    viewer: &PersonId,
+    per_emoji: u32,
+) -> sqlx::Result<Vec<(String, Vec<PersonId>, u32)>> {
+    let sql = format!(
+        "SELECT emoji, visitor_id FROM (
+             SELECT emoji, visitor_id, reacted_at,
+                    ROW_NUMBER() OVER (PARTITION BY emoji ORDER BY reacted_at, visitor_id) AS place
+             FROM reactions WHERE room_id = $1 AND seq = $2
+               AND EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND seq = $2 AND {})
+         ) AS ranked WHERE place <= $4 ORDER BY reacted_at, visitor_id",
+        visible_to("$3"),
+    );
+    let counts = "SELECT emoji, COUNT(*) FROM reactions WHERE room_id = $1 AND seq = $2 GROUP BY emoji";
+    let rows: Vec<(String, String)> = with_pool!(db, |pool| {
+        sqlx::query_as(&sql).bind(room).bind(seq).bind(viewer).bind(i64::from(per_emoji)).fetch_all(pool).await?
+    });
+    let counts: Vec<(String, i64)> =
+        with_pool!(db, |pool| sqlx::query_as(counts).bind(room).bind(seq).fetch_all(pool).await?);
+    let mut listed: Vec<(String, Vec<PersonId>, u32)> = Vec::new();
+    for (emoji, visitor) in rows {
+        match listed.iter_mut().find(|(known, ..)| *known == emoji) {
+            Some((_, people, _)) => people.push(PersonId::trusted(visitor)),
+            None => listed.push((emoji, vec![PersonId::trusted(visitor)], 0)),
+        }
+    }
+    for (emoji, _, count) in &mut listed {
+        *count = counts.iter().find(|(known, _)| known == emoji).map_or(0, |(_, count)| *count as u32);
+    }
+    listed.sort_by_key(|(emoji, ..)| Emoji::position(emoji));
+    Ok(listed)
 }
 
 /// Which rooms [`delete_room`] deletes.

@@ -110,7 +110,7 @@ async fn a_kick_is_all_or_nothing_and_only_the_owners() {
     );
     insert(&db, room, text(&alice, "after", None)).await.unwrap();
     assert!(messages_before(&db, room, &bob, None).await.unwrap().0.is_empty());
-    assert!(messages_after(&db, room, &bob, 0, 10, 10).await.unwrap().is_empty());
+    assert!(room_events_after(&db, room, &bob, 0, 10, 10).await.unwrap().is_empty());
     assert!(insert(&db, room, text(&bob, "still here?", None)).await.unwrap().is_none());
     assert!(is_banned(&db, room, &bob).await.unwrap());
 }
@@ -161,7 +161,7 @@ async fn whispers_are_read_by_their_two_people_only() {
     insert(&db, room, text(&alice, "hello all", None)).await.unwrap();
     for (viewer, expected) in [(&alice, 2), (&bob, 2), (&carol, 1)] {
         assert_eq!(messages_before(&db, room, viewer, None).await.unwrap().0.len(), expected);
-        assert_eq!(messages_after(&db, room, viewer, 0, 2, 10).await.unwrap().len(), expected);
+        assert_eq!(room_events_after(&db, room, viewer, 0, 2, 10).await.unwrap().len(), expected);
     }
     mark_read(&db, room, &carol, 0).await.unwrap();
     let unread = unread_for(&db, &carol).await.unwrap();
@@ -232,4 +232,111 @@ async fn read_marks_only_move_forward_and_are_pruned_by_age_and_per_room() {
     // Marks older than the cut are gone, wherever they are.
     assert_eq!(prune_read_marks(&db, now_millis() + 1, 3).await.unwrap(), 4);
     assert_eq!(count(&db, marks).await, 0);
+}
+
+/// Puts `person` in `room` (a live connection through a test process).
+async fn be_present(db: &Db, room: RoomId, person: &PersonId) {
+    let sql =
+        "INSERT INTO presence (room_id, visitor_id, instance_id, connections, arrival) VALUES ($1, $2, 'test', 1, 1)";
+    with_pool!(db, |pool| sqlx::query(sql).bind(room).bind(person).execute(pool).await.map(drop).unwrap());
+}
+
+#[tokio::test]
+async fn reactions_take_their_turn_in_the_rooms_sequence_and_are_caught_up_on_in_order() {
+    let (_dir, db) = test_db().await;
+    let (alice, bob) = (id("alice"), id("bob"));
+    let room = room(&db, &alice, None).await;
+    for person in [&alice, &bob] {
+        be_present(&db, room, person).await;
+    }
+    let Some(Inserted::New(first)) = insert(&db, room, text(&alice, "first", None)).await.unwrap() else { panic!() };
+
+    let Some(Reacted::Changed { at, message }) = react(&db, room, first.seq, &bob, "😂", true).await.unwrap() else {
+        panic!("a new reaction is a change")
+    };
+    assert_eq!(at, 2, "the change takes the room's next number");
+    assert_eq!(message.reactions, [Reaction { emoji: "😂".into(), count: 1, mine: true }]);
+    assert!(
+        matches!(react(&db, room, first.seq, &bob, "😂", true).await.unwrap(), Some(Reacted::Unchanged(_))),
+        "giving it again changes nothing"
+    );
+    let Some(Inserted::New(second)) = insert(&db, room, text(&alice, "second", None)).await.unwrap() else { panic!() };
+    assert_eq!(second.seq, 3, "messages and changes share the sequence, without gaps");
+    react(&db, room, first.seq, &alice, "😂", true).await.unwrap();
+    react(&db, room, first.seq, &bob, "😂", false).await.unwrap();
+    assert!(matches!(react(&db, room, first.seq, &bob, "😂", false).await.unwrap(), Some(Reacted::Unchanged(_))));
+
+    // A page that had message 1 catches up on the rest in order: the change, the message, two more changes,
+    // each change carrying the message as it stands now, the reader's own reactions marked.
+    let events = room_events_after(&db, room, &alice, 1, 10, 10).await.unwrap();
+    let order: Vec<(i64, i64, Option<bool>)> =
+        events.iter().map(|e| (e.at, e.message.seq, e.reaction.as_ref().map(|r| r.added))).collect();
+    assert_eq!(order, [(2, 1, Some(true)), (3, 3, None), (4, 1, Some(true)), (5, 1, Some(false))]);
+    assert_eq!(events[0].message.reactions, [Reaction { emoji: "😂".into(), count: 1, mine: true }]);
+    assert_eq!(events[3].reaction.as_ref().map(|r| r.by.as_str()), Some("bob"));
+    assert_eq!(room_events_after(&db, room, &alice, 3, 4, 10).await.unwrap().len(), 1, "up to `until` only");
+    let (page, _) = messages_before(&db, room, &bob, None).await.unwrap();
+    assert_eq!(page[0].reactions, [Reaction { emoji: "😂".into(), count: 1, mine: false }], "Bob's is gone");
+
+    let listed = reactors(&db, room, first.seq, &bob, 30).await.unwrap();
+    assert_eq!(listed, [("😂".to_owned(), vec![alice.clone()], 1)]);
+}
+
+#[tokio::test]
+async fn only_someone_in_the_room_who_may_read_a_message_reacts_to_it_and_a_whisper_s_reactions_stay_its_own() {
+    let (_dir, db) = test_db().await;
+    let (alice, bob, carol, dave) = (id("alice"), id("bob"), id("carol"), id("dave"));
+    let room = room(&db, &alice, None).await;
+    for person in [&alice, &bob, &carol] {
+        be_present(&db, room, person).await;
+    }
+    let whisper = NewMessage { kind: MessageKind::Whisper, recipient: Some(&bob), ..text(&alice, "psst", None) };
+    let Some(Inserted::New(whisper)) = insert(&db, room, whisper).await.unwrap() else { panic!() };
+    assert!(react(&db, room, whisper.seq, &carol, "👀", true).await.unwrap().is_none(), "not Carol's to see");
+    assert!(react(&db, room, whisper.seq, &dave, "👀", true).await.unwrap().is_none(), "Dave is not in the room");
+    assert!(react(&db, room, 99, &bob, "👀", true).await.unwrap().is_none(), "no such message");
+    assert!(matches!(react(&db, room, whisper.seq, &bob, "👀", true).await.unwrap(), Some(Reacted::Changed { .. })));
+    assert!(room_events_after(&db, room, &carol, 0, 10, 10).await.unwrap().is_empty(), "nor its changes");
+    assert_eq!(room_events_after(&db, room, &alice, 0, 10, 10).await.unwrap().len(), 2);
+
+    // Removed from the room: Bob's reactions stop there.
+    kick(&db, room, &alice, &bob, "Bob was removed").await.unwrap();
+    assert!(react(&db, room, whisper.seq, &bob, "👀", false).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn forty_people_reacting_at_once_each_get_one_number_and_the_counts_add_up() {
+    let (_dir, db) = test_db().await;
+    let alice = id("alice");
+    let room = room(&db, &alice, None).await;
+    let Some(Inserted::New(target)) = insert(&db, room, text(&alice, "react to me", None)).await.unwrap() else {
+        panic!()
+    };
+    let people: Vec<PersonId> = (0..40).map(|n| id(&format!("p{n}"))).collect();
+    for person in &people {
+        be_present(&db, room, person).await;
+    }
+    let reactions = people.iter().enumerate().map(|(n, person)| {
+        let (db, person) = (db.clone(), person.clone());
+        tokio::spawn(async move {
+            let emoji = Emoji::ALL[n % 4];
+            // Each twice (a retry): the second changes nothing.
+            let first = react(&db, room, 1, &person, emoji, true).await.unwrap();
+            let again = react(&db, room, 1, &person, emoji, true).await.unwrap();
+            assert!(matches!(again, Some(Reacted::Unchanged(_))));
+            match first {
+                Some(Reacted::Changed { at, .. }) => at,
+                other => panic!("{other:?}"),
+            }
+        })
+    });
+    let mut numbers: Vec<i64> =
+        futures_util::future::join_all(reactions).await.into_iter().map(Result::unwrap).collect();
+    numbers.sort();
+    assert_eq!(numbers, (target.seq + 1..=target.seq + 40).collect::<Vec<_>>(), "every number once, no gaps");
+    let (page, _) = messages_before(&db, room, &alice, None).await.unwrap();
+    let counts: Vec<(String, u32)> = page[0].reactions.iter().map(|r| (r.emoji.clone(), r.count)).collect();
+    assert_eq!(counts, Emoji::ALL[..4].iter().map(|e| ((*e).to_owned(), 10)).collect::<Vec<_>>());
+    let events = room_events_after(&db, room, &alice, 0, 100, 100).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.at).collect::<Vec<_>>(), (1..=41).collect::<Vec<_>>(), "caught up in order");
 }

@@ -1,0 +1,143 @@
+//! A message's reactions: a toggle button per emoji with its count (pressed when it is the reader's), who reacted
+//! on hover and focus (loaded when first asked), and "React" with the fixed set of choices.
+
+use leptos::prelude::*;
+
+use crate::api::{react, who_reacted};
+use crate::components::PersonBadge;
+use protocol::domain::Emoji;
+use protocol::model::{ChatMessage, Reaction, Reactors, RoomId};
+
+/// What a message's reactions need from the room page: which room, and the log, which an answer updates.
+#[derive(Clone, Copy)]
+pub struct Reacting {
+    pub room: RoomId,
+    pub messages: RwSignal<Vec<ChatMessage>>,
+}
+
+impl Reacting {
+    /// The reactions of message `seq` as the log has them.
+    fn of(self, seq: i64) -> Vec<Reaction> {
+        self.messages.with(|list| {
+            list.binary_search_by_key(&seq, |m| m.seq).map(|at| list[at].reactions.clone()).unwrap_or_default()
+        })
+    }
+
+    /// The server's answer to the reader's own reaction: it says which are theirs.
+    fn answered(self, message: ChatMessage) {
+        self.messages.update(|list| {
+            if let Ok(at) = list.binary_search_by_key(&message.seq, |m| m.seq) {
+                list[at].reactions = message.reactions;
+            }
+        });
+    }
+}
+
+/// The reactions under message `seq`, and "React".
+#[component]
+pub fn ReactionBar(seq: i64) -> impl IntoView {
+    let reacting = expect_context::<Reacting>();
+    let reactions = Memo::new(move |_| reacting.of(seq));
+    let error = RwSignal::new(None::<String>);
+    let choosing = RwSignal::new(false);
+    // Who reacted, per emoji: asked for when someone first looks, and again after the counts change.
+    let names = RwSignal::new(None::<Vec<Reactors>>);
+    Effect::new(move |_| {
+        reactions.track();
+        names.set(None);
+    });
+    let look = move || {
+        if names.with_untracked(Option::is_some) {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            if let Ok(listed) = who_reacted(reacting.room, seq).await {
+                names.set(Some(listed));
+            }
+        });
+    };
+    let set = move |emoji: String, on: bool| {
+        choosing.set(false);
+        leptos::task::spawn_local(async move {
+            match react(reacting.room, seq, emoji, on).await {
+                Ok(message) => {
+                    error.set(None);
+                    reacting.answered(message);
+                }
+                Err(failure) => error.set(Some(failure.to_string())),
+            }
+        });
+    };
+    view! {
+        <div class="reactions">
+            <For each=move || reactions.get() key=|reaction| reaction.emoji.clone() let:reaction>
+                {
+                    let emoji = StoredValue::new(reaction.emoji.clone());
+                    let current = move || reactions.with(|all| all.iter().find(|r| emoji.with_value(|e| r.emoji == *e)).cloned());
+                    let mine = move || current().is_some_and(|r| r.mine);
+                    let count = move || current().map_or(0, |r| r.count);
+                    let tooltip = format!("reactors-{seq}-{}", Emoji::position(&reaction.emoji));
+                    view! {
+                        <span class="reaction-wrap">
+                            <button type="button" class="reaction" aria-pressed=move || mine().to_string()
+                                aria-describedby=tooltip.clone()
+                                on:mouseenter=move |_| look() on:focus=move |_| look()
+                                on:click=move |_| set(emoji.get_value(), !mine())>
+                                {emoji.get_value()} " " {count}
+                            </button>
+                            <span class="reactors" role="tooltip" id=tooltip>
+                                <Who names emoji=emoji.get_value() />
+                            </span>
+                        </span>
+                    }
+                }
+            </For>
+            <button type="button" class="link-button react-button" aria-expanded=move || choosing.get().to_string()
+                on:click=move |_| choosing.update(|open| *open = !*open)>
+                "React"
+            </button>
+            <Show when=move || choosing.get()>
+                <span class="reaction-choices" role="group" aria-label="Reactions to choose from"
+                    on:keydown=move |event: leptos::ev::KeyboardEvent| if event.key() == "Escape" { choosing.set(false) }>
+                    {Emoji::ALL
+                        .into_iter()
+                        .map(|emoji| {
+                            let mine = move || reactions.with(|all| all.iter().any(|r| r.emoji == emoji && r.mine));
+                            view! {
+                                <button type="button" class="reaction-choice" aria-label=emoji
+                                    on:click=move |_| set(emoji.to_owned(), !mine())>
+                                    {emoji}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </span>
+            </Show>
+            <Show when=move || error.get().is_some()>
+                <span class="error" role="alert">{move || error.get()}</span>
+            </Show>
+        </div>
+    }
+}
+
+/// The people who reacted with `emoji`, once loaded.
+#[component]
+fn Who(names: RwSignal<Option<Vec<Reactors>>>, emoji: String) -> impl IntoView {
+    move || {
+        let listed = names.with(|names| names.as_ref().map(|all| all.iter().find(|r| r.emoji == emoji).cloned()));
+        match listed {
+            None => view! { <span>"…"</span> }.into_any(),
+            Some(None) => view! { <span>"Nobody now"</span> }.into_any(),
+            Some(Some(Reactors { people, count, .. })) => {
+                let more = count.saturating_sub(people.len() as u32);
+                view! {
+                    <span class="reactor-names">
+                        {people.into_iter().map(|person| view! { <PersonBadge person /> }).collect_view()}
+                        {(more > 0).then(|| format!("and {more} more"))}
+                    </span>
+                }
+                .into_any()
+            }
+        }
+    }
+}
