@@ -100,7 +100,7 @@ E2E_DIR="$ROOT/target/e2e"
 # stays longer than a reload of a debug build takes (page, WASM, hydration, websocket): a reload is not a leave.
 # Sends refill slowly (one per 30 s after a burst of 20), so that the rate-limit test's spent burst stays spent
 # while the page sends; every browser shares 127.0.0.1, so the per-address rate is generous.
-E2E_ENV=(ROOM_GRACE_SECS=2 LEAVE_GRACE_SECS=2 "LIMIT_SENDS=20/10m,1000/10s,10000/1s")
+E2E_ENV=(ROOM_GRACE_SECS=2 LEAVE_GRACE_SECS=2 EDIT_WINDOW_SECS=10 "LIMIT_SENDS=20/10m,1000/10s,10000/1s")
 
 # Runs the Playwright suite against a server that `cargo leptos end-to-end` starts (with the environment given).
 # A test that fails is tried once more; one that then passes is "flaky", and is named at the very end of the run.

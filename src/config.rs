@@ -83,6 +83,10 @@ pub struct Config {
     #[arg(long, value_parser = parse_secs, env = "ROOM_GRACE_SECS", default_value_t = defaults::ROOM_GRACE_SECS)]
     pub room_grace_secs: f64,
 
+    /// Seconds after sending a message during which its author may change its text.
+    #[arg(long, value_parser = parse_secs, env = "EDIT_WINDOW_SECS", default_value_t = defaults::EDIT_WINDOW_SECS)]
+    pub edit_window_secs: f64,
+
     /// Seconds a person whose last connection closed still counts as present (so a reload is not a leave).
     #[arg(long, value_parser = parse_secs, env = "LEAVE_GRACE_SECS", default_value_t = defaults::LEAVE_GRACE_SECS)]
     pub leave_grace_secs: f64,
@@ -175,6 +179,18 @@ pub struct Config {
     /// Reactions given or taken back: per person, per address, in total.
     #[arg(long, env = "LIMIT_REACTIONS", default_value = limits::REACTIONS)]
     pub limit_reactions: Rates,
+
+    /// Messages' texts changed: per person, per address, in total.
+    #[arg(long, env = "LIMIT_EDITS", default_value = limits::EDITS)]
+    pub limit_edits: Rates,
+
+    /// Messages unsent or removed: per person, per address, in total.
+    #[arg(long, env = "LIMIT_DELETIONS", default_value = limits::DELETIONS)]
+    pub limit_deletions: Rates,
+
+    /// "Is typing" signals: per person, per address, in total.
+    #[arg(long, env = "LIMIT_TYPING", default_value = limits::TYPING)]
+    pub limit_typing: Rates,
 
     /// GIF uploads, counted: per person, per address, in total.
     #[arg(long, env = "LIMIT_UPLOADS", default_value = limits::UPLOADS)]
@@ -304,6 +320,7 @@ impl Config {
             visit: Duration::from_secs_f64(self.visit_secs.clamp(0.0, 86_400.0)),
             // At least two renewals (one a second) fit in a lease: one late renewal does not lose it.
             presence_lease: Duration::from_secs_f64(self.presence_lease_secs.clamp(2.0, 3600.0)),
+            edit_window: Duration::from_secs_f64(self.edit_window_secs.clamp(0.0, 86_400.0 * 365.0)),
             uploads_dir: self.uploads_dir.clone(),
             gif: GifLimits { max_bytes: self.max_upload_bytes, ..GifLimits::default() },
         }
@@ -315,6 +332,9 @@ impl Config {
             enabled: !self.no_rate_limits,
             sends: self.limit_sends,
             reactions: self.limit_reactions,
+            edits: self.limit_edits,
+            deletions: self.limit_deletions,
+            typing: self.limit_typing,
             uploads: self.limit_uploads,
             upload_mib: self.limit_upload_mib,
             uploads_at_once: self.limit_uploads_at_once.max(1),

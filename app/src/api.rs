@@ -102,7 +102,9 @@ pub async fn enter_room(id: RoomId, password: String) -> Result<(), AppError> {
 }
 
 /// Sends a text message to a room the caller is in; with `to` (a person's id), a whisper only they will see.
-/// With `client_id` (the sender's own id for the message), a retried send never creates a second message. From a
+/// With `client_id` (the sender's own id for the message), a retried send never creates a second message. With
+/// `reply_to` (a message's number), it answers that message (a whisper's answer is a whisper to the same person).
+/// From a
 /// plain form (no live channel), the post itself brings the sender into the room for a visit, and the answer
 /// shows them the room at their message.
 #[server(endpoint = "send_message", output = Answers)]
@@ -111,7 +113,9 @@ pub async fn send_message(
     body: String,
     #[server(default)] to: Option<String>,
     #[server(default)] client_id: Option<String>,
+    #[server(default)] reply_to: Option<i64>,
 ) -> Result<ChatMessage, AppError> {
+    use ::chat::Outgoing;
     use protocol::domain::{ClientMessageId, MessageBody, PersonId};
 
     respond(
@@ -122,12 +126,13 @@ pub async fn send_message(
             let body = MessageBody::parse(&body)?;
             let to = to.filter(|to| !to.is_empty()).map(|to| PersonId::parse(&to)).transpose()?;
             let client_id = ClientMessageId::parse(client_id.as_deref())?;
+            let outgoing = Outgoing { body, to, client_id, reply_to };
             let plain = plain_form_post();
             let message = if plain {
                 let (address, limits) = (client_address().await, limits());
-                chat.send_visiting(room, &me, body, to, client_id, &|| limits.arrive(&me.id, address)).await?
+                chat.send_visiting(room, &me, outgoing, &|| limits.arrive(&me.id, address)).await?
             } else {
-                chat.send_text(room, &me, body, to, client_id).await?
+                chat.send_text(room, &me, outgoing).await?
             };
             if plain {
                 leptos_axum::redirect(&format!("/room/{room}#m{}", message.seq));
@@ -184,22 +189,96 @@ pub async fn lift_ban(room: RoomId, person: String) -> Result<(), AppError> {
     )
 }
 
-/// Gives (`on` = "true") or takes back the caller's `emoji` reaction to message `seq`: the message as it stands
-/// then, the caller's own reactions marked. Doing it twice changes nothing.
+/// Gives (`on` = "true") or takes back the caller's `emoji` reaction to message `seq` (without `on`, toggles it):
+/// the message as it stands then, the caller's own reactions marked. Doing it twice changes nothing. From a plain
+/// form, the post brings the caller into the room for a visit, and the answer shows them the room at the message.
 #[server(endpoint = "react", output = Answers)]
-pub async fn react(room: RoomId, seq: i64, emoji: String, on: bool) -> Result<ChatMessage, AppError> {
+pub async fn react(
+    room: RoomId,
+    seq: i64,
+    emoji: String,
+    #[server(default)] on: Option<bool>,
+) -> Result<ChatMessage, AppError> {
     use protocol::domain::Emoji;
 
     respond(
         async {
             let chat = chat();
             let me = me().await?;
-            limits().react(&me.id, client_address().await)?;
+            let address = client_address().await;
+            limits().react(&me.id, address)?;
             let emoji = Emoji::parse(&emoji)?;
-            chat.react(room, &me, seq, emoji, on).await
+            visit_if_plain(room, &me, address).await?;
+            let message = match on {
+                Some(on) => chat.react(room, &me, seq, emoji, on).await?,
+                None => chat.toggle_reaction(room, &me, seq, emoji).await?,
+            };
+            back_to_message_if_plain(room, seq);
+            Ok(message)
         }
         .await,
     )
+}
+
+/// Changes the text of the caller's own message `seq` (for 15 minutes after sending it): the message as it
+/// stands then. The same text again changes nothing.
+#[server(endpoint = "edit_message", output = Answers)]
+pub async fn edit_message(room: RoomId, seq: i64, body: String) -> Result<ChatMessage, AppError> {
+    use protocol::domain::MessageBody;
+
+    respond(
+        async {
+            let chat = chat();
+            let me = me().await?;
+            limits().edit(&me.id, client_address().await)?;
+            let body = MessageBody::parse(&body)?;
+            chat.edit(room, &me, seq, body).await
+        }
+        .await,
+    )
+}
+
+/// Deletes message `seq`: the caller's own (unsend), or anyone's if the caller owns the room. Everyone sees
+/// "Message deleted" ("Removed by the owner") in its place; a GIF's file goes. Deleting it again changes nothing.
+/// From a plain form, as `react`.
+#[server(endpoint = "delete_message", output = Answers)]
+pub async fn delete_message(room: RoomId, seq: i64) -> Result<ChatMessage, AppError> {
+    respond(
+        async {
+            let chat = chat();
+            let me = me().await?;
+            let address = client_address().await;
+            limits().delete(&me.id, address)?;
+            visit_if_plain(room, &me, address).await?;
+            let message = chat.delete_message(room, &me, seq).await?;
+            back_to_message_if_plain(room, seq);
+            Ok(message)
+        }
+        .await,
+    )
+}
+
+/// A plain form's change to a message is made by someone on the room's page without its live channel: the post
+/// brings them into the room for a visit, as a plain form's send does.
+#[cfg(feature = "ssr")]
+async fn visit_if_plain(
+    room: RoomId,
+    me: &Person,
+    address: Option<std::net::IpAddr>,
+) -> Result<(), ::chat::error::ServerError> {
+    if plain_form_post() {
+        let limits = limits();
+        chat().visit(room, me, &|| limits.arrive(&me.id, address)).await?;
+    }
+    Ok(())
+}
+
+/// A plain form's answer is the room's page at the message.
+#[cfg(feature = "ssr")]
+fn back_to_message_if_plain(room: RoomId, seq: i64) {
+    if plain_form_post() {
+        leptos_axum::redirect(&format!("/room/{room}#m{seq}"));
+    }
 }
 
 /// Who reacted to message `seq`, by emoji (the first 30 of each, with the count of all).

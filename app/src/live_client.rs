@@ -70,7 +70,8 @@ impl LiveChannel {
         });
     }
 
-    fn send(&self, command: &ClientCommand) {
+    /// Sends `command` if the channel is open (what it says is only worth saying now: nothing is queued).
+    pub fn send(&self, command: &ClientCommand) {
         if let Some(sender) = self.sender.get_value() {
             sender(&serde_json::to_string(command).expect("commands always serialize"));
         }

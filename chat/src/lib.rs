@@ -20,4 +20,4 @@ pub mod store;
 pub mod testing;
 pub mod uploads;
 
-pub use service::{ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Chat, Footprint, Joined};
+pub use service::{ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Chat, Footprint, Joined, Outgoing};

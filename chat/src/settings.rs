@@ -8,6 +8,8 @@ use std::time::Duration;
 /// Defaults of the tunables, as the command line shows them (`gif-chat --help`).
 pub mod defaults {
     pub const ROOM_GRACE_SECS: f64 = 10.0;
+    /// How long after sending a message its author may change its text.
+    pub const EDIT_WINDOW_SECS: f64 = 900.0;
     pub const LEAVE_GRACE_SECS: f64 = 3.0;
     /// How long a plain form post (no WASM, so no live connection) keeps its sender in the room.
     pub const VISIT_SECS: f64 = 300.0;
@@ -47,6 +49,8 @@ pub struct Settings {
     /// How long a server process's presence lease lasts (renewed every second): when a process crashes, the
     /// others stop counting its people within this plus the leave grace (and a second).
     pub presence_lease: Duration,
+    /// How long after sending a message its author may change its text.
+    pub edit_window: Duration,
     pub uploads_dir: PathBuf,
     pub gif: GifLimits,
 }
@@ -71,6 +75,7 @@ impl Default for Settings {
             leave_grace: Duration::from_secs_f64(defaults::LEAVE_GRACE_SECS),
             visit: Duration::from_secs_f64(defaults::VISIT_SECS),
             presence_lease: Duration::from_secs_f64(defaults::PRESENCE_LEASE_SECS),
+            edit_window: Duration::from_secs_f64(defaults::EDIT_WINDOW_SECS),
             uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
             gif: GifLimits::default(),
         }

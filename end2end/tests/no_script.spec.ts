@@ -153,3 +153,34 @@ test("a form posted before the WASM arrived shows its error on the hydrated page
   await expect(page.getByRole("alert")).toHaveCount(0);
   expect(consoleErrors).toEqual([]);
 });
+
+test("without JavaScript a person reacts and unsends with plain forms", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const title = uniqueTitle("Plain reactions");
+  await alice.createRoom(title);
+  const roomUrl = alice.page.url();
+  await alice.send("react without scripts");
+
+  const page = await withoutScript(browser);
+  await page.goto(roomUrl);
+  const log = page.getByRole("log", { name: "Messages" });
+  const message = log.locator(".message", { hasText: "react without scripts" });
+  // "React" shows the choices while it has the focus; a choice posts the form.
+  await message.getByRole("button", { name: "React" }).click();
+  await message.getByRole("button", { name: "🎉", exact: true }).click();
+  await expect(page).toHaveURL(/\/room\/\d+#m\d+$/);
+  await expect(message.getByRole("button", { name: "🎉 1" })).toHaveAttribute("aria-pressed", "true");
+  await expect(alice.messages().locator(".message", { hasText: "react without scripts" }).getByRole("button", { name: "🎉 1" })).toBeVisible();
+  // Pressed again, taken back.
+  await message.getByRole("button", { name: "🎉 1" }).click();
+  await expect(message.getByRole("button", { name: /🎉/ })).toHaveCount(0);
+
+  // Their own message, unsent by its form.
+  await page.getByLabel("Message", { exact: true }).fill("sent and unsent without scripts");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(alice.messages()).toContainText("sent and unsent without scripts");
+  await log.locator(".message", { hasText: "sent and unsent without scripts" }).getByRole("button", { name: "Delete", exact: true }).click();
+  await expect(log.getByText("sent and unsent without scripts")).toHaveCount(0);
+  await expect(alice.messages().getByText("sent and unsent without scripts")).toHaveCount(0);
+  await expect(alice.messages().locator(".body.tombstone")).toHaveText("Message deleted");
+});

@@ -80,6 +80,9 @@ pub enum Limit {
     PasswordAttempts,
     Sending,
     Reacting,
+    Editing,
+    Deleting,
+    Typing,
     Uploading,
     /// More uploads in flight at once than allowed.
     UploadsAtOnce,
@@ -100,10 +103,13 @@ pub enum Limit {
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 12] = [
+    pub const ALL: [Limit; 15] = [
         Limit::PasswordAttempts,
         Limit::Sending,
         Limit::Reacting,
+        Limit::Editing,
+        Limit::Deleting,
+        Limit::Typing,
         Limit::Uploading,
         Limit::UploadsAtOnce,
         Limit::CreatingRooms,
@@ -121,6 +127,9 @@ impl Limit {
             Limit::PasswordAttempts => "password_attempts",
             Limit::Sending => "sending",
             Limit::Reacting => "reacting",
+            Limit::Editing => "editing",
+            Limit::Deleting => "deleting",
+            Limit::Typing => "typing",
             Limit::Uploading => "uploading",
             Limit::UploadsAtOnce => "uploads_at_once",
             Limit::CreatingRooms => "creating_rooms",
@@ -139,6 +148,9 @@ impl Limit {
             Limit::PasswordAttempts => "Too many password attempts.",
             Limit::Sending => "You are sending too fast.",
             Limit::Reacting => "You are reacting too fast.",
+            Limit::Editing => "You are editing too fast.",
+            Limit::Deleting => "You are deleting too fast.",
+            Limit::Typing => "Your page says you are typing too often.",
             Limit::Uploading => "You are sending GIFs too fast.",
             Limit::UploadsAtOnce => "Your other GIFs are still uploading.",
             Limit::CreatingRooms => "You are creating rooms too fast.",

@@ -29,6 +29,9 @@ pub enum LiveEvent {
     /// own number in the room's sequence, which messages and changes share: a client resumes from the highest it
     /// has, whichever the event. `reaction` says what changed, and whose doing it was.
     Changed { seq: i64, message: ChatMessage, reaction: Option<ReactionChange> },
+    /// `person` is typing in the room (sent at most every 2 s while they type; never stored). A page shows it for
+    /// 5 s after the last one, or until their message comes.
+    Typing { room: RoomId, person: Person },
     /// The connection is now subscribed to the room list.
     Subscribed,
     /// Who is in the room changed (sent to the room: arrivals, departures, a new owner), as a change to the list
@@ -78,6 +81,7 @@ enum EventType {
     RoomOwner,
     Chat,
     Changed,
+    Typing,
     Subscribed,
     People,
     Kicked,
@@ -126,6 +130,7 @@ impl<'de> Visitor<'de> for TypeFirst {
             EventType::RoomOwner => fields!(RoomOwner { id: RoomId, owner: Person }),
             EventType::Chat => fields!(Chat { message: ChatMessage }),
             EventType::Changed => fields!(Changed { seq: i64, message: ChatMessage, reaction: Option<ReactionChange> }),
+            EventType::Typing => fields!(Typing { room: RoomId, person: Person }),
             EventType::People => fields!(People { room: RoomId, change: PeopleChange }),
             EventType::Kicked => fields!(Kicked { room: RoomId }),
             EventType::RoomActivity => fields!(RoomActivity { id: RoomId, preview: MessagePreview }),
@@ -155,6 +160,8 @@ pub enum ClientCommand {
     Join { room: RoomId, since: Option<i64> },
     /// Keeps idle proxies from closing the connection; answered with `pong`.
     Ping,
+    /// The person is typing in the room the connection joined (at most one every 2 s; not while whispering).
+    Typing { room: RoomId },
 }
 
 #[cfg(test)]
@@ -166,6 +173,7 @@ mod tests {
         prop_oneof![
             Just(ClientCommand::SubscribeLobby),
             Just(ClientCommand::Ping),
+            any::<i64>().prop_map(|room| ClientCommand::Typing { room: RoomId::new(room) }),
             (any::<i64>(), proptest::option::of(any::<i64>()))
                 .prop_map(|(room, since)| ClientCommand::Join { room: RoomId::new(room), since }),
         ]
@@ -189,6 +197,9 @@ mod tests {
             body: "hello \"there\" <b>".into(),
             created_at: 1_795_318_867_250,
             reactions: vec![crate::model::Reaction { emoji: "😂".into(), count: 2, mine: true }],
+            reply_to: None,
+            edited_at: None,
+            deleted: None,
         };
         let summary = RoomSummary {
             id: room,
@@ -224,6 +235,7 @@ mod tests {
                 message: message.clone(),
                 reaction: Some(ReactionChange { emoji: "🎉".into(), by: ada.id.clone(), added: true }),
             },
+            LiveEvent::Typing { room, person: ada.clone() },
             LiveEvent::Subscribed,
             LiveEvent::People { room, change },
             LiveEvent::Kicked { room },
@@ -246,6 +258,7 @@ mod tests {
             LiveEvent::RoomOwner { .. } => EventType::RoomOwner,
             LiveEvent::Chat { .. } => EventType::Chat,
             LiveEvent::Changed { .. } => EventType::Changed,
+            LiveEvent::Typing { .. } => EventType::Typing,
             LiveEvent::Subscribed => EventType::Subscribed,
             LiveEvent::People { .. } => EventType::People,
             LiveEvent::Kicked { .. } => EventType::Kicked,
@@ -263,7 +276,7 @@ mod tests {
         let distinct: std::collections::BTreeSet<&String> = kinds.iter().collect();
         assert_eq!(distinct.len(), kinds.len(), "{kinds:?}");
         // As many as `kind` has arms (update both when a variant comes).
-        assert_eq!(kinds.len(), 15);
+        assert_eq!(kinds.len(), 16);
     }
 
     #[test]

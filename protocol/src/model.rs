@@ -53,6 +53,7 @@ impl MessagePreview {
 
     pub fn of(message: &ChatMessage) -> MessagePreview {
         let text = match message.kind {
+            _ if message.deleted.is_some() => message.deleted.map(Deleted::notice).unwrap_or_default().to_owned(),
             MessageKind::Gif => "GIF".to_owned(),
             _ if message.body.chars().count() > Self::MAX_CHARS => {
                 let mut short: String = message.body.chars().take(Self::MAX_CHARS - 1).collect();
@@ -119,6 +120,80 @@ pub struct ChatMessage {
     /// Its reactions, in the order of `Emoji::ALL`: counts, not lists (who reacted is asked for separately).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The message it answers, as it stands (an excerpt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Box<Quote>>,
+    /// When its author last changed its text (Unix ms), if they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// Who took it back, if it was: it is then a tombstone (no text, no GIF, no reactions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Deleted>,
+}
+
+/// Who deleted a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Deleted {
+    /// Its author unsent it.
+    ByAuthor,
+    /// The room's owner removed it.
+    ByOwner,
+}
+
+impl Deleted {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deleted::ByAuthor => "author",
+            Deleted::ByOwner => "owner",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Deleted> {
+        match stored {
+            "author" => Some(Deleted::ByAuthor),
+            "owner" => Some(Deleted::ByOwner),
+            _ => None,
+        }
+    }
+
+    /// What its tombstone says.
+    pub fn notice(self) -> &'static str {
+        match self {
+            Deleted::ByAuthor => "Message deleted",
+            Deleted::ByOwner => "Removed by the owner",
+        }
+    }
+}
+
+/// The message a reply answers, as the reply shows it: who wrote it and the start of it (a GIF's address, whose
+/// still the reply shows), or that it was deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    pub seq: i64,
+    pub kind: MessageKind,
+    pub author: Option<Person>,
+    /// The first [`Quote::MAX_CHARS`] characters of its text, or its GIF's address; empty if it was deleted.
+    pub excerpt: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl Quote {
+    pub const MAX_CHARS: usize = 120;
+
+    /// The quote of `message`: the start of its text.
+    pub fn of(message: &ChatMessage) -> Quote {
+        let deleted = message.deleted.is_some();
+        let mut excerpt: String = message.body.chars().take(Quote::MAX_CHARS).collect();
+        if !deleted && message.kind != MessageKind::Gif && message.body.chars().count() > Quote::MAX_CHARS {
+            excerpt.push('…');
+        }
+        if deleted {
+            excerpt.clear();
+        }
+        Quote { seq: message.seq, kind: message.kind, author: message.author.clone(), excerpt, deleted }
+    }
 }
 
 /// How many people reacted to a message with one emoji.
@@ -146,15 +221,34 @@ impl ChatMessage {
     /// the reader's own.
     pub fn take_change(&mut self, newer: ChatMessage, change: Option<&ReactionChange>, me: &PersonId) {
         let mine_before: Vec<String> = self.reactions.iter().filter(|r| r.mine).map(|r| r.emoji.clone()).collect();
-        let ChatMessage { body, reactions, .. } = newer;
+        let ChatMessage { body, reactions, edited_at, deleted, .. } = newer;
         self.body = body;
         self.reactions = reactions;
+        self.edited_at = edited_at;
+        self.deleted = deleted;
         for reaction in &mut self.reactions {
             reaction.mine |= mine_before.contains(&reaction.emoji);
             if let Some(change) = change.filter(|change| change.by == *me && change.emoji == reaction.emoji) {
                 reaction.mine = change.added;
             }
         }
+    }
+
+    /// Marks the quote of message `seq` in this reply deleted, if this is a reply to it.
+    pub fn quoted_deleted(&mut self, seq: i64) {
+        if let Some(quote) = self.reply_to.as_mut().filter(|quote| quote.seq == seq) {
+            quote.deleted = true;
+            quote.excerpt.clear();
+        }
+    }
+
+    /// Whether `person` may still change the text of this message at `now` (Unix ms): their own text, not
+    /// deleted, within `window_millis` of sending.
+    pub fn editable_by(&self, person: &PersonId, now: i64, window_millis: i64) -> bool {
+        matches!(self.kind, MessageKind::Text | MessageKind::Whisper)
+            && self.deleted.is_none()
+            && self.author.as_ref().is_some_and(|author| author.id == *person)
+            && now - self.created_at < window_millis
     }
 
     /// The reactions with `emoji`, if there are any.
@@ -353,6 +447,8 @@ pub struct RoomView {
     pub has_earlier: bool,
     /// How long the room stays once everyone has left (then it goes, with its messages), in seconds.
     pub room_grace_secs: u32,
+    /// How long after sending a message its author may change its text, in seconds.
+    pub edit_window_secs: u32,
 }
 
 /// What the room list page needs: who you are and every open room.
@@ -408,6 +504,16 @@ pub fn still_of(gif: &str) -> String {
     format!("{}.still.gif", gif.strip_suffix(".gif").unwrap_or(gif))
 }
 
+/// A span of time in words, e.g. "10 seconds", "1 minute", "2 hours" (whole units, rounded down).
+pub fn duration_words(secs: u32) -> String {
+    let (count, unit) = match secs {
+        0..=59 => (secs, "second"),
+        60..=3599 => (secs / 60, "minute"),
+        _ => (secs / 3600, "hour"),
+    };
+    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +531,9 @@ mod tests {
                 .iter()
                 .map(|(emoji, count, mine)| Reaction { emoji: (*emoji).into(), count: *count, mine: *mine })
                 .collect(),
+            reply_to: None,
+            edited_at: None,
+            deleted: None,
         }
     }
 

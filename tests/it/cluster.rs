@@ -396,7 +396,7 @@ async fn a_message_committed_while_an_instance_shuts_down_still_reaches_the_othe
     let chat = apps[0].chat.clone();
     chat.begin_shutdown();
     let body = protocol::domain::MessageBody::parse("said on the way out").unwrap();
-    chat.send_text(room.id, alice.me(), body, None, None).await.unwrap();
+    chat.send_text(room.id, alice.me(), chat::Outgoing::text(body)).await.unwrap();
     chat.finish().await;
     said(&mut bob_live, "said on the way out").await;
 }

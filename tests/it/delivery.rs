@@ -258,7 +258,7 @@ async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactl
         let sends = numbers.map(|n| {
             let (chat, author) = (app.chat.clone(), author.clone());
             let body = protocol::domain::MessageBody::parse(&format!("{n:04} {body}")).unwrap();
-            async move { chat.send_text(room.id, &author, body, None, None).await.unwrap() }
+            async move { chat.send_text(room.id, &author, chat::Outgoing::text(body)).await.unwrap() }
         });
         futures_util::stream::iter(sends).buffer_unordered(8).collect::<Vec<_>>()
     };

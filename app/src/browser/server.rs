@@ -131,3 +131,7 @@ pub fn on_resize(_node: leptos::prelude::NodeRef<leptos::html::Ol>, _resized: im
 
 /// Runs `tick` every `period` while the calling component lives (the server renders once: never).
 pub fn repeat_every(_period: std::time::Duration, _tick: impl Fn() + 'static) {}
+
+pub fn show_message(_seq: i64) -> bool {
+    false
+}

@@ -413,3 +413,21 @@ pub fn open_socket(path: &str, callbacks: SocketCallbacks) -> Option<SocketSende
     });
     Some(Arc::new(move |text: &str| send(&text.to_owned())))
 }
+
+/// Scrolls the message `seq` of the log into view and puts the keyboard on it, marked for a moment (a reply's
+/// quote followed): whether it is on the page.
+pub fn show_message(seq: i64) -> bool {
+    let Some(element) = document().get_element_by_id(&format!("m{seq}")) else { return false };
+    element.scroll_into_view();
+    if let Ok(element) = element.dyn_into::<web_sys::HtmlElement>() {
+        let _ = element.set_attribute("tabindex", "-1");
+        let _ = element.focus();
+        let _ = element.class_list().add_1("highlighted");
+        let marked = element.clone();
+        leptos::prelude::set_timeout(
+            move || drop(marked.class_list().remove_1("highlighted")),
+            std::time::Duration::from_secs(2),
+        );
+    }
+    true
+}

@@ -48,15 +48,7 @@ pub fn hydrated() -> ReadSignal<bool> {
     hydrated
 }
 
-/// A span of time in words, e.g. "10 seconds", "1 minute", "2 hours" (whole units, rounded down).
-pub fn duration_words(secs: u32) -> String {
-    let (count, unit) = match secs {
-        0..=59 => (secs, "second"),
-        60..=3599 => (secs / 60, "minute"),
-        _ => (secs / 3600, "hour"),
-    };
-    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
-}
+pub use protocol::model::duration_words;
 
 pub fn age(elapsed_millis: i64) -> String {
     let minutes = elapsed_millis.max(0) / 60_000;

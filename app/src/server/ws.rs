@@ -245,6 +245,16 @@ impl Connection {
                 self.send_room_list(sink).await
             }
             ClientCommand::Join { room, since } => self.join(room, since, sink).await,
+            ClientCommand::Typing { room } => {
+                // Only in the room this connection is in; over the limit it is dropped (nothing to tell: the next
+                // keystroke sends another).
+                if matches!(self.subscription, Subscription::Room { id, .. } if id == room)
+                    && self.limits.typing(&self.me.id, self.address).is_ok()
+                {
+                    self.chat.typing(room, &self.me);
+                }
+                Ok(())
+            }
         }
     }
 

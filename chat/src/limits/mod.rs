@@ -248,6 +248,9 @@ pub struct Limits {
     enabled: bool,
     sends: Buckets,
     reactions: Buckets,
+    edits: Buckets,
+    deletions: Buckets,
+    typing: Buckets,
     uploads: Buckets,
     upload_mib: Buckets,
     rooms: Buckets,
@@ -272,6 +275,9 @@ impl Limits {
             enabled: settings.enabled,
             sends: Buckets::new(settings.sends, Limit::Sending),
             reactions: Buckets::new(settings.reactions, Limit::Reacting),
+            edits: Buckets::new(settings.edits, Limit::Editing),
+            deletions: Buckets::new(settings.deletions, Limit::Deleting),
+            typing: Buckets::new(settings.typing, Limit::Typing),
             uploads: Buckets::new(settings.uploads, Limit::Uploading),
             upload_mib: Buckets::new(settings.upload_mib, Limit::Uploading),
             rooms: Buckets::new(settings.rooms, Limit::CreatingRooms),
@@ -296,6 +302,21 @@ impl Limits {
     /// One reaction given or taken back.
     pub fn react(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
         self.counted(self.check(&self.reactions, person, address, 1))
+    }
+
+    /// One message's text changed.
+    pub fn edit(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.counted(self.check(&self.edits, person, address, 1))
+    }
+
+    /// One message unsent, or removed by the room's owner.
+    pub fn delete(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.counted(self.check(&self.deletions, person, address, 1))
+    }
+
+    /// One "is typing" signal.
+    pub fn typing(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.counted(self.check(&self.typing, person, address, 1))
     }
 
     /// One room created.

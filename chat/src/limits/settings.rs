@@ -93,6 +93,12 @@ pub struct LimitSettings {
     pub sends: Rates,
     /// Reactions given or taken back.
     pub reactions: Rates,
+    /// Messages' texts changed.
+    pub edits: Rates,
+    /// Messages unsent, or removed by rooms' owners.
+    pub deletions: Rates,
+    /// "Is typing" signals (a page sends one at most every 2 s while its person types).
+    pub typing: Rates,
     pub uploads: Rates,
     /// Upload bytes, counted in MiB (a request is charged its declared size, or the largest allowed).
     pub upload_mib: Rates,
@@ -125,6 +131,10 @@ pub mod defaults {
     pub const SENDS: &str = "20/10s,100/10s,1000/1s";
     /// Pressing reactions on and off is quicker than writing: a little more room than sends.
     pub const REACTIONS: &str = "30/10s,150/10s,2000/1s";
+    pub const EDITS: &str = "10/10s,50/10s,500/1s";
+    pub const DELETIONS: &str = "20/10s,100/10s,500/1s";
+    /// A page sends one every 2 s while its person types: a little room for two tabs.
+    pub const TYPING: &str = "12/10s,100/10s,3000/1s";
     pub const UPLOADS: &str = "10/1m,30/1m,20/1s";
     pub const UPLOAD_MIB: &str = "60/10m,300/10m,200/10s";
     pub const UPLOADS_AT_ONCE: u32 = 2;
@@ -153,6 +163,9 @@ impl Default for LimitSettings {
             enabled: true,
             sends: parse(defaults::SENDS),
             reactions: parse(defaults::REACTIONS),
+            edits: parse(defaults::EDITS),
+            deletions: parse(defaults::DELETIONS),
+            typing: parse(defaults::TYPING),
             uploads: parse(defaults::UPLOADS),
             upload_mib: parse(defaults::UPLOAD_MIB),
             uploads_at_once: defaults::UPLOADS_AT_ONCE,

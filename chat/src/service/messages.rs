@@ -27,23 +27,43 @@ use protocol::model::{
 /// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
 static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
+/// A text message on its way.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub body: MessageBody,
+    /// For a whisper: the one person who will see it.
+    pub to: Option<PersonId>,
+    /// The sender's own id for it: a retried send never creates a second message.
+    pub client_id: Option<ClientMessageId>,
+    /// The message it answers (its number in the room).
+    pub reply_to: Option<i64>,
+}
+
+impl Outgoing {
+    /// A message to everyone in the room, answering nothing.
+    pub fn text(body: MessageBody) -> Outgoing {
+        Outgoing { body, to: None, client_id: None, reply_to: None }
+    }
+}
+
 impl Chat {
-    /// Sends a text message from someone in the room; with `to`, a whisper only that person will see. With a
-    /// client id, a retried send never creates a second message.
+    /// Sends a text message from someone in the room (see [`Outgoing`]).
     pub async fn send_text(
         self: &Arc<Self>,
         room: RoomId,
         author: &Person,
-        body: MessageBody,
-        to: Option<PersonId>,
-        client_id: Option<ClientMessageId>,
+        outgoing: Outgoing,
     ) -> ServerResult<ChatMessage> {
+        let Outgoing { body, to, client_id, reply_to } = outgoing;
         // Timed from here to the acknowledgement (only sends that succeed count).
         let timer = Timer::start();
         let sent = async {
             if let Some(recipient) = &to {
                 self.admit_poster(room, author).await?;
                 self.check_whisper(room, author, recipient).await?;
+            }
+            if let Some(seq) = reply_to {
+                self.check_reply(room, author, seq, to.as_ref()).await?;
             }
             // Admission to post is checked by the insert itself (the room exists, the author is in it and not
             // banned): a send is one statement. If it inserts nothing, admission says why.
@@ -53,6 +73,7 @@ impl Chat {
                 recipient: to.as_ref(),
                 body: body.as_str(),
                 client_id: client_id.as_ref().map(ClientMessageId::as_str),
+                reply_to,
                 author_present: true,
             };
             match self.post(room, message).await {
@@ -79,6 +100,32 @@ impl Chat {
         if !super::presence::is_present(&self.db, room, recipient).await? {
             let name = person(recipient.as_str()).name;
             return Err(AppError::whisper_not_sent(&name).into());
+        }
+        Ok(())
+    }
+
+    /// A reply answers a message its author may read and that is still there; a whisper's answer is a whisper
+    /// between the same two (its quote must not reach anyone else).
+    async fn check_reply(&self, room: RoomId, author: &Person, seq: i64, to: Option<&PersonId>) -> ServerResult<()> {
+        let answered = db::message(&self.db, room, seq).await?.filter(|message| readable_by(message, &author.id));
+        let Some(answered) = answered else {
+            return Err(AppError::Invalid("The message you are replying to is not there (any more).".into()).into());
+        };
+        if answered.deleted.is_some() {
+            return Err(AppError::Invalid("The message you are replying to was deleted.".into()).into());
+        }
+        if answered.kind == MessageKind::Whisper {
+            let other = [&answered.author, &answered.recipient]
+                .into_iter()
+                .flatten()
+                .find(|person| person.id != author.id)
+                .cloned();
+            if let Some(other) = other
+                && to != Some(&other.id)
+            {
+                let problem = format!("Answer a whisper with a whisper to {}.", other.name);
+                return Err(AppError::Invalid(problem).into());
+            }
         }
         Ok(())
     }
@@ -119,6 +166,7 @@ impl Chat {
                     recipient: None,
                     body: stored.name.as_str(),
                     client_id: None,
+                    reply_to: None,
                     author_present: false,
                 };
                 let message = chat.post(admission.room(), message).await?;
@@ -172,12 +220,16 @@ impl Chat {
             return Err(if banned { Refusal::Banned } else { Refusal::NotFound }.into());
         };
         match inserted {
-            Inserted::New(message) => {
+            Inserted::New(mut message) => {
+                db::with_quote(&self.db, room, &mut message).await?;
                 self.publish_message(&message);
                 Ok(message)
             }
             // A retry of a send that was committed (and announced) already.
-            Inserted::Duplicate(message) => Ok(message),
+            Inserted::Duplicate(mut message) => {
+                db::with_quote(&self.db, room, &mut message).await?;
+                Ok(message)
+            }
         }
     }
 
@@ -273,20 +325,124 @@ impl Chat {
         on: bool,
     ) -> ServerResult<ChatMessage> {
         match db::react(&self.db, room, seq, &person.id, emoji.as_str(), on).await? {
-            Some(db::Reacted::Changed { at, message }) => {
-                let mut shared = message.clone();
-                shared.reactions.iter_mut().for_each(|reaction| reaction.mine = false);
-                let reaction =
-                    Some(ReactionChange { emoji: emoji.as_str().to_owned(), by: person.id.clone(), added: on });
-                self.publish_change(at, shared, reaction);
-                Ok(message)
+            Some(applied) => {
+                let reaction = ReactionChange { emoji: emoji.as_str().to_owned(), by: person.id.clone(), added: on };
+                Ok(self.announce_change(applied, Some(reaction)))
             }
-            Some(db::Reacted::Unchanged(message)) => Ok(message),
             None => {
                 // Why not: the room, the person's place in it, or the message.
                 self.admit_poster(room, person).await?;
-                Err(AppError::Invalid("That message is not there (any more).".into()).into())
+                Err(AppError::Invalid(NOT_THERE.into()).into())
             }
+        }
+    }
+
+    /// `person` gives their `emoji` reaction to message `seq` if they have not, or takes it back if they have (a
+    /// plain form's button, which cannot know which).
+    pub async fn toggle_reaction(
+        self: &Arc<Self>,
+        room: RoomId,
+        person: &Person,
+        seq: i64,
+        emoji: Emoji,
+    ) -> ServerResult<ChatMessage> {
+        match db::react(&self.db, room, seq, &person.id, emoji.as_str(), true).await? {
+            Some(db::Applied::Unchanged(_)) => self.react(room, person, seq, emoji, false).await,
+            Some(applied) => {
+                let reaction = ReactionChange { emoji: emoji.as_str().to_owned(), by: person.id.clone(), added: true };
+                Ok(self.announce_change(applied, Some(reaction)))
+            }
+            // Refused: the same answer as a reaction's.
+            None => self.react(room, person, seq, emoji, true).await,
+        }
+    }
+
+    /// `person` changes the text of their own message `seq` (for a while after sending it: `Settings::edit_window`);
+    /// everyone who may read it is told. The same text again changes nothing.
+    pub async fn edit(
+        self: &Arc<Self>,
+        room: RoomId,
+        person: &Person,
+        seq: i64,
+        body: MessageBody,
+    ) -> ServerResult<ChatMessage> {
+        let (now, window) = (db::now_millis(), self.settings.edit_window);
+        match db::edit(&self.db, room, seq, &person.id, body.as_str(), now, window.as_millis() as i64).await? {
+            Some(applied) => Ok(self.announce_change(applied, None)),
+            None => {
+                self.admit_poster(room, person).await?;
+                let message = db::message(&self.db, room, seq).await?.filter(|m| readable_by(m, &person.id));
+                let problem = match message {
+                    None => NOT_THERE,
+                    Some(message) if message.deleted.is_some() => "That message was deleted.",
+                    Some(message) if message.author.as_ref().is_none_or(|author| author.id != person.id) => {
+                        "You can only edit your own messages."
+                    }
+                    Some(message) if message.kind == MessageKind::Gif => "A GIF cannot be edited.",
+                    Some(_) => {
+                        let window = protocol::model::duration_words(window.as_secs() as u32);
+                        return Err(
+                            AppError::Invalid(format!("Messages can be edited for {window} after sending.")).into()
+                        );
+                    }
+                };
+                Err(AppError::Invalid(problem.into()).into())
+            }
+        }
+    }
+
+    /// `person` deletes message `seq`: their own (unsend), or, as the room's owner, anyone's ("removed by the
+    /// owner"). Everyone who may read it sees a tombstone in its place; a GIF's files go when no other message
+    /// points at them. Deleting a deleted message changes nothing.
+    pub async fn delete_message(
+        self: &Arc<Self>,
+        room: RoomId,
+        person: &Person,
+        seq: i64,
+    ) -> ServerResult<ChatMessage> {
+        let message = db::message(&self.db, room, seq).await?.filter(|m| readable_by(m, &person.id));
+        let own = message.as_ref().and_then(|m| m.author.as_ref()).is_some_and(|author| author.id == person.id);
+        let by = if own { db::Deleter::Author(&person.id) } else { db::Deleter::Owner(&person.id) };
+        match db::delete_message(&self.db, room, seq, by).await? {
+            Some(db::MessageDeletion { applied, file }) => {
+                let message = self.announce_change(applied, None);
+                if let Some(file) = file
+                    && !db::gif_in_use(&self.db, &file).await?
+                {
+                    self.uploads.remove([file]).await;
+                }
+                Ok(message)
+            }
+            None => {
+                self.admit_poster(room, person).await?;
+                let problem = match message {
+                    None => NOT_THERE,
+                    Some(message) if message.kind == MessageKind::System => "Updates cannot be deleted.",
+                    Some(_) => "Only the room's owner can remove other people's messages.",
+                };
+                Err(AppError::Invalid(problem.into()).into())
+            }
+        }
+    }
+
+    /// `person` is typing in the room (their page says so at most every 2 s): the others there are told, on
+    /// every instance. Never stored.
+    pub fn typing(&self, room: RoomId, person: &Person) {
+        self.hub.publish(Topic::Room(room), &LiveEvent::Typing { room, person: person.clone() });
+    }
+
+    /// Tells everyone who may read the message of a change made to it (`reaction`: what, if it was one), and
+    /// answers the message as it stands for its actor.
+    fn announce_change(&self, applied: db::Applied, reaction: Option<ReactionChange>) -> ChatMessage {
+        match applied {
+            db::Applied::Changed { at, message } => {
+                // The event is the same for everyone: which reactions are the actor's is theirs to know.
+                let mut shared = message.clone();
+                shared.reactions.iter_mut().for_each(|reaction| reaction.mine = false);
+                self.publish_change(at, shared, reaction);
+                message
+            }
+            db::Applied::Unchanged(message) => message,
         }
     }
 
@@ -317,6 +473,15 @@ impl Chat {
             None => self.hub.publish(topic, &event),
         }
     }
+}
+
+/// What a change to a message that is gone (or never was, for the one asking) is told.
+const NOT_THERE: &str = "That message is not there (any more).";
+
+/// Whether `reader` may read `message` (a whisper is for two).
+fn readable_by(message: &ChatMessage, reader: &PersonId) -> bool {
+    message.kind != MessageKind::Whisper
+        || [&message.author, &message.recipient].into_iter().flatten().any(|person| person.id == *reader)
 }
 
 /// Which of a room's `readers` (each with the last message they read) are told of `message`: those who have not
@@ -424,6 +589,9 @@ mod tests {
             body,
             created_at: 0,
             reactions: Vec::new(),
+            reply_to: None,
+            edited_at: None,
+            deleted: None,
         }
     }
 

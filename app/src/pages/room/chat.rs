@@ -7,11 +7,11 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
+use super::actions::Conversation;
 use super::composer::Composer;
 use super::message::{MessageItem, PendingItem};
 use super::outbox::Outbox;
 use super::participants::{ParticipantPanel, RoomMenu};
-use super::reactions::Reacting;
 use super::uploader::Uploader;
 use crate::api::{earlier_messages, who_is_here};
 use crate::browser;
@@ -20,7 +20,7 @@ use crate::live_client::{Connection, use_live};
 use crate::pages::SentAway;
 use protocol::error::Refusal;
 use protocol::live::{ClientCommand, LiveEvent};
-use protocol::model::{ChatMessage, MessageKind, People, Person, PersonId, RoomView, Roster};
+use protocol::model::{ChatMessage, MessageKind, People, Person, PersonId, Quote, RoomView, Roster};
 
 /// Inserts a message in sequence order, ignoring one already there (live events and replies may both bring it).
 /// Says whether it was new.
@@ -81,6 +81,22 @@ fn lay_out(messages: &[ChatMessage], day_of: impl Fn(i64) -> i64) -> Vec<Shown> 
     shown
 }
 
+/// How long someone shows as typing after the last word from their page (which says so every 2 s while they
+/// type).
+const TYPING_SHOWS_MILLIS: i64 = 5000;
+/// How often a page says its person is typing, at most.
+const TYPING_EVERY_MILLIS: i64 = 2000;
+
+/// Who is typing, in words: one or two names, or "several people".
+fn typing_line(typing: &[Person]) -> Option<String> {
+    match typing {
+        [] => None,
+        [one] => Some(format!("{} is typing…", one.name)),
+        [one, two] => Some(format!("{} and {} are typing…", one.name, two.name)),
+        _ => Some("Several people are typing…".to_owned()),
+    }
+}
+
 /// The tab's title: the room's, with the count of messages that came while the page was hidden.
 fn tab_title(room: &str, unseen: u32) -> String {
     match unseen {
@@ -99,7 +115,7 @@ fn escape_text(text: &str) -> String {
 /// "Load earlier" link followed without the WASM); the live channel then brings the rest, if not too many.
 #[component]
 pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
-    let RoomView { room, me, participants, messages, has_earlier, room_grace_secs } = view;
+    let RoomView { room, me, participants, messages, has_earlier, room_grace_secs, edit_window_secs } = view;
     let room_id = room.id;
     let max_members = room.max_members;
     // The position to resume the live channel from: only what arrived over it (or was rendered) counts, not
@@ -167,7 +183,34 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
     let title = room.title.clone();
 
     let live = use_live();
-    provide_context(Reacting { room: room_id, messages });
+    // The message the next one answers, and the one being changed.
+    let replying = RwSignal::new(None::<Quote>);
+    let editing = RwSignal::new(None::<i64>);
+    // Who else is typing, each until when (Unix ms).
+    let typing = RwSignal::new(Vec::<(Person, i64)>::new());
+    let someone_typing = move |person: Person| {
+        let until = browser::now_millis() + TYPING_SHOWS_MILLIS;
+        typing.update(|typing| {
+            typing.retain(|(known, _)| known.id != person.id);
+            typing.push((person, until));
+        });
+        set_timeout(
+            move || {
+                let now = browser::now_millis();
+                typing.try_update(|typing| typing.retain(|(_, until)| *until > now));
+            },
+            std::time::Duration::from_millis(TYPING_SHOWS_MILLIS as u64 + 50),
+        );
+    };
+    let last_typing_sent = StoredValue::new(0i64);
+    // Said while the person types in the open (never while whispering), at most every 2 s.
+    let i_am_typing = move || {
+        let now = browser::now_millis();
+        if whisper_to.with_untracked(Option::is_none) && now - last_typing_sent.get_value() >= TYPING_EVERY_MILLIS {
+            last_typing_sent.set_value(now);
+            live.send(&ClientCommand::Typing { room: room_id });
+        }
+    };
     // Set when the room sends the reader away (refused, removed); an effect does the navigation.
     let sent_away = RwSignal::new(None::<Refusal>);
     let navigate = use_navigate();
@@ -198,6 +241,10 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                 live_seq.update_value(|seq| *seq = (*seq).max(message.seq));
                 let from_someone_else = message.kind != MessageKind::System
                     && message.author.as_ref().is_some_and(|author| me_id.with_value(|me| author.id != *me));
+                // Their message came: they are not typing any more.
+                if let Some(author) = &message.author {
+                    typing.update(|typing| typing.retain(|(person, _)| person.id != author.id));
+                }
                 let mut new = false;
                 messages.update(|list| new = insert_message(list, message));
                 if new && from_someone_else && browser::page_hidden() {
@@ -206,13 +253,24 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
             }
             LiveEvent::Changed { seq, message, reaction } if message.room_id == room_id => {
                 live_seq.update_value(|last| *last = (*last).max(seq));
+                let (target, deleted) = (message.seq, message.deleted.is_some());
                 me_id.with_value(|me| {
                     messages.update(|list| {
-                        if let Ok(at) = list.binary_search_by_key(&message.seq, |m| m.seq) {
+                        if let Ok(at) = list.binary_search_by_key(&target, |m| m.seq) {
                             list[at].take_change(message, reaction.as_ref(), me);
+                        }
+                        // Replies to a deleted message say so.
+                        if deleted {
+                            list.iter_mut().for_each(|m| m.quoted_deleted(target));
                         }
                     })
                 });
+                if deleted && editing.get_untracked() == Some(target) {
+                    editing.set(None);
+                }
+            }
+            LiveEvent::Typing { room, person } if room == room_id && me_id.with_value(|me| person.id != *me) => {
+                someone_typing(person);
             }
             LiveEvent::People { room, change } if room == room_id => {
                 roster.maybe_update(|roster| roster.receive(change));
@@ -291,36 +349,65 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
     let loading_earlier = RwSignal::new(false);
     let first_seq = move || messages.with(|m| m.first().map_or(0, |m| m.seq));
     // A link, so that it works without the WASM too (a page of earlier messages); here it loads them in place.
+    // Loads the page of messages before the first shown (keeping the reader's place: what they were looking at
+    // stays where it was): whether one came.
+    let load_page = move |keep_place: bool| async move {
+        let Some(first) = messages.with_untracked(|m| m.first().map(|m| m.seq)) else { return false };
+        let previous_height = log_ref.get_untracked().map(|log| log.scroll_height());
+        let Ok(page) = earlier_messages(room_id, first).await else { return false };
+        has_earlier.set(page.has_earlier);
+        messages.update(|list| {
+            for message in page.messages {
+                insert_message(list, message);
+            }
+        });
+        if keep_place && let (Some(log), Some(previous)) = (log_ref.get_untracked(), previous_height) {
+            request_animation_frame(move || log.set_scroll_top(log.scroll_top() + log.scroll_height() - previous));
+        }
+        true
+    };
     let load_earlier = move |event: leptos::ev::MouseEvent| {
         // A click meant for a new tab or window follows the link.
         if event.button() != 0 || event.ctrl_key() || event.meta_key() || event.shift_key() || event.alt_key() {
             return;
         }
         event.prevent_default();
-        let Some(first) = messages.with_untracked(|m| m.first().map(|m| m.seq)) else { return };
         if loading_earlier.get_untracked() {
             return;
         }
         loading_earlier.set(true);
         leptos::task::spawn_local(async move {
-            let previous_height = log_ref.get_untracked().map(|log| log.scroll_height());
-            if let Ok(page) = earlier_messages(room_id, first).await {
-                has_earlier.set(page.has_earlier);
-                messages.update(|list| {
-                    for message in page.messages {
-                        insert_message(list, message);
-                    }
-                });
-                // Keep the reader's place: what they were looking at stays where it was.
-                if let (Some(log), Some(previous)) = (log_ref.get_untracked(), previous_height) {
-                    request_animation_frame(move || {
-                        log.set_scroll_top(log.scroll_top() + log.scroll_height() - previous)
-                    });
-                }
-            }
+            load_page(true).await;
             loading_earlier.set(false);
         });
     };
+    // A reply's quote followed: to the message it answers, loading earlier pages until it is there.
+    let jump_to = Callback::new(move |seq: i64| {
+        at_bottom.set(false);
+        if browser::show_message(seq) || loading_earlier.get_untracked() {
+            return;
+        }
+        loading_earlier.set(true);
+        leptos::task::spawn_local(async move {
+            let before = move || messages.with_untracked(|m| m.first().is_some_and(|first| first.seq > seq));
+            while before() && has_earlier.get_untracked() && load_page(false).await {}
+            loading_earlier.set(false);
+            request_animation_frame(move || {
+                browser::show_message(seq);
+            });
+        });
+    });
+    provide_context(Conversation {
+        room: room_id,
+        messages,
+        me: me_id,
+        i_am_owner,
+        replying,
+        editing,
+        whisper_to,
+        jump_to,
+        edit_window_millis: i64::from(edit_window_secs) * 1000,
+    });
 
     let full_title = room.title.clone();
     view! {
@@ -372,7 +459,12 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                             </li>
                         </Show>
                         <For each=move || shown.get()
-                            key=|shown| (shown.message.seq, shown.new_day, shown.grouped, shown.earlier_updates.len())
+                            key=|shown| {
+                                let m = &shown.message;
+                                let quote_deleted = m.reply_to.as_ref().is_some_and(|quote| quote.deleted);
+                                let changed = (m.edited_at, m.deleted.is_some(), quote_deleted);
+                                (m.seq, shown.new_day, shown.grouped, shown.earlier_updates.len(), changed)
+                            }
                             let:shown>
                             <MessageItem message=shown.message new_day=shown.new_day grouped=shown.grouped
                                 earlier_updates=shown.earlier_updates me=me_id.get_value() tag_of whisper_to />
@@ -389,8 +481,13 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                         "New messages ↓"
                     </button>
                 </div>
+                <p class="typing">
+                    {move || typing.with(|typing| {
+                        typing_line(&typing.iter().map(|(person, _)| person.clone()).collect::<Vec<_>>())
+                    })}
+                </p>
                 // Sending brings the view to the bottom, wherever the reader had scrolled: their own message shows.
-                <Composer room_id whisper_to whisper_target_here outbox on_send=move || {
+                <Composer room_id whisper_to whisper_target_here outbox replying on_typing=i_am_typing on_send=move || {
                     at_bottom.set(true);
                     // On the next frame: the pending message is in the log by then.
                     request_animation_frame(scroll_to_bottom);
@@ -417,6 +514,9 @@ mod layout_tests {
             body: format!("message {seq}"),
             created_at: minute * 60_000,
             reactions: Vec::new(),
+            reply_to: None,
+            edited_at: None,
+            deleted: None,
         }
     }
 

@@ -4,6 +4,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
+use super::actions::ReplyingTo;
 use super::outbox::Outbox;
 use crate::api::SendMessage;
 use crate::browser;
@@ -11,7 +12,7 @@ use crate::components::CharactersLeft;
 use crate::forms::landing_error;
 use protocol::domain::MessageBody;
 use protocol::error::AppError;
-use protocol::model::{Person, PersonId, RoomId};
+use protocol::model::{Person, PersonId, Quote, RoomId};
 
 /// A mouse or trackpad (a desktop), not a touch screen alone.
 const FINE_POINTER: &str = "(pointer: fine)";
@@ -26,6 +27,10 @@ pub fn Composer(
     whisper_target_here: Memo<bool>,
     /// Where sent messages wait until the server has them (shown in the log as pending).
     outbox: Outbox,
+    /// The message the next one answers, if any.
+    replying: RwSignal<Option<Quote>>,
+    /// Called as the person types (others are told, at most every 2 s).
+    on_typing: impl Fn() + Copy + Send + Sync + 'static,
     /// Called as a message leaves the box (the view follows it to the bottom).
     on_send: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -64,7 +69,8 @@ pub fn Composer(
         error.set(None);
         draft.set(String::new());
         // Shown at once as pending, and kept in the browser until the server has it (offline too).
-        outbox.send(text, to);
+        outbox.send(text, to, replying.get_untracked());
+        replying.set(None);
         on_send();
     };
     // A refusal is said under the box. The text comes back into the box if the box is empty and would send it
@@ -82,14 +88,29 @@ pub fn Composer(
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
             send();
+        } else if event.key() == "Escape" && replying.with_untracked(Option::is_some) {
+            // Escape cancels a reply first, then a whisper.
+            event.prevent_default();
+            replying.set(None);
         } else if event.key() == "Escape" && whisper_to.with_untracked(Option::is_some) {
             // Escape leaves whisper mode (a visible change: the box and its label turn public again).
             event.prevent_default();
             whisper_to.set(None);
         }
     };
-    // Choosing someone to whisper to (in the panel, or "Reply privately") puts the cursor in the box.
+    // Choosing someone to whisper to (in the panel, or "Reply privately"), or a message to reply to, puts the
+    // cursor in the box.
     let textarea = NodeRef::<html::Textarea>::new();
+    Effect::new(move |previous: Option<Option<i64>>| {
+        let answered = replying.with(|quote| quote.as_ref().map(|quote| quote.seq));
+        if previous.is_some_and(|previous| previous != answered)
+            && answered.is_some()
+            && let Some(textarea) = textarea.get_untracked()
+        {
+            let _ = textarea.focus();
+        }
+        answered
+    });
     Effect::new(move |previous: Option<Option<PersonId>>| {
         let target = whisper_to.with(|to| to.as_ref().map(|person| person.id.clone()));
         if previous.is_some_and(|previous| previous != target)
@@ -130,6 +151,7 @@ pub fn Composer(
                     </p>
                 </Show>
             </div>
+            <div class="reply-status" aria-live="polite"><ReplyingTo /></div>
             <label for="message" class="visually-hidden">"Message"</label>
             <textarea
                 node_ref=textarea
@@ -144,7 +166,13 @@ pub fn Composer(
                 }
                 aria-describedby="composer-hint message-left"
                 prop:value=move || draft.get()
-                on:input=move |event| draft.set(event_target_value(&event))
+                on:input=move |event| {
+                    let text = event_target_value(&event);
+                    if !text.trim().is_empty() {
+                        on_typing();
+                    }
+                    draft.set(text);
+                }
                 on:keydown=on_keydown
             ></textarea>
             <button type="submit" class="button">"Send"</button>

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::actions::{Conversation, EditBox, MessageActions, QuoteLink};
 use super::outbox::{Outbox, Pending};
 use super::reactions::ReactionBar;
 use crate::components::{DayLabel, LocalTime, PersonBadge};
@@ -21,7 +22,8 @@ pub fn MessageItem(
     /// The composer's whisper target: a whisper received offers to answer it privately.
     whisper_to: RwSignal<Option<Person>>,
 ) -> impl IntoView {
-    let ChatMessage { seq, kind, author, recipient, body, created_at, .. } = message;
+    let whole = message.clone();
+    let ChatMessage { seq, kind, author, recipient, body, created_at, reply_to, edited_at, deleted, .. } = message;
     let separator = new_day.then(|| view! { <li class="day-separator"><DayLabel millis=created_at /></li> });
     let item = match (kind, author) {
         (MessageKind::System, _) | (_, None) => view! {
@@ -37,11 +39,37 @@ pub fn MessageItem(
             let is_mine = me == author.id;
             let style = author.hue.css_style();
             let author_id = author.id.clone();
-            let content = if kind == MessageKind::Gif {
-                view! { <Gif src=body alt=format!("GIF from {}", author.name) /> }.into_any()
-            } else {
-                view! { <p class="body">{linked(&body)}</p> }.into_any()
+            let talk = expect_context::<Conversation>();
+            let content = match deleted {
+                // A tombstone: what it was is gone, who took it back is said.
+                Some(deleted) => view! { <p class="body tombstone">{deleted.notice()}</p> }.into_any(),
+                None if kind == MessageKind::Gif => {
+                    view! { <Gif src=body alt=format!("GIF from {}", author.name) /> }.into_any()
+                }
+                None => {
+                    let text = StoredValue::new(body);
+                    (move || match talk.editing.get() == Some(seq) {
+                        true => view! { <EditBox seq text=text.get_value() /> }.into_any(),
+                        false => view! {
+                            <p class="body">
+                                {text.with_value(|text| linked(text))}
+                                {edited_at.map(|_| view! { " " <span class="edited">"(edited)"</span> })}
+                            </p>
+                        }
+                        .into_any(),
+                    })
+                    .into_any()
+                }
             };
+            let quote = reply_to.map(|quote| view! { <QuoteLink quote=*quote /> });
+            let foot = deleted.is_none().then(|| {
+                view! {
+                    <div class="message-foot">
+                        <ReactionBar seq />
+                        <MessageActions message=whole />
+                    </div>
+                }
+            });
             let whisperer = author.clone();
             let whisper = recipient.map(|recipient| {
                 if is_mine {
@@ -66,8 +94,9 @@ pub fn MessageItem(
                         {whisper}
                         <LocalTime millis=created_at />
                     </div>
+                    {quote}
                     {content}
-                    <ReactionBar seq />
+                    {foot}
                 </li>
             }
             .into_any()
@@ -80,7 +109,7 @@ pub fn MessageItem(
 /// if the server refused it, why, with Retry and Discard.
 #[component]
 pub fn PendingItem(pending: Pending, outbox: Outbox) -> impl IntoView {
-    let Pending { client_id, text, to, refused, delayed } = pending;
+    let Pending { client_id, text, to, refused, delayed, .. } = pending;
     let whisper =
         to.as_ref().map(|to| view! { <span class="whisper-label">{format!("whisper to {}", to.name)}</span> });
     let excerpt: String = text.chars().take(40).collect();

@@ -1,5 +1,6 @@
 //! A room (`/room/:id`): the password gate, a refusal, or the chat itself. One file per component.
 
+mod actions;
 mod chat;
 mod composer;
 mod gate;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::send_message;
 use crate::browser;
 use protocol::error::{AppError, Refusal};
-use protocol::model::{ChatMessage, Person, RoomId};
+use protocol::model::{ChatMessage, Person, Quote, RoomId};
 
 /// A message the person sent that the server has not confirmed yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +18,9 @@ pub struct Pending {
     pub text: String,
     /// For a whisper, to whom: it is never sent to everyone instead.
     pub to: Option<Person>,
+    /// The message it answers, as quoted when it was written.
+    #[serde(default)]
+    pub reply_to: Option<Quote>,
     /// Why the server refused it, if it did: it then waits for Retry or Discard.
     #[serde(skip)]
     pub refused: Option<String>,
@@ -103,12 +106,13 @@ impl Outbox {
         outbox
     }
 
-    /// Queues `text` (to `to`, for a whisper) and delivers it.
-    pub fn send(self, text: String, to: Option<Person>) {
+    /// Queues `text` (to `to`, for a whisper; answering `reply_to`) and delivers it.
+    pub fn send(self, text: String, to: Option<Person>, reply_to: Option<Quote>) {
         // One id for the message, reused by every retry: the server stores it once, however often it arrives.
         let client_id = browser::random_id()
             .unwrap_or_else(|| format!("t{}x{}", browser::now_millis(), browser::jitter_ms(u32::MAX)));
-        self.pending.update(|pending| pending.push(Pending { client_id, text, to, refused: None, delayed: None }));
+        self.pending
+            .update(|pending| pending.push(Pending { client_id, text, to, reply_to, refused: None, delayed: None }));
         self.deliver();
     }
 
@@ -144,7 +148,9 @@ impl Outbox {
                 // Nothing to send, or not now: an effect starts this again when the page is ready.
                 let (Some(Some(next)), Some(true)) = (next, self.ready.try_get_untracked()) else { break };
                 let to = next.to.as_ref().map(|person| person.id.to_string());
-                let result = send_message(self.room, next.text.clone(), to, Some(next.client_id.clone())).await;
+                let reply_to = next.reply_to.as_ref().map(|quote| quote.seq);
+                let result =
+                    send_message(self.room, next.text.clone(), to, Some(next.client_id.clone()), reply_to).await;
                 match attempt_of(result) {
                     Attempt::Delivered(message) => {
                         failures = 0;
@@ -183,6 +189,7 @@ mod tests {
             client_id: "c1".into(),
             text: "hi <b>".into(),
             to: None,
+            reply_to: None,
             refused: Some("You are sending too fast.".into()),
             delayed: Some("The server does not answer; trying again.".into()),
         };

@@ -1,43 +1,21 @@
 //! A message's reactions: a toggle button per emoji with its count (pressed when it is the reader's), who reacted
-//! on hover and focus (loaded when first asked), and "React" with the fixed set of choices.
+//! on hover and focus (loaded when first asked), and "React" with the fixed set of choices. Without the WASM it is
+//! a plain form: each button posts its emoji, and the server gives or takes back the reader's reaction.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
-use crate::api::{react, who_reacted};
-use crate::components::PersonBadge;
+use super::actions::Conversation;
+use crate::api::{React, react, who_reacted};
+use crate::components::{PersonBadge, hydrated};
 use protocol::domain::Emoji;
-use protocol::model::{ChatMessage, Reaction, Reactors, RoomId};
-
-/// What a message's reactions need from the room page: which room, and the log, which an answer updates.
-#[derive(Clone, Copy)]
-pub struct Reacting {
-    pub room: RoomId,
-    pub messages: RwSignal<Vec<ChatMessage>>,
-}
-
-impl Reacting {
-    /// The reactions of message `seq` as the log has them.
-    fn of(self, seq: i64) -> Vec<Reaction> {
-        self.messages.with(|list| {
-            list.binary_search_by_key(&seq, |m| m.seq).map(|at| list[at].reactions.clone()).unwrap_or_default()
-        })
-    }
-
-    /// The server's answer to the reader's own reaction: it says which are theirs.
-    fn answered(self, message: ChatMessage) {
-        self.messages.update(|list| {
-            if let Ok(at) = list.binary_search_by_key(&message.seq, |m| m.seq) {
-                list[at].reactions = message.reactions;
-            }
-        });
-    }
-}
+use protocol::model::Reactors;
 
 /// The reactions under message `seq`, and "React".
 #[component]
 pub fn ReactionBar(seq: i64) -> impl IntoView {
-    let reacting = expect_context::<Reacting>();
-    let reactions = Memo::new(move |_| reacting.of(seq));
+    let reacting = expect_context::<Conversation>();
+    let reactions = Memo::new(move |_| reacting.message(seq).map(|message| message.reactions).unwrap_or_default());
     let error = RwSignal::new(None::<String>);
     let choosing = RwSignal::new(false);
     // Who reacted, per emoji: asked for when someone first looks, and again after the counts change.
@@ -59,7 +37,7 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
     let set = move |emoji: String, on: bool| {
         choosing.set(false);
         leptos::task::spawn_local(async move {
-            match react(reacting.room, seq, emoji, on).await {
+            match react(reacting.room, seq, emoji, Some(on)).await {
                 Ok(message) => {
                     error.set(None);
                     reacting.answered(message);
@@ -68,8 +46,17 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
             }
         });
     };
+    // A button of the plain form: its emoji is what the form posts. Live, a click does it in place.
+    let press = move |event: leptos::ev::MouseEvent, emoji: String, on: bool| {
+        event.prevent_default();
+        set(emoji, on);
+    };
+    let live = hydrated();
     view! {
-        <div class="reactions">
+        <form class="reactions" method="post" action=React::url() class:choosing=move || choosing.get()
+            data-live=move || live.get().then_some("") on:submit=|event| event.prevent_default()>
+            <input type="hidden" name="room" value=reacting.room.get() />
+            <input type="hidden" name="seq" value=seq />
             <For each=move || reactions.get() key=|reaction| reaction.emoji.clone() let:reaction>
                 {
                     let emoji = StoredValue::new(reaction.emoji.clone());
@@ -79,10 +66,10 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
                     let tooltip = format!("reactors-{seq}-{}", Emoji::position(&reaction.emoji));
                     view! {
                         <span class="reaction-wrap">
-                            <button type="button" class="reaction" aria-pressed=move || mine().to_string()
-                                aria-describedby=tooltip.clone()
+                            <button type="submit" name="emoji" value=emoji.get_value() class="reaction"
+                                aria-pressed=move || mine().to_string() aria-describedby=tooltip.clone()
                                 on:mouseenter=move |_| look() on:focus=move |_| look()
-                                on:click=move |_| set(emoji.get_value(), !mine())>
+                                on:click=move |event| press(event, emoji.get_value(), !mine())>
                                 {emoji.get_value()} " " {count}
                             </button>
                             <span class="reactors" role="tooltip" id=tooltip>
@@ -92,11 +79,12 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
                     }
                 }
             </For>
-            <button type="button" class="link-button react-button" aria-expanded=move || choosing.get().to_string()
-                on:click=move |_| choosing.update(|open| *open = !*open)>
-                "React"
-            </button>
-            <Show when=move || choosing.get()>
+            // Without the WASM the choices show while "React" (or a choice) has the focus.
+            <span class="react-menu">
+                <button type="button" class="link-button react-button" aria-expanded=move || choosing.get().to_string()
+                    on:click=move |_| choosing.update(|open| *open = !*open)>
+                    "React"
+                </button>
                 <span class="reaction-choices" role="group" aria-label="Reactions to choose from"
                     on:keydown=move |event: leptos::ev::KeyboardEvent| if event.key() == "Escape" { choosing.set(false) }>
                     {Emoji::ALL
@@ -104,19 +92,19 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
                         .map(|emoji| {
                             let mine = move || reactions.with(|all| all.iter().any(|r| r.emoji == emoji && r.mine));
                             view! {
-                                <button type="button" class="reaction-choice" aria-label=emoji
-                                    on:click=move |_| set(emoji.to_owned(), !mine())>
+                                <button type="submit" name="emoji" value=emoji class="reaction-choice" aria-label=emoji
+                                    on:click=move |event| press(event, emoji.to_owned(), !mine())>
                                     {emoji}
                                 </button>
                             }
                         })
                         .collect_view()}
                 </span>
-            </Show>
+            </span>
             <Show when=move || error.get().is_some()>
                 <span class="error" role="alert">{move || error.get()}</span>
             </Show>
-        </div>
+        </form>
     }
 }
 

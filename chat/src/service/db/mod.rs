@@ -15,7 +15,9 @@ use crate::metrics::Timer;
 use crate::store::{Db, LockRoom, with_pool};
 use crate::uploads;
 use protocol::domain::Emoji;
-use protocol::model::{ChatMessage, MessageKind, PAGE_SIZE, PersonId, Reaction, ReactionChange, RoomId};
+use protocol::model::{
+    ChatMessage, Deleted, MessageKind, PAGE_SIZE, PersonId, Quote, Reaction, ReactionChange, RoomId,
+};
 
 /// A room row, including the secret the client never sees.
 #[derive(Debug, Clone, FromRow)]
@@ -58,12 +60,16 @@ struct MessageRow {
     recipient_id: Option<String>,
     body: String,
     created_at: i64,
+    reply_to: Option<i64>,
+    edited_at: Option<i64>,
+    deleted_by: Option<String>,
 }
 
 const ROOM_COLUMNS: &str = "id, title, max_members, password_hash, owner_id, created_at, presence_version";
 /// The column counting the people in the room (of a query on `rooms`).
 const PRESENT: &str = "(SELECT COUNT(DISTINCT visitor_id) FROM presence p WHERE p.room_id = rooms.id) AS present";
-const MESSAGE_COLUMNS: &str = "room_id, seq, kind, author_id, recipient_id, body, created_at";
+const MESSAGE_COLUMNS: &str =
+    "room_id, seq, kind, author_id, recipient_id, body, created_at, reply_to, edited_at, deleted_by";
 
 /// SQL condition: the message is one `viewer` (a parameter, such as `$2`) may read. Whispers are for two people.
 fn visible_to(viewer: &str) -> String {
@@ -85,8 +91,9 @@ fn not_banned(room: &str, reader: &str) -> String {
 impl From<MessageRow> for ChatMessage {
     fn from(row: MessageRow) -> ChatMessage {
         let kind = MessageKind::parse(&row.kind).unwrap_or(MessageKind::System);
+        let deleted = row.deleted_by.as_deref().and_then(Deleted::parse);
         let body = match kind {
-            MessageKind::Gif => uploads::url_of(&row.body),
+            MessageKind::Gif if deleted.is_none() => uploads::url_of(&row.body),
             _ => row.body,
         };
         ChatMessage {
@@ -98,6 +105,12 @@ impl From<MessageRow> for ChatMessage {
             body,
             created_at: row.created_at,
             reactions: Vec::new(),
+            // Filled in by [`with_details`] (the quote needs the message it answers).
+            reply_to: row.reply_to.map(|seq| {
+                Box::new(Quote { seq, kind: MessageKind::Text, author: None, excerpt: String::new(), deleted: true })
+            }),
+            edited_at: row.edited_at,
+            deleted,
         }
     }
 }
@@ -224,6 +237,9 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     /// The sender's own id for the message, making retries safe.
     pub client_id: Option<&'a str>,
+    /// The message it answers (checked by the caller: one the author may read, in the same room, and a whisper's
+    /// answer is a whisper between the same two).
+    pub reply_to: Option<i64>,
     /// Whether the author must be in the room when the message commits (a send; not an upload, which was
     /// admitted when it began, nor a system message). Checked in the insert itself, so a send is one statement.
     pub author_present: bool,
@@ -237,6 +253,7 @@ impl<'a> NewMessage<'a> {
             recipient: None,
             body: text,
             client_id: None,
+            reply_to: None,
             author_present: false,
         }
     }
@@ -257,8 +274,8 @@ pub enum Inserted {
 macro_rules! insert_message_query {
     ($room:expr, $message:expr) => {
         sqlx::query_as::<_, MessageRow>(&format!(
-            "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id)
-             SELECT id, last_seq + 1, $1, $2, $3, $4, $5, $6 FROM rooms
+            "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id, reply_to)
+             SELECT id, last_seq + 1, $1, $2, $3, $4, $5, $6, $9 FROM rooms
              WHERE id = $7 AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = $2)
                AND (NOT $8 OR EXISTS (SELECT 1 FROM presence p WHERE p.room_id = rooms.id AND p.visitor_id = $2))
              RETURNING {MESSAGE_COLUMNS}"
@@ -271,6 +288,7 @@ macro_rules! insert_message_query {
         .bind($message.client_id)
         .bind($room)
         .bind($message.author_present)
+        .bind($message.reply_to)
     };
 }
 
@@ -376,7 +394,7 @@ pub async fn messages_before(
     rows.truncate(PAGE_SIZE as usize);
     rows.reverse();
     let mut messages: Vec<ChatMessage> = rows.into_iter().map(ChatMessage::from).collect();
-    with_reactions(db, room, viewer, messages.iter_mut()).await?;
+    with_details(db, room, viewer, messages.iter_mut()).await?;
     Ok((messages, has_earlier))
 }
 
@@ -439,18 +457,20 @@ pub async fn room_events_after(
             RoomEvent { at: row.at, message: row.message.into(), reaction }
         })
         .collect();
-    with_reactions(db, room, viewer, events.iter_mut().map(|event| &mut event.message)).await?;
+    with_details(db, room, viewer, events.iter_mut().map(|event| &mut event.message)).await?;
     Ok(events)
 }
 
-/// Fills in the reactions of `messages` (all of `room`), with which are `viewer`'s: one query.
-async fn with_reactions<'m>(
+/// Fills in what `messages` (all of `room`) carry besides their rows: their reactions, with which are `viewer`'s,
+/// and the quotes of the messages they answer. A query for each, for all of them.
+pub(crate) async fn with_details<'m>(
     db: &Db,
     room: RoomId,
     viewer: &PersonId,
     messages: impl Iterator<Item = &'m mut ChatMessage>,
 ) -> sqlx::Result<()> {
     let mut messages: Vec<&mut ChatMessage> = messages.collect();
+    with_quotes(db, room, &mut messages).await?;
     let mut seqs: Vec<i64> = messages.iter().map(|message| message.seq).collect();
     seqs.sort_unstable();
     seqs.dedup();
@@ -480,13 +500,66 @@ async fn with_reactions<'m>(
     Ok(())
 }
 
-/// What a reaction did.
+/// Fills in the quote of `message` (of `room`), if it is a reply.
+pub(crate) async fn with_quote(db: &Db, room: RoomId, message: &mut ChatMessage) -> sqlx::Result<()> {
+    with_quotes(db, room, &mut [message]).await
+}
+
+/// Fills in the quotes of the replies among `messages` (all of `room`): one query. The answered message is one
+/// every reader of the reply may read (see [`NewMessage::reply_to`]).
+async fn with_quotes(db: &Db, room: RoomId, messages: &mut [&mut ChatMessage]) -> sqlx::Result<()> {
+    let mut seqs: Vec<i64> = messages.iter().filter_map(|m| m.reply_to.as_ref().map(|quote| quote.seq)).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let list = (0..seqs.len()).map(|n| format!("${}", n + 2)).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq IN ({list})");
+    let rows: Vec<MessageRow> = with_pool!(db, |pool| {
+        let mut query = sqlx::query_as(&sql).bind(room);
+        for seq in &seqs {
+            query = query.bind(*seq);
+        }
+        query.fetch_all(pool).await?
+    });
+    let quotes: Vec<Quote> = rows.into_iter().map(|row| Quote::of(&ChatMessage::from(row))).collect();
+    for message in messages.iter_mut() {
+        if let Some(quote) = message.reply_to.as_mut()
+            && let Some(found) = quotes.iter().find(|found| found.seq == quote.seq)
+        {
+            **quote = found.clone();
+        }
+    }
+    Ok(())
+}
+
+/// What a change to a message (a reaction, an edit, a deletion) did.
 #[derive(Debug)]
-pub enum Reacted {
-    /// Given or taken back: the change's number, and the message as it stands (the actor's reactions marked).
+pub enum Applied {
+    /// Made: the change's number, and the message as it stands (the actor's reactions marked).
     Changed { at: i64, message: ChatMessage },
     /// Already so (a retry, or a second tab): nothing changed.
     Unchanged(ChatMessage),
+}
+
+/// Inserts the change `what` to message `target`, with the room's next number (see the trigger
+/// `message_changes_advance_room_seq`): its number. A macro, so that it runs on whichever database's transaction
+/// it is given.
+macro_rules! record_change {
+    ($tx:expr, $room:expr, $target:expr, $actor:expr, $what:expr, $emoji:expr, $now:expr) => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO message_changes (room_id, seq, target, actor_id, what, emoji, created_at)
+             SELECT id, last_seq + 1, $2, $3, $4, $5, $6 FROM rooms WHERE id = $1 RETURNING seq",
+        )
+        .bind($room)
+        .bind($target)
+        .bind($actor)
+        .bind($what)
+        .bind($emoji)
+        .bind($now)
+        .fetch_one(&mut *$tx)
+    };
 }
 
 /// `actor` gives (`on`) or takes back their `emoji` reaction to message `seq`, in one transaction with the change
@@ -500,12 +573,11 @@ pub async fn react(
     actor: &PersonId,
     emoji: &str,
     on: bool,
-) -> sqlx::Result<Option<Reacted>> {
+) -> sqlx::Result<Option<Applied>> {
     let allowed = format!(
-        "EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND seq = $2 AND {})
-         AND EXISTS (SELECT 1 FROM presence p WHERE p.room_id = $1 AND p.visitor_id = $3) AND {}",
+        "EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND seq = $2 AND deleted_by IS NULL AND {}) AND {}",
         visible_to("$3"),
-        not_banned("$1", "$3"),
+        in_the_room("$1", "$3"),
     );
     // The first statement writes (on SQLite the transaction holds the write lock from there on).
     let change = if on {
@@ -526,20 +598,8 @@ pub async fn react(
         let changed =
             sqlx::query(&change).bind(room).bind(seq).bind(actor).bind(emoji).bind(now).execute(&mut *tx).await?;
         let at: Option<i64> = if changed.rows_affected() > 0 {
-            let sql = "INSERT INTO message_changes (room_id, seq, target, actor_id, what, emoji, created_at)
-                       SELECT id, last_seq + 1, $2, $3, $4, $5, $6 FROM rooms WHERE id = $1 RETURNING seq";
             let what = if on { "react" } else { "unreact" };
-            Some(
-                sqlx::query_scalar(sql)
-                    .bind(room)
-                    .bind(seq)
-                    .bind(actor)
-                    .bind(what)
-                    .bind(emoji)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?,
-            )
+            Some(record_change!(tx, room, seq, actor, what, Some(emoji), now).await?)
         } else {
             let may = format!("SELECT {allowed}");
             let may: bool = sqlx::query_scalar(&may).bind(room).bind(seq).bind(actor).fetch_one(&mut *tx).await?;
@@ -553,12 +613,172 @@ pub async fn react(
         Ok::<_, sqlx::Error>(Some((at, row)))
     })?;
     let Some((at, row)) = outcome else { return Ok(None) };
+    applied(db, room, actor, at, row).await.map(Some)
+}
+
+/// The outcome of a change to a message: `at`, the change's number if one was made, and the message as it stands
+/// (`row`) with its details, `actor`'s reactions marked.
+async fn applied(db: &Db, room: RoomId, actor: &PersonId, at: Option<i64>, row: MessageRow) -> sqlx::Result<Applied> {
     let mut message = ChatMessage::from(row);
-    with_reactions(db, room, actor, std::iter::once(&mut message)).await?;
-    Ok(Some(match at {
-        Some(at) => Reacted::Changed { at, message },
-        None => Reacted::Unchanged(message),
-    }))
+    with_details(db, room, actor, std::iter::once(&mut message)).await?;
+    Ok(match at {
+        Some(at) => Applied::Changed { at, message },
+        None => Applied::Unchanged(message),
+    })
+}
+
+/// SQL condition: `person` is in `room` now and not banned from it (both parameters): who may change anything
+/// in it.
+fn in_the_room(room: &str, person: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM presence p WHERE p.room_id = {room} AND p.visitor_id = {person}) AND {}",
+        not_banned(room, person)
+    )
+}
+
+/// The message `seq` of `room`, if it exists.
+pub async fn message(db: &Db, room: RoomId, seq: i64) -> sqlx::Result<Option<ChatMessage>> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
+    let row: Option<MessageRow> =
+        with_pool!(db, |pool| sqlx::query_as(&sql).bind(room).bind(seq).fetch_optional(pool).await?);
+    Ok(row.map(ChatMessage::from))
+}
+
+/// `author` changes the text of their message `seq` to `body` at `now`, with the change it makes in the room's
+/// sequence, in one transaction: only their own text or whisper, not deleted, less than `window_millis` after
+/// sending, while they are in the room. The same text again changes nothing. `None` if not allowed (the caller
+/// finds out why).
+pub async fn edit(
+    db: &Db,
+    room: RoomId,
+    seq: i64,
+    author: &PersonId,
+    body: &str,
+    now: i64,
+    window_millis: i64,
+) -> sqlx::Result<Option<Applied>> {
+    let allowed = format!(
+        "room_id = $1 AND seq = $2 AND author_id = $3 AND kind IN ('text', 'whisper') AND deleted_by IS NULL
+         AND created_at > $5 - $6 AND {}",
+        in_the_room("$1", "$3"),
+    );
+    let change = format!("UPDATE messages SET body = $4, edited_at = $5 WHERE {allowed} AND body != $4");
+    let found = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
+    let outcome = with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        tx.lock_room(room).await?;
+        let changed = sqlx::query(&change)
+            .bind(room)
+            .bind(seq)
+            .bind(author)
+            .bind(body)
+            .bind(now)
+            .bind(window_millis)
+            .execute(&mut *tx)
+            .await?;
+        let at = match changed.rows_affected() {
+            0 => None,
+            _ => Some(record_change!(tx, room, seq, author, "edit", None::<&str>, now).await?),
+        };
+        let row: Option<MessageRow> = sqlx::query_as(&found).bind(room).bind(seq).fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(row.map(|row| (at, row)))
+    })?;
+    match outcome {
+        // Unchanged only if it already says this, and they could have changed it.
+        Some((None, row)) if row.body != body || row.author_id.as_deref() != Some(author.as_str()) => Ok(None),
+        Some((at, row)) => applied(db, room, author, at, row).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Who deletes a message: its author, or the room's owner (anyone's message but a system line, that they may
+/// read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleter<'a> {
+    Author(&'a PersonId),
+    Owner(&'a PersonId),
+}
+
+/// What deleting a message did: the outcome, and the GIF file it pointed at (now pointed at by this message no
+/// more: the caller deletes it unless another message points at it).
+pub struct MessageDeletion {
+    pub applied: Applied,
+    pub file: Option<String>,
+}
+
+/// Deletes message `seq`: its text (or GIF) and reactions go, the row stays as a tombstone saying by whom, with
+/// the change it makes in the room's sequence, in one transaction; only while the deleter is in the room. A
+/// message deleted already changes nothing. `None` if not allowed.
+pub async fn delete_message(db: &Db, room: RoomId, seq: i64, by: Deleter<'_>) -> sqlx::Result<Option<MessageDeletion>> {
+    let (actor, deleted, whose) = match by {
+        Deleter::Author(author) => (author, Deleted::ByAuthor, "author_id = $3"),
+        Deleter::Owner(owner) => (
+            owner,
+            Deleted::ByOwner,
+            "kind != 'system' AND EXISTS (SELECT 1 FROM rooms r WHERE r.id = $1 AND r.owner_id = $3)",
+        ),
+    };
+    // The first statement writes (see `react`); it keeps the body, which the answer needs for the GIF's file.
+    let mark = format!(
+        "UPDATE messages SET deleted_by = $4
+         WHERE room_id = $1 AND seq = $2 AND deleted_by IS NULL AND {whose} AND {} AND {}
+         RETURNING kind, body",
+        visible_to("$3"),
+        in_the_room("$1", "$3"),
+    );
+    let found = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
+    let now = now_millis();
+    let outcome = with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        tx.lock_room(room).await?;
+        let marked: Option<(String, String)> = sqlx::query_as(&mark)
+            .bind(room)
+            .bind(seq)
+            .bind(actor)
+            .bind(deleted.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (at, file) = match marked {
+            Some((kind, body)) => {
+                sqlx::query("UPDATE messages SET body = '' WHERE room_id = $1 AND seq = $2")
+                    .bind(room)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM reactions WHERE room_id = $1 AND seq = $2")
+                    .bind(room)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                let at = record_change!(tx, room, seq, actor, "delete", None::<&str>, now).await?;
+                (Some(at), (kind == MessageKind::Gif.as_str()).then_some(body))
+            }
+            None => (None, None),
+        };
+        let row: Option<MessageRow> = sqlx::query_as(&found).bind(room).bind(seq).fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(row.map(|row| (at, file, row)))
+    })?;
+    match outcome {
+        // Deleted already: unchanged, if this deleter may see that.
+        Some((None, _, row)) if row.deleted_by.is_none() || !may_read(&row, actor) => Ok(None),
+        Some((at, file, row)) => Ok(Some(MessageDeletion { applied: applied(db, room, actor, at, row).await?, file })),
+        None => Ok(None),
+    }
+}
+
+/// Whether `reader` may read the message of `row` (a whisper is for two).
+fn may_read(row: &MessageRow, reader: &PersonId) -> bool {
+    row.kind != MessageKind::Whisper.as_str()
+        || row.author_id.as_deref() == Some(reader.as_str())
+        || row.recipient_id.as_deref() == Some(reader.as_str())
+}
+
+/// Whether any message points at the stored GIF `name`.
+pub async fn gif_in_use(db: &Db, name: &str) -> sqlx::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM messages WHERE kind = 'gif' AND body = $1)";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(name).fetch_one(pool).await)
 }
 
 /// Who reacted to message `seq` with each emoji (the first `per_emoji` of each, earliest first) and how many in
@@ -660,7 +880,7 @@ pub async fn last_seq(db: &Db, room: RoomId) -> sqlx::Result<Option<i64>> {
 #[derive(Debug)]
 pub enum Kicked {
     /// Banned, unfollowed and ungranted; the room was told in this system message.
-    Done(ChatMessage),
+    Done(Box<ChatMessage>),
     NotOwner,
     NoRoom,
 }
@@ -700,7 +920,7 @@ pub async fn kick(db: &Db, room: RoomId, by: &PersonId, target: &PersonId, annou
         }
         let message = insert_message_query!(room, &NewMessage::system(announcement)).fetch_optional(&mut *tx).await?;
         tx.commit().await?;
-        Ok(message.map_or(Kicked::NoRoom, |message| Kicked::Done(message.into())))
+        Ok(message.map_or(Kicked::NoRoom, |message| Kicked::Done(Box::new(message.into()))))
     })
 }
 
@@ -812,17 +1032,40 @@ pub async fn unread_for(db: &Db, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId,
     // The latest message joined to its room's counts: one statement, however many rooms.
     let sql = format!(
         "WITH counts (room_id, unread, latest) AS ({counts_sql})
-         SELECT c.room_id, c.unread, m.seq, m.kind, m.author_id, m.recipient_id, m.body, m.created_at
+         SELECT c.room_id, c.unread, m.seq, m.kind, m.author_id, m.recipient_id, m.body, m.created_at, m.deleted_by
          FROM counts c LEFT JOIN messages m ON m.room_id = c.room_id AND m.seq = c.latest"
     );
-    type Row = (RoomId, i64, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>);
+    type Row = (
+        RoomId,
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
     let rows: Vec<Row> = with_pool!(db, |pool| sqlx::query_as(&sql).bind(viewer).fetch_all(pool).await)?;
     Ok(rows
         .into_iter()
-        .map(|(room_id, unread, seq, kind, author_id, recipient_id, body, created_at)| {
+        .map(|(room_id, unread, seq, kind, author_id, recipient_id, body, created_at, deleted_by)| {
             let latest = match (seq, kind, body, created_at) {
                 (Some(seq), Some(kind), Some(body), Some(created_at)) => {
-                    Some(MessageRow { room_id, seq, kind, author_id, recipient_id, body, created_at }.into())
+                    let (reply_to, edited_at) = (None, None);
+                    let row = MessageRow {
+                        room_id,
+                        seq,
+                        kind,
+                        author_id,
+                        recipient_id,
+                        body,
+                        created_at,
+                        reply_to,
+                        edited_at,
+                        deleted_by,
+                    };
+                    Some(row.into())
                 }
                 _ => None,
             };
@@ -833,7 +1076,7 @@ pub async fn unread_for(db: &Db, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId,
 
 /// Every stored GIF file name (for the start-up sweep of orphaned files).
 pub async fn gif_files(db: &Db) -> sqlx::Result<Vec<String>> {
-    let sql = "SELECT body FROM messages WHERE kind = 'gif'";
+    let sql = "SELECT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL";
     with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)
 }
 

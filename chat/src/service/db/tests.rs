@@ -29,6 +29,7 @@ fn text<'a>(author: &'a PersonId, body: &'a str, client_id: Option<&'a str>) -> 
         recipient: None,
         body,
         client_id,
+        reply_to: None,
         author_present: false,
     }
 }
@@ -155,6 +156,7 @@ async fn whispers_are_read_by_their_two_people_only() {
         recipient: Some(&bob),
         body: "psst",
         client_id: None,
+        reply_to: None,
         author_present: false,
     };
     insert(&db, room, whisper).await.unwrap();
@@ -197,6 +199,7 @@ async fn deleting_a_room_returns_its_gif_files_and_leaves_no_rows() {
         recipient: None,
         body: "a.gif",
         client_id: None,
+        reply_to: None,
         author_present: false,
     };
     insert(&db, room, gif).await.unwrap();
@@ -235,6 +238,9 @@ async fn read_marks_only_move_forward_and_are_pruned_by_age_and_per_room() {
 }
 
 /// Puts `person` in `room` (a live connection through a test process).
+/// A 15-minute window for edits.
+const WINDOW: i64 = 15 * 60_000;
+
 async fn be_present(db: &Db, room: RoomId, person: &PersonId) {
     let sql =
         "INSERT INTO presence (room_id, visitor_id, instance_id, connections, arrival) VALUES ($1, $2, 'test', 1, 1)";
@@ -251,20 +257,20 @@ async fn reactions_take_their_turn_in_the_rooms_sequence_and_are_caught_up_on_in
     }
     let Some(Inserted::New(first)) = insert(&db, room, text(&alice, "first", None)).await.unwrap() else { panic!() };
 
-    let Some(Reacted::Changed { at, message }) = react(&db, room, first.seq, &bob, "😂", true).await.unwrap() else {
+    let Some(Applied::Changed { at, message }) = react(&db, room, first.seq, &bob, "😂", true).await.unwrap() else {
         panic!("a new reaction is a change")
     };
     assert_eq!(at, 2, "the change takes the room's next number");
     assert_eq!(message.reactions, [Reaction { emoji: "😂".into(), count: 1, mine: true }]);
     assert!(
-        matches!(react(&db, room, first.seq, &bob, "😂", true).await.unwrap(), Some(Reacted::Unchanged(_))),
+        matches!(react(&db, room, first.seq, &bob, "😂", true).await.unwrap(), Some(Applied::Unchanged(_))),
         "giving it again changes nothing"
     );
     let Some(Inserted::New(second)) = insert(&db, room, text(&alice, "second", None)).await.unwrap() else { panic!() };
     assert_eq!(second.seq, 3, "messages and changes share the sequence, without gaps");
     react(&db, room, first.seq, &alice, "😂", true).await.unwrap();
     react(&db, room, first.seq, &bob, "😂", false).await.unwrap();
-    assert!(matches!(react(&db, room, first.seq, &bob, "😂", false).await.unwrap(), Some(Reacted::Unchanged(_))));
+    assert!(matches!(react(&db, room, first.seq, &bob, "😂", false).await.unwrap(), Some(Applied::Unchanged(_))));
 
     // A page that had message 1 catches up on the rest in order: the change, the message, two more changes,
     // each change carrying the message as it stands now, the reader's own reactions marked.
@@ -295,7 +301,7 @@ async fn only_someone_in_the_room_who_may_read_a_message_reacts_to_it_and_a_whis
     assert!(react(&db, room, whisper.seq, &carol, "👀", true).await.unwrap().is_none(), "not Carol's to see");
     assert!(react(&db, room, whisper.seq, &dave, "👀", true).await.unwrap().is_none(), "Dave is not in the room");
     assert!(react(&db, room, 99, &bob, "👀", true).await.unwrap().is_none(), "no such message");
-    assert!(matches!(react(&db, room, whisper.seq, &bob, "👀", true).await.unwrap(), Some(Reacted::Changed { .. })));
+    assert!(matches!(react(&db, room, whisper.seq, &bob, "👀", true).await.unwrap(), Some(Applied::Changed { .. })));
     assert!(room_events_after(&db, room, &carol, 0, 10, 10).await.unwrap().is_empty(), "nor its changes");
     assert_eq!(room_events_after(&db, room, &alice, 0, 10, 10).await.unwrap().len(), 2);
 
@@ -323,9 +329,9 @@ async fn forty_people_reacting_at_once_each_get_one_number_and_the_counts_add_up
             // Each twice (a retry): the second changes nothing.
             let first = react(&db, room, 1, &person, emoji, true).await.unwrap();
             let again = react(&db, room, 1, &person, emoji, true).await.unwrap();
-            assert!(matches!(again, Some(Reacted::Unchanged(_))));
+            assert!(matches!(again, Some(Applied::Unchanged(_))));
             match first {
-                Some(Reacted::Changed { at, .. }) => at,
+                Some(Applied::Changed { at, .. }) => at,
                 other => panic!("{other:?}"),
             }
         })
@@ -339,4 +345,147 @@ async fn forty_people_reacting_at_once_each_get_one_number_and_the_counts_add_up
     assert_eq!(counts, Emoji::ALL[..4].iter().map(|e| ((*e).to_owned(), 10)).collect::<Vec<_>>());
     let events = room_events_after(&db, room, &alice, 0, 100, 100).await.unwrap();
     assert_eq!(events.iter().map(|e| e.at).collect::<Vec<_>>(), (1..=41).collect::<Vec<_>>(), "caught up in order");
+}
+
+#[tokio::test]
+async fn edits_and_deletions_are_changes_in_the_sequence_and_catch_up_brings_the_message_as_it_stands() {
+    let (_dir, db) = test_db().await;
+    let (alice, bob) = (id("alice"), id("bob"));
+    let room = room(&db, &alice, None).await;
+    for person in [&alice, &bob] {
+        be_present(&db, room, person).await;
+    }
+    let Some(Inserted::New(first)) = insert(&db, room, text(&alice, "first", None)).await.unwrap() else { panic!() };
+    react(&db, room, first.seq, &bob, "😂", true).await.unwrap();
+    let now = now_millis();
+    let Some(Applied::Changed { at, message }) =
+        edit(&db, room, first.seq, &alice, "first!", now, WINDOW).await.unwrap()
+    else {
+        panic!("an edit is a change")
+    };
+    assert_eq!((at, message.body.as_str(), message.edited_at), (3, "first!", Some(now)));
+    assert!(matches!(
+        edit(&db, room, first.seq, &alice, "first!", now, WINDOW).await.unwrap(),
+        Some(Applied::Unchanged(_))
+    ));
+    assert!(edit(&db, room, first.seq, &bob, "mine now", now, WINDOW).await.unwrap().is_none(), "not Bob's to edit");
+    let late = first.created_at + WINDOW;
+    assert!(
+        edit(&db, room, first.seq, &alice, "too late", late, WINDOW).await.unwrap().is_none(),
+        "15 minutes are over"
+    );
+
+    let reply = NewMessage { reply_to: Some(first.seq), ..text(&bob, "agreed", None) };
+    let Some(Inserted::New(mut reply)) = insert(&db, room, reply).await.unwrap() else { panic!() };
+    with_quote(&db, room, &mut reply).await.unwrap();
+    let quote = reply.reply_to.clone().expect("a reply quotes");
+    assert_eq!((quote.seq, quote.excerpt.as_str(), quote.deleted), (first.seq, "first!", false));
+
+    let deleted = delete_message(&db, room, first.seq, Deleter::Author(&alice)).await.unwrap().expect("hers");
+    let Applied::Changed { at, message } = deleted.applied else { panic!("a deletion is a change") };
+    assert_eq!(at, 5);
+    assert_eq!(message.deleted, Some(Deleted::ByAuthor));
+    assert!(message.body.is_empty() && message.reactions.is_empty(), "a tombstone keeps nothing of it");
+    assert!(deleted.file.is_none(), "text has no file");
+    let again = delete_message(&db, room, first.seq, Deleter::Author(&alice)).await.unwrap().expect("still hers");
+    assert!(matches!(again.applied, Applied::Unchanged(_)), "deleting it again changes nothing");
+    let (page, _) = messages_before(&db, room, &bob, None).await.unwrap();
+    assert!(page[1].reply_to.as_ref().is_some_and(|quote| quote.deleted && quote.excerpt.is_empty()));
+
+    // A page that had nothing catches up on all of it, in order, each change with the message as it is now.
+    let events = room_events_after(&db, room, &bob, 0, 10, 10).await.unwrap();
+    let order: Vec<(i64, i64)> = events.iter().map(|e| (e.at, e.message.seq)).collect();
+    assert_eq!(order, [(1, 1), (2, 1), (3, 1), (4, 4), (5, 1)]);
+    assert!(events.iter().filter(|e| e.message.seq == 1).all(|e| e.message.deleted == Some(Deleted::ByAuthor)));
+    assert!(
+        edit(&db, room, first.seq, &alice, "back", now, WINDOW).await.unwrap().is_none(),
+        "a tombstone is not edited"
+    );
+}
+
+#[tokio::test]
+async fn the_owner_removes_anyones_message_others_only_their_own_and_a_removed_person_nothing() {
+    let (_dir, db) = test_db().await;
+    let (alice, bob, carol) = (id("alice"), id("bob"), id("carol"));
+    let room = room(&db, &alice, None).await;
+    for person in [&alice, &bob, &carol] {
+        be_present(&db, room, person).await;
+    }
+    let gif = NewMessage { kind: MessageKind::Gif, ..text(&bob, "b.gif", None) };
+    let Some(Inserted::New(gif)) = insert(&db, room, gif).await.unwrap() else { panic!() };
+    let Some(Inserted::New(bobs)) = insert(&db, room, text(&bob, "hello", None)).await.unwrap() else { panic!() };
+    let Some(Inserted::New(alices)) = insert(&db, room, text(&alice, "hi", None)).await.unwrap() else { panic!() };
+    let whisper = NewMessage { kind: MessageKind::Whisper, recipient: Some(&carol), ..text(&bob, "psst", None) };
+    let Some(Inserted::New(whisper)) = insert(&db, room, whisper).await.unwrap() else { panic!() };
+
+    assert!(delete_message(&db, room, alices.seq, Deleter::Owner(&bob)).await.unwrap().is_none(), "Bob owns nothing");
+    assert!(delete_message(&db, room, alices.seq, Deleter::Author(&bob)).await.unwrap().is_none(), "nor wrote it");
+    assert!(
+        delete_message(&db, room, whisper.seq, Deleter::Owner(&alice)).await.unwrap().is_none(),
+        "the owner cannot see a whisper between others, nor remove it"
+    );
+    let removed =
+        delete_message(&db, room, gif.seq, Deleter::Owner(&alice)).await.unwrap().expect("the owner's to remove");
+    assert_eq!(removed.file.as_deref(), Some("b.gif"), "the GIF's file is the caller's to delete");
+    let Applied::Changed { message, .. } = removed.applied else { panic!() };
+    assert_eq!(message.deleted, Some(Deleted::ByOwner));
+    assert!(!gif_in_use(&db, "b.gif").await.unwrap());
+    assert!(gif_files(&db).await.unwrap().is_empty(), "a deleted GIF is not backed up or kept by the sweep");
+
+    // Removed from the room: Bob can neither edit nor unsend there any more.
+    kick(&db, room, &alice, &bob, "Bob was removed").await.unwrap();
+    assert!(edit(&db, room, bobs.seq, &bob, "edited", now_millis(), WINDOW).await.unwrap().is_none());
+    assert!(delete_message(&db, room, bobs.seq, Deleter::Author(&bob)).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn forty_writers_sending_editing_deleting_and_reacting_at_once_share_one_gapless_sequence() {
+    let (_dir, db) = test_db().await;
+    let alice = id("alice");
+    let room = room(&db, &alice, None).await;
+    let people: Vec<PersonId> = (0..40).map(|n| id(&format!("p{n}"))).collect();
+    let mut own = Vec::new();
+    for person in &people {
+        be_present(&db, room, person).await;
+        let Some(Inserted::New(message)) = insert(&db, room, text(person, "before", None)).await.unwrap() else {
+            panic!()
+        };
+        own.push(message.seq);
+    }
+    let writers = people.iter().zip(own).enumerate().map(|(n, (person, seq))| {
+        let (db, person) = (db.clone(), person.clone());
+        tokio::spawn(async move {
+            // Each does its change twice (a retry): the second adds nothing.
+            let mut numbers = Vec::new();
+            for attempt in 0..2 {
+                let made = match n % 4 {
+                    0 => match insert(&db, room, text(&person, "new", Some("c1"))).await.unwrap() {
+                        Some(Inserted::New(message)) => Some(message.seq),
+                        _ => None,
+                    },
+                    1 => match edit(&db, room, seq, &person, "edited", now_millis(), WINDOW).await.unwrap() {
+                        Some(Applied::Changed { at, .. }) => Some(at),
+                        _ => None,
+                    },
+                    2 => match delete_message(&db, room, seq, Deleter::Author(&person)).await.unwrap() {
+                        Some(MessageDeletion { applied: Applied::Changed { at, .. }, .. }) => Some(at),
+                        _ => None,
+                    },
+                    _ => match react(&db, room, 1, &person, "🔥", true).await.unwrap() {
+                        Some(Applied::Changed { at, .. }) => Some(at),
+                        _ => None,
+                    },
+                };
+                assert_eq!(made.is_some(), attempt == 0, "writer {n}, attempt {attempt}");
+                numbers.extend(made);
+            }
+            numbers
+        })
+    });
+    let mut numbers: Vec<i64> =
+        futures_util::future::join_all(writers).await.into_iter().flat_map(Result::unwrap).collect();
+    numbers.sort();
+    assert_eq!(numbers, (41..=80).collect::<Vec<_>>(), "every change one number, no gaps");
+    let events = room_events_after(&db, room, &alice, 40, 100, 100).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.at).collect::<Vec<_>>(), (41..=80).collect::<Vec<_>>(), "in order, once");
 }

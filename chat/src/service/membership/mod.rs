@@ -8,12 +8,13 @@ use std::sync::Arc;
 use super::Chat;
 use super::coalesce::Movement;
 use super::db::{self, AdmissionRow, now_millis};
+use super::messages::Outgoing;
 use super::presence::{self, Departures, Entry, JoinOutcome, Snapshot};
 use crate::error::{ServerError, ServerResult};
 use crate::hub::{Feed, Topic};
 use crate::identity::{distinguishing_tags, person};
 use crate::passwords;
-use protocol::domain::{ClientMessageId, MessageBody, PersonId};
+use protocol::domain::PersonId;
 use protocol::error::{AppError, Limit, Refusal};
 use protocol::live::LiveEvent;
 use protocol::model::{
@@ -154,7 +155,16 @@ impl Chat {
         let (messages, has_earlier) = db::messages_before(&self.db, room, &me.id, before).await?;
         let participants = participants(&snapshot);
         let room_grace_secs = self.room_grace_secs();
-        let view = RoomView { room: summary, me: me.clone(), participants, messages, has_earlier, room_grace_secs };
+        let edit_window_secs = self.settings.edit_window.as_secs() as u32;
+        let view = RoomView {
+            room: summary,
+            me: me.clone(),
+            participants,
+            messages,
+            has_earlier,
+            room_grace_secs,
+            edit_window_secs,
+        };
         Ok(RoomAccess::Open(Box::new(view)))
     }
 
@@ -241,17 +251,15 @@ impl Chat {
         self: &Arc<Self>,
         room: RoomId,
         author: &Person,
-        body: MessageBody,
-        to: Option<PersonId>,
-        client_id: Option<ClientMessageId>,
+        outgoing: Outgoing,
         check: ArrivalCheck<'_>,
     ) -> ServerResult<ChatMessage> {
-        if let Some(recipient) = &to {
+        if let Some(recipient) = &outgoing.to {
             self.admit(room, author).await?;
             self.check_whisper(room, author, recipient).await?;
         }
         let arrived = self.start_visit(room, author, check).await?;
-        let sent = self.send_text(room, author, body, to, client_id).await;
+        let sent = self.send_text(room, author, outgoing).await;
         if sent.is_err() && arrived {
             match presence::end_visit(&self.db, room, &author.id, now_millis() - self.graces().leave - 1).await {
                 Ok(()) => self.finish_departures(room).await,
@@ -481,7 +489,7 @@ impl Chat {
         }
         let announcement = format!("{} was removed by the owner", person(target.as_str()).name);
         let message = match db::kick(&self.db, room, &by.id, target, &announcement).await? {
-            db::Kicked::Done(message) => message,
+            db::Kicked::Done(message) => *message,
             db::Kicked::NotOwner => return Err(AppError::Forbidden("Only the room's owner can do that.".into()).into()),
             db::Kicked::NoRoom => return Err(Refusal::NotFound.into()),
         };
