@@ -100,7 +100,10 @@ E2E_DIR="$ROOT/target/e2e"
 # stays longer than a reload of a debug build takes (page, WASM, hydration, websocket): a reload is not a leave.
 # Sends refill slowly (one per 30 s after a burst of 20), so that the rate-limit test's spent burst stays spent
 # while the page sends; every browser shares 127.0.0.1, so the per-address rate is generous.
-E2E_ENV=(ROOM_GRACE_SECS=2 LEAVE_GRACE_SECS=2 EDIT_WINDOW_SECS=10 "LIMIT_SENDS=20/10m,1000/10s,10000/1s")
+# Rooms: the suite makes some 50 in a few minutes from the one address (each person may still make 5).
+# Edits: a 10 s window, so that the refusal after it shows within a test.
+E2E_ENV=(ROOM_GRACE_SECS=2 LEAVE_GRACE_SECS=2 EDIT_WINDOW_SECS=10 "LIMIT_SENDS=20/10m,1000/10s,10000/1s"
+  "LIMIT_ROOMS=5/10m,300/10m,60/1m")
 
 # Runs the Playwright suite against a server that `cargo leptos end-to-end` starts (with the environment given).
 # A test that fails is tried once more; one that then passes is "flaky", and is named at the very end of the run.

@@ -102,6 +102,54 @@ test("people on different instances share one chat: list, messages, a GIF, a whi
   expect(new Set(seqs).size).toBe(seqs.length);
 });
 
+test("a reaction, an edit, a reply, an unsend and typing cross instances", async ({ browser }) => {
+  const alice = await pinned(browser, 1);
+  const bob = await pinned(browser, 2);
+  const [aliceName, bobName] = await Promise.all([alice.name(), bob.name()]);
+  const title = uniqueTitle("Changes across");
+  await alice.createRoom(title);
+  await expect(bob.roomLink(title)).toBeVisible();
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await alice.send("said on instance 1");
+  const onBob = bob.messages().locator(".message", { hasText: "said on instance 1" });
+  await expect(onBob).toHaveCount(1);
+
+  // Bob (instance 2) reacts: Alice (instance 1) sees the count and who.
+  await onBob.hover();
+  await onBob.getByRole("button", { name: "React" }).click();
+  await onBob.getByRole("button", { name: "🔥", exact: true }).click();
+  const onAlice = alice.messages().locator(".message", { hasText: "said on instance 1" });
+  await expect(onAlice.getByRole("button", { name: "🔥 1" })).toHaveAttribute("aria-pressed", "false");
+  await onAlice.getByRole("button", { name: "🔥 1" }).hover();
+  await expect(onAlice.getByRole("tooltip")).toContainText(bobName);
+
+  // Alice edits it on instance 1: Bob's page has the new text.
+  await onAlice.getByRole("button", { name: "Edit" }).click();
+  await alice.page.getByLabel("Edit message").fill("edited on instance 1");
+  await alice.page.getByLabel("Edit message").press("Enter");
+  await expect(bob.messages().locator(".message", { hasText: "edited on instance 1" })).toContainText("(edited)");
+
+  // Bob types and replies; Alice sees him typing, then the reply with its quote.
+  const edited = bob.messages().locator(".message", { hasText: "edited on instance 1" });
+  await edited.hover();
+  await edited.getByRole("button", { name: "Reply" }).click();
+  await bob.page.getByLabel("Message", { exact: true }).pressSequentially("an answer from instance 2");
+  await expect(alice.page.locator(".typing")).toHaveText(`${bobName} is typing…`);
+  await bob.page.getByLabel("Message", { exact: true }).press("Enter");
+  const reply = alice.messages().locator(".message", { hasText: "an answer from instance 2" });
+  await expect(reply.locator(".quote")).toContainText(aliceName);
+  await expect(alice.page.locator(".typing")).toHaveText("");
+
+  // Alice unsends hers: Bob's page shows the tombstone and the reply says so.
+  const hers = alice.messages().locator(".message", { hasText: "edited on instance 1" }).first();
+  await hers.hover();
+  await hers.getByRole("button", { name: "Delete", exact: true }).click();
+  await alice.page.getByRole("button", { name: "Delete for everyone" }).click();
+  await expect(bob.messages().locator(".body.tombstone")).toHaveText("Message deleted");
+  await expect(bob.messages().locator(".message", { hasText: "an answer from instance 2" }).locator(".quote")).toContainText("Message deleted");
+});
+
 test("PostgreSQL stops for 10 s: a send waits, saying why, and goes by itself once the database is back", async ({ browser }) => {
   test.setTimeout(120_000);
   const alice = await pinned(browser, 1);

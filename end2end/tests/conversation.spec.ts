@@ -104,15 +104,18 @@ test("a reply quotes what it answers and leads to it, loading its page, and says
   await carol.page.goto(roomUrl);
   await carol.expectInRoom(title);
   const onCarol = carol.messages().locator(".message", { hasText: "the answer" });
-  await expect(carol.messages().getByText("the original question", { exact: true })).toHaveCount(0);
+  // (Its text is in the reply's quote only.)
+  const originalOn = (person: Person) =>
+    person.messages().locator(".message").filter({ has: person.page.locator("p.body", { hasText: "the original question" }) });
+  await expect(originalOn(carol)).toHaveCount(0);
   await onCarol.locator(".quote").click();
-  const found = carol.messages().locator(".message", { hasText: "the original question" }).first();
+  const found = originalOn(carol);
   await expect(found).toBeFocused();
   await expect(found).toBeInViewport();
   expect(carol.page.url()).toBe(roomUrl);
 
   // Alice unsends the original: everyone sees the tombstone, and the reply says what it answered is gone.
-  const hers = alice.messages().locator(".message", { hasText: "the original question" }).first();
+  const hers = originalOn(alice);
   await hers.hover();
   await hers.getByRole("button", { name: "Delete", exact: true }).click();
   await alice.page.getByRole("button", { name: "Delete for everyone" }).click();
@@ -160,7 +163,7 @@ test("my own text is edited in place on every page within the window and refused
   await fixed.getByRole("button", { name: "Edit" }).click();
   await alice.page.getByLabel("Edit message").fill("too late");
   await alice.page.getByRole("button", { name: "Save" }).click();
-  await expect(fixed.getByRole("alert")).toHaveText("Messages can be edited for 10 seconds after sending.");
+  await expect(alice.page.locator(".edit-box").getByRole("alert")).toHaveText("Messages can be edited for 10 seconds after sending.");
   await expect(bob.messages().getByText("too late")).toHaveCount(0);
 });
 

@@ -8,7 +8,9 @@
 //!
 //! Scenarios: fan-out (one room, 1,000 live connections, one sender as fast as acknowledgements allow; also run
 //! against a minimal broadcast-only server for the ceiling), fan-out at fixed rates (the same room, sends on a
-//! timetable at 20, 40 and 60 a second, latency from each send's due time), chat-like (100 rooms × 10 people, 1 message/s each),
+//! timetable at 20, 40 and 60 a second, latency from each send's due time), reactions (the same room, 20 messages/s,
+//! then again with 200 reactions/s on recent messages: the messages' latency with and without, every change
+//! delivered once), chat-like (100 rooms × 10 people, 1 message/s each),
 //! idle (20,000 open connections: memory per connection; bare, and joined to rooms as people use them), growth
 //! (page time and memory against a room's history and the number of rooms), uploads (50 concurrent 2 MiB GIFs), pages (SSR
 //! requests/s), abuse (people chat while one address floods sends, rooms, uploads and identities, rate limits
@@ -21,6 +23,7 @@ mod cluster;
 mod growth;
 mod minimal;
 mod process;
+mod reactions;
 mod scenarios;
 mod stats;
 mod table;
@@ -41,7 +44,7 @@ pub struct Options {
     /// The built site (for the page scenario's SSR and the wasm size).
     #[arg(long, default_value = "target/site")]
     pub site_root: PathBuf,
-    /// Which scenarios to run (comma-separated): fanout, fanout-rate, chat, writes, idle, idle-joined, growth,
+    /// Which scenarios to run (comma-separated): fanout, fanout-rate, reactions, chat, writes, idle, idle-joined, growth,
     /// uploads, pages, wasm, abuse, cluster; or all (cluster only with --database-url).
     #[arg(long, default_value = "all")]
     pub scenarios: String,
@@ -117,6 +120,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
     scenario!("chat", scenarios::chat_like(&options).await, |chat| {
         table.chat(&chat);
         results.insert("chat_like".into(), serde_json::to_value(&chat)?);
+    });
+    scenario!("reactions", reactions::reactions(&options).await, |run| {
+        table.reactions(&run);
+        results.insert("reactions".into(), serde_json::to_value(&run)?);
     });
     scenario!("writes", writes::writes(&options).await, |writes| {
         table.writes(&writes);

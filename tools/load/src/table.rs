@@ -48,6 +48,21 @@ impl Table {
         self.row(name, "missing / duplicated", format!("{} / {}", run.missing, run.duplicated));
     }
 
+    pub fn reactions(&mut self, run: &crate::reactions::ReactionLoad) {
+        let name = "reactions";
+        self.row(name, "receivers", run.receivers.to_string());
+        self.row(name, "messages/s, reactions/s", format!("{}, {}", run.messages_per_sec, run.reactions_per_sec));
+        for (label, part) in [("without reactions", &run.without), ("with reactions", &run.with)] {
+            self.row(name, &format!("{label}: due→deliver p50/p99/max"), latency(&part.latency));
+            self.row(name, &format!("{label}: delivered/expected"), format!("{}/{}", part.delivered, part.expected));
+        }
+        let with = &run.with;
+        self.row(name, "reactions acknowledged", with.reactions_acknowledged.to_string());
+        self.row(name, "changes delivered/expected", format!("{}/{}", with.changes_delivered, with.changes_expected));
+        self.row(name, "changes doubled", with.changes_doubled.to_string());
+        self.row(name, "p99 with / without", format!("{:.2}", run.p99_ratio));
+    }
+
     pub fn writes(&mut self, run: &crate::writes::Writes) {
         let name = "writes";
         self.row(name, "rooms × senders", format!("{} × {}", run.rooms, run.senders_per_room));

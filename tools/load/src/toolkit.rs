@@ -70,7 +70,7 @@ pub(crate) struct Received {
 
 /// The body of a `chat` frame, found without parsing the whole event: with 1,000 receivers in one process, a
 /// full JSON parse per frame would make the tool, not the server, the bottleneck.
-fn body_of(frame: &str) -> Option<&str> {
+pub(crate) fn body_of(frame: &str) -> Option<&str> {
     if !frame.starts_with(r#"{"type":"chat""#) {
         return None;
     }

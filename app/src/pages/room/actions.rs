@@ -7,6 +7,7 @@ use leptos::server_fn::ServerFn;
 
 use crate::api::{DeleteMessage, delete_message, edit_message};
 use crate::browser;
+use crate::components::hydrated;
 use protocol::domain::MessageBody;
 use protocol::model::{ChatMessage, MessageKind, Person, PersonId, Quote, RoomId, still_of};
 
@@ -64,6 +65,9 @@ pub fn MessageActions(message: ChatMessage) -> impl IntoView {
     let talk = expect_context::<Conversation>();
     let seq = message.seq;
     let mine = message.author.as_ref().is_some_and(|author| talk.me.with_value(|me| author.id == *me));
+    // Editing needs the WASM: offered once the page is live (which also keeps the server's render, made at another
+    // moment, from disagreeing with the browser's about the window).
+    let live = hydrated();
     let editable = message.editable_by(&talk.me.get_value(), browser::now_millis(), talk.edit_window_millis);
     let removable = !mine && message.kind != MessageKind::System;
     let confirming = RwSignal::new(false);
@@ -95,9 +99,9 @@ pub fn MessageActions(message: ChatMessage) -> impl IntoView {
     view! {
         <span class="message-actions">
             <button type="button" class="link-button" on:click=reply>"Reply"</button>
-            {editable.then(|| view! {
+            <Show when=move || editable && live.get()>
                 <button type="button" class="link-button" on:click=move |_| talk.editing.set(Some(seq))>"Edit"</button>
-            })}
+            </Show>
             <Show when=may_delete>
                 <form class="inline-form" method="post" action=DeleteMessage::url()
                     on:submit=move |event| { event.prevent_default(); confirming.set(true); }>

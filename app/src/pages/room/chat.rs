@@ -488,6 +488,8 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                 </p>
                 // Sending brings the view to the bottom, wherever the reader had scrolled: their own message shows.
                 <Composer room_id whisper_to whisper_target_here outbox replying on_typing=i_am_typing on_send=move || {
+                    // The others stop showing them as typing when the message comes: the next keystroke says so again.
+                    last_typing_sent.set_value(0);
                     at_bottom.set(true);
                     // On the next frame: the pending message is in the log by then.
                     request_animation_frame(scroll_to_bottom);

@@ -1,0 +1,199 @@
+//! The reactions scenario: one room of 1,000 live connections (100 people × 10 tabs), messages on a timetable from
+//! one person, and, in a second run on a fresh server, the same plus reactions from everyone else on recent
+//! messages at 200 a second. What it shows: how much the reactions slow the messages down (send→deliver p99, the
+//! run with reactions over the run without), and that every connection gets every message and every change once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::Options;
+use crate::client::{Live, Visitor};
+use crate::process::ServerProcess;
+use crate::stats::{Latencies, Percentiles};
+use crate::toolkit::{body_of, many, now_us, on_timetable, sent_at};
+
+/// The emoji a reaction may be (the server's fixed set).
+const EMOJI: [&str; 8] = ["👍", "❤️", "😂", "😮", "😢", "🎉", "🔥", "👀"];
+
+#[derive(Debug, Serialize)]
+pub struct ReactionLoad {
+    pub receivers: usize,
+    pub messages_per_sec: u32,
+    pub reactions_per_sec: u32,
+    pub without: Run,
+    pub with: Run,
+    /// The messages' send→deliver p99 with reactions over without (the goal: at most 1.5).
+    pub p99_ratio: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Run {
+    pub messages_sent: u64,
+    /// Messages delivered, against sent × receivers.
+    pub delivered: u64,
+    pub expected: u64,
+    /// Due time → delivery, of the messages.
+    pub latency: Percentiles,
+    /// Reactions the server answered.
+    pub reactions_acknowledged: u64,
+    /// Changes the connections saw (each counted once per connection), against the changes committed (every
+    /// change any connection saw) × receivers.
+    pub changes_delivered: u64,
+    pub changes_expected: u64,
+    /// A change that reached a connection twice.
+    pub changes_doubled: u64,
+}
+
+/// People, tabs each, and how long each run lasts.
+fn shape(options: &Options) -> (usize, usize, Duration) {
+    if options.smoke { (4, 2, Duration::from_secs(2)) } else { (100, 10, Duration::from_secs(10)) }
+}
+
+pub async fn reactions(options: &Options) -> anyhow::Result<ReactionLoad> {
+    let (messages_per_sec, reactions_per_sec) = if options.smoke { (10, 20) } else { (20, 200) };
+    let without = run(options, messages_per_sec, None).await?;
+    let with = run(options, messages_per_sec, Some(reactions_per_sec)).await?;
+    let (people, tabs, _) = shape(options);
+    Ok(ReactionLoad {
+        receivers: people * tabs,
+        messages_per_sec,
+        reactions_per_sec,
+        p99_ratio: with.latency.p99_ms / without.latency.p99_ms.max(0.001),
+        without,
+        with,
+    })
+}
+
+/// What one connection saw: the messages' latencies, and the numbers of the changes (doubles kept).
+struct Seen {
+    latencies: Latencies,
+    changes: Vec<i64>,
+}
+
+/// The number of a `changed` frame (`{"type":"changed","seq":N,…`), found without parsing the frame.
+fn change_number(frame: &str) -> Option<i64> {
+    let rest = frame.strip_prefix(r#"{"type":"changed","seq":"#)?;
+    rest[..rest.find(',')?].parse().ok()
+}
+
+async fn watch(mut live: Live) -> Seen {
+    let mut seen = Seen { latencies: Latencies::default(), changes: Vec::new() };
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(30), live.next()).await {
+        let Message::Text(text) = frame else { continue };
+        if let Some(number) = change_number(&text) {
+            seen.changes.push(number);
+        } else if let Some(body) = body_of(&text) {
+            if body == "stop" {
+                break;
+            }
+            if let Some(sent) = sent_at(body) {
+                seen.latencies.0.push(now_us().saturating_sub(sent));
+            }
+        }
+    }
+    seen
+}
+
+async fn run(options: &Options, messages_per_sec: u32, reactions_per_sec: Option<u32>) -> anyhow::Result<Run> {
+    let server = ServerProcess::gif_chat(options).await?;
+    let (people, tabs, duration) = shape(options);
+    let http = reqwest::Client::new();
+    let visitors = many(people, 32, |_| Visitor::arrive(&http, server.addr)).await?;
+    let room = visitors[0].create_room("reactions", 100).await?;
+    let connections = many(people * tabs, 64, |n| {
+        let visitor = visitors[n % people].clone();
+        async move { visitor.join(room).await }
+    })
+    .await?;
+    let watchers: Vec<_> = connections.into_iter().map(|live| tokio::spawn(watch(live))).collect();
+    let sender = visitors[0].clone();
+    // The newest message acknowledged: reactions go to it and the few before it.
+    let latest = Arc::new(AtomicI64::new(sender.send(room, "first", "first").await?));
+    let deadline = Instant::now() + duration;
+
+    let messages = {
+        let (sender, latest) = (sender.clone(), latest.clone());
+        on_timetable(messages_per_sec, deadline, move |n, due_us| {
+            let (sender, latest) = (sender.clone(), latest.clone());
+            async move {
+                let seq = sender.send(room, &format!("t={due_us}"), &format!("m{n}")).await?;
+                latest.fetch_max(seq, Ordering::Relaxed);
+                Ok(())
+            }
+        })
+    };
+    let reactors = Arc::new(visitors[1..].to_vec());
+    let acknowledged = Arc::new(AtomicI64::new(0));
+    let reactions = {
+        let (latest, acknowledged) = (latest.clone(), acknowledged.clone());
+        async move {
+            let Some(rate) = reactions_per_sec else { return Ok(0) };
+            on_timetable(rate, deadline, move |n, _| {
+                let (reactors, latest, acknowledged) = (reactors.clone(), latest.clone(), acknowledged.clone());
+                async move {
+                    // Each reaction a new one: a person's emoji on a message, taken in turn.
+                    let n = n as usize;
+                    let reactor = &reactors[n % reactors.len()];
+                    let emoji = EMOJI[(n / reactors.len()) % EMOJI.len()];
+                    let target = (latest.load(Ordering::Relaxed) - (n % 3) as i64).max(1);
+                    let args = [("room", room.to_string()), ("seq", target.to_string()), ("emoji", emoji.into())];
+                    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let answer = reactor.post("react", &[args.as_slice(), &[("on", "true")]].concat()).await?;
+                    if answer.status().is_success() {
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(())
+                }
+            })
+            .await
+        }
+    };
+    let (sent, _) = tokio::try_join!(messages, reactions)?;
+    // Sent after every other send and reaction was acknowledged, so it comes last to everyone.
+    sender.send(room, "stop", "stop").await?;
+
+    let receivers = watchers.len() as u64;
+    let mut latencies = Latencies::default();
+    let mut all_changes = HashSet::new();
+    let (mut delivered, mut changes_delivered, mut changes_doubled) = (0, 0, 0);
+    for watcher in watchers {
+        let seen = watcher.await?;
+        delivered += seen.latencies.0.len() as u64;
+        latencies.extend(seen.latencies);
+        let distinct: HashSet<i64> = seen.changes.iter().copied().collect();
+        changes_doubled += (seen.changes.len() - distinct.len()) as u64;
+        changes_delivered += distinct.len() as u64;
+        all_changes.extend(distinct.iter().copied());
+    }
+    drop(server);
+    Ok(Run {
+        messages_sent: sent,
+        delivered,
+        expected: sent * receivers,
+        latency: latencies.percentiles(),
+        reactions_acknowledged: acknowledged.load(Ordering::Relaxed) as u64,
+        changes_delivered,
+        changes_expected: all_changes.len() as u64 * receivers,
+        changes_doubled,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_numbers_and_chat_bodies_are_found_without_parsing() {
+        let changed = r#"{"type":"changed","seq":17,"message":{"room_id":1,"seq":3,"body":"t=1"},"reaction":null}"#;
+        assert_eq!(change_number(changed), Some(17));
+        assert_eq!(body_of(changed), None);
+        let chat = r#"{"type":"chat","message":{"room_id":1,"seq":18,"kind":"text","body":"t=42"}}"#;
+        assert_eq!((change_number(chat), body_of(chat)), (None, Some("t=42")));
+    }
+}
