@@ -188,6 +188,26 @@ test("axe finds no serious or critical violations, light and dark, wide and narr
   await owner.send("a message for the audit");
   await owner.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
   await expect(owner.messages().locator("img")).toBeVisible();
+  // What people do with messages is audited too: reactions, a reply's quote, an edited message, a tombstone.
+  const audited = owner.messages().locator(".message", { hasText: "a message for the audit" }).first();
+  await audited.hover();
+  await audited.getByRole("button", { name: "React" }).click();
+  await audited.getByRole("button", { name: "🎉", exact: true }).click();
+  await expect(audited.getByRole("button", { name: "🎉 1" })).toBeVisible();
+  await audited.getByRole("button", { name: "Reply" }).click();
+  await owner.send("a reply for the audit");
+  await owner.send("to be edited");
+  const edited = owner.messages().locator(".message", { hasText: "to be edited" });
+  await edited.hover();
+  await edited.getByRole("button", { name: "Edit" }).click();
+  await owner.page.getByLabel("Edit message").fill("edited for the audit");
+  await owner.page.getByLabel("Edit message").press("Enter");
+  await owner.send("to be unsent");
+  const unsent = owner.messages().locator(".message", { hasText: "to be unsent" });
+  await unsent.hover();
+  await unsent.getByRole("button", { name: "Delete", exact: true }).click();
+  await owner.page.getByRole("button", { name: "Delete for everyone" }).click();
+  await expect(owner.messages().locator(".body.tombstone")).toHaveText("Message deleted");
   const roomUrl = owner.page.url();
 
   for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
@@ -212,6 +232,20 @@ test("axe finds no serious or critical violations, light and dark, wide and narr
       await owner.page.setViewportSize(viewport);
       await owner.page.emulateMedia({ colorScheme });
       expect(await seriousViolations(owner.page), `a room, ${where}`).toEqual([]);
+      // A message's reaction choices open, another's edit box, and a reply on its way.
+      const reply = owner.messages().locator(".message", { hasText: "a reply for the audit" });
+      await reply.hover();
+      await reply.getByRole("button", { name: "React" }).click();
+      await expect(reply.getByRole("group", { name: "Reactions to choose from" })).toBeVisible();
+      const fixed = owner.messages().locator(".message", { hasText: "edited for the audit" });
+      await fixed.hover();
+      await fixed.getByRole("button", { name: "Edit" }).click();
+      await reply.getByRole("button", { name: "Reply" }).click();
+      await expect(owner.page.getByRole("button", { name: "Cancel reply" })).toBeVisible();
+      expect(await seriousViolations(owner.page), `a room's message actions, ${where}`).toEqual([]);
+      await owner.page.getByRole("button", { name: "Cancel reply" }).click();
+      await owner.page.locator(".edit-box").getByRole("button", { name: "Cancel" }).click();
+      await reply.getByRole("button", { name: "React" }).click();
       // The owner's menu open, and (the panel unfolded) the list of people they removed.
       const menu = owner.page.locator("summary", { hasText: "Room menu" });
       await menu.click();

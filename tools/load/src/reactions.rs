@@ -4,8 +4,8 @@
 //! run with reactions over the run without), and that every connection gets every message and every change once.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -113,8 +113,10 @@ async fn run(options: &Options, messages_per_sec: u32, reactions_per_sec: Option
     .await?;
     let watchers: Vec<_> = connections.into_iter().map(|live| tokio::spawn(watch(live))).collect();
     let sender = visitors[0].clone();
-    // The newest message acknowledged: reactions go to it and the few before it.
-    let latest = Arc::new(AtomicI64::new(sender.send(room, "first", "first").await?));
+    // The messages acknowledged (their numbers; the room's sequence has the changes' too): reactions go to the
+    // newest and the two before it.
+    let first = sender.send(room, "first", "first").await?;
+    let latest = Arc::new(Mutex::new(vec![first]));
     let deadline = Instant::now() + duration;
 
     let messages = {
@@ -123,7 +125,9 @@ async fn run(options: &Options, messages_per_sec: u32, reactions_per_sec: Option
             let (sender, latest) = (sender.clone(), latest.clone());
             async move {
                 let seq = sender.send(room, &format!("t={due_us}"), &format!("m{n}")).await?;
-                latest.fetch_max(seq, Ordering::Relaxed);
+                let mut latest = latest.lock().unwrap();
+                let at = latest.partition_point(|known| *known < seq);
+                latest.insert(at, seq);
                 Ok(())
             }
         })
@@ -141,7 +145,10 @@ async fn run(options: &Options, messages_per_sec: u32, reactions_per_sec: Option
                     let n = n as usize;
                     let reactor = &reactors[n % reactors.len()];
                     let emoji = EMOJI[(n / reactors.len()) % EMOJI.len()];
-                    let target = (latest.load(Ordering::Relaxed) - (n % 3) as i64).max(1);
+                    let target = {
+                        let latest = latest.lock().unwrap();
+                        latest[latest.len().saturating_sub(1 + n % 3)]
+                    };
                     let args = [("room", room.to_string()), ("seq", target.to_string()), ("emoji", emoji.into())];
                     let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
                     let answer = reactor.post("react", &[args.as_slice(), &[("on", "true")]].concat()).await?;

@@ -568,6 +568,20 @@ mod layout_tests {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn who_is_typing_reads_as_one_or_two_names_or_several_people() {
+        let person = |name: &str| protocol::model::Person {
+            id: protocol::model::PersonId::parse(name).unwrap(),
+            name: name.to_owned(),
+            hue: protocol::model::Hue::from_tenths(0),
+        };
+        assert_eq!(super::typing_line(&[]), None);
+        assert_eq!(super::typing_line(&[person("Ann")]).as_deref(), Some("Ann is typing…"));
+        assert_eq!(super::typing_line(&[person("Ann"), person("Bob")]).as_deref(), Some("Ann and Bob are typing…"));
+        let three = [person("Ann"), person("Bob"), person("Cy")];
+        assert_eq!(super::typing_line(&three).as_deref(), Some("Several people are typing…"));
+    }
+
+    #[test]
     fn a_room_title_cannot_write_markup_into_the_page_title() {
         assert_eq!(super::escape_text("</title><b>&amp;"), "&lt;/title&gt;&lt;b&gt;&amp;amp;");
     }
