@@ -465,6 +465,32 @@ mod tests {
     }
 
     #[test]
+    fn reactions_edits_deletions_and_typing_each_have_their_own_limit_and_message() {
+        let limits = Limits::new(&LimitSettings::default(), Default::default());
+        let (person, address) = (PersonId::trusted("busy"), Some(IpAddr::from([192, 0, 2, 7])));
+        type Check = fn(&Limits, &PersonId, Option<IpAddr>) -> Result<(), AppError>;
+        let each: [(Check, Limit, usize, &str); 4] = [
+            (Limits::react, Limit::Reacting, 30, "You are reacting too fast."),
+            (Limits::edit, Limit::Editing, 10, "You are editing too fast."),
+            (Limits::delete, Limit::Deleting, 20, "You are deleting too fast."),
+            (Limits::typing, Limit::Typing, 3, "Your page says you are typing too often."),
+        ];
+        for (check, limit, burst, sentence) in each {
+            let allowed = (0..burst + 5).take_while(|_| check(&limits, &person, address).is_ok()).count();
+            assert_eq!(allowed, burst, "{limit:?}");
+            match check(&limits, &person, address) {
+                Err(error @ AppError::TooManyRequests { limit: refused, .. }) => {
+                    assert_eq!(refused, limit);
+                    assert!(error.to_string().starts_with(sentence), "{error}");
+                }
+                other => panic!("{limit:?}: {other:?}"),
+            }
+        }
+        // Each its own: the sends of the same person are untouched.
+        assert!(limits.send(&person, address).is_ok());
+    }
+
+    #[test]
     fn a_network_of_many_64s_gets_a_share_of_the_total_not_all_of_it() {
         // A total of 40 a minute; everything else generous.
         let settings = LimitSettings { sends: "1000/1s,1000/1s,40/1m".parse().unwrap(), ..LimitSettings::default() };

@@ -133,8 +133,9 @@ pub mod defaults {
     pub const REACTIONS: &str = "30/10s,150/10s,2000/1s";
     pub const EDITS: &str = "10/10s,50/10s,500/1s";
     pub const DELETIONS: &str = "20/10s,100/10s,500/1s";
-    /// A page sends one every 2 s while its person types; whatever more a person's tabs send is dropped.
-    pub const TYPING: &str = "1/2s,100/10s,3000/1s";
+    /// A page sends one every 2 s while its person types (and one at once when they start the next message after
+    /// sending): one every 2 s on average per person, whatever their tabs send; more is dropped.
+    pub const TYPING: &str = "3/6s,100/10s,3000/1s";
     pub const UPLOADS: &str = "10/1m,30/1m,20/1s";
     pub const UPLOAD_MIB: &str = "60/10m,300/10m,200/10s";
     pub const UPLOADS_AT_ONCE: u32 = 2;
