@@ -53,6 +53,9 @@ pub struct Options {
     /// dropped when the run ends.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// The reactions scenario's reactions a second (its goal is met at 200).
+    #[arg(long, default_value_t = 200)]
+    pub reactions_per_sec: u32,
     /// Tiny numbers and a few seconds: proves the tool works (CI runs this).
     #[arg(long)]
     pub smoke: bool,

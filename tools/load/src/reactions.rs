@@ -56,7 +56,7 @@ fn shape(options: &Options) -> (usize, usize, Duration) {
 }
 
 pub async fn reactions(options: &Options) -> anyhow::Result<ReactionLoad> {
-    let (messages_per_sec, reactions_per_sec) = if options.smoke { (10, 20) } else { (20, 200) };
+    let (messages_per_sec, reactions_per_sec) = if options.smoke { (10, 20) } else { (20, options.reactions_per_sec) };
     let without = run(options, messages_per_sec, None).await?;
     let with = run(options, messages_per_sec, Some(reactions_per_sec)).await?;
     let (people, tabs, _) = shape(options);
