@@ -135,25 +135,34 @@ test("my own text is edited in place on every page within the window and refused
   await bob.expectInRoom(title);
   await alice.send("teh typo");
   const mine = alice.messages().locator(".message", { hasText: "teh typo" });
-  await expect(bob.messages().locator(".message", { hasText: "teh typo" }).getByRole("button", { name: "Edit" })).toHaveCount(0);
-  await mine.hover();
-  await mine.getByRole("button", { name: "Edit" }).click();
+  const onBob = bob.messages().locator(".message", { hasText: "teh typo" });
+  await onBob.hover();
+  await expect(onBob.getByRole("button", { name: "Edit" })).toHaveCount(0);
+  // Bob answers it first: his reply's quote follows the edit.
+  await onBob.getByRole("button", { name: "Reply" }).click();
+  await bob.send("did you mean the?");
+  const reply = (person: Person) => person.messages().locator(".message", { hasText: "did you mean the?" });
+  await expect(reply(alice).locator(".quote")).toContainText("teh typo");
+  await mine.first().hover();
+  await mine.first().getByRole("button", { name: "Edit" }).click();
   const box = alice.page.getByLabel("Edit message");
   await expect(box).toBeFocused();
   await box.fill("the typo, fixed");
   await box.press("Enter");
   for (const person of [alice, bob]) {
-    const edited = person.messages().locator(".message", { hasText: "the typo, fixed" });
+    const edited = person.messages().locator(".message", { hasText: "the typo, fixed" }).first();
     await expect(edited).toContainText("(edited)");
+    await expect(reply(person).locator(".quote")).toContainText("the typo, fixed");
     await expect(person.messages().getByText("teh typo")).toHaveCount(0);
   }
-  // Reloaded, the latest text.
+  // Reloaded, the latest text, in the message and in the quote.
   await bob.page.reload();
   await bob.expectInRoom(title);
-  await expect(bob.messages().locator(".message", { hasText: "the typo, fixed" })).toContainText("(edited)");
+  await expect(bob.messages().locator(".message", { hasText: "the typo, fixed" }).first()).toContainText("(edited)");
+  await expect(reply(bob).locator(".quote")).toContainText("the typo, fixed");
 
   // Escape leaves the box as it was; after the window the server refuses, and says for how long one may edit.
-  const fixed = alice.messages().locator(".message", { hasText: "the typo, fixed" });
+  const fixed = alice.messages().locator(".message", { hasText: "the typo, fixed" }).first();
   await fixed.hover();
   await fixed.getByRole("button", { name: "Edit" }).click();
   await alice.page.getByLabel("Edit message").press("Escape");

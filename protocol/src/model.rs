@@ -234,11 +234,10 @@ impl ChatMessage {
         }
     }
 
-    /// Marks the quote of message `seq` in this reply deleted, if this is a reply to it.
-    pub fn quoted_deleted(&mut self, seq: i64) {
-        if let Some(quote) = self.reply_to.as_mut().filter(|quote| quote.seq == seq) {
-            quote.deleted = true;
-            quote.excerpt.clear();
+    /// Quotes `answered` as it stands now, if this is a reply to it (it was edited or deleted).
+    pub fn requote(&mut self, answered: &ChatMessage) {
+        if let Some(quote) = self.reply_to.as_mut().filter(|quote| quote.seq == answered.seq) {
+            **quote = Quote::of(answered);
         }
     }
 
@@ -535,6 +534,32 @@ mod tests {
             edited_at: None,
             deleted: None,
         }
+    }
+
+    #[test]
+    fn a_reply_quotes_what_it_answers_as_it_stands() {
+        let mut original = message(&[]);
+        original.body = "x".repeat(Quote::MAX_CHARS + 5);
+        let mut reply = message(&[]);
+        reply.seq = 4;
+        reply.reply_to = Some(Box::new(Quote::of(&original)));
+        let quote = reply.reply_to.clone().unwrap();
+        assert_eq!(quote.excerpt.chars().count(), Quote::MAX_CHARS + 1, "cut, with an ellipsis");
+        assert!(quote.excerpt.ends_with('…'));
+
+        original.body = "edited".into();
+        let mut other = message(&[]);
+        other.seq = 9;
+        reply.requote(&other);
+        assert_eq!(reply.reply_to.as_ref().unwrap().excerpt, quote.excerpt, "another message changes nothing");
+        reply.requote(&original);
+        assert_eq!(reply.reply_to.as_ref().unwrap().excerpt, "edited");
+        original.deleted = Some(Deleted::ByAuthor);
+        original.body.clear();
+        reply.requote(&original);
+        let gone = reply.reply_to.as_ref().unwrap();
+        assert!(gone.deleted && gone.excerpt.is_empty());
+        assert_eq!(MessagePreview::of(&original).text, "Message deleted");
     }
 
     #[test]

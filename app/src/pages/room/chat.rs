@@ -254,14 +254,15 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
             LiveEvent::Changed { seq, message, reaction } if message.room_id == room_id => {
                 live_seq.update_value(|last| *last = (*last).max(seq));
                 let (target, deleted) = (message.seq, message.deleted.is_some());
+                // Replies quote an edited or deleted message as it stands now.
+                let requote = reaction.is_none().then(|| message.clone());
                 me_id.with_value(|me| {
                     messages.update(|list| {
                         if let Ok(at) = list.binary_search_by_key(&target, |m| m.seq) {
                             list[at].take_change(message, reaction.as_ref(), me);
                         }
-                        // Replies to a deleted message say so.
-                        if deleted {
-                            list.iter_mut().for_each(|m| m.quoted_deleted(target));
+                        if let Some(answered) = &requote {
+                            list.iter_mut().for_each(|m| m.requote(answered));
                         }
                     })
                 });
@@ -461,8 +462,8 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                         <For each=move || shown.get()
                             key=|shown| {
                                 let m = &shown.message;
-                                let quote_deleted = m.reply_to.as_ref().is_some_and(|quote| quote.deleted);
-                                let changed = (m.edited_at, m.deleted.is_some(), quote_deleted);
+                                let quote = m.reply_to.as_ref().map(|quote| (quote.deleted, quote.excerpt.clone()));
+                                let changed = (m.edited_at, m.deleted.is_some(), quote);
                                 (m.seq, shown.new_day, shown.grouped, shown.earlier_updates.len(), changed)
                             }
                             let:shown>
