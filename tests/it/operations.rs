@@ -191,12 +191,14 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let before_backup = !backing_up.load(Ordering::SeqCst);
                 let message = if n % 10 == 9 {
                     alice.upload(&room.id.to_string(), "more.gif", make_gif(8, 1)).await.unwrap()
                 } else {
                     alice.send(room.id, &format!("message {n}")).await.unwrap()
                 };
+                // Acknowledged before the backup began: committed before it, so it must be in it. (Read after the
+                // answer: a send that began before the backup may commit after its snapshot.)
+                let before_backup = !backing_up.load(Ordering::SeqCst);
                 acknowledged.push((message.seq, before_backup));
             }
             acknowledged
