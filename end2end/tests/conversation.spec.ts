@@ -1,24 +1,7 @@
-import { type Browser } from "@playwright/test";
-import { Person, TINY_GIF, expect, test, uniqueTitle } from "./fixtures";
+import { Person, TINY_GIF, expect, postMessages, test, uniqueTitle } from "./fixtures";
 
 // What people do with a message: react, reply, edit, unsend (and the owner's removal), and see who is typing.
 // (The e2e server lets a message be edited for 10 s, so that the refusal after the window shows in a test.)
-
-/** `count` messages posted to `room` as plain forms by throwaway visitors (each may send 20 in a row). */
-async function fill(browser: Browser, room: string, count: number, prefix: string) {
-  for (let sent = 0; sent < count; ) {
-    const context = await browser.newContext();
-    for (let i = 0; i < 20 && sent < count; i++, sent++) {
-      const response = await context.request.post("/api/send_message", {
-        form: { room, body: `${prefix} ${sent}` },
-        headers: { Accept: "text/html" },
-        maxRedirects: 0,
-      });
-      expect(response.status()).toBe(303);
-    }
-    await context.close();
-  }
-}
 
 test("two people react and take back, see the counts and who reacted, and a page cut off catches up without a reload", async ({ browser }) => {
   const alice = await Person.enter(browser);
@@ -91,7 +74,7 @@ test("a reply quotes what it answers and leads to it, loading its page, and says
   await expect(replying).toHaveCount(0);
   await original.getByRole("button", { name: "Reply" }).click();
   // 60 messages arrive meanwhile, so that the original is far up the log.
-  await fill(browser, roomUrl.split("/").pop()!, 60, "filler");
+  await postMessages(browser, roomUrl.split("/").pop()!, 60, "filler");
   await expect(bob.messages().getByText("filler 59", { exact: true })).toBeVisible();
   await bob.send("the answer");
   await expect(replying).toHaveCount(0);

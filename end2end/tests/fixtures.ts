@@ -153,6 +153,25 @@ export class Person {
   }
 }
 
+/**
+ * `count` messages ("<prefix> 0", "<prefix> 1", …) posted to `room` (its id) as a browser without the WASM posts
+ * them, by throwaway visitors: each may send 20 in a row.
+ */
+export async function postMessages(browser: Browser, room: string, count: number, prefix: string) {
+  for (let sent = 0; sent < count; ) {
+    const context = await browser.newContext();
+    for (let i = 0; i < 20 && sent < count; i++, sent++) {
+      const response = await context.request.post("/api/send_message", {
+        form: { room, body: `${prefix} ${sent}` },
+        headers: { Accept: "text/html" },
+        maxRedirects: 0,
+      });
+      expect(response.status()).toBe(303);
+    }
+    await context.close();
+  }
+}
+
 /** A 1×1 GIF89a. */
 export const TINY_GIF = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");
 

@@ -1,5 +1,5 @@
 import { type Browser } from "@playwright/test";
-import { Person, expect, test, uniqueTitle } from "./fixtures";
+import { Person, expect, postMessages, test, uniqueTitle } from "./fixtures";
 
 // With JavaScript off, which is also every visitor's state until the WASM has arrived and hydrated the page, the
 // forms are plain HTML forms: each post is answered with a redirect to the page to show, its error on the form.
@@ -86,19 +86,7 @@ test("'Load earlier' is a link: without JavaScript it pages back, with it the pa
   await alice.createRoom(title);
   const roomUrl = alice.page.url();
   const room = roomUrl.split("/").pop()!;
-  // 60 messages from three people (each may send 20 at once), posted as a browser without the WASM posts them.
-  for (let sender = 0; sender < 3; sender++) {
-    const context = await browser.newContext();
-    for (let i = 0; i < 20; i++) {
-      const response = await context.request.post("/api/send_message", {
-        form: { room, body: `history ${sender * 20 + i}` },
-        headers: { Accept: "text/html" },
-        maxRedirects: 0,
-      });
-      expect(response.status()).toBe(303);
-    }
-    await context.close();
-  }
+  await postMessages(browser, room, 60, "history");
 
   const page = await withoutScript(browser);
   await page.goto(roomUrl);

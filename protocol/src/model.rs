@@ -184,13 +184,11 @@ impl Quote {
 
     /// The quote of `message`: the start of its text.
     pub fn of(message: &ChatMessage) -> Quote {
+        // A tombstone's body is empty, and a GIF's address is never long.
         let deleted = message.deleted.is_some();
         let mut excerpt: String = message.body.chars().take(Quote::MAX_CHARS).collect();
-        if !deleted && message.kind != MessageKind::Gif && message.body.chars().count() > Quote::MAX_CHARS {
+        if message.body.chars().count() > Quote::MAX_CHARS {
             excerpt.push('…');
-        }
-        if deleted {
-            excerpt.clear();
         }
         Quote { seq: message.seq, kind: message.kind, author: message.author.clone(), excerpt, deleted }
     }
@@ -232,6 +230,20 @@ impl ChatMessage {
                 reaction.mine = change.added;
             }
         }
+    }
+
+    /// Whether `reader` may read this message (a whisper is for its two people only).
+    pub fn readable_by(&self, reader: &PersonId) -> bool {
+        self.kind != MessageKind::Whisper || self.whisperers().any(|person| person.id == *reader)
+    }
+
+    /// For a whisper, the one of its two people who is not `me`.
+    pub fn whispered_with(&self, me: &PersonId) -> Option<&Person> {
+        (self.kind == MessageKind::Whisper).then(|| self.whisperers().find(|person| person.id != *me)).flatten()
+    }
+
+    fn whisperers(&self) -> impl Iterator<Item = &Person> {
+        [&self.author, &self.recipient].into_iter().flatten()
     }
 
     /// Quotes `answered` as it stands now, if this is a reply to it (it was edited or deleted).

@@ -107,25 +107,18 @@ impl Chat {
     /// A reply answers a message its author may read and that is still there; a whisper's answer is a whisper
     /// between the same two (its quote must not reach anyone else).
     async fn check_reply(&self, room: RoomId, author: &Person, seq: i64, to: Option<&PersonId>) -> ServerResult<()> {
-        let answered = db::message(&self.db, room, seq).await?.filter(|message| readable_by(message, &author.id));
+        let answered = db::message(&self.db, room, seq).await?.filter(|message| message.readable_by(&author.id));
         let Some(answered) = answered else {
             return Err(AppError::Invalid("The message you are replying to is not there (any more).".into()).into());
         };
         if answered.deleted.is_some() {
             return Err(AppError::Invalid("The message you are replying to was deleted.".into()).into());
         }
-        if answered.kind == MessageKind::Whisper {
-            let other = [&answered.author, &answered.recipient]
-                .into_iter()
-                .flatten()
-                .find(|person| person.id != author.id)
-                .cloned();
-            if let Some(other) = other
-                && to != Some(&other.id)
-            {
-                let problem = format!("Answer a whisper with a whisper to {}.", other.name);
-                return Err(AppError::Invalid(problem).into());
-            }
+        if let Some(other) = answered.whispered_with(&author.id)
+            && to != Some(&other.id)
+        {
+            let problem = format!("Answer a whisper with a whisper to {}.", other.name);
+            return Err(AppError::Invalid(problem).into());
         }
         Ok(())
     }
@@ -371,7 +364,7 @@ impl Chat {
             Some(applied) => Ok(self.announce_change(applied, None)),
             None => {
                 self.admit_poster(room, person).await?;
-                let message = db::message(&self.db, room, seq).await?.filter(|m| readable_by(m, &person.id));
+                let message = db::message(&self.db, room, seq).await?.filter(|m| m.readable_by(&person.id));
                 let problem = match message {
                     None => NOT_THERE,
                     Some(message) if message.deleted.is_some() => "That message was deleted.",
@@ -400,7 +393,7 @@ impl Chat {
         person: &Person,
         seq: i64,
     ) -> ServerResult<ChatMessage> {
-        let message = db::message(&self.db, room, seq).await?.filter(|m| readable_by(m, &person.id));
+        let message = db::message(&self.db, room, seq).await?.filter(|m| m.readable_by(&person.id));
         let own = message.as_ref().and_then(|m| m.author.as_ref()).is_some_and(|author| author.id == person.id);
         let by = if own { db::Deleter::Author(&person.id) } else { db::Deleter::Owner(&person.id) };
         match db::delete_message(&self.db, room, seq, by).await? {
@@ -477,12 +470,6 @@ impl Chat {
 
 /// What a change to a message that is gone (or never was, for the one asking) is told.
 const NOT_THERE: &str = "That message is not there (any more).";
-
-/// Whether `reader` may read `message` (a whisper is for two).
-fn readable_by(message: &ChatMessage, reader: &PersonId) -> bool {
-    message.kind != MessageKind::Whisper
-        || [&message.author, &message.recipient].into_iter().flatten().any(|person| person.id == *reader)
-}
 
 /// Which of a room's `readers` (each with the last message they read) are told of `message`: those who have not
 /// read it, did not write it, and may read it (a whisper is for its recipient only). Only those on a room list

@@ -49,9 +49,7 @@ impl Conversation {
     /// Makes the composer's next message a reply to `message` (a whisper is answered by whispering back).
     fn reply_to(self, message: &ChatMessage) {
         if message.kind == MessageKind::Whisper {
-            let me = self.me.get_value();
-            let other = [&message.author, &message.recipient].into_iter().flatten().find(|p| p.id != me);
-            self.whisper_to.set(other.cloned());
+            self.whisper_to.set(self.me.with_value(|me| message.whispered_with(me).cloned()));
         }
         self.replying.set(Some(Quote::of(message)));
     }

@@ -613,13 +613,18 @@ pub async fn react(
         Ok::<_, sqlx::Error>(Some((at, row)))
     })?;
     let Some((at, row)) = outcome else { return Ok(None) };
-    applied(db, room, actor, at, row).await.map(Some)
+    applied(db, room, actor, at, row.into()).await.map(Some)
 }
 
 /// The outcome of a change to a message: `at`, the change's number if one was made, and the message as it stands
-/// (`row`) with its details, `actor`'s reactions marked.
-async fn applied(db: &Db, room: RoomId, actor: &PersonId, at: Option<i64>, row: MessageRow) -> sqlx::Result<Applied> {
-    let mut message = ChatMessage::from(row);
+/// (`message`) with its details, `actor`'s reactions marked.
+async fn applied(
+    db: &Db,
+    room: RoomId,
+    actor: &PersonId,
+    at: Option<i64>,
+    mut message: ChatMessage,
+) -> sqlx::Result<Applied> {
     with_details(db, room, actor, std::iter::once(&mut message)).await?;
     Ok(match at {
         Some(at) => Applied::Changed { at, message },
@@ -687,7 +692,7 @@ pub async fn edit(
     match outcome {
         // Unchanged only if it already says this, and they could have changed it.
         Some((None, row)) if row.body != body || row.author_id.as_deref() != Some(author.as_str()) => Ok(None),
-        Some((at, row)) => applied(db, room, author, at, row).await.map(Some),
+        Some((at, row)) => applied(db, room, author, at, row.into()).await.map(Some),
         None => Ok(None),
     }
 }
@@ -760,19 +765,13 @@ pub async fn delete_message(db: &Db, room: RoomId, seq: i64, by: Deleter<'_>) ->
         tx.commit().await?;
         Ok::<_, sqlx::Error>(row.map(|row| (at, file, row)))
     })?;
-    match outcome {
-        // Deleted already: unchanged, if this deleter may see that.
-        Some((None, _, row)) if row.deleted_by.is_none() || !may_read(&row, actor) => Ok(None),
-        Some((at, file, row)) => Ok(Some(MessageDeletion { applied: applied(db, room, actor, at, row).await?, file })),
-        None => Ok(None),
+    let Some((at, file, row)) = outcome else { return Ok(None) };
+    let message = ChatMessage::from(row);
+    // Deleted already: unchanged, if this deleter may see that.
+    if at.is_none() && (message.deleted.is_none() || !message.readable_by(actor)) {
+        return Ok(None);
     }
-}
-
-/// Whether `reader` may read the message of `row` (a whisper is for two).
-fn may_read(row: &MessageRow, reader: &PersonId) -> bool {
-    row.kind != MessageKind::Whisper.as_str()
-        || row.author_id.as_deref() == Some(reader.as_str())
-        || row.recipient_id.as_deref() == Some(reader.as_str())
+    Ok(Some(MessageDeletion { applied: applied(db, room, actor, at, message).await?, file }))
 }
 
 /// Whether any message points at the stored GIF `name`.
