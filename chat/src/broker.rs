@@ -346,7 +346,7 @@ impl Receiver {
         let ends_membership = header(ENDS_MEMBERSHIP).is_some();
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         match topic {
-            Subject::Topic(topic) => self.local.deliver(&topic, Frame::new(text, seq, audience(), ends_membership)),
+            Subject::Topic(topic) => self.local.deliver(&topic, Frame::relayed(text, seq, audience(), ends_membership)),
             Subject::People => {
                 let people: Arc<[PersonId]> = audience().unwrap_or_else(|| Arc::from([]));
                 self.local.deliver_to_people(&people, &Frame::new(text, None, None, false));

@@ -62,6 +62,9 @@ pub struct Metrics {
     pub messages_committed: Family<KindLabel, Counter>,
     pub send_seconds: Histogram,
     pub lag_recoveries: Counter,
+    /// Live connections that found a gap in their room's sequence (an event published out of its order, or lost
+    /// between processes) and filled it from the database.
+    pub gap_fills: Counter,
     /// Reads of a room's standing for connections that fell behind (one serves all of a room's at once).
     pub standing_reads: Counter,
     pub slow_clients_dropped: Counter,
@@ -94,6 +97,7 @@ impl Metrics {
             // 0.5 ms to about 8 s.
             send_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 15)),
             lag_recoveries: Counter::default(),
+            gap_fills: Counter::default(),
             standing_reads: Counter::default(),
             slow_clients_dropped: Counter::default(),
             uploads_stored: Counter::default(),
@@ -150,6 +154,11 @@ impl Metrics {
             "feed_lag_recoveries",
             "Times a live connection fell behind its feed and caught up from the database",
             self.lag_recoveries.clone(),
+        );
+        registry.register(
+            "feed_gap_fills",
+            "Times a live connection found a gap in its room's sequence and filled it from the database",
+            self.gap_fills.clone(),
         );
         registry.register(
             "room_standing_reads",

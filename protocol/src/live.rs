@@ -25,10 +25,14 @@ pub enum LiveEvent {
     RoomOwner { id: RoomId, owner: Person },
     /// A committed message (sent to the room). System messages (joins, leaves) are `chat` too.
     Chat { message: ChatMessage },
-    /// A message changed (a reaction given or taken back): `message` is how it stands now. `seq` is the change's
-    /// own number in the room's sequence, which messages and changes share: a client resumes from the highest it
-    /// has, whichever the event. `reaction` says what changed, and whose doing it was.
-    Changed { seq: i64, message: ChatMessage, reaction: Option<ReactionChange> },
+    /// A message was edited or deleted: `message` is how it stands now. `seq` is the change's own number in the
+    /// room's sequence, which messages and changes share: a client resumes from the highest it has, whichever the
+    /// event.
+    Changed { seq: i64, message: ChatMessage },
+    /// Reactions given or taken back: the changes numbered `from` to `seq` in the room's sequence, in order. In a
+    /// busy room the server gathers those of a moment (a quarter of a second) into one event; every change of the
+    /// room's in between is one of them (but for other people's whispers, which a reader does not see).
+    Reactions { room: RoomId, from: i64, seq: i64, changes: Vec<ReactionChange> },
     /// `person` is typing in the room (sent at most every 2 s while they type; never stored). A page shows it for
     /// 5 s after the last one, or until their message comes.
     Typing { room: RoomId, person: Person },
@@ -81,6 +85,7 @@ enum EventType {
     RoomOwner,
     Chat,
     Changed,
+    Reactions,
     Typing,
     Subscribed,
     People,
@@ -129,7 +134,10 @@ impl<'de> Visitor<'de> for TypeFirst {
             EventType::RoomPresence => fields!(RoomPresence { id: RoomId, present: u32, version: u64 }),
             EventType::RoomOwner => fields!(RoomOwner { id: RoomId, owner: Person }),
             EventType::Chat => fields!(Chat { message: ChatMessage }),
-            EventType::Changed => fields!(Changed { seq: i64, message: ChatMessage, reaction: Option<ReactionChange> }),
+            EventType::Changed => fields!(Changed { seq: i64, message: ChatMessage }),
+            EventType::Reactions => {
+                fields!(Reactions { room: RoomId, from: i64, seq: i64, changes: Vec<ReactionChange> })
+            }
             EventType::Typing => fields!(Typing { room: RoomId, person: Person }),
             EventType::People => fields!(People { room: RoomId, change: PeopleChange }),
             EventType::Kicked => fields!(Kicked { room: RoomId }),
@@ -230,10 +238,15 @@ mod tests {
             LiveEvent::RoomPresence { id: room, present: 3, version: 9 },
             LiveEvent::RoomOwner { id: room, owner: ada.clone() },
             LiveEvent::Chat { message: message.clone() },
-            LiveEvent::Changed {
-                seq: 4,
-                message: message.clone(),
-                reaction: Some(ReactionChange { emoji: "🎉".into(), by: ada.id.clone(), added: true }),
+            LiveEvent::Changed { seq: 4, message: message.clone() },
+            LiveEvent::Reactions {
+                room,
+                from: 5,
+                seq: 6,
+                changes: vec![
+                    ReactionChange { message: 3, emoji: "🎉".into(), by: ada.id.clone(), added: true, count: 1 },
+                    ReactionChange { message: 3, emoji: "😂".into(), by: ada.id.clone(), added: false, count: 1 },
+                ],
             },
             LiveEvent::Typing { room, person: ada.clone() },
             LiveEvent::Subscribed,
@@ -258,6 +271,7 @@ mod tests {
             LiveEvent::RoomOwner { .. } => EventType::RoomOwner,
             LiveEvent::Chat { .. } => EventType::Chat,
             LiveEvent::Changed { .. } => EventType::Changed,
+            LiveEvent::Reactions { .. } => EventType::Reactions,
             LiveEvent::Typing { .. } => EventType::Typing,
             LiveEvent::Subscribed => EventType::Subscribed,
             LiveEvent::People { .. } => EventType::People,
@@ -276,7 +290,7 @@ mod tests {
         let distinct: std::collections::BTreeSet<&String> = kinds.iter().collect();
         assert_eq!(distinct.len(), kinds.len(), "{kinds:?}");
         // As many as `kind` has arms (update both when a variant comes).
-        assert_eq!(kinds.len(), 16);
+        assert_eq!(kinds.len(), 17);
     }
 
     #[test]
@@ -323,7 +337,7 @@ mod tests {
 
         /// Real frames of every kind, cut short or with junk put in: read or refused, never a panic.
         #[test]
-        fn reading_damaged_events_never_panics(which in 0..14usize, cut in 0..400usize, junk in ".{0,12}") {
+        fn reading_damaged_events_never_panics(which in 0..17usize, cut in 0..400usize, junk in ".{0,12}") {
             let text = serde_json::to_string(&every_event()[which]).unwrap();
             let cut = (0..=cut.min(text.len())).rev().find(|at| text.is_char_boundary(*at)).unwrap_or(0);
             let _ = serde_json::from_str::<LiveEvent>(&text[..cut]);

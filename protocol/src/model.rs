@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Emoji;
 pub use crate::domain::{Hue, PersonId, RoomId};
 use crate::error::Refusal;
 
@@ -205,19 +206,21 @@ pub struct Reaction {
     pub mine: bool,
 }
 
-/// A reaction given or taken back, as a `changed` event says it.
+/// A reaction given or taken back, as a `reactions` event says it: `by` gave (`added`) or took back their `emoji`
+/// on message `message` (its `seq`), which leaves `count` of that emoji on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReactionChange {
+    pub message: i64,
     pub emoji: String,
     pub by: PersonId,
     pub added: bool,
+    pub count: u32,
 }
 
 impl ChatMessage {
-    /// Takes in `newer` (the same message after a change): its text and counts, keeping which reactions are the
-    /// reader's (`me`) as this copy knows them, unless `newer` knows (it was made for the reader) or `change` is
-    /// the reader's own.
-    pub fn take_change(&mut self, newer: ChatMessage, change: Option<&ReactionChange>, me: &PersonId) {
+    /// Takes in `newer` (the same message after an edit or a deletion): its text and reactions, keeping which
+    /// reactions are the reader's as this copy knows them unless `newer` knows (it was made for the reader).
+    pub fn take_change(&mut self, newer: ChatMessage) {
         let mine_before: Vec<String> = self.reactions.iter().filter(|r| r.mine).map(|r| r.emoji.clone()).collect();
         let ChatMessage { body, reactions, edited_at, deleted, .. } = newer;
         self.body = body;
@@ -226,9 +229,22 @@ impl ChatMessage {
         self.deleted = deleted;
         for reaction in &mut self.reactions {
             reaction.mine |= mine_before.contains(&reaction.emoji);
-            if let Some(change) = change.filter(|change| change.by == *me && change.emoji == reaction.emoji) {
-                reaction.mine = change.added;
-            }
+        }
+    }
+
+    /// Takes in a reaction given or taken back (to this message): the emoji's new count, and whether it is the
+    /// reader's (`me`) if the change was theirs. Changes taken in their order leave the counts as the server has
+    /// them.
+    pub fn take_reaction(&mut self, change: &ReactionChange, me: &PersonId) {
+        let was_mine = match self.reactions.iter().position(|r| r.emoji == change.emoji) {
+            Some(at) => self.reactions.remove(at).mine,
+            None => false,
+        };
+        let mine = if change.by == *me { change.added } else { was_mine };
+        if change.count > 0 {
+            let place = Emoji::position(&change.emoji);
+            let at = self.reactions.partition_point(|r| Emoji::position(&r.emoji) < place);
+            self.reactions.insert(at, Reaction { emoji: change.emoji.clone(), count: change.count, mine });
         }
     }
 
@@ -575,23 +591,45 @@ mod tests {
     }
 
     #[test]
-    fn a_change_keeps_which_reactions_are_mine_unless_it_says_otherwise() {
+    fn reactions_taken_in_order_leave_the_servers_counts_and_which_are_mine() {
         let (me, ann) = (PersonId::parse("me").unwrap(), PersonId::parse("ann").unwrap());
-        let change = |by: &PersonId, emoji: &str, added| ReactionChange { emoji: emoji.into(), by: by.clone(), added };
-        let mine = |m: &ChatMessage| m.reactions.iter().map(|r| (r.emoji.clone(), r.count, r.mine)).collect::<Vec<_>>();
+        let change = |by: &PersonId, emoji: &str, added, count| ReactionChange {
+            message: 3,
+            emoji: emoji.into(),
+            by: by.clone(),
+            added,
+            count,
+        };
 
-        // Ann adds 😂 to a message I gave 👍: the event (the same for everyone) does not know 👍 is mine.
-        let mut shown = message(&[("👍", 1, true)]);
-        shown.take_change(message(&[("👍", 1, false), ("😂", 1, false)]), Some(&change(&ann, "😂", true)), &me);
-        assert_eq!(mine(&shown), [("👍".into(), 1, true), ("😂".into(), 1, false)]);
+        // Ann adds 😂 to a message I gave 👍: 👍 stays mine, and 😂 takes its place after it.
+        let mut m = message(&[("👍", 1, true)]);
+        m.take_reaction(&change(&ann, "😂", true, 1), &me);
+        assert_eq!(shown(&m), [("👍".into(), 1, true), ("😂".into(), 1, false)]);
         // I add 😂 too (from another tab): now it is mine.
-        shown.take_change(message(&[("👍", 1, false), ("😂", 2, false)]), Some(&change(&me, "😂", true)), &me);
-        assert_eq!(mine(&shown), [("👍".into(), 1, true), ("😂".into(), 2, true)]);
-        // I take 👍 back: it goes.
-        shown.take_change(message(&[("😂", 2, false)]), Some(&change(&me, "👍", false)), &me);
-        assert_eq!(mine(&shown), [("😂".into(), 2, true)]);
+        m.take_reaction(&change(&me, "😂", true, 2), &me);
+        assert_eq!(shown(&m), [("👍".into(), 1, true), ("😂".into(), 2, true)]);
+        // Ann adds ❤️, which comes between them in the fixed order.
+        m.take_reaction(&change(&ann, "❤️", true, 1), &me);
+        assert_eq!(shown(&m), [("👍".into(), 1, true), ("❤️".into(), 1, false), ("😂".into(), 2, true)]);
+        // I take 👍 back: it goes; Ann takes 😂 back: it stays mine.
+        m.take_reaction(&change(&me, "👍", false, 0), &me);
+        m.take_reaction(&change(&ann, "😂", false, 1), &me);
+        assert_eq!(shown(&m), [("❤️".into(), 1, false), ("😂".into(), 1, true)]);
+    }
+
+    #[test]
+    fn an_edit_keeps_which_reactions_are_mine_unless_it_knows() {
+        let mut m = message(&[("👍", 1, true)]);
+        // The event is the same for everyone: it does not know 👍 is mine.
+        m.take_change(message(&[("👍", 1, false), ("😂", 1, false)]));
+        assert_eq!(shown(&m), [("👍".into(), 1, true), ("😂".into(), 1, false)]);
         // A catch-up made for me says what is mine.
-        shown.take_change(message(&[("😂", 2, false), ("🎉", 1, true)]), None, &me);
-        assert_eq!(mine(&shown), [("😂".into(), 2, true), ("🎉".into(), 1, true)]);
+        m.take_change(message(&[("👍", 1, true), ("🎉", 1, true)]));
+        assert_eq!(shown(&m), [("👍".into(), 1, true), ("🎉".into(), 1, true)]);
+    }
+
+    /// A message's reactions as (emoji, count, mine).
+    fn shown(message: &ChatMessage) -> Vec<(String, u32, bool)> {
+        message.reactions.iter().map(|r| (r.emoji.clone(), r.count, r.mine)).collect()
     }
 }

@@ -300,20 +300,15 @@ impl Connection {
             return Ok(());
         };
         while *last_seq < until {
-            let batch =
+            let (batch, more_after) =
                 self.chat.catch_up(*id, &self.me.id, *last_seq, until, CATCH_UP_BATCH).await.map_err(|error| {
                     tracing::error!(%error, room = %id, "catching up");
                     End::Close(TRY_AGAIN_LATER, "try again")
                 })?;
-            let full = batch.len() as i64 == CATCH_UP_BATCH;
-            let next = match batch.last() {
-                Some((at, _)) if full => *at,
-                _ => until,
-            };
-            for (_, event) in batch {
+            for event in batch {
                 send_event(sink, &event).await?;
             }
-            *last_seq = next;
+            *last_seq = more_after.unwrap_or(until);
         }
         Ok(())
     }
@@ -352,23 +347,28 @@ impl Connection {
         if !frame.is_for(&self.me.id) {
             // Someone else's whisper or kick: not ours to see, but its sequence number is passed.
             if let (Subscription::Room { last_seq, .. }, Some(seq)) = (&mut self.subscription, frame.seq)
-                && seq == *last_seq + 1
+                && frame.first_seq() == Some(*last_seq + 1)
             {
                 *last_seq = seq;
             }
             return Ok(());
         }
+        // (A frame may cover several numbers of the sequence: reactions gathered, from `first_seq` to `seq`.)
         match (&mut self.subscription, frame.seq) {
             (Subscription::Room { last_seq, .. }, Some(seq)) if seq <= *last_seq => Ok(()),
-            (Subscription::Room { last_seq, .. }, Some(seq)) if seq == *last_seq + 1 => {
+            (Subscription::Room { last_seq, .. }, Some(seq)) if frame.first_seq() == Some(*last_seq + 1) => {
                 // Counted as sent once queued: if the flush then fails the client is gone, and its read mark
                 // may cover the few frames of this write it never got (their room shows them as read).
                 *last_seq = seq;
                 sink.queue(text_message(&frame.text)).await
             }
-            // Published out of commit order, or missed: fill the gap (this frame included) from the database.
+            // Published out of commit order, or missed (or partly sent already): fill the gap (this frame
+            // included) from the database.
             // (Boxed, like the other database paths: rare, and large as futures.)
-            (Subscription::Room { .. }, Some(seq)) => Box::pin(self.catch_up(seq, sink)).await,
+            (Subscription::Room { .. }, Some(seq)) => {
+                self.chat.metrics().gap_fills.inc();
+                Box::pin(self.catch_up(seq, sink)).await
+            }
             (Subscription::None, _) => Ok(()),
             _ => {
                 sink.queue(text_message(&frame.text)).await?;

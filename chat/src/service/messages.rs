@@ -284,8 +284,9 @@ impl Chat {
     }
 
     /// What happened in the room after `after` up to `until` that `viewer` may see (messages, and changes to
-    /// them), at most `limit`, in order: the events a live connection catching up sends, each with its number
-    /// in the room's sequence.
+    /// them), in order: the events a live connection catching up sends. At most `limit` of the room's numbers
+    /// are read at a time: when more may follow, the last number read comes with the events (the next call
+    /// starts after it).
     pub async fn catch_up(
         &self,
         room: RoomId,
@@ -293,17 +294,30 @@ impl Chat {
         after: i64,
         until: i64,
         limit: i64,
-    ) -> ServerResult<Vec<(i64, LiveEvent)>> {
+    ) -> ServerResult<(Vec<LiveEvent>, Option<i64>)> {
         let events = db::room_events_after(&self.db, room, viewer, after, until, limit).await?;
-        Ok(events
-            .into_iter()
-            .map(|event| match event.at == event.message.seq {
-                true => (event.at, LiveEvent::Chat { message: event.message }),
-                false => {
-                    (event.at, LiveEvent::Changed { seq: event.at, message: event.message, reaction: event.reaction })
-                }
-            })
-            .collect())
+        let more_after = match events.last() {
+            Some(last) if events.len() as i64 == limit => Some(last.at),
+            _ => None,
+        };
+        let mut caught_up: Vec<LiveEvent> = Vec::with_capacity(events.len());
+        for db::RoomEvent { at, message, reaction } in events {
+            let event = match reaction {
+                // Reactions in a row go as one event, as they do live.
+                Some(change) => match caught_up.last_mut() {
+                    Some(LiveEvent::Reactions { seq, changes, .. }) => {
+                        *seq = at;
+                        changes.push(change);
+                        continue;
+                    }
+                    _ => LiveEvent::Reactions { room, from: at, seq: at, changes: vec![change] },
+                },
+                None if at == message.seq => LiveEvent::Chat { message },
+                None => LiveEvent::Changed { seq: at, message },
+            };
+            caught_up.push(event);
+        }
+        Ok((caught_up, more_after))
     }
 
     /// `person` gives (`on`) or takes back their `emoji` reaction to message `seq`; everyone who may read the
@@ -318,10 +332,7 @@ impl Chat {
         on: bool,
     ) -> ServerResult<ChatMessage> {
         match db::react(&self.db, room, seq, &person.id, emoji.as_str(), on).await? {
-            Some(applied) => {
-                let reaction = ReactionChange { emoji: emoji.as_str().to_owned(), by: person.id.clone(), added: on };
-                Ok(self.announce_change(applied, Some(reaction)))
-            }
+            Some((applied, count)) => Ok(self.announce_reaction(applied, person, emoji, on, count)),
             None => {
                 // Why not: the room, the person's place in it, or the message.
                 self.admit_poster(room, person).await?;
@@ -340,11 +351,8 @@ impl Chat {
         emoji: Emoji,
     ) -> ServerResult<ChatMessage> {
         match db::react(&self.db, room, seq, &person.id, emoji.as_str(), true).await? {
-            Some(db::Applied::Unchanged(_)) => self.react(room, person, seq, emoji, false).await,
-            Some(applied) => {
-                let reaction = ReactionChange { emoji: emoji.as_str().to_owned(), by: person.id.clone(), added: true };
-                Ok(self.announce_change(applied, Some(reaction)))
-            }
+            Some((db::Applied::Unchanged(_), _)) => self.react(room, person, seq, emoji, false).await,
+            Some((applied, count)) => Ok(self.announce_reaction(applied, person, emoji, true, count)),
             // Refused: the same answer as a reaction's.
             None => self.react(room, person, seq, emoji, true).await,
         }
@@ -361,7 +369,7 @@ impl Chat {
     ) -> ServerResult<ChatMessage> {
         let (now, window) = (db::now_millis(), self.settings.edit_window);
         match db::edit(&self.db, room, seq, &person.id, body.as_str(), now, window.as_millis() as i64).await? {
-            Some(applied) => Ok(self.announce_change(applied, None)),
+            Some(applied) => Ok(self.announce_change(applied)),
             None => {
                 self.admit_poster(room, person).await?;
                 let message = db::message(&self.db, room, seq).await?.filter(|m| m.readable_by(&person.id));
@@ -398,7 +406,7 @@ impl Chat {
         let by = if own { db::Deleter::Author(&person.id) } else { db::Deleter::Owner(&person.id) };
         match db::delete_message(&self.db, room, seq, by).await? {
             Some(db::MessageDeletion { applied, file }) => {
-                let message = self.announce_change(applied, None);
+                let message = self.announce_change(applied);
                 if let Some(file) = file
                     && !db::gif_in_use(&self.db, &file).await?
                 {
@@ -424,19 +432,42 @@ impl Chat {
         self.hub.publish(Topic::Room(room), &LiveEvent::Typing { room, person: person.clone() });
     }
 
-    /// Tells everyone who may read the message of a change made to it (`reaction`: what, if it was one), and
-    /// answers the message as it stands for its actor.
-    fn announce_change(&self, applied: db::Applied, reaction: Option<ReactionChange>) -> ChatMessage {
+    /// Tells everyone who may read the message of a change made to it, if one was (`event`: what they are told,
+    /// from the change's number and the message as it stands), and answers the message as it stands for its actor.
+    fn announce_made(&self, applied: db::Applied, event: impl FnOnce(i64, &ChatMessage) -> LiveEvent) -> ChatMessage {
         match applied {
             db::Applied::Changed { at, message } => {
-                // The event is the same for everyone: which reactions are the actor's is theirs to know.
-                let mut shared = message.clone();
-                shared.reactions.iter_mut().for_each(|reaction| reaction.mine = false);
-                self.publish_change(at, shared, reaction);
+                self.publish_about(&message, &event(at, &message));
                 message
             }
             db::Applied::Unchanged(message) => message,
         }
+    }
+
+    /// [`Chat::announce_made`] for an edit or a deletion: the message as it stands.
+    fn announce_change(&self, applied: db::Applied) -> ChatMessage {
+        self.announce_made(applied, |at, message| {
+            // The event is the same for everyone: which reactions are the actor's is theirs to know.
+            let mut shared = message.clone();
+            shared.reactions.iter_mut().for_each(|reaction| reaction.mine = false);
+            LiveEvent::Changed { seq: at, message: shared }
+        })
+    }
+
+    /// [`Chat::announce_made`] for a reaction: `person` gave (`added`) or took back their `emoji`, leaving `count`.
+    fn announce_reaction(
+        &self,
+        applied: db::Applied,
+        person: &Person,
+        emoji: Emoji,
+        added: bool,
+        count: u32,
+    ) -> ChatMessage {
+        self.announce_made(applied, |at, message| {
+            let emoji = emoji.as_str().to_owned();
+            let change = ReactionChange { message: message.seq, emoji, by: person.id.clone(), added, count };
+            LiveEvent::Reactions { room: message.room_id, from: at, seq: at, changes: vec![change] }
+        })
     }
 
     /// Who reacted to message `seq`, by emoji (the first few dozen of each), for someone who may read it.
@@ -453,17 +484,12 @@ impl Chat {
             .collect())
     }
 
-    /// Pushes a committed change (number `at` in the room's sequence) to everyone who may read the message.
-    fn publish_change(&self, at: i64, message: ChatMessage, reaction: Option<ReactionChange>) {
+    /// Pushes a committed change to `message` to everyone who may read it (a whisper's two people only).
+    fn publish_about(&self, message: &ChatMessage, event: &LiveEvent) {
         let topic = Topic::Room(message.room_id);
-        let audience = match (&message.author, &message.recipient) {
-            (Some(author), Some(recipient)) => Some([author.id.clone(), recipient.id.clone()]),
-            _ => None,
-        };
-        let event = LiveEvent::Changed { seq: at, message, reaction };
-        match &audience {
-            Some([author, recipient]) => self.hub.publish_to(topic, &event, &[author, recipient]),
-            None => self.hub.publish(topic, &event),
+        match (&message.author, &message.recipient) {
+            (Some(author), Some(recipient)) => self.hub.publish_to(topic, event, &[&author.id, &recipient.id]),
+            _ => self.hub.publish(topic, event),
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
+    /// Where the server's Prometheus metrics are (`None`: not asked for).
+    metrics: Option<SocketAddr>,
 }
 
 impl ServerProcess {
@@ -43,8 +45,9 @@ impl ServerProcess {
         shared: Option<&Shared>,
     ) -> anyhow::Result<ServerProcess> {
         let dir = tempfile::tempdir()?;
-        let addr = free_address()?;
+        let (addr, metrics) = (free_address()?, free_address()?);
         let mut command = Command::new(&options.server);
+        command.env("METRICS_ADDR", metrics.to_string());
         if let Some(cores) = cores {
             pin_children_to(&mut command, cores);
         }
@@ -77,9 +80,19 @@ impl ServerProcess {
             .with_context(|| {
                 format!("starting {} (build it first: cargo leptos build --release)", options.server.display())
             })?;
-        let server = ServerProcess { child, addr, dir };
+        let server = ServerProcess { child, addr, dir, metrics: Some(metrics) };
         server.wait_until_serving("/readyz").await?;
         Ok(server)
+    }
+
+    /// A counter or gauge the server reports (`name` as Prometheus shows it, e.g. `gif_chat_feed_gap_fills_total`).
+    pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let addr = self.metrics.context("this server reports no metrics")?;
+        let text = reqwest::get(format!("http://{addr}/metrics")).await?.error_for_status()?.text().await?;
+        let line = text.lines().find(|line| line.split_whitespace().next() == Some(name));
+        let value =
+            line.and_then(|line| line.split_whitespace().nth(1)).with_context(|| format!("no metric {name}"))?;
+        Ok(value.parse()?)
     }
 
     /// The minimal broadcast-only server: this very binary in its hidden server mode.
@@ -91,7 +104,7 @@ impl ServerProcess {
             .arg(addr.to_string())
             .stdout(Stdio::null())
             .spawn()?;
-        let server = ServerProcess { child, addr, dir };
+        let server = ServerProcess { child, addr, dir, metrics: None };
         server.wait_until_serving("/health").await?;
         Ok(server)
     }

@@ -48,6 +48,9 @@ pub struct Run {
     pub changes_expected: u64,
     /// A change that reached a connection twice.
     pub changes_doubled: u64,
+    /// Times a connection found a gap in the room's sequence (events published out of their order) and read
+    /// the missing ones from the database.
+    pub gap_fills: u64,
 }
 
 /// People, tabs each, and how long each run lasts.
@@ -76,18 +79,23 @@ struct Seen {
     changes: Vec<i64>,
 }
 
-/// The number of a `changed` frame (`{"type":"changed","seq":N,…`), found without parsing the frame.
-fn change_number(frame: &str) -> Option<i64> {
-    let rest = frame.strip_prefix(r#"{"type":"changed","seq":"#)?;
-    rest[..rest.find(',')?].parse().ok()
+/// The numbers of the changes a `reactions` frame carries (`{"type":"reactions","room":R,"from":A,"seq":B,…`:
+/// A to B), found without parsing the frame.
+fn change_numbers(frame: &str) -> Option<std::ops::RangeInclusive<i64>> {
+    let rest = frame.strip_prefix(r#"{"type":"reactions","room":"#)?;
+    let number = |rest: &str, key: &str| -> Option<i64> {
+        let rest = &rest[rest.find(key)? + key.len()..];
+        rest[..rest.find(',')?].parse().ok()
+    };
+    Some(number(rest, r#""from":"#)?..=number(rest, r#""seq":"#)?)
 }
 
 async fn watch(mut live: Live) -> Seen {
     let mut seen = Seen { latencies: Latencies::default(), changes: Vec::new() };
     while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(30), live.next()).await {
         let Message::Text(text) = frame else { continue };
-        if let Some(number) = change_number(&text) {
-            seen.changes.push(number);
+        if let Some(numbers) = change_numbers(&text) {
+            seen.changes.extend(numbers);
         } else if let Some(body) = body_of(&text) {
             if body == "stop" {
                 break;
@@ -178,6 +186,7 @@ async fn run(options: &Options, messages_per_sec: u32, reactions_per_sec: Option
         changes_delivered += distinct.len() as u64;
         all_changes.extend(distinct.iter().copied());
     }
+    let gap_fills = server.metric("gif_chat_feed_gap_fills_total").await? as u64;
     drop(server);
     Ok(Run {
         messages_sent: sent,
@@ -188,6 +197,7 @@ async fn run(options: &Options, messages_per_sec: u32, reactions_per_sec: Option
         changes_delivered,
         changes_expected: all_changes.len() as u64 * receivers,
         changes_doubled,
+        gap_fills,
     })
 }
 
@@ -196,11 +206,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn change_numbers_and_chat_bodies_are_found_without_parsing() {
-        let changed = r#"{"type":"changed","seq":17,"message":{"room_id":1,"seq":3,"body":"t=1"},"reaction":null}"#;
-        assert_eq!(change_number(changed), Some(17));
-        assert_eq!(body_of(changed), None);
+    fn change_numbers_and_chat_bodies_are_found_without_parsing_frames() {
+        let reactions = r#"{"type":"reactions","room":1,"from":17,"seq":19,"changes":[{"message":3,"seq":5}]}"#;
+        assert_eq!(change_numbers(reactions), Some(17..=19));
+        assert_eq!(body_of(reactions), None);
         let chat = r#"{"type":"chat","message":{"room_id":1,"seq":18,"kind":"text","body":"t=42"}}"#;
-        assert_eq!((change_number(chat), body_of(chat)), (None, Some("t=42")));
+        assert_eq!((change_numbers(chat), body_of(chat)), (None, Some("t=42")));
     }
 }

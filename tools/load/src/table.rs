@@ -60,6 +60,8 @@ impl Table {
         self.row(name, "reactions acknowledged", with.reactions_acknowledged.to_string());
         self.row(name, "changes delivered/expected", format!("{}/{}", with.changes_delivered, with.changes_expected));
         self.row(name, "changes doubled", with.changes_doubled.to_string());
+        let gaps = format!("{} / {}", run.without.gap_fills, with.gap_fills);
+        self.row(name, "gaps filled from the database, without / with", gaps);
         self.row(name, "p99 with / without", format!("{:.2}", run.p99_ratio));
     }
 

@@ -251,24 +251,31 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                     unseen_while_hidden.update(|count| *count += 1);
                 }
             }
-            LiveEvent::Changed { seq, message, reaction } if message.room_id == room_id => {
+            LiveEvent::Changed { seq, message } if message.room_id == room_id => {
                 live_seq.update_value(|last| *last = (*last).max(seq));
                 let (target, deleted) = (message.seq, message.deleted.is_some());
-                // Replies quote an edited or deleted message as it stands now.
-                let requote = reaction.is_none().then(|| message.clone());
-                me_id.with_value(|me| {
-                    messages.update(|list| {
-                        if let Ok(at) = list.binary_search_by_key(&target, |m| m.seq) {
-                            list[at].take_change(message, reaction.as_ref(), me);
-                        }
-                        if let Some(answered) = &requote {
-                            list.iter_mut().for_each(|m| m.requote(answered));
-                        }
-                    })
+                messages.update(|list| {
+                    // Replies quote an edited or deleted message as it stands now.
+                    list.iter_mut().for_each(|m| m.requote(&message));
+                    if let Ok(at) = list.binary_search_by_key(&target, |m| m.seq) {
+                        list[at].take_change(message);
+                    }
                 });
                 if deleted && editing.get_untracked() == Some(target) {
                     editing.set(None);
                 }
+            }
+            LiveEvent::Reactions { room, seq, changes, .. } if room == room_id => {
+                live_seq.update_value(|last| *last = (*last).max(seq));
+                me_id.with_value(|me| {
+                    messages.update(|list| {
+                        for change in &changes {
+                            if let Ok(at) = list.binary_search_by_key(&change.message, |m| m.seq) {
+                                list[at].take_reaction(change, me);
+                            }
+                        }
+                    })
+                });
             }
             LiveEvent::Typing { room, person } if room == room_id && me_id.with_value(|me| person.id != *me) => {
                 someone_typing(person);

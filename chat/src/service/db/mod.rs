@@ -404,7 +404,7 @@ pub async fn messages_before(
 pub struct RoomEvent {
     pub at: i64,
     pub message: ChatMessage,
-    /// For a reaction's change: what it was, and whose.
+    /// For a reaction's change: what it was, whose, and the count it leaves (as the message stands now).
     pub reaction: Option<ReactionChange>,
 }
 
@@ -448,16 +448,27 @@ pub async fn room_events_after(
     let mut events: Vec<RoomEvent> = rows
         .into_iter()
         .map(|row| {
+            let message = ChatMessage::from(row.message);
             let reaction = match (row.what.as_deref(), row.actor_id, row.emoji) {
-                (Some(what), Some(by), Some(emoji)) => {
-                    Some(ReactionChange { emoji, by: PersonId::trusted(by), added: what == "react" })
-                }
+                (Some(what), Some(by), Some(emoji)) => Some(ReactionChange {
+                    message: message.seq,
+                    emoji,
+                    by: PersonId::trusted(by),
+                    added: what == "react",
+                    count: 0,
+                }),
                 _ => None,
             };
-            RoomEvent { at: row.at, message: row.message.into(), reaction }
+            RoomEvent { at: row.at, message, reaction }
         })
         .collect();
     with_details(db, room, viewer, events.iter_mut().map(|event| &mut event.message)).await?;
+    // A reaction's count is the message's now (changes taken in order end there).
+    for RoomEvent { message, reaction, .. } in &mut events {
+        if let Some(reaction) = reaction {
+            reaction.count = message.reaction_of(&reaction.emoji).map_or(0, |of| of.count);
+        }
+    }
     Ok(events)
 }
 
@@ -565,7 +576,8 @@ macro_rules! record_change {
 /// `actor` gives (`on`) or takes back their `emoji` reaction to message `seq`, in one transaction with the change
 /// it makes in the room's sequence: only someone in the room, not banned from it, who may read the message.
 /// Idempotent: giving a reaction one has, or taking back one one has not, changes nothing. `None` if the actor may
-/// not react to it (or it does not exist).
+/// not react to it (or it does not exist); else what was done, and how many have given that emoji to the message
+/// once it was.
 pub async fn react(
     db: &Db,
     room: RoomId,
@@ -573,7 +585,7 @@ pub async fn react(
     actor: &PersonId,
     emoji: &str,
     on: bool,
-) -> sqlx::Result<Option<Applied>> {
+) -> sqlx::Result<Option<(Applied, u32)>> {
     let allowed = format!(
         "EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND seq = $2 AND deleted_by IS NULL AND {}) AND {}",
         visible_to("$3"),
@@ -591,6 +603,7 @@ pub async fn react(
         )
     };
     let found = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
+    let counted = "SELECT COUNT(*) FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3";
     let now = now_millis();
     let outcome = with_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
@@ -609,11 +622,12 @@ pub async fn react(
             None
         };
         let row: MessageRow = sqlx::query_as(&found).bind(room).bind(seq).fetch_one(&mut *tx).await?;
+        let count: i64 = sqlx::query_scalar(counted).bind(room).bind(seq).bind(emoji).fetch_one(&mut *tx).await?;
         tx.commit().await?;
-        Ok::<_, sqlx::Error>(Some((at, row)))
+        Ok::<_, sqlx::Error>(Some((at, row, count as u32)))
     })?;
-    let Some((at, row)) = outcome else { return Ok(None) };
-    applied(db, room, actor, at, row.into()).await.map(Some)
+    let Some((at, row, count)) = outcome else { return Ok(None) };
+    Ok(Some((applied(db, room, actor, at, row.into()).await?, count)))
 }
 
 /// The outcome of a change to a message: `at`, the change's number if one was made, and the message as it stands

@@ -257,20 +257,21 @@ async fn reactions_take_their_turn_in_the_rooms_sequence_and_are_caught_up_on_in
     }
     let Some(Inserted::New(first)) = insert(&db, room, text(&alice, "first", None)).await.unwrap() else { panic!() };
 
-    let Some(Applied::Changed { at, message }) = react(&db, room, first.seq, &bob, "😂", true).await.unwrap() else {
+    let Some(Applied::Changed { at, message }) = reaction(&db, room, first.seq, &bob, "😂", true).await.unwrap()
+    else {
         panic!("a new reaction is a change")
     };
     assert_eq!(at, 2, "the change takes the room's next number");
     assert_eq!(message.reactions, [Reaction { emoji: "😂".into(), count: 1, mine: true }]);
     assert!(
-        matches!(react(&db, room, first.seq, &bob, "😂", true).await.unwrap(), Some(Applied::Unchanged(_))),
+        matches!(reaction(&db, room, first.seq, &bob, "😂", true).await.unwrap(), Some(Applied::Unchanged(_))),
         "giving it again changes nothing"
     );
     let Some(Inserted::New(second)) = insert(&db, room, text(&alice, "second", None)).await.unwrap() else { panic!() };
     assert_eq!(second.seq, 3, "messages and changes share the sequence, without gaps");
-    react(&db, room, first.seq, &alice, "😂", true).await.unwrap();
-    react(&db, room, first.seq, &bob, "😂", false).await.unwrap();
-    assert!(matches!(react(&db, room, first.seq, &bob, "😂", false).await.unwrap(), Some(Applied::Unchanged(_))));
+    reaction(&db, room, first.seq, &alice, "😂", true).await.unwrap();
+    reaction(&db, room, first.seq, &bob, "😂", false).await.unwrap();
+    assert!(matches!(reaction(&db, room, first.seq, &bob, "😂", false).await.unwrap(), Some(Applied::Unchanged(_))));
 
     // A page that had message 1 catches up on the rest in order: the change, the message, two more changes,
     // each change carrying the message as it stands now, the reader's own reactions marked.
@@ -280,6 +281,7 @@ async fn reactions_take_their_turn_in_the_rooms_sequence_and_are_caught_up_on_in
     assert_eq!(order, [(2, 1, Some(true)), (3, 3, None), (4, 1, Some(true)), (5, 1, Some(false))]);
     assert_eq!(events[0].message.reactions, [Reaction { emoji: "😂".into(), count: 1, mine: true }]);
     assert_eq!(events[3].reaction.as_ref().map(|r| r.by.as_str()), Some("bob"));
+    assert_eq!(events[3].reaction.as_ref().map(|r| r.count), Some(1), "the count as the message stands now");
     assert_eq!(room_events_after(&db, room, &alice, 3, 4, 10).await.unwrap().len(), 1, "up to `until` only");
     let (page, _) = messages_before(&db, room, &bob, None).await.unwrap();
     assert_eq!(page[0].reactions, [Reaction { emoji: "😂".into(), count: 1, mine: false }], "Bob's is gone");
@@ -298,16 +300,16 @@ async fn only_someone_in_the_room_who_may_read_a_message_reacts_to_it_and_a_whis
     }
     let whisper = NewMessage { kind: MessageKind::Whisper, recipient: Some(&bob), ..text(&alice, "psst", None) };
     let Some(Inserted::New(whisper)) = insert(&db, room, whisper).await.unwrap() else { panic!() };
-    assert!(react(&db, room, whisper.seq, &carol, "👀", true).await.unwrap().is_none(), "not Carol's to see");
-    assert!(react(&db, room, whisper.seq, &dave, "👀", true).await.unwrap().is_none(), "Dave is not in the room");
-    assert!(react(&db, room, 99, &bob, "👀", true).await.unwrap().is_none(), "no such message");
-    assert!(matches!(react(&db, room, whisper.seq, &bob, "👀", true).await.unwrap(), Some(Applied::Changed { .. })));
+    assert!(reaction(&db, room, whisper.seq, &carol, "👀", true).await.unwrap().is_none(), "not Carol's to see");
+    assert!(reaction(&db, room, whisper.seq, &dave, "👀", true).await.unwrap().is_none(), "Dave is not in the room");
+    assert!(reaction(&db, room, 99, &bob, "👀", true).await.unwrap().is_none(), "no such message");
+    assert!(matches!(reaction(&db, room, whisper.seq, &bob, "👀", true).await.unwrap(), Some(Applied::Changed { .. })));
     assert!(room_events_after(&db, room, &carol, 0, 10, 10).await.unwrap().is_empty(), "nor its changes");
     assert_eq!(room_events_after(&db, room, &alice, 0, 10, 10).await.unwrap().len(), 2);
 
     // Removed from the room: Bob's reactions stop there.
     kick(&db, room, &alice, &bob, "Bob was removed").await.unwrap();
-    assert!(react(&db, room, whisper.seq, &bob, "👀", false).await.unwrap().is_none());
+    assert!(reaction(&db, room, whisper.seq, &bob, "👀", false).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -328,18 +330,24 @@ async fn forty_people_reacting_at_once_each_get_one_number_and_the_counts_add_up
             let emoji = Emoji::ALL[n % 4];
             // Each twice (a retry): the second changes nothing.
             let first = react(&db, room, 1, &person, emoji, true).await.unwrap();
-            let again = react(&db, room, 1, &person, emoji, true).await.unwrap();
+            let again = reaction(&db, room, 1, &person, emoji, true).await.unwrap();
             assert!(matches!(again, Some(Applied::Unchanged(_))));
             match first {
-                Some(Applied::Changed { at, .. }) => at,
+                Some((Applied::Changed { at, .. }, count)) => (at, emoji, count),
                 other => panic!("{other:?}"),
             }
         })
     });
-    let mut numbers: Vec<i64> =
+    let mut made: Vec<(i64, &str, u32)> =
         futures_util::future::join_all(reactions).await.into_iter().map(Result::unwrap).collect();
-    numbers.sort();
+    made.sort();
+    let numbers: Vec<i64> = made.iter().map(|(at, ..)| *at).collect();
     assert_eq!(numbers, (target.seq + 1..=target.seq + 40).collect::<Vec<_>>(), "every number once, no gaps");
+    // Each change says the count it left: per emoji, in the order of their numbers, one more each time.
+    for emoji in &Emoji::ALL[..4] {
+        let counts: Vec<u32> = made.iter().filter(|(_, e, _)| e == emoji).map(|(.., count)| *count).collect();
+        assert_eq!(counts, (1..=10).collect::<Vec<_>>(), "{emoji}");
+    }
     let (page, _) = messages_before(&db, room, &alice, None).await.unwrap();
     let counts: Vec<(String, u32)> = page[0].reactions.iter().map(|r| (r.emoji.clone(), r.count)).collect();
     assert_eq!(counts, Emoji::ALL[..4].iter().map(|e| ((*e).to_owned(), 10)).collect::<Vec<_>>());
@@ -356,7 +364,7 @@ async fn edits_and_deletions_are_changes_in_the_sequence_and_catch_up_brings_the
         be_present(&db, room, person).await;
     }
     let Some(Inserted::New(first)) = insert(&db, room, text(&alice, "first", None)).await.unwrap() else { panic!() };
-    react(&db, room, first.seq, &bob, "😂", true).await.unwrap();
+    reaction(&db, room, first.seq, &bob, "😂", true).await.unwrap();
     let now = now_millis();
     let Some(Applied::Changed { at, message }) =
         edit(&db, room, first.seq, &alice, "first!", now, WINDOW).await.unwrap()
@@ -471,7 +479,7 @@ async fn forty_writers_sending_editing_deleting_and_reacting_at_once_share_one_g
                         Some(MessageDeletion { applied: Applied::Changed { at, .. }, .. }) => Some(at),
                         _ => None,
                     },
-                    _ => match react(&db, room, 1, &person, "🔥", true).await.unwrap() {
+                    _ => match reaction(&db, room, 1, &person, "🔥", true).await.unwrap() {
                         Some(Applied::Changed { at, .. }) => Some(at),
                         _ => None,
                     },
@@ -488,4 +496,16 @@ async fn forty_writers_sending_editing_deleting_and_reacting_at_once_share_one_g
     assert_eq!(numbers, (41..=80).collect::<Vec<_>>(), "every change one number, no gaps");
     let events = room_events_after(&db, room, &alice, 40, 100, 100).await.unwrap();
     assert_eq!(events.iter().map(|e| e.at).collect::<Vec<_>>(), (41..=80).collect::<Vec<_>>(), "in order, once");
+}
+
+/// A reaction given or taken back, without the count it leaves.
+async fn reaction(
+    db: &Db,
+    room: RoomId,
+    seq: i64,
+    actor: &PersonId,
+    emoji: &str,
+    on: bool,
+) -> sqlx::Result<Option<Applied>> {
+    Ok(react(db, room, seq, actor, emoji, on).await?.map(|(applied, _)| applied))
 }

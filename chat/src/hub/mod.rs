@@ -4,13 +4,15 @@
 //! several server processes, a broker ([`crate::broker`]) sits behind it: every event is delivered here
 //! and relayed to the other processes, whose hubs deliver it to their own subscribers.
 
+mod order;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::broadcast;
 
 use protocol::live::LiveEvent;
-use protocol::model::{PersonId, RoomId};
+use protocol::model::{PersonId, ReactionChange, RoomId};
 
 /// Who receives an event.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -75,21 +77,43 @@ impl std::fmt::Display for Text {
 /// One serialized event, shared by all its recipients.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// The room's sequence number, for `chat` and `changed` events (which share it): lets a connection notice
-    /// and fill gaps.
+    /// The room's sequence number, for `chat`, `changed` and `reactions` events (which share it): lets a
+    /// connection notice and fill gaps. For reactions gathered into one frame, the last of theirs.
     pub seq: Option<i64>,
+    /// For reactions gathered into one frame, the first of their sequence numbers (see [`Frame::first_seq`]).
+    from: Option<i64>,
     pub text: Text,
     /// When set, only these people's connections pass the frame on (whispers, kicks); everyone else's skip it.
     pub audience: Option<Arc<[PersonId]>>,
     /// A kick: the audience's connections leave the room after passing the frame on.
     pub ends_membership: bool,
+    /// Reactions to a message the whole room may read, which may be gathered with the room's next ones.
+    reactions: Option<Arc<[ReactionChange]>>,
     /// Not an event: events may have been lost on their way here (see [`Local::resync_all`]).
     resync: bool,
 }
 
 impl Frame {
     pub fn new(text: Text, seq: Option<i64>, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
-        Frame { seq, text, audience, ends_membership, resync: false }
+        Frame { seq, from: None, text, audience, ends_membership, reactions: None, resync: false }
+    }
+
+    /// A frame from another process (as [`Frame::new`]): reactions are read back from the JSON, so that they
+    /// can be gathered here too.
+    pub fn relayed(text: Text, seq: Option<i64>, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
+        if text.as_str().starts_with(r#"{"type":"reactions","#)
+            && let Ok(event) = serde_json::from_str::<LiveEvent>(text.as_str())
+        {
+            let mut frame = Hub::frame(&event, audience, ends_membership);
+            frame.text = text;
+            return frame;
+        }
+        Frame::new(text, seq, audience, ends_membership)
+    }
+
+    /// The first number of the room's sequence this frame covers: its `seq`, but for gathered reactions.
+    pub fn first_seq(&self) -> Option<i64> {
+        self.from.or(self.seq)
     }
 
     pub fn is_for(&self, person: &PersonId) -> bool {
@@ -118,11 +142,22 @@ pub struct Hub {
 pub struct Local {
     // A std mutex: it is never held across an `.await`.
     channels: Channels,
+    /// Per room, what keeps its events in order here and gathers its reactions ([`order`]). Locked before
+    /// `channels` when both are.
+    rooms: Arc<Mutex<HashMap<RoomId, order::RoomOrder>>>,
 }
 
 impl Local {
-    /// Delivers `frame` to the topic's subscribers in this process.
+    /// Delivers `frame` to the topic's subscribers in this process. A room's events are delivered in the order
+    /// of their numbers, and its reactions may be held for a moment to go together in one frame ([`order`]).
     pub fn deliver(&self, topic: &Topic, frame: Frame) {
+        match topic {
+            Topic::Room(room) if frame.seq.is_some() => self.deliver_in_order(*room, frame),
+            _ => self.send(topic, frame),
+        }
+    }
+
+    fn send(&self, topic: &Topic, frame: Frame) {
         let mut channels = self.channels.lock().unwrap();
         if let Some(sender) = channels.get(topic)
             && sender.send(frame).is_err()
@@ -149,8 +184,7 @@ impl Local {
     /// Tells every subscriber that events may have been lost (the broker was unreachable): each one then
     /// recovers as from a lag, from the database.
     pub fn resync_all(&self) {
-        let marker =
-            Frame { seq: None, text: Text::from_static(""), audience: None, ends_membership: false, resync: true };
+        let marker = Frame { resync: true, ..Frame::new(Text::from_static(""), None, None, false) };
         for sender in self.channels.lock().unwrap().values() {
             let _ = sender.send(marker.clone());
         }
@@ -205,7 +239,8 @@ impl Hub {
     /// `capacity` bounds how many frames a slow subscriber may fall behind before it lags (and must catch up
     /// from the database instead).
     pub fn new(capacity: usize) -> Hub {
-        Hub { local: Local { channels: Arc::new(Mutex::new(HashMap::new())) }, capacity, relay: OnceLock::new() }
+        let local = Local { channels: Arc::default(), rooms: Arc::default() };
+        Hub { local, capacity, relay: OnceLock::new() }
     }
 
     /// From now on, every event published here is also handed to `relay` (once, at start-up).
@@ -278,11 +313,19 @@ impl Hub {
     fn frame(event: &LiveEvent, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
         let seq = match event {
             LiveEvent::Chat { message } => Some(message.seq),
-            LiveEvent::Changed { seq, .. } => Some(*seq),
+            LiveEvent::Changed { seq, .. } | LiveEvent::Reactions { seq, .. } => Some(*seq),
             _ => None,
         };
         let text = serde_json::to_string(event).expect("live events always serialize");
-        Frame::new(text.into(), seq, audience, ends_membership)
+        let mut frame = Frame::new(text.into(), seq, audience, ends_membership);
+        if let LiveEvent::Reactions { from, changes, .. } = event {
+            frame.from = Some(*from);
+            // Only reactions everyone in the room sees are gathered (a whisper's go to its two people alone).
+            if frame.audience.is_none() {
+                frame.reactions = Some(changes.as_slice().into());
+            }
+        }
+        frame
     }
 
     fn send(&self, topic: Topic, frame: Frame) {
