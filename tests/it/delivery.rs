@@ -299,3 +299,67 @@ async fn a_reader_that_falls_behind_its_feed_catches_up_from_the_database_exactl
     assert_eq!(numbers, (0..COUNT).collect::<Vec<_>>(), "every message, once");
     assert!(app.chat.metrics().lag_recoveries.get() > 0, "Bob never fell behind: the test proved nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_from_many_people_at_once_arrive_in_order_each_once_and_a_rejoin_replays_them() {
+    let app = crate::helpers::spawn_app_with(|c| c.no_rate_limits = true).await;
+    let alice = app.person().await;
+    let room = alice.create_room("reactions", 30, "").await.unwrap();
+    let (mut live, _) = alice.join(room.id).await;
+    let target = alice.send(room.id, "react to me").await.unwrap();
+    let people: Vec<TestPerson> = futures_util::future::join_all((0..12).map(|_| app.person())).await;
+    let mut connections = Vec::new();
+    for person in &people {
+        connections.push(person.join(room.id).await.0);
+    }
+    let since = app.count("SELECT last_seq FROM rooms").await;
+
+    // Twelve people give two reactions each, all at once.
+    let seq = target.seq.to_string();
+    let reactions = people.iter().enumerate().flat_map(|(n, person)| {
+        let emoji = [protocol::domain::Emoji::ALL[n % 3], protocol::domain::Emoji::ALL[3 + n % 2]];
+        let seq = seq.clone();
+        emoji.map(move |emoji| {
+            let seq = seq.clone();
+            async move {
+                let args =
+                    [("room", room.id.to_string()), ("seq", seq), ("emoji", emoji.into()), ("on", "true".into())];
+                let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                person.call::<ChatMessage>("react", &args).await.unwrap()
+            }
+        })
+    });
+    futures_util::future::join_all(reactions).await;
+    alice.send(room.id, "done").await.unwrap();
+
+    // Every number once, in order, each frame taking up where the last one ended; applied in order, the
+    // changes leave the counts the page shows.
+    let applied = |events: Vec<LiveEvent>, shown: &mut ChatMessage| {
+        let mut numbers = Vec::new();
+        for event in events {
+            if let LiveEvent::Reactions { from, seq, changes, .. } = event {
+                assert_eq!(from, numbers.last().map_or(since + 1, |last| last + 1), "a frame after the last");
+                assert_eq!((seq - from + 1) as usize, changes.len(), "a number for each change");
+                numbers.extend(from..=seq);
+                changes.iter().for_each(|change| shown.take_reaction(change, &alice.me().id));
+            }
+        }
+        numbers
+    };
+    let mut shown = target.clone();
+    let numbers = applied(live.until_said("done").await, &mut shown);
+    assert_eq!(numbers, (since + 1..=since + 24).collect::<Vec<_>>());
+    let protocol::model::RoomAccess::Open(page) = alice.room_page(room.id).await else { panic!("not let in") };
+    let page_message = page.messages.iter().find(|m| m.seq == target.seq).unwrap().clone();
+    assert_eq!(shown.reactions, page_message.reactions);
+    assert_eq!(shown.reactions.iter().map(|r| r.count).sum::<u32>(), 24);
+    assert_eq!(app.count("SELECT COUNT(*) FROM reactions").await, 24);
+
+    // A page that was away since before them gets them again from the database, in the same form.
+    let mut back = alice.rejoin(room.id, since).await;
+    let mut replayed = target.clone();
+    let numbers = applied(back.until_said("done").await, &mut replayed);
+    assert_eq!(numbers, (since + 1..=since + 24).collect::<Vec<_>>());
+    assert_eq!(replayed.reactions, page_message.reactions);
+    drop(connections);
+}
