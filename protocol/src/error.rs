@@ -268,14 +268,16 @@ impl From<Refusal> for AppError {
 
 /// A plain form post's error, and the server function (its path, `/api/…`) that answered it: carried to the page
 /// the post lands on (see `app::forms`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FormError {
     pub path: String,
     pub error: AppError,
 }
 
+read_from_map!(FormError { path, error });
+
 /// The one JSON shape of every error answer.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireError {
     error: String,
@@ -287,6 +289,8 @@ struct WireError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
 }
+
+read_from_map!(WireError { error, message, reason = default, limit = default, retry_after as "retryAfter" = default });
 
 impl From<AppError> for WireError {
     fn from(error: AppError) -> WireError {

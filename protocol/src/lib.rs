@@ -3,6 +3,10 @@
 //! travel (`codec`, with the `server-fn` feature). No views and no database: the browser, the server and tools
 //! such as the load tool depend on it alike (docs/protocol.md is its specification).
 
+// First: its macro is used by the modules after it.
+#[macro_use]
+mod reading;
+
 #[cfg(feature = "server-fn")]
 pub mod codec;
 pub mod domain;

@@ -64,8 +64,9 @@ pub enum LiveEvent {
 /// reading every type an event carries was about 100 KB of the wasm (twiggy); reading the fields straight from
 /// the JSON shares the code the page already has for reading the same types from server functions.
 /// A frame whose first key is not `type` is refused; a second `type` later in the frame is skipped like any key
-/// the variant does not know. A new variant needs an arm here and in [`EventType`]; serde attributes on a
-/// variant's fields have to be repeated in its `fields!` (the tests check every variant both ways).
+/// the variant does not know. A new variant needs an arm here and in [`EventType`]; a field whose name on the
+/// wire is not its own (`rename_all` makes it camelCase) says so in its `fields!` (the tests check every variant
+/// both ways).
 impl<'de> Deserialize<'de> for LiveEvent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<LiveEvent, D::Error> {
         deserializer.deserialize_map(TypeFirst)
@@ -110,25 +111,33 @@ impl<'de> Visitor<'de> for TypeFirst {
             _ => return Err(de::Error::custom("a live event starts with its \"type\"")),
         }
         let kind: EventType = map.next_value()?;
-        // The fields after `type`, read as the variant's own struct (fields it does not know are skipped).
-        fn rest<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: A) -> Result<T, A::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(map))
-        }
         fn skip_rest<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
             Ok(())
         }
+        // The fields after `type`, by their names on the wire (the field's own unless given with `as`); keys the
+        // variant does not know are skipped, a missing field is an error. A loop here rather than a derived struct
+        // per variant: each derived struct is its own reader (a map's, a sequence's, its field names'), and they
+        // made up a good part of the code that reads events in the browser's bundle.
         macro_rules! fields {
-            ($variant:ident { $($field:ident: $ty:ty),* }) => {{
-                #[derive(Deserialize)]
-                #[serde(rename_all = "camelCase")]
-                struct Fields { $($field: $ty),* }
-                let Fields { $($field),* } = rest(map)?;
-                LiveEvent::$variant { $($field),* }
+            ($variant:ident { $($field:ident $(as $wire:literal)?: $ty:ty),* }) => {{
+                $(let mut $field: Option<$ty> = None;)*
+                while let Some(key) = map.next_key::<String>()? {
+                    $(if key == fields!(@wire $field $($wire)?) {
+                        $field = Some(map.next_value()?);
+                        continue;
+                    })*
+                    map.next_value::<IgnoredAny>()?;
+                }
+                LiveEvent::$variant {
+                    $($field: $field.ok_or_else(|| de::Error::missing_field(fields!(@wire $field $($wire)?)))?),*
+                }
             }};
+            (@wire $field:ident) => { stringify!($field) };
+            (@wire $field:ident $wire:literal) => { $wire };
         }
         Ok(match kind {
-            EventType::Rooms => fields!(Rooms { rooms: Vec<RoomSummary>, has_more: bool }),
+            EventType::Rooms => fields!(Rooms { rooms: Vec<RoomSummary>, has_more as "hasMore": bool }),
             EventType::NewRoom => fields!(NewRoom { room: RoomSummary }),
             EventType::RemoveRoom => fields!(RemoveRoom { id: RoomId }),
             EventType::RoomPresence => fields!(RoomPresence { id: RoomId, present: u32, version: u64 }),

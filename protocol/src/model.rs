@@ -7,7 +7,7 @@ pub use crate::domain::{Hue, PersonId, RoomId};
 use crate::error::Refusal;
 
 /// A person's public identity: a random id kept in their session, and the hue and short name derived from it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Person {
     pub id: PersonId,
     pub name: String,
@@ -15,8 +15,10 @@ pub struct Person {
     pub hue: Hue,
 }
 
+read_from_map!(Person { id, name, hue });
+
 /// A room as the room list shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoomSummary {
     pub id: RoomId,
     pub title: String,
@@ -38,8 +40,10 @@ pub struct RoomSummary {
     pub banned: bool,
 }
 
+read_from_map!(RoomSummary { id, title, locked, max_members, present, presence_version, owner, created_at, unread = default, last_message = default, banned = default });
+
 /// A line of a message for the room list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessagePreview {
     /// The message's number in its room: a list drops an activity it has counted already.
     pub seq: i64,
@@ -48,6 +52,8 @@ pub struct MessagePreview {
     pub text: String,
     pub whisper: bool,
 }
+
+read_from_map!(MessagePreview { seq, author = default, text, whisper });
 
 impl MessagePreview {
     pub const MAX_CHARS: usize = 80;
@@ -104,7 +110,7 @@ impl MessageKind {
 }
 
 /// One committed message of a room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatMessage {
     pub room_id: RoomId,
     /// Strictly increasing within the room, assigned at commit.
@@ -131,6 +137,8 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Deleted>,
 }
+
+read_from_map!(ChatMessage { room_id, seq, kind, author = default, recipient = default, body, created_at, reactions = default, reply_to = default, edited_at = default, deleted = default });
 
 /// Who deleted a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,7 +177,7 @@ impl Deleted {
 
 /// The message a reply answers, as the reply shows it: who wrote it and the start of it (a GIF's address, whose
 /// still the reply shows), or that it was deleted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Quote {
     pub seq: i64,
     pub kind: MessageKind,
@@ -179,6 +187,8 @@ pub struct Quote {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
 }
+
+read_from_map!(Quote { seq, kind, author = default, excerpt, deleted = default });
 
 impl Quote {
     pub const MAX_CHARS: usize = 120;
@@ -196,7 +206,7 @@ impl Quote {
 }
 
 /// How many people reacted to a message with one emoji.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Reaction {
     pub emoji: String,
     pub count: u32,
@@ -206,9 +216,11 @@ pub struct Reaction {
     pub mine: bool,
 }
 
+read_from_map!(Reaction { emoji, count, mine = default });
+
 /// A reaction given or taken back, as a `reactions` event says it: `by` gave (`added`) or took back their `emoji`
 /// on message `message` (its `seq`), which leaves `count` of that emoji on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReactionChange {
     pub message: i64,
     pub emoji: String,
@@ -216,6 +228,8 @@ pub struct ReactionChange {
     pub added: bool,
     pub count: u32,
 }
+
+read_from_map!(ReactionChange { message, emoji, by, added, count });
 
 impl ChatMessage {
     /// Takes in `newer` (the same message after an edit or a deletion): its text and reactions, keeping which
@@ -285,7 +299,7 @@ impl ChatMessage {
 }
 
 /// Who reacted to a message, per emoji (the first [`MAX_REACTORS_LISTED`] of each, earliest first).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reactors {
     pub emoji: String,
     pub people: Vec<Person>,
@@ -293,11 +307,13 @@ pub struct Reactors {
     pub count: u32,
 }
 
+read_from_map!(Reactors { emoji, people, count });
+
 /// How many of the people who reacted with one emoji are named.
 pub const MAX_REACTORS_LISTED: u32 = 30;
 
 /// A person present in a room, as the participant panel shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Participant {
     pub person: Person,
     pub owner: bool,
@@ -306,8 +322,10 @@ pub struct Participant {
     pub tag: Option<String>,
 }
 
+read_from_map!(Participant { person, owner, tag = default });
+
 /// A change of who is in a room, as the live channel sends it (`people`): small whatever the room's size.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PeopleChange {
     /// Orders the changes of a room's presence (like `roomPresence`): one not above the last seen is stale.
     pub version: u64,
@@ -323,6 +341,8 @@ pub struct PeopleChange {
     /// [`roster_digest`] of who is here after the change.
     pub digest: u32,
 }
+
+read_from_map!(PeopleChange { version, arrived, left, owner, retagged, present, digest });
 
 impl PeopleChange {
     /// Whether no one arrived or left (a hand-over, or where the room stands).
@@ -447,22 +467,26 @@ impl Roster {
 }
 
 /// Someone the room's owner removed, on the owner's list of bans.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ban {
     pub person: Person,
     /// Unix time in milliseconds.
     pub banned_at: i64,
 }
 
+read_from_map!(Ban { person, banned_at });
+
 /// Who is in a room, whole, at a presence version (`who_is_here`, and a page's first list).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct People {
     pub people: Vec<Participant>,
     pub version: u64,
 }
 
+read_from_map!(People { people, version });
+
 /// Everything the chat page needs to render a room the visitor may enter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoomView {
     pub room: RoomSummary,
     pub me: Person,
@@ -478,8 +502,10 @@ pub struct RoomView {
     pub edit_window_secs: u32,
 }
 
+read_from_map!(RoomView { room, me, participants, messages, has_earlier, room_grace_secs, edit_window_secs });
+
 /// What the room list page needs: who you are and every open room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoomListView {
     pub me: Person,
     /// The first page of the room list.
@@ -488,16 +514,20 @@ pub struct RoomListView {
     pub room_grace_secs: u32,
 }
 
+read_from_map!(RoomListView { me, rooms, room_grace_secs });
+
 /// How many rooms a page of the room list holds.
 pub const ROOM_PAGE: usize = 50;
 
 /// A page of the room list: the most recently active rooms first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ListedRooms {
     pub rooms: Vec<RoomSummary>,
     /// Whether more rooms follow this page.
     pub has_more: bool,
 }
+
+read_from_map!(ListedRooms { rooms, has_more });
 
 /// What `/room/:id` shows: the room, or why not (with what the refusal page needs to say which room).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -507,19 +537,23 @@ pub enum RoomAccess {
 }
 
 /// A room named on a page that does not let the visitor in (the password gate, "this room is full").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoomLabel {
     pub id: RoomId,
     pub title: String,
     pub max_members: u32,
 }
 
+read_from_map!(RoomLabel { id, title, max_members });
+
 /// A page of earlier messages for "Load earlier".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessagePage {
     pub messages: Vec<ChatMessage>,
     pub has_earlier: bool,
 }
+
+read_from_map!(MessagePage { messages, has_earlier });
 
 /// How many messages a page of history holds (first render and every "Load earlier").
 pub const PAGE_SIZE: i64 = 50;

@@ -135,3 +135,7 @@ pub fn repeat_every(_period: std::time::Duration, _tick: impl Fn() + 'static) {}
 pub fn show_message(_seq: i64) -> bool {
     false
 }
+
+pub fn event_value(_event: &leptos::ev::Event, _selector: &str) -> Option<String> {
+    None
+}

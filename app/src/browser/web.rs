@@ -431,3 +431,10 @@ pub fn show_message(seq: i64) -> bool {
     }
     true
 }
+
+/// The `value` of the element matching `selector` that an event happened in (the element itself or inside it):
+/// how one handler serves many buttons (each button's own handler would add its own code to the bundle).
+pub fn event_value(event: &web_sys::Event, selector: &str) -> Option<String> {
+    let target: web_sys::Element = event.target()?.dyn_into().ok()?;
+    target.closest(selector).ok()??.get_attribute("value")
+}

@@ -7,6 +7,7 @@ use leptos::server_fn::ServerFn;
 
 use super::actions::Conversation;
 use crate::api::{React, react, who_reacted};
+use crate::browser;
 use crate::components::{PersonBadge, hydrated};
 use protocol::domain::Emoji;
 use protocol::model::Reactors;
@@ -20,14 +21,17 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
     let choosing = RwSignal::new(false);
     // Who reacted, per emoji: asked for when someone first looks, and again after the counts change.
     let names = RwSignal::new(None::<Vec<Reactors>>);
+    let asked = StoredValue::new(false);
     Effect::new(move |_| {
         reactions.track();
         names.set(None);
+        asked.set_value(false);
     });
     let look = move || {
-        if names.with_untracked(Option::is_some) {
+        if asked.get_value() {
             return;
         }
+        asked.set_value(true);
         leptos::task::spawn_local(async move {
             if let Ok(listed) = who_reacted(reacting.room, seq).await {
                 names.set(Some(listed));
@@ -46,15 +50,25 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
             }
         });
     };
-    // A button of the plain form: its emoji is what the form posts. Live, a click does it in place.
-    let press = move |event: leptos::ev::MouseEvent, emoji: String, on: bool| {
-        event.prevent_default();
-        set(emoji, on);
+    // The form's buttons, a reaction's or a choice's, post their emoji; live, a click does it in place. (One
+    // handler on the form for all of them, and one for looking at any reaction.)
+    let press = move |event: leptos::ev::MouseEvent| {
+        if let Some(emoji) = browser::event_value(&event, "button[name=emoji]") {
+            event.prevent_default();
+            let mine = reactions.with_untracked(|all| all.iter().any(|r| r.emoji == emoji && r.mine));
+            set(emoji, !mine);
+        }
+    };
+    let looking = move |event: &leptos::ev::Event| {
+        if browser::event_value(event, "button.reaction").is_some() {
+            look();
+        }
     };
     let live = hydrated();
     view! {
         <form class="reactions" method="post" action=React::url() class:choosing=move || choosing.get()
-            data-live=move || live.get().then_some("") on:submit=|event| event.prevent_default()>
+            data-live=move || live.get().then_some("") on:submit=|event| event.prevent_default() on:click=press
+            on:mouseover=move |event| looking(&event) on:focusin=move |event| looking(&event)>
             <input type="hidden" name="room" value=reacting.room.get() />
             <input type="hidden" name="seq" value=seq />
             <For each=move || reactions.get() key=|reaction| reaction.emoji.clone() let:reaction>
@@ -67,9 +81,7 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
                     view! {
                         <span class="reaction-wrap">
                             <button type="submit" name="emoji" value=emoji.get_value() class="reaction"
-                                aria-pressed=move || mine().to_string() aria-describedby=tooltip.clone()
-                                on:mouseenter=move |_| look() on:focus=move |_| look()
-                                on:click=move |event| press(event, emoji.get_value(), !mine())>
+                                aria-pressed=move || mine().to_string() aria-describedby=tooltip.clone()>
                                 {emoji.get_value()} " " {count}
                             </button>
                             <span class="reactors" role="tooltip" id=tooltip>
@@ -90,10 +102,8 @@ pub fn ReactionBar(seq: i64) -> impl IntoView {
                     {Emoji::ALL
                         .into_iter()
                         .map(|emoji| {
-                            let mine = move || reactions.with(|all| all.iter().any(|r| r.emoji == emoji && r.mine));
                             view! {
-                                <button type="submit" name="emoji" value=emoji class="reaction-choice" aria-label=emoji
-                                    on:click=move |event| press(event, emoji.to_owned(), !mine())>
+                                <button type="submit" name="emoji" value=emoji class="reaction-choice" aria-label=emoji>
                                     {emoji}
                                 </button>
                             }
