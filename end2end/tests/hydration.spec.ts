@@ -1,4 +1,4 @@
-import { expect, test } from "./fixtures";
+import { Person, expect, test } from "./fixtures";
 
 test("the room list is server-rendered, then hydrated and interactive", async ({ page }) => {
   const consoleErrors: string[] = [];
@@ -55,4 +55,41 @@ test("the forms check input with the server's own rules before sending anything"
   await page.getByRole("button", { name: "Send" }).click();
   await expect(page.locator(".composer").getByRole("alert")).toHaveText("Write something first.");
   expect(posts).toEqual([]);
+});
+
+test("a reader who leaves while the room list's search is loading leaves no error behind", async ({ browser }) => {
+  // The search's answer comes after the list is gone: the page must not read the list's signals then
+  // (leptos-rs/leptos#3595: a panic, and the WASM stops).
+  const alice = await Person.enter(browser);
+  const page = alice.page;
+  const errors: string[] = [];
+  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
+  page.on("pageerror", (error) => errors.push(error.message));
+  await alice.createRoom("Left mid-search");
+  await page.goBack();
+  await expect(alice.roomLink("Left mid-search")).toBeVisible();
+
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let asked = () => {};
+  const searched = new Promise<void>((resolve) => (asked = resolve));
+  await page.route("**/api/find_rooms*", async (route) => {
+    asked();
+    await held;
+    await route.continue();
+  });
+  await page.getByLabel("Find a room").fill("Left");
+  await searched;
+  // Into the room, by the page's own router (the WASM lives on), while the answer waits.
+  await alice.roomLink("Left mid-search").click();
+  await alice.expectInRoom("Left mid-search");
+  const answered = page.waitForResponse("**/api/find_rooms*");
+  release();
+  await answered;
+
+  // The page still works after the answer came: a message goes and shows.
+  await alice.send("still here");
+  await expect(alice.messages().getByText("still here")).toBeVisible();
+  expect(errors).toEqual([]);
+  await alice.close();
 });

@@ -55,7 +55,9 @@ fn RoomListContent(list: RoomListView, query: Memo<ParamsMap>) -> impl IntoView 
     let load = move |title: String, offset: usize| {
         leptos::task::spawn_local(async move {
             let answer = find_rooms(Some(title.clone()), Some(offset as u32)).await;
-            if search.get_untracked() != title {
+            // The reader may have left the list meanwhile (its signals are gone: reading one would panic,
+            // leptos-rs/leptos#3595), or searched for something else.
+            if search.try_with_untracked(|search| *search == title) != Some(true) {
                 return;
             }
             match answer {

@@ -363,6 +363,10 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
         let Some(first) = messages.with_untracked(|m| m.first().map(|m| m.seq)) else { return false };
         let previous_height = log_ref.get_untracked().map(|log| log.scroll_height());
         let Ok(page) = earlier_messages(room_id, first).await else { return false };
+        // The reader may have left the room meanwhile: its signals are gone (reading one would panic).
+        if messages.is_disposed() {
+            return false;
+        }
         has_earlier.set(page.has_earlier);
         messages.update(|list| {
             for message in page.messages {

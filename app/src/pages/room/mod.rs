@@ -62,28 +62,32 @@ pub fn RoomPage() -> impl IntoView {
     let resync = move || if before().is_some() { to_latest.set(true) } else { access.refetch() };
     view! {
         <Transition fallback=|| view! { <main class="page"><p>"Loading the room…"</p></main> }>
-            {move || Suspend::new(async move {
-                match access.await {
-                    Ok(RoomAccess::Open(view)) => {
-                        let history = before().is_some();
-                        view! { <ChatRoom view=*view history on_resync=resync /> }.into_any()
+            {move || {
+                // Read before the wait, not after: by then the reader may have left, and the query with them
+                // (leptos-rs/leptos#3595). The resource follows the same query, so this stays in step with it.
+                let history = untrack(before).is_some();
+                Suspend::new(async move {
+                    match access.await {
+                        Ok(RoomAccess::Open(view)) => {
+                            view! { <ChatRoom view=*view history on_resync=resync /> }.into_any()
+                        }
+                        Ok(RoomAccess::Refused { refusal: Refusal::Password, room: Some(room) }) => {
+                            view! { <PasswordGate id=room.id title=room.title on_entered=move || access.refetch() /> }
+                                .into_any()
+                        }
+                        Ok(RoomAccess::Refused { refusal, room }) => {
+                            view! { <Refused refusal room on_place=move || access.refetch() /> }.into_any()
+                        }
+                        Err(error) => view! {
+                            <main class="page page-narrow">
+                                <p role="alert" class="error">{error.to_string()}</p>
+                                <p><A href="/">"Back to the rooms"</A></p>
+                            </main>
+                        }
+                        .into_any(),
                     }
-                    Ok(RoomAccess::Refused { refusal: Refusal::Password, room: Some(room) }) => {
-                        view! { <PasswordGate id=room.id title=room.title on_entered=move || access.refetch() /> }
-                            .into_any()
-                    }
-                    Ok(RoomAccess::Refused { refusal, room }) => {
-                        view! { <Refused refusal room on_place=move || access.refetch() /> }.into_any()
-                    }
-                    Err(error) => view! {
-                        <main class="page page-narrow">
-                            <p role="alert" class="error">{error.to_string()}</p>
-                            <p><A href="/">"Back to the rooms"</A></p>
-                        </main>
-                    }
-                    .into_any(),
-                }
-            })}
+                })
+            }}
         </Transition>
     }
 }

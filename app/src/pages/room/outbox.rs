@@ -155,7 +155,8 @@ impl Outbox {
                     Attempt::Delivered(message) => {
                         failures = 0;
                         let _ = self.pending.try_update(|p| p.retain(|p| p.client_id != next.client_id));
-                        self.on_delivered.run(message);
+                        // (Not `run`: the page may be gone by now, and its callback with it.)
+                        let _ = self.on_delivered.try_run(message);
                     }
                     Attempt::Later(at_least_ms, why) => {
                         let _ = self.pending.try_update(|p| {
