@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::Chat;
 use crate::hub::Topic;
 use protocol::live::LiveEvent;
-use protocol::model::RoomId;
+use protocol::model::{Person, RoomId};
 
 /// How long a room's window of comings and goings lasts, and how many of them it announces one by one.
 const MOVEMENT_WINDOW: Duration = Duration::from_secs(10);
@@ -87,8 +87,8 @@ impl<T> Coalescer<T> {
 /// Someone came or went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Movement {
-    Joined(String),
-    Left(String),
+    Joined(Person),
+    Left(Person),
 }
 
 /// A room's count as of its presence version.
@@ -106,11 +106,12 @@ impl Chat {
             if opened {
                 self.after(MOVEMENT_WINDOW, move |chat| async move { chat.close_movement_window(room) });
             }
-            let text = match movement.expect("made now") {
-                Movement::Joined(name) => format!("{name} joined"),
-                Movement::Left(name) => format!("{name} left"),
+            // Said only if it is still so when it is stored: a quick return through another process may come first.
+            let (text, person, present) = match movement.expect("made now") {
+                Movement::Joined(person) => (format!("{} joined", person.name), person.id, true),
+                Movement::Left(person) => (format!("{} left", person.name), person.id, false),
             };
-            self.system_message(room, text).await;
+            self.system_message_about(room, text, Some((&person, present))).await;
         }
     }
 
@@ -126,7 +127,7 @@ impl Chat {
             let mut names: Vec<&str> = Vec::new();
             for movement in &held {
                 let name = match (movement, joined) {
-                    (Movement::Joined(name), true) | (Movement::Left(name), false) => name.as_str(),
+                    (Movement::Joined(person), true) | (Movement::Left(person), false) => person.name.as_str(),
                     _ => continue,
                 };
                 if !names.contains(&name) {

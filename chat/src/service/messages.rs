@@ -75,6 +75,7 @@ impl Chat {
                 client_id: client_id.as_ref().map(ClientMessageId::as_str),
                 reply_to,
                 author_present: true,
+                about: None,
             };
             match self.post(room, message).await {
                 Err(ServerError::Client(AppError::Refused(_))) => {
@@ -161,6 +162,7 @@ impl Chat {
                     client_id: None,
                     reply_to: None,
                     author_present: false,
+                    about: None,
                 };
                 let message = chat.post(admission.room(), message).await?;
                 // The message row now points at the file: it stays.
@@ -269,7 +271,18 @@ impl Chat {
     }
 
     pub(super) async fn system_message(self: &Arc<Self>, room: RoomId, text: String) {
-        match self.post(room, NewMessage::system(&text)).await {
+        self.system_message_about(room, text, None).await
+    }
+
+    /// A system line about one person's coming (`true`) or going (`false`): stored only if, as it commits, that is
+    /// still so (see [`NewMessage::about`]).
+    pub(super) async fn system_message_about(
+        self: &Arc<Self>,
+        room: RoomId,
+        text: String,
+        about: Option<(&PersonId, bool)>,
+    ) {
+        match self.post(room, NewMessage { about, ..NewMessage::system(&text) }).await {
             Ok(_) => {}
             Err(ServerError::Client(AppError::Refused(Refusal::NotFound))) => {}
             Err(error) => tracing::error!(%error, %room, "storing a system message"),

@@ -243,6 +243,10 @@ pub struct NewMessage<'a> {
     /// Whether the author must be in the room when the message commits (a send; not an upload, which was
     /// admitted when it began, nor a system message). Checked in the insert itself, so a send is one statement.
     pub author_present: bool,
+    /// For a system line about one person's coming (`true`) or going (`false`): committed only if, as it commits,
+    /// they are (are not) in the room. Their arrival and departure are stored after the changes of presence, and
+    /// a quick return through another process could otherwise store "left" after "joined".
+    pub about: Option<(&'a PersonId, bool)>,
 }
 
 impl<'a> NewMessage<'a> {
@@ -255,6 +259,7 @@ impl<'a> NewMessage<'a> {
             client_id: None,
             reply_to: None,
             author_present: false,
+            about: None,
         }
     }
 }
@@ -278,6 +283,8 @@ macro_rules! insert_message_query {
              SELECT id, last_seq + 1, $1, $2, $3, $4, $5, $6, $9 FROM rooms
              WHERE id = $7 AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = $2)
                AND (NOT $8 OR EXISTS (SELECT 1 FROM presence p WHERE p.room_id = rooms.id AND p.visitor_id = $2))
+               AND ($10 IS NULL
+                    OR EXISTS (SELECT 1 FROM presence p WHERE p.room_id = rooms.id AND p.visitor_id = $10) = $11)
              RETURNING {MESSAGE_COLUMNS}"
         ))
         .bind($message.kind.as_str())
@@ -289,6 +296,8 @@ macro_rules! insert_message_query {
         .bind($room)
         .bind($message.author_present)
         .bind($message.reply_to)
+        .bind($message.about.map(|(person, _)| person))
+        .bind($message.about.is_some_and(|(_, present)| present))
     };
 }
 

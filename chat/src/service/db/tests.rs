@@ -31,6 +31,7 @@ fn text<'a>(author: &'a PersonId, body: &'a str, client_id: Option<&'a str>) -> 
         client_id,
         reply_to: None,
         author_present: false,
+        about: None,
     }
 }
 
@@ -158,6 +159,7 @@ async fn whispers_are_read_by_their_two_people_only() {
         client_id: None,
         reply_to: None,
         author_present: false,
+        about: None,
     };
     insert(&db, room, whisper).await.unwrap();
     insert(&db, room, text(&alice, "hello all", None)).await.unwrap();
@@ -201,6 +203,7 @@ async fn deleting_a_room_returns_its_gif_files_and_leaves_no_rows() {
         client_id: None,
         reply_to: None,
         author_present: false,
+        about: None,
     };
     insert(&db, room, gif).await.unwrap();
     assert_eq!(gif_files(&db).await.unwrap(), vec!["a.gif"]);
@@ -245,6 +248,27 @@ async fn be_present(db: &Db, room: RoomId, person: &PersonId) {
     let sql =
         "INSERT INTO presence (room_id, visitor_id, instance_id, connections, arrival) VALUES ($1, $2, 'test', 1, 1)";
     with_pool!(db, |pool| sqlx::query(sql).bind(room).bind(person).execute(pool).await.map(drop).unwrap());
+}
+
+#[tokio::test]
+async fn a_line_about_someone_coming_or_going_is_stored_only_if_it_is_still_so() {
+    let (_dir, db) = test_db().await;
+    let (alice, bob) = (id("alice"), id("bob"));
+    let room = room(&db, &alice, None).await;
+    let about =
+        |text: &'static str, person, present| NewMessage { about: Some((person, present)), ..NewMessage::system(text) };
+    // Bob is away: "left" is true, "joined" is not (he went again before it was stored).
+    assert!(insert(&db, room, about("Bob joined", &bob, true)).await.unwrap().is_none());
+    assert!(insert(&db, room, about("Bob left", &bob, false)).await.unwrap().is_some());
+    // He came back (through another process) before his departure was stored: "left" would now be false.
+    be_present(&db, room, &bob).await;
+    assert!(insert(&db, room, about("Bob left", &bob, false)).await.unwrap().is_none());
+    assert!(insert(&db, room, about("Bob joined", &bob, true)).await.unwrap().is_some());
+    // Other system lines are stored as before.
+    assert!(insert(&db, room, NewMessage::system("Alice is the owner now")).await.unwrap().is_some());
+    let (page, _) = messages_before(&db, room, &alice, None).await.unwrap();
+    let said: Vec<&str> = page.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(said, ["Bob left", "Bob joined", "Alice is the owner now"]);
 }
 
 #[tokio::test]

@@ -293,9 +293,9 @@ impl Chat {
                 // The change first: it waits for nothing, so changes of the room are seldom published out of order.
                 self.announce(room, &snapshot, Some(person), &bumped);
                 for visitor in bumped {
-                    self.announce_movement(room, Movement::Left(visitor.name)).await;
+                    self.announce_movement(room, Movement::Left(visitor)).await;
                 }
-                self.announce_movement(room, Movement::Joined(person.name.clone())).await;
+                self.announce_movement(room, Movement::Joined(person.clone())).await;
                 if takes_over {
                     self.announce_owner(room, person).await;
                 }
@@ -363,7 +363,7 @@ impl Chat {
         };
         self.follow_up(room, &departures);
         for person in &departures.left {
-            self.announce_movement(room, Movement::Left(person.name.clone())).await;
+            self.announce_movement(room, Movement::Left(person.clone())).await;
         }
         if let Some(successor) = &departures.new_owner {
             self.announce_owner(room, successor).await;
