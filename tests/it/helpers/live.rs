@@ -54,6 +54,11 @@ impl LiveClient {
         }
     }
 
+    /// Reads and drops whatever comes until the connection closes: a client that keeps up and wants none of it.
+    pub async fn keep_reading(mut self) {
+        while self.read().await.is_some() {}
+    }
+
     /// The next event, or None if the connection closed or broke (no panic: the server may be gone).
     pub async fn next_or_closed(&mut self) -> Option<LiveEvent> {
         match self.unread.pop_front() {
