@@ -104,11 +104,28 @@ impl Frame {
         if text.as_str().starts_with(r#"{"type":"reactions","#)
             && let Ok(event) = serde_json::from_str::<LiveEvent>(text.as_str())
         {
-            let mut frame = Hub::frame(&event, audience, ends_membership);
-            frame.text = text;
-            return frame;
+            return Frame::of(&event, text, audience, ends_membership);
         }
         Frame::new(text, seq, audience, ends_membership)
+    }
+
+    /// The frame of `event`, already serialized as `text`: its numbers in the room's sequence, and the reactions
+    /// it carries if they may be gathered.
+    fn of(event: &LiveEvent, text: Text, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
+        let seq = match event {
+            LiveEvent::Chat { message } => Some(message.seq),
+            LiveEvent::Changed { seq, .. } | LiveEvent::Reactions { seq, .. } => Some(*seq),
+            _ => None,
+        };
+        let mut frame = Frame::new(text, seq, audience, ends_membership);
+        if let LiveEvent::Reactions { from, changes, .. } = event {
+            frame.from = Some(*from);
+            // Only reactions everyone in the room sees are gathered (a whisper's go to its two people alone).
+            if frame.audience.is_none() {
+                frame.reactions = Some(changes.as_slice().into());
+            }
+        }
+        frame
     }
 
     /// The first number of the room's sequence this frame covers: its `seq`, but for gathered reactions.
@@ -311,21 +328,8 @@ impl Hub {
     }
 
     fn frame(event: &LiveEvent, audience: Option<Arc<[PersonId]>>, ends_membership: bool) -> Frame {
-        let seq = match event {
-            LiveEvent::Chat { message } => Some(message.seq),
-            LiveEvent::Changed { seq, .. } | LiveEvent::Reactions { seq, .. } => Some(*seq),
-            _ => None,
-        };
         let text = serde_json::to_string(event).expect("live events always serialize");
-        let mut frame = Frame::new(text.into(), seq, audience, ends_membership);
-        if let LiveEvent::Reactions { from, changes, .. } = event {
-            frame.from = Some(*from);
-            // Only reactions everyone in the room sees are gathered (a whisper's go to its two people alone).
-            if frame.audience.is_none() {
-                frame.reactions = Some(changes.as_slice().into());
-            }
-        }
-        frame
+        Frame::of(event, text.into(), audience, ends_membership)
     }
 
     fn send(&self, topic: Topic, frame: Frame) {
