@@ -8,7 +8,11 @@
 //! change once stored, so a daily backup into the same directory copies only the new ones.
 //!
 //! A restore puts the file in place as the chat's database (the server moves the sessions back into their own
-//! database when it starts) and the GIFs into the uploads directory. It refuses to overwrite a database.
+//! database when it starts) and the GIFs into the store. It refuses to overwrite a database.
+//!
+//! The GIFs are copied out of (and back into) wherever the server keeps them: its uploads directory, or its
+//! bucket (`--uploads-url`). The same commands move an uploads directory into a bucket: a backup with `--gifs`
+//! from the directory, then a restore with `--uploads-url` (docs/operating.md, "GIFs in object storage").
 //!
 //! PostgreSQL has its own tools for this (`pg_dump`, `pg_restore`): see docs/operating.md, "Backups".
 
@@ -19,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chat::store::{Db, migrator};
-use chat::uploads::{StoredName, owner_of, still_of};
+use chat::uploads::{StoredName, UploadStore, owner_of, still_of};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
@@ -128,35 +132,107 @@ async fn contents(db: &mut SqliteConnection) -> anyhow::Result<(BackupReport, BT
     Ok((report, names))
 }
 
-/// Copies the GIFs named in `names` from `from` to `to` (each written beside, then renamed into place: a crash
-/// leaves no half file under a GIF's name), keeping those `to` has already.
+/// Copies the GIFs named in `names` out of the store into `to` (each written beside, then renamed into place: a
+/// crash leaves no half file under a GIF's name), keeping those `to` has already.
 /// Each GIF's still (its first frame) goes with it where there is one (GIFs stored before stills were made have
 /// none until the server makes it).
-fn copy_gifs(names: &BTreeSet<String>, from: &Path, to: &Path) -> anyhow::Result<GifCopy> {
+async fn export_gifs(names: &BTreeSet<String>, store: &UploadStore, to: &Path) -> anyhow::Result<GifCopy> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let mut copy = GifCopy { referenced: names.len(), ..GifCopy::default() };
     for name in names {
-        if !from.join(name).is_file() && !to.join(name).is_file() {
-            tracing::warn!(gif = %name, "a GIF the database refers to is not in {}", from.display());
-            copy.missing += 1;
-            continue;
-        }
         let mut copied = false;
-        for file in [still_of(name), name.clone()] {
-            let (source, target) = (from.join(&file), to.join(&file));
-            if target.is_file() || !source.is_file() {
+        for file in [name.clone(), still_of(name)] {
+            let target = to.join(&file);
+            if target.is_file() {
                 continue;
             }
             let partial = beside(&target, ".partial");
-            std::fs::copy(&source, &partial).with_context(|| format!("copying {}", source.display()))?;
-            std::fs::File::open(&partial)?.sync_all()?;
-            std::fs::rename(&partial, &target)?;
-            copied = true;
+            let found = store.copy_out(&file, &partial).await.map_err(|error| {
+                anyhow::anyhow!("copying {file} out of {}: {}", store.describe(), error.into_app_error())
+            });
+            match found {
+                Ok(true) => {
+                    std::fs::File::open(&partial)?.sync_all()?;
+                    std::fs::rename(&partial, &target)?;
+                    copied = true;
+                }
+                Ok(false) => {
+                    let _ = std::fs::remove_file(&partial);
+                    // A GIF missing (its still may be: made on demand).
+                    if file == *name {
+                        tracing::warn!(gif = %name, "a GIF the database refers to is not in {}", store.describe());
+                        copy.missing += 1;
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(error);
+                }
+            }
         }
         copy.copied += usize::from(copied);
     }
     sync_dir(to)?;
     Ok(copy)
+}
+
+/// Copies the GIFs named in `names` from the directory `from` into the store (the directory store writes each
+/// beside, then renames it into place; an object appears whole or not at all).
+async fn import_gifs(names: &BTreeSet<String>, from: &Path, store: &UploadStore) -> anyhow::Result<GifCopy> {
+    let mut copy = GifCopy { referenced: names.len(), ..GifCopy::default() };
+    for name in names {
+        if !from.join(name).is_file() {
+            tracing::warn!(gif = %name, "a GIF the database refers to is not in {}", from.display());
+            copy.missing += 1;
+            continue;
+        }
+        for file in [still_of(name), name.clone()] {
+            let source = from.join(&file);
+            if source.is_file() {
+                store.copy_in(&file, &source).await.map_err(|error| {
+                    anyhow::anyhow!("copying {file} into {}: {}", store.describe(), error.into_app_error())
+                })?;
+            }
+        }
+        copy.copied += 1;
+    }
+    Ok(copy)
+}
+
+/// Copies the GIFs the chat's database (SQLite or PostgreSQL) shows from the directory `from` into the configured
+/// store, but for those it holds already: `referenced` GIFs, `copied` now, `missing` from `from` (and not stored).
+pub async fn copy_gifs(config: &Config, from: &Path) -> anyhow::Result<GifCopy> {
+    let db = Db::open(&config.database_url(), 1).await.context("opening the chat's database")?;
+    let sql = "SELECT DISTINCT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL";
+    let shown: Vec<String> = chat::store::with_pool!(&db, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)?;
+    let store = open_store(config)?;
+    let stored: BTreeSet<String> = store
+        .list()
+        .await
+        .map_err(|error| anyhow::anyhow!("listing {}: {}", store.describe(), error.into_app_error()))?
+        .into_iter()
+        .map(|found| found.file)
+        .collect();
+    let names: BTreeSet<String> =
+        shown.iter().filter_map(|name| StoredName::parse(name)).map(|n| n.as_str().to_owned()).collect();
+    let wanted: BTreeSet<String> = names.iter().filter(|name| !stored.contains(*name)).cloned().collect();
+    let copy = GifCopy { referenced: names.len(), ..import_gifs(&wanted, from, &store).await? };
+    if copy.missing > 0 {
+        bail!(
+            "{copy}: {} GIF(s) the chat shows are neither in {} nor in {}",
+            copy.missing,
+            from.display(),
+            store.describe()
+        );
+    }
+    Ok(copy)
+}
+
+/// The store the server keeps its GIFs in, as configured.
+fn open_store(config: &Config) -> anyhow::Result<UploadStore> {
+    UploadStore::open(config.uploads_dir.clone(), config.uploads_at()?, config.storage_limits())
+        .with_context(|| format!("opening the uploads directory {}", config.uploads_dir.display()))
 }
 
 /// Copies the chat's database, with the sessions, to `file` (replacing it), and, with `gifs`, the GIFs it refers
@@ -258,7 +334,7 @@ async fn complete_backup(
     if let Some(dir) = gifs {
         // After the snapshot: every GIF it refers to was stored before it (a GIF's file is stored before its
         // message). One whose room went since is missing, and counted; one the chat still refers to is lost.
-        report.gifs = copy_gifs(&names, &config.uploads_dir, dir)?;
+        report.gifs = export_gifs(&names, &open_store(config)?, dir).await?;
         if report.gifs.missing > 0 {
             let missing: Vec<&String> = names.iter().filter(|name| !dir.join(name.as_str()).is_file()).collect();
             lost = still_referenced(config, &missing).await?;
@@ -283,7 +359,7 @@ async fn complete_backup(
              (the backup keeps their messages, not their pictures): {}",
             file.display(),
             lost.len(),
-            config.uploads_dir.display(),
+            open_store(config)?.describe(),
             lost.join(", ")
         );
     }
@@ -328,9 +404,19 @@ pub async fn restore(config: &Config, file: &Path, gifs: Option<&Path>) -> anyho
     backup.close().await?;
 
     // The GIFs first, the database last: a restore cut short leaves no database, and can simply be run again.
+    let store = open_store(config)?;
     match gifs {
-        Some(dir) => report.gifs = copy_gifs(&names, dir, &config.uploads_dir)?,
-        None => report.gifs.missing = names.iter().filter(|name| !config.uploads_dir.join(name).is_file()).count(),
+        Some(dir) => report.gifs = import_gifs(&names, dir, &store).await?,
+        None => {
+            let stored: BTreeSet<String> = store
+                .list()
+                .await
+                .map_err(|error| anyhow::anyhow!("listing {}: {}", store.describe(), error.into_app_error()))?
+                .into_iter()
+                .map(|found| found.file)
+                .collect();
+            report.gifs.missing = names.iter().filter(|name| !stored.contains(*name)).count();
+        }
     }
     let dir = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

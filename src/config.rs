@@ -9,7 +9,7 @@ use chat::broker::BrokerTls;
 use chat::limits::{LimitSettings, Rate, Rates, defaults as limits};
 use chat::settings::{GifLimits, Settings, defaults};
 use chat::store::Db;
-use chat::uploads::StorageLimits;
+use chat::uploads::{S3Keys, S3Location, StorageLimits, UploadsAt};
 use ipnet::IpNet;
 
 use clap::{Parser, Subcommand};
@@ -75,9 +75,28 @@ pub struct Config {
     #[arg(long, global = true, env = "DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// Directory where uploaded GIFs are stored.
+    /// Directory where uploaded GIFs are stored (with --uploads-url: where uploads arrive, and the local cache).
     #[arg(long, global = true, env = "UPLOADS_DIR", default_value = defaults::UPLOADS_DIR)]
     pub uploads_dir: PathBuf,
+
+    /// Keep GIFs in S3-compatible object storage instead of --uploads-dir:
+    /// `s3://bucket/prefix?endpoint=https://s3.example.net&region=eu-west-1` (endpoint and region are optional:
+    /// AWS S3 itself, the region from AWS_REGION). Credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+    /// (or wherever AWS's own clients find them). For several servers without a shared file system.
+    #[arg(long, global = true, env = "UPLOADS_URL")]
+    pub uploads_url: Option<String>,
+
+    /// With --uploads-url: the most the local cache of GIFs served from the bucket may take, in MiB.
+    #[arg(long, env = "GIF_CACHE_MB", default_value_t = defaults::GIF_CACHE_MB)]
+    pub gif_cache_mb: u64,
+
+    /// The access key for --uploads-url. Give it in the environment, where every S3 client reads it.
+    #[arg(long, global = true, env = "AWS_ACCESS_KEY_ID", hide = true, hide_env_values = true)]
+    pub aws_access_key_id: Option<String>,
+
+    /// The secret of that access key. Give it in the environment, never on a command line.
+    #[arg(long, global = true, env = "AWS_SECRET_ACCESS_KEY", hide = true, hide_env_values = true)]
+    pub aws_secret_access_key: Option<String>,
 
     /// Seconds an empty room lives on before it is removed (so that a lone user's reload keeps it).
     #[arg(long, value_parser = parse_secs, env = "ROOM_GRACE_SECS", default_value_t = defaults::ROOM_GRACE_SECS)]
@@ -277,6 +296,14 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         gifs: Option<PathBuf>,
     },
+    /// Copy the GIFs the chat's database shows from the uploads directory DIR into the store this configuration
+    /// names (with --uploads-url, its bucket): how a chat's GIFs move into object storage. Those the store holds
+    /// already are left alone, so it can run again (once while the servers still write to DIR, once after).
+    CopyGifs {
+        /// The uploads directory the GIFs are in now.
+        #[arg(value_name = "DIR")]
+        from: PathBuf,
+    },
 }
 
 impl Config {
@@ -305,6 +332,19 @@ impl Config {
     /// The origins allowed to act with a visitor's cookie: the public URL's, and the configured ones.
     pub fn allowed_origins(&self) -> Vec<String> {
         self.public_url.iter().chain(&self.allowed_origins).cloned().collect()
+    }
+
+    /// Where stored GIFs are kept: the uploads directory, or the bucket of --uploads-url.
+    pub fn uploads_at(&self) -> anyhow::Result<UploadsAt> {
+        let Some(url) = &self.uploads_url else { return Ok(UploadsAt::Directory) };
+        let mut location = S3Location::parse(url, self.gif_cache_mb.saturating_mul(1024 * 1024))
+            .map_err(|problem| anyhow::anyhow!("--uploads-url: {problem}"))?;
+        location.keys = match (&self.aws_access_key_id, &self.aws_secret_access_key) {
+            (Some(id), Some(secret)) => Some(S3Keys { id: id.clone(), secret: secret.clone() }),
+            (None, None) => None,
+            _ => anyhow::bail!("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither"),
+        };
+        Ok(UploadsAt::ObjectStorage(location))
     }
 
     /// How much of the disk uploads may take.

@@ -104,8 +104,9 @@ impl Server {
     /// Connects to the database, prepares the directories and builds the router.
     pub async fn build(config: &Config) -> anyhow::Result<Server> {
         let db = connect_database(config).await?;
-        let uploads = UploadStore::open(config.uploads_dir.clone(), config.storage_limits())
+        let uploads = UploadStore::open(config.uploads_dir.clone(), config.uploads_at()?, config.storage_limits())
             .with_context(|| format!("opening uploads directory {}", config.uploads_dir.display()))?;
+        tracing::info!("GIFs are kept in {}", uploads.describe());
 
         let sessions = connect_sessions(config).await?;
         adopt_sessions_from_chat_database(&db, &sessions).await.context("moving the sessions to their database")?;

@@ -40,6 +40,11 @@ async fn main() -> anyhow::Result<()> {
             println!("restored {}: {report}", file.display());
             return Ok(());
         }
+        Some(Command::CopyGifs { from }) => {
+            let report = gif_chat::backup::copy_gifs(&config, from).await?;
+            println!("copied the GIFs of {} in: {report}", from.display());
+            return Ok(());
+        }
         None => {}
     }
     let server = Server::build(&config).await?;

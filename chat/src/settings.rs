@@ -21,6 +21,8 @@ pub mod defaults {
     pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
     /// The most all stored GIFs together may take (10 GiB).
     pub const MAX_UPLOADS_TOTAL: u64 = 10 * 1024 * 1024 * 1024;
+    /// The most the local cache of GIFs served from object storage may take, in MiB.
+    pub const GIF_CACHE_MB: u64 = 512;
     /// Free disk space uploads always leave (1 GiB): the database and the logs need room too.
     pub const MIN_FREE_DISK: u64 = 1024 * 1024 * 1024;
     /// How long an upload's body may stall (no bytes at all) before it is refused: a phone in a tunnel recovers

@@ -91,6 +91,52 @@ async fn a_room_and_its_messages_cross_instances() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_bucket_is_away_uploads_say_so_and_chat_and_cached_gifs_go_on() {
+    crate::helpers::require!(Nats);
+    // No shared directory: the GIFs are in a bucket, each instance has a local directory of its own.
+    let s3 = crate::helpers::TestS3::start().await;
+    let (apps, _broker) = spawn_cluster(2, |config| s3.configure(config)).await;
+    let (alice, bob) = (apps[0].person().await, apps[1].person().await);
+    let room = alice.create_room("pictures", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    let room_id = room.id.to_string();
+    let upload = |name: &'static str| alice.upload(&room_id, name, crate::helpers::another_gif());
+
+    // Uploaded through one instance, served by the other (from the bucket).
+    let before = upload("before.gif").await.unwrap();
+    let served = |app: usize, path: String| {
+        let app = &apps[app];
+        async move { app.get(&path).await.status() }
+    };
+    assert_eq!(served(1, before.body.clone()).await, 200, "the other instance does not serve the GIF");
+
+    s3.stop();
+    let outage = Instant::now();
+    let refused = upload("during.gif").await.unwrap_err();
+    assert_eq!(
+        (refused.status, refused.message.as_str()),
+        (503, "GIFs cannot be stored right now; text messages still work. Try again later.")
+    );
+    alice.send(room.id, "words still go through").await.unwrap();
+    said(&mut bob_live, "words still go through").await;
+    for app in [0, 1] {
+        assert_eq!(served(app, before.body.clone()).await, 200, "a cached GIF is not served by instance {app}");
+        let ready: serde_json::Value = apps[app].get("/readyz").await.json().await.unwrap();
+        assert_eq!(ready["status"], "degraded", "{ready}");
+    }
+    assert_eq!(apps[0].count("SELECT COUNT(*) FROM messages WHERE kind = 'gif'").await, 1);
+
+    // Ten seconds away, then back: uploads work again, through either instance.
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(outage.elapsed())).await;
+    s3.resume().await;
+    let after = upload("after.gif").await.unwrap();
+    assert_eq!(served(1, after.body).await, 200);
+    let bobs = bob.upload(&room_id, "bob.gif", crate::helpers::another_gif()).await.unwrap();
+    assert_eq!(served(0, bobs.body).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_broker_lost_while_down_is_caught_up_from_the_database() {
     crate::helpers::require!(Nats);
     let (mut apps, mut broker) = spawn_cluster(2, |_| {}).await;

@@ -421,7 +421,8 @@ async fn upload_status(
     person: &crate::helpers::TestPerson,
     room: protocol::model::RoomId,
 ) -> (u16, serde_json::Value) {
-    let form = reqwest::multipart::Form::new().part("gif", reqwest::multipart::Part::bytes(make_gif(16, 2)));
+    let form =
+        reqwest::multipart::Form::new().part("gif", reqwest::multipart::Part::bytes(crate::helpers::another_gif()));
     let response = person.client.post(app.url(&format!("/room/{room}/gif"))).multipart(form).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
 }

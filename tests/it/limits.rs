@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{TestApp, TestPerson, make_gif, spawn_app_with};
+use crate::helpers::{TestApp, TestPerson, spawn_app_with};
 use protocol::live::{ClientCommand, LiveEvent};
 use protocol::model::RoomId;
 
@@ -26,7 +26,8 @@ async fn send(app: &TestApp, person: &TestPerson, room: RoomId, body: &str) -> r
 }
 
 async fn upload(app: &TestApp, person: &TestPerson, room: RoomId) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new().part("gif", reqwest::multipart::Part::bytes(make_gif(4, 1)));
+    let form =
+        reqwest::multipart::Form::new().part("gif", reqwest::multipart::Part::bytes(crate::helpers::another_gif()));
     person.client.post(app.url(&format!("/room/{room}/gif"))).multipart(form).send().await.unwrap()
 }
 

@@ -143,7 +143,10 @@ async fn gif_chat(config: &Config, command: &[&str]) -> (bool, String) {
         .arg("--uploads-dir")
         .arg(&config.uploads_dir)
         .args(config.database_url.iter().map(|url| format!("--database-url={url}")))
+        .args(config.uploads_url.iter().map(|url| format!("--uploads-url={url}")))
         .args(command)
+        .envs(config.aws_access_key_id.iter().map(|id| ("AWS_ACCESS_KEY_ID", id)))
+        .envs(config.aws_secret_access_key.iter().map(|secret| ("AWS_SECRET_ACCESS_KEY", secret)))
         .env("NO_COLOR", "1")
         .output()
         .await
@@ -231,7 +234,15 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
     // Restored into a fresh data directory, a server on it has every message up to the snapshot, each GIF they
     // refer to, and Alice is still Alice (the sessions and the cookie key came along), owning her room.
     let restored_dir = tempfile::tempdir().unwrap();
-    let target = Config::for_dir(restored_dir.path(), crate::helpers::site_root());
+    let mut target = Config::for_dir(restored_dir.path(), crate::helpers::site_root());
+    // With GIFs in object storage, into a new bucket.
+    let restored_s3 = match app.s3 {
+        Some(_) => Some(crate::helpers::TestS3::start().await),
+        None => None,
+    };
+    if let Some(s3) = &restored_s3 {
+        s3.configure(&mut target);
+    }
     let (ok, printed) = gif_chat(&target, &["restore", file.to_str().unwrap(), "--gifs", gifs.to_str().unwrap()]).await;
     assert!(ok, "{printed}");
     let (again, printed) = gif_chat(&target, &["restore", file.to_str().unwrap()]).await;
@@ -239,6 +250,7 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
     let restored = spawn_app_with(|config| {
         config.data_dir = target.data_dir.clone();
         config.uploads_dir = target.uploads_dir.clone();
+        config.uploads_url = target.uploads_url.clone();
         config.database_url = None;
     })
     .await;
@@ -260,7 +272,11 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
         if *kind == MessageKind::Gif {
             // Its still came along (not made again on demand).
             let still = protocol::model::still_of(body.trim_start_matches("/gif/"));
-            assert!(restored.config.uploads_dir.join(&still).is_file(), "{still} was not restored");
+            let still_path = match &restored_s3 {
+                Some(s3) => s3.object_path(&still),
+                None => restored.stored_path(&still),
+            };
+            assert!(still_path.is_file(), "{still} was not restored");
             let response = restored.get(body).await;
             assert_eq!(response.status(), 200, "{body}");
             assert_eq!(&response.bytes().await.unwrap()[..6], b"GIF89a");
@@ -521,7 +537,7 @@ async fn a_backup_that_finds_a_gif_of_the_chat_gone_says_so_and_fails() {
     let lost = alice.upload(&room.id.to_string(), "lost.gif", make_gif(9, 1)).await.unwrap();
     // Someone removed a stored GIF by hand (a bad clean-up, a disk error).
     let lost_name = lost.body.trim_start_matches("/gif/").to_owned();
-    std::fs::remove_file(app.config.uploads_dir.join(&lost_name)).unwrap();
+    std::fs::remove_file(app.stored_path(&lost_name)).unwrap();
     let backup_dir = tempfile::tempdir().unwrap();
     let (file, gifs) = (backup_dir.path().join("chat.db"), backup_dir.path().join("gifs"));
     let (ok, printed) =

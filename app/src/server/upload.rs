@@ -156,23 +156,26 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// `GET /gif/:name`: a stored GIF (`<hex>.gif`) or its still (`<hex>.still.gif`).
+/// `GET /gif/:name`: a stored GIF (`<hex>.gif`) or its still (`<hex>.still.gif`), from the uploads directory or
+/// from this process's cache of the bucket (fetched into it first if need be).
 pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<String>, request: Request) -> Response {
-    let Some(path) = state.chat.uploads().served_path(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     // A GIF stored before stills were made gets its still when it is first asked for.
     if let Some(gif) = owner_of(&name).filter(|gif| gif.as_str() != name)
         && let Err(error) = state.chat.make_still(&gif).await
     {
         tracing::warn!(%error, "making the still of a stored GIF");
     }
-    let Ok(mut response) = ServeFile::new(path).oneshot(request).await;
+    let servable = match state.chat.uploads().servable(&name).await {
+        Ok(Some(servable)) => servable,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(error) => return server_error_response(error),
+    };
+    let Ok(mut response) = ServeFile::new(&servable.path).oneshot(request).await;
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        // Names are never reused, so a stored GIF never changes.
+        // A stored GIF's name is its content's: it never changes.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     }
     response.map(Body::new)

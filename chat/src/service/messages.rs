@@ -5,17 +5,12 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 
-use tempfile::NamedTempFile;
-
 use super::Chat;
 use super::db::{self, Inserted, NewMessage};
-use super::membership::Admission;
 use crate::error::{ServerError, ServerResult};
-use crate::gif::{self, GifError};
 use crate::hub::Topic;
 use crate::identity::person;
 use crate::metrics::Timer;
-use crate::uploads::{Reservation, StoredName};
 use protocol::domain::{ClientMessageId, Emoji, MessageBody, PersonId};
 use protocol::error::{AppError, Refusal};
 use protocol::live::LiveEvent;
@@ -23,9 +18,6 @@ use protocol::model::{
     ChatMessage, MAX_REACTORS_LISTED, MessageKind, MessagePage, MessagePreview, Person, ReactionChange, Reactors,
     RoomId,
 };
-
-/// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
-static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// A text message on its way.
 #[derive(Debug, Clone)]
@@ -124,86 +116,8 @@ impl Chat {
         Ok(())
     }
 
-    /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF. Runs to
-    /// completion in its own task even if the client goes away: the files and the message rows never disagree,
-    /// and a committed message is always announced.
-    pub async fn post_gif(
-        self: &Arc<Self>,
-        admission: Admission,
-        raw: NamedTempFile,
-        reservation: Reservation,
-    ) -> ServerResult<ChatMessage> {
-        let chat = self.clone();
-        self.tasks
-            .spawn(async move {
-                let (clean, still) = (chat.uploads.incoming_file().await?, chat.uploads.incoming_file().await?);
-                let limits = chat.settings.gif;
-                let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
-                // The re-encoding is heavy work, at a lower priority than people's requests (see `crate::heavy`);
-                // storing (writes made durable) is not, so that its disk writes do not wait behind everyone's.
-                // Whichever owns the temporary files last removes them when it ends, whatever the outcome.
-                let (clean, still) = crate::heavy::run(move || {
-                    gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map_err(
-                        |error| match error {
-                            GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
-                            GifError::Io(source) => ServerError::Io { context: "re-encoding a GIF", source },
-                        },
-                    )?;
-                    Ok::<_, ServerError>((clean, still))
-                })
-                .await??;
-                let uploads = chat.uploads.clone();
-                let stored = tokio::task::spawn_blocking(move || uploads.store(clean, still, reservation)).await??;
-                let message = NewMessage {
-                    kind: MessageKind::Gif,
-                    author: Some(&admission.person().id),
-                    recipient: None,
-                    body: stored.name.as_str(),
-                    client_id: None,
-                    reply_to: None,
-                    author_present: false,
-                    about: None,
-                };
-                let message = chat.post(admission.room(), message).await?;
-                // The message row now points at the file: it stays.
-                stored.keep();
-                Ok(message)
-            })
-            .await?
-    }
-
-    /// Makes the still of the stored GIF `name` if it has none (a GIF stored before stills were made): when it is
-    /// first asked for. Only a GIF that is there and lacks its still waits for a turn to re-encode (a request for
-    /// the still of a GIF that does not exist costs a look at the directory, off the async workers).
-    pub async fn make_still(&self, name: &StoredName) -> ServerResult<()> {
-        let (uploads, limits, name) = (self.uploads.clone(), self.settings.gif, name.clone());
-        let lacking = {
-            let (uploads, name) = (uploads.clone(), name.clone());
-            move || !uploads.still_path(&name).exists() && uploads.path_of(&name).is_file()
-        };
-        if !tokio::task::spawn_blocking(lacking.clone()).await? {
-            return Ok(());
-        }
-        let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
-        crate::heavy::run(move || {
-            // Made meanwhile by another request, or removed.
-            if !lacking() {
-                return Ok(());
-            }
-            let still = uploads.incoming()?;
-            gif::still(&uploads.path_of(&name), still.as_file(), limits).map_err(|error| match error {
-                GifError::Rejected(message) => {
-                    ServerError::Io { context: "making a still", source: std::io::Error::other(message) }
-                }
-                GifError::Io(source) => ServerError::Io { context: "making a still", source },
-            })?;
-            uploads.store_still(&name, still)
-        })
-        .await?
-    }
-
     /// Commits a message and pushes it to everyone who may see it.
-    async fn post(self: &Arc<Self>, room: RoomId, message: NewMessage<'_>) -> ServerResult<ChatMessage> {
+    pub(super) async fn post(self: &Arc<Self>, room: RoomId, message: NewMessage<'_>) -> ServerResult<ChatMessage> {
         let author = message.author.cloned();
         let Some(inserted) = db::insert_message(&self.db, room, message, &self.metrics.db_pool_wait_seconds).await?
         else {
@@ -420,11 +334,7 @@ impl Chat {
         match db::delete_message(&self.db, room, seq, by).await? {
             Some(db::MessageDeletion { applied, file }) => {
                 let message = self.announce_change(applied);
-                if let Some(file) = file
-                    && !db::gif_in_use(&self.db, &file).await?
-                {
-                    self.uploads.remove([file]).await;
-                }
+                self.release_gifs(file).await;
                 Ok(message)
             }
             None => {
@@ -590,19 +500,6 @@ impl Drop for NotifierEnd<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn asking_for_the_still_of_a_gif_that_is_not_there_waits_for_no_re_encoding() {
-        let (dir, db) = crate::testing::test_db().await;
-        let space = crate::uploads::StorageLimits { quota: u64::MAX, min_free: 0 };
-        let uploads = crate::uploads::UploadStore::open(dir.path().join("uploads"), space).unwrap();
-        let chat = Chat::new(db, Default::default(), uploads);
-        // Every turn to re-encode is taken (two long uploads).
-        let _busy = REENCODING.acquire_many(2).await.unwrap();
-        let name = StoredName::parse(&format!("{}.gif", "ab".repeat(16))).expect("a stored GIF's name");
-        let asked = tokio::time::timeout(std::time::Duration::from_secs(5), chat.make_still(&name)).await;
-        assert!(matches!(asked, Ok(Ok(()))), "a missing GIF's still waited for a re-encoding turn");
-    }
 
     fn message(room: i64, seq: i64) -> ChatMessage {
         let body = format!("message {seq}");

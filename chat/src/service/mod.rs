@@ -8,6 +8,7 @@
 
 mod coalesce;
 mod db;
+mod gifs;
 mod membership;
 mod messages;
 mod presence;
@@ -42,9 +43,6 @@ const RESTART_EXTRA_GRACE: Duration = Duration::from_secs(20);
 /// How often a process renews its presence lease and looks for room timers that came due (see `presence.rs`).
 const PRESENCE_TICK: Duration = Duration::from_secs(1);
 
-/// Upload files no message points at are removed once they are this old: younger ones may be an upload in
-/// flight (of this process, or of another sharing the directory), which takes seconds at most.
-const UPLOAD_SWEEP_AGE: Duration = Duration::from_secs(10 * 60);
 /// How often the uploads directory is swept, in minutes, besides at start-up.
 const UPLOAD_SWEEP_MINUTES: u64 = 10;
 
@@ -248,16 +246,6 @@ impl Chat {
         Ok(())
     }
 
-    /// Removes upload files no message points at, older than [`UPLOAD_SWEEP_AGE`].
-    async fn sweep_uploads(&self) -> ServerResult<()> {
-        let referenced: HashSet<String> = db::gif_files(&self.db).await?.into_iter().collect();
-        let swept = self.uploads.sweep(referenced, std::time::SystemTime::now() - UPLOAD_SWEEP_AGE).await;
-        if swept > 0 {
-            tracing::info!(swept, "removed GIF files no message points at");
-        }
-        Ok(())
-    }
-
     /// Joins the other processes that share this database, through the broker at `url` (before [`Chat::start`]).
     pub async fn connect_broker(&self, url: &str, tls: &broker::BrokerTls) -> Result<(), broker::BrokerError> {
         let cluster = db::cluster_id(&self.db).await?;
@@ -332,21 +320,7 @@ impl Chat {
                 Err(_) => (Err(format!("{kind} did not answer within {patience:?}")), Err("unknown".to_owned())),
             }
         };
-        let uploads = async {
-            let store = self.uploads.clone();
-            // Off the async workers, and waited for no longer than the databases: a stalled file system must
-            // not stall the probe (the blocking call finishes, or not, on its own thread).
-            let probed = tokio::time::timeout(patience, tokio::task::spawn_blocking(move || store.probe_writable()));
-            match probed.await {
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(error))) => {
-                    tracing::warn!(%error, "readiness: the uploads directory is not writable");
-                    Err("the uploads directory is not writable".to_owned())
-                }
-                Ok(Err(error)) => Err(format!("the uploads probe failed: {error}")),
-                Err(_) => Err(format!("the uploads directory did not answer within {patience:?}")),
-            }
-        };
+        let uploads = self.uploads.probe(patience);
         let ((database, migrations), uploads) = tokio::join!(schema, uploads);
         let running = if self.draining.load(std::sync::atomic::Ordering::Relaxed) || self.stopping.is_cancelled() {
             Err("shutting down".to_owned())

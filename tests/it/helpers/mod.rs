@@ -18,11 +18,13 @@ use tokio::sync::oneshot;
 
 mod live;
 mod people;
+mod s3;
 mod servers;
 mod tls;
 
 pub use live::LiveClient;
 pub use people::{TestPerson, person_at, person_behind_proxy};
+pub use s3::{TestS3, on_object_storage};
 pub(crate) use servers::require;
 pub use servers::{Needs, ServerProcess, TestBroker, TestPostgres, available};
 pub use tls::TestCerts;
@@ -39,6 +41,8 @@ pub struct TestApp {
     pub limits: Arc<chat::limits::Limits>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    /// The S3 server holding its GIFs, when they are in object storage (shared by the instances of a cluster).
+    pub s3: Option<Arc<TestS3>>,
     // Dropped last: the server must stop before its files disappear (shared by the instances of a cluster).
     _dir: Arc<TempDir>,
 }
@@ -73,12 +77,22 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("creating a temp dir");
     let mut config = Config::for_dir(dir.path(), site_root());
     config.database_url = Some(fresh_database(dir.path()).await);
+    let s3 = object_storage().await;
+    if let Some(s3) = &s3 {
+        s3.configure(&mut config);
+    }
     adjust(&mut config);
-    start_app(config, Arc::new(dir)).await
+    start_app(config, Arc::new(dir), s3).await
 }
 
-/// Starts `instances` servers that form one chat: one database, one uploads directory, one broker (a NATS server
-/// of the test's own, so a test may stop it), each instance on its own address.
+/// An S3 server for this run's apps, when they keep their GIFs in object storage (see [`on_object_storage`]).
+async fn object_storage() -> Option<Arc<TestS3>> {
+    if on_object_storage() { Some(TestS3::start().await) } else { None }
+}
+
+/// Starts `instances` servers that form one chat: one database, one uploads directory (or, with GIFs in object
+/// storage, one bucket and an uploads directory each), one broker (a NATS server of the test's own, so a test may
+/// stop it), each instance on its own address.
 pub async fn spawn_cluster(instances: usize, adjust: impl Fn(&mut Config)) -> (Vec<TestApp>, TestBroker) {
     let broker = TestBroker::start();
     let apps = spawn_cluster_on(&broker, instances, adjust).await;
@@ -89,13 +103,21 @@ pub async fn spawn_cluster(instances: usize, adjust: impl Fn(&mut Config)) -> (V
 pub async fn spawn_cluster_on(broker: &TestBroker, instances: usize, adjust: impl Fn(&mut Config)) -> Vec<TestApp> {
     let dir = Arc::new(tempfile::tempdir().expect("creating a temp dir"));
     let database = fresh_database(dir.path()).await;
+    let s3 = object_storage().await;
     let mut apps = Vec::new();
-    for _ in 0..instances {
+    for instance in 0..instances {
         let mut config = Config::for_dir(dir.path(), site_root());
         config.database_url = Some(database.clone());
         config.broker_url = Some(broker.url.clone());
+        if let Some(s3) = &s3 {
+            s3.configure(&mut config);
+        }
         adjust(&mut config);
-        apps.push(start_app(config, dir.clone()).await);
+        if config.uploads_url.is_some() {
+            // No shared file system: each instance has an uploads directory of its own.
+            config.uploads_dir = dir.path().join(format!("uploads-{instance}"));
+        }
+        apps.push(start_app(config, dir.clone(), s3.clone()).await);
     }
     apps
 }
@@ -113,11 +135,11 @@ pub async fn start_refused(adjust: impl FnOnce(&mut Config)) -> String {
     }
 }
 
-async fn start_app(mut config: Config, dir: Arc<TempDir>) -> TestApp {
+async fn start_app(mut config: Config, dir: Arc<TempDir>, s3: Option<Arc<TestS3>>) -> TestApp {
     let (addr, metrics_addr, shutdown, task, (chat, limits)) = start(&config).await;
     config.addr = addr;
     let client = reqwest::Client::builder().cookie_store(true).timeout(PATIENCE * 3).build().unwrap();
-    TestApp { addr, metrics_addr, config, client, chat, limits, shutdown: Some(shutdown), task, _dir: dir }
+    TestApp { addr, metrics_addr, config, client, chat, limits, shutdown: Some(shutdown), task, s3, _dir: dir }
 }
 
 /// A started server: its address, its metrics' address, how to stop it, its task, its chat service and limits.
@@ -200,17 +222,33 @@ impl TestApp {
         person_behind_proxy(self.addr, Some(address)).await
     }
 
-    /// Files in the uploads directory (recursively, so debris in the incoming directory counts too).
+    /// Stored files and debris: the files in the uploads directory (recursively, so debris in the incoming
+    /// directory counts too) but for the cache of a bucket, and the objects in the bucket.
     pub fn upload_files(&self) -> Vec<PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();
+                if path.file_name().is_some_and(|name| name == ".cache") {
+                    continue;
+                }
                 if path.is_dir() { walk(&path, out) } else { out.push(path) }
             }
         }
         let mut files = Vec::new();
         walk(&self.config.uploads_dir, &mut files);
+        if let Some(s3) = &self.s3 {
+            files.extend(s3.objects());
+        }
         files
+    }
+
+    /// Where the stored file `file` (a GIF or its still) is on disk: in the uploads directory, or in the S3
+    /// server's directory.
+    pub fn stored_path(&self, file: &str) -> PathBuf {
+        match &self.s3 {
+            Some(s3) => s3.object_path(file),
+            None => self.config.uploads_dir.join(file),
+        }
     }
 
     /// A new connection pool to the chat's database.
@@ -289,6 +327,27 @@ where
 }
 
 /// A small valid animated GIF (`frames` frames of `side`×`side`), made with the `gif` crate.
+/// A small GIF (16 by 16, two frames) unlike any other this test process made: GIFs are stored by content, so
+/// uploads of the same GIF share their files.
+pub fn another_gif() -> Vec<u8> {
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut bytes = Vec::new();
+    {
+        let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255];
+        let mut encoder = gif::Encoder::new(&mut bytes, 16, 16, &palette).unwrap();
+        encoder.set_repeat(gif::Repeat::Infinite).unwrap();
+        // The first frame spells the number out, two bits a pixel; the second is plain.
+        let spelled: Vec<u8> =
+            (0..256).map(|pixel| if pixel < 32 { ((n >> (2 * pixel)) & 3) as u8 } else { 0 }).collect();
+        for buffer in [spelled, vec![1; 256]] {
+            let frame = gif::Frame { width: 16, height: 16, delay: 10, buffer: buffer.into(), ..gif::Frame::default() };
+            encoder.write_frame(&frame).unwrap();
+        }
+    }
+    bytes
+}
+
 pub fn make_gif(side: u16, frames: usize) -> Vec<u8> {
     let mut bytes = Vec::new();
     {

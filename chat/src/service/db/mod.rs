@@ -250,6 +250,20 @@ pub struct NewMessage<'a> {
 }
 
 impl<'a> NewMessage<'a> {
+    /// A GIF, stored under `name`, posted by `author` (admitted when the upload began).
+    pub fn gif(author: &'a PersonId, name: &'a str) -> NewMessage<'a> {
+        NewMessage {
+            kind: MessageKind::Gif,
+            author: Some(author),
+            recipient: None,
+            body: name,
+            client_id: None,
+            reply_to: None,
+            author_present: false,
+            about: None,
+        }
+    }
+
     pub fn system(text: &'a str) -> NewMessage<'a> {
         NewMessage {
             kind: MessageKind::System,
@@ -797,12 +811,6 @@ pub async fn delete_message(db: &Db, room: RoomId, seq: i64, by: Deleter<'_>) ->
     Ok(Some(MessageDeletion { applied: applied(db, room, actor, at, message).await?, file }))
 }
 
-/// Whether any message points at the stored GIF `name`.
-pub async fn gif_in_use(db: &Db, name: &str) -> sqlx::Result<bool> {
-    let sql = "SELECT EXISTS (SELECT 1 FROM messages WHERE kind = 'gif' AND body = $1)";
-    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(name).fetch_one(pool).await)
-}
-
 /// Who reacted to message `seq` with each emoji (the first `per_emoji` of each, earliest first) and how many in
 /// all, if `viewer` may read the message.
 pub async fn reactors(
@@ -1096,11 +1104,13 @@ pub async fn unread_for(db: &Db, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId,
         .collect())
 }
 
-/// Every stored GIF file name (for the start-up sweep of orphaned files).
+/// Every GIF file name a message shows (for the sweep of orphaned files).
 pub async fn gif_files(db: &Db) -> sqlx::Result<Vec<String>> {
     let sql = "SELECT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL";
     with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)
 }
+
+pub mod gifs;
 
 #[cfg(test)]
 mod tests;

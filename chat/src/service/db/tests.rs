@@ -461,7 +461,6 @@ async fn the_owner_removes_anyones_message_others_only_their_own_and_a_removed_p
     assert_eq!(removed.file.as_deref(), Some("b.gif"), "the GIF's file is the caller's to delete");
     let Applied::Changed { message, .. } = removed.applied else { panic!() };
     assert_eq!(message.deleted, Some(Deleted::ByOwner));
-    assert!(!gif_in_use(&db, "b.gif").await.unwrap());
     assert!(gif_files(&db).await.unwrap().is_empty(), "a deleted GIF is not backed up or kept by the sweep");
 
     // Removed from the room: Bob can neither edit nor unsend there any more.
@@ -532,4 +531,45 @@ async fn reaction(
     on: bool,
 ) -> sqlx::Result<Option<Applied>> {
     Ok(react(db, room, seq, actor, emoji, on).await?.map(|(applied, _)| applied))
+}
+
+#[tokio::test]
+async fn a_gif_goes_only_when_no_message_shows_it_and_no_upload_is_on_its_way_with_it() {
+    let (_dir, db) = test_db().await;
+    // Claims older than a minute are an upload's whose process died.
+    let stale = || now_millis() - 60_000;
+    let name = "0123456789abcdef0123456789abcdef.gif";
+    assert_eq!(gifs::claim(&db, name, 100).await.unwrap(), None, "a new GIF");
+    assert!(!gifs::release(&db, name, stale()).await.unwrap(), "released while its upload is on its way");
+    // A second upload of the same GIF (another person, another process): counted once.
+    assert_eq!(gifs::claim(&db, name, 100).await.unwrap(), None);
+    assert_eq!(gifs::total_bytes(&db).await.unwrap(), 100);
+
+    // The first one's message is in; the second gives up.
+    let alice = id("alice");
+    let room = room(&db, &alice, None).await;
+    insert(&db, room, NewMessage::gif(&alice, name)).await.unwrap().unwrap();
+    gifs::unclaim(&db, name).await.unwrap();
+    gifs::unclaim(&db, name).await.unwrap();
+    assert!(!gifs::release(&db, name, stale()).await.unwrap(), "released while a message shows it");
+
+    // Its message goes: so may the GIF. An upload that claims it while its files are removed is told since when,
+    // and its claim keeps the row (it waits for the removal, then writes the files again).
+    delete_room(&db, room, Deletion::OwnedBy(&alice)).await.unwrap().unwrap();
+    assert!(gifs::release(&db, name, stale()).await.unwrap());
+    assert!(gifs::claim(&db, name, 100).await.unwrap().is_some(), "the upload was not told of the removal");
+    gifs::released(&db, name, stale()).await.unwrap();
+    assert_eq!(gifs::all(&db).await.unwrap(), vec![(name.to_owned(), 100)], "a claimed GIF was forgotten");
+    gifs::unclaim(&db, name).await.unwrap();
+    assert!(gifs::release(&db, name, stale()).await.unwrap());
+    gifs::released(&db, name, stale()).await.unwrap();
+    assert!(gifs::all(&db).await.unwrap().is_empty());
+    assert_eq!(gifs::total_bytes(&db).await.unwrap(), 0);
+
+    // An upload whose process died: its claim holds the GIF for the grace only.
+    gifs::claim(&db, name, 100).await.unwrap();
+    assert!(gifs::forsaken(&db, stale()).await.unwrap().is_empty());
+    let later = now_millis() + 1;
+    assert_eq!(gifs::forsaken(&db, later).await.unwrap(), vec![name.to_owned()]);
+    assert!(gifs::release(&db, name, later).await.unwrap());
 }

@@ -1,0 +1,85 @@
+//! The stored GIFs (table `stored_gifs`): what the uploads store holds, by name, with the bytes each takes, the
+//! uploads on their way with it, and whether its files are being removed. The quota is counted here, never by
+//! listing the store. How uploads and removals keep out of each other's way is in `service/gifs.rs`.
+
+use super::now_millis;
+use crate::store::{Db, with_pool};
+
+/// Whether a message still shows the GIF (SQL, on `stored_gifs`).
+const SHOWN: &str = "EXISTS (SELECT 1 FROM messages m WHERE m.kind = 'gif' AND m.body = stored_gifs.name)";
+
+/// SQL condition: no message shows the GIF and no upload is on its way with it (a claim made before `stale`, a
+/// parameter holding Unix ms, is one whose process died).
+fn unused(stale: &str) -> String {
+    format!("NOT {SHOWN} AND (claims = 0 OR claimed_at < {stale})")
+}
+
+/// An upload claims the GIF `name` (its files taking `bytes`) before writing its files: recorded if it is new,
+/// and kept while the upload is on its way. `Some(since)` if its files were being removed (since that time, Unix
+/// ms): the upload must give that removal time to end before it writes them.
+pub async fn claim(db: &Db, name: &str, bytes: u64) -> sqlx::Result<Option<i64>> {
+    let sql = "INSERT INTO stored_gifs (name, bytes, claims, claimed_at) VALUES ($1, $2, 1, $3)
+               ON CONFLICT (name) DO UPDATE SET claims = stored_gifs.claims + 1, claimed_at = excluded.claimed_at,
+                   bytes = CASE WHEN stored_gifs.bytes = 0 THEN excluded.bytes ELSE stored_gifs.bytes END
+               RETURNING released_at";
+    with_pool!(db, |pool| sqlx::query_scalar(sql)
+        .bind(name)
+        .bind(bytes as i64)
+        .bind(now_millis())
+        .fetch_one(pool)
+        .await)
+}
+
+/// An upload that claimed the GIF `name` ended (its message is in, or it failed). A removal it waited for is over.
+pub async fn unclaim(db: &Db, name: &str) -> sqlx::Result<()> {
+    let sql = "UPDATE stored_gifs SET claims = CASE WHEN claims > 0 THEN claims - 1 ELSE 0 END, released_at = NULL
+               WHERE name = $1";
+    with_pool!(db, |pool| sqlx::query(sql).bind(name).execute(pool).await.map(drop))
+}
+
+/// Marks the GIF `name` as being removed if nothing uses it (see [`unused`]; claims made before `stale_before`
+/// do not count): whether it was (then its files are the caller's to remove, and [`released`] to call after).
+pub async fn release(db: &Db, name: &str, stale_before: i64) -> sqlx::Result<bool> {
+    let sql = format!("UPDATE stored_gifs SET released_at = $3 WHERE name = $1 AND {}", unused("$2"));
+    let marked = with_pool!(db, |pool| sqlx::query(&sql)
+        .bind(name)
+        .bind(stale_before)
+        .bind(now_millis())
+        .execute(pool)
+        .await?
+        .rows_affected());
+    Ok(marked > 0)
+}
+
+/// Forgets the GIF `name` after its files were removed, unless an upload claimed it meanwhile (then that upload
+/// waited for the removal, and wrote them again).
+pub async fn released(db: &Db, name: &str, stale_before: i64) -> sqlx::Result<()> {
+    let sql = format!("DELETE FROM stored_gifs WHERE name = $1 AND released_at IS NOT NULL AND {}", unused("$2"));
+    with_pool!(db, |pool| sqlx::query(&sql).bind(name).bind(stale_before).execute(pool).await.map(drop))
+}
+
+/// The GIFs nothing uses (see [`unused`]) that were last claimed before `stale_before` (Unix ms): an upload whose
+/// process died, a removal that failed.
+pub async fn forsaken(db: &Db, stale_before: i64) -> sqlx::Result<Vec<String>> {
+    let sql = format!("SELECT name FROM stored_gifs WHERE claimed_at < $1 AND {}", unused("$1"));
+    with_pool!(db, |pool| sqlx::query_scalar(&sql).bind(stale_before).fetch_all(pool).await)
+}
+
+/// Every stored GIF with the bytes its row says it takes (0: not measured yet).
+pub async fn all(db: &Db) -> sqlx::Result<Vec<(String, i64)>> {
+    let sql = "SELECT name, bytes FROM stored_gifs";
+    with_pool!(db, |pool| sqlx::query_as(sql).fetch_all(pool).await)
+}
+
+/// Sets the bytes of a GIF stored before they were recorded (measured by the sweep).
+pub async fn measured(db: &Db, name: &str, bytes: u64) -> sqlx::Result<()> {
+    let sql = "UPDATE stored_gifs SET bytes = $2 WHERE name = $1 AND bytes = 0";
+    with_pool!(db, |pool| sqlx::query(sql).bind(name).bind(bytes as i64).execute(pool).await.map(drop))
+}
+
+/// The bytes all stored GIFs take: what the quota counts.
+pub async fn total_bytes(db: &Db) -> sqlx::Result<u64> {
+    let sql = "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM stored_gifs";
+    let total: i64 = with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)?;
+    Ok(total.max(0) as u64)
+}

@@ -1,0 +1,232 @@
+//! GIFs from upload to removal: validated and re-encoded, recorded in the database (`stored_gifs`), stored (see
+//! [`crate::uploads`]) and posted; removed when no message shows them any more; swept when a crash left them
+//! behind. The database says what is stored and counts the quota; the store is only listed by the sweep.
+//!
+//! A GIF is named by its content, so several messages may show the same one, and an upload of a GIF may be on
+//! its way (on any process) while its last message goes. The database keeps them apart:
+//!
+//! - an upload **claims** its GIF before writing the files (the row counts the uploads on their way), and lets
+//!   the claim go once its message is in, or it failed;
+//! - a removal first **marks** the GIF as being removed, which it may only do while no message shows it and no
+//!   upload claims it; removes the files; then forgets the row, unless an upload claimed it meanwhile;
+//! - an upload that claims a GIF marked as being removed waits [`REMOVAL_TIME`] from the mark before writing its
+//!   files, so that they are not removed from under it.
+//!
+//! A claim older than [`UPLOAD_GRACE`] is an upload whose process died (an upload gives up before that).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tempfile::NamedTempFile;
+
+use super::Chat;
+use super::db;
+use super::membership::Admission;
+use crate::error::{ServerError, ServerResult};
+use crate::gif::{self, GifError};
+use crate::uploads::{Reservation, StoredName};
+use protocol::error::AppError;
+use protocol::model::ChatMessage;
+
+/// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
+static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// How long an upload's claim holds its GIF: an upload gives up after half of it, so an older claim is one whose
+/// process died.
+pub(super) const UPLOAD_GRACE: Duration = Duration::from_secs(2 * 60);
+
+/// How long the removal of a GIF's files may take (its requests time out well before).
+const REMOVAL_TIME: Duration = Duration::from_secs(30);
+
+/// Stored files the database does not record are removed once they are this old: younger ones may be an upload
+/// in flight (of this process, or of another sharing the store), which takes seconds at most.
+pub(super) const UPLOAD_SWEEP_AGE: Duration = Duration::from_secs(10 * 60);
+
+impl Chat {
+    /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF. Runs to
+    /// completion in its own task even if the client goes away: the files and the message rows never disagree,
+    /// and a committed message is always announced.
+    pub async fn post_gif(
+        self: &Arc<Self>,
+        admission: Admission,
+        raw: NamedTempFile,
+        reservation: Reservation,
+    ) -> ServerResult<ChatMessage> {
+        let chat = self.clone();
+        self.tasks
+            .spawn(async move {
+                let (clean, still) = (chat.uploads.incoming_file().await?, chat.uploads.incoming_file().await?);
+                let limits = chat.settings.gif;
+                let permit = REENCODING.acquire().await.expect("the semaphore is never closed");
+                // The re-encoding is heavy work, at a lower priority than people's requests (see `crate::heavy`);
+                // storing (writes made durable) is not, so that its disk writes do not wait behind everyone's.
+                // Whichever owns the temporary files last removes them when it ends, whatever the outcome.
+                let (clean, still) = crate::heavy::run(move || {
+                    gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map_err(
+                        |error| match error {
+                            GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
+                            GifError::Io(source) => ServerError::Io { context: "re-encoding a GIF", source },
+                        },
+                    )?;
+                    Ok::<_, ServerError>((clean, still))
+                })
+                .await??;
+                drop(permit);
+                let uploads = chat.uploads.clone();
+                let prepared =
+                    tokio::task::spawn_blocking(move || uploads.prepare(clean, still, reservation)).await??;
+                let name = prepared.name.clone();
+                // Claimed before its files are written: from here, nothing removes them while this upload runs.
+                let removal = db::gifs::claim(&chat.db, name.as_str(), prepared.bytes).await?;
+                let claimed = Instant::now();
+                let posted = async {
+                    if let Some(since) = removal {
+                        // Its files are being removed (its last message went a moment ago): let that end first.
+                        let end = since + REMOVAL_TIME.as_millis() as i64 - db::now_millis();
+                        tokio::time::sleep(Duration::from_millis(end.max(0) as u64)).await;
+                    }
+                    let _counted = chat.uploads.put(prepared).await?;
+                    if claimed.elapsed() > UPLOAD_GRACE / 2 {
+                        tracing::warn!(took = ?claimed.elapsed(), "storing a GIF took too long: the upload gives up");
+                        return Err(AppError::UploadsUnavailable.into());
+                    }
+                    let message = db::NewMessage::gif(&admission.person().id, name.as_str());
+                    chat.post(admission.room(), message).await
+                };
+                let posted = posted.await;
+                if let Err(error) = db::gifs::unclaim(&chat.db, name.as_str()).await {
+                    tracing::warn!(%error, "letting go of an upload's claim (it lapses after the grace)");
+                }
+                if posted.is_err() {
+                    chat.release_gif(&name).await;
+                }
+                // Counted in the database by now; the place it held in the quota is given back after this.
+                chat.recount_stored().await;
+                posted
+            })
+            .await?
+    }
+
+    /// Makes the still of the stored GIF `name` if it has none (a GIF stored before stills were made): when it is
+    /// first asked for. Only a GIF that is there and lacks its still waits for a turn to re-encode (a request for
+    /// the still of a GIF that does not exist costs a look at the directory, off the async workers).
+    pub async fn make_still(&self, name: &StoredName) -> ServerResult<()> {
+        let (uploads, limits, name) = (self.uploads.clone(), self.settings.gif, name.clone());
+        let lacking = {
+            let (uploads, name) = (uploads.clone(), name.clone());
+            move || uploads.lacks_still(&name)
+        };
+        if !tokio::task::spawn_blocking(lacking.clone()).await? {
+            return Ok(());
+        }
+        let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
+        crate::heavy::run(move || {
+            // Made meanwhile by another request, or removed.
+            if !lacking() {
+                return Ok(());
+            }
+            uploads.store_still(&name, |gif, still| {
+                gif::still(gif, still, limits).map_err(|error| match error {
+                    GifError::Rejected(message) => {
+                        ServerError::Io { context: "making a still", source: std::io::Error::other(message) }
+                    }
+                    GifError::Io(source) => ServerError::Io { context: "making a still", source },
+                })
+            })
+        })
+        .await?
+    }
+
+    /// Lets GIFs go that messages no longer show (`names`: a deleted message's, a removed room's): their records
+    /// and their files, unless another message shows them or an upload is on its way with them.
+    pub(super) async fn release_gifs(&self, names: impl IntoIterator<Item = String>) {
+        for name in names.into_iter().filter_map(|name| StoredName::parse(&name)) {
+            self.release_gif(&name).await;
+        }
+        self.recount_stored().await;
+    }
+
+    /// Removes a GIF that nothing uses any more (see the module's documentation); failures are left to the sweep.
+    async fn release_gif(&self, name: &StoredName) {
+        let stale = db::now_millis() - UPLOAD_GRACE.as_millis() as i64;
+        match db::gifs::release(&self.db, name.as_str(), stale).await {
+            Ok(true) => {
+                if self.uploads.remove([name.clone()]).await
+                    && let Err(error) = db::gifs::released(&self.db, name.as_str(), stale).await
+                {
+                    tracing::warn!(%error, "forgetting a removed GIF (the sweep will)");
+                }
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "removing a GIF no message shows (the sweep will)"),
+        }
+    }
+
+    /// Sets the bytes the quota counts as stored from the database (on failure, it keeps its last count).
+    pub(super) async fn recount_stored(&self) {
+        match db::gifs::total_bytes(&self.db).await {
+            Ok(bytes) => self.uploads.set_used(bytes),
+            Err(error) => tracing::warn!(%error, "counting the stored GIFs"),
+        }
+    }
+
+    /// Removes what a crash or an outage left behind: GIFs recorded that nothing used for [`UPLOAD_SWEEP_AGE`],
+    /// and stored files that nothing records (of the same age); records the sizes of GIFs
+    /// stored before sizes were recorded, and recounts the quota. A store that does not answer is left for the
+    /// next sweep (text chat does not need it).
+    pub(super) async fn sweep_uploads(&self) -> ServerResult<()> {
+        let cutoff = db::now_millis() - UPLOAD_SWEEP_AGE.as_millis() as i64;
+        for name in db::gifs::forsaken(&self.db, cutoff).await? {
+            if let Some(name) = StoredName::parse(&name) {
+                self.release_gif(&name).await;
+            }
+        }
+        let recorded = db::gifs::all(&self.db).await?;
+        let unmeasured: HashSet<String> =
+            recorded.iter().filter(|(_, bytes)| *bytes == 0).map(|(name, _)| name.clone()).collect();
+        let mut known: HashSet<String> = recorded.into_iter().map(|(name, _)| name).collect();
+        // Shown by a message and not recorded: never so, but a file a message shows is never swept.
+        known.extend(db::gif_files(&self.db).await?);
+        let cutoff = SystemTime::now() - UPLOAD_SWEEP_AGE;
+        match self.uploads.sweep(&known, cutoff).await {
+            Ok((found, swept)) => {
+                if swept > 0 {
+                    tracing::info!(swept, "removed stored GIFs that nothing records");
+                }
+                let mut sizes: std::collections::HashMap<String, u64> = Default::default();
+                for file in found {
+                    let owner = crate::uploads::owner_of(&file.file).expect("only stored files are listed");
+                    *sizes.entry(owner.as_str().to_owned()).or_default() += file.bytes;
+                }
+                for name in unmeasured {
+                    if let Some(bytes) = sizes.get(&name).filter(|bytes| **bytes > 0) {
+                        db::gifs::measured(&self.db, &name, *bytes).await?;
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, store = self.uploads.describe(), "sweeping the uploads store"),
+        }
+        self.recount_stored().await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn asking_for_the_still_of_a_gif_that_is_not_there_waits_for_no_re_encoding() {
+        let (dir, db) = crate::testing::test_db().await;
+        let space = crate::uploads::StorageLimits { quota: u64::MAX, min_free: 0 };
+        let at = crate::uploads::UploadsAt::Directory;
+        let uploads = crate::uploads::UploadStore::open(dir.path().join("uploads"), at, space).unwrap();
+        let chat = Chat::new(db, Default::default(), uploads);
+        // Every turn to re-encode is taken (two long uploads).
+        let _busy = REENCODING.acquire_many(2).await.unwrap();
+        let name = StoredName::parse(&format!("{}.gif", "ab".repeat(16))).expect("a stored GIF's name");
+        let asked = tokio::time::timeout(Duration::from_secs(5), chat.make_still(&name)).await;
+        assert!(matches!(asked, Ok(Ok(()))), "a missing GIF's still waited for a re-encoding turn");
+    }
+}
