@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A throwaway local gif-chat cluster: PostgreSQL, a NATS broker, N instances (default 2) sharing one database and
-# one uploads directory, and nginx in front of them, round-robin with no stickiness. Everything lives in a temp
-# dir on loopback and stops on SIGTERM or Ctrl-C.
+# A throwaway local gif-chat cluster: PostgreSQL, a NATS broker, an S3 server, N instances (default 2) sharing one
+# database and one bucket for GIFs (no shared directory: each has an uploads directory of its own), and nginx in
+# front of them, round-robin with no stickiness. Everything lives in a temp dir on loopback and stops on SIGTERM
+# or Ctrl-C.
 #
 #   scripts/cluster.sh [N]
 #
@@ -10,7 +11,9 @@
 #   instance-1 http://127.0.0.1:PORT
 #   ...
 # The server binary is $GIF_CHAT_BIN, else target/release/gif-chat, else target/debug/gif-chat (build first:
-# `cargo leptos build --release`); the site (JS, WASM, CSS) comes from $LEPTOS_SITE_ROOT, else target/site.
+# `cargo leptos build --release`); the site (JS, WASM, CSS) comes from $LEPTOS_SITE_ROOT, else target/site. The
+# S3 server is $S3_SERVER_BIN, else target/{release,debug}/s3-server (`cargo build -p s3-server`: s3s-fs, which
+# checks request signatures as S3 does).
 # $CLUSTER_DIR, if set, is the directory to work in (new or empty; made if missing, deleted at the end), else a
 # new temp dir;
 # the PostgreSQL server's directory is $CLUSTER_DIR/postgres (for scripts/postgres.sh pause|resume).
@@ -29,6 +32,13 @@ if [ -z "$BIN" ]; then
   done
 fi
 [ -x "$BIN" ] || { echo "no gif-chat binary: run 'cargo leptos build --release' first" >&2; exit 1; }
+S3_BIN="${S3_SERVER_BIN:-}"
+if [ -z "$S3_BIN" ]; then
+  for candidate in "$ROOT/target/release/s3-server" "$ROOT/target/debug/s3-server"; do
+    if [ -x "$candidate" ]; then S3_BIN="$candidate"; break; fi
+  done
+fi
+[ -x "$S3_BIN" ] || { echo "no S3 server: run 'cargo build -p s3-server' first" >&2; exit 1; }
 SITE="${LEPTOS_SITE_ROOT:-$ROOT/target/site}"
 NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 NGINX="${NGINX:-/usr/sbin/nginx}"
@@ -76,16 +86,26 @@ PIDS+=($!)
 ESSENTIAL=($!)
 BROKER_URL="nats://127.0.0.1:$NATS_PORT"
 
+# The GIFs' bucket. An outage of it stops uploads only, so it is not essential to the cluster.
+S3_PORT="$(free_port)"
+mkdir -p "$DIR/s3"
+"$S3_BIN" --listen "127.0.0.1:$S3_PORT" --bucket gifs "$DIR/s3" >"$DIR/s3.log" 2>&1 &
+PIDS+=($!)
+UPLOADS_URL="s3://gifs/cluster?endpoint=http://127.0.0.1:$S3_PORT"
+# The test server's credentials (tools/s3-server).
+export AWS_ACCESS_KEY_ID=gif-chat-test AWS_SECRET_ACCESS_KEY=gif-chat-test-secret
+
 LB_PORT="$(free_port)"
 UPSTREAMS=""
 PINNED=""
 PINS=""
 URLS=()
-mkdir -p "$DIR/uploads" "$DIR/data"
+mkdir -p "$DIR/data"
 for i in $(seq 1 "$INSTANCES"); do
   port="$(free_port)"
   # Each instance trusts nginx (on loopback) for the client's address; pages are used through nginx's origin.
-  DATABASE_URL="$DATABASE_URL" BROKER_URL="$BROKER_URL" UPLOADS_DIR="$DIR/uploads" DATA_DIR="$DIR/data" \
+  DATABASE_URL="$DATABASE_URL" BROKER_URL="$BROKER_URL" UPLOADS_URL="$UPLOADS_URL" UPLOADS_DIR="$DIR/uploads-$i" \
+    DATA_DIR="$DIR/data" \
     LEPTOS_SITE_ROOT="$SITE" RUST_LOG="${RUST_LOG:-info}" \
     "$BIN" --addr "127.0.0.1:$port" --trusted-proxy 127.0.0.1/32 \
       --allowed-origin "http://127.0.0.1:$LB_PORT" --allowed-origin "http://127.0.0.1:$port" \
@@ -155,6 +175,7 @@ for i in $(seq 1 "$INSTANCES"); do
   echo "instance-$i ${URLS[$((i - 1))]}"
 done
 echo "postgres $DATABASE_URL"
+echo "s3 http://127.0.0.1:$S3_PORT"
 echo "broker $BROKER_URL"
 
 # Wait until told to stop, or until the broker or the balancer dies. An instance may die (or be killed, as

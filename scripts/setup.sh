@@ -53,6 +53,15 @@ if ! command -v /usr/sbin/nats-server >/dev/null && ! command -v nats-server >/d
   as_root service nats-server stop >/dev/null 2>&1 || true
 fi
 
+# 2e. moto's S3 server (PyPI), a second S3 implementation for the object storage test (the first, s3s-fs, is a
+#     Rust crate built with the tests), in a Python environment of its own under target/.
+MOTO_VERSION=5.2.6
+if ! "$ROOT/target/moto/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  log "installing moto $MOTO_VERSION (an S3 server for the tests)"
+  python3 -m venv "$ROOT/target/moto"
+  "$ROOT/target/moto/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
 # 3. npm packages of the end-to-end suite (Playwright, and binaryen's wasm-opt for release builds).
 if [ ! -f "$ROOT/end2end/node_modules/.package-lock.json" ] \
    || ! cmp -s "$ROOT/end2end/package-lock.json" "$ROOT/end2end/node_modules/.setup-lock"; then

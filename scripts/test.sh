@@ -59,10 +59,16 @@ rust_tests() {
   cargo test -p gif-chat --test it -- memory::
 }
 
+# The tests of GIFs (storing, serving, removing, quotas, backups, a GIF across instances), run again with the GIFs
+# in a bucket of a real S3 server (s3s-fs, in the tests' process) instead of the uploads directory.
+UPLOAD_SUITE=(gif upload still backup restore quota storage disk ready a_room_and_its_messages_cross_instances)
+
 rust() {
   build_site # the integration tests serve its client files
   step "Rust unit and integration tests on SQLite"
   rust_tests
+  step "the upload suite again, with GIFs in object storage (GIF_CHAT_TEST_UPLOADS=s3)"
+  GIF_CHAT_TEST_UPLOADS=s3 cargo test -p gif-chat --test it -- "${UPLOAD_SUITE[@]}"
 }
 
 pg() {
@@ -90,7 +96,8 @@ dist() {
 
 cluster() {
   build_site
-  step "a local cluster (scripts/cluster.sh: PostgreSQL, NATS, two instances, nginx): its balancer, Playwright through it, a crash"
+  step "a local cluster (scripts/cluster.sh: PostgreSQL, NATS, an S3 server, two instances, nginx): its balancer, Playwright through it, a crash"
+  cargo build --quiet -p s3-server
   scripts/check-cluster.sh target/debug/gif-chat
 }
 

@@ -58,7 +58,7 @@ test("people on different instances share one chat: list, messages, a GIF, a whi
   await bob.send("hello from instance 2");
   await expect(alice.messages().locator(".message", { hasText: "hello from instance 2" })).toHaveCount(1);
 
-  // Bob's GIF is stored by instance 2 and shown to Alice by instance 1 (one shared uploads directory).
+  // Bob's GIF is stored by instance 2 and shown to Alice by instance 1 (through the bucket: no shared directory).
   await bob.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
   const gif = alice.messages().locator(`img[alt="GIF from ${bobName}"]`);
   await expect(gif).toBeVisible();

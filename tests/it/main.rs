@@ -13,6 +13,7 @@ mod foundation;
 mod hostile;
 mod limits;
 mod memory;
+mod object_storage;
 mod operations;
 mod outage;
 mod plain_forms;

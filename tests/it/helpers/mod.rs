@@ -24,7 +24,7 @@ mod tls;
 
 pub use live::LiveClient;
 pub use people::{TestPerson, person_at, person_behind_proxy};
-pub use s3::{TestS3, on_object_storage};
+pub use s3::{TestMoto, TestS3, on_object_storage};
 pub(crate) use servers::require;
 pub use servers::{Needs, ServerProcess, TestBroker, TestPostgres, available};
 pub use tls::TestCerts;

@@ -70,3 +70,52 @@ impl TestS3 {
         *self.server.lock().unwrap() = Some(server);
     }
 }
+
+/// moto's S3 server (a second implementation of S3, in Python) on a free loopback port, with an empty bucket, for
+/// the test that the store works with more than one. It does not check signatures. Killed when dropped.
+pub struct TestMoto {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl TestMoto {
+    pub async fn start() -> TestMoto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let program = super::servers::moto_server();
+        let child = std::process::Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {} (scripts/setup.sh installs it): {error}", program.display()));
+        let moto = TestMoto { port, child };
+        // Up when it answers; then the bucket (moto makes one on a plain PUT).
+        let client = reqwest::Client::new();
+        let bucket = format!("http://127.0.0.1:{port}/{BUCKET}");
+        let deadline = std::time::Instant::now() + super::PATIENCE * 3;
+        loop {
+            if let Ok(response) = client.put(&bucket).send().await
+                && response.status().is_success()
+            {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "moto's server did not start in time");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        moto
+    }
+
+    /// Makes `config` keep its GIFs in this server's bucket.
+    pub fn configure(&self, config: &mut Config) {
+        config.uploads_url = Some(format!("s3://{BUCKET}/{PREFIX}?endpoint=http://127.0.0.1:{}", self.port));
+        config.aws_access_key_id = Some("moto".into());
+        config.aws_secret_access_key = Some("moto".into());
+    }
+}
+
+impl Drop for TestMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -20,6 +20,8 @@ pub enum Needs {
     Nginx,
     /// PostgreSQL's server programs (`initdb`, `pg_ctl`), for a server of the test's own.
     Postgres,
+    /// moto's S3 server (`moto_server`, from PyPI), a second S3 implementation besides s3s-fs.
+    Moto,
 }
 
 /// Whether every program in `needs` is installed. A test that finds one missing is skipped with a message (plain
@@ -36,6 +38,7 @@ pub fn available(needs: &[Needs]) -> bool {
             Needs::Nats => std::env::var_os("NATS_SERVER").is_none() && !installed("nats-server"),
             Needs::Nginx => !(installed("nginx") && installed("openssl") && installed("curl")),
             Needs::Postgres => !postgres_installed(),
+            Needs::Moto => !moto_server().is_file(),
         })
         .map(|need| format!("{need:?}"))
         .collect();
@@ -46,6 +49,13 @@ pub fn available(needs: &[Needs]) -> bool {
     assert!(std::env::var_os("GIF_CHAT_REQUIRE_ALL").is_none(), "{message}");
     eprintln!("skipped: {message}");
     false
+}
+
+/// moto's S3 server: `$MOTO_SERVER`, or where `scripts/setup.sh` installs it (a Python environment in target/).
+pub fn moto_server() -> PathBuf {
+    std::env::var_os("MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/moto/bin/moto_server"))
 }
 
 /// Debian's PostgreSQL server programs, whatever the version.
