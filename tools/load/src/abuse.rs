@@ -439,7 +439,7 @@ fn flood(
     told: tokio::sync::watch::Receiver<Orders>,
     counts: Arc<AttackCounts>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let gif = noise_gif(256 * 1024);
+    let gif = noise_gif(256 * 1024, 0);
     (0..7)
         .map(|kind| {
             let (attacker, mut told, counts, gif) = (attacker.clone(), told.clone(), counts.clone(), gif.clone());

@@ -144,9 +144,13 @@ async fn run(options: Options) -> anyhow::Result<()> {
         table.growth(&growth);
         results.insert("growth".into(), serde_json::to_value(&growth)?);
     });
-    scenario!("uploads", scenarios::uploads(&options).await, |uploads| {
-        table.uploads(&uploads);
-        results.insert("uploads".into(), serde_json::to_value(&uploads)?);
+    scenario!("uploads", uploads_pair(&options).await, |pair| {
+        let (directory, bucket) = pair;
+        table.uploads(&directory, &bucket);
+        results.insert("uploads".into(), serde_json::to_value(&directory)?);
+        results.insert("uploads_bucket".into(), serde_json::to_value(&bucket)?);
+        let ratio = bucket.uploads_per_sec / directory.uploads_per_sec;
+        results.insert("uploads_bucket_vs_directory".into(), json!(ratio));
     });
     scenario!("pages", scenarios::pages(&options).await, |pages| {
         table.pages(&pages);
@@ -183,6 +187,11 @@ async fn run(options: Options) -> anyhow::Result<()> {
         anyhow::bail!("failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// The uploads scenario with GIFs in the uploads directory, then in a bucket (one server each, one after the other).
+async fn uploads_pair(options: &Options) -> anyhow::Result<(scenarios::Uploads, scenarios::Uploads)> {
+    Ok((scenarios::uploads(options, false).await?, scenarios::uploads(options, true).await?))
 }
 
 async fn fanout_pair(options: &Options) -> anyhow::Result<(scenarios::FanOut, scenarios::FanOut)> {

@@ -22,12 +22,20 @@ impl ServerProcess {
     /// gif-chat with its rate limits off: throughput scenarios play every person from 127.0.0.1, and would
     /// measure the limiter.
     pub async fn gif_chat(options: &crate::Options) -> anyhow::Result<ServerProcess> {
-        ServerProcess::start_gif_chat(options, false, None, None).await
+        ServerProcess::start_gif_chat(options, false, None, None, None).await
+    }
+
+    /// gif-chat (rate limits off) keeping its GIFs in `bucket`, or in its uploads directory.
+    pub async fn gif_chat_storing_in(
+        options: &crate::Options,
+        bucket: Option<&TestBucket>,
+    ) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_gif_chat(options, false, None, None, bucket).await
     }
 
     /// One instance of the chat that `shared` holds together (rate limits off).
     pub async fn instance_of(options: &crate::Options, shared: &Shared) -> anyhow::Result<ServerProcess> {
-        ServerProcess::start_gif_chat(options, false, None, Some(shared)).await
+        ServerProcess::start_gif_chat(options, false, None, Some(shared), None).await
     }
 
     /// gif-chat with its default rate limits (the abuse scenario), on `cores` if given.
@@ -35,7 +43,7 @@ impl ServerProcess {
         options: &crate::Options,
         cores: Option<Range<usize>>,
     ) -> anyhow::Result<ServerProcess> {
-        ServerProcess::start_gif_chat(options, true, cores, None).await
+        ServerProcess::start_gif_chat(options, true, cores, None, None).await
     }
 
     async fn start_gif_chat(
@@ -43,6 +51,7 @@ impl ServerProcess {
         limited: bool,
         cores: Option<Range<usize>>,
         shared: Option<&Shared>,
+        bucket: Option<&TestBucket>,
     ) -> anyhow::Result<ServerProcess> {
         let dir = tempfile::tempdir()?;
         let (addr, metrics) = (free_address()?, free_address()?);
@@ -60,6 +69,13 @@ impl ServerProcess {
                 .env("DATABASE_URL", scratch_database(server).await?)
                 .env("UPLOADS_DIR", dir.path().join("uploads")),
             (None, None) => command.env_remove("DATABASE_URL").env("UPLOADS_DIR", dir.path().join("uploads")),
+        };
+        match bucket {
+            Some(bucket) => command
+                .env("UPLOADS_URL", bucket.url())
+                .env("AWS_ACCESS_KEY_ID", s3_server::ACCESS_KEY)
+                .env("AWS_SECRET_ACCESS_KEY", s3_server::SECRET_KEY),
+            None => command.env_remove("UPLOADS_URL"),
         };
         // The abuse scenario's attacker (127.0.0.66) may say which address it comes from, as a reverse proxy
         // would: that is how it plays a network of many IPv6 addresses (one /56 of 256 /64s).
@@ -314,4 +330,30 @@ pub fn pin_this_process_to(cores: Range<usize>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An S3 server (s3s-fs, checking signatures) in the load tool's process, with one bucket, for the servers it
+/// starts to keep their GIFs in.
+pub struct TestBucket {
+    root: tempfile::TempDir,
+    server: s3_server::S3Server,
+}
+
+impl TestBucket {
+    pub async fn start() -> anyhow::Result<TestBucket> {
+        let root = tempfile::tempdir()?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let server = s3_server::start(listener, root.path(), &["gifs"])?;
+        Ok(TestBucket { root, server })
+    }
+
+    /// The uploads URL naming it.
+    pub fn url(&self) -> String {
+        format!("s3://gifs/load?endpoint={}", self.server.endpoint())
+    }
+
+    /// How many objects it holds.
+    pub fn objects(&self) -> usize {
+        file_count(&self.root.path().join("gifs/load/gif"))
+    }
 }

@@ -431,6 +431,8 @@ pub async fn idle_joined(options: &Options) -> anyhow::Result<Idle> {
 
 #[derive(Debug, Serialize)]
 pub struct Uploads {
+    /// Where the GIFs were kept: `directory`, or `bucket` (an S3 server, s3s-fs, in the load tool's process).
+    pub store: &'static str,
     pub uploads: usize,
     pub bytes_each: usize,
     pub seconds: f64,
@@ -439,10 +441,14 @@ pub struct Uploads {
     pub announced: usize,
 }
 
-/// Concurrent GIF uploads into one room.
-pub async fn uploads(options: &Options) -> anyhow::Result<Uploads> {
+/// Concurrent uploads of different GIFs into one room, kept in the uploads directory or (`bucket`) in a bucket.
+pub async fn uploads(options: &Options, bucket: bool) -> anyhow::Result<Uploads> {
     let (count, size) = if options.smoke { (3, 256 * 1024) } else { (50, 2 * 1000 * 1000) };
-    let server = ServerProcess::gif_chat(options).await?;
+    let s3 = match bucket {
+        true => Some(crate::process::TestBucket::start().await?),
+        false => None,
+    };
+    let server = ServerProcess::gif_chat_storing_in(options, s3.as_ref()).await?;
     let http = reqwest::Client::new();
     let addr = server.addr;
     let visitors = many(count, 16, |_| Visitor::arrive(&http, addr)).await?;
@@ -453,11 +459,12 @@ pub async fn uploads(options: &Options) -> anyhow::Result<Uploads> {
     })
     .await?;
     let mut watcher = lives.into_iter().next().expect("at least one uploader");
-    let gif = noise_gif(size);
+    // Each a GIF of its own (GIFs are stored by content: the same one would be stored once).
+    let gifs: Vec<Vec<u8>> = (0..count).map(|n| noise_gif(size, n as u64)).collect();
 
     let started = Instant::now();
     let done = many(count, count, |n| {
-        let (visitor, gif) = (visitors[n].clone(), gif.clone());
+        let (visitor, gif) = (visitors[n].clone(), gifs[n].clone());
         async move { visitor.upload(room, gif).await }
     })
     .await?;
@@ -473,21 +480,26 @@ pub async fn uploads(options: &Options) -> anyhow::Result<Uploads> {
             announced.insert(message["seq"].as_i64().unwrap_or(-1));
         }
     }
+    let stored_files = match &s3 {
+        Some(s3) => s3.objects(),
+        None => file_count(&server.uploads_dir()),
+    };
     Ok(Uploads {
+        store: if bucket { "bucket" } else { "directory" },
         uploads: count,
-        bytes_each: gif.len(),
+        bytes_each: gifs[0].len(),
         seconds,
         uploads_per_sec: count as f64 / seconds,
-        stored_files: file_count(&server.uploads_dir()),
+        stored_files,
         announced: announced.len(),
     })
 }
 
-/// A GIF of random pixels (so it does not compress) of at least `size` bytes.
-pub(crate) fn noise_gif(size: usize) -> Vec<u8> {
+/// A GIF of random pixels (so it does not compress) of at least `size` bytes; each `seed` makes another.
+pub(crate) fn noise_gif(size: usize, seed: u64) -> Vec<u8> {
     let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i.wrapping_mul(7), i.wrapping_mul(13)]).collect();
     let mut bytes = Vec::new();
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut encoder = gif::Encoder::new(&mut bytes, 512, 512, &palette).expect("encoder");
     let mut written = 0;
     while written < size {

@@ -87,11 +87,17 @@ impl Table {
         self.row(name, "all connected in", format!("{:.1} s", run.total_connect_secs));
     }
 
-    pub fn uploads(&mut self, run: &crate::scenarios::Uploads) {
+    pub fn uploads(&mut self, directory: &crate::scenarios::Uploads, bucket: &crate::scenarios::Uploads) {
         let name = "uploads";
-        self.row(name, "concurrent × size", format!("{} × {:.1} MiB", run.uploads, run.bytes_each as f64 / 1048576.0));
-        self.row(name, "uploads/s", format!("{:.1}", run.uploads_per_sec));
-        self.row(name, "stored / announced", format!("{} / {}", run.stored_files, run.announced));
+        let size = directory.bytes_each as f64 / 1048576.0;
+        self.row(name, "concurrent × size", format!("{} × {size:.1} MiB", directory.uploads));
+        for run in [directory, bucket] {
+            self.row(name, &format!("uploads/s, {}", run.store), format!("{:.1}", run.uploads_per_sec));
+            let (stored, announced) = (run.stored_files, run.announced);
+            self.row(name, &format!("stored files / announced, {}", run.store), format!("{stored} / {announced}"));
+        }
+        let ratio = bucket.uploads_per_sec / directory.uploads_per_sec;
+        self.row(name, "bucket / directory", format!("{ratio:.2} (target ≥ 0.8)"));
     }
 
     pub fn pages(&mut self, run: &crate::scenarios::Pages) {
