@@ -547,3 +547,44 @@ async fn a_backup_that_finds_a_gif_of_the_chat_gone_says_so_and_fails() {
     // What could be saved was: the database and the other GIF.
     assert!(file.is_file() && gifs.join(kept.body.trim_start_matches("/gif/")).is_file());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_gifs_moves_an_uploads_directory_into_a_bucket() {
+    if crate::helpers::on_object_storage() {
+        return; // It moves the GIFs of a directory.
+    }
+    let mut app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("moving", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    let mut gifs = Vec::new();
+    for name in ["one.gif", "two.gif"] {
+        gifs.push(alice.upload(&room.id.to_string(), name, crate::helpers::another_gif()).await.unwrap().body);
+    }
+    let s3 = crate::helpers::TestS3::start().await;
+    let mut bucketed = app.config.clone();
+    s3.configure(&mut bucketed);
+    let uploads = app.config.uploads_dir.to_str().unwrap().to_owned();
+    let (ok, printed) = gif_chat(&bucketed, &["copy-gifs", &uploads]).await;
+    assert!(ok && printed.contains("2 GIFs referenced, 2 copied, 0 missing"), "{printed}");
+    assert_eq!(s3.objects().len(), 4, "two GIFs and their stills");
+    // Again (after the servers stopped): only what is not there yet.
+    let (ok, printed) = gif_chat(&bucketed, &["copy-gifs", &uploads]).await;
+    assert!(ok && printed.contains("2 GIFs referenced, 0 copied, 0 missing"), "{printed}");
+
+    // The server, on the bucket now, serves them without the directory.
+    std::fs::remove_dir_all(&app.config.uploads_dir).unwrap();
+    app.config = bucketed.clone();
+    app.restart().await;
+    for gif in &gifs {
+        assert_eq!(app.get(gif).await.status(), 200, "{gif}");
+        assert_eq!(app.get(&protocol::model::still_of(gif)).await.status(), 200, "{gif}'s still");
+    }
+
+    // A GIF the chat shows that is in neither place: the command fails and says so.
+    let lost = alice.via(app.addr).upload(&room.id.to_string(), "three.gif", crate::helpers::another_gif()).await;
+    std::fs::remove_file(s3.object_path(lost.unwrap().body.trim_start_matches("/gif/"))).unwrap();
+    std::fs::create_dir_all(&uploads).unwrap();
+    let (ok, printed) = gif_chat(&bucketed, &["copy-gifs", &uploads]).await;
+    assert!(!ok && printed.contains("1 GIF(s) the chat shows are neither in"), "{printed}");
+}

@@ -215,6 +215,64 @@ impl Chat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::with_pool;
+    use crate::uploads::{StorageLimits, UploadStore, UploadsAt};
+
+    /// A GIF's two files in `dir`, last modified `age` ago.
+    fn files(dir: &std::path::Path, name: &StoredName, age: Duration) {
+        for file in name.files() {
+            let path = dir.join(file);
+            std::fs::write(&path, b"GIF89a").unwrap();
+            let file = std::fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(SystemTime::now() - age).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_what_nothing_uses_measures_old_gifs_and_recounts_the_quota() {
+        let (dir, db) = crate::testing::test_db().await;
+        let uploads_dir = dir.path().join("uploads");
+        let space = StorageLimits { quota: u64::MAX, min_free: 0 };
+        let uploads = UploadStore::open(uploads_dir.clone(), UploadsAt::Directory, space).unwrap();
+        let chat = Chat::new(db.clone(), Default::default(), uploads);
+        let name = |n: u8| StoredName::parse(&format!("{}.gif", format!("{n:02x}").repeat(16))).unwrap();
+        let an_hour = Duration::from_secs(3600);
+        let set = |sql: &'static str, name: StoredName| {
+            let db = db.clone();
+            async move {
+                with_pool!(&db, |pool| sqlx::query(sql).bind(name.as_str()).execute(pool).await.map(drop)).unwrap();
+            }
+        };
+        // An upload whose process died an hour ago, after writing its files.
+        let (dead, fresh, legacy, stray) = (name(1), name(2), name(3), name(4));
+        db::gifs::claim(&db, dead.as_str(), 12).await.unwrap();
+        set("UPDATE stored_gifs SET claimed_at = 0 WHERE name = $1", dead.clone()).await;
+        files(&uploads_dir, &dead, an_hour);
+        // An upload on its way now.
+        db::gifs::claim(&db, fresh.as_str(), 12).await.unwrap();
+        files(&uploads_dir, &fresh, Duration::ZERO);
+        // A GIF stored before sizes were recorded (its row made by the migration), which a message shows.
+        let alice = protocol::model::PersonId::trusted("alice");
+        let room = db::NewRoom { title: "t", max_members: 10, password_hash: None, owner: &alice, remove_at: i64::MAX };
+        let room = db::insert_room(&db, room).await.unwrap().id;
+        let histogram = prometheus_client::metrics::histogram::Histogram::new([1.0]);
+        db::insert_message(&db, room, db::NewMessage::gif(&alice, legacy.as_str()), &histogram).await.unwrap();
+        set("INSERT INTO stored_gifs (name, bytes, claimed_at) VALUES ($1, 0, 0)", legacy.clone()).await;
+        files(&uploads_dir, &legacy, an_hour);
+        // Files nothing records: old, and young (an upload in flight elsewhere, not claimed yet).
+        files(&uploads_dir, &stray, an_hour);
+        let young = name(5);
+        files(&uploads_dir, &young, Duration::ZERO);
+
+        chat.sweep_uploads().await.unwrap();
+        let exists = |name: &StoredName| uploads_dir.join(name.as_str()).exists();
+        assert!(!exists(&dead) && !exists(&stray), "what nothing uses stayed");
+        assert!(exists(&fresh) && exists(&legacy) && exists(&young), "what is used, or may be, went");
+        let mut recorded = db::gifs::all(&db).await.unwrap();
+        recorded.sort();
+        assert_eq!(recorded, vec![(fresh.as_str().to_owned(), 12), (legacy.as_str().to_owned(), 12)]);
+        assert_eq!(chat.uploads.used(), 24, "the quota counts the stored GIFs");
+    }
 
     #[tokio::test]
     async fn asking_for_the_still_of_a_gif_that_is_not_there_waits_for_no_re_encoding() {
