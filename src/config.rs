@@ -90,13 +90,11 @@ pub struct Config {
     #[arg(long, env = "GIF_CACHE_MB", default_value_t = defaults::GIF_CACHE_MB)]
     pub gif_cache_mb: u64,
 
-    /// The access key for --uploads-url. Give it in the environment, where every S3 client reads it.
-    #[arg(long, global = true, env = "AWS_ACCESS_KEY_ID", hide = true, hide_env_values = true)]
-    pub aws_access_key_id: Option<String>,
-
-    /// The secret of that access key. Give it in the environment, never on a command line.
-    #[arg(long, global = true, env = "AWS_SECRET_ACCESS_KEY", hide = true, hide_env_values = true)]
-    pub aws_secret_access_key: Option<String>,
+    /// The credentials for --uploads-url, when they are not read from the environment (`AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY`, as every S3 client reads them; never a flag, so never on a command line): for
+    /// tests. (Their `Debug` hides the secret.)
+    #[arg(skip)]
+    pub s3_keys: Option<S3Keys>,
 
     /// Seconds an empty room lives on before it is removed (so that a lone user's reload keeps it).
     #[arg(long, value_parser = parse_secs, env = "ROOM_GRACE_SECS", default_value_t = defaults::ROOM_GRACE_SECS)]
@@ -339,9 +337,11 @@ impl Config {
         let Some(url) = &self.uploads_url else { return Ok(UploadsAt::Directory) };
         let mut location = S3Location::parse(url, self.gif_cache_mb.saturating_mul(1024 * 1024))
             .map_err(|problem| anyhow::anyhow!("--uploads-url: {problem}"))?;
-        location.keys = match (&self.aws_access_key_id, &self.aws_secret_access_key) {
-            (Some(id), Some(secret)) => Some(S3Keys { id: id.clone(), secret: secret.clone() }),
-            (None, None) => None,
+        let from_environment = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        location.keys = match (&self.s3_keys, from_environment("AWS_ACCESS_KEY_ID"), from_environment("AWS_SECRET_ACCESS_KEY")) {
+            (Some(keys), _, _) => Some(keys.clone()),
+            (None, Some(id), Some(secret)) => Some(S3Keys { id, secret }),
+            (None, None, None) => None,
             _ => anyhow::bail!("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither"),
         };
         Ok(UploadsAt::ObjectStorage(location))

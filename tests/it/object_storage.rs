@@ -37,7 +37,10 @@ async fn gifs_are_stored_served_and_removed_in_a_bucket_of_another_s3_implementa
         let (room, seq) = (room.id.to_string(), message.seq.to_string());
         alice.call::<ChatMessage>("delete_message", &[("room", &room), ("seq", &seq)]).await.unwrap();
     }
-    assert!(app.chat.uploads().list().await.unwrap().is_empty());
+    crate::helpers::eventually("the GIF leaves the bucket", || async {
+        app.chat.uploads().list().await.unwrap().is_empty()
+    })
+    .await;
     assert_eq!(app.get(&first.body).await.status(), 404);
 
     // Gone: uploads say so, the instance is degraded.

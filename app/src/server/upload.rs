@@ -68,7 +68,7 @@ async fn receive_gif(
     let admission = chat.admit_poster(room, &visitor.person).await?;
     // Its size is set aside now, before a byte is read: uploads still arriving count against the quota and the
     // free-space floor, so slow ones cannot be admitted together into room for one.
-    let reservation = chat.uploads().reserve(charged).await?;
+    let reservation = chat.reserve_upload(charged).await?;
     // However it trickles in, an upload has a deadline; and the server's shutdown does not wait for it.
     let stopping = chat.stopping();
     let deadline = state.edge.upload_deadline;
@@ -165,7 +165,7 @@ pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<Str
     {
         tracing::warn!(%error, "making the still of a stored GIF");
     }
-    let servable = match state.chat.uploads().servable(&name).await {
+    let servable = match state.chat.servable_gif(&name).await {
         Ok(Some(servable)) => servable,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(error) => return server_error_response(error),

@@ -10,7 +10,10 @@
 //! - a removal first **marks** the GIF as being removed, which it may only do while no message shows it and no
 //!   upload claims it; removes the files; then forgets the row, unless an upload claimed it meanwhile;
 //! - an upload that claims a GIF marked as being removed waits [`REMOVAL_TIME`] from the mark before writing its
-//!   files, so that they are not removed from under it.
+//!   files, so that they are not removed from under it; a removal removes no file after half of that (the sweep
+//!   finishes what it left);
+//! - files in the store that nothing records (a crash between writing them and recording them) are recorded as
+//!   being removed by the sweep, then removed the same way.
 //!
 //! A claim older than [`UPLOAD_GRACE`] is an upload whose process died (an upload gives up before that).
 
@@ -22,10 +25,11 @@ use tempfile::NamedTempFile;
 
 use super::Chat;
 use super::db;
+use crate::store::Db;
 use super::membership::Admission;
 use crate::error::{ServerError, ServerResult};
 use crate::gif::{self, GifError};
-use crate::uploads::{Reservation, StoredName};
+use crate::uploads::{Reservation, Servable, StoredName, UploadStore, owner_of};
 use protocol::error::AppError;
 use protocol::model::ChatMessage;
 
@@ -74,19 +78,22 @@ impl Chat {
                 .await??;
                 drop(permit);
                 let uploads = chat.uploads.clone();
-                let prepared =
+                let mut prepared =
                     tokio::task::spawn_blocking(move || uploads.prepare(clean, still, reservation)).await??;
                 let name = prepared.name.clone();
                 // Claimed before its files are written: from here, nothing removes them while this upload runs.
                 let removal = db::gifs::claim(&chat.db, name.as_str(), prepared.bytes).await?;
                 let claimed = Instant::now();
+                // The database counts it now: it no longer holds a place of its own in the quota.
+                chat.recount_stored().await;
+                prepared.counted();
                 let posted = async {
                     if let Some(since) = removal {
                         // Its files are being removed (its last message went a moment ago): let that end first.
                         let end = since + REMOVAL_TIME.as_millis() as i64 - db::now_millis();
                         tokio::time::sleep(Duration::from_millis(end.max(0) as u64)).await;
                     }
-                    let _counted = chat.uploads.put(prepared).await?;
+                    chat.uploads.put(prepared).await?;
                     if claimed.elapsed() > UPLOAD_GRACE / 2 {
                         tracing::warn!(took = ?claimed.elapsed(), "storing a GIF took too long: the upload gives up");
                         return Err(AppError::UploadsUnavailable.into());
@@ -99,10 +106,9 @@ impl Chat {
                     tracing::warn!(%error, "letting go of an upload's claim (it lapses after the grace)");
                 }
                 if posted.is_err() {
-                    chat.release_gif(&name).await;
+                    release(&chat.db, &chat.uploads, &name).await;
+                    chat.recount_stored().await;
                 }
-                // Counted in the database by now; the place it held in the quota is given back after this.
-                chat.recount_stored().await;
                 posted
             })
             .await?
@@ -139,36 +145,47 @@ impl Chat {
     }
 
     /// Lets GIFs go that messages no longer show (`names`: a deleted message's, a removed room's): their records
-    /// and their files, unless another message shows them or an upload is on its way with them.
-    pub(super) async fn release_gifs(&self, names: impl IntoIterator<Item = String>) {
-        for name in names.into_iter().filter_map(|name| StoredName::parse(&name)) {
-            self.release_gif(&name).await;
+    /// and their files, unless another message shows them or an upload is on its way with them. In the
+    /// background: a store that is slow to answer must not hold up whoever deleted (nor the room timers).
+    pub(super) fn release_gifs(&self, names: impl IntoIterator<Item = String>) {
+        let names: Vec<StoredName> = names.into_iter().filter_map(|name| StoredName::parse(&name)).collect();
+        if names.is_empty() {
+            return;
         }
-        self.recount_stored().await;
+        let (db, uploads) = (self.db.clone(), self.uploads.clone());
+        self.tasks.spawn(async move {
+            for name in &names {
+                release(&db, &uploads, name).await;
+            }
+            recount(&db, &uploads).await;
+        });
     }
 
-    /// Removes a GIF that nothing uses any more (see the module's documentation); failures are left to the sweep.
-    async fn release_gif(&self, name: &StoredName) {
-        let stale = db::now_millis() - UPLOAD_GRACE.as_millis() as i64;
-        match db::gifs::release(&self.db, name.as_str(), stale).await {
-            Ok(true) => {
-                if self.uploads.remove([name.clone()]).await
-                    && let Err(error) = db::gifs::released(&self.db, name.as_str(), stale).await
-                {
-                    tracing::warn!(%error, "forgetting a removed GIF (the sweep will)");
-                }
+    /// The stored file `file` (a GIF or its still) to serve, if the chat has it: with GIFs in a bucket, only one the
+    /// database records (so a GIF removed is gone from every process's cache at once, and a name nobody stored
+    /// costs the bucket nothing); if the database does not answer, whatever the store has.
+    pub async fn servable_gif(&self, file: &str) -> ServerResult<Option<Servable>> {
+        let Some(owner) = owner_of(file) else { return Ok(None) };
+        if self.uploads.in_object_storage() {
+            match db::gifs::is_stored(&self.db, owner.as_str()).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(error) => tracing::warn!(%error, "looking a GIF up before serving it"),
             }
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "removing a GIF no message shows (the sweep will)"),
         }
+        self.uploads.servable(file).await
+    }
+
+    /// Reserves `bytes` of the quota for an upload being admitted, against what the database counts as stored now
+    /// (other processes store GIFs too).
+    pub async fn reserve_upload(&self, bytes: u64) -> ServerResult<Reservation> {
+        self.recount_stored().await;
+        self.uploads.reserve(bytes).await
     }
 
     /// Sets the bytes the quota counts as stored from the database (on failure, it keeps its last count).
     pub(super) async fn recount_stored(&self) {
-        match db::gifs::total_bytes(&self.db).await {
-            Ok(bytes) => self.uploads.set_used(bytes),
-            Err(error) => tracing::warn!(%error, "counting the stored GIFs"),
-        }
+        recount(&self.db, &self.uploads).await;
     }
 
     /// Removes what a crash or an outage left behind: GIFs recorded that nothing used for [`UPLOAD_SWEEP_AGE`],
@@ -179,7 +196,7 @@ impl Chat {
         let cutoff = db::now_millis() - UPLOAD_SWEEP_AGE.as_millis() as i64;
         for name in db::gifs::forsaken(&self.db, cutoff).await? {
             if let Some(name) = StoredName::parse(&name) {
-                self.release_gif(&name).await;
+                release(&self.db, &self.uploads, &name).await;
             }
         }
         let recorded = db::gifs::all(&self.db).await?;
@@ -190,9 +207,16 @@ impl Chat {
         known.extend(db::gif_files(&self.db).await?);
         let cutoff = SystemTime::now() - UPLOAD_SWEEP_AGE;
         match self.uploads.sweep(&known, cutoff).await {
-            Ok((found, swept)) => {
-                if swept > 0 {
-                    tracing::info!(swept, "removed stored GIFs that nothing records");
+            Ok((found, orphans)) => {
+                // Removed as any GIF is (recorded as being removed first): an upload of the same GIF that claims
+                // it meanwhile waits for the removal, and writes the files again.
+                for orphan in &orphans {
+                    if db::gifs::adopt_orphan(&self.db, orphan.as_str()).await? {
+                        remove_released(&self.db, &self.uploads, orphan, Instant::now(), 0).await;
+                    }
+                }
+                if !orphans.is_empty() {
+                    tracing::info!(swept = orphans.len(), "removed stored GIFs that nothing recorded");
                 }
                 let mut sizes: std::collections::HashMap<String, u64> = Default::default();
                 for file in found {
@@ -212,11 +236,42 @@ impl Chat {
     }
 }
 
+/// Removes a GIF that nothing uses any more (see the module's documentation); failures are left to the sweep.
+async fn release(db: &Db, uploads: &UploadStore, name: &StoredName) {
+    let stale = db::now_millis() - UPLOAD_GRACE.as_millis() as i64;
+    // Before the mark: its files must be gone before an upload that waits for the removal writes them again.
+    let marking = Instant::now();
+    match db::gifs::release(db, name.as_str(), stale).await {
+        Ok(true) => remove_released(db, uploads, name, marking, stale).await,
+        Ok(false) => {}
+        Err(error) => tracing::warn!(%error, "removing a GIF no message shows (the sweep will)"),
+    }
+}
+
+/// Removes the files of a GIF marked as being removed since `marking` (at the latest), then its row. No file is
+/// removed once half of [`REMOVAL_TIME`] has passed since the mark (an upload waiting for the removal may write
+/// them again after it): what is left then is left to the next sweep.
+async fn remove_released(db: &Db, uploads: &UploadStore, name: &StoredName, marking: Instant, stale: i64) {
+    if uploads.remove_by([name.clone()], Some(marking + REMOVAL_TIME / 2)).await
+        && let Err(error) = db::gifs::released(db, name.as_str(), stale).await
+    {
+        tracing::warn!(%error, "forgetting a removed GIF (the sweep will)");
+    }
+}
+
+/// Sets the bytes the quota counts as stored from the database (on failure, it keeps its last count).
+async fn recount(db: &Db, uploads: &UploadStore) {
+    match db::gifs::total_bytes(db).await {
+        Ok(bytes) => uploads.set_used(bytes),
+        Err(error) => tracing::warn!(%error, "counting the stored GIFs"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::with_pool;
-    use crate::uploads::{StorageLimits, UploadStore, UploadsAt};
+    use crate::uploads::{StorageLimits, UploadsAt};
 
     /// A GIF's two files in `dir`, last modified `age` ago.
     fn files(dir: &std::path::Path, name: &StoredName, age: Duration) {

@@ -334,7 +334,7 @@ impl Chat {
         match db::delete_message(&self.db, room, seq, by).await? {
             Some(db::MessageDeletion { applied, file }) => {
                 let message = self.announce_change(applied);
-                self.release_gifs(file).await;
+                self.release_gifs(file);
                 Ok(message)
             }
             None => {

@@ -153,14 +153,23 @@ impl Chat {
     }
 
     /// Takes this process's place in the shared presence (a lease it then renews every second, see
-    /// [`Chat::keep_lease`]), gives empty rooms without a removal time one, and sweeps files no message points
-    /// at.
+    /// [`Chat::keep_lease`]), gives empty rooms without a removal time one, learns how to name GIFs and what the
+    /// stored ones take, and sweeps what nothing uses (in the background: a slow store does not hold up the
+    /// start).
     pub async fn start(self: &Arc<Self>) -> ServerResult<()> {
         // A process whose clock is off would upset every other process's leases and timers: it does not start.
         if let Err(trouble) = self.check_clock().await? {
             return Err(ServerError::Clock(format!("{trouble}; set this machine's clock right (NTP) and start again")));
         }
-        self.sweep_uploads().await?;
+        let secret = crate::store::server_secret(&self.db, "gif_names", &rand_bytes()).await?;
+        let key = crate::store::derived_key(&secret, "GIF names");
+        self.uploads.set_naming_key(key[..32].try_into().expect("a derived key has 64 bytes"));
+        self.recount_stored().await;
+        self.after(Duration::ZERO, |chat| async move {
+            if let Err(error) = chat.sweep_uploads().await {
+                tracing::warn!(%error, "sweeping the uploads store");
+            }
+        });
         let now = db::now_millis();
         presence::register(&self.db, &self.instance(), now, self.lease_ms()).await?;
         let graces = self.graces();

@@ -128,7 +128,7 @@ impl Chat {
         let Some(files) = db::delete_room(&self.db, room, which).await? else {
             return Ok(false);
         };
-        self.release_gifs(files).await;
+        self.release_gifs(files);
         self.hub.publish_many([Topic::RoomList, Topic::Room(room)], &LiveEvent::RemoveRoom { id: room });
         tracing::info!(%room, "room removed");
         Ok(true)

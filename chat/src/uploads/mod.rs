@@ -7,8 +7,9 @@
 //!   chat on several machines with no shared file system. The local directory then holds only the temporary
 //!   files and a bounded cache of the GIFs served from here.
 //!
-//! Because a GIF is named by its content, storing one again (a retried upload, the same GIF from two places) is
-//! harmless, and two messages may show the same files. What the store holds is recorded in the database (table
+//! A GIF is named by its content (a keyed hash of it, so that nobody who holds a GIF can ask the server whether
+//! it was posted): storing one again (a retried upload, the same GIF from two places) is harmless, and two
+//! messages may show the same files. What the store holds is recorded in the database (table
 //! `stored_gifs`, see `service::db::gifs`): the quota is counted there, and a GIF's files go when no message shows
 //! it (see `Chat::release_gifs`). A sweep (at start-up, then every few minutes) removes what a crash left behind.
 //!
@@ -24,11 +25,12 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 pub use tempfile::NamedTempFile;
 
 use crate::error::{ServerError, ServerResult};
@@ -79,6 +81,9 @@ pub struct UploadStore {
     /// How long each file system call waits first, in ms: zero, except in the tests of a file system that hangs
     /// (see [`UploadStore::stall`]).
     stall_ms: Arc<AtomicU64>,
+    /// The key GIFs are named with (see [`StoredName`]): the same for every process of a chat (derived from its
+    /// stored secrets when the chat starts), so they all name a GIF alike.
+    naming_key: Arc<OnceLock<[u8; 32]>>,
 }
 
 /// An admitted upload's place in the quota and above the free-space floor, until it is stored or given up (it
@@ -112,7 +117,8 @@ const DISK_FULL: &str = "The server's disk is nearly full, so GIFs cannot be sto
 pub struct StoredName(String);
 
 impl StoredName {
-    /// The name of a GIF with this content: the first 128 bits of its SHA-256, in hex.
+    /// The name of a GIF with this content: the first 128 bits of its HMAC-SHA-256 under the chat's naming key,
+    /// in hex.
     fn of_content(digest: &[u8]) -> StoredName {
         let hex: String = digest[..16].iter().map(|byte| format!("{byte:02x}")).collect();
         StoredName(format!("{hex}.gif"))
@@ -159,9 +165,9 @@ pub fn url_of(name: &str) -> String {
     format!("/gif/{name}")
 }
 
-/// A validated, re-encoded GIF and its still, named and counted in the quota, ready to be stored
-/// ([`UploadStore::put`]). Its place in the quota is given back when it drops: by then its row in the database
-/// counts it.
+/// A validated, re-encoded GIF and its still, named and holding its place in the quota, ready to be stored
+/// ([`UploadStore::put`]). The place is given back once the database counts the GIF ([`Prepared::counted`]), or
+/// when it drops.
 #[must_use]
 pub struct Prepared {
     pub name: StoredName,
@@ -169,7 +175,15 @@ pub struct Prepared {
     pub bytes: u64,
     gif: NamedTempFile,
     still: NamedTempFile,
-    _held: Reservation,
+    held: Option<Reservation>,
+}
+
+impl Prepared {
+    /// The database counts the GIF now (its row is in, and the store's count of what is stored was read since):
+    /// its place among the reservations is given back, so that it is not counted twice.
+    pub fn counted(&mut self) {
+        self.held = None;
+    }
 }
 
 /// A stored file as the store found it (for the sweep).
@@ -203,7 +217,13 @@ impl UploadStore {
             used: Arc::default(),
             reserved: Arc::default(),
             stall_ms: Arc::default(),
+            naming_key: Arc::default(),
         })
+    }
+
+    /// Sets the key GIFs are named with (once: later calls change nothing).
+    pub fn set_naming_key(&self, key: [u8; 32]) {
+        let _ = self.naming_key.set(key);
     }
 
     /// Where stored GIFs are kept, for logs and errors: the directory, or `s3://bucket/prefix`.
@@ -328,9 +348,10 @@ impl UploadStore {
         let measure = |file: &NamedTempFile| {
             file.as_file().metadata().map(|metadata| metadata.len()).map_err(ServerError::io("measuring an upload"))
         };
+        let key = self.naming_key.get().ok_or(AppError::UploadsUnavailable)?;
         self.file_system();
         let bytes = measure(&gif)? + measure(&still)?;
-        let mut digest = Sha256::new();
+        let mut digest = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
         let mut reader = std::io::BufReader::new(gif.reopen().map_err(ServerError::io("reading an upload"))?);
         let mut buffer = [0u8; 64 * 1024];
         loop {
@@ -339,28 +360,34 @@ impl UploadStore {
                 read => digest.update(&buffer[..read]),
             }
         }
-        let name = StoredName::of_content(&digest.finalize());
+        let name = StoredName::of_content(&digest.finalize().into_bytes());
         drop(held);
         let held = self.reserve_within(bytes, free_space(&self.dir))?;
-        Ok(Prepared { name, bytes, gif, still, _held: held })
+        Ok(Prepared { name, bytes, gif, still, held: Some(held) })
     }
 
     /// Stores a prepared GIF and its still: their files in the directory, or their objects in the bucket (then
     /// also kept in the local cache, to be served from here at once). Storing a GIF that is there already (the same
-    /// content) leaves it as it is. Returns the GIF's place in the quota, to be let go once the database counts it.
-    pub async fn put(&self, prepared: Prepared) -> ServerResult<Reservation> {
-        let Prepared { name, gif, still, _held: held, .. } = prepared;
-        let stored = match &self.objects {
+    /// content) leaves it as it is, but for the time it was last stored (the sweep goes by it).
+    pub async fn put(&self, prepared: Prepared) -> ServerResult<()> {
+        let Prepared { name, gif, still, .. } = prepared;
+        match &self.objects {
             Some(objects) => objects.put(&name, gif, still).await,
             None => {
                 let store = self.clone();
                 off_the_workers("storing an upload", move || {
                     store.file_system();
                     for (file, target) in [(still, name.still()), (gif, name.as_str().to_owned())] {
-                        match file.persist_noclobber(store.dir.join(target)) {
+                        let path = store.dir.join(target);
+                        match file.persist_noclobber(&path) {
                             Ok(_) => {}
-                            // The same GIF, stored already (its content is its name).
-                            Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                            // The same GIF, stored already (its content is its name): stored again now.
+                            Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                                let stored = std::fs::File::options().write(true).open(&path);
+                                stored
+                                    .and_then(|stored| stored.set_modified(SystemTime::now()))
+                                    .map_err(ServerError::io("storing an upload"))?;
+                            }
                             Err(error) => return Err(ServerError::io("storing an upload")(error.error)),
                         }
                     }
@@ -368,8 +395,7 @@ impl UploadStore {
                 })
                 .await
             }
-        };
-        stored.map(|()| held)
+        }
     }
 
     /// Where a stored GIF is in the uploads directory (GIFs stored there only).
@@ -416,9 +442,17 @@ impl UploadStore {
 
     /// Removes stored GIFs (their files, and their stills): whether every file went (or was not there).
     pub async fn remove(&self, names: impl IntoIterator<Item = StoredName>) -> bool {
+        self.remove_by(names, None).await
+    }
+
+    /// [`UploadStore::remove`], but no file is removed after `deadline`: whether every file went before it.
+    pub async fn remove_by(&self, names: impl IntoIterator<Item = StoredName>, deadline: Option<Instant>) -> bool {
         let mut all_gone = true;
         for name in names {
             for file in name.files() {
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    return false;
+                }
                 let removed = match &self.objects {
                     Some(objects) => objects.delete(&file).await,
                     None => {
@@ -492,15 +526,15 @@ impl UploadStore {
         .await
     }
 
-    /// Removes what a crash can leave: temporary files older than `cutoff`, and stored files of GIFs the
-    /// database does not record (`recorded`), of those last modified before `cutoff` (younger ones may be an
-    /// upload in flight). Returns the stored files found (for the caller to measure what was not measured yet)
-    /// and how many GIFs went.
+    /// Looks for what a crash can leave: removes temporary files older than `cutoff`, and finds the stored files of
+    /// GIFs the database does not record (`recorded`), of those last modified before `cutoff` (younger ones may be
+    /// an upload in flight). Returns the stored files of recorded GIFs (for the caller to measure what was not
+    /// measured yet) and the GIFs nothing records (for the caller to remove, once sure nothing claimed them since).
     pub async fn sweep(
         &self,
         recorded: &HashSet<String>,
         cutoff: SystemTime,
-    ) -> ServerResult<(Vec<StoredFile>, usize)> {
+    ) -> ServerResult<(Vec<StoredFile>, HashSet<StoredName>)> {
         let incoming = self.dir.join(INCOMING_DIR);
         let debris = off_the_workers("sweeping the incoming directory", move || {
             for entry in std::fs::read_dir(&incoming).into_iter().flatten().flatten() {
@@ -511,18 +545,19 @@ impl UploadStore {
             std::fs::create_dir_all(&incoming).map_err(ServerError::io("creating the incoming directory"))
         });
         debris.await?;
-        let (mut kept, mut orphans) = (Vec::new(), HashSet::new());
+        let (mut kept, mut unrecorded) = (Vec::new(), std::collections::HashMap::new());
         for found in self.list().await? {
             let owner = owner_of(&found.file).expect("only stored files are listed");
             if recorded.contains(owner.as_str()) {
                 kept.push(found);
-            } else if found.modified < cutoff {
-                orphans.insert(owner);
+            } else {
+                // Old only if all its files are (a GIF and its still are stored together).
+                let old = unrecorded.entry(owner).or_insert(true);
+                *old &= found.modified < cutoff;
             }
         }
-        let removed = orphans.len();
-        self.remove(orphans).await;
-        Ok((kept, removed))
+        let orphans = unrecorded.into_iter().filter(|(_, old)| *old).map(|(owner, _)| owner).collect();
+        Ok((kept, orphans))
     }
 }
 

@@ -6,8 +6,8 @@
 //! GIFs are served by the processes, never by the bucket (whose keys stay private; browsers do not cache
 //! presigned redirects): each process keeps a local cache of the files it served or stored, bounded in bytes
 //! (least recently used go first), so a popular GIF is fetched from the bucket once, whoever asks and however many
-//! ask at once. Every request to the bucket has a timeout and few retries: a bucket that does not answer makes
-//! uploads fail at once with "GIFs cannot be stored right now", while text chat and cached GIFs go on.
+//! ask at once. Every request to the bucket has a deadline and few retries: a bucket that does not answer makes
+//! uploads fail within seconds with "GIFs cannot be stored right now", while text chat and cached GIFs go on.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +22,17 @@ use tokio::io::AsyncWriteExt;
 use super::{NamedTempFile, StoredFile, StoredName, owner_of};
 use crate::error::{ServerError, ServerResult};
 
-/// How long one request to the bucket may take, retries included, before the store counts as unreachable.
+/// How long a request to the bucket may take, retries included, before the store counts as unreachable; a
+/// request carrying a GIF has more time for its bytes (see [`patience_for`]).
 const REQUEST_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The slowest transfer to or from the bucket that is waited for, in bytes per second (a GIF of 10 MiB: 20 s).
+const TRANSFER_RATE: u64 = 1024 * 1024;
+
+/// How long a request carrying `bytes` may take.
+fn patience_for(bytes: u64) -> Duration {
+    REQUEST_PATIENCE + Duration::from_secs(bytes / TRANSFER_RATE)
+}
 
 /// Where the local caches of the processes using an uploads directory keep their files: a directory each.
 const CACHE_DIR: &str = ".cache";
@@ -108,44 +117,72 @@ pub(super) struct Objects {
     cache_dir: Arc<CacheDir>,
 }
 
-/// This process's cache directory, `.cache/<random>/` in the uploads directory, which several processes may
-/// share: each holds a lock on its own for as long as it runs, so the others can tell the directories of
+/// This process's cache directory, `.cache/<id>/` in the uploads directory, which several processes may share:
+/// each holds a lock on `.cache/<id>.lock` for as long as it runs, so the others can tell the directories of
 /// processes that are gone (their lock is free) and remove them. Removed when dropped.
 #[derive(Debug)]
 struct CacheDir {
     path: PathBuf,
+    lock_path: PathBuf,
     _lock: std::fs::File,
+}
+
+/// Takes `lock` if nobody holds it (a process holds its own until it ends, even if killed).
+fn try_lock(lock: &std::fs::File) -> bool {
+    rustix::fs::flock(lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
 }
 
 impl CacheDir {
     fn create(uploads_dir: &Path) -> std::io::Result<CacheDir> {
+        use std::os::unix::fs::MetadataExt;
         let caches = uploads_dir.join(CACHE_DIR);
         std::fs::create_dir_all(&caches)?;
-        for entry in std::fs::read_dir(&caches)?.flatten() {
-            let stale = match std::fs::File::open(entry.path().join("lock")) {
-                // A lock nobody holds: its process is gone.
-                Ok(lock) => rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok(),
-                // A directory without its lock: a process that died while making it (or is making it now).
-                Err(_) => entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|made| made.elapsed().is_ok_and(|age| age > Duration::from_secs(600))),
+        Self::remove_stale(&caches)?;
+        loop {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            let lock_path = caches.join(format!("{id}.lock"));
+            let lock = std::fs::File::options().write(true).create_new(true).open(&lock_path)?;
+            // Between its making and this, another process may have taken it for a dead one's and removed it:
+            // then it is no longer at its path, and another id is tried.
+            let same = |there: std::fs::Metadata| {
+                lock.metadata().is_ok_and(|made| (made.dev(), made.ino()) == (there.dev(), there.ino()))
             };
-            if stale {
-                let _ = std::fs::remove_dir_all(entry.path());
+            if !(try_lock(&lock) && std::fs::metadata(&lock_path).is_ok_and(same)) {
+                continue;
+            }
+            let path = caches.join(id);
+            std::fs::create_dir(&path)?;
+            return Ok(CacheDir { path, lock_path, _lock: lock });
+        }
+    }
+
+    /// Removes the caches of processes that are gone: their lock is free (a directory without a lock is older
+    /// than any start takes).
+    fn remove_stale(caches: &Path) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(caches)?.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|extension| extension == "lock") {
+                if let Ok(lock) = std::fs::File::open(&path)
+                    && try_lock(&lock)
+                {
+                    // Held while both go: nobody takes this id meanwhile.
+                    let _ = std::fs::remove_dir_all(path.with_extension(""));
+                    let _ = std::fs::remove_file(&path);
+                }
+            } else if !path.with_extension("lock").exists()
+                && entry.metadata()?.modified()?.elapsed().is_ok_and(|age| age > Duration::from_secs(600))
+            {
+                let _ = std::fs::remove_dir_all(&path);
             }
         }
-        let path = caches.join(uuid::Uuid::new_v4().simple().to_string());
-        std::fs::create_dir(&path)?;
-        let lock = std::fs::File::create(path.join("lock"))?;
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)?;
-        Ok(CacheDir { path, _lock: lock })
+        Ok(())
     }
 }
 
 impl Drop for CacheDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+        let _ = std::fs::remove_file(&self.lock_path);
     }
 }
 
@@ -175,7 +212,8 @@ fn timed_out(context: &'static str) -> ServerError {
 impl Objects {
     pub(super) fn open(location: S3Location, uploads_dir: &Path) -> std::io::Result<Objects> {
         let mut client =
-            ClientOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(REQUEST_PATIENCE);
+            // Each request has its own deadline (below); this only bounds one that would have none.
+            ClientOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(120));
         if location.endpoint.as_deref().is_some_and(|endpoint| endpoint.starts_with("http://")) {
             client = client.with_allow_http(true);
         }
@@ -244,7 +282,7 @@ impl Objects {
             let bytes = contents.len() as u64;
             let key = self.key(&file);
             let put = self.store.put(&key, PutPayload::from(contents));
-            tokio::time::timeout(REQUEST_PATIENCE, put)
+            tokio::time::timeout(patience_for(bytes), put)
                 .await
                 .map_err(|_| timed_out("storing a GIF in the bucket"))?
                 .map_err(unreachable("storing a GIF in the bucket"))?;
@@ -275,27 +313,34 @@ impl Objects {
 
     /// Fetches an object into a new file of the cache.
     async fn fetch(&self, file: &str) -> Result<Arc<Cached>, Fetch> {
+        let cache = &self.cache_dir.path;
+        // Made again if someone removed it while the server ran.
         let temporary = tempfile::Builder::new()
-            .tempfile_in(&self.cache_dir.path)
+            .tempfile_in(cache)
+            .or_else(|_| std::fs::create_dir_all(cache).and_then(|()| tempfile::Builder::new().tempfile_in(cache)))
             .map_err(|error| Fetch::Failed("fetching a GIF from the bucket", error))?;
         let (local, path) = temporary.into_parts();
         let bytes = self.fetch_into(file, tokio::fs::File::from_std(local)).await?;
         Ok(Arc::new(Cached { path, bytes }))
     }
 
-    /// Fetches an object into `local`, streamed, with a deadline for the whole of it: the bytes it has.
+    /// Fetches an object into `local`, streamed, with a deadline for the answer and one for its bytes: the bytes
+    /// it has.
     async fn fetch_into(&self, file: &str, mut local: tokio::fs::File) -> Result<u64, Fetch> {
         const CONTEXT: &str = "fetching a GIF from the bucket";
         let failed = |source: std::io::Error| Fetch::Failed(CONTEXT, source);
+        let timed_out = || failed(std::io::ErrorKind::TimedOut.into());
+        let found = match tokio::time::timeout(REQUEST_PATIENCE, self.store.get(&self.key(file))).await {
+            Err(_) => return Err(timed_out()),
+            Ok(Ok(found)) => found,
+            Ok(Err(object_store::Error::NotFound { .. })) => return Err(Fetch::Missing),
+            Ok(Err(error)) => return Err(failed(std::io::Error::other(error))),
+        };
+        let size = found.meta.size;
+        if size > LARGEST_OBJECT {
+            return Err(failed(std::io::Error::other(format!("{file} is {size} bytes"))));
+        }
         let fetch = async {
-            let found = match self.store.get(&self.key(file)).await {
-                Ok(found) => found,
-                Err(object_store::Error::NotFound { .. }) => return Err(Fetch::Missing),
-                Err(error) => return Err(failed(std::io::Error::other(error))),
-            };
-            if found.meta.size > LARGEST_OBJECT {
-                return Err(failed(std::io::Error::other(format!("{file} is {} bytes", found.meta.size))));
-            }
             let mut bytes = 0;
             let mut chunks = found.into_stream();
             while let Some(chunk) = chunks.next().await {
@@ -306,9 +351,7 @@ impl Objects {
             local.flush().await.map_err(failed)?;
             Ok(bytes)
         };
-        tokio::time::timeout(REQUEST_PATIENCE, fetch)
-            .await
-            .unwrap_or_else(|_| Err(failed(std::io::ErrorKind::TimedOut.into())))
+        tokio::time::timeout(patience_for(size), fetch).await.unwrap_or_else(|_| Err(timed_out()))
     }
 
     /// Removes an object (and its cached copy). An object that is not there is not an error.
@@ -354,9 +397,9 @@ impl Objects {
     /// Copies a file into the bucket as the stored file `file` (a restore, or a move from a directory).
     pub(super) async fn upload(&self, file: &str, from: &Path) -> ServerResult<()> {
         let contents = tokio::fs::read(from).await.map_err(ServerError::io("reading a GIF to copy in"))?;
-        let key = self.key(file);
+        let (key, bytes) = (self.key(file), contents.len() as u64);
         let put = self.store.put(&key, PutPayload::from(contents));
-        tokio::time::timeout(REQUEST_PATIENCE, put)
+        tokio::time::timeout(patience_for(bytes), put)
             .await
             .map_err(|_| timed_out("copying a GIF into the bucket"))?
             .map_err(unreachable("copying a GIF into the bucket"))?;

@@ -29,6 +29,7 @@ fn test_keys() -> S3Keys {
 async fn directory(space: StorageLimits) -> Place {
     let dir = tempfile::tempdir().unwrap();
     let store = UploadStore::open(dir.path().join("uploads"), UploadsAt::Directory, space).unwrap();
+    store.set_naming_key([7; 32]);
     Place { store, s3: None, _dirs: vec![dir] }
 }
 
@@ -38,6 +39,7 @@ async fn object_storage(space: StorageLimits) -> Place {
     let s3 = s3_server::start(listener, objects.path(), &["gifs"]).unwrap();
     let at = UploadsAt::ObjectStorage(s3_location(s3.endpoint(), test_keys()));
     let store = UploadStore::open(local.path().join("uploads"), at, space).unwrap();
+    store.set_naming_key([7; 32]);
     Place { store, s3: Some(s3), _dirs: vec![local, objects] }
 }
 
@@ -56,7 +58,7 @@ async fn stored(store: &UploadStore, contents: &[u8]) -> StoredName {
     let held = store.reserve(0).await.unwrap();
     let prepared = store.prepare(file(store, contents), file(store, b"still"), held).unwrap();
     let name = prepared.name.clone();
-    drop(store.put(prepared).await.unwrap());
+    store.put(prepared).await.unwrap();
     name
 }
 
@@ -93,14 +95,16 @@ async fn uploads_admitted_hold_their_place_in_the_quota_until_stored_or_given_up
         assert_eq!(store.reserved(), 60, "a refused reservation holds nothing");
         drop(first);
         let second = store.reserve(60).await.unwrap();
-        // Prepared, the reservation turns into the GIF's size; stored, the database counts it (set here).
-        let prepared = store.prepare(file(&store, b"GIF89a"), file(&store, b"still"), second).unwrap();
+        // Prepared, the reservation turns into the GIF's size; once the database counts it, it is given back.
+        let mut prepared = store.prepare(file(&store, b"GIF89a"), file(&store, b"still"), second).unwrap();
         assert_eq!((prepared.bytes, store.reserved()), (11, 11));
         store.set_used(90);
         assert!(store.reserve(0).await.is_err(), "the prepared GIF's 11 bytes fit no longer besides 90 stored");
-        let held = store.put(prepared).await.unwrap();
-        drop(held);
-        assert_eq!((store.reserved(), store.used()), (0, 90));
+        store.set_used(11);
+        prepared.counted();
+        assert_eq!(store.reserved(), 0, "counted twice");
+        store.put(prepared).await.unwrap();
+        assert_eq!((store.reserved(), store.used()), (0, 11));
     }
 }
 
@@ -146,16 +150,15 @@ async fn the_sweep_removes_unrecorded_files_and_debris_once_they_are_old_enough(
         let debris = store.incoming().unwrap().keep().unwrap().1;
         let recorded = HashSet::from([kept.as_str().to_owned()]);
 
-        // Files younger than the cutoff may be another process's upload in flight: they stay.
+        // Files younger than the cutoff may be another process's upload in flight: they are not named.
         let a_minute_ago = SystemTime::now() - Duration::from_secs(60);
-        let (found, swept) = store.sweep(&recorded, a_minute_ago).await.unwrap();
-        assert_eq!((found.len(), swept), (2, 0), "{place}");
-        assert!(served(&store, orphan.as_str()).await.is_some() && debris.exists(), "{place}");
+        let (found, orphans) = store.sweep(&recorded, a_minute_ago).await.unwrap();
+        assert_eq!((found.len(), orphans.len()), (2, 0), "{place}");
+        assert!(debris.exists(), "{place}");
 
-        let (found, swept) = store.sweep(&recorded, SystemTime::now() + Duration::from_secs(5)).await.unwrap();
-        assert_eq!((found.len(), swept), (2, 1), "{place}: the kept GIF and its still are found, the orphan goes");
-        assert!(served(&store, kept.as_str()).await.is_some() && served(&store, &kept.still()).await.is_some());
-        assert!(store.list().await.unwrap().iter().all(|found| owner_of(&found.file) == Some(kept.clone())));
+        let (found, orphans) = store.sweep(&recorded, SystemTime::now() + Duration::from_secs(5)).await.unwrap();
+        assert_eq!(found.len(), 2, "{place}: the kept GIF and its still are found");
+        assert_eq!(orphans, HashSet::from([orphan]), "{place}");
         assert!(!debris.exists(), "{place}: an old temporary file stays");
     }
 }
@@ -188,6 +191,7 @@ async fn a_gif_fetched_from_the_bucket_is_cached_once_however_many_ask_and_the_c
     let s3 = s3.unwrap();
     // Another process stored these: this one has not cached them.
     let other = UploadStore::open(_dirs[0].path().join("other"), store_at(&s3), EVERYTHING).unwrap();
+    other.set_naming_key([7; 32]);
     let big = vec![7u8; 700 * 1024];
     let first = stored(&other, &[b"GIF89a 1".as_slice(), &big].concat()).await;
     let second = stored(&other, &[b"GIF89a 2".as_slice(), &big].concat()).await;
@@ -196,8 +200,7 @@ async fn a_gif_fetched_from_the_bucket_is_cached_once_however_many_ask_and_the_c
     let paths: HashSet<PathBuf> = served.into_iter().map(|servable| servable.unwrap().unwrap().path).collect();
     assert_eq!(paths.len(), 1, "eight viewers at once made more than one copy");
     let cache = store.objects.as_ref().unwrap().cache_path();
-    // Beside the cached files, the directory's lock.
-    let cached_files = || std::fs::read_dir(cache).unwrap().count() - 1;
+    let cached_files = || std::fs::read_dir(cache).unwrap().count();
     assert_eq!(cached_files(), 1);
     // The cache holds 1 MiB: a second GIF of 700 KiB pushes the first one out (its file goes).
     let held = store.servable(second.as_str()).await.unwrap().unwrap();
@@ -220,14 +223,14 @@ async fn each_process_has_its_own_cache_and_the_caches_of_processes_gone_are_rem
     // A process that crashed: its directory is there, its lock free.
     let gone = uploads.join(".cache").join("gone");
     std::fs::create_dir_all(&gone).unwrap();
-    std::fs::write(gone.join("lock"), b"").unwrap();
+    std::fs::write(gone.with_extension("lock"), b"").unwrap();
     std::fs::write(gone.join("a cached gif"), b"GIF89a").unwrap();
     let another = UploadStore::open(uploads.clone(), store_at(s3.as_ref().unwrap()), EVERYTHING).unwrap();
     let theirs = another.objects.as_ref().unwrap().cache_path().to_owned();
-    assert!(!gone.exists(), "the cache of a process that is gone stays");
+    assert!(!gone.exists() && !gone.with_extension("lock").exists(), "the cache of a process that is gone stays");
     assert!(ours.exists() && theirs.exists() && ours != theirs, "a running process lost its cache");
     drop(another);
-    assert!(!theirs.exists(), "a store that closed left its cache");
+    assert!(!theirs.exists() && !theirs.with_extension("lock").exists(), "a store that closed left its cache");
 }
 
 fn store_at(s3: &s3_server::S3Server) -> UploadsAt {

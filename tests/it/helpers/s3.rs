@@ -39,8 +39,8 @@ impl TestS3 {
     /// Makes `config` keep its GIFs in this server's bucket.
     pub fn configure(&self, config: &mut Config) {
         config.uploads_url = Some(format!("s3://{BUCKET}/{PREFIX}?endpoint=http://{}", self.addr));
-        config.aws_access_key_id = Some(s3_server::ACCESS_KEY.into());
-        config.aws_secret_access_key = Some(s3_server::SECRET_KEY.into());
+        let (id, secret) = (s3_server::ACCESS_KEY.into(), s3_server::SECRET_KEY.into());
+        config.s3_keys = Some(chat::uploads::S3Keys { id, secret });
     }
 
     /// Where the bucket keeps the stored file `file` on disk (s3s-fs keeps each object as a file).
@@ -108,8 +108,7 @@ impl TestMoto {
     /// Makes `config` keep its GIFs in this server's bucket.
     pub fn configure(&self, config: &mut Config) {
         config.uploads_url = Some(format!("s3://{BUCKET}/{PREFIX}?endpoint=http://127.0.0.1:{}", self.port));
-        config.aws_access_key_id = Some("moto".into());
-        config.aws_secret_access_key = Some("moto".into());
+        config.s3_keys = Some(chat::uploads::S3Keys { id: "moto".into(), secret: "moto".into() });
     }
 }
 

@@ -65,6 +65,27 @@ pub async fn forsaken(db: &Db, stale_before: i64) -> sqlx::Result<Vec<String>> {
     with_pool!(db, |pool| sqlx::query_scalar(&sql).bind(stale_before).fetch_all(pool).await)
 }
 
+/// Whether the GIF `name` is stored and not being removed (or an upload claims it again): whether to serve it.
+pub async fn is_stored(db: &Db, name: &str) -> sqlx::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM stored_gifs WHERE name = $1 AND (released_at IS NULL OR claims > 0))";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(name).fetch_one(pool).await)
+}
+
+/// Records files of the GIF `name` that the store holds and nothing records (a crash between writing them and
+/// their row, or a removal that was cut short) as being removed, unless the GIF is recorded: whether it was (then
+/// they are the caller's to remove, and [`released`] to call after, as for any removal).
+pub async fn adopt_orphan(db: &Db, name: &str) -> sqlx::Result<bool> {
+    let sql = "INSERT INTO stored_gifs (name, bytes, claimed_at, released_at) VALUES ($1, 0, 0, $2)
+               ON CONFLICT (name) DO NOTHING";
+    let adopted = with_pool!(db, |pool| sqlx::query(sql)
+        .bind(name)
+        .bind(now_millis())
+        .execute(pool)
+        .await?
+        .rows_affected());
+    Ok(adopted > 0)
+}
+
 /// Every stored GIF with the bytes its row says it takes (0: not measured yet).
 pub async fn all(db: &Db) -> sqlx::Result<Vec<(String, i64)>> {
     let sql = "SELECT name, bytes FROM stored_gifs";
