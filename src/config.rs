@@ -338,12 +338,13 @@ impl Config {
         let mut location = S3Location::parse(url, self.gif_cache_mb.saturating_mul(1024 * 1024))
             .map_err(|problem| anyhow::anyhow!("--uploads-url: {problem}"))?;
         let from_environment = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        location.keys = match (&self.s3_keys, from_environment("AWS_ACCESS_KEY_ID"), from_environment("AWS_SECRET_ACCESS_KEY")) {
-            (Some(keys), _, _) => Some(keys.clone()),
-            (None, Some(id), Some(secret)) => Some(S3Keys { id, secret }),
-            (None, None, None) => None,
-            _ => anyhow::bail!("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither"),
-        };
+        location.keys =
+            match (&self.s3_keys, from_environment("AWS_ACCESS_KEY_ID"), from_environment("AWS_SECRET_ACCESS_KEY")) {
+                (Some(keys), _, _) => Some(keys.clone()),
+                (None, Some(id), Some(secret)) => Some(S3Keys { id, secret }),
+                (None, None, None) => None,
+                _ => anyhow::bail!("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither"),
+            };
         Ok(UploadsAt::ObjectStorage(location))
     }
 

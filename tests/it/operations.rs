@@ -145,7 +145,12 @@ async fn gif_chat(config: &Config, command: &[&str]) -> (bool, String) {
         .args(config.database_url.iter().map(|url| format!("--database-url={url}")))
         .args(config.uploads_url.iter().map(|url| format!("--uploads-url={url}")))
         .args(command)
-        .envs(config.s3_keys.iter().flat_map(|keys| [("AWS_ACCESS_KEY_ID", &keys.id), ("AWS_SECRET_ACCESS_KEY", &keys.secret)]))
+        .envs(
+            config
+                .s3_keys
+                .iter()
+                .flat_map(|keys| [("AWS_ACCESS_KEY_ID", &keys.id), ("AWS_SECRET_ACCESS_KEY", &keys.secret)]),
+        )
         .env("NO_COLOR", "1")
         .output()
         .await

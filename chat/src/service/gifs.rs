@@ -25,10 +25,10 @@ use tempfile::NamedTempFile;
 
 use super::Chat;
 use super::db;
-use crate::store::Db;
 use super::membership::Admission;
 use crate::error::{ServerError, ServerResult};
 use crate::gif::{self, GifError};
+use crate::store::Db;
 use crate::uploads::{Reservation, Servable, StoredName, UploadStore, owner_of};
 use protocol::error::AppError;
 use protocol::model::ChatMessage;

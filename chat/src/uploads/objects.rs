@@ -170,7 +170,8 @@ impl CacheDir {
                     let _ = std::fs::remove_file(&path);
                 }
             } else if !path.with_extension("lock").exists()
-                && entry.metadata()?.modified()?.elapsed().is_ok_and(|age| age > Duration::from_secs(600))
+                && let Ok(made) = entry.metadata().and_then(|metadata| metadata.modified())
+                && made.elapsed().is_ok_and(|age| age > Duration::from_secs(600))
             {
                 let _ = std::fs::remove_dir_all(&path);
             }

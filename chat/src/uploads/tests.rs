@@ -181,7 +181,7 @@ async fn cached_gifs_are_served_while_the_bucket_is_away_and_uploads_fail_at_onc
     let held = store.reserve(0).await.unwrap();
     let prepared = store.prepare(file(&store, b"GIF89a later"), file(&store, b"still"), held).unwrap();
     let put = tokio::time::timeout(Duration::from_secs(30), store.put(prepared)).await.expect("the put waited");
-    assert_eq!(put.err().expect("stored").into_app_error(), AppError::UploadsUnavailable);
+    assert_eq!(put.expect_err("stored").into_app_error(), AppError::UploadsUnavailable);
     assert_eq!(store.reserved(), 0, "a failed put holds a place in the quota");
 }
 

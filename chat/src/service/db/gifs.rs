@@ -77,12 +77,8 @@ pub async fn is_stored(db: &Db, name: &str) -> sqlx::Result<bool> {
 pub async fn adopt_orphan(db: &Db, name: &str) -> sqlx::Result<bool> {
     let sql = "INSERT INTO stored_gifs (name, bytes, claimed_at, released_at) VALUES ($1, 0, 0, $2)
                ON CONFLICT (name) DO NOTHING";
-    let adopted = with_pool!(db, |pool| sqlx::query(sql)
-        .bind(name)
-        .bind(now_millis())
-        .execute(pool)
-        .await?
-        .rows_affected());
+    let adopted =
+        with_pool!(db, |pool| sqlx::query(sql).bind(name).bind(now_millis()).execute(pool).await?.rows_affected());
     Ok(adopted > 0)
 }
 
