@@ -3,7 +3,7 @@
 -- files, when no message shows it and no upload is on its way with it. The store itself is never listed to learn
 -- what it holds, except by the sweep that removes what a crash left there. (See chat/src/service/gifs.rs.)
 CREATE TABLE stored_gifs (
-    -- The GIF's name: 32 hex digits (of its content's SHA-256) and '.gif'. Its still is '<hex>.still.gif'.
+    -- The GIF's name: 32 hex digits (of a keyed hash of its content) and '.gif'. Its still is '<hex>.still.gif'.
     name        TEXT   PRIMARY KEY,
     -- The bytes the GIF and its still take in the store. 0 until measured, for GIFs stored before this table.
     bytes       BIGINT NOT NULL CHECK (bytes >= 0),

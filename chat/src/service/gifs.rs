@@ -83,16 +83,19 @@ impl Chat {
                 let name = prepared.name.clone();
                 // Claimed before its files are written: from here, nothing removes them while this upload runs.
                 let removal = db::gifs::claim(&chat.db, name.as_str(), prepared.bytes).await?;
-                let claimed = Instant::now();
-                // The database counts it now: it no longer holds a place of its own in the quota.
-                chat.recount_stored().await;
-                prepared.counted();
+                // The database counts it now: it no longer holds a place of its own in the quota (if the count
+                // could not be read, it keeps its place until it is stored).
+                if recount(&chat.db, &chat.uploads).await {
+                    prepared.counted();
+                }
                 let posted = async {
                     if let Some(since) = removal {
                         // Its files are being removed (its last message went a moment ago): let that end first.
                         let end = since + REMOVAL_TIME.as_millis() as i64 - db::now_millis();
                         tokio::time::sleep(Duration::from_millis(end.max(0) as u64)).await;
                     }
+                    // Its own time (the wait above is within the claim's grace besides).
+                    let claimed = Instant::now();
                     chat.uploads.put(prepared).await?;
                     if claimed.elapsed() > UPLOAD_GRACE / 2 {
                         tracing::warn!(took = ?claimed.elapsed(), "storing a GIF took too long: the upload gives up");
@@ -152,12 +155,19 @@ impl Chat {
         if names.is_empty() {
             return;
         }
-        let (db, uploads) = (self.db.clone(), self.uploads.clone());
+        let (db, uploads, stopping) = (self.db.clone(), self.uploads.clone(), self.stopping());
         self.tasks.spawn(async move {
-            for name in &names {
-                release(&db, &uploads, name).await;
+            // A shutdown does not wait for it: what it did not do, the next sweep does.
+            let releases = async {
+                for name in &names {
+                    release(&db, &uploads, name).await;
+                }
+                recount(&db, &uploads).await;
+            };
+            tokio::select! {
+                () = stopping.cancelled() => {}
+                () = releases => {}
             }
-            recount(&db, &uploads).await;
         });
     }
 
@@ -188,6 +198,18 @@ impl Chat {
         recount(&self.db, &self.uploads).await;
     }
 
+    /// Runs the sweep, unless the server is shutting down (then it stops where it is: the next one goes on).
+    pub(super) async fn sweep_uploads_until_stopping(&self) {
+        tokio::select! {
+            () = self.stopping.cancelled() => {}
+            swept = self.sweep_uploads() => {
+                if let Err(error) = swept {
+                    tracing::warn!(%error, "sweeping the uploads store");
+                }
+            }
+        }
+    }
+
     /// Removes what a crash or an outage left behind: GIFs recorded that nothing used for [`UPLOAD_SWEEP_AGE`],
     /// and stored files that nothing records (of the same age); records the sizes of GIFs
     /// stored before sizes were recorded, and recounts the quota. A store that does not answer is left for the
@@ -211,8 +233,9 @@ impl Chat {
                 // Removed as any GIF is (recorded as being removed first): an upload of the same GIF that claims
                 // it meanwhile waits for the removal, and writes the files again.
                 for orphan in &orphans {
+                    let marking = Instant::now();
                     if db::gifs::adopt_orphan(&self.db, orphan.as_str()).await? {
-                        remove_released(&self.db, &self.uploads, orphan, Instant::now(), 0).await;
+                        remove_released(&self.db, &self.uploads, orphan, marking, 0).await;
                     }
                 }
                 if !orphans.is_empty() {
@@ -259,11 +282,17 @@ async fn remove_released(db: &Db, uploads: &UploadStore, name: &StoredName, mark
     }
 }
 
-/// Sets the bytes the quota counts as stored from the database (on failure, it keeps its last count).
-async fn recount(db: &Db, uploads: &UploadStore) {
+/// Sets the bytes the quota counts as stored from the database: whether it could (else it keeps its last count).
+async fn recount(db: &Db, uploads: &UploadStore) -> bool {
     match db::gifs::total_bytes(db).await {
-        Ok(bytes) => uploads.set_used(bytes),
-        Err(error) => tracing::warn!(%error, "counting the stored GIFs"),
+        Ok(bytes) => {
+            uploads.set_used(bytes);
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, "counting the stored GIFs");
+            false
+        }
     }
 }
 

@@ -165,11 +165,7 @@ impl Chat {
         let key = crate::store::derived_key(&secret, "GIF names");
         self.uploads.set_naming_key(key[..32].try_into().expect("a derived key has 64 bytes"));
         self.recount_stored().await;
-        self.after(Duration::ZERO, |chat| async move {
-            if let Err(error) = chat.sweep_uploads().await {
-                tracing::warn!(%error, "sweeping the uploads store");
-            }
-        });
+        self.after(Duration::ZERO, |chat| async move { chat.sweep_uploads_until_stopping().await });
         let now = db::now_millis();
         presence::register(&self.db, &self.instance(), now, self.lease_ms()).await?;
         let graces = self.graces();
@@ -205,9 +201,7 @@ impl Chat {
             });
         }
         self.repeat(Duration::from_secs(60 * UPLOAD_SWEEP_MINUTES), |chat| async move {
-            if let Err(error) = chat.sweep_uploads().await {
-                tracing::warn!(%error, "sweeping the uploads directory");
-            }
+            chat.sweep_uploads_until_stopping().await;
         });
         Ok(())
     }

@@ -450,21 +450,27 @@ impl UploadStore {
         let mut all_gone = true;
         for name in names {
             for file in name.files() {
-                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                    return false;
-                }
-                let removed = match &self.objects {
-                    Some(objects) => objects.delete(&file).await,
-                    None => {
-                        let path = self.dir.join(&file);
-                        off_the_workers("removing a GIF", move || match std::fs::remove_file(path) {
-                            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                                Err(ServerError::io("removing a GIF")(error))
-                            }
-                            _ => Ok(()),
-                        })
-                        .await
+                let removal = async {
+                    match &self.objects {
+                        Some(objects) => objects.delete(&file).await,
+                        None => {
+                            let path = self.dir.join(&file);
+                            off_the_workers("removing a GIF", move || match std::fs::remove_file(path) {
+                                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                                    Err(ServerError::io("removing a GIF")(error))
+                                }
+                                _ => Ok(()),
+                            })
+                            .await
+                        }
                     }
+                };
+                let removed = match deadline {
+                    Some(deadline) => match tokio::time::timeout_at(deadline.into(), removal).await {
+                        Ok(removed) => removed,
+                        Err(_) => return false,
+                    },
+                    None => removal.await,
                 };
                 if let Err(error) = removed {
                     tracing::warn!(%error, file, "removing a stored GIF (the sweep will try again)");

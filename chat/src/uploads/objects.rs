@@ -127,9 +127,14 @@ struct CacheDir {
     _lock: std::fs::File,
 }
 
-/// Takes `lock` if nobody holds it (a process holds its own until it ends, even if killed).
-fn try_lock(lock: &std::fs::File) -> bool {
-    rustix::fs::flock(lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
+/// Takes `lock` if nobody holds it (a process holds its own until it ends, even if killed): `Ok(false)` if someone
+/// does; an error if the file system has no such locks.
+fn try_lock(lock: &std::fs::File) -> std::io::Result<bool> {
+    match rustix::fs::flock(lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 impl CacheDir {
@@ -138,7 +143,8 @@ impl CacheDir {
         let caches = uploads_dir.join(CACHE_DIR);
         std::fs::create_dir_all(&caches)?;
         Self::remove_stale(&caches)?;
-        loop {
+        // Another id is tried only if a process starting at the same moment removed the first (see below).
+        for _ in 0..8 {
             let id = uuid::Uuid::new_v4().simple().to_string();
             let lock_path = caches.join(format!("{id}.lock"));
             let lock = std::fs::File::options().write(true).create_new(true).open(&lock_path)?;
@@ -147,13 +153,17 @@ impl CacheDir {
             let same = |there: std::fs::Metadata| {
                 lock.metadata().is_ok_and(|made| (made.dev(), made.ino()) == (there.dev(), there.ino()))
             };
-            if !(try_lock(&lock) && std::fs::metadata(&lock_path).is_ok_and(same)) {
+            let locked = try_lock(&lock).inspect_err(|_| {
+                let _ = std::fs::remove_file(&lock_path);
+            })?;
+            if !(locked && std::fs::metadata(&lock_path).is_ok_and(same)) {
                 continue;
             }
             let path = caches.join(id);
             std::fs::create_dir(&path)?;
             return Ok(CacheDir { path, lock_path, _lock: lock });
         }
+        Err(std::io::Error::other(format!("could not make a cache directory of its own in {}", caches.display())))
     }
 
     /// Removes the caches of processes that are gone: their lock is free (a directory without a lock is older
@@ -163,7 +173,7 @@ impl CacheDir {
             let path = entry.path();
             if path.extension().is_some_and(|extension| extension == "lock") {
                 if let Ok(lock) = std::fs::File::open(&path)
-                    && try_lock(&lock)
+                    && try_lock(&lock)?
                 {
                     // Held while both go: nobody takes this id meanwhile.
                     let _ = std::fs::remove_dir_all(path.with_extension(""));
