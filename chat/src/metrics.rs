@@ -43,6 +43,11 @@ pub struct StateLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabel {
+    pub from: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
     pub version: String,
     pub commit: String,
@@ -70,6 +75,11 @@ pub struct Metrics {
     pub slow_clients_dropped: Counter,
     pub uploads_stored: Counter,
     pub uploads_refused: Family<ReasonLabel, Counter>,
+    /// GIF files served, by where they came from: the uploads directory, this process's cache of the bucket, or
+    /// the bucket itself (then kept in the cache).
+    pub gifs_served: Family<SourceLabel, Counter>,
+    /// Bytes the stored GIFs take, as the database counts them (what the quota compares with its limit).
+    pub stored_gif_bytes: Gauge,
     pub rate_limited: Family<LimitLabel, Counter>,
     pub db_pool_wait_seconds: Histogram,
     pub db_connections: Family<StateLabel, Gauge>,
@@ -102,6 +112,8 @@ impl Metrics {
             slow_clients_dropped: Counter::default(),
             uploads_stored: Counter::default(),
             uploads_refused: Family::default(),
+            gifs_served: Family::default(),
+            stored_gif_bytes: Gauge::default(),
             rate_limited: Family::default(),
             // 50 µs to about 13 s.
             db_pool_wait_seconds: Histogram::new(exponential_buckets(0.00005, 4.0, 10)),
@@ -117,6 +129,9 @@ impl Metrics {
         }
         for reason in UPLOAD_REFUSALS {
             metrics.uploads_refused.get_or_create(&ReasonLabel { reason }).inc_by(0);
+        }
+        for from in ["directory", "cache", "bucket"] {
+            metrics.gifs_served.get_or_create(&SourceLabel { from }).inc_by(0);
         }
         for limit in Limit::ALL {
             metrics.rate_limited.get_or_create(&LimitLabel { limit: limit.label() }).inc_by(0);
@@ -178,6 +193,17 @@ impl Metrics {
             self.broker_events.clone(),
         );
         registry.register("uploads_refused", "GIF uploads refused, by reason", self.uploads_refused.clone());
+        registry.register(
+            "gifs_served",
+            "GIF files served, by where they came from: directory, cache (of the bucket), bucket",
+            self.gifs_served.clone(),
+        );
+        registry.register_with_unit(
+            "stored_gifs",
+            "What the stored GIFs take, as the database counts them (the quota's count)",
+            Unit::Bytes,
+            self.stored_gif_bytes.clone(),
+        );
         registry.register("rate_limited", "Requests refused by a rate limit, by limit", self.rate_limited.clone());
         registry.register_with_unit(
             "db_pool_wait",

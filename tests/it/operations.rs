@@ -389,8 +389,9 @@ async fn metrics_count_a_short_chat_exactly() {
     let _: protocol::model::ChatMessage =
         alice.call("send_message", &[("room", &room.id.to_string()), ("body", "psst"), ("to", &to)]).await.unwrap();
     assert_eq!(alice.send(room.id, "one too many").await.unwrap_err().status, 429);
-    alice.upload(&room.id.to_string(), "cat.gif", make_gif(8, 2)).await.unwrap();
+    let gif = alice.upload(&room.id.to_string(), "cat.gif", make_gif(8, 2)).await.unwrap();
     assert_eq!(bob.upload(&room.id.to_string(), "cat.gif", b"PNG, honestly".to_vec()).await.unwrap_err().status, 415);
+    assert_eq!(app.get(&gif.body).await.status(), 200);
 
     let after = scrape(&app).await;
     let m = |name: &str| moved(&before, &after, name);
@@ -404,6 +405,10 @@ async fn metrics_count_a_short_chat_exactly() {
     assert!(m("gif_chat_send_seconds_sum") > 0.0);
     assert_eq!(m("gif_chat_rate_limited_total{limit=\"sending\"}"), 1.0);
     assert_eq!(m("gif_chat_uploads_stored_total"), 1.0);
+    assert!(after["gif_chat_stored_gifs_bytes"] > 0.0, "the stored GIF's bytes");
+    let served: f64 =
+        ["directory", "cache", "bucket"].iter().map(|from| m(&format!("gif_chat_gifs_served_total{{from=\"{from}\"}}"))).sum();
+    assert_eq!(served, 1.0, "the GIF, served once");
     assert_eq!(m("gif_chat_uploads_refused_total{reason=\"not_a_gif\"}"), 1.0);
     let committed: f64 = ["text", "whisper", "gif", "system"]
         .iter()

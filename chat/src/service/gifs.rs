@@ -183,7 +183,11 @@ impl Chat {
                 Err(error) => tracing::warn!(%error, "looking a GIF up before serving it"),
             }
         }
-        self.uploads.servable(file).await
+        let servable = self.uploads.servable(file).await?;
+        if let Some(servable) = &servable {
+            self.metrics.gifs_served.get_or_create(&crate::metrics::SourceLabel { from: servable.from }).inc();
+        }
+        Ok(servable)
     }
 
     /// Reserves `bytes` of the quota for an upload being admitted, against what the database counts as stored now

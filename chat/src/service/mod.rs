@@ -477,6 +477,7 @@ impl Chat {
         }
         with_pool!(&self.db, |pool| self.metrics.set_pool(pool.size(), pool.num_idle()));
         self.metrics.db_busy_looks.set(i64::try_from(crate::store::busy::looks()).unwrap_or(i64::MAX));
+        self.metrics.stored_gif_bytes.set(i64::try_from(self.uploads.used()).unwrap_or(i64::MAX));
         if let Some(stats) = self.broker_stats() {
             use std::sync::atomic::Ordering::Relaxed;
             for (kind, count) in [

@@ -198,6 +198,8 @@ pub struct StoredFile {
 /// stays until then even if the cache lets it go.
 pub struct Servable {
     pub path: PathBuf,
+    /// Where it came from: `directory`, `cache` (this process's copy of the bucket's) or `bucket` (fetched now).
+    pub from: &'static str,
     _cached: Option<Arc<objects::Cached>>,
 }
 
@@ -433,10 +435,12 @@ impl UploadStore {
             return Ok(None);
         }
         match &self.objects {
-            Some(objects) => {
-                Ok(objects.cached(file).await?.map(|cached| Servable { path: cached.path(), _cached: Some(cached) }))
-            }
-            None => Ok(Some(Servable { path: self.dir.join(file), _cached: None })),
+            Some(objects) => Ok(objects.cached(file).await?.map(|(cached, fetched)| Servable {
+                path: cached.path(),
+                from: if fetched { "bucket" } else { "cache" },
+                _cached: Some(cached),
+            })),
+            None => Ok(Some(Servable { path: self.dir.join(file), from: "directory", _cached: None })),
         }
     }
 

@@ -309,10 +309,15 @@ impl Objects {
     }
 
     /// The cached copy of a stored file, fetched from the bucket first if this process has none (once, however
-    /// many ask at once). `None` if the bucket has no such object.
-    pub(super) async fn cached(&self, file: &str) -> ServerResult<Option<Arc<Cached>>> {
-        match self.cache.try_get_with(file.to_owned(), self.fetch(file)).await {
-            Ok(cached) => Ok(Some(cached)),
+    /// many ask at once), and whether this call fetched it. `None` if the bucket has no such object.
+    pub(super) async fn cached(&self, file: &str) -> ServerResult<Option<(Arc<Cached>, bool)>> {
+        let fetched = std::sync::atomic::AtomicBool::new(false);
+        let fetch = async {
+            fetched.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.fetch(file).await
+        };
+        match self.cache.try_get_with(file.to_owned(), fetch).await {
+            Ok(cached) => Ok(Some((cached, fetched.load(std::sync::atomic::Ordering::Relaxed)))),
             Err(error) => match &*error {
                 Fetch::Missing => Ok(None),
                 Fetch::Failed(context, source) => {
