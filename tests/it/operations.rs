@@ -406,8 +406,10 @@ async fn metrics_count_a_short_chat_exactly() {
     assert_eq!(m("gif_chat_rate_limited_total{limit=\"sending\"}"), 1.0);
     assert_eq!(m("gif_chat_uploads_stored_total"), 1.0);
     assert!(after["gif_chat_stored_gifs_bytes"] > 0.0, "the stored GIF's bytes");
-    let served: f64 =
-        ["directory", "cache", "bucket"].iter().map(|from| m(&format!("gif_chat_gifs_served_total{{from=\"{from}\"}}"))).sum();
+    let served: f64 = ["directory", "cache", "bucket"]
+        .iter()
+        .map(|from| m(&format!("gif_chat_gifs_served_total{{from=\"{from}\"}}")))
+        .sum();
     assert_eq!(served, 1.0, "the GIF, served once");
     assert_eq!(m("gif_chat_uploads_refused_total{reason=\"not_a_gif\"}"), 1.0);
     let committed: f64 = ["text", "whisper", "gif", "system"]

@@ -196,12 +196,15 @@ async fn a_gif_fetched_from_the_bucket_is_cached_once_however_many_ask_and_the_c
     let first = stored(&other, &[b"GIF89a 1".as_slice(), &big].concat()).await;
     let second = stored(&other, &[b"GIF89a 2".as_slice(), &big].concat()).await;
     let asks: Vec<_> = (0..8).map(|_| store.servable(first.as_str())).collect();
-    let served: Vec<Servable> = futures_util::future::join_all(asks).await.into_iter().map(|s| s.unwrap().unwrap()).collect();
+    let served: Vec<Servable> =
+        futures_util::future::join_all(asks).await.into_iter().map(|s| s.unwrap().unwrap()).collect();
     let paths: HashSet<&PathBuf> = served.iter().map(|servable| &servable.path).collect();
     assert_eq!(paths.len(), 1, "eight viewers at once made more than one copy");
     let fetched = served.iter().filter(|servable| servable.from == "bucket").count();
     assert_eq!(fetched, 1, "one of the eight fetched it, the others were served the cached copy");
     assert_eq!(store.servable(first.as_str()).await.unwrap().unwrap().from, "cache");
+    // Served: its responses let go of it.
+    drop(served);
     let cache = store.objects.as_ref().unwrap().cache_path();
     let cached_files = || std::fs::read_dir(cache).unwrap().count();
     assert_eq!(cached_files(), 1);
