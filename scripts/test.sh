@@ -61,7 +61,7 @@ rust_tests() {
 
 # The tests of GIFs (storing, serving, removing, quotas, backups, a GIF across instances), run again with the GIFs
 # in a bucket of a real S3 server (s3s-fs, in the tests' process) instead of the uploads directory.
-UPLOAD_SUITE=(gif upload still backup restore quota storage disk ready a_room_and_its_messages_cross_instances)
+UPLOAD_SUITE=(gif upload still backup restore quota storage disk probes_answer a_room_and_its_messages_cross_instances)
 
 rust() {
   build_site # the integration tests serve its client files
