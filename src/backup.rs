@@ -207,13 +207,7 @@ pub async fn copy_gifs(config: &Config, from: &Path) -> anyhow::Result<GifCopy> 
     let sql = "SELECT DISTINCT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL";
     let shown: Vec<String> = chat::store::with_pool!(&db, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)?;
     let store = open_store(config)?;
-    let stored: BTreeSet<String> = store
-        .list()
-        .await
-        .map_err(|error| anyhow::anyhow!("listing {}: {}", store.describe(), error.into_app_error()))?
-        .into_iter()
-        .map(|found| found.file)
-        .collect();
+    let stored = stored_files(&store).await?;
     let names: BTreeSet<String> =
         shown.iter().filter_map(|name| StoredName::parse(name)).map(|n| n.as_str().to_owned()).collect();
     let wanted: BTreeSet<String> = names.iter().filter(|name| !stored.contains(*name)).cloned().collect();
@@ -227,6 +221,15 @@ pub async fn copy_gifs(config: &Config, from: &Path) -> anyhow::Result<GifCopy> 
         );
     }
     Ok(copy)
+}
+
+/// The files `store` holds (GIFs and their stills).
+async fn stored_files(store: &UploadStore) -> anyhow::Result<BTreeSet<String>> {
+    let found = store
+        .list()
+        .await
+        .map_err(|error| anyhow::anyhow!("listing {}: {}", store.describe(), error.into_app_error()))?;
+    Ok(found.into_iter().map(|found| found.file).collect())
 }
 
 /// The store the server keeps its GIFs in, as configured.
@@ -408,13 +411,7 @@ pub async fn restore(config: &Config, file: &Path, gifs: Option<&Path>) -> anyho
     match gifs {
         Some(dir) => report.gifs = import_gifs(&names, dir, &store).await?,
         None => {
-            let stored: BTreeSet<String> = store
-                .list()
-                .await
-                .map_err(|error| anyhow::anyhow!("listing {}: {}", store.describe(), error.into_app_error()))?
-                .into_iter()
-                .map(|found| found.file)
-                .collect();
+            let stored = stored_files(&store).await?;
             report.gifs.missing = names.iter().filter(|name| !stored.contains(*name)).count();
         }
     }

@@ -279,7 +279,7 @@ async fn release(db: &Db, uploads: &UploadStore, name: &StoredName) {
 /// removed once half of [`REMOVAL_TIME`] has passed since the mark (an upload waiting for the removal may write
 /// them again after it): what is left then is left to the next sweep.
 async fn remove_released(db: &Db, uploads: &UploadStore, name: &StoredName, marking: Instant, stale: i64) {
-    if uploads.remove_by([name.clone()], Some(marking + REMOVAL_TIME / 2)).await
+    if uploads.remove([name.clone()], Some(marking + REMOVAL_TIME / 2)).await
         && let Err(error) = db::gifs::released(db, name.as_str(), stale).await
     {
         tracing::warn!(%error, "forgetting a removed GIF (the sweep will)");

@@ -444,13 +444,9 @@ impl UploadStore {
         }
     }
 
-    /// Removes stored GIFs (their files, and their stills): whether every file went (or was not there).
-    pub async fn remove(&self, names: impl IntoIterator<Item = StoredName>) -> bool {
-        self.remove_by(names, None).await
-    }
-
-    /// [`UploadStore::remove`], but no file is removed after `deadline`: whether every file went before it.
-    pub async fn remove_by(&self, names: impl IntoIterator<Item = StoredName>, deadline: Option<Instant>) -> bool {
+    /// Removes stored GIFs (their files, and their stills), none after `deadline` if given: whether every file
+    /// went (or was not there) in time.
+    pub async fn remove(&self, names: impl IntoIterator<Item = StoredName>, deadline: Option<Instant>) -> bool {
         let mut all_gone = true;
         for name in names {
             for file in name.files() {

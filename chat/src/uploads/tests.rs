@@ -132,12 +132,12 @@ async fn a_gif_is_named_by_its_content_stored_once_served_listed_and_removed_wit
         expected.sort();
         assert_eq!(listed, expected, "{place}: only stored files are listed (no temporary or cached ones)");
 
-        store.remove([name.clone()]).await;
+        store.remove([name.clone()], None).await;
         assert!(served(&store, name.as_str()).await.is_none(), "{place}: a removed GIF is still served");
         assert!(served(&store, &name.still()).await.is_none(), "{place}: a removed GIF's still is still served");
         assert_eq!(store.list().await.unwrap().len(), 2, "{place}");
         // Removing what is not there is no failure.
-        store.remove([name]).await;
+        store.remove([name], None).await;
     }
 }
 
