@@ -53,6 +53,14 @@ if ! command -v /usr/sbin/nats-server >/dev/null && ! command -v nats-server >/d
   as_root service nats-server stop >/dev/null 2>&1 || true
 fi
 
+# 2d'. ffmpeg: the server turns each stored GIF into a looping video with it (a child process), and the tests
+#      probe what it made.
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+  log "installing ffmpeg"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+fi
+
 # 2e. moto's S3 server (PyPI), a second S3 implementation for the object storage test (the first, s3s-fs, is a
 #     Rust crate built with the tests), in a Python environment of its own under target/.
 MOTO_VERSION=5.2.6

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chat::store::{Db, migrator};
-use chat::uploads::{StoredName, UploadStore, owner_of, still_of};
+use chat::uploads::{StoredName, UploadStore, owner_of};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
@@ -134,14 +134,15 @@ async fn contents(db: &mut SqliteConnection) -> anyhow::Result<(BackupReport, BT
 
 /// Copies the GIFs named in `names` out of the store into `to` (each written beside, then renamed into place: a
 /// crash leaves no half file under a GIF's name), keeping those `to` has already.
-/// Each GIF's still (its first frame) goes with it where there is one (GIFs stored before stills were made have
-/// none until the server makes it).
+/// Each GIF's still (its first frame) and video go with it where it has them (GIFs stored before stills were made
+/// have none until the server makes it; a GIF whose video would not be smaller has none).
 async fn export_gifs(names: &BTreeSet<String>, store: &UploadStore, to: &Path) -> anyhow::Result<GifCopy> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     let mut copy = GifCopy { referenced: names.len(), ..GifCopy::default() };
-    for name in names {
+    for name in names.iter().filter_map(|name| StoredName::parse(name)) {
         let mut copied = false;
-        for file in [name.clone(), still_of(name)] {
+        // The GIF first: without it, the rest is not looked for.
+        for file in name.files() {
             let target = to.join(&file);
             if target.is_file() {
                 continue;
@@ -158,9 +159,9 @@ async fn export_gifs(names: &BTreeSet<String>, store: &UploadStore, to: &Path) -
                 }
                 Ok(false) => {
                     let _ = std::fs::remove_file(&partial);
-                    // A GIF missing (its still may be: made on demand).
-                    if file == *name {
-                        tracing::warn!(gif = %name, "a GIF the database refers to is not in {}", store.describe());
+                    // A GIF missing (its still and its video may be).
+                    if file == name.as_str() {
+                        tracing::warn!(gif = name.as_str(), "a GIF the database refers to is not in {}", store.describe());
                         copy.missing += 1;
                         break;
                     }
@@ -187,7 +188,9 @@ async fn import_gifs(names: &BTreeSet<String>, from: &Path, store: &UploadStore)
             copy.missing += 1;
             continue;
         }
-        for file in [still_of(name), name.clone()] {
+        let Some(name) = StoredName::parse(name) else { continue };
+        // The GIF last: once it is there, so are the rest.
+        for file in name.files().into_iter().rev() {
             let source = from.join(&file);
             if source.is_file() {
                 store.copy_in(&file, &source).await.map_err(|error| {

@@ -10,6 +10,7 @@ use chat::limits::{LimitSettings, Rate, Rates, defaults as limits};
 use chat::settings::{GifLimits, Settings, defaults};
 use chat::store::Db;
 use chat::uploads::{S3Keys, S3Location, StorageLimits, UploadsAt};
+use chat::video::VideoSettings;
 use ipnet::IpNet;
 
 use clap::{Parser, Subcommand};
@@ -189,6 +190,19 @@ pub struct Config {
     #[arg(long, env = "NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
 
+    /// The ffmpeg program that makes the looping video of each stored GIF (pages play it instead of the GIF,
+    /// typically a fifth of its size). Without it, GIFs travel as GIFs.
+    #[arg(long, env = "FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+
+    /// Make no videos of GIFs: they travel as GIFs only.
+    #[arg(long, env = "NO_GIF_VIDEOS")]
+    pub no_gif_videos: bool,
+
+    /// Seconds ffmpeg may take to make one video (then it is stopped, and the GIF keeps none).
+    #[arg(long, env = "GIF_VIDEO_SECS", default_value_t = defaults::GIF_VIDEO_SECS)]
+    pub gif_video_secs: f64,
+
     /// Messages sent: `PERSON,ADDRESS,TOTAL` rates, each a burst and the period that refills it.
     #[arg(long, env = "LIMIT_SENDS", default_value = limits::SENDS)]
     pub limit_sends: Rates,
@@ -364,6 +378,11 @@ impl Config {
             edit_window: Duration::from_secs_f64(self.edit_window_secs.clamp(0.0, 86_400.0 * 365.0)),
             uploads_dir: self.uploads_dir.clone(),
             gif: GifLimits { max_bytes: self.max_upload_bytes, ..GifLimits::default() },
+            videos: (!self.no_gif_videos).then(|| VideoSettings {
+                ffmpeg: self.ffmpeg.clone(),
+                time_limit: Duration::from_secs_f64(self.gif_video_secs.clamp(1.0, 3600.0)),
+                ..VideoSettings::default()
+            }),
         }
     }
 

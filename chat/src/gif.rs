@@ -22,6 +22,15 @@ pub fn has_gif_signature(first_six: &[u8]) -> bool {
     first_six == b"GIF87a" || first_six == b"GIF89a"
 }
 
+/// What re-encoding learned of a GIF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reencoded {
+    /// Whether every pixel of every frame, as a browser shows it, is opaque: only then can a video (which has no
+    /// transparency) show it as the GIF does. Conservative: `false` may be a GIF that only looks transparent to
+    /// this check (one that clears a frame to the background and covers it in the next without a gap).
+    pub opaque: bool,
+}
+
 /// Decodes the GIF at `source` within `limits` and writes a clean re-encoding of it to `target`, and its first
 /// frame alone, still, to `still` (what people who asked their system for reduced motion see first).
 pub fn reencode(
@@ -29,7 +38,7 @@ pub fn reencode(
     target: &std::fs::File,
     still: &std::fs::File,
     limits: GifLimits,
-) -> Result<(), GifError> {
+) -> Result<Reencoded, GifError> {
     let input = std::fs::File::open(source)?;
     reencode_stream(BufReader::new(input), BufWriter::new(target), BufWriter::new(still), limits)
 }
@@ -76,7 +85,7 @@ pub fn reencode_stream(
     output: impl Write,
     still: impl Write,
     limits: GifLimits,
-) -> Result<(), GifError> {
+) -> Result<Reencoded, GifError> {
     let (mut decoder, width, height, global_palette) = open(input, limits)?;
     let mut encoder = gif::Encoder::new(output, width, height, &global_palette).map_err(encoding_failed)?;
     encoder.set_repeat(decoder.repeat()).map_err(encoding_failed)?;
@@ -84,6 +93,7 @@ pub fn reencode_stream(
     let mut still = Some(gif::Encoder::new(still, width, height, &global_palette).map_err(encoding_failed)?);
     let mut frames = 0usize;
     let mut pixels = 0u64;
+    let mut opacity = Opacity::default();
     while let Some(frame) = decoder.read_next_frame().map_err(damaged)? {
         frames += 1;
         if frames > limits.max_frames {
@@ -98,6 +108,7 @@ pub fn reencode_stream(
         {
             return Err(GifError::Rejected("That GIF is damaged: a frame lies outside the picture.".into()));
         }
+        opacity.frame(frame, width, height);
         let failed = |_| GifError::Rejected("That GIF could not be re-encoded.".into());
         encoder.write_frame(frame).map_err(failed)?;
         if let Some(mut still) = still.take() {
@@ -110,7 +121,36 @@ pub fn reencode_stream(
     }
     let mut output = encoder.into_inner().map_err(encoding_failed)?;
     output.flush()?;
-    Ok(())
+    Ok(Reencoded { opaque: opacity.opaque() })
+}
+
+/// Follows whether a GIF shows only opaque pixels, frame by frame. The picture starts out transparent: the first
+/// frame must cover all of it with no transparent pixel. A later frame's transparent pixels show what the frames
+/// before left there, but a frame disposed of "to the background" leaves a transparent hole that the next frame
+/// (the first again, when the GIF loops) must cover whole, with no transparent pixel.
+#[derive(Debug, Default)]
+struct Opacity {
+    frames: usize,
+    transparent: bool,
+    /// The last frame cleared its area to transparent: the next must cover the picture.
+    hole: bool,
+}
+
+impl Opacity {
+    fn frame(&mut self, frame: &gif::Frame<'_>, width: u16, height: u16) {
+        let covers = frame.left == 0 && frame.top == 0 && frame.width == width && frame.height == height;
+        let solid = frame.transparent.is_none_or(|clear| !frame.buffer.contains(&clear));
+        if (self.frames == 0 || self.hole) && !(covers && solid) {
+            self.transparent = true;
+        }
+        self.hole = frame.dispose == gif::DisposalMethod::Background;
+        self.frames += 1;
+    }
+
+    fn opaque(&self) -> bool {
+        // Looping, the first frame comes after the last: it covers the picture whole (or it was transparent).
+        !self.transparent
+    }
 }
 
 /// The encoder only fails writing (its input was just decoded): an I/O failure.
@@ -147,7 +187,7 @@ mod tests {
     fn clean_with_still(input: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
         let (mut output, mut still) = (Vec::new(), Vec::new());
         reencode_stream(input, &mut output, &mut still, LIMITS)
-            .map(|()| (output, still))
+            .map(|_| (output, still))
             .map_err(|error| error.to_string())
     }
 
@@ -190,6 +230,43 @@ mod tests {
         assert_eq!(clean(&gif(16, 16, 5)).unwrap_err(), "A GIF may have at most 4 frames.");
         assert_eq!(clean(&gif(64, 64, 4)).unwrap_err(), "That GIF is too large: it has too many pixels in all.");
         assert!(clean(&gif(64, 64, 3)).is_ok());
+    }
+
+    #[test]
+    fn only_a_gif_whose_every_shown_pixel_is_opaque_is_called_opaque() {
+        use gif::DisposalMethod::{Background, Keep};
+        let opaque = |frames: &[gif::Frame<'static>]| {
+            let mut bytes = Vec::new();
+            let mut encoder = gif::Encoder::new(&mut bytes, 8, 8, &[0, 0, 0, 255, 255, 255]).unwrap();
+            frames.iter().for_each(|frame| encoder.write_frame(frame).unwrap());
+            drop(encoder);
+            reencode_stream(&bytes[..], std::io::sink(), std::io::sink(), LIMITS).unwrap().opaque
+        };
+        let whole = |index: u8, transparent: Option<u8>, dispose| gif::Frame {
+            width: 8,
+            height: 8,
+            buffer: std::borrow::Cow::Owned(vec![index; 64]),
+            transparent,
+            dispose,
+            ..gif::Frame::default()
+        };
+        // A smaller frame whose pixels are all of its transparent index: it shows what was there.
+        let patch = gif::Frame {
+            left: 2,
+            top: 2,
+            width: 4,
+            height: 4,
+            buffer: std::borrow::Cow::Owned(vec![1; 16]),
+            transparent: Some(1),
+            ..gif::Frame::default()
+        };
+        assert!(opaque(&[whole(0, None, Keep), patch.clone()]), "transparent pixels over opaque ones");
+        assert!(opaque(&[whole(1, Some(0), Keep)]), "a transparent index no pixel uses");
+        assert!(opaque(&[whole(0, None, Background), whole(1, None, Keep)]), "a hole the next frame covers");
+        assert!(!opaque(&[patch.clone()]), "a first frame that leaves the picture's edges empty");
+        assert!(!opaque(&[whole(1, Some(1), Keep)]), "a first frame with transparent pixels");
+        assert!(!opaque(&[whole(0, None, Background), patch]), "a hole the next frame does not cover");
+        assert!(opaque(&[whole(0, None, Keep), whole(1, None, Background)]), "a last hole the loop's first covers");
     }
 
     #[test]

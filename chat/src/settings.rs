@@ -37,6 +37,8 @@ pub mod defaults {
     pub const MAX_GIF_FRAMES: usize = 1000;
     /// 50 frames of 1000×1000, or 3,000 frames of 180×180: far beyond any chat GIF, a few seconds of CPU at most.
     pub const MAX_GIF_TOTAL_PIXELS: u64 = 50_000_000;
+    /// How long ffmpeg may take to make one GIF's video: a 2 MiB GIF takes about a second on 2 cores.
+    pub const GIF_VIDEO_SECS: f64 = 30.0;
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct Settings {
     pub edit_window: Duration,
     pub uploads_dir: PathBuf,
     pub gif: GifLimits,
+    /// How the looping video of each stored GIF is made; `None`: GIFs travel as GIFs only.
+    pub videos: Option<crate::video::VideoSettings>,
 }
 
 /// What an accepted GIF may be.
@@ -80,6 +84,7 @@ impl Default for Settings {
             edit_window: Duration::from_secs_f64(defaults::EDIT_WINDOW_SECS),
             uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
             gif: GifLimits::default(),
+            videos: Some(crate::video::VideoSettings::default()),
         }
     }
 }

@@ -40,3 +40,64 @@ pub async fn test_db() -> (tempfile::TempDir, Db) {
     db.migrate().await.expect("migrating the test database");
     (dir, db)
 }
+
+/// An animated GIF like a short clip (smooth colors moving, a little grain, full frames, no transparency): the kind
+/// whose video is much smaller than it. Deterministic: the same arguments make the same bytes.
+pub fn moving_gif(width: u16, height: u16, frames: usize) -> Vec<u8> {
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, 255 - i, i / 2 + 64]).collect();
+    let mut bytes = Vec::new();
+    let mut encoder = gif::Encoder::new(&mut bytes, width, height, &palette).expect("writing to memory");
+    encoder.set_repeat(gif::Repeat::Infinite).expect("writing to memory");
+    let mut grain: u32 = 1;
+    for frame in 0..frames {
+        let t = frame as f32;
+        let mut buffer = Vec::with_capacity(usize::from(width) * usize::from(height));
+        for y in 0..height {
+            for x in 0..width {
+                let (x, y) = (f32::from(x), f32::from(y));
+                grain = grain.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let noise = ((grain >> 16) % 3) as f32 - 1.0;
+                let wave = 128.0 + 60.0 * (x / 9.0 + t / 3.0).sin() + 60.0 * (y / 7.0 - t / 5.0).sin() + noise;
+                buffer.push(wave.clamp(0.0, 255.0) as u8);
+            }
+        }
+        let frame = gif::Frame { width, height, delay: 8, buffer: buffer.into(), ..gif::Frame::default() };
+        encoder.write_frame(&frame).expect("writing to memory");
+    }
+    drop(encoder);
+    bytes
+}
+
+/// What `ffprobe` says of a video file: its first video stream's codec, pixel format, size and frames counted
+/// (by decoding them), and the file's duration in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    pub codec: String,
+    pub pixel_format: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    pub seconds: f64,
+}
+
+/// Probes the video at `path` with Debian's `ffprobe` (installed with ffmpeg by `scripts/setup.sh`).
+pub fn probe(path: &std::path::Path) -> Probe {
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-of", "json"])
+        .args(["-show_entries", "stream=codec_name,pix_fmt,width,height,nb_read_frames:format=duration"])
+        .arg(path)
+        .output()
+        .expect("running ffprobe (scripts/setup.sh installs it)");
+    assert!(output.status.success(), "ffprobe: {}", String::from_utf8_lossy(&output.stderr));
+    let found: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ffprobe's JSON");
+    let stream = &found["streams"][0];
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+    Probe {
+        codec: text(&stream["codec_name"]),
+        pixel_format: text(&stream["pix_fmt"]),
+        width: stream["width"].as_u64().unwrap_or_default() as u32,
+        height: stream["height"].as_u64().unwrap_or_default() as u32,
+        frames: text(&stream["nb_read_frames"]).parse().unwrap_or_default(),
+        seconds: text(&found["format"]["duration"]).parse().unwrap_or_default(),
+    }
+}

@@ -217,6 +217,7 @@ mod tests {
             reply_to: None,
             edited_at: None,
             deleted: None,
+            video: None,
         };
         let summary = RoomSummary {
             id: room,

@@ -136,9 +136,13 @@ pub struct ChatMessage {
     /// Who took it back, if it was: it is then a tombstone (no text, no GIF, no reactions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Deleted>,
+    /// For a GIF, the URL path of the looping video made of it, once it is ready (pages then play it, the GIF
+    /// being its fallback); until then, and for a GIF whose video would not be smaller, none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<String>,
 }
 
-read_from_map!(ChatMessage { room_id, seq, kind, author = default, recipient = default, body, created_at, reactions = default, reply_to = default, edited_at = default, deleted = default });
+read_from_map!(ChatMessage { room_id, seq, kind, author = default, recipient = default, body, created_at, reactions = default, reply_to = default, edited_at = default, deleted = default, video = default });
 
 /// Who deleted a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,11 +240,12 @@ impl ChatMessage {
     /// reactions are the reader's as this copy knows them unless `newer` knows (it was made for the reader).
     pub fn take_change(&mut self, newer: ChatMessage) {
         let mine_before: Vec<String> = self.reactions.iter().filter(|r| r.mine).map(|r| r.emoji.clone()).collect();
-        let ChatMessage { body, reactions, edited_at, deleted, .. } = newer;
+        let ChatMessage { body, reactions, edited_at, deleted, video, .. } = newer;
         self.body = body;
         self.reactions = reactions;
         self.edited_at = edited_at;
         self.deleted = deleted;
+        self.video = video;
         for reaction in &mut self.reactions {
             reaction.mine |= mine_before.contains(&reaction.emoji);
         }
@@ -595,6 +600,7 @@ mod tests {
             reply_to: None,
             edited_at: None,
             deleted: None,
+            video: None,
         }
     }
 

@@ -374,6 +374,110 @@ async fn an_uploaded_gif_is_stored_served_and_announced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_gif_switches_to_its_video_which_is_served_caught_up_on_and_goes_with_it() {
+    let app = spawn_app().await;
+    let (alice, bob, carol) = (app.person().await, app.person().await, app.person().await);
+    let room = alice.create_room("clips", 10, "").await.unwrap();
+    let (_alice_live, _) = alice.join(room.id).await;
+    let (mut bob_live, _) = bob.join(room.id).await;
+    let gif = chat::testing::moving_gif(200, 150, 20);
+
+    // Announced at once as a GIF; then switched to its video, a change in the room's sequence.
+    let message = alice.upload(&room.id.to_string(), "clip.gif", gif.clone()).await.unwrap();
+    assert_eq!((message.kind, message.video.as_deref()), (MessageKind::Gif, None));
+    let (at, switched) = bob_live
+        .expect(|e| match e {
+            LiveEvent::Changed { seq, message } if message.video.is_some() => Some((*seq, message.clone())),
+            _ => None,
+        })
+        .await;
+    assert_eq!((switched.seq, &switched.body), (message.seq, &message.body), "the same message, the same GIF");
+    assert!(at > message.seq);
+    let video_url = switched.video.clone().unwrap();
+    assert_eq!(video_url, message.body.replace(".gif", ".mp4"), "named by the GIF's content");
+
+    // Served like the GIF, in parts too (browsers ask for ranges of a video).
+    let response = app.get(&video_url).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "video/mp4");
+    assert!(response.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let video = response.bytes().await.unwrap();
+    assert!(video.len() * 3 < gif.len(), "{} bytes of video for {} of GIF", video.len(), gif.len());
+    let part = alice.client.get(app.url(&video_url)).header("Range", "bytes=0-99").send().await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap().len(), 100);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &video).unwrap();
+    let probed = chat::testing::probe(file.path());
+    assert_eq!((probed.codec.as_str(), probed.pixel_format.as_str()), ("h264", "yuv420p"));
+    assert_eq!((probed.width, probed.height, probed.frames), (200, 150, 20));
+
+    // The quota counts it with its GIF and still.
+    let name = message.body.trim_start_matches("/gif/");
+    let files = [name.to_owned(), protocol::model::still_of(name), name.replace(".gif", ".mp4")];
+    let on_disk: u64 = files.iter().map(|file| std::fs::metadata(app.stored_path(file)).unwrap().len()).sum();
+    assert_eq!(app.count("SELECT bytes FROM stored_gifs").await as u64, on_disk);
+
+    // A page that was away learns of the switch when it catches up.
+    let mut carol_live = carol.connect().await;
+    carol_live.send(&ClientCommand::Join { room: room.id, since: Some(message.seq) }).await;
+    let caught_up = carol_live
+        .expect(|e| match e {
+            LiveEvent::Changed { seq, message } if *seq == at => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(caught_up.video.as_deref(), Some(video_url.as_str()));
+
+    // The same GIF posted again shows its video at once.
+    let again = alice.upload(&room.id.to_string(), "again.gif", gif).await.unwrap();
+    assert_eq!(again.video.as_deref(), Some(video_url.as_str()));
+
+    // All its files go with the room.
+    alice.call::<()>("delete_room", &[("room", &room.id.to_string())]).await.unwrap();
+    crate::helpers::eventually("the GIF's files are removed", || async { app.upload_files().is_empty() }).await;
+    assert_eq!(app.get(&video_url).await.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gif_with_transparent_pixels_or_too_small_to_gain_keeps_no_video() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("no clips", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    // A clip whose last frame clears itself to the background: the loop shows the page behind it a moment.
+    let mut frames = gif::DecodeOptions::new();
+    frames.set_color_output(gif::ColorOutput::Indexed);
+    let clip = chat::testing::moving_gif(200, 150, 6);
+    let mut decoder = frames.read_info(&clip[..]).unwrap();
+    let palette = decoder.global_palette().unwrap().to_vec();
+    let mut transparent = Vec::new();
+    {
+        let mut encoder = gif::Encoder::new(&mut transparent, 200, 150, &palette).unwrap();
+        let mut first = true;
+        while let Some(frame) = decoder.read_next_frame().unwrap() {
+            let mut frame = frame.clone();
+            if !first {
+                frame.dispose = gif::DisposalMethod::Background;
+                frame.width = 100;
+                frame.buffer = frame.buffer[..100 * 150].to_vec().into();
+            }
+            first = false;
+            encoder.write_frame(&frame).unwrap();
+        }
+    }
+    let small = make_gif(16, 3);
+    for gif in [transparent, small] {
+        let message = alice.upload(&room.id.to_string(), "clip.gif", gif).await.unwrap();
+        let name = message.body.trim_start_matches("/gif/").to_owned();
+        let sql = format!("SELECT COUNT(*) FROM stored_gifs WHERE name = '{name}' AND video = ''");
+        crate::helpers::eventually("the GIF is found to need no video", || async { app.count(&sql).await == 1 }).await;
+    }
+    assert!(app.upload_files().iter().all(|file| !file.to_string_lossy().ends_with(".mp4")));
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages WHERE video IS NOT NULL").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_gif_posted_twice_is_stored_once_and_goes_when_no_message_shows_it() {
     let app = spawn_app().await;
     let (alice, bob) = (app.person().await, app.person().await);

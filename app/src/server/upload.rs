@@ -21,7 +21,7 @@ use crate::server::error::server_error_response;
 use crate::server::identity::Visitor;
 use ::chat::error::{ServerError, ServerResult};
 use ::chat::gif::has_gif_signature;
-use ::chat::uploads::owner_of;
+use ::chat::uploads::{content_type_of, owner_of};
 use protocol::error::{AppError, Refusal};
 use protocol::model::{ChatMessage, RoomId};
 
@@ -156,11 +156,12 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-/// `GET /gif/:name`: a stored GIF (`<hex>.gif`) or its still (`<hex>.still.gif`), from the uploads directory or
-/// from this process's cache of the bucket (fetched into it first if need be).
+/// `GET /gif/:name`: a stored GIF (`<hex>.gif`), its still (`<hex>.still.gif`) or its video (`<hex>.mp4`), from
+/// the uploads directory or from this process's cache of the bucket (fetched into it first if need be). Ranges
+/// are served (a browser asks for a video's parts).
 pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<String>, request: Request) -> Response {
     // A GIF stored before stills were made gets its still when it is first asked for.
-    if let Some(gif) = owner_of(&name).filter(|gif| gif.as_str() != name)
+    if let Some(gif) = owner_of(&name).filter(|gif| gif.still() == name)
         && let Err(error) = state.chat.make_still(&gif).await
     {
         tracing::warn!(%error, "making the still of a stored GIF");
@@ -173,7 +174,7 @@ pub async fn serve_gif(State(state): State<AppState>, UrlPath(name): UrlPath<Str
     let Ok(mut response) = ServeFile::new(&servable.path).oneshot(request).await;
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type_of(&name)));
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         // A stored GIF's name is its content's: it never changes.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));

@@ -16,6 +16,12 @@
 //!   being removed by the sweep, then removed the same way.
 //!
 //! A claim older than [`UPLOAD_GRACE`] is an upload whose process died (an upload gives up before that).
+//!
+//! Once its GIF is posted, an upload goes on to make the GIF's looping video (see [`crate::video`]), under the same
+//! claim: the video is stored beside the GIF, recorded on the GIF's row (the quota counts it), and every message
+//! showing the GIF switches to it, each switch a change in its room's sequence (as an edit is), so that pages
+//! that were away learn of it when they catch up. A GIF whose video would not be smaller, or that has transparent
+//! pixels (a video has none), keeps none.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,11 +36,19 @@ use crate::error::{ServerError, ServerResult};
 use crate::gif::{self, GifError};
 use crate::store::Db;
 use crate::uploads::{Reservation, Servable, StoredName, UploadStore, owner_of};
+use crate::video::{VideoError, VideoSettings};
 use protocol::error::AppError;
 use protocol::model::ChatMessage;
 
-/// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
+/// Decoding and re-encoding is CPU work, and so is making a video: at most this many uploads do either at once.
 static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// GIFs smaller than this keep no video: an MP4's container and headers alone take about a kilobyte, so there is
+/// little to gain, and a child process to spend.
+const VIDEO_WORTH_BYTES: u64 = 8 * 1024;
+
+/// Whether the log said already that ffmpeg could not be run (it says so once).
+static FFMPEG_MISSING_TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// How long an upload's claim holds its GIF: an upload gives up after half of it, so an older claim is one whose
 /// process died.
@@ -66,14 +80,14 @@ impl Chat {
                 // The re-encoding is heavy work, at a lower priority than people's requests (see `crate::heavy`);
                 // storing (writes made durable) is not, so that its disk writes do not wait behind everyone's.
                 // Whichever owns the temporary files last removes them when it ends, whatever the outcome.
-                let (clean, still) = crate::heavy::run(move || {
-                    gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map_err(
+                let (clean, still, reencoded) = crate::heavy::run(move || {
+                    let reencoded = gif::reencode(raw.path(), clean.as_file(), still.as_file(), limits).map_err(
                         |error| match error {
                             GifError::Rejected(message) => ServerError::Client(AppError::NotAGif(message)),
                             GifError::Io(source) => ServerError::Io { context: "re-encoding a GIF", source },
                         },
                     )?;
-                    Ok::<_, ServerError>((clean, still))
+                    Ok::<_, ServerError>((clean, still, reencoded))
                 })
                 .await??;
                 drop(permit);
@@ -105,16 +119,98 @@ impl Chat {
                     chat.post(admission.room(), message).await
                 };
                 let posted = posted.await;
-                if let Err(error) = db::gifs::unclaim(&chat.db, name.as_str()).await {
-                    tracing::warn!(%error, "letting go of an upload's claim (it lapses after the grace)");
-                }
-                if posted.is_err() {
-                    release(&chat.db, &chat.uploads, &name).await;
-                    chat.recount_stored().await;
+                match (&posted, chat.settings.videos.clone()) {
+                    // The claim goes on with the making of the video, which lets it go.
+                    (Ok(_), Some(videos)) => {
+                        let chat = chat.clone();
+                        chat.tasks.clone().spawn(async move {
+                            let made = chat.make_video(&name, reencoded, &videos);
+                            tokio::select! {
+                                // Dropped: ffmpeg is stopped, and the GIF has no video until it is posted again.
+                                () = chat.stopping.cancelled() => {}
+                                made = made => if let Err(error) = made {
+                                    tracing::warn!(%error, "making a GIF's video (it is shown as a GIF)");
+                                }
+                            }
+                            chat.let_go_of_upload(&name).await;
+                        });
+                    }
+                    _ => chat.let_go_of_upload(&name).await,
                 }
                 posted
             })
             .await?
+    }
+
+    /// An upload of the GIF `name` ended (posted or failed, and its video made or not): its claim goes, and if no
+    /// message shows the GIF (the upload failed, or its message was deleted while the video was being made), its
+    /// files go.
+    async fn let_go_of_upload(&self, name: &StoredName) {
+        if let Err(error) = db::gifs::unclaim(&self.db, name.as_str()).await {
+            tracing::warn!(%error, "letting go of an upload's claim (it lapses after the grace)");
+        }
+        release(&self.db, &self.uploads, name).await;
+        self.recount_stored().await;
+    }
+
+    /// Makes the looping video of the stored GIF `name` (just posted; `reencoded` is what its validation found),
+    /// unless it has one, or is known not to need one: stores it, records it, and switches the messages showing
+    /// the GIF to it. Records that it has none for good if the video would not be smaller, if the GIF has
+    /// transparent pixels, or if ffmpeg failed on it (but not if ffmpeg could not be run at all).
+    async fn make_video(&self, name: &StoredName, reencoded: gif::Reencoded, settings: &VideoSettings) -> ServerResult<()> {
+        if !db::gifs::lacks_video(&self.db, name.as_str()).await? {
+            return Ok(());
+        }
+        let none_for_good = || db::gifs::video_made(&self.db, name.as_str(), None);
+        if !reencoded.opaque {
+            none_for_good().await?;
+            return Ok(());
+        }
+        // The GIF as stored: in the directory, or this process's cached copy of the bucket's.
+        let Some(source) = self.uploads.servable(name.as_str()).await? else { return Ok(()) };
+        let gif_bytes = measure(&source.path).await?;
+        if gif_bytes < VIDEO_WORTH_BYTES {
+            none_for_good().await?;
+            return Ok(());
+        }
+        let video = self.uploads.incoming_file().await?;
+        let made = {
+            let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
+            crate::video::make(settings, &source.path, video.path()).await
+        };
+        match made {
+            Ok(()) => {}
+            Err(error @ VideoError::Unavailable(_)) => {
+                if !FFMPEG_MISSING_TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(%error, "GIFs are shown without videos");
+                }
+                return Ok(());
+            }
+            Err(error) => {
+                tracing::warn!(%error, gif = name.as_str(), "making a GIF's video: it keeps none");
+                none_for_good().await?;
+                return Ok(());
+            }
+        }
+        drop(source);
+        let video_bytes = measure(video.path()).await?;
+        if video_bytes == 0 || video_bytes >= gif_bytes {
+            none_for_good().await?;
+            return Ok(());
+        }
+        // Within the quota and above the free-space floor, as an upload.
+        let held = self.uploads.reserve(video_bytes).await?;
+        self.uploads.put_video(name, video).await?;
+        let recorded = db::gifs::video_made(&self.db, name.as_str(), Some((&name.video(), video_bytes))).await?;
+        drop(held);
+        self.recount_stored().await;
+        // Recorded by another upload of the same GIF meanwhile: the same file, and its messages are that one's.
+        if recorded {
+            for switched in db::show_video(&self.db, name.as_str(), &name.video()).await? {
+                self.announce_change(switched);
+            }
+        }
+        Ok(())
     }
 
     /// Makes the still of the stored GIF `name` if it has none (a GIF stored before stills were made): when it is
@@ -263,6 +359,15 @@ impl Chat {
     }
 }
 
+/// The bytes of the file at `path`.
+async fn measure(path: &std::path::Path) -> ServerResult<u64> {
+    let path = path.to_owned();
+    crate::uploads::off_the_workers("measuring a GIF's file", move || {
+        std::fs::metadata(path).map(|found| found.len()).map_err(ServerError::io("measuring a GIF's file"))
+    })
+    .await
+}
+
 /// Removes a GIF that nothing uses any more (see the module's documentation); failures are left to the sweep.
 async fn release(db: &Db, uploads: &UploadStore, name: &StoredName) {
     let stale = db::now_millis() - UPLOAD_GRACE.as_millis() as i64;
@@ -306,9 +411,9 @@ mod tests {
     use crate::store::with_pool;
     use crate::uploads::{StorageLimits, UploadsAt};
 
-    /// A GIF's two files in `dir`, last modified `age` ago.
+    /// A GIF's file and its still's in `dir` (no video), last modified `age` ago.
     fn files(dir: &std::path::Path, name: &StoredName, age: Duration) {
-        for file in name.files() {
+        for file in [name.as_str().to_owned(), name.still()] {
             let path = dir.join(file);
             std::fs::write(&path, b"GIF89a").unwrap();
             let file = std::fs::File::options().write(true).open(path).unwrap();

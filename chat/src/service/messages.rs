@@ -368,7 +368,7 @@ impl Chat {
     }
 
     /// [`Chat::announce_made`] for an edit or a deletion: the message as it stands.
-    fn announce_change(&self, applied: db::Applied) -> ChatMessage {
+    pub(super) fn announce_change(&self, applied: db::Applied) -> ChatMessage {
         self.announce_made(applied, |at, message| {
             // The event is the same for everyone: which reactions are the actor's is theirs to know.
             let mut shared = message.clone();
@@ -515,6 +515,7 @@ mod tests {
             reply_to: None,
             edited_at: None,
             deleted: None,
+            video: None,
         }
     }
 

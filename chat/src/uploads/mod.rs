@@ -1,6 +1,7 @@
 //! The store of uploaded GIFs. Files arrive as temporary files in `.incoming/` of the local uploads directory,
-//! are validated and re-encoded there, and are then stored under a name made from their content (`<hex>.gif` and
-//! its still, `<hex>.still.gif`), in one of two places, chosen by one setting:
+//! are validated and re-encoded there, and are then stored under a name made from their content (`<hex>.gif`, its
+//! still `<hex>.still.gif`, and later the video made of it, `<hex>.mp4`), in one of two places, chosen by one
+//! setting:
 //!
 //! - **a directory** (the embedded default): the uploads directory itself; storing is an atomic rename;
 //! - **S3-compatible object storage** ([`objects`]): a bucket (and a prefix in it), shared by every process of a
@@ -145,19 +146,37 @@ impl StoredName {
         still_of(&self.0)
     }
 
-    /// Its files: the GIF's and its still's.
-    pub fn files(&self) -> [String; 2] {
-        [self.0.clone(), self.still()]
+    /// The file name of the looping video made of it (see `crate::video`), stored beside it: `<hex>.mp4`.
+    pub fn video(&self) -> String {
+        format!("{}.{VIDEO_EXTENSION}", self.stem())
+    }
+
+    fn stem(&self) -> &str {
+        self.0.strip_suffix(".gif").expect("a stored name ends in .gif")
+    }
+
+    /// Its files: the GIF's, its still's and its video's (which it may not have).
+    pub fn files(&self) -> [String; 3] {
+        [self.0.clone(), self.still(), self.video()]
     }
 }
 
-/// The stored GIF a stored file belongs to: itself, or the GIF a still is of. `None` for anything else
+/// The extension of a stored GIF's video: an MP4 file (H.264), which every browser plays.
+const VIDEO_EXTENSION: &str = "mp4";
+
+/// The stored GIF a stored file belongs to: itself, or the GIF a still or a video is of. `None` for anything else
 /// (temporary files, strangers), which is never served.
 pub fn owner_of(file: &str) -> Option<StoredName> {
-    match file.strip_suffix(".still.gif") {
+    let derived = file.strip_suffix(".still.gif").or_else(|| file.strip_suffix(&format!(".{VIDEO_EXTENSION}")));
+    match derived {
         Some(stem) => StoredName::parse(&format!("{stem}.gif")),
         None => StoredName::parse(file),
     }
+}
+
+/// The type a stored file is served as.
+pub fn content_type_of(file: &str) -> &'static str {
+    if file.ends_with(&format!(".{VIDEO_EXTENSION}")) { "video/mp4" } else { "image/gif" }
 }
 
 /// The URL path a stored GIF of this name is served at.
@@ -373,13 +392,23 @@ impl UploadStore {
     /// content) leaves it as it is, but for the time it was last stored (the sweep goes by it).
     pub async fn put(&self, prepared: Prepared) -> ServerResult<()> {
         let Prepared { name, gif, still, .. } = prepared;
+        self.put_files(vec![(name.still(), still), (name.as_str().to_owned(), gif)]).await
+    }
+
+    /// Stores the video made of the stored GIF `name` (see `crate::video`), as [`UploadStore::put`] stores a GIF.
+    pub async fn put_video(&self, name: &StoredName, video: NamedTempFile) -> ServerResult<()> {
+        self.put_files(vec![(name.video(), video)]).await
+    }
+
+    /// Stores temporary files under their stored names, in this order.
+    async fn put_files(&self, files: Vec<(String, NamedTempFile)>) -> ServerResult<()> {
         match &self.objects {
-            Some(objects) => objects.put(&name, gif, still).await,
+            Some(objects) => objects.put(files).await,
             None => {
                 let store = self.clone();
                 off_the_workers("storing an upload", move || {
                     store.file_system();
-                    for (file, target) in [(still, name.still()), (gif, name.as_str().to_owned())] {
+                    for (target, file) in files {
                         let path = store.dir.join(target);
                         match file.persist_noclobber(&path) {
                             Ok(_) => {}

@@ -19,7 +19,7 @@ use object_store::path::Path as Key;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use tokio::io::AsyncWriteExt;
 
-use super::{NamedTempFile, StoredFile, StoredName, owner_of};
+use super::{NamedTempFile, StoredFile, owner_of};
 use crate::error::{ServerError, ServerResult};
 
 /// How long a request to the bucket may take, retries included, before the store counts as unreachable; a
@@ -283,8 +283,8 @@ impl Objects {
 
     /// Stores a GIF and its still (the still first: a GIF is never there without it), then keeps both in the
     /// cache: whoever is shown the GIF next is served from here.
-    pub(super) async fn put(&self, name: &StoredName, gif: NamedTempFile, still: NamedTempFile) -> ServerResult<()> {
-        for (file, temporary) in [(name.still(), still), (name.as_str().to_owned(), gif)] {
+    pub(super) async fn put(&self, files: Vec<(String, NamedTempFile)>) -> ServerResult<()> {
+        for (file, temporary) in files {
             let contents = super::off_the_workers("reading an upload", {
                 let path = temporary.path().to_owned();
                 move || std::fs::read(path).map_err(ServerError::io("reading an upload"))

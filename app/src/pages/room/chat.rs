@@ -474,7 +474,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                             key=|shown| {
                                 let m = &shown.message;
                                 let quote = m.reply_to.as_ref().map(|quote| (quote.deleted, quote.excerpt.clone()));
-                                let changed = (m.edited_at, m.deleted.is_some(), quote);
+                                let changed = (m.edited_at, m.deleted.is_some(), m.video.is_some(), quote);
                                 (m.seq, shown.new_day, shown.grouped, shown.earlier_updates.len(), changed)
                             }
                             let:shown>
@@ -531,6 +531,7 @@ mod layout_tests {
             reply_to: None,
             edited_at: None,
             deleted: None,
+            video: None,
         }
     }
 

@@ -23,7 +23,8 @@ pub fn MessageItem(
     whisper_to: RwSignal<Option<Person>>,
 ) -> impl IntoView {
     let whole = message.clone();
-    let ChatMessage { seq, kind, author, recipient, body, created_at, reply_to, edited_at, deleted, .. } = message;
+    let ChatMessage { seq, kind, author, recipient, body, created_at, reply_to, edited_at, deleted, video, .. } =
+        message;
     let separator = new_day.then(|| view! { <li class="day-separator"><DayLabel millis=created_at /></li> });
     let item = match (kind, author) {
         (MessageKind::System, _) | (_, None) => view! {
@@ -44,7 +45,7 @@ pub fn MessageItem(
                 // A tombstone: what it was is gone, who took it back is said.
                 Some(deleted) => view! { <p class="body tombstone">{deleted.notice()}</p> }.into_any(),
                 None if kind == MessageKind::Gif => {
-                    view! { <Gif src=body alt=format!("GIF from {}", author.name) /> }.into_any()
+                    view! { <Gif src=body video alt=format!("GIF from {}", author.name) /> }.into_any()
                 }
                 None => {
                     let text = StoredValue::new(body);
@@ -204,30 +205,79 @@ fn linked(text: &str) -> impl IntoView + use<> {
         .collect_view()
 }
 
-/// A GIF in the log. For people who asked their system for reduced motion it shows its still (the first frame,
-/// made by the server when the GIF was uploaded), with a button that plays it; for everyone else it plays. The
-/// picture is chosen by the browser from a media query, so this holds before the page is live too.
+/// A GIF in the log: played as its looping video once the server made one (a fraction of the GIF's bytes), else
+/// as the GIF. For people who asked their system for reduced motion it shows its still (the first frame, made by
+/// the server when the GIF was uploaded), with a button that plays it; for everyone else it plays. What shows is
+/// chosen by the browser from a media query, so this holds before the page is live too.
 #[component]
-fn Gif(src: String, alt: String) -> impl IntoView {
+fn Gif(src: String, video: Option<String>, alt: String) -> impl IntoView {
     let still = still_of(&src);
     let playing = RwSignal::new(false);
     // The button says what pressing it does: "Play" while the still shows, "Pause" while the GIF plays.
     let what = alt.clone();
     let label = move || format!("{} {what}", if playing.get() { "Pause" } else { "Play" });
+    let shown = match video {
+        Some(video) => view! { <GifVideo video gif=src still alt playing /> }.into_any(),
+        None => view! { <GifPicture gif=src still alt playing /> }.into_any(),
+    };
     view! {
         <div class="gif-frame">
-            <picture>
-                // Without this source the browser picks the animated GIF again.
-                <Show when=move || !playing.get()>
-                    <source srcset=still.clone() media="(prefers-reduced-motion: reduce)" />
-                </Show>
-                <img class="gif" src=src alt=alt loading="lazy" />
-            </picture>
+            {shown}
             <button type="button" class="gif-play link-button" aria-label=label
                 on:click=move |_| playing.update(|playing| *playing = !*playing)>
                 {move || if playing.get() { "Pause" } else { "Play" }}
             </button>
         </div>
+    }
+}
+
+/// Where motion is welcome: the only place a GIF plays before its Play button is pressed.
+const MOTION_WELCOME: &str = "(prefers-reduced-motion: no-preference)";
+
+/// The GIF itself, or its still while it is not `playing` where reduced motion was asked for.
+#[component]
+fn GifPicture(gif: String, still: String, alt: String, playing: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <picture>
+            // Without this source the browser picks the animated GIF again.
+            <Show when=move || !playing.get()>
+                <source srcset=still.clone() media="(prefers-reduced-motion: reduce)" />
+            </Show>
+            <img class="gif" src=gif alt=alt loading="lazy" />
+        </picture>
+    }
+}
+
+/// The GIF's video, looping and muted like a GIF; its still shows until it plays, and stays where reduced motion
+/// was asked for, until Play is pressed. The GIF is the fallback: of a browser without video, and of a video that
+/// does not load.
+#[component]
+fn GifVideo(video: String, gif: String, still: String, alt: String, playing: RwSignal<bool>) -> impl IntoView {
+    let failed = RwSignal::new(false);
+    let reduced_motion = RwSignal::new(false);
+    crate::browser::on_media_change("(prefers-reduced-motion: reduce)", move |reduced| reduced_motion.set(reduced));
+    let (gif, still, alt) = (StoredValue::new(gif), StoredValue::new(still), StoredValue::new(alt));
+    move || {
+        if failed.get() {
+            return view! { <GifPicture gif=gif.get_value() still=still.get_value() alt=alt.get_value() playing /> }
+                .into_any();
+        }
+        // A new element each time Play is pressed: its source then plays whatever the preference.
+        let media = if playing.get() { "all" } else { MOTION_WELCOME };
+        // A source whose media query does not match fails too: only one that should have played counts.
+        let on_error = move |_| {
+            if playing.get_untracked() || !reduced_motion.get_untracked() {
+                failed.set(true);
+            }
+        };
+        view! {
+            <video class="gif" autoplay loop muted playsinline disablepictureinpicture poster=still.get_value()
+                aria-label=alt.get_value()>
+                <source src=video.clone() type="video/mp4" media=media on:error=on_error />
+                <img class="gif" src=gif.get_value() alt=alt.get_value() loading="lazy" />
+            </video>
+        }
+        .into_any()
     }
 }
 

@@ -100,3 +100,25 @@ pub async fn total_bytes(db: &Db) -> sqlx::Result<u64> {
     let total: i64 = with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)?;
     Ok(total.max(0) as u64)
 }
+
+/// Whether the GIF `name` is stored and no video was made of it yet (nor found not worth making).
+pub async fn lacks_video(db: &Db, name: &str) -> sqlx::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM stored_gifs WHERE name = $1 AND video IS NULL)";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(name).fetch_one(pool).await)
+}
+
+/// Records the video of the GIF `name` (its file `video`, stored, taking `bytes`), or with `None` that it has
+/// none for good: the quota counts the video's bytes from now on. Whether this call recorded it (else another
+/// did, or the GIF is gone: then a video file stored is the caller's to remove).
+pub async fn video_made(db: &Db, name: &str, video: Option<(&str, u64)>) -> sqlx::Result<bool> {
+    let (file, bytes) = video.unwrap_or(("", 0));
+    let sql = "UPDATE stored_gifs SET video = $2, bytes = bytes + $3 WHERE name = $1 AND video IS NULL";
+    let recorded = with_pool!(db, |pool| sqlx::query(sql)
+        .bind(name)
+        .bind(file)
+        .bind(bytes as i64)
+        .execute(pool)
+        .await?
+        .rows_affected());
+    Ok(recorded > 0)
+}

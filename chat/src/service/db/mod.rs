@@ -63,13 +63,15 @@ struct MessageRow {
     reply_to: Option<i64>,
     edited_at: Option<i64>,
     deleted_by: Option<String>,
+    /// A GIF's video file, once it was made (see `gifs::video_made`).
+    video: Option<String>,
 }
 
 const ROOM_COLUMNS: &str = "id, title, max_members, password_hash, owner_id, created_at, presence_version";
 /// The column counting the people in the room (of a query on `rooms`).
 const PRESENT: &str = "(SELECT COUNT(DISTINCT visitor_id) FROM presence p WHERE p.room_id = rooms.id) AS present";
 const MESSAGE_COLUMNS: &str =
-    "room_id, seq, kind, author_id, recipient_id, body, created_at, reply_to, edited_at, deleted_by";
+    "room_id, seq, kind, author_id, recipient_id, body, created_at, reply_to, edited_at, deleted_by, video";
 
 /// SQL condition: the message is one `viewer` (a parameter, such as `$2`) may read. Whispers are for two people.
 fn visible_to(viewer: &str) -> String {
@@ -110,6 +112,7 @@ impl From<MessageRow> for ChatMessage {
                 Box::new(Quote { seq, kind: MessageKind::Text, author: None, excerpt: String::new(), deleted: true })
             }),
             edited_at: row.edited_at,
+            video: row.video.filter(|_| kind == MessageKind::Gif && deleted.is_none()).map(|file| uploads::url_of(&file)),
             deleted,
         }
     }
@@ -293,8 +296,11 @@ pub enum Inserted {
 macro_rules! insert_message_query {
     ($room:expr, $message:expr) => {
         sqlx::query_as::<_, MessageRow>(&format!(
-            "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id, reply_to)
-             SELECT id, last_seq + 1, $1, $2, $3, $4, $5, $6, $9 FROM rooms
+            "INSERT INTO messages (room_id, seq, kind, author_id, recipient_id, body, created_at, client_id, reply_to,
+                                   video)
+             SELECT id, last_seq + 1, $1, $2, $3, $4, $5, $6, $9,
+                    CASE WHEN $1 = 'gif' THEN (SELECT NULLIF(g.video, '') FROM stored_gifs g WHERE g.name = $4) END
+             FROM rooms
              WHERE id = $7 AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = $2)
                AND (NOT $8 OR EXISTS (SELECT 1 FROM presence p WHERE p.room_id = rooms.id AND p.visitor_id = $2))
                AND ($10 IS NULL
@@ -678,6 +684,44 @@ fn in_the_room(room: &str, person: &str) -> String {
     )
 }
 
+/// The GIF messages showing the stored GIF `gif` switch to its video (`video`, its file name), each with the change
+/// it makes in its room's sequence (the author's: the video is made of their upload), a transaction per message:
+/// what each switch did. A message posted after the video was recorded (`gifs::video_made`) has it already.
+pub async fn show_video(db: &Db, gif: &str, video: &str) -> sqlx::Result<Vec<Applied>> {
+    let showing = "SELECT room_id, seq, author_id FROM messages
+                   WHERE kind = 'gif' AND body = $1 AND deleted_by IS NULL AND video IS NULL";
+    let showing: Vec<(RoomId, i64, String)> =
+        with_pool!(db, |pool| sqlx::query_as(showing).bind(gif).fetch_all(pool).await)?;
+    let switch = "UPDATE messages SET video = $3
+                  WHERE room_id = $1 AND seq = $2 AND body = $4 AND deleted_by IS NULL AND video IS NULL";
+    let found = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
+    let mut switched = Vec::with_capacity(showing.len());
+    for (room, seq, author) in showing {
+        let author = PersonId::trusted(author);
+        let now = now_millis();
+        let outcome = with_pool!(db, |pool| {
+            let mut tx = pool.begin().await?;
+            tx.lock_room(room).await?;
+            let changed =
+                sqlx::query(switch).bind(room).bind(seq).bind(video).bind(gif).execute(&mut *tx).await?;
+            // Deleted meanwhile: nothing to switch.
+            let outcome = match changed.rows_affected() {
+                0 => None,
+                _ => {
+                    let at = record_change!(tx, room, seq, &author, "video", None::<&str>, now).await?;
+                    Some((at, sqlx::query_as::<_, MessageRow>(&found).bind(room).bind(seq).fetch_one(&mut *tx).await?))
+                }
+            };
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(outcome)
+        })?;
+        if let Some((at, row)) = outcome {
+            switched.push(applied(db, room, &author, Some(at), row.into()).await?);
+        }
+    }
+    Ok(switched)
+}
+
 /// The message `seq` of `room`, if it exists.
 pub async fn message(db: &Db, room: RoomId, seq: i64) -> sqlx::Result<Option<ChatMessage>> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq = $2");
@@ -783,7 +827,7 @@ pub async fn delete_message(db: &Db, room: RoomId, seq: i64, by: Deleter<'_>) ->
             .await?;
         let (at, file) = match marked {
             Some((kind, body)) => {
-                sqlx::query("UPDATE messages SET body = '' WHERE room_id = $1 AND seq = $2")
+                sqlx::query("UPDATE messages SET body = '', video = NULL WHERE room_id = $1 AND seq = $2")
                     .bind(room)
                     .bind(seq)
                     .execute(&mut *tx)
@@ -1082,7 +1126,7 @@ pub async fn unread_for(db: &Db, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId,
         .map(|(room_id, unread, seq, kind, author_id, recipient_id, body, created_at, deleted_by)| {
             let latest = match (seq, kind, body, created_at) {
                 (Some(seq), Some(kind), Some(body), Some(created_at)) => {
-                    let (reply_to, edited_at) = (None, None);
+                    let (reply_to, edited_at, video) = (None, None, None);
                     let row = MessageRow {
                         room_id,
                         seq,
@@ -1094,6 +1138,7 @@ pub async fn unread_for(db: &Db, viewer: &PersonId) -> sqlx::Result<Vec<(RoomId,
                         reply_to,
                         edited_at,
                         deleted_by,
+                        video,
                     };
                     Some(row.into())
                 }

@@ -1,0 +1,222 @@
+//! Looping videos of stored GIFs. A GIF is the heaviest thing the chat sends; the same animation as an H.264 video
+//! is typically a fifth of its size or less (docs/performance.md has the corpus' figures). The video is made by
+//! Debian's `ffmpeg`, run as a child process on the GIF the validator re-encoded (never on what was uploaded),
+//! with only the GIF demuxer and the file protocol allowed, at a lower priority than the server, within a limit of
+//! time (then it is killed) and of memory.
+//!
+//! Pure: it knows nothing of rooms, messages or where files are stored (see `service::gifs`).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// How videos are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoSettings {
+    /// The `ffmpeg` program.
+    pub ffmpeg: PathBuf,
+    /// How long one video may take to make: then `ffmpeg` is killed, and the GIF keeps no video.
+    pub time_limit: Duration,
+    /// The most address space `ffmpeg` may take, in bytes (it fails to allocate beyond).
+    pub memory_limit: u64,
+}
+
+impl Default for VideoSettings {
+    fn default() -> VideoSettings {
+        VideoSettings {
+            ffmpeg: PathBuf::from("ffmpeg"),
+            time_limit: Duration::from_secs_f64(crate::settings::defaults::GIF_VIDEO_SECS),
+            memory_limit: 1 << 30,
+        }
+    }
+}
+
+/// Why no video was made.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    /// `ffmpeg` could not be started (not installed?): try again later, it is not the GIF's fault.
+    #[error("ffmpeg could not be started ({0}): is it installed?")]
+    Unavailable(std::io::Error),
+    #[error("ffmpeg took longer than {0:?} and was stopped")]
+    TimedOut(Duration),
+    #[error("ffmpeg failed ({status}): {message}")]
+    Failed { status: String, message: String },
+}
+
+/// How much lower than the server's `ffmpeg`'s priority is (as for `crate::heavy`'s work).
+const LOWER_BY: i32 = 10;
+
+/// The encoder's settings: H.264 (every browser plays it) in MP4, moov atom first (`+faststart`, so it plays while
+/// it arrives), 4:2:0 chroma and even dimensions (what the decoders of phones want: an odd row or column is cropped
+/// off), every GIF frame kept with its own timing (a GIF's frames have delays of their own).
+const ENCODE: &[&str] = &[
+    "-an",
+    "-sn",
+    "-dn",
+    "-map_metadata",
+    "-1",
+    "-fps_mode",
+    "passthrough",
+    "-vf",
+    "crop=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "medium",
+    "-tune",
+    "animation",
+    "-crf",
+    "26",
+    "-movflags",
+    "+faststart",
+    "-f",
+    "mp4",
+];
+
+/// Makes the looping video of the GIF at `gif` (one the validator re-encoded) into `video` (replacing what is
+/// there). Waits for `ffmpeg` without blocking the async workers; killed at the time limit, or if this is dropped.
+pub async fn make(settings: &VideoSettings, gif: &Path, video: &Path) -> Result<(), VideoError> {
+    let mut command = tokio::process::Command::new(&settings.ffmpeg);
+    command
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "2"])
+        // Nothing but the file given, read as a GIF: no other demuxer, no network, no playlists.
+        .args(["-protocol_whitelist", "file", "-f", "gif", "-i"])
+        .arg(gif)
+        .args(ENCODE)
+        .args(["-y"])
+        .arg(video)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    limit(&mut command, settings);
+    let child = command.spawn().map_err(VideoError::Unavailable)?;
+    let output = match tokio::time::timeout(settings.time_limit, child.wait_with_output()).await {
+        Ok(output) => output.map_err(VideoError::Unavailable)?,
+        // Dropping the wait drops the child: it is killed (`kill_on_drop`).
+        Err(_) => return Err(VideoError::TimedOut(settings.time_limit)),
+    };
+    if output.status.success() {
+        return Ok(());
+    }
+    let message = String::from_utf8_lossy(&output.stderr);
+    let message: String = message.trim().chars().take(500).collect();
+    Err(VideoError::Failed { status: output.status.to_string(), message })
+}
+
+/// Lowers the child's priority and bounds its memory and CPU time, in the child before `ffmpeg` starts.
+fn limit(command: &mut tokio::process::Command, settings: &VideoSettings) {
+    use rustix::process::{Resource, Rlimit, setpriority_process, setrlimit};
+    let memory = Rlimit { current: Some(settings.memory_limit), maximum: Some(settings.memory_limit) };
+    // CPU time as a backstop to the wall-clock limit (two threads may spend two seconds a second).
+    let seconds = settings.time_limit.as_secs().saturating_mul(2).max(1);
+    let cpu = Rlimit { current: Some(seconds), maximum: Some(seconds) };
+    // SAFETY: the closure runs in the forked child before exec; it only makes system calls (no allocation, no
+    // lock), which is what is allowed there.
+    unsafe {
+        command.pre_exec(move || {
+            setrlimit(Resource::As, memory.clone())?;
+            setrlimit(Resource::Cpu, cpu.clone())?;
+            // Relative to the server's, which the child inherited; at worst it stays at the server's.
+            let _ = setpriority_process(None, LOWER_BY);
+            Ok(())
+        });
+    }
+}
+
+/// Whether `ffmpeg` can be run as `settings` say (asked once, at start: without it, GIFs keep no video).
+pub async fn available(settings: &VideoSettings) -> Result<(), VideoError> {
+    let mut command = tokio::process::Command::new(&settings.ffmpeg);
+    command.args(["-hide_banner", "-version"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let status = command.kill_on_drop(true).status();
+    match tokio::time::timeout(Duration::from_secs(10), status).await {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(VideoError::Failed { status: status.to_string(), message: "ffmpeg -version".into() }),
+        Ok(Err(error)) => Err(VideoError::Unavailable(error)),
+        Err(_) => Err(VideoError::TimedOut(Duration::from_secs(10))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in for ffmpeg: a shell script.
+    fn fake_ffmpeg(dir: &Path, script: &str) -> PathBuf {
+        let path = dir.join("ffmpeg");
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[tokio::test]
+    async fn a_gif_becomes_a_streamable_h264_video_of_even_size_with_every_frame_and_its_timing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (gif, video) = (dir.path().join("in.gif"), dir.path().join("out.mp4"));
+        // Odd sides: a row and a column are cropped off.
+        std::fs::write(&gif, crate::testing::moving_gif(161, 121, 12)).unwrap();
+        make(&VideoSettings::default(), &gif, &video).await.unwrap();
+        let probed = crate::testing::probe(&video);
+        assert_eq!((probed.codec.as_str(), probed.pixel_format.as_str()), ("h264", "yuv420p"));
+        assert_eq!((probed.width, probed.height, probed.frames), (160, 120, 12));
+        // 12 frames of 80 ms each.
+        assert!((probed.seconds - 0.96).abs() < 0.05, "{probed:?}");
+        // Its index comes first, so that it plays while it arrives.
+        let bytes = std::fs::read(&video).unwrap();
+        let at = |atom: &[u8]| bytes.windows(4).position(|window| window == atom).unwrap();
+        assert!(at(b"moov") < at(b"mdat"), "moov after mdat: not streamable");
+        assert!(bytes.len() * 3 < std::fs::metadata(&gif).unwrap().len() as usize, "not much smaller than the GIF");
+    }
+
+    #[tokio::test]
+    async fn ffmpeg_runs_at_a_lower_priority_within_its_memory_and_cpu_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("limits");
+        let script = format!("echo $(nice) $(ulimit -v) $(ulimit -t) > {}", report.display());
+        let settings = VideoSettings { ffmpeg: fake_ffmpeg(dir.path(), &script), ..VideoSettings::default() };
+        make(&settings, &dir.path().join("in.gif"), &dir.path().join("out.mp4")).await.unwrap();
+        let server = rustix::process::getpriority_process(None).unwrap();
+        let seen = std::fs::read_to_string(report).unwrap();
+        let seconds = settings.time_limit.as_secs() * 2;
+        let expected = format!("{} {} {seconds}", (server + LOWER_BY).min(19), settings.memory_limit / 1024);
+        assert_eq!(seen.trim(), expected);
+    }
+
+    #[tokio::test]
+    async fn ffmpeg_that_hangs_is_killed_at_the_time_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("echo $$ > {}\nexec sleep 600", pid_file.display());
+        let time_limit = Duration::from_millis(500);
+        let settings = VideoSettings { ffmpeg: fake_ffmpeg(dir.path(), &script), time_limit, ..Default::default() };
+        let started = std::time::Instant::now();
+        let outcome = make(&settings, &dir.path().join("in.gif"), &dir.path().join("out.mp4")).await;
+        assert!(matches!(outcome, Err(VideoError::TimedOut(_))), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let pid = std::fs::read_to_string(pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        // Killed: gone, or a zombie until tokio reaps it.
+        for _ in 0..100 {
+            match std::fs::read_to_string(&stat) {
+                Err(_) => return,
+                Ok(stat) if stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')) => return,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        panic!("ffmpeg still runs after its time limit");
+    }
+
+    #[tokio::test]
+    async fn a_failure_says_why_and_a_missing_ffmpeg_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (gif, video) = (dir.path().join("in.gif"), dir.path().join("out.mp4"));
+        std::fs::write(&gif, b"GIF89a but not really").unwrap();
+        match make(&VideoSettings::default(), &gif, &video).await {
+            Err(VideoError::Failed { message, .. }) => assert!(!message.is_empty()),
+            other => panic!("a broken GIF: {other:?}"),
+        }
+        let missing = VideoSettings { ffmpeg: dir.path().join("no-such-ffmpeg"), ..VideoSettings::default() };
+        assert!(matches!(make(&missing, &gif, &video).await, Err(VideoError::Unavailable(_))));
+    }
+}

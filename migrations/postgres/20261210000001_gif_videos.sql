@@ -1,0 +1,16 @@
+-- A stored GIF also travels as a looping video, made after the GIF is posted (see chat/src/video.rs). The GIF and
+-- its still stay: the video is what pages play, the GIF their fallback.
+
+-- The stored GIF's video: its file name ('<hex>.mp4', beside the GIF), '' when it has none for good (the video
+-- would not be smaller, or could not be made), NULL while none was made yet. `bytes` counts it once it is stored.
+ALTER TABLE stored_gifs ADD COLUMN video TEXT;
+
+-- The video a GIF message shows (the file name, as in stored_gifs), once it was made: set on the messages of the
+-- GIF when the video is stored, and on a new message of a GIF that has one already.
+ALTER TABLE messages ADD COLUMN video TEXT;
+
+-- The switch of a GIF message to its video is a change in the room's sequence like an edit, so that a page that
+-- was away learns of it when it catches up.
+ALTER TABLE message_changes DROP CONSTRAINT message_changes_what_check;
+ALTER TABLE message_changes ADD CONSTRAINT message_changes_what_check
+    CHECK (what IN ('react', 'unreact', 'edit', 'delete', 'video'));
