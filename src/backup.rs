@@ -161,7 +161,11 @@ async fn export_gifs(names: &BTreeSet<String>, store: &UploadStore, to: &Path) -
                     let _ = std::fs::remove_file(&partial);
                     // A GIF missing (its still and its video may be).
                     if file == name.as_str() {
-                        tracing::warn!(gif = name.as_str(), "a GIF the database refers to is not in {}", store.describe());
+                        tracing::warn!(
+                            gif = name.as_str(),
+                            "a GIF the database refers to is not in {}",
+                            store.describe()
+                        );
                         copy.missing += 1;
                         break;
                     }

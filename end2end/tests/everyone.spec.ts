@@ -1,6 +1,6 @@
 import AxeBuilder from "@axe-core/playwright";
 import { type Page } from "@playwright/test";
-import { Person, TINY_GIF, expect, test, uniqueTitle } from "./fixtures";
+import { CLIP_GIF, Person, TINY_GIF, expect, test, uniqueTitle } from "./fixtures";
 
 // Pleasant for everyone (issue 14): dark mode, phones, the tab's title, an accessibility audit, the keyboard.
 
@@ -181,6 +181,53 @@ test("under reduced motion a GIF shows its still first frame and plays on reques
   await expect.poll(shown).toMatch(/^\/gif\/[0-9a-f]{32}\.gif$/);
 });
 
+test("a GIF plays as a looping video once the server made one, and under reduced motion shows its still until Play", async ({ browser }) => {
+  const title = uniqueTitle("Clip");
+  const alice = await Person.enter(browser);
+  await alice.createRoom(title);
+  await alice.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "clip.gif", mimeType: "image/gif", buffer: CLIP_GIF });
+  // Shown as the GIF at once, then switched to its video (a live change), which plays, muted and looping.
+  await expect(alice.messages().locator("img.gif")).toBeVisible();
+  const video = alice.messages().locator("video.gif");
+  await expect(video).toBeVisible({ timeout: 15_000 });
+  await expect(video).toHaveAttribute("poster", /^\/gif\/[0-9a-f]{32}\.still\.gif$/);
+  await expect(video).toHaveAccessibleName(/^GIF from /);
+  const state = () =>
+    video.evaluate((v: HTMLVideoElement) => ({
+      src: new URL(v.currentSrc || "http://x/").pathname,
+      playing: !v.paused && v.currentTime > 0,
+      muted: v.muted,
+      loop: v.loop,
+    }));
+  await expect.poll(state).toEqual({ src: expect.stringMatching(/^\/gif\/[0-9a-f]{32}\.mp4$/), playing: true, muted: true, loop: true });
+
+  // Someone who asked for reduced motion sees the still (nothing of the video is fetched) until they press Play.
+  const context = await browser.newContext({ reducedMotion: "reduce" });
+  const bob = new Person(context, await context.newPage());
+  const videoRequests: string[] = [];
+  bob.page.on("request", (request) => {
+    if (request.url().endsWith(".mp4")) videoRequests.push(request.url());
+  });
+  await bob.openRoomList();
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await bob.waitForHydration();
+  const bobs = bob.messages().locator("video.gif");
+  await expect(bobs).toBeVisible();
+  // Nothing loaded (the poster, the still, shows), nothing playing.
+  const bobState = () => bobs.evaluate((v: HTMLVideoElement) => ({ loaded: v.readyState, playing: !v.paused }));
+  await expect.poll(bobState).toEqual({ loaded: 0, playing: false });
+  expect(videoRequests).toEqual([]);
+  const play = bob.messages().locator(".gif-play");
+  await play.press("Enter");
+  await expect(play).toHaveText("Pause");
+  await expect.poll(async () => (await bobState()).playing).toBe(true);
+  expect(videoRequests.length).toBeGreaterThan(0);
+  await play.press("Enter");
+  await expect(play).toHaveText("Play");
+  await expect.poll(bobState).toEqual({ loaded: 0, playing: false });
+});
+
 test("axe finds no serious or critical violations, light and dark, wide and narrow", async ({ browser }) => {
   const title = uniqueTitle("Audited");
   const owner = await Person.enter(browser);
@@ -188,6 +235,9 @@ test("axe finds no serious or critical violations, light and dark, wide and narr
   await owner.send("a message for the audit");
   await owner.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
   await expect(owner.messages().locator("img")).toBeVisible();
+  // A GIF shown as its video too.
+  await owner.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "clip.gif", mimeType: "image/gif", buffer: CLIP_GIF });
+  await expect(owner.messages().locator("video.gif")).toBeVisible({ timeout: 15_000 });
   // What people do with messages is audited too: reactions, a reply's quote, an edited message, a tombstone.
   const audited = owner.messages().locator(".message", { hasText: "a message for the audit" }).first();
   await audited.hover();

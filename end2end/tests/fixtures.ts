@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test as base, expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
 /**
@@ -171,6 +173,12 @@ export async function postMessages(browser: Browser, room: string, count: number
     await context.close();
   }
 }
+
+/**
+ * A 2-second animated GIF (160×120, 20 frames; ffmpeg's `testsrc2` pattern, 48 KiB): large enough that the server
+ * makes a video of it.
+ */
+export const CLIP_GIF = readFileSync(join(__dirname, "clip.gif"));
 
 /** A 1×1 GIF89a. */
 export const TINY_GIF = Buffer.from("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7", "base64");

@@ -20,6 +20,7 @@ x264-crf28 mp4 -c:v libx264 -preset medium -crf 28
 x264-crf26-cfr mp4 -c:v libx264 -preset medium -crf 26
 x264-slow-crf26 mp4 -c:v libx264 -preset slow -crf 26
 x264-slow-crf28 mp4 -c:v libx264 -preset slow -crf 28
+x264-anim-crf26 mp4 -c:v libx264 -preset medium -tune animation -crf 26
 x264-anim-crf28 mp4 -c:v libx264 -preset medium -tune animation -crf 28
 vp9-crf33 webm -c:v libvpx-vp9 -b:v 0 -crf 33 -row-mt 1 -deadline good -cpu-used 4
 vp9-crf36 webm -c:v libvpx-vp9 -b:v 0 -crf 36 -row-mt 1 -deadline good -cpu-used 4
@@ -39,28 +40,28 @@ for gif in "$dir"/*.gif; do
   last=$(probe -show_entries packet=duration -of csv=p=0 "$gif" | tail -1)
   timing=(-fps_mode passthrough -r "100/$last" -enc_time_base 1:100)
   # Smallest alpha over all decoded frames: < 255 means see-through pixels.
-  amin=$(nice -n 10 ffmpeg -v error -i "$gif" -vf \
+  amin=$(nice -n 10 ffmpeg -nostdin -v error -i "$gif" -vf \
     "alphaextract,signalstats,metadata=print:key=lavfi.signalstats.YMIN:file=-" \
     -f null - | awk -F= '/YMIN/ { if (m == "" || $2 < m) m = $2 } END { print m + 0 }')
   transp=$([ "$amin" -lt 255 ] && echo yes || echo no)
-  while read -r name ext args; do
+  while read -r name ext args <&3; do
     [ "$want" = "  " ] || [[ "$want" == *" $name "* ]] || continue
     o="$out/$g.$name.$ext"
     extra=(); [[ $name == *-cfr ]] || extra=("${timing[@]}")
     [ "$ext" = mp4 ] && extra+=(-movflags +faststart)
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086 # $args is a list of options
-    nice -n 10 ffmpeg -y -v error -i "$gif" -an -pix_fmt yuv420p \
+    nice -n 10 ffmpeg -nostdin -y -v error -i "$gif" -an -pix_fmt yuv420p \
       -vf "scale=trunc(iw/2)*2:trunc(ih/2)*2" $args "${extra[@]}" "$o"
     t1=$(date +%s.%N)
-    ssim=$(nice -n 10 ffmpeg -i "$o" -i "$gif" -lavfi \
+    ssim=$(nice -n 10 ffmpeg -nostdin -i "$o" -i "$gif" -lavfi \
       "[0:v]format=yuv420p[a];[1:v]scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p[b];[a][b]ssim" \
       -f null - 2>&1 | sed -n 's/.* All:\([0-9.]*\).*/\1/p' | tail -1)
     ob=$(stat -c %s "$o")
     printf '%s\t%s\t%s\t%s\t%.4f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\n' "$g" "$name" "$gb" "$ob" \
       "$(echo "$ob / $gb" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" "$ssim" \
       "$gf" "$(frames "$o")" "$gd" "$(duration "$o")" "$transp" >>"$res"
-  done <<<"$settings"
+  done 3<<<"$settings"
   echo "done $g" >&2
 done
 

@@ -39,6 +39,9 @@ pub fn on_page_hidden_change(_changed: impl Fn(bool) + 'static) {}
 /// A page being rendered has no screen: nothing to match.
 pub fn on_media_change(_query: &'static str, _changed: impl Fn(bool) + 'static) {}
 
+/// A page being rendered plays nothing.
+pub fn reload_video(_video: leptos::prelude::NodeRef<leptos::html::Video>) {}
+
 pub fn close_like_a_popup(_details: leptos::prelude::NodeRef<leptos::html::Details>) {}
 
 pub fn stored(_key: &str) -> Option<String> {

@@ -110,6 +110,14 @@ pub fn on_media_change(query: &'static str, changed: impl Fn(bool) + 'static) {
 
 /// Makes the disclosure `details` close as a pop-up does, while the calling component lives: on Escape (the focus
 /// goes back to its summary, where the reader opened it) and on a press anywhere outside it.
+/// Makes a video choose its source again (after its sources' media queries changed) and start over: it plays if
+/// one matches (it autoplays), else it shows its poster.
+pub fn reload_video(video: NodeRef<leptos::html::Video>) {
+    if let Some(video) = video.get_untracked() {
+        video.load();
+    }
+}
+
 pub fn close_like_a_popup(details: NodeRef<leptos::html::Details>) {
     let escape = window_event_listener(leptos::ev::keydown, move |event| {
         let Some(details) = details.get_untracked().filter(|details| details.open()) else { return };

@@ -157,7 +157,12 @@ impl Chat {
     /// unless it has one, or is known not to need one: stores it, records it, and switches the messages showing
     /// the GIF to it. Records that it has none for good if the video would not be smaller, if the GIF has
     /// transparent pixels, or if ffmpeg failed on it (but not if ffmpeg could not be run at all).
-    async fn make_video(&self, name: &StoredName, reencoded: gif::Reencoded, settings: &VideoSettings) -> ServerResult<()> {
+    async fn make_video(
+        &self,
+        name: &StoredName,
+        reencoded: gif::Reencoded,
+        settings: &VideoSettings,
+    ) -> ServerResult<()> {
         if !db::gifs::lacks_video(&self.db, name.as_str()).await? {
             return Ok(());
         }

@@ -255,29 +255,42 @@ fn GifPicture(gif: String, still: String, alt: String, playing: RwSignal<bool>) 
 fn GifVideo(video: String, gif: String, still: String, alt: String, playing: RwSignal<bool>) -> impl IntoView {
     let failed = RwSignal::new(false);
     let reduced_motion = RwSignal::new(false);
-    crate::browser::on_media_change("(prefers-reduced-motion: reduce)", move |reduced| reduced_motion.set(reduced));
-    let (gif, still, alt) = (StoredValue::new(gif), StoredValue::new(still), StoredValue::new(alt));
-    move || {
-        if failed.get() {
-            return view! { <GifPicture gif=gif.get_value() still=still.get_value() alt=alt.get_value() playing /> }
-                .into_any();
+    crate::browser::on_media_change("(prefers-reduced-motion: reduce)", move |reduced| {
+        if reduced != reduced_motion.get_untracked() {
+            reduced_motion.set(reduced);
         }
-        // A new element each time Play is pressed: its source then plays whatever the preference.
-        let media = if playing.get() { "all" } else { MOTION_WELCOME };
-        // A source whose media query does not match fails too: only one that should have played counts.
-        let on_error = move |_| {
-            if playing.get_untracked() || !reduced_motion.get_untracked() {
-                failed.set(true);
-            }
-        };
-        view! {
-            <video class="gif" autoplay loop muted playsinline disablepictureinpicture poster=still.get_value()
-                aria-label=alt.get_value()>
+    });
+    let node = NodeRef::<leptos::html::Video>::new();
+    // A browser picks a video's source when it loads it: when Play is pressed (its source then plays whatever the
+    // preference) or the preference changes, it picks again.
+    Effect::new(move |ran: Option<()>| {
+        (playing.track(), reduced_motion.track());
+        if ran.is_some() {
+            crate::browser::reload_video(node);
+        }
+    });
+    let media = move || if playing.get() { "all" } else { MOTION_WELCOME };
+    // A source whose media query does not match fails too: only one that should have played counts.
+    let on_error = move |_| {
+        if playing.get_untracked() || !reduced_motion.get_untracked() {
+            failed.set(true);
+        }
+    };
+    let (gif, still, alt) = (StoredValue::new(gif), StoredValue::new(still), StoredValue::new(alt));
+    move || match failed.get() {
+        true => {
+            view! { <GifPicture gif=gif.get_value() still=still.get_value() alt=alt.get_value() playing /> }.into_any()
+        }
+        false => view! {
+            // `muted` as an attribute is only a default for a video made by a script: the property mutes it (and
+            // a muted video may play by itself).
+            <video class="gif" node_ref=node autoplay loop muted prop:muted=true playsinline disablepictureinpicture
+                poster=still.get_value() aria-label=alt.get_value()>
                 <source src=video.clone() type="video/mp4" media=media on:error=on_error />
                 <img class="gif" src=gif.get_value() alt=alt.get_value() loading="lazy" />
             </video>
         }
-        .into_any()
+        .into_any(),
     }
 }
 

@@ -112,7 +112,10 @@ impl From<MessageRow> for ChatMessage {
                 Box::new(Quote { seq, kind: MessageKind::Text, author: None, excerpt: String::new(), deleted: true })
             }),
             edited_at: row.edited_at,
-            video: row.video.filter(|_| kind == MessageKind::Gif && deleted.is_none()).map(|file| uploads::url_of(&file)),
+            video: row
+                .video
+                .filter(|_| kind == MessageKind::Gif && deleted.is_none())
+                .map(|file| uploads::url_of(&file)),
             deleted,
         }
     }
@@ -702,8 +705,7 @@ pub async fn show_video(db: &Db, gif: &str, video: &str) -> sqlx::Result<Vec<App
         let outcome = with_pool!(db, |pool| {
             let mut tx = pool.begin().await?;
             tx.lock_room(room).await?;
-            let changed =
-                sqlx::query(switch).bind(room).bind(seq).bind(video).bind(gif).execute(&mut *tx).await?;
+            let changed = sqlx::query(switch).bind(room).bind(seq).bind(video).bind(gif).execute(&mut *tx).await?;
             // Deleted meanwhile: nothing to switch.
             let outcome = match changed.rows_affected() {
                 0 => None,
