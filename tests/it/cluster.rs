@@ -88,6 +88,20 @@ async fn a_room_and_its_messages_cross_instances() {
         assert_eq!(served.status(), 200, "{} on {}", posted.body, app.addr);
         assert_eq!(served.headers()["content-type"], "image/gif");
     }
+
+    // Its video, made by the instance that stored it, reaches a page on the other, which serves it too.
+    let clip = alice.upload(&room.id.to_string(), "clip.gif", chat::testing::moving_gif(120, 90, 10)).await.unwrap();
+    let video = bob_live
+        .expect(|e| match e {
+            LiveEvent::Changed { message, .. } if message.seq == clip.seq => message.video.clone(),
+            _ => None,
+        })
+        .await;
+    for app in &apps {
+        let served = app.get(&video).await;
+        assert_eq!(served.status(), 200, "{video} on {}", app.addr);
+        assert_eq!(served.headers()["content-type"], "video/mp4");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -187,6 +187,10 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
     let room = alice.create_room("kept safe", 10, "").await.unwrap();
     let (_live, _) = alice.join(room.id).await;
     alice.upload(&room.id.to_string(), "first.gif", make_gif(16, 2)).await.unwrap();
+    // And a GIF with its video.
+    let clip = alice.upload(&room.id.to_string(), "clip.gif", chat::testing::moving_gif(120, 90, 10)).await.unwrap();
+    let with_video = "SELECT COUNT(*) FROM messages WHERE video IS NOT NULL";
+    crate::helpers::eventually("the clip has its video", || async { app.count(with_video).await == 1 }).await;
 
     // Alice goes on chatting, now and then with a GIF, while the backup is taken. What was acknowledged before
     // the backup began must be in it; what came during may be, as long as nothing before it is missing.
@@ -289,6 +293,9 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
         }
     }
     assert!(gifs_seen >= 2, "{gifs_seen} GIFs");
+    let video = restored.get(&clip.body.replace(".gif", ".mp4")).await;
+    assert_eq!(video.status(), 200, "the clip's video was not restored");
+    assert_eq!(video.headers()["content-type"], "video/mp4");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

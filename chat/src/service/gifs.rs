@@ -459,12 +459,21 @@ mod tests {
         files(&uploads_dir, &legacy, an_hour);
         // Files nothing records: old, and young (an upload in flight elsewhere, not claimed yet).
         files(&uploads_dir, &stray, an_hour);
+        // With a video.
+        let stray_video = uploads_dir.join(stray.video());
+        std::fs::write(&stray_video, b"mp4").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&stray_video)
+            .unwrap()
+            .set_modified(SystemTime::now() - an_hour)
+            .unwrap();
         let young = name(5);
         files(&uploads_dir, &young, Duration::ZERO);
 
         chat.sweep_uploads().await.unwrap();
         let exists = |name: &StoredName| uploads_dir.join(name.as_str()).exists();
-        assert!(!exists(&dead) && !exists(&stray), "what nothing uses stayed");
+        assert!(!exists(&dead) && !exists(&stray) && !stray_video.exists(), "what nothing uses stayed");
         assert!(exists(&fresh) && exists(&legacy) && exists(&young), "what is used, or may be, went");
         let mut recorded = db::gifs::all(&db).await.unwrap();
         recorded.sort();
