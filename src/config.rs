@@ -195,6 +195,10 @@ pub struct Config {
     #[arg(long, env = "FFMPEG", default_value = "ffmpeg")]
     pub ffmpeg: PathBuf,
 
+    /// Keep no GIF library: people cannot share GIFs with everyone on this server (the picker's other shelves stay).
+    #[arg(long, env = "NO_GIF_LIBRARY")]
+    pub no_gif_library: bool,
+
     /// Make no videos of GIFs: they travel as GIFs only.
     #[arg(long, env = "NO_GIF_VIDEOS")]
     pub no_gif_videos: bool,
@@ -214,6 +218,10 @@ pub struct Config {
     /// Messages' texts changed: per person, per address, in total.
     #[arg(long, env = "LIMIT_EDITS", default_value = limits::EDITS)]
     pub limit_edits: Rates,
+
+    /// GIFs shared to the library: `PERSON,ADDRESS,TOTAL` rates.
+    #[arg(long, env = "LIMIT_SHARES", default_value = limits::SHARES)]
+    pub limit_shares: Rates,
 
     /// Messages unsent or removed: per person, per address, in total.
     #[arg(long, env = "LIMIT_DELETIONS", default_value = limits::DELETIONS)]
@@ -378,6 +386,7 @@ impl Config {
             edit_window: Duration::from_secs_f64(self.edit_window_secs.clamp(0.0, 86_400.0 * 365.0)),
             uploads_dir: self.uploads_dir.clone(),
             gif: GifLimits { max_bytes: self.max_upload_bytes, ..GifLimits::default() },
+            gif_library: !self.no_gif_library,
             videos: (!self.no_gif_videos).then(|| VideoSettings {
                 ffmpeg: self.ffmpeg.clone(),
                 time_limit: Duration::from_secs_f64(self.gif_video_secs.clamp(1.0, 3600.0)),
@@ -393,6 +402,7 @@ impl Config {
             sends: self.limit_sends,
             reactions: self.limit_reactions,
             edits: self.limit_edits,
+            shares: self.limit_shares,
             deletions: self.limit_deletions,
             typing: self.limit_typing,
             uploads: self.limit_uploads,

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use protocol::codec::Answers;
 use protocol::error::AppError;
 use protocol::model::{
-    Ban, ChatMessage, ListedRooms, MessagePage, People, Person, Reactors, RoomAccess, RoomId, RoomListView, RoomSummary,
+    Ban, ChatMessage, ListedRooms, MessagePage, OfferedGif, People, Person, Reactors, RoomAccess, RoomId, RoomListView,
+    RoomSummary, Shelf,
 };
 
 #[cfg(feature = "ssr")]
@@ -285,4 +286,29 @@ fn back_to_message_if_plain(room: RoomId, seq: i64) {
 #[server(endpoint = "who_reacted", output = Answers)]
 pub async fn who_reacted(room: RoomId, seq: i64) -> Result<Vec<Reactors>, AppError> {
     respond(async { chat().reactors(room, &me().await?, seq).await }.await)
+}
+
+/// The GIFs on a shelf of the picker (`room`'s GIFs, one's own, or the library's, searched by `search` if given),
+/// newest first.
+#[server(endpoint = "offered_gifs", output = Answers)]
+pub async fn offered_gifs(
+    room: RoomId,
+    shelf: Shelf,
+    #[server(default)] search: Option<String>,
+) -> Result<Vec<OfferedGif>, AppError> {
+    respond(async { chat().offered_gifs(room, &me().await?, shelf, search.as_deref().unwrap_or("")).await }.await)
+}
+
+/// Posts the stored GIF `gif` (its name, as the picker offered it) to `room` by reference: no upload, the same
+/// files. Counts as a send.
+#[server(endpoint = "post_gif", output = Answers)]
+pub async fn post_gif(room: RoomId, gif: String) -> Result<ChatMessage, AppError> {
+    respond(
+        async {
+            let me = me().await?;
+            limits().send(&me.id, client_address().await)?;
+            chat().post_gif_again(room, &me, &gif).await
+        }
+        .await,
+    )
 }

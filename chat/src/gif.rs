@@ -29,6 +29,9 @@ pub struct Reencoded {
     /// transparency) show it as the GIF does. Conservative: `false` may be a GIF that only looks transparent to
     /// this check (one that clears a frame to the background and covers it in the next without a gap).
     pub opaque: bool,
+    /// How long the last frame shows, in hundredths of a second, as browsers show it (they show a frame of no
+    /// delay, or of one hundredth, for a tenth of a second): a video must give it the same time.
+    pub last_delay: u16,
 }
 
 /// Decodes the GIF at `source` within `limits` and writes a clean re-encoding of it to `target`, and its first
@@ -94,7 +97,9 @@ pub fn reencode_stream(
     let mut frames = 0usize;
     let mut pixels = 0u64;
     let mut opacity = Opacity::default();
+    let mut last_delay = 0;
     while let Some(frame) = decoder.read_next_frame().map_err(damaged)? {
+        last_delay = if frame.delay <= 1 { 10 } else { frame.delay };
         frames += 1;
         if frames > limits.max_frames {
             return Err(GifError::Rejected(format!("A GIF may have at most {} frames.", limits.max_frames)));
@@ -121,7 +126,7 @@ pub fn reencode_stream(
     }
     let mut output = encoder.into_inner().map_err(encoding_failed)?;
     output.flush()?;
-    Ok(Reencoded { opaque: opacity.opaque() })
+    Ok(Reencoded { opaque: opacity.opaque(), last_delay })
 }
 
 /// Follows whether a GIF shows only opaque pixels, frame by frame. The picture starts out transparent: the first

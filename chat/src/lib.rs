@@ -21,4 +21,6 @@ pub mod testing;
 pub mod uploads;
 pub mod video;
 
-pub use service::{ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Chat, Footprint, Joined, Outgoing};
+pub use service::{
+    ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Chat, Footprint, Joined, MAX_LIBRARY_WORDS, Outgoing, library_words,
+};

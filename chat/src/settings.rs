@@ -59,6 +59,8 @@ pub struct Settings {
     pub gif: GifLimits,
     /// How the looping video of each stored GIF is made; `None`: GIFs travel as GIFs only.
     pub videos: Option<crate::video::VideoSettings>,
+    /// Whether people may share GIFs with everyone on this server (the picker's library).
+    pub gif_library: bool,
 }
 
 /// What an accepted GIF may be.
@@ -85,6 +87,7 @@ impl Default for Settings {
             uploads_dir: PathBuf::from(defaults::UPLOADS_DIR),
             gif: GifLimits::default(),
             videos: Some(crate::video::VideoSettings::default()),
+            gif_library: true,
         }
     }
 }

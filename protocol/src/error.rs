@@ -87,6 +87,8 @@ pub enum Limit {
     /// More uploads in flight at once than allowed.
     UploadsAtOnce,
     CreatingRooms,
+    /// Sharing GIFs to the library too fast.
+    Sharing,
     /// Too many new identities from one network.
     NewVisitors,
     /// Too many connections open from one network.
@@ -103,7 +105,7 @@ pub enum Limit {
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 15] = [
+    pub const ALL: [Limit; 16] = [
         Limit::PasswordAttempts,
         Limit::Sending,
         Limit::Reacting,
@@ -113,6 +115,7 @@ impl Limit {
         Limit::Uploading,
         Limit::UploadsAtOnce,
         Limit::CreatingRooms,
+        Limit::Sharing,
         Limit::NewVisitors,
         Limit::Connections,
         Limit::Arrivals,
@@ -133,6 +136,7 @@ impl Limit {
             Limit::Uploading => "uploading",
             Limit::UploadsAtOnce => "uploads_at_once",
             Limit::CreatingRooms => "creating_rooms",
+            Limit::Sharing => "sharing",
             Limit::NewVisitors => "new_visitors",
             Limit::Connections => "connections",
             Limit::Arrivals => "arrivals",
@@ -154,6 +158,7 @@ impl Limit {
             Limit::Uploading => "You are sending GIFs too fast.",
             Limit::UploadsAtOnce => "Your other GIFs are still uploading.",
             Limit::CreatingRooms => "You are creating rooms too fast.",
+            Limit::Sharing => "You are adding GIFs to the library too fast.",
             Limit::NewVisitors => "Too many new visitors from your network.",
             Limit::Connections => "Too many connections from your network.",
             Limit::Arrivals => "You are entering rooms too fast.",

@@ -303,6 +303,50 @@ impl ChatMessage {
     }
 }
 
+/// A shelf of the GIF picker: the GIFs of the room one is in, one's own, or the library shared with everyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shelf {
+    Room,
+    Mine,
+    Library,
+}
+
+impl Shelf {
+    pub const ALL: [Shelf; 3] = [Shelf::Room, Shelf::Mine, Shelf::Library];
+
+    /// Its tab's name, for people.
+    pub fn title(self) -> &'static str {
+        match self {
+            Shelf::Room => "This room",
+            Shelf::Mine => "Mine",
+            Shelf::Library => "Library",
+        }
+    }
+
+    /// As a server function's argument spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shelf::Room => "room",
+            Shelf::Mine => "mine",
+            Shelf::Library => "library",
+        }
+    }
+}
+
+/// A GIF the picker offers, to post again by reference: its stored name (`<hex>.gif`, served at `/gif/<name>`, its
+/// still beside it), the words it was shared with (the library's), and when it was last posted, uploaded or
+/// shared (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfferedGif {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<String>,
+    pub at: i64,
+}
+
+read_from_map!(OfferedGif { name, words = default, at });
+
 /// Who reacted to a message, per emoji (the first [`MAX_REACTORS_LISTED`] of each, earliest first).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reactors {

@@ -16,6 +16,7 @@ mod memory;
 mod object_storage;
 mod operations;
 mod outage;
+mod picker;
 mod plain_forms;
 mod proxy;
 mod room_life;

@@ -1,5 +1,6 @@
-//! The upload routes: `POST /room/:id/gif` (multipart field `gif`) and `GET /gif/:name`. Thin: the chat admits
-//! the person, the uploads store owns the files, the GIF module validates them.
+//! The upload routes: `POST /room/:id/gif` (multipart field `gif`; with `library` = `on` and `words`, the GIF is
+//! shared to the library too) and `GET /gif/:name`. Thin: the chat admits the person, the uploads store owns the
+//! files, the GIF module validates them.
 //!
 //! An upload is streamed to a temporary file and refused as soon as it passes the size limit or does not start
 //! like a GIF; [`Chat::post_gif`](::chat::Chat::post_gif) then re-encodes, stores and posts it.
@@ -77,16 +78,33 @@ async fn receive_gif(
             .map_err(|_| AppError::Timeout("The upload took too long. Please try again on a faster connection.".into()))?,
         () = stopping.cancelled() => return Err(AppError::UploadsUnavailable.into()),
     };
-    chat.post_gif(admission, received?, reservation).await
+    let Received { file, library, words } = received?;
+    let share = match library {
+        true => {
+            let words = ::chat::library_words(&words)?;
+            // Refused before it is counted against the person's sharing.
+            chat.may_share_from(&admission)?;
+            state.limits.share(&visitor.person.id, address.map(|address| address.0.0))?;
+            Some(words)
+        }
+        false => None,
+    };
+    chat.post_gif(admission, file, reservation, share).await
 }
 
+/// What an upload's form held: the GIF, and whether (and with which words) to share it to the library.
+struct Received {
+    file: ::chat::uploads::NamedTempFile,
+    library: bool,
+    words: String,
+}
+
+/// The most bytes of a text field of the upload's form (`library`, `words`).
+const MAX_FIELD_BYTES: usize = 1024;
+
 /// Streams the request's `gif` field into a temporary file, refusing it as soon as it passes `max_bytes` or does
-/// not start like a GIF.
-async fn receive_file(
-    state: &AppState,
-    request: Request,
-    max_bytes: u64,
-) -> ServerResult<::chat::uploads::NamedTempFile> {
+/// not start like a GIF, and reads its small text fields (before or after it).
+async fn receive_file(state: &AppState, request: Request, max_bytes: u64) -> ServerResult<Received> {
     let chat = &state.chat;
     let too_large = || AppError::TooLarge(format!("A GIF may be at most {}.", human_size(max_bytes)));
 
@@ -103,10 +121,28 @@ async fn receive_file(
     // Every wait for more of the body is bounded: a stalled (or deliberately slow) upload gives up its place.
     let idle = state.edge.upload_idle;
     let stalled = || AppError::Timeout("The upload stalled. Please try again.".into());
+    let (mut received, mut library, mut words) = (None, false, String::new());
     while let Some(mut field) =
         tokio::time::timeout(idle, multipart.next_field()).await.map_err(|_| stalled())?.map_err(read_error)?
     {
-        if field.name() != Some("gif") {
+        if matches!(field.name(), Some("library" | "words")) {
+            let mut text = Vec::new();
+            while let Some(chunk) =
+                tokio::time::timeout(idle, field.chunk()).await.map_err(|_| stalled())?.map_err(read_error)?
+            {
+                text.extend_from_slice(&chunk);
+                if text.len() > MAX_FIELD_BYTES {
+                    return Err(AppError::BadRequest("A field of the upload is too long.".into()).into());
+                }
+            }
+            let text = String::from_utf8_lossy(&text).into_owned();
+            match field.name() {
+                Some("library") => library = matches!(text.as_str(), "on" | "true"),
+                _ => words = text,
+            }
+            continue;
+        }
+        if field.name() != Some("gif") || received.is_some() {
             continue;
         }
         // The temporary file owns the path (removed when dropped); the upload streams in through a second handle.
@@ -137,9 +173,10 @@ async fn receive_file(
         if head.len() < 6 {
             return Err(not_a_gif().into());
         }
-        return Ok(raw);
+        received = Some(raw);
     }
-    Err(AppError::BadRequest("No file in the \"gif\" field.".into()).into())
+    let file = received.ok_or_else(|| AppError::BadRequest("No file in the \"gif\" field.".into()))?;
+    Ok(Received { file, library, words })
 }
 
 fn not_a_gif() -> AppError {

@@ -249,6 +249,7 @@ pub struct Limits {
     sends: Buckets,
     reactions: Buckets,
     edits: Buckets,
+    shares: Buckets,
     deletions: Buckets,
     typing: Buckets,
     uploads: Buckets,
@@ -276,6 +277,7 @@ impl Limits {
             sends: Buckets::new(settings.sends, Limit::Sending),
             reactions: Buckets::new(settings.reactions, Limit::Reacting),
             edits: Buckets::new(settings.edits, Limit::Editing),
+            shares: Buckets::new(settings.shares, Limit::Sharing),
             deletions: Buckets::new(settings.deletions, Limit::Deleting),
             typing: Buckets::new(settings.typing, Limit::Typing),
             uploads: Buckets::new(settings.uploads, Limit::Uploading),
@@ -307,6 +309,11 @@ impl Limits {
     /// One message's text changed.
     pub fn edit(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
         self.counted(self.check(&self.edits, person, address, 1))
+    }
+
+    /// One GIF shared to the library.
+    pub fn share(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.counted(self.check(&self.shares, person, address, 1))
     }
 
     /// One message unsent, or removed by the room's owner.

@@ -105,6 +105,8 @@ pub struct LimitSettings {
     /// Uploads one person may have in flight.
     pub uploads_at_once: u32,
     pub rooms: Rates,
+    /// GIFs shared to the library.
+    pub shares: Rates,
     /// Arrivals in rooms (each is announced to the room): per person, per address, in total.
     pub arrivals: Rates,
     /// Sessions created per client address (the first action of each new identity).
@@ -140,6 +142,8 @@ pub mod defaults {
     pub const UPLOAD_MIB: &str = "60/10m,300/10m,200/10s";
     pub const UPLOADS_AT_ONCE: u32 = 2;
     pub const ROOMS: &str = "5/10m,30/10m,60/1m";
+    /// Sharing to the library is rarer than posting: a few an hour each.
+    pub const SHARES: &str = "10/1h,30/1h,300/1m";
     /// A person going through twenty rooms in a minute is browsing fast; an office behind one address, busy.
     pub const ARRIVALS: &str = "20/1m,120/1m,1000/1s";
     pub const NEW_SESSIONS: &str = "100/1m";
@@ -171,6 +175,7 @@ impl Default for LimitSettings {
             upload_mib: parse(defaults::UPLOAD_MIB),
             uploads_at_once: defaults::UPLOADS_AT_ONCE,
             rooms: parse(defaults::ROOMS),
+            shares: parse(defaults::SHARES),
             arrivals: parse(defaults::ARRIVALS),
             new_sessions: defaults::NEW_SESSIONS.parse().expect("a valid default rate"),
             connections: defaults::CONNECTIONS,

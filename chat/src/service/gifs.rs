@@ -62,15 +62,20 @@ const REMOVAL_TIME: Duration = Duration::from_secs(30);
 pub(super) const UPLOAD_SWEEP_AGE: Duration = Duration::from_secs(10 * 60);
 
 impl Chat {
-    /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF. Runs to
-    /// completion in its own task even if the client goes away: the files and the message rows never disagree,
-    /// and a committed message is always announced.
+    /// Validates and re-encodes an uploaded file, stores it and posts it as the admitted person's GIF, and with
+    /// `share` (words to find it by, see [`super::library_words`]) shares it to the library. Runs to completion in
+    /// its own task even if the client goes away: the files and the message rows never disagree, and a committed
+    /// message is always announced.
     pub async fn post_gif(
         self: &Arc<Self>,
         admission: Admission,
         raw: NamedTempFile,
         reservation: Reservation,
+        share: Option<String>,
     ) -> ServerResult<ChatMessage> {
+        if share.is_some() {
+            self.may_share_from(&admission)?;
+        }
         let chat = self.clone();
         self.tasks
             .spawn(async move {
@@ -119,6 +124,17 @@ impl Chat {
                     chat.post(admission.room(), message).await
                 };
                 let posted = posted.await;
+                if posted.is_ok() {
+                    let person = admission.person();
+                    if let Err(error) = db::picker::remember_upload(&chat.db, person.id.as_str(), name.as_str()).await {
+                        tracing::warn!(%error, "remembering an upload for its uploader's picker");
+                    }
+                    if let Some(words) = &share
+                        && let Err(error) = chat.share_gif(&name, words, person).await
+                    {
+                        tracing::warn!(%error, "sharing a GIF to the library");
+                    }
+                }
                 match (&posted, chat.settings.videos.clone()) {
                     // The claim goes on with the making of the video, which lets it go.
                     (Ok(_), Some(videos)) => {
@@ -145,7 +161,7 @@ impl Chat {
     /// An upload of the GIF `name` ended (posted or failed, and its video made or not): its claim goes, and if no
     /// message shows the GIF (the upload failed, or its message was deleted while the video was being made), its
     /// files go.
-    async fn let_go_of_upload(&self, name: &StoredName) {
+    pub(super) async fn let_go_of_upload(&self, name: &StoredName) {
         if let Err(error) = db::gifs::unclaim(&self.db, name.as_str()).await {
             tracing::warn!(%error, "letting go of an upload's claim (it lapses after the grace)");
         }
@@ -181,7 +197,7 @@ impl Chat {
         let video = self.uploads.incoming_file().await?;
         let made = {
             let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
-            crate::video::make(settings, &source.path, video.path()).await
+            crate::video::make(settings, &source.path, reencoded.last_delay, video.path()).await
         };
         match made {
             Ok(()) => {}
@@ -360,6 +376,10 @@ impl Chat {
             Err(error) => tracing::warn!(%error, store = self.uploads.describe(), "sweeping the uploads store"),
         }
         self.recount_stored().await;
+        let forgotten = db::picker::forget_gone_uploads(&self.db).await?;
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "forgot the uploads of GIFs no longer stored");
+        }
         Ok(())
     }
 }

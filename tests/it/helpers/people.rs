@@ -223,9 +223,25 @@ impl TestPerson {
 
     /// Uploads `bytes` as the `gif` field, named `file_name`.
     pub async fn upload(&self, room: &str, file_name: &str, bytes: Vec<u8>) -> Result<ChatMessage, Refusal> {
+        self.upload_sharing(room, file_name, bytes, None).await
+    }
+
+    /// Uploads `bytes` as [`TestPerson::upload`] does, and with `words` shares it to the library (the form's
+    /// `library` and `words` fields, before the file as the page sends them).
+    pub async fn upload_sharing(
+        &self,
+        room: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+        words: Option<&str>,
+    ) -> Result<ChatMessage, Refusal> {
         let part =
             reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()).mime_str("image/gif").unwrap();
-        let form = reqwest::multipart::Form::new().part("gif", part);
+        let mut form = reqwest::multipart::Form::new();
+        if let Some(words) = words {
+            form = form.text("library", "on").text("words", words.to_owned());
+        }
+        let form = form.part("gif", part);
         let response = self.client.post(self.url(&format!("/room/{room}/gif"))).multipart(form).send().await.unwrap();
         json_or_refusal(response).await
     }

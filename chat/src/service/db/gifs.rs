@@ -8,10 +8,13 @@ use crate::store::{Db, with_pool};
 /// Whether a message still shows the GIF (SQL, on `stored_gifs`).
 const SHOWN: &str = "EXISTS (SELECT 1 FROM messages m WHERE m.kind = 'gif' AND m.body = stored_gifs.name)";
 
-/// SQL condition: no message shows the GIF and no upload is on its way with it (a claim made before `stale`, a
-/// parameter holding Unix ms, is one whose process died).
+/// Whether the GIF is in the library (which keeps it, shown by a message or not).
+const SHARED: &str = "EXISTS (SELECT 1 FROM gif_library l WHERE l.name = stored_gifs.name)";
+
+/// SQL condition: no message shows the GIF, the library does not hold it, and no upload or post is on its way
+/// with it (a claim made before `stale`, a parameter holding Unix ms, is one whose process died).
 fn unused(stale: &str) -> String {
-    format!("NOT {SHOWN} AND (claims = 0 OR claimed_at < {stale})")
+    format!("NOT {SHOWN} AND NOT {SHARED} AND (claims = 0 OR claimed_at < {stale})")
 }
 
 /// An upload claims the GIF `name` (its files taking `bytes`) before writing its files: recorded if it is new,

@@ -1158,6 +1158,7 @@ pub async fn gif_files(db: &Db) -> sqlx::Result<Vec<String>> {
 }
 
 pub mod gifs;
+pub mod picker;
 
 #[cfg(test)]
 mod tests;

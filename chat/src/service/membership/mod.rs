@@ -40,6 +40,11 @@ impl Admission {
     pub fn person(&self) -> &Person {
         &self.person
     }
+
+    /// Whether the room has a password: what is posted there is for its members only.
+    pub fn locked(&self) -> bool {
+        self.row.room.password_hash.is_some()
+    }
 }
 
 /// The rule of who may see a room, said once: they are not banned from it, and if it is locked they gave its
