@@ -268,7 +268,7 @@ mod tests {
         assert!(opaque(&[whole(0, None, Keep), patch.clone()]), "transparent pixels over opaque ones");
         assert!(opaque(&[whole(1, Some(0), Keep)]), "a transparent index no pixel uses");
         assert!(opaque(&[whole(0, None, Background), whole(1, None, Keep)]), "a hole the next frame covers");
-        assert!(!opaque(&[patch.clone()]), "a first frame that leaves the picture's edges empty");
+        assert!(!opaque(std::slice::from_ref(&patch)), "a first frame that leaves the picture's edges empty");
         assert!(!opaque(&[whole(1, Some(1), Keep)]), "a first frame with transparent pixels");
         assert!(!opaque(&[whole(0, None, Background), patch]), "a hole the next frame does not cover");
         assert!(opaque(&[whole(0, None, Keep), whole(1, None, Background)]), "a last hole the loop's first covers");

@@ -122,8 +122,8 @@ fn limit(command: &mut tokio::process::Command, settings: &VideoSettings) {
     // lock), which is what is allowed there.
     unsafe {
         command.pre_exec(move || {
-            setrlimit(Resource::As, memory.clone())?;
-            setrlimit(Resource::Cpu, cpu.clone())?;
+            setrlimit(Resource::As, memory)?;
+            setrlimit(Resource::Cpu, cpu)?;
             // Relative to the server's, which the child inherited; at worst it stays at the server's.
             let _ = setpriority_process(None, LOWER_BY);
             Ok(())

@@ -264,7 +264,8 @@ fn GifVideo(video: String, gif: String, still: String, alt: String, playing: RwS
     // A browser picks a video's source when it loads it: when Play is pressed (its source then plays whatever the
     // preference) or the preference changes, it picks again.
     Effect::new(move |ran: Option<()>| {
-        (playing.track(), reduced_motion.track());
+        playing.track();
+        reduced_motion.track();
         if ran.is_some() {
             crate::browser::reload_video(node);
         }

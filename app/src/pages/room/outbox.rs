@@ -31,7 +31,7 @@ pub struct Pending {
 
 /// What became of a delivery attempt, as the outbox sees it.
 enum Attempt {
-    Delivered(ChatMessage),
+    Delivered(Box<ChatMessage>),
     /// Not through, or not now (offline, the database out of reach, not back in the room yet): tried again after
     /// at least this many milliseconds; the reason, if the person should know it.
     Later(u32, Option<String>),
@@ -45,7 +45,7 @@ fn backoff_ms(attempt: u32) -> u32 {
 
 fn attempt_of(result: Result<ChatMessage, AppError>) -> Attempt {
     match result {
-        Ok(message) => Attempt::Delivered(message),
+        Ok(message) => Attempt::Delivered(Box::new(message)),
         Err(AppError::Unreachable(_)) => Attempt::Later(0, Some("The server does not answer; trying again.".into())),
         Err(AppError::Unavailable) => Attempt::Later(5000, Some(format!("{} Trying again.", AppError::Unavailable))),
         // Sent before the page was back in the room (its presence had lapsed while it was away).
@@ -156,7 +156,7 @@ impl Outbox {
                         failures = 0;
                         let _ = self.pending.try_update(|p| p.retain(|p| p.client_id != next.client_id));
                         // (Not `run`: the page may be gone by now, and its callback with it.)
-                        let _ = self.on_delivered.try_run(message);
+                        let _ = self.on_delivered.try_run(*message);
                     }
                     Attempt::Later(at_least_ms, why) => {
                         let _ = self.pending.try_update(|p| {
