@@ -1,4 +1,4 @@
-import { Person, TINY_GIF, expect, test, uniqueTitle } from "./fixtures";
+import { CLIP_GIF, Person, TINY_GIF, expect, test, uniqueTitle } from "./fixtures";
 
 test("two people chat live: a new room appears, messages and a GIF flow both ways", async ({ browser }) => {
   const alice = await Person.enter(browser);
@@ -259,4 +259,61 @@ test("sending while scrolled up brings the view to the bottom, where one's own m
   await expect(alice.messages().getByText("part 11 of a long story")).not.toBeInViewport();
   await alice.send("my answer, at the bottom");
   await expect(alice.messages().locator(".message.mine", { hasText: "my answer, at the bottom" })).toBeInViewport();
+});
+
+test("the GIF picker posts from this room, one's own and the library without uploading, and finds by a word's start", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  await alice.createRoom(uniqueTitle("Shared"));
+  // Alice shares her GIF to the library as she uploads it.
+  await alice.page.getByLabel("Add to the library").check();
+  await alice.page.getByLabel("Words to find it by").fill("dancing robot");
+  await alice.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "clip.gif", mimeType: "image/gif", buffer: CLIP_GIF });
+  await expect(alice.messages().locator(".gif-frame")).toHaveCount(1);
+
+  const bob = await Person.enter(browser);
+  await bob.createRoom(uniqueTitle("Elsewhere"));
+  await bob.page.getByLabel("GIF", { exact: true }).setInputFiles({ name: "tiny.gif", mimeType: "image/gif", buffer: TINY_GIF });
+  await expect(bob.messages().locator(".gif-frame")).toHaveCount(1);
+  // From here on, nothing goes to the upload route.
+  const uploads: string[] = [];
+  bob.page.on("request", (request) => {
+    if (/\/room\/\d+\/gif$/.test(new URL(request.url()).pathname)) uploads.push(request.url());
+  });
+  const picker = bob.page.getByRole("dialog", { name: "Choose a GIF" });
+  const open = async () => {
+    await bob.page.getByRole("button", { name: "Choose a GIF" }).click();
+    await expect(picker).toBeVisible();
+  };
+
+  // The library, searched by the start of a word.
+  await open();
+  await picker.getByRole("tab", { name: "Library" }).click();
+  await picker.getByLabel("Search the library").fill("bot");
+  await expect(picker.getByText("No GIF in the library has those words.")).toBeVisible();
+  await picker.getByLabel("Search the library").fill("rob");
+  await picker.getByRole("button", { name: "Post the GIF “dancing robot”" }).click();
+  await expect(picker).toBeHidden();
+  await expect(bob.messages().locator(".gif-frame")).toHaveCount(2);
+
+  // Mine: his own upload. The keyboard moves between the tabs.
+  await open();
+  await picker.getByRole("tab", { name: "Library" }).focus();
+  await bob.page.keyboard.press("ArrowLeft");
+  await expect(picker.getByRole("tab", { name: "Mine" })).toHaveAttribute("aria-selected", "true");
+  await expect(picker.getByRole("tab", { name: "Mine" })).toBeFocused();
+  await picker.getByRole("button", { name: "Post GIF 1 of 1" }).click();
+  await expect(picker).toBeHidden();
+  await expect(bob.messages().locator(".gif-frame")).toHaveCount(3);
+
+  // This room: both GIFs it shows; Escape closes the picker.
+  await open();
+  await picker.getByRole("tab", { name: "This room" }).click();
+  await expect(picker.getByRole("button", { name: /^Post GIF \d of 2$/ })).toHaveCount(2);
+  await bob.page.keyboard.press("Escape");
+  await expect(picker).toBeHidden();
+  await open();
+  await picker.getByRole("tab", { name: "This room" }).click();
+  await picker.getByRole("button", { name: "Post GIF 2 of 2" }).click();
+  await expect(bob.messages().locator(".gif-frame")).toHaveCount(4);
+  expect(uploads).toEqual([]);
 });

@@ -296,6 +296,13 @@ test("axe finds no serious or critical violations, light and dark, wide and narr
       await owner.page.getByRole("button", { name: "Cancel reply" }).click();
       await owner.page.locator(".edit-box").getByRole("button", { name: "Cancel" }).click();
       await reply.getByRole("button", { name: "React" }).click();
+      // The GIF picker open, on its shelf of this room's GIFs.
+      await owner.page.getByRole("button", { name: "Choose a GIF" }).click();
+      const picker = owner.page.getByRole("dialog", { name: "Choose a GIF" });
+      await expect(picker.getByRole("button", { name: /^Post GIF/ }).first()).toBeVisible();
+      expect(await seriousViolations(owner.page), `the GIF picker, ${where}`).toEqual([]);
+      await owner.page.keyboard.press("Escape");
+      await expect(picker).toBeHidden();
       // The owner's menu open, and (the panel unfolded) the list of people they removed.
       const menu = owner.page.locator("summary", { hasText: "Room menu" });
       await menu.click();

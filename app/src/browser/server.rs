@@ -39,6 +39,14 @@ pub fn on_page_hidden_change(_changed: impl Fn(bool) + 'static) {}
 /// A page being rendered has no screen: nothing to match.
 pub fn on_media_change(_query: &'static str, _changed: impl Fn(bool) + 'static) {}
 
+/// A page being rendered has no focus to move.
+pub fn focus_by_id(_id: &str) {}
+
+/// A page being rendered shows no dialog.
+pub fn show_dialog(_dialog: leptos::prelude::NodeRef<leptos::html::Dialog>) {}
+
+pub fn close_dialog(_dialog: leptos::prelude::NodeRef<leptos::html::Dialog>) {}
+
 /// A page being rendered plays nothing.
 pub fn reload_video(_video: leptos::prelude::NodeRef<leptos::html::Video>) {}
 
@@ -119,6 +127,7 @@ pub fn pasted_file(_event: &leptos::ev::ClipboardEvent) -> Option<PickedFile> {
 pub fn upload_gif(
     _room: RoomId,
     file: PickedFile,
+    _share: Option<String>,
     _on_progress: impl Fn(f64) + 'static,
     _on_done: impl FnOnce(Result<ChatMessage, AppError>) + 'static,
 ) -> Option<Upload> {

@@ -110,6 +110,29 @@ pub fn on_media_change(query: &'static str, changed: impl Fn(bool) + 'static) {
 
 /// Makes the disclosure `details` close as a pop-up does, while the calling component lives: on Escape (the focus
 /// goes back to its summary, where the reader opened it) and on a press anywhere outside it.
+/// Moves the keyboard's focus to the element of id `id`, if there is one.
+pub fn focus_by_id(id: &str) {
+    let element = document().get_element_by_id(id);
+    if let Some(element) = element.and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = element.focus();
+    }
+}
+
+/// Opens a dialog as a modal one: the rest of the page is inert, Escape closes it, focus moves into it.
+pub fn show_dialog(dialog: NodeRef<leptos::html::Dialog>) {
+    if let Some(dialog) = dialog.get_untracked()
+        && !dialog.open()
+    {
+        let _ = dialog.show_modal();
+    }
+}
+
+pub fn close_dialog(dialog: NodeRef<leptos::html::Dialog>) {
+    if let Some(dialog) = dialog.get_untracked() {
+        dialog.close();
+    }
+}
+
 /// Makes a video choose its source again (after its sources' media queries changed) and start over: it plays if
 /// one matches (it autoplays), else it shows its poster.
 pub fn reload_video(video: NodeRef<leptos::html::Video>) {
@@ -295,6 +318,7 @@ pub fn pasted_file(event: &leptos::ev::ClipboardEvent) -> Option<PickedFile> {
 pub fn upload_gif(
     room: RoomId,
     file: PickedFile,
+    share: Option<String>,
     on_progress: impl Fn(f64) + 'static,
     on_done: impl FnOnce(Result<ChatMessage, AppError>) + 'static,
 ) -> Option<Upload> {
@@ -303,6 +327,11 @@ pub fn upload_gif(
         on_done(cannot());
         return None;
     };
+    // Before the file: the server reads the fields in order (it also takes them after).
+    if let Some(words) = share {
+        let _ = form.append_with_str("library", "on");
+        let _ = form.append_with_str("words", &words);
+    }
     let _ = form.append_with_blob_and_filename("gif", &file, &file.name());
     let _ = request.open("POST", &format!("/room/{room}/gif"));
 

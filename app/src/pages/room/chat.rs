@@ -455,7 +455,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                 </p>
             </Show>
             <div class="chat-layout">
-            <Uploader room_id>
+            <Uploader room_id locked=room.locked>
                 <div class="log-wrap">
                     // The live region wraps the list, which keeps its own role (a list of messages).
                     // Busy while a page of older messages comes in: they are history, not news to announce.

@@ -7,6 +7,7 @@ mod gate;
 mod message;
 mod outbox;
 mod participants;
+mod picker;
 mod reactions;
 mod uploader;
 

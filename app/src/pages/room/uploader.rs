@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::picker::GifPicker;
 use crate::browser;
 use protocol::model::RoomId;
 
@@ -13,9 +14,12 @@ struct Sending {
 }
 
 /// Wraps the chat: a GIF can be picked, dropped anywhere on the page (the browser never opens it instead), or
-/// pasted. Shows the upload's name and progress with a Cancel button, and refusals.
+/// pasted. Shows the upload's name and progress with a Cancel button, and refusals. In a room without a password
+/// (`locked` false), an upload can be shared to the library, with words to find it by. Beside it, the picker.
 #[component]
-pub fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
+pub fn Uploader(room_id: RoomId, locked: bool, children: Children) -> impl IntoView {
+    let share = RwSignal::new(false);
+    let words = RwSignal::new(String::new());
     let sending = RwSignal::new(None::<Sending>);
     let error = RwSignal::new(None::<String>);
     let status = RwSignal::new(String::new());
@@ -33,9 +37,11 @@ pub fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
         cancelled.set_value(false);
         status.set(format!("Uploading {name}…"));
         sending.set(Some(Sending { name: name.clone(), fraction: 0.0 }));
+        let shared = (share.get_untracked() && !locked).then(|| words.get_untracked());
         let started = browser::upload_gif(
             room_id,
             file,
+            shared,
             move |fraction| sending.update(|s| s.iter_mut().for_each(|s| s.fraction = fraction)),
             move |result| {
                 sending.set(None);
@@ -43,7 +49,12 @@ pub fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
                 match result {
                     _ if cancelled.get_value() => status.set(format!("Upload of {name} cancelled.")),
                     // Success needs nothing more: the message arrives over the live channel like everyone else's.
-                    Ok(_) => status.set(format!("{name} sent.")),
+                    Ok(_) => {
+                        status.set(format!("{name} sent."));
+                        // Shared once: the next GIF is the person's own again unless they say otherwise.
+                        share.set(false);
+                        words.set(String::new());
+                    }
                     Err(failure) => {
                         status.set(String::new());
                         error.set(Some(failure.to_string()));
@@ -79,6 +90,19 @@ pub fn Uploader(room_id: RoomId, children: Children) -> impl IntoView {
                 // beside it is what people see, and shows the input's focus (style/main.css).
                 <input id="gif-input" class="visually-hidden" type="file" accept="image/gif" on:change=on_pick />
                 <label for="gif-input" class="button button-quiet">"GIF"</label>
+                <GifPicker room_id />
+                {(!locked).then(|| view! {
+                    <label class="share-choice">
+                        <input type="checkbox" prop:checked=move || share.get()
+                            on:change=move |event| share.set(event_target_checked(&event)) />
+                        " Add to the library"
+                    </label>
+                    <Show when=move || share.get()>
+                        <label for="share-words" class="visually-hidden">"Words to find it by"</label>
+                        <input id="share-words" type="text" maxlength="100" placeholder="Words to find it by"
+                            prop:value=move || words.get() on:input=move |event| words.set(event_target_value(&event)) />
+                    </Show>
+                })}
                 <Show when=move || sending.with(Option::is_some)>
                     <span class="upload">
                         <span class="upload-name">{name}</span>
