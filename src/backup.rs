@@ -472,3 +472,25 @@ async fn check_schema(db: &mut SqliteConnection, path: &Path) -> anyhow::Result<
     }
     Ok(())
 }
+
+/// `gif-chat library list|remove NAME`: what the library holds, or one entry taken out (and its GIF's files with it,
+/// unless a message shows it). Prints what it did.
+pub async fn library(config: &Config, action: &crate::config::LibraryAction) -> anyhow::Result<String> {
+    use crate::config::LibraryAction;
+    let db = Db::open(&config.database_url(), 1).await.context("opening the chat's database")?;
+    let chat = chat::Chat::new(db, config.settings(), open_store(config)?);
+    let refused = |error: chat::error::ServerError| anyhow::anyhow!("{}", error.into_app_error());
+    match action {
+        LibraryAction::List => {
+            let mut listed = String::from("name\tshared at (Unix ms)\tshared by\twords\n");
+            for (name, words, by, at) in chat.library_entries().await.map_err(refused)? {
+                listed.push_str(&format!("{name}\t{at}\t{by}\t{words}\n"));
+            }
+            Ok(listed)
+        }
+        LibraryAction::Remove { name } => match chat.unshare_gif(name).await.map_err(refused)? {
+            true => Ok(format!("took {name} out of the library\n")),
+            false => anyhow::bail!("{name} is not in the library"),
+        },
+    }
+}

@@ -324,6 +324,20 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         from: PathBuf,
     },
+    /// List the GIF library's entries, or take one out of it (its files go unless a message shows it).
+    Library {
+        #[command(subcommand)]
+        action: LibraryAction,
+    },
+}
+
+/// What `gif-chat library` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum LibraryAction {
+    /// Every entry, oldest first: its GIF's name, when and by whom it was shared, and its words.
+    List,
+    /// Takes the GIF NAME (`<hex>.gif`, as `list` shows it) out of the library.
+    Remove { name: String },
 }
 
 impl Config {

@@ -45,6 +45,10 @@ async fn main() -> anyhow::Result<()> {
             println!("copied the GIFs of {} in: {report}", from.display());
             return Ok(());
         }
+        Some(Command::Library { action }) => {
+            print!("{}", gif_chat::backup::library(&config, action).await?);
+            return Ok(());
+        }
         None => {}
     }
     let server = Server::build(&config).await?;

@@ -607,3 +607,33 @@ async fn copy_gifs_moves_an_uploads_directory_into_a_bucket() {
     let (ok, printed) = gif_chat(&bucketed, &["copy-gifs", &uploads]).await;
     assert!(!ok && printed.contains("1 GIF(s) the chat shows are neither in"), "{printed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_command_lists_entries_and_takes_one_out_with_its_gif() {
+    let app = spawn_app().await;
+    let alice = app.person().await;
+    let room = alice.create_room("sharing", 10, "").await.unwrap();
+    let (_live, _) = alice.join(room.id).await;
+    let id = room.id.to_string();
+    let shared = alice.upload_sharing(&id, "cat.gif", crate::helpers::another_gif(), Some("sleepy cat")).await.unwrap();
+    let name = shared.body.trim_start_matches("/gif/").to_owned();
+    // The room goes; the library keeps the GIF.
+    alice.call::<()>("delete_room", &[("room", &id)]).await.unwrap();
+    crate::helpers::eventually("the room is gone", || async { app.count("SELECT COUNT(*) FROM rooms").await == 0 })
+        .await;
+    assert_eq!(app.get(&shared.body).await.status(), 200);
+
+    let (ok, listed) = gif_chat(&app.config, &["library", "list"]).await;
+    assert!(ok, "{listed}");
+    let entry = listed.lines().find(|line| line.starts_with(&name)).unwrap_or_else(|| panic!("{listed}"));
+    assert!(entry.ends_with(&format!("{}\tsleepy cat", alice.me().id.as_str())), "{entry}");
+
+    let (ok, printed) = gif_chat(&app.config, &["library", "remove", &name]).await;
+    assert!(ok, "{printed}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM stored_gifs").await, 0, "its GIF went with it");
+    assert_eq!(app.get(&shared.body).await.status(), 404);
+    let (ok, listed) = gif_chat(&app.config, &["library", "list"]).await;
+    assert!(ok && !listed.contains(&name), "{listed}");
+    let (ok, printed) = gif_chat(&app.config, &["library", "remove", &name]).await;
+    assert!(!ok && printed.contains("is not in the library"), "{printed}");
+}

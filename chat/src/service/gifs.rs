@@ -288,6 +288,12 @@ impl Chat {
         });
     }
 
+    /// Lets the GIF `name` go now if nothing uses it any more (its record, then its files), waiting for it.
+    pub(super) async fn release_now(&self, name: &StoredName) {
+        release(&self.db, &self.uploads, name).await;
+        self.recount_stored().await;
+    }
+
     /// The stored file `file` (a GIF or its still) to serve, if the chat has it: with GIFs in a bucket, only one the
     /// database records (so a GIF removed is gone from every process's cache at once, and a name nobody stored
     /// costs the bucket nothing); if the database does not answer, whatever the store has.

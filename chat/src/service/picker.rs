@@ -116,12 +116,13 @@ impl Chat {
         Ok(db::picker::library_entries(&self.db).await?)
     }
 
-    /// Takes the GIF `name` out of the library (its operator's decision): whether it was there. Its files go
-    /// unless a message shows it (at once if this process is serving; else with the next sweep).
+    /// Takes the GIF `name` out of the library (its operator's decision): whether it was there. Its files go now
+    /// unless a message shows it or a post is on its way with it (then the sweep takes them when it is done).
     pub async fn unshare_gif(&self, name: &str) -> ServerResult<bool> {
-        let removed = db::picker::unshare(&self.db, name).await?;
+        let Some(name) = StoredName::parse(name) else { return Ok(false) };
+        let removed = db::picker::unshare(&self.db, name.as_str()).await?;
         if removed {
-            self.release_gifs([name.to_owned()]);
+            self.release_now(&name).await;
         }
         Ok(removed)
     }
