@@ -43,6 +43,11 @@ pub struct StateLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SourceLabel {
     pub from: &'static str,
 }
@@ -80,6 +85,11 @@ pub struct Metrics {
     pub gifs_served: Family<SourceLabel, Counter>,
     /// Bytes the stored GIFs take, as the database counts them (what the quota compares with its limit).
     pub stored_gif_bytes: Gauge,
+    /// Stored GIFs whose video was looked at, by what came of it: `made`, `larger` (or too small to gain),
+    /// `transparent`, `failed` (ffmpeg failed or took too long), `unavailable` (ffmpeg could not be run).
+    pub gif_videos: Family<OutcomeLabel, Counter>,
+    /// How long making a video took, from its GIF's message to the switch.
+    pub gif_video_seconds: Histogram,
     pub rate_limited: Family<LimitLabel, Counter>,
     pub db_pool_wait_seconds: Histogram,
     pub db_connections: Family<StateLabel, Gauge>,
@@ -114,6 +124,9 @@ impl Metrics {
             uploads_refused: Family::default(),
             gifs_served: Family::default(),
             stored_gif_bytes: Gauge::default(),
+            gif_videos: Family::default(),
+            // 50 ms to about 50 s.
+            gif_video_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 11)),
             rate_limited: Family::default(),
             // 50 µs to about 13 s.
             db_pool_wait_seconds: Histogram::new(exponential_buckets(0.00005, 4.0, 10)),
@@ -132,6 +145,9 @@ impl Metrics {
         }
         for from in ["directory", "cache", "bucket"] {
             metrics.gifs_served.get_or_create(&SourceLabel { from }).inc_by(0);
+        }
+        for outcome in crate::video::OUTCOMES {
+            metrics.gif_videos.get_or_create(&OutcomeLabel { outcome }).inc_by(0);
         }
         for limit in Limit::ALL {
             metrics.rate_limited.get_or_create(&LimitLabel { limit: limit.label() }).inc_by(0);
@@ -197,6 +213,17 @@ impl Metrics {
             "gifs_served",
             "GIF files served, by where they came from: directory, cache (of the bucket), bucket",
             self.gifs_served.clone(),
+        );
+        registry.register(
+            "gif_videos",
+            "Stored GIFs whose video was looked at, by outcome: made, larger, transparent, failed, unavailable",
+            self.gif_videos.clone(),
+        );
+        registry.register_with_unit(
+            "gif_video",
+            "Time from a GIF's message to the switch to its video",
+            Unit::Seconds,
+            self.gif_video_seconds.clone(),
         );
         registry.register_with_unit(
             "stored_gifs",

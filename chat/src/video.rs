@@ -43,6 +43,9 @@ pub enum VideoError {
     Failed { status: String, message: String },
 }
 
+/// What can come of looking at a stored GIF's video (the metric `gif_chat_gif_videos_total`'s outcomes).
+pub const OUTCOMES: [&str; 5] = ["made", "larger", "transparent", "failed", "unavailable"];
+
 /// How much lower than the server's `ffmpeg`'s priority is (as for `crate::heavy`'s work).
 const LOWER_BY: i32 = 10;
 

@@ -140,12 +140,20 @@ impl Chat {
                     (Ok(_), Some(videos)) => {
                         let chat = chat.clone();
                         chat.tasks.clone().spawn(async move {
-                            let made = chat.make_video(&name, reencoded, &videos);
+                            let (started, made) = (Instant::now(), chat.make_video(&name, reencoded, &videos));
                             tokio::select! {
                                 // Dropped: ffmpeg is stopped, and the GIF has no video until it is posted again.
                                 () = chat.stopping.cancelled() => {}
-                                made = made => if let Err(error) = made {
-                                    tracing::warn!(%error, "making a GIF's video (it is shown as a GIF)");
+                                made = made => match made {
+                                    Ok(Some(outcome)) => {
+                                        let metrics = &chat.metrics;
+                                        metrics.gif_videos.get_or_create(&crate::metrics::OutcomeLabel { outcome }).inc();
+                                        if outcome == "made" {
+                                            metrics.gif_video_seconds.observe(started.elapsed().as_secs_f64());
+                                        }
+                                    }
+                                    Ok(None) => {}
+                                    Err(error) => tracing::warn!(%error, "making a GIF's video (it is shown as a GIF)"),
                                 }
                             }
                             chat.let_go_of_upload(&name).await;
@@ -172,27 +180,28 @@ impl Chat {
     /// Makes the looping video of the stored GIF `name` (just posted; `reencoded` is what its validation found),
     /// unless it has one, or is known not to need one: stores it, records it, and switches the messages showing
     /// the GIF to it. Records that it has none for good if the video would not be smaller, if the GIF has
-    /// transparent pixels, or if ffmpeg failed on it (but not if ffmpeg could not be run at all).
+    /// transparent pixels, or if ffmpeg failed on it (but not if ffmpeg could not be run at all). What came of it
+    /// (one of [`crate::video::OUTCOMES`]), or `None` if there was nothing to do.
     async fn make_video(
         &self,
         name: &StoredName,
         reencoded: gif::Reencoded,
         settings: &VideoSettings,
-    ) -> ServerResult<()> {
+    ) -> ServerResult<Option<&'static str>> {
         if !db::gifs::lacks_video(&self.db, name.as_str()).await? {
-            return Ok(());
+            return Ok(None);
         }
-        let none_for_good = || db::gifs::video_made(&self.db, name.as_str(), None);
+        let none_for_good = |why| async move {
+            db::gifs::video_made(&self.db, name.as_str(), None).await.map(|_| Some(why)).map_err(ServerError::from)
+        };
         if !reencoded.opaque {
-            none_for_good().await?;
-            return Ok(());
+            return none_for_good("transparent").await;
         }
         // The GIF as stored: in the directory, or this process's cached copy of the bucket's.
-        let Some(source) = self.uploads.servable(name.as_str()).await? else { return Ok(()) };
+        let Some(source) = self.uploads.servable(name.as_str()).await? else { return Ok(None) };
         let gif_bytes = measure(&source.path).await?;
         if gif_bytes < VIDEO_WORTH_BYTES {
-            none_for_good().await?;
-            return Ok(());
+            return none_for_good("larger").await;
         }
         let video = self.uploads.incoming_file().await?;
         let made = {
@@ -205,19 +214,17 @@ impl Chat {
                 if !FFMPEG_MISSING_TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
                     tracing::warn!(%error, "GIFs are shown without videos");
                 }
-                return Ok(());
+                return Ok(Some("unavailable"));
             }
             Err(error) => {
                 tracing::warn!(%error, gif = name.as_str(), "making a GIF's video: it keeps none");
-                none_for_good().await?;
-                return Ok(());
+                return none_for_good("failed").await;
             }
         }
         drop(source);
         let video_bytes = measure(video.path()).await?;
         if video_bytes == 0 || video_bytes >= gif_bytes {
-            none_for_good().await?;
-            return Ok(());
+            return none_for_good("larger").await;
         }
         // Within the quota and above the free-space floor, as an upload.
         let held = self.uploads.reserve(video_bytes).await?;
@@ -231,7 +238,7 @@ impl Chat {
                 self.announce_change(switched);
             }
         }
-        Ok(())
+        Ok(Some("made"))
     }
 
     /// Makes the still of the stored GIF `name` if it has none (a GIF stored before stills were made): when it is

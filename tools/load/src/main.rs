@@ -24,6 +24,7 @@ mod growth;
 mod minimal;
 mod process;
 mod reactions;
+mod gifs;
 mod scenarios;
 mod stats;
 mod table;
@@ -45,7 +46,7 @@ pub struct Options {
     #[arg(long, default_value = "target/site")]
     pub site_root: PathBuf,
     /// Which scenarios to run (comma-separated): fanout, fanout-rate, reactions, chat, writes, idle, idle-joined, growth,
-    /// uploads, pages, wasm, abuse, cluster; or all (cluster only with --database-url).
+    /// uploads, videos, library, pages, wasm, abuse, cluster; or all (cluster only with --database-url).
     #[arg(long, default_value = "all")]
     pub scenarios: String,
     /// The servers' database: without it each uses a SQLite file of its own (the default store); with a
@@ -59,6 +60,10 @@ pub struct Options {
     /// Tiny numbers and a few seconds: proves the tool works (CI runs this).
     #[arg(long)]
     pub smoke: bool,
+    /// The videos scenario's GIFs: a directory of real GIFs (scripts/gif-corpus/fetch.sh fills one); by default
+    /// target/gif-corpus, or in a smoke run the end-to-end tests' clip.
+    #[arg(long)]
+    pub gif_corpus: Option<PathBuf>,
     /// Where to write the results as JSON.
     #[arg(long, default_value = "target/load/results.json")]
     pub json: PathBuf,
@@ -151,6 +156,14 @@ async fn run(options: Options) -> anyhow::Result<()> {
         results.insert("uploads_bucket".into(), serde_json::to_value(&bucket)?);
         let ratio = bucket.uploads_per_sec / directory.uploads_per_sec;
         results.insert("uploads_bucket_vs_directory".into(), json!(ratio));
+    });
+    scenario!("videos", gifs::videos(&options).await, |videos| {
+        table.videos(&videos);
+        results.insert("videos".into(), serde_json::to_value(&videos)?);
+    });
+    scenario!("library", gifs::library(&options).await, |library| {
+        table.library(&library);
+        results.insert("library".into(), serde_json::to_value(&library)?);
     });
     scenario!("pages", scenarios::pages(&options).await, |pages| {
         table.pages(&pages);

@@ -13,6 +13,8 @@ use anyhow::Context;
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// The database the server uses (`sqlite://…` or `postgres://…`).
+    pub database_url: String,
     pub dir: tempfile::TempDir,
     /// Where the server's Prometheus metrics are (`None`: not asked for).
     metrics: Option<SocketAddr>,
@@ -60,15 +62,21 @@ impl ServerProcess {
         if let Some(cores) = cores {
             pin_children_to(&mut command, cores);
         }
-        match (shared, &options.database_url) {
-            (Some(shared), _) => command
-                .env("DATABASE_URL", &shared.database_url)
+        let database_url = match (shared, &options.database_url) {
+            (Some(shared), _) => shared.database_url.clone(),
+            (None, Some(server)) => scratch_database(server).await?,
+            // The server's default: a file in its data directory.
+            (None, None) => format!("sqlite://{}", dir.path().join("data").join("gif-chat.db").display()),
+        };
+        match shared {
+            Some(shared) => command
+                .env("DATABASE_URL", &database_url)
                 .env("BROKER_URL", &shared.broker.url)
                 .env("UPLOADS_DIR", shared.uploads.path()),
-            (None, Some(server)) => command
-                .env("DATABASE_URL", scratch_database(server).await?)
-                .env("UPLOADS_DIR", dir.path().join("uploads")),
-            (None, None) => command.env_remove("DATABASE_URL").env("UPLOADS_DIR", dir.path().join("uploads")),
+            None if options.database_url.is_some() => {
+                command.env("DATABASE_URL", &database_url).env("UPLOADS_DIR", dir.path().join("uploads"))
+            }
+            None => command.env_remove("DATABASE_URL").env("UPLOADS_DIR", dir.path().join("uploads")),
         };
         match bucket {
             Some(bucket) => command
@@ -96,7 +104,7 @@ impl ServerProcess {
             .with_context(|| {
                 format!("starting {} (build it first: cargo leptos build --release)", options.server.display())
             })?;
-        let server = ServerProcess { child, addr, dir, metrics: Some(metrics) };
+        let server = ServerProcess { child, addr, database_url, dir, metrics: Some(metrics) };
         server.wait_until_serving("/readyz").await?;
         Ok(server)
     }
@@ -120,7 +128,7 @@ impl ServerProcess {
             .arg(addr.to_string())
             .stdout(Stdio::null())
             .spawn()?;
-        let server = ServerProcess { child, addr, dir, metrics: None };
+        let server = ServerProcess { child, addr, database_url: String::new(), dir, metrics: None };
         server.wait_until_serving("/health").await?;
         Ok(server)
     }
