@@ -115,11 +115,21 @@ async fn quick_check(db: &mut SqliteConnection, path: &Path) -> anyhow::Result<(
     Ok(())
 }
 
-/// What a database holds, and the stored GIFs its messages refer to.
+/// The GIFs a chat's database keeps: those its messages show, and those its library holds.
+const KEPT_GIFS: &str =
+    "SELECT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL UNION SELECT name FROM gif_library";
+
+/// What a database holds, and the stored GIFs it keeps ([`KEPT_GIFS`]).
 async fn contents(db: &mut SqliteConnection) -> anyhow::Result<(BackupReport, BTreeSet<String>)> {
     let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT body FROM messages WHERE kind = 'gif'").fetch_all(&mut *db).await?;
+    let has_library: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gif_library')")
+            .fetch_one(&mut *db)
+            .await?;
+    // A backup made before the library has none.
+    let sql =
+        if has_library { KEPT_GIFS } else { "SELECT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL" };
+    let names: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *db).await?;
     // Only names the store makes: a tampered file cannot name a path outside the directories.
     let names: BTreeSet<String> =
         names.into_iter().filter_map(|name| StoredName::parse(&name)).map(|name| name.as_str().to_owned()).collect();
@@ -211,8 +221,7 @@ async fn import_gifs(names: &BTreeSet<String>, from: &Path, store: &UploadStore)
 /// store, but for those it holds already: `referenced` GIFs, `copied` now, `missing` from `from` (and not stored).
 pub async fn copy_gifs(config: &Config, from: &Path) -> anyhow::Result<GifCopy> {
     let db = Db::open(&config.database_url(), 1).await.context("opening the chat's database")?;
-    let sql = "SELECT DISTINCT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL";
-    let shown: Vec<String> = chat::store::with_pool!(&db, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)?;
+    let shown: Vec<String> = chat::store::with_pool!(&db, |pool| sqlx::query_scalar(KEPT_GIFS).fetch_all(pool).await)?;
     let store = open_store(config)?;
     let stored = stored_files(&store).await?;
     let names: BTreeSet<String> =
@@ -230,7 +239,7 @@ pub async fn copy_gifs(config: &Config, from: &Path) -> anyhow::Result<GifCopy> 
     Ok(copy)
 }
 
-/// The files `store` holds (GIFs and their stills).
+/// The files `store` holds (GIFs, their stills and videos).
 async fn stored_files(store: &UploadStore) -> anyhow::Result<BTreeSet<String>> {
     let found = store
         .list()
@@ -376,13 +385,14 @@ async fn complete_backup(
     Ok(report)
 }
 
-/// Those of `names` that a message of the live database still points at (the others' rooms went since the
-/// snapshot: their files were removed with them, as they should).
+/// Those of `names` that the live database still keeps (a message shows it, or the library holds it; the others'
+/// rooms went since the snapshot: their files were removed with them, as they should).
 async fn still_referenced(config: &Config, names: &[&String]) -> anyhow::Result<Vec<String>> {
     let live = Db::open(&config.database_url(), 1).await.context("opening the chat's database")?;
     let mut referenced = Vec::new();
     for name in names {
-        let sql = "SELECT EXISTS (SELECT 1 FROM messages WHERE kind = 'gif' AND body = $1)";
+        let sql = "SELECT EXISTS (SELECT 1 FROM messages WHERE kind = 'gif' AND body = $1)
+                       OR EXISTS (SELECT 1 FROM gif_library WHERE name = $1)";
         let exists: bool = chat::store::with_pool!(&live, |pool| {
             sqlx::query_scalar(sql).bind(name.as_str()).fetch_one(pool).await
         })?;

@@ -203,7 +203,8 @@ pub struct Config {
     #[arg(long, env = "NO_GIF_VIDEOS")]
     pub no_gif_videos: bool,
 
-    /// Seconds ffmpeg may take to make one video (then it is stopped, and the GIF keeps none).
+    /// Seconds ffmpeg may take to make one video (then it is stopped, and the GIF keeps none for now): 1 to 45
+    /// (the upload's claim on its GIF, which the video is made under, lasts a minute).
     #[arg(long, env = "GIF_VIDEO_SECS", default_value_t = defaults::GIF_VIDEO_SECS)]
     pub gif_video_secs: f64,
 
@@ -403,7 +404,7 @@ impl Config {
             gif_library: !self.no_gif_library,
             videos: (!self.no_gif_videos).then(|| VideoSettings {
                 ffmpeg: self.ffmpeg.clone(),
-                time_limit: Duration::from_secs_f64(self.gif_video_secs.clamp(1.0, 3600.0)),
+                time_limit: Duration::from_secs_f64(self.gif_video_secs.clamp(1.0, 45.0)),
                 ..VideoSettings::default()
             }),
         }

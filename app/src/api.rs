@@ -301,8 +301,8 @@ pub async fn offered_gifs(
 
 /// Posts the stored GIF `gif` (its name, as the picker offered it) to `room` by reference: no upload, the same
 /// files. Counts as a send.
-#[server(endpoint = "post_gif", output = Answers)]
-pub async fn post_gif(room: RoomId, gif: String) -> Result<ChatMessage, AppError> {
+#[server(endpoint = "repost_gif", output = Answers)]
+pub async fn repost_gif(room: RoomId, gif: String) -> Result<ChatMessage, AppError> {
     respond(
         async {
             let me = me().await?;

@@ -148,7 +148,13 @@ impl Opacity {
         if (self.frames == 0 || self.hole) && !(covers && solid) {
             self.transparent = true;
         }
-        self.hole = frame.dispose == gif::DisposalMethod::Background;
+        // Cleared to the background, or back to what was before it: the picture's first state is transparent,
+        // and a frame that covered a hole and goes back to it leaves the hole again.
+        self.hole = match frame.dispose {
+            gif::DisposalMethod::Background => true,
+            gif::DisposalMethod::Previous => self.frames == 0 || self.hole,
+            _ => false,
+        };
         self.frames += 1;
     }
 
@@ -270,8 +276,11 @@ mod tests {
         assert!(opaque(&[whole(0, None, Background), whole(1, None, Keep)]), "a hole the next frame covers");
         assert!(!opaque(std::slice::from_ref(&patch)), "a first frame that leaves the picture's edges empty");
         assert!(!opaque(&[whole(1, Some(1), Keep)]), "a first frame with transparent pixels");
-        assert!(!opaque(&[whole(0, None, Background), patch]), "a hole the next frame does not cover");
+        assert!(!opaque(&[whole(0, None, Background), patch.clone()]), "a hole the next frame does not cover");
         assert!(opaque(&[whole(0, None, Keep), whole(1, None, Background)]), "a last hole the loop's first covers");
+        use gif::DisposalMethod::Previous;
+        assert!(!opaque(&[whole(0, None, Previous), patch.clone()]), "a first frame that goes back to nothing");
+        assert!(opaque(&[whole(0, None, Keep), whole(1, None, Previous), patch]), "back to an opaque picture");
     }
 
     #[test]

@@ -89,12 +89,12 @@ pub async fn make(settings: &VideoSettings, gif: &Path, last_delay: u16, video: 
         .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "2"])
         // Nothing but the file given, read as a GIF: no other demuxer, no network, no playlists.
         .args(["-protocol_whitelist", "file", "-f", "gif", "-i"])
-        .arg(gif)
+        .arg(file_url(gif))
         .args(ENCODE)
         // With every frame passed through as it is, the last one lasts one frame of this rate: its own delay.
         .args(["-r", &format!("100/{}", last_delay.max(1))])
         .args(["-y"])
-        .arg(video)
+        .arg(file_url(video))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -114,9 +114,17 @@ pub async fn make(settings: &VideoSettings, gif: &Path, last_delay: u16, video: 
     Err(VideoError::Failed { status: output.status.to_string(), message })
 }
 
+/// A path as ffmpeg's file protocol reads it: `file:` first, so that a path with a colon in it is not taken for
+/// another protocol.
+fn file_url(path: &Path) -> std::ffi::OsString {
+    let mut url = std::ffi::OsString::from("file:");
+    url.push(path);
+    url
+}
+
 /// Lowers the child's priority and bounds its memory and CPU time, in the child before `ffmpeg` starts.
 fn limit(command: &mut tokio::process::Command, settings: &VideoSettings) {
-    use rustix::process::{Resource, Rlimit, setpriority_process, setrlimit};
+    use rustix::process::{Resource, Rlimit, getpriority_process, setpriority_process, setrlimit};
     let memory = Rlimit { current: Some(settings.memory_limit), maximum: Some(settings.memory_limit) };
     // CPU time as a backstop to the wall-clock limit (two threads may spend two seconds a second).
     let seconds = settings.time_limit.as_secs().saturating_mul(2).max(1);
@@ -127,23 +135,12 @@ fn limit(command: &mut tokio::process::Command, settings: &VideoSettings) {
         command.pre_exec(move || {
             setrlimit(Resource::As, memory)?;
             setrlimit(Resource::Cpu, cpu)?;
-            // Relative to the server's, which the child inherited; at worst it stays at the server's.
-            let _ = setpriority_process(None, LOWER_BY);
+            // Lower than the server's, which the child inherited (at worst it stays at the server's).
+            if let Ok(now) = getpriority_process(None) {
+                let _ = setpriority_process(None, (now + LOWER_BY).min(19));
+            }
             Ok(())
         });
-    }
-}
-
-/// Whether `ffmpeg` can be run as `settings` say (asked once, at start: without it, GIFs keep no video).
-pub async fn available(settings: &VideoSettings) -> Result<(), VideoError> {
-    let mut command = tokio::process::Command::new(&settings.ffmpeg);
-    command.args(["-hide_banner", "-version"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    let status = command.kill_on_drop(true).status();
-    match tokio::time::timeout(Duration::from_secs(10), status).await {
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(VideoError::Failed { status: status.to_string(), message: "ffmpeg -version".into() }),
-        Ok(Err(error)) => Err(VideoError::Unavailable(error)),
-        Err(_) => Err(VideoError::TimedOut(Duration::from_secs(10))),
     }
 }
 

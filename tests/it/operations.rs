@@ -191,6 +191,12 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
     let clip = alice.upload(&room.id.to_string(), "clip.gif", chat::testing::moving_gif(120, 90, 10)).await.unwrap();
     let with_video = "SELECT COUNT(*) FROM messages WHERE video IS NOT NULL";
     crate::helpers::eventually("the clip has its video", || async { app.count(with_video).await == 1 }).await;
+    // And a GIF only the library keeps (its room is gone).
+    let gone = alice.create_room("gone", 10, "").await.unwrap();
+    let (_gone_live, _) = alice.join(gone.id).await;
+    let shared =
+        alice.upload_sharing(&gone.id.to_string(), "s.gif", crate::helpers::another_gif(), Some("kept")).await.unwrap();
+    alice.call::<()>("delete_room", &[("room", &gone.id.to_string())]).await.unwrap();
 
     // Alice goes on chatting, now and then with a GIF, while the backup is taken. What was acknowledged before
     // the backup began must be in it; what came during may be, as long as nothing before it is missing.
@@ -293,6 +299,7 @@ async fn a_backup_taken_during_live_chat_restores_every_acknowledged_message_and
         }
     }
     assert!(gifs_seen >= 2, "{gifs_seen} GIFs");
+    assert_eq!(restored.get(&shared.body).await.status(), 200, "the library's GIF was not restored");
     let video = restored.get(&clip.body.replace(".gif", ".mp4")).await;
     assert_eq!(video.status(), 200, "the clip's video was not restored");
     assert_eq!(video.headers()["content-type"], "video/mp4");

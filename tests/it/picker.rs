@@ -48,28 +48,28 @@ async fn the_gif_picker_offers_the_rooms_gifs_ones_own_and_the_library_and_posts
 
     // Posted again by reference: the same files, no new one, announced like any GIF.
     let files = app.upload_files().len();
-    let again: ChatMessage = bob.call("post_gif", &[("room", &here_id), ("gif", &own)]).await.unwrap();
+    let again: ChatMessage = bob.call("repost_gif", &[("room", &here_id), ("gif", &own)]).await.unwrap();
     assert_eq!((again.kind, name_of(&again), again.author.as_ref()), (MessageKind::Gif, own.clone(), Some(bob.me())));
-    let from_library: ChatMessage = carol.call("post_gif", &[("room", &there_id), ("gif", &shared)]).await.unwrap();
+    let from_library: ChatMessage = carol.call("repost_gif", &[("room", &there_id), ("gif", &shared)]).await.unwrap();
     assert_eq!(name_of(&from_library), shared);
     assert_eq!(app.upload_files().len(), files, "no new file");
     assert_eq!(app.count("SELECT COUNT(*) FROM stored_gifs").await, 2, "counted once each");
 
     // Only what one may see: not another room's GIF (unless one's own or the library's), not a name made up.
-    let refusal = carol.call::<ChatMessage>("post_gif", &[("room", &there_id), ("gif", &own)]).await.unwrap_err();
+    let refusal = carol.call::<ChatMessage>("repost_gif", &[("room", &there_id), ("gif", &own)]).await.unwrap_err();
     assert_eq!((refusal.status, refusal.message.as_str()), (422, "That GIF is not available any more."));
     let made_up = format!("{}.gif", "ab".repeat(16));
     assert_eq!(
-        carol.call::<ChatMessage>("post_gif", &[("room", &there_id), ("gif", &made_up)]).await.unwrap_err().status,
+        carol.call::<ChatMessage>("repost_gif", &[("room", &there_id), ("gif", &made_up)]).await.unwrap_err().status,
         422
     );
     assert_eq!(
-        carol.call::<ChatMessage>("post_gif", &[("room", &there_id), ("gif", "../x")]).await.unwrap_err().status,
+        carol.call::<ChatMessage>("repost_gif", &[("room", &there_id), ("gif", "../x")]).await.unwrap_err().status,
         404
     );
     // Alice may post her own anywhere she is.
     let (_alice_there, _) = alice.join(there.id).await;
-    alice.call::<ChatMessage>("post_gif", &[("room", &there_id), ("gif", &own)]).await.unwrap();
+    alice.call::<ChatMessage>("repost_gif", &[("room", &there_id), ("gif", &own)]).await.unwrap();
 
     // The rooms go: the library's GIF stays (the library holds it), the other goes, and leaves Alice's shelf.
     alice.call::<()>("delete_room", &[("room", &here_id)]).await.unwrap();

@@ -104,12 +104,26 @@ pub fn on_media_change(query: &'static str, changed: impl Fn(bool) + 'static) {
     };
     let first = update.clone();
     Effect::new(move |_| first());
+    // The query's own `change` (a preference, such as reduced motion, changes without a resize), and resizes.
+    let list = window().match_media(query).ok().flatten();
+    let on_change = Closure::<dyn Fn()>::new({
+        let update = update.clone();
+        move || update()
+    });
+    if let Some(list) = &list {
+        let _ = list.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
+    }
     let listener = window_event_listener(leptos::ev::resize, move |_| update());
-    on_cleanup(move || listener.remove());
+    let list = send_wrapper::SendWrapper::new((list, on_change));
+    on_cleanup(move || {
+        listener.remove();
+        let (list, on_change) = list.take();
+        if let Some(list) = list {
+            let _ = list.remove_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
+        }
+    });
 }
 
-/// Makes the disclosure `details` close as a pop-up does, while the calling component lives: on Escape (the focus
-/// goes back to its summary, where the reader opened it) and on a press anywhere outside it.
 /// Moves the keyboard's focus to the element of id `id`, if there is one.
 pub fn focus_by_id(id: &str) {
     let element = document().get_element_by_id(id);
@@ -120,15 +134,16 @@ pub fn focus_by_id(id: &str) {
 
 /// Opens a dialog as a modal one: the rest of the page is inert, Escape closes it, focus moves into it.
 pub fn show_dialog(dialog: NodeRef<leptos::html::Dialog>) {
-    if let Some(dialog) = dialog.get_untracked()
+    if let Some(dialog) = dialog.try_get_untracked().flatten()
         && !dialog.open()
     {
         let _ = dialog.show_modal();
     }
 }
 
+/// Closes a dialog (if the page still has it: a request that ends with it may end after the page went).
 pub fn close_dialog(dialog: NodeRef<leptos::html::Dialog>) {
-    if let Some(dialog) = dialog.get_untracked() {
+    if let Some(dialog) = dialog.try_get_untracked().flatten() {
         dialog.close();
     }
 }
@@ -136,11 +151,14 @@ pub fn close_dialog(dialog: NodeRef<leptos::html::Dialog>) {
 /// Makes a video choose its source again (after its sources' media queries changed) and start over: it plays if
 /// one matches (it autoplays), else it shows its poster.
 pub fn reload_video(video: NodeRef<leptos::html::Video>) {
-    if let Some(video) = video.get_untracked() {
+    // (The page may be gone by now.)
+    if let Some(video) = video.try_get_untracked().flatten() {
         video.load();
     }
 }
 
+/// Makes the disclosure `details` close as a pop-up does, while the calling component lives: on Escape (the focus
+/// goes back to its summary, where the reader opened it) and on a press anywhere outside it.
 pub fn close_like_a_popup(details: NodeRef<leptos::html::Details>) {
     let escape = window_event_listener(leptos::ev::keydown, move |event| {
         let Some(details) = details.get_untracked().filter(|details| details.open()) else { return };

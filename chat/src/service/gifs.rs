@@ -18,7 +18,7 @@
 //! A claim older than [`UPLOAD_GRACE`] is an upload whose process died (an upload gives up before that).
 //!
 //! Once its GIF is posted, an upload goes on to make the GIF's looping video (see [`crate::video`]), under the same
-//! claim: the video is stored beside the GIF, recorded on the GIF's row (the quota counts it), and every message
+//! claim, renewed for it (the video gives up after half the grace too): the video is stored beside the GIF, recorded on the GIF's row (the quota counts it), and every message
 //! showing the GIF switches to it, each switch a change in its room's sequence (as an edit is), so that pages
 //! that were away learn of it when they catch up. A GIF whose video would not be smaller, or that has transparent
 //! pixels (a video has none), keeps none.
@@ -40,8 +40,11 @@ use crate::video::{VideoError, VideoSettings};
 use protocol::error::AppError;
 use protocol::model::ChatMessage;
 
-/// Decoding and re-encoding is CPU work, and so is making a video: at most this many uploads do either at once.
+/// Decoding and re-encoding is CPU work: at most this many uploads do it at once.
 static REENCODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Making videos is too (ffmpeg uses two threads): one at a time, apart from the uploads' turns.
+static VIDEOS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// GIFs smaller than this keep no video: an MP4's container and headers alone take about a kilobyte, so there is
 /// little to gain, and a child process to spend.
@@ -140,11 +143,16 @@ impl Chat {
                     (Ok(_), Some(videos)) => {
                         let chat = chat.clone();
                         chat.tasks.clone().spawn(async move {
-                            let (started, made) = (Instant::now(), chat.make_video(&name, reencoded, &videos));
+                            let started = Instant::now();
+                            // The claim's own time again, within which the video is made or given up.
+                            if let Err(error) = db::gifs::renew_claim(&chat.db, name.as_str()).await {
+                                tracing::warn!(%error, "renewing an upload's claim for its video");
+                            }
+                            let made = tokio::time::timeout(UPLOAD_GRACE / 2, chat.make_video(&name, reencoded, &videos));
                             tokio::select! {
                                 // Dropped: ffmpeg is stopped, and the GIF has no video until it is posted again.
                                 () = chat.stopping.cancelled() => {}
-                                made = made => match made {
+                                made = made => match made.unwrap_or(Ok(Some("failed"))) {
                                     Ok(Some(outcome)) => {
                                         let metrics = &chat.metrics;
                                         metrics.gif_videos.get_or_create(&crate::metrics::OutcomeLabel { outcome }).inc();
@@ -156,20 +164,20 @@ impl Chat {
                                     Err(error) => tracing::warn!(%error, "making a GIF's video (it is shown as a GIF)"),
                                 }
                             }
-                            chat.let_go_of_upload(&name).await;
+                            chat.let_go_of_claim(&name).await;
                         });
                     }
-                    _ => chat.let_go_of_upload(&name).await,
+                    _ => chat.let_go_of_claim(&name).await,
                 }
                 posted
             })
             .await?
     }
 
-    /// An upload of the GIF `name` ended (posted or failed, and its video made or not): its claim goes, and if no
-    /// message shows the GIF (the upload failed, or its message was deleted while the video was being made), its
-    /// files go.
-    pub(super) async fn let_go_of_upload(&self, name: &StoredName) {
+    /// An upload or a post by reference of the GIF `name` ended (posted or failed, and its video made or not): its
+    /// claim goes, and if nothing uses the GIF any more (the upload failed, or its message was deleted while the
+    /// video was being made), its files go.
+    pub(super) async fn let_go_of_claim(&self, name: &StoredName) {
         if let Err(error) = db::gifs::unclaim(&self.db, name.as_str()).await {
             tracing::warn!(%error, "letting go of an upload's claim (it lapses after the grace)");
         }
@@ -205,7 +213,7 @@ impl Chat {
         }
         let video = self.uploads.incoming_file().await?;
         let made = {
-            let _permit = REENCODING.acquire().await.expect("the semaphore is never closed");
+            let _permit = VIDEOS.acquire().await.expect("the semaphore is never closed");
             crate::video::make(settings, &source.path, reencoded.last_delay, video.path()).await
         };
         match made {
@@ -215,6 +223,11 @@ impl Chat {
                     tracing::warn!(%error, "GIFs are shown without videos");
                 }
                 return Ok(Some("unavailable"));
+            }
+            // A busy moment, not the GIF's fault: it gets its video when it is posted again.
+            Err(error @ VideoError::TimedOut(_)) => {
+                tracing::warn!(%error, gif = name.as_str(), "making a GIF's video");
+                return Ok(Some("failed"));
             }
             Err(error) => {
                 tracing::warn!(%error, gif = name.as_str(), "making a GIF's video: it keeps none");
@@ -232,12 +245,15 @@ impl Chat {
         let recorded = db::gifs::video_made(&self.db, name.as_str(), Some((&name.video(), video_bytes))).await?;
         drop(held);
         self.recount_stored().await;
-        // Recorded by another upload of the same GIF meanwhile: the same file, and its messages are that one's.
         if recorded {
             for switched in db::show_video(&self.db, name.as_str(), &name.video()).await? {
                 self.announce_change(switched);
             }
+        } else if db::gifs::video_of(&self.db, name.as_str()).await?.as_deref() != Some(name.video().as_str()) {
+            // Found not worth a video meanwhile, by another upload of the same GIF: the file stored is nobody's.
+            self.uploads.remove_files([name.video()]).await;
         }
+        // (Else recorded by another upload of the same GIF meanwhile: the same file, its messages switched by it.)
         Ok(Some("made"))
     }
 

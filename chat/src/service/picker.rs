@@ -23,8 +23,15 @@ pub const SHELF_SIZE: i64 = 60;
 pub const MAX_LIBRARY_WORDS: usize = 100;
 
 /// Words to find a GIF by in the library, as given at upload: trimmed, spaces collapsed, within
-/// [`MAX_LIBRARY_WORDS`], with at least one searchable word.
+/// [`MAX_LIBRARY_WORDS`], with at least one searchable word, and no control characters (nor the invisible ones that
+/// turn text around: they would reach the operator's terminal through `gif-chat library list`).
 pub fn library_words(raw: &str) -> Result<String, AppError> {
+    let invisible = |c: char| {
+        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if raw.chars().any(|c| invisible(c) && !c.is_whitespace()) {
+        return Err(AppError::Invalid("Use letters, digits and spaces for the words.".into()));
+    }
     let words = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if db::picker::search_words(&words).is_empty() {
         return Err(AppError::Invalid("Give a few words to find the GIF by in the library.".into()));
@@ -70,7 +77,8 @@ impl Chat {
     ) -> ServerResult<ChatMessage> {
         let admission = self.admit_poster(room, person).await?;
         let name = StoredName::parse(name).ok_or(Refusal::NotFound)?;
-        if !db::picker::claim_to_post(&self.db, name.as_str(), admission.room(), person.id.as_str()).await? {
+        let (room, library) = (admission.room(), self.settings.gif_library);
+        if !db::picker::claim_to_post(&self.db, name.as_str(), room, person.id.as_str(), library).await? {
             return Err(AppError::Invalid("That GIF is not available any more.".into()).into());
         }
         let chat = self.clone();
@@ -79,7 +87,7 @@ impl Chat {
             .spawn(async move {
                 let message = db::NewMessage::gif(&admission.person().id, name.as_str());
                 let posted = chat.post(admission.room(), message).await;
-                chat.let_go_of_upload(&name).await;
+                chat.let_go_of_claim(&name).await;
                 posted
             })
             .await?
@@ -137,6 +145,7 @@ mod tests {
         assert_eq!(library_words("  happy   cat\tdance ").unwrap(), "happy cat dance");
         assert!(library_words(" !!! ").is_err());
         assert!(library_words(&"word ".repeat(30)).is_err());
+        assert!(library_words("cat \u{1b}[31m red").is_err() && library_words("cat \u{202e}tac").is_err());
         assert_eq!(db::picker::search_words("Happy-CAT, dançe!"), ["happy", "cat", "dançe"]);
     }
 }

@@ -473,38 +473,45 @@ impl UploadStore {
         }
     }
 
-    /// Removes stored GIFs (their files, and their stills), none after `deadline` if given: whether every file
-    /// went (or was not there) in time.
+    /// Removes stored files by their names (a stored GIF's video, alone): whether every one went (or was not there).
+    pub async fn remove_files(&self, files: impl IntoIterator<Item = String>) -> bool {
+        self.remove_each(files, None).await
+    }
+
+    /// Removes stored GIFs (their files: the GIF, its still and its video), none after `deadline` if given: whether
+    /// every file went (or was not there) in time.
     pub async fn remove(&self, names: impl IntoIterator<Item = StoredName>, deadline: Option<Instant>) -> bool {
+        self.remove_each(names.into_iter().flat_map(|name| name.files()), deadline).await
+    }
+
+    async fn remove_each(&self, files: impl IntoIterator<Item = String>, deadline: Option<Instant>) -> bool {
         let mut all_gone = true;
-        for name in names {
-            for file in name.files() {
-                let removal = async {
-                    match &self.objects {
-                        Some(objects) => objects.delete(&file).await,
-                        None => {
-                            let path = self.dir.join(&file);
-                            off_the_workers("removing a GIF", move || match std::fs::remove_file(path) {
-                                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                                    Err(ServerError::io("removing a GIF")(error))
-                                }
-                                _ => Ok(()),
-                            })
-                            .await
-                        }
+        for file in files {
+            let removal = async {
+                match &self.objects {
+                    Some(objects) => objects.delete(&file).await,
+                    None => {
+                        let path = self.dir.join(&file);
+                        off_the_workers("removing a GIF", move || match std::fs::remove_file(path) {
+                            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                                Err(ServerError::io("removing a GIF")(error))
+                            }
+                            _ => Ok(()),
+                        })
+                        .await
                     }
-                };
-                let removed = match deadline {
-                    Some(deadline) => match tokio::time::timeout_at(deadline.into(), removal).await {
-                        Ok(removed) => removed,
-                        Err(_) => return false,
-                    },
-                    None => removal.await,
-                };
-                if let Err(error) = removed {
-                    tracing::warn!(%error, file, "removing a stored GIF (the sweep will try again)");
-                    all_gone = false;
                 }
+            };
+            let removed = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline.into(), removal).await {
+                    Ok(removed) => removed,
+                    Err(_) => return false,
+                },
+                None => removal.await,
+            };
+            if let Err(error) = removed {
+                tracing::warn!(%error, file, "removing a stored GIF (the sweep will try again)");
+                all_gone = false;
             }
         }
         all_gone

@@ -20,11 +20,11 @@
 mod abuse;
 mod client;
 mod cluster;
+mod gifs;
 mod growth;
 mod minimal;
 mod process;
 mod reactions;
-mod gifs;
 mod scenarios;
 mod stats;
 mod table;

@@ -104,12 +104,23 @@ impl Table {
         let name = "videos";
         self.row(name, "GIFs (with a video)", format!("{} ({}) from {}", run.gifs, run.with_video, run.corpus));
         let saved = |ratio: f64| format!("{:.1}% smaller", (1.0 - ratio) * 100.0);
-        self.row(name, "median bytes fetched vs the GIF", format!("{} (target ≥ 70%)", saved(run.median_delivered_ratio)));
-        self.row(name, "median, GIFs with a video / all bytes", format!("{} / {}", saved(run.median_video_ratio), saved(run.total_ratio)));
+        self.row(
+            name,
+            "median bytes fetched vs the GIF",
+            format!("{} (target ≥ 70%)", saved(run.median_delivered_ratio)),
+        );
+        self.row(
+            name,
+            "median, GIFs with a video / all bytes",
+            format!("{} / {}", saved(run.median_video_ratio), saved(run.total_ratio)),
+        );
         self.row(
             name,
             "SSIM median / lowest / ≥ 0.95",
-            format!("{:.3} / {:.3} / {} of {}", run.median_ssim, run.lowest_ssim, run.ssim_at_least_0_95, run.with_video),
+            format!(
+                "{:.3} / {:.3} / {} of {}",
+                run.median_ssim, run.lowest_ssim, run.ssim_at_least_0_95, run.with_video
+            ),
         );
         self.row(name, "upload → video announced, corpus", latency(&run.time_to_video));
         self.row(
@@ -123,7 +134,11 @@ impl Table {
         let name = "library";
         self.row(name, "entries / searches", format!("{} / {}", run.entries, run.searches));
         self.row(name, "search p50/p99/max", latency(&run.latency));
-        self.row(name, "search p95", format!("{:.2} ms (target ≤ 30), {:.0} found on average", run.p95_ms, run.mean_found));
+        self.row(
+            name,
+            "search p95",
+            format!("{:.2} ms (target ≤ 30), {:.0} found on average", run.p95_ms, run.mean_found),
+        );
     }
 
     pub fn pages(&mut self, run: &crate::scenarios::Pages) {

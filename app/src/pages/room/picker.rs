@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{offered_gifs, post_gif};
+use crate::api::{offered_gifs, repost_gif};
 use crate::browser;
 use protocol::model::{OfferedGif, RoomId, Shelf, still_of};
 
@@ -31,7 +31,7 @@ pub fn GifPicker(room_id: RoomId) -> impl IntoView {
         posting.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let posted = post_gif(room_id, gif).await;
+            let posted = repost_gif(room_id, gif).await;
             let _ = posting.try_set(false);
             match posted {
                 // The message arrives over the live channel like everyone else's.

@@ -104,6 +104,21 @@ pub async fn total_bytes(db: &Db) -> sqlx::Result<u64> {
     Ok(total.max(0) as u64)
 }
 
+/// An upload that goes on to make its GIF's video renews its claim on it (from now, the claim's grace again).
+pub async fn renew_claim(db: &Db, name: &str) -> sqlx::Result<()> {
+    let sql = "UPDATE stored_gifs SET claimed_at = $2 WHERE name = $1 AND claims > 0";
+    with_pool!(db, |pool| sqlx::query(sql).bind(name).bind(now_millis()).execute(pool).await.map(drop))
+}
+
+/// The video recorded for the GIF `name`: its file, `Some("")` if it has none for good, `None` if none was made
+/// yet (or the GIF is not stored).
+pub async fn video_of(db: &Db, name: &str) -> sqlx::Result<Option<String>> {
+    let sql = "SELECT video FROM stored_gifs WHERE name = $1";
+    let found: Option<Option<String>> =
+        with_pool!(db, |pool| sqlx::query_scalar(sql).bind(name).fetch_optional(pool).await)?;
+    Ok(found.flatten())
+}
+
 /// Whether the GIF `name` is stored and no video was made of it yet (nor found not worth making).
 pub async fn lacks_video(db: &Db, name: &str) -> sqlx::Result<bool> {
     let sql = "SELECT EXISTS (SELECT 1 FROM stored_gifs WHERE name = $1 AND video IS NULL)";

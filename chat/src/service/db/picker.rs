@@ -85,7 +85,7 @@ pub async fn library(db: &Db, words: &[String], limit: i64) -> sqlx::Result<Vec<
         Db::Sqlite(pool) => {
             let matching = words.iter().map(|word| format!("\"{word}\"*")).collect::<Vec<_>>().join(" AND ");
             let sql = format!(
-                "SELECT {columns} FROM gif_library_words w JOIN gif_library l ON l.rowid = w.rowid {joined}
+                "SELECT {columns} FROM gif_library_words w JOIN gif_library l ON l.id = w.rowid {joined}
                    AND gif_library_words MATCH $1 ORDER BY l.added_at DESC LIMIT $2"
             );
             sqlx::query_as(&sql).bind(matching).bind(limit).fetch_all(pool).await
@@ -118,8 +118,7 @@ pub async fn share(db: &Db, name: &str, words: &str, visitor: &str) -> sqlx::Res
     Ok(added > 0)
 }
 
-/// Takes the GIF `name` out of the library: whether it was there. (Its files go with the next sweep if nothing
-/// else uses it.)
+/// Takes the GIF `name` out of the library: whether it was there. (Its files are the caller's to let go.)
 pub async fn unshare(db: &Db, name: &str) -> sqlx::Result<bool> {
     let sql = "DELETE FROM gif_library WHERE name = $1";
     Ok(with_pool!(db, |pool| sqlx::query(sql).bind(name).execute(pool).await?.rows_affected()) > 0)
@@ -133,19 +132,21 @@ pub async fn library_entries(db: &Db) -> sqlx::Result<Vec<(String, String, Strin
 
 /// A post by reference claims the stored GIF `name` for `visitor` in `room`, as an upload does (nothing removes it
 /// until the claim goes: `gifs::unclaim`), if they may post it there: it is stored and not being removed, and it
-/// is shown in that room, or they uploaded it, or it is in the library. Whether it was claimed.
-pub async fn claim_to_post(db: &Db, name: &str, room: RoomId, visitor: &str) -> sqlx::Result<bool> {
+/// is shown in that room, or they uploaded it, or it is in the library (and the server keeps one: `library`).
+/// Whether it was claimed.
+pub async fn claim_to_post(db: &Db, name: &str, room: RoomId, visitor: &str, library: bool) -> sqlx::Result<bool> {
     let sql = "UPDATE stored_gifs SET claims = claims + 1, claimed_at = $4
                WHERE name = $1 AND released_at IS NULL AND (
                    EXISTS (SELECT 1 FROM messages m
                            WHERE m.kind = 'gif' AND m.body = $1 AND m.room_id = $2 AND m.deleted_by IS NULL)
                    OR EXISTS (SELECT 1 FROM gif_uploads u WHERE u.visitor_id = $3 AND u.name = $1)
-                   OR EXISTS (SELECT 1 FROM gif_library l WHERE l.name = $1))";
+                   OR ($5 AND EXISTS (SELECT 1 FROM gif_library l WHERE l.name = $1)))";
     let claimed = with_pool!(db, |pool| sqlx::query(sql)
         .bind(name)
         .bind(room)
         .bind(visitor)
         .bind(now_millis())
+        .bind(library)
         .execute(pool)
         .await?
         .rows_affected());
