@@ -205,11 +205,12 @@ async fn upload_and_wait(
                 if let Message::Text(text) = frame? {
                     let event: Value = serde_json::from_str(&text)?;
                     let switched = &event["message"];
-                    if event["type"] == "changed" && switched["seq"].as_i64() == Some(seq) {
-                        if let Some(video) = switched["video"].as_str() {
-                            let waited = Some(answered.elapsed());
-                            return Ok(Uploaded { gif_url, video_url: Some(video.to_owned()), waited });
-                        }
+                    if event["type"] == "changed"
+                        && switched["seq"].as_i64() == Some(seq)
+                        && let Some(video) = switched["video"].as_str()
+                    {
+                        let waited = Some(answered.elapsed());
+                        return Ok(Uploaded { gif_url, video_url: Some(video.to_owned()), waited });
                     }
                 }
             }
@@ -315,7 +316,7 @@ const SYLLABLES: [&str; 20] = [
 fn word(seed: u64) -> String {
     let syllable = |n: u64| SYLLABLES[(n % 20) as usize];
     let mut word = format!("{}{}", syllable(seed), syllable(seed / 20));
-    if seed % 5 != 0 {
+    if !seed.is_multiple_of(5) {
         word.push_str(syllable(seed / 400));
     }
     word
