@@ -15,7 +15,7 @@ export PATH="$ROOT/end2end/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PA
 
 GIFS=""
 if [ "${1:-}" = "--gifs" ]; then
-  GIFS=$2
+  GIFS=$(cd "$2" && pwd)
   shift 2
 fi
 cargo leptos build --release --precompress
@@ -48,8 +48,7 @@ if [ -n "$GIFS" ]; then
   start_server before --no-gif-videos
   BEFORE=$PORT
   start_server after
-  cd end2end
-  node bench/gif-room.mjs "http://127.0.0.1:$BEFORE" "http://127.0.0.1:$PORT" "${TEN[@]}" "$@"
+  node end2end/bench/gif-room.mjs "http://127.0.0.1:$BEFORE" "http://127.0.0.1:$PORT" "${TEN[@]}" "$@"
   exit 0
 fi
 start_server list

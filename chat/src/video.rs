@@ -1,5 +1,5 @@
 //! Looping videos of stored GIFs. A GIF is the heaviest thing the chat sends; the same animation as an H.264 video
-//! is typically a fifth of its size or less (docs/performance.md has the corpus' figures). The video is made by
+//! is typically a tenth of its size (docs/performance.md has the corpus' figures). The video is made by
 //! Debian's `ffmpeg`, run as a child process on the GIF the validator re-encoded (never on what was uploaded),
 //! with only the GIF demuxer and the file protocol allowed, at a lower priority than the server, within a limit of
 //! time (then it is killed) and of memory.
@@ -53,7 +53,8 @@ const LOWER_BY: i32 = 10;
 /// it arrives), 4:2:0 chroma and even dimensions (what the decoders of phones want: an odd row or column is cropped
 /// off), every GIF frame kept with its own timing (a GIF's frames have delays of their own: by default ffmpeg
 /// would make it 60 frames a second, repeating and dropping frames). `-tune animation` at quality 26 measured best
-/// on the corpus of real GIFs (`scripts/gif-corpus`, docs/performance.md): a median of 88% fewer bytes, SSIM 0.98.
+/// on the corpus of real GIFs (`scripts/gif-corpus`, docs/performance.md): a median of 91% fewer bytes than the
+/// GIF, SSIM 0.97 (VP9 in WebM saves a little more at twice the time, and is not what every browser plays).
 const ENCODE: &[&str] = &[
     "-an",
     "-sn",

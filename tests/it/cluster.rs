@@ -102,6 +102,22 @@ async fn a_room_and_its_messages_cross_instances() {
         assert_eq!(served.status(), 200, "{video} on {}", app.addr);
         assert_eq!(served.headers()["content-type"], "video/mp4");
     }
+
+    // Posted again by reference through the other instance, from the picker's shelf of the room: announced on the
+    // first, with its video at once.
+    let name = clip.body.trim_start_matches("/gif/");
+    let args = [("room", room.id.to_string()), ("shelf", "room".to_owned())];
+    let args: Vec<(&str, &str)> = args.iter().map(|(key, value)| (*key, value.as_str())).collect();
+    let offered: Vec<protocol::model::OfferedGif> = bob.call("offered_gifs", &args).await.unwrap();
+    assert!(offered.iter().any(|gif| gif.name == name), "{offered:?}");
+    let again: ChatMessage = bob.call("repost_gif", &[("room", &room.id.to_string()), ("gif", name)]).await.unwrap();
+    let seen = alice_live
+        .expect(|e| match e {
+            LiveEvent::Chat { message } if message.seq == again.seq => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!((seen.body.as_str(), seen.video.as_deref()), (clip.body.as_str(), Some(video.as_str())));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
