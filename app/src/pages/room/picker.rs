@@ -14,7 +14,8 @@ pub fn GifPicker(room_id: RoomId) -> impl IntoView {
     let dialog = NodeRef::<leptos::html::Dialog>::new();
     let open = RwSignal::new(false);
     let shelf = RwSignal::new(Shelf::Room);
-    let search = RwSignal::new(String::new());
+    // What is typed in the search box, and (a moment after the typing stops) what is searched for.
+    let (typed, search) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let error = RwSignal::new(None::<String>);
     let posting = RwSignal::new(false);
 
@@ -85,8 +86,18 @@ pub fn GifPicker(room_id: RoomId) -> impl IntoView {
                 <Show when=move || shelf.get() == Shelf::Library>
                     <label for="gif-search">"Search the library"</label>
                     <input id="gif-search" type="search" autocomplete="off" maxlength="100"
-                        prop:value=move || search.get()
-                        on:input=move |event| search.set(event_target_value(&event)) />
+                        prop:value=move || typed.get()
+                        on:input=move |event| {
+                            let value = event_target_value(&event);
+                            typed.set(value.clone());
+                            // Asked once the typing pauses, not at every key.
+                            leptos::task::spawn_local(async move {
+                                browser::sleep_ms(SEARCH_PAUSE_MS).await;
+                                if typed.try_get_untracked().as_deref() == Some(value.as_str()) {
+                                    let _ = search.try_set(value);
+                                }
+                            });
+                        } />
                 </Show>
                 <Show when=move || error.get().is_some()>
                     <p class="error" role="alert">{move || error.get()}</p>
@@ -99,6 +110,9 @@ pub fn GifPicker(room_id: RoomId) -> impl IntoView {
         </dialog>
     }
 }
+
+/// How long the typing in the library's search box pauses before the library is asked.
+const SEARCH_PAUSE_MS: u32 = 250;
 
 fn tab_id(shelf: Shelf) -> String {
     format!("gif-tab-{}", shelf.as_str())
