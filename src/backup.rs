@@ -115,9 +115,9 @@ async fn quick_check(db: &mut SqliteConnection, path: &Path) -> anyhow::Result<(
     Ok(())
 }
 
-/// The GIFs a chat's database keeps: those its messages show, and those its library holds.
-const KEPT_GIFS: &str =
-    "SELECT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL UNION SELECT name FROM gif_library";
+/// The GIFs a chat's database keeps: those its messages show (a deleted one's body is empty, no GIF's name), and
+/// those its library holds.
+const KEPT_GIFS: &str = "SELECT body FROM messages WHERE kind = 'gif' UNION SELECT name FROM gif_library";
 
 /// What a database holds, and the stored GIFs it keeps ([`KEPT_GIFS`]).
 async fn contents(db: &mut SqliteConnection) -> anyhow::Result<(BackupReport, BTreeSet<String>)> {
@@ -127,8 +127,7 @@ async fn contents(db: &mut SqliteConnection) -> anyhow::Result<(BackupReport, BT
             .fetch_one(&mut *db)
             .await?;
     // A backup made before the library has none.
-    let sql =
-        if has_library { KEPT_GIFS } else { "SELECT body FROM messages WHERE kind = 'gif' AND deleted_by IS NULL" };
+    let sql = if has_library { KEPT_GIFS } else { "SELECT body FROM messages WHERE kind = 'gif'" };
     let names: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *db).await?;
     // Only names the store makes: a tampered file cannot name a path outside the directories.
     let names: BTreeSet<String> =

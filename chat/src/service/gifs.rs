@@ -141,37 +141,56 @@ impl Chat {
                 match (&posted, chat.settings.videos.clone()) {
                     // The claim goes on with the making of the video, which lets it go.
                     (Ok(_), Some(videos)) => {
-                        let chat = chat.clone();
-                        chat.tasks.clone().spawn(async move {
-                            let started = Instant::now();
-                            // The claim's own time again, within which the video is made or given up.
-                            if let Err(error) = db::gifs::renew_claim(&chat.db, name.as_str()).await {
-                                tracing::warn!(%error, "renewing an upload's claim for its video");
-                            }
-                            let made = tokio::time::timeout(UPLOAD_GRACE / 2, chat.make_video(&name, reencoded, &videos));
-                            tokio::select! {
-                                // Dropped: ffmpeg is stopped, and the GIF has no video until it is posted again.
-                                () = chat.stopping.cancelled() => {}
-                                made = made => match made.unwrap_or(Ok(Some("failed"))) {
-                                    Ok(Some(outcome)) => {
-                                        let metrics = &chat.metrics;
-                                        metrics.gif_videos.get_or_create(&crate::metrics::OutcomeLabel { outcome }).inc();
-                                        if outcome == "made" {
-                                            metrics.gif_video_seconds.observe(started.elapsed().as_secs_f64());
-                                        }
-                                    }
-                                    Ok(None) => {}
-                                    Err(error) => tracing::warn!(%error, "making a GIF's video (it is shown as a GIF)"),
-                                }
-                            }
-                            chat.let_go_of_claim(&name).await;
-                        });
+                        chat.tasks.clone().spawn(chat.clone().video_of_upload(name, reencoded, videos));
                     }
                     _ => chat.let_go_of_claim(&name).await,
                 }
                 posted
             })
             .await?
+    }
+
+    /// The video part of an upload of the GIF `name` (see the module's documentation): its turn to make one, within
+    /// half the claim's grace; then its claim renewed, and the video made within the other half; then the claim
+    /// goes. Neither limit is a verdict on the GIF: it gets its video when it is uploaded again.
+    async fn video_of_upload(self: Arc<Self>, name: StoredName, reencoded: gif::Reencoded, settings: VideoSettings) {
+        let started = Instant::now();
+        let half = UPLOAD_GRACE / 2;
+        let work = async {
+            let Ok(_turn) = tokio::time::timeout(half, VIDEOS.acquire()).await else {
+                tracing::warn!(
+                    gif = name.as_str(),
+                    "no turn to make a GIF's video within {half:?}: it has none for now"
+                );
+                return Ok(Some("failed"));
+            };
+            db::gifs::renew_claim(&self.db, name.as_str()).await?;
+            match tokio::time::timeout(half, self.make_video(&name, reencoded, &settings)).await {
+                Ok(made) => made,
+                Err(_) => {
+                    tracing::warn!(
+                        gif = name.as_str(),
+                        "making a GIF's video took longer than {half:?}: it has none for now"
+                    );
+                    Ok(Some("failed"))
+                }
+            }
+        };
+        tokio::select! {
+            // Dropped: ffmpeg is stopped, and the GIF has no video until it is uploaded again.
+            () = self.stopping.cancelled() => {}
+            made = work => match made {
+                Ok(Some(outcome)) => {
+                    self.metrics.gif_videos.get_or_create(&crate::metrics::OutcomeLabel { outcome }).inc();
+                    if outcome == "made" {
+                        self.metrics.gif_video_seconds.observe(started.elapsed().as_secs_f64());
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "making a GIF's video (it is shown as a GIF)"),
+            }
+        }
+        self.let_go_of_claim(&name).await;
     }
 
     /// An upload or a post by reference of the GIF `name` ended (posted or failed, and its video made or not): its
@@ -212,10 +231,8 @@ impl Chat {
             return none_for_good("larger").await;
         }
         let video = self.uploads.incoming_file().await?;
-        let made = {
-            let _permit = VIDEOS.acquire().await.expect("the semaphore is never closed");
-            crate::video::make(settings, &source.path, reencoded.last_delay, video.path()).await
-        };
+        // (On the upload's turn to make a video: see `video_of_upload`.)
+        let made = crate::video::make(settings, &source.path, reencoded.last_delay, video.path()).await;
         match made {
             Ok(()) => {}
             Err(error @ VideoError::Unavailable(_)) => {
@@ -224,7 +241,7 @@ impl Chat {
                 }
                 return Ok(Some("unavailable"));
             }
-            // A busy moment, not the GIF's fault: it gets its video when it is posted again.
+            // A busy moment, not the GIF's fault: it gets its video when it is uploaded again.
             Err(error @ VideoError::TimedOut(_)) => {
                 tracing::warn!(%error, gif = name.as_str(), "making a GIF's video");
                 return Ok(Some("failed"));
@@ -528,6 +545,21 @@ mod tests {
         recorded.sort();
         assert_eq!(recorded, vec![(fresh.as_str().to_owned(), 12), (legacy.as_str().to_owned(), 12)]);
         assert_eq!(chat.uploads.used(), 24, "the quota counts the stored GIFs");
+    }
+
+    #[tokio::test]
+    async fn an_upload_during_its_gifs_removal_finds_it_as_new_without_its_video() {
+        let (_dir, db) = crate::testing::test_db().await;
+        let name = format!("{}.gif", "cd".repeat(16));
+        db::gifs::claim(&db, &name, 10).await.unwrap();
+        assert!(db::gifs::video_made(&db, &name, Some((&name.replace(".gif", ".mp4"), 5))).await.unwrap());
+        db::gifs::unclaim(&db, &name).await.unwrap();
+        assert!(db::gifs::release(&db, &name, 0).await.unwrap(), "nothing uses it: its removal begins");
+        // An upload of the same GIF claims it meanwhile: it writes the GIF and its still again, not the video.
+        assert!(db::gifs::claim(&db, &name, 12).await.unwrap().is_some(), "the upload learns of the removal");
+        assert_eq!(db::gifs::video_of(&db, &name).await.unwrap(), None, "its video is to be made again");
+        assert!(db::gifs::lacks_video(&db, &name).await.unwrap());
+        assert_eq!(db::gifs::total_bytes(&db).await.unwrap(), 12, "the quota counts what the upload writes");
     }
 
     #[tokio::test]

@@ -27,7 +27,8 @@ pub const MAX_LIBRARY_WORDS: usize = 100;
 /// turn text around: they would reach the operator's terminal through `gif-chat library list`).
 pub fn library_words(raw: &str) -> Result<String, AppError> {
     let invisible = |c: char| {
-        c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     };
     if raw.chars().any(|c| invisible(c) && !c.is_whitespace()) {
         return Err(AppError::Invalid("Use letters, digits and spaces for the words.".into()));

@@ -19,11 +19,14 @@ fn unused(stale: &str) -> String {
 
 /// An upload claims the GIF `name` (its files taking `bytes`) before writing its files: recorded if it is new,
 /// and kept while the upload is on its way. `Some(since)` if its files were being removed (since that time, Unix
-/// ms): the upload must give that removal time to end before it writes them.
+/// ms): the upload must give that removal time to end before it writes them, and the GIF is then as new (its
+/// video went with the removal: it is made again, and the quota counts what the upload writes).
 pub async fn claim(db: &Db, name: &str, bytes: u64) -> sqlx::Result<Option<i64>> {
     let sql = "INSERT INTO stored_gifs (name, bytes, claims, claimed_at) VALUES ($1, $2, 1, $3)
                ON CONFLICT (name) DO UPDATE SET claims = stored_gifs.claims + 1, claimed_at = excluded.claimed_at,
-                   bytes = CASE WHEN stored_gifs.bytes = 0 THEN excluded.bytes ELSE stored_gifs.bytes END
+                   bytes = CASE WHEN stored_gifs.bytes = 0 OR stored_gifs.released_at IS NOT NULL
+                                THEN excluded.bytes ELSE stored_gifs.bytes END,
+                   video = CASE WHEN stored_gifs.released_at IS NOT NULL THEN NULL ELSE stored_gifs.video END
                RETURNING released_at";
     with_pool!(db, |pool| sqlx::query_scalar(sql)
         .bind(name)
