@@ -21,6 +21,4 @@ pub mod testing;
 pub mod uploads;
 pub mod video;
 
-pub use service::{
-    ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Chat, Footprint, Joined, MAX_LIBRARY_WORDS, Outgoing, library_words,
-};
+pub use service::{ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Chat, Footprint, Joined, Outgoing, library_words};

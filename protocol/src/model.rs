@@ -334,6 +334,9 @@ impl Shelf {
     }
 }
 
+/// The most characters of the words a GIF is shared to the library with (the server's rule, and the page's box).
+pub const MAX_LIBRARY_WORDS: usize = 100;
+
 /// A GIF the picker offers, to post again by reference: its stored name (`<hex>.gif`, served at `/gif/<name>`, its
 /// still beside it), the words it was shared with (the library's), and when it was last posted, uploaded or
 /// shared (Unix ms).

@@ -200,8 +200,7 @@ impl Chat {
         if let Err(error) = db::gifs::unclaim(&self.db, name.as_str()).await {
             tracing::warn!(%error, "letting go of an upload's claim (it lapses after the grace)");
         }
-        release(&self.db, &self.uploads, name).await;
-        self.recount_stored().await;
+        self.release_now(name).await;
     }
 
     /// Makes the looping video of the stored GIF `name` (just posted; `reencoded` is what its validation found),

@@ -35,7 +35,7 @@ use protocol::model::{PersonId, RoomId};
 
 pub use membership::{ANY_ARRIVAL, Admission, AfterLag, ArrivalCheck, Joined};
 pub use messages::Outgoing;
-pub use picker::{MAX_LIBRARY_WORDS, library_words};
+pub use picker::library_words;
 
 /// Added to the empty-room grace of rooms whose last people went with their server process (a crash or a
 /// restart): more than the browser client's longest reconnect delay (see `browser::live::backoff`), so they get

@@ -14,13 +14,10 @@ use super::db;
 use crate::error::ServerResult;
 use crate::uploads::StoredName;
 use protocol::error::{AppError, Refusal};
-use protocol::model::{ChatMessage, OfferedGif, Person, RoomId, Shelf};
+use protocol::model::{ChatMessage, MAX_LIBRARY_WORDS, OfferedGif, Person, RoomId, Shelf};
 
 /// How many GIFs a shelf shows at once.
 pub const SHELF_SIZE: i64 = 60;
-
-/// The most characters of the words a GIF is shared with.
-pub const MAX_LIBRARY_WORDS: usize = 100;
 
 /// Words to find a GIF by in the library, as given at upload: trimmed, spaces collapsed, within
 /// [`MAX_LIBRARY_WORDS`], with at least one searchable word, and no control characters (nor the invisible ones that

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use super::picker::GifPicker;
 use crate::browser;
-use protocol::model::RoomId;
+use protocol::model::{MAX_LIBRARY_WORDS, RoomId};
 
 /// An upload under way: the file's name and how much of it went out (0.0–1.0).
 #[derive(Clone, PartialEq)]
@@ -99,7 +99,7 @@ pub fn Uploader(room_id: RoomId, locked: bool, children: Children) -> impl IntoV
                     </label>
                     <Show when=move || share.get()>
                         <label for="share-words" class="visually-hidden">"Words to find it by"</label>
-                        <input id="share-words" type="text" maxlength="100" placeholder="Words to find it by"
+                        <input id="share-words" type="text" maxlength=MAX_LIBRARY_WORDS placeholder="Words to find it by"
                             prop:value=move || words.get() on:input=move |event| words.set(event_target_value(&event)) />
                     </Show>
                 })}
