@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use protocol::alarms::Alarms;
 use protocol::codec::Answers;
 use protocol::error::AppError;
 use protocol::model::{
@@ -311,4 +312,57 @@ pub async fn repost_gif(room: RoomId, gif: String) -> Result<ChatMessage, AppErr
         }
         .await,
     )
+}
+
+/// The caller's alarms, newest first, with the number of their latest change and how many are unread.
+#[server(endpoint = "alarms", output = Answers)]
+pub async fn load_alarms() -> Result<Alarms, AppError> {
+    respond(async { chat().alarms(&me().await?.id).await }.await)
+}
+
+/// How many of the caller's alarms are unread (the bell's count as a page is rendered).
+#[server(endpoint = "unread_alarms", output = Answers)]
+pub async fn unread_alarms() -> Result<u32, AppError> {
+    respond(async { Ok(chat().alarm_standing(&me().await?.id).await?.1) }.await)
+}
+
+/// The caller read their alarms up to their change `up_to` (every page of theirs is told): how many are unread.
+/// From a plain form, the answer is the alarms page.
+#[server(endpoint = "mark_alarms_read", output = Answers)]
+pub async fn mark_alarms_read(up_to: i64) -> Result<u32, AppError> {
+    respond(
+        async {
+            let unread = chat().mark_alarms_read(&me().await?.id, up_to).await?;
+            if plain_form_post() {
+                leptos_axum::redirect("/alarms");
+            }
+            Ok(unread)
+        }
+        .await,
+    )
+}
+
+/// The caller mutes `person` (or, with `on` = "false", unmutes them): nothing they do alarms the caller meanwhile
+/// (for the session's life). From a plain form, the answer is the alarms page.
+#[server(endpoint = "mute", output = Answers)]
+pub async fn mute_person(person: String, #[server(default)] on: Option<bool>) -> Result<(), AppError> {
+    use protocol::domain::PersonId;
+
+    respond(
+        async {
+            let other = PersonId::parse(&person)?;
+            chat().mute(&me().await?.id, &other, on.unwrap_or(true)).await?;
+            if plain_form_post() {
+                leptos_axum::redirect("/alarms");
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// The people the caller muted, the latest first.
+#[server(endpoint = "muted", output = Answers)]
+pub async fn muted_people() -> Result<Vec<Person>, AppError> {
+    respond(async { chat().muted(&me().await?.id).await }.await)
 }

@@ -23,7 +23,7 @@ use leptos_router::{
 };
 
 use crate::live_client::provide_live_channel;
-use crate::pages::{NotFound, RoomListPage, RoomPage};
+use crate::pages::{AlarmsPage, NotFound, RoomListPage, RoomPage};
 
 /// The document around every server-rendered page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,6 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_live_channel();
+    components::provide_alarms();
     forms::provide_landing_error();
     pages::provide_sent_away();
     browser::mark_hydrated();
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                 // same, but Leptos 0.8 serves it out of order.)
                 <Route path=StaticSegment("") view=RoomListPage ssr=SsrMode::InOrder />
                 <Route path=path!("/room/:id") view=RoomPage ssr=SsrMode::InOrder />
+                <Route path=StaticSegment("alarms") view=AlarmsPage ssr=SsrMode::InOrder />
             </Routes>
         </Router>
     }

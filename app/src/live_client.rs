@@ -3,7 +3,8 @@
 //!
 //! A page calls [`LiveChannel::subscribe`] with the command that puts it on its topic and a handler for events.
 //! The command is sent again after every reconnect, built fresh each time (so a room resumes from the last
-//! message the page has).
+//! message the page has). The person's alarms are watched besides, whatever the page ([`LiveChannel::watch_alarms`]):
+//! their events go to their own handler.
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub enum Connection {
 pub struct LiveChannel {
     state: RwSignal<Connection>,
     subscriber: StoredValue<Option<Subscriber>>,
+    /// The alarms' watch: its command and handler, for the app's life.
+    alarms: StoredValue<Option<(CommandFn, HandlerFn)>>,
     next_id: StoredValue<u64>,
     /// Sends a text frame if the socket is open (never on the server).
     sender: StoredValue<Option<SocketSender>>,
@@ -70,6 +73,18 @@ impl LiveChannel {
         });
     }
 
+    /// Watches the person's alarms on this channel, whatever page is open: `command` is sent now and after every
+    /// reconnect, and the alarm events go to `handler` (not to the page's).
+    pub fn watch_alarms(
+        &self,
+        command: impl Fn() -> ClientCommand + Send + Sync + 'static,
+        handler: impl Fn(LiveEvent) + Send + Sync + 'static,
+    ) {
+        let command: CommandFn = Arc::new(command);
+        self.send(&command());
+        self.alarms.set_value(Some((command, Arc::new(handler))));
+    }
+
     /// Sends `command` if the channel is open (what it says is only worth saying now: nothing is queued).
     pub fn send(&self, command: &ClientCommand) {
         if let Some(sender) = self.sender.get_value() {
@@ -79,6 +94,11 @@ impl LiveChannel {
 
     fn dispatch(&self, text: &str) {
         match serde_json::from_str::<LiveEvent>(text) {
+            Ok(event @ (LiveEvent::Alarms { .. } | LiveEvent::Alarm { .. })) => {
+                if let Some((_, handler)) = self.alarms.get_value() {
+                    handler(event);
+                }
+            }
             Ok(event) => {
                 if let Some(subscriber) = self.subscriber.get_value() {
                     (subscriber.handler)(event);
@@ -98,14 +118,19 @@ pub fn provide_live_channel() {
     let live = LiveChannel {
         state: RwSignal::new(Connection::Connecting),
         subscriber: StoredValue::new(None),
+        alarms: StoredValue::new(None),
         next_id: StoredValue::new(0),
         sender: StoredValue::new(None),
     };
     provide_context(live);
     let callbacks = SocketCallbacks {
         hello: Arc::new(move || {
-            let subscriber = live.subscriber.get_value()?;
-            Some(serde_json::to_string(&(subscriber.command)()).expect("commands always serialize"))
+            let page = live.subscriber.get_value().map(|subscriber| subscriber.command);
+            let alarms = live.alarms.get_value().map(|(command, _)| command);
+            page.into_iter()
+                .chain(alarms)
+                .map(|command| serde_json::to_string(&command()).expect("commands always serialize"))
+                .collect()
         }),
         on_message: Arc::new(move |text| live.dispatch(text)),
         on_online: Arc::new(move |online| {

@@ -9,9 +9,10 @@
 //! outage, presence, the room list), every process resyncs its connections from the database when its link comes
 //! back, and asks the others to do the same (they may have missed what it could not send meanwhile).
 //!
-//! On the wire, a subject per topic (`gif-chat.<cluster>.room.<id>`, `.lobby`, `.person.<id>`, `.resync`), the
-//! frame's JSON as the payload (so it is serialized once for every process), and the rest in headers. One event
-//! for many people's own topics (a message's followers) goes once, on `.people`, naming them in a header.
+//! On the wire, a subject per topic (`gif-chat.<cluster>.room.<id>`, `.lobby`, `.person.<id>`, `.alarms.<id>`,
+//! `.resync`), the frame's JSON as the payload (so it is serialized once for every process), and the rest in
+//! headers. One event for many people's own topics (a message's followers) goes once, on `.people`, naming them in
+//! a header.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -404,6 +405,7 @@ fn subject(prefix: &str, topic: &Topic) -> String {
         Topic::RoomList => format!("{prefix}.lobby"),
         Topic::Room(room) => format!("{prefix}.room.{room}"),
         Topic::Person(person) => format!("{prefix}.person.{person}"),
+        Topic::Alarms(person) => format!("{prefix}.alarms.{person}"),
     }
 }
 
@@ -412,6 +414,7 @@ fn parse_topic(topic: &str) -> Option<Topic> {
         None if topic == "lobby" => Some(Topic::RoomList),
         Some(("room", id)) => id.parse().ok().map(|id: i64| Topic::Room(RoomId::new(id))),
         Some(("person", id)) => PersonId::parse(id).ok().map(Topic::Person),
+        Some(("alarms", id)) => PersonId::parse(id).ok().map(Topic::Alarms),
         _ => None,
     }
 }
@@ -422,7 +425,12 @@ mod tests {
 
     #[test]
     fn topics_survive_the_wire() {
-        for topic in [Topic::RoomList, Topic::Room(RoomId::new(42)), Topic::Person(PersonId::trusted("ab12"))] {
+        for topic in [
+            Topic::RoomList,
+            Topic::Room(RoomId::new(42)),
+            Topic::Person(PersonId::trusted("ab12")),
+            Topic::Alarms(PersonId::trusted("ab12")),
+        ] {
             let subject = subject("gif-chat.c0ffee", &topic);
             let tail = subject.strip_prefix("gif-chat.c0ffee.").unwrap();
             assert_eq!(parse_topic(tail), Some(topic));

@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::error::ServerError;
+use protocol::alarms::AlarmKind;
 use protocol::error::{AppError, Limit};
 use protocol::model::MessageKind;
 
@@ -70,6 +71,10 @@ pub struct Metrics {
     pub rooms: Gauge,
     pub people_present: Gauge,
     pub messages_committed: Family<KindLabel, Counter>,
+    /// Alarms raised or updated (another actor), by kind.
+    pub alarms_raised: Family<KindLabel, Counter>,
+    /// Alarms not raised: the actor was muted or counted already, the person is out of the room, or it is gone.
+    pub alarms_skipped: Counter,
     pub send_seconds: Histogram,
     pub lag_recoveries: Counter,
     /// Live connections that found a gap in their room's sequence (an event published out of its order, or lost
@@ -114,6 +119,8 @@ impl Metrics {
             rooms: Gauge::default(),
             people_present: Gauge::default(),
             messages_committed: Family::default(),
+            alarms_raised: Family::default(),
+            alarms_skipped: Counter::default(),
             // 0.5 ms to about 8 s.
             send_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 15)),
             lag_recoveries: Counter::default(),
@@ -139,6 +146,9 @@ impl Metrics {
         // Every label from 0, so that a rate over the first event is right.
         for kind in [MessageKind::Text, MessageKind::Gif, MessageKind::System, MessageKind::Whisper] {
             metrics.messages_committed.get_or_create(&KindLabel { kind: kind_label(kind) }).inc_by(0);
+        }
+        for kind in [AlarmKind::Reaction, AlarmKind::Reply, AlarmKind::Mention, AlarmKind::Whisper] {
+            metrics.alarms_raised.get_or_create(&KindLabel { kind: kind.as_str() }).inc_by(0);
         }
         for reason in UPLOAD_REFUSALS {
             metrics.uploads_refused.get_or_create(&ReasonLabel { reason }).inc_by(0);
@@ -174,6 +184,16 @@ impl Metrics {
             "messages_committed",
             "Messages this process committed, by kind",
             self.messages_committed.clone(),
+        );
+        registry.register(
+            "alarms_raised",
+            "Alarms this process raised or updated, by kind",
+            self.alarms_raised.clone(),
+        );
+        registry.register(
+            "alarms_skipped",
+            "Alarms not raised: the actor muted or counted already, the person out of the room",
+            self.alarms_skipped.clone(),
         );
         registry.register_with_unit(
             "send",
@@ -259,6 +279,10 @@ impl Metrics {
     /// Counts a committed message.
     pub fn message_committed(&self, kind: MessageKind) {
         self.messages_committed.get_or_create(&KindLabel { kind: kind_label(kind) }).inc();
+    }
+
+    pub fn alarm_raised(&self, kind: AlarmKind) {
+        self.alarms_raised.get_or_create(&KindLabel { kind: kind.as_str() }).inc();
     }
 
     /// Counts an upload's outcome.

@@ -4,6 +4,7 @@
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::alarms::{AlarmChange, Alarms};
 use crate::error::Refusal;
 use crate::model::{ChatMessage, MessagePreview, PeopleChange, Person, ReactionChange, RoomId, RoomSummary};
 
@@ -51,6 +52,12 @@ pub enum LiveEvent {
     Joined { room: RoomId, present: u32 },
     /// Joining the room was refused; the connection stays open but receives nothing from the room.
     Refused { room: RoomId, reason: Refusal, message: String },
+    /// The person's alarms as they stand (the first answer to `watchAlarms`, unless the client has the latest;
+    /// and whenever the connection may have missed a change): replaces the client's list.
+    Alarms { alarms: Alarms },
+    /// One change to the person's alarms (sent to every connection of theirs that watches them, on any page):
+    /// `change.seq` is the one after the last the client has. A client that finds a gap sends `watchAlarms` again.
+    Alarm { change: AlarmChange },
     /// Answer to `ping`.
     Pong,
     /// The client is too far behind to replay what it missed: it should reload the room's history (its live
@@ -94,6 +101,8 @@ enum EventType {
     RoomActivity,
     Joined,
     Refused,
+    Alarms,
+    Alarm,
     Pong,
     Resync,
 }
@@ -154,6 +163,8 @@ impl<'de> Visitor<'de> for TypeFirst {
             EventType::Joined => fields!(Joined { room: RoomId, present: u32 }),
             EventType::Refused => fields!(Refused { room: RoomId, reason: Refusal, message: String }),
             EventType::Resync => fields!(Resync { room: RoomId }),
+            EventType::Alarms => fields!(Alarms { alarms: Alarms }),
+            EventType::Alarm => fields!(Alarm { change: AlarmChange }),
             EventType::Subscribed => {
                 skip_rest(map)?;
                 LiveEvent::Subscribed
@@ -179,6 +190,9 @@ pub enum ClientCommand {
     Ping,
     /// The person is typing in the room the connection joined (at most one every 2 s; not while whispering).
     Typing { room: RoomId },
+    /// Receive the person's alarms on this connection, whatever else it follows, until it closes. `since`: the
+    /// number of the latest change the client has; the whole list comes first unless that is the latest.
+    WatchAlarms { since: Option<i64> },
 }
 
 #[cfg(test)]
@@ -190,6 +204,7 @@ mod tests {
         prop_oneof![
             Just(ClientCommand::SubscribeLobby),
             Just(ClientCommand::Ping),
+            proptest::option::of(any::<i64>()).prop_map(|since| ClientCommand::WatchAlarms { since }),
             any::<i64>().prop_map(|room| ClientCommand::Typing { room: RoomId::new(room) }),
             (any::<i64>(), proptest::option::of(any::<i64>()))
                 .prop_map(|(room, since)| ClientCommand::Join { room: RoomId::new(room), since }),
@@ -232,6 +247,20 @@ mod tests {
             last_message: Some(MessagePreview::of(&message)),
             banned: true,
         };
+        let alarm = crate::alarms::Alarm {
+            id: 1,
+            kind: crate::alarms::AlarmKind::Reaction,
+            room,
+            room_title: "Lunch".into(),
+            room_gone: true,
+            message: Some(3),
+            actor: ada.clone(),
+            others: 2,
+            emoji: Some("😂".into()),
+            on_gif: true,
+            seq: 4,
+            at: 5,
+        };
         let change = PeopleChange {
             version: 6,
             arrived: vec![crate::model::Participant { person: person("Bo"), owner: false, tag: Some("#2".into()) }],
@@ -265,6 +294,12 @@ mod tests {
             LiveEvent::RoomActivity { id: room, preview: MessagePreview::of(&message) },
             LiveEvent::Joined { room, present: 2 },
             LiveEvent::Refused { room, reason: Refusal::Full, message: Refusal::Full.to_string() },
+            LiveEvent::Alarms {
+                alarms: crate::alarms::Alarms { alarms: vec![alarm.clone()], seq: 4, read_up_to: 2, unread: 1 },
+            },
+            LiveEvent::Alarm {
+                change: AlarmChange { seq: 5, alarms: vec![alarm], gone: vec![9], read_up_to: 2, unread: 1 },
+            },
             LiveEvent::Pong,
             LiveEvent::Resync { room },
         ]
@@ -289,6 +324,8 @@ mod tests {
             LiveEvent::RoomActivity { .. } => EventType::RoomActivity,
             LiveEvent::Joined { .. } => EventType::Joined,
             LiveEvent::Refused { .. } => EventType::Refused,
+            LiveEvent::Alarms { .. } => EventType::Alarms,
+            LiveEvent::Alarm { .. } => EventType::Alarm,
             LiveEvent::Pong => EventType::Pong,
             LiveEvent::Resync { .. } => EventType::Resync,
         }
@@ -300,7 +337,7 @@ mod tests {
         let distinct: std::collections::BTreeSet<&String> = kinds.iter().collect();
         assert_eq!(distinct.len(), kinds.len(), "{kinds:?}");
         // As many as `kind` has arms (update both when a variant comes).
-        assert_eq!(kinds.len(), 17);
+        assert_eq!(kinds.len(), 19);
     }
 
     #[test]
@@ -347,7 +384,7 @@ mod tests {
 
         /// Real frames of every kind, cut short or with junk put in: read or refused, never a panic.
         #[test]
-        fn reading_damaged_events_never_panics(which in 0..17usize, cut in 0..400usize, junk in ".{0,12}") {
+        fn reading_damaged_events_never_panics(which in 0..19usize, cut in 0..400usize, junk in ".{0,12}") {
             let text = serde_json::to_string(&every_event()[which]).unwrap();
             let cut = (0..=cut.min(text.len())).rev().find(|at| text.is_char_boundary(*at)).unwrap_or(0);
             let _ = serde_json::from_str::<LiveEvent>(&text[..cut]);

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod alarms;
 mod cluster;
 mod delivery;
 mod doors;

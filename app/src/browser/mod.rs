@@ -17,11 +17,20 @@ use std::sync::Arc;
 /// What the live channel's socket reports, and what it sends when it (re)opens.
 #[derive(Clone)]
 pub struct SocketCallbacks {
-    /// The frame to send as soon as the socket opens (the page's subscription), if any.
-    pub hello: Arc<dyn Fn() -> Option<String> + Send + Sync>,
+    /// The frames to send as soon as the socket opens (the page's subscription, the alarms' watch).
+    pub hello: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
     pub on_message: Arc<dyn Fn(&str) + Send + Sync>,
     /// True when the socket opened, false when it dropped (it is then reopened with backoff).
     pub on_online: Arc<dyn Fn(bool) + Send + Sync>,
+}
+
+/// Whether the person allowed this browser's desktop notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notifications {
+    /// Not asked yet (the browser asks when the person opts in).
+    NotAsked,
+    Allowed,
+    Refused,
 }
 
 /// Sends a text frame on the live channel's socket, if it is open.

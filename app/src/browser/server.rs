@@ -3,7 +3,7 @@
 use protocol::error::AppError;
 use protocol::model::{ChatMessage, RoomId};
 
-use super::{SocketCallbacks, SocketSender};
+use super::{Notifications, SocketCallbacks, SocketSender};
 
 /// A file the person picked, dropped or pasted (never one on the server).
 pub enum PickedFile {}
@@ -151,3 +151,12 @@ pub fn show_message(_seq: i64) -> bool {
 pub fn event_value(_event: &leptos::ev::Event, _selector: &str) -> Option<String> {
     None
 }
+
+/// A page being rendered shows no notifications.
+pub fn notifications() -> Option<Notifications> {
+    None
+}
+
+pub fn ask_for_notifications(_answered: impl Fn(Notifications) + 'static) {}
+
+pub fn notify(_title: &str, _body: &str, _tag: &str, _link: Option<String>) {}

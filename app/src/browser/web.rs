@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
-use super::{SocketCallbacks, SocketSender};
+use super::{Notifications, SocketCallbacks, SocketSender};
 use protocol::error::AppError;
 use protocol::model::{ChatMessage, RoomId};
 
@@ -429,10 +429,10 @@ pub fn open_socket(path: &str, callbacks: SocketCallbacks) -> Option<SocketSende
             on_online(true);
             // The crate's `send` only works once its state says open, which is after this callback: write to the
             // socket that just opened.
-            if let (Some(socket), Some(text)) =
-                (event.target().and_then(|t| t.dyn_into::<web_sys::WebSocket>().ok()), hello())
-            {
-                let _ = socket.send_with_str(&text);
+            if let Some(socket) = event.target().and_then(|t| t.dyn_into::<web_sys::WebSocket>().ok()) {
+                for text in hello() {
+                    let _ = socket.send_with_str(&text);
+                }
             }
         })
         .on_message_raw(move |text: &str| on_message(text))
@@ -492,4 +492,40 @@ pub fn show_message(seq: i64) -> bool {
 pub fn event_value(event: &web_sys::Event, selector: &str) -> Option<String> {
     let target: web_sys::Element = event.target()?.dyn_into().ok()?;
     target.closest(selector).ok()??.get_attribute("value")
+}
+
+/// Whether this browser shows desktop notifications (`None`: it cannot), and whether the person allowed them.
+pub fn notifications() -> Option<Notifications> {
+    let exists = js_sys::Reflect::has(&window(), &wasm_bindgen::JsValue::from_str("Notification")).unwrap_or(false);
+    exists.then(|| match web_sys::Notification::permission() {
+        web_sys::NotificationPermission::Granted => Notifications::Allowed,
+        web_sys::NotificationPermission::Denied => Notifications::Refused,
+        _ => Notifications::NotAsked,
+    })
+}
+
+/// Asks the person to allow desktop notifications (only ever after they asked for them: a browser requires a
+/// click), then calls `answered` with what they chose.
+pub fn ask_for_notifications(answered: impl Fn(Notifications) + 'static) {
+    let Ok(promise) = web_sys::Notification::request_permission() else { return };
+    leptos::task::spawn_local(async move {
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        answered(notifications().unwrap_or(Notifications::Refused));
+    });
+}
+
+/// Shows a desktop notification (one per `tag`: a newer one with the same tag replaces it); a click on it brings
+/// this page to the front at `link`.
+pub fn notify(title: &str, body: &str, tag: &str, link: Option<String>) {
+    let options = web_sys::NotificationOptions::new();
+    options.set_body(body);
+    options.set_tag(tag);
+    let Ok(notification) = web_sys::Notification::new_with_options(title, &options) else { return };
+    let clicked = Closure::once_into_js(move || {
+        let _ = window().focus();
+        if let Some(link) = link {
+            let _ = window().location().set_href(&link);
+        }
+    });
+    notification.set_onclick(Some(clicked.unchecked_ref()));
 }

@@ -10,7 +10,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::{CreateRoom, find_rooms, load_room_list};
 use crate::browser;
-use crate::components::{Age, CharactersLeft, PersonBadge, duration_words};
+use crate::components::{Age, Bell, CharactersLeft, PersonBadge, duration_words};
 use crate::forms::landing_error;
 use crate::live_client::use_live;
 use protocol::domain::{MemberLimit, RoomPassword, Title};
@@ -134,7 +134,10 @@ fn RoomListContent(list: RoomListView, query: Memo<ParamsMap>) -> impl IntoView 
                 <h1>"gif-chat"</h1>
                 <p class="you">"You are " <PersonBadge person=me /></p>
             </div>
-            <NewRoom room_grace_secs />
+            <div class="header-actions">
+                <NewRoom room_grace_secs />
+                <Bell />
+            </div>
         </header>
         <Notice query />
         <section aria-labelledby="rooms-heading">

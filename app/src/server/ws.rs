@@ -1,5 +1,6 @@
-//! The live channel: one websocket per page. The client subscribes to the room list or joins one room; the
-//! server pushes that topic's events, in order and without gaps or duplicates (filled from the database).
+//! The live channel: one websocket per page. The client subscribes to the room list or joins one room, and may
+//! watch the person's alarms besides; the server pushes those topics' events, in order and without gaps or
+//! duplicates (filled from the database).
 //!
 //! (Over 400 lines: one connection's loop, whose parts, subscription, gap filling, lag recovery, pings and
 //! backpressure, share its state and are easier to check side by side.)
@@ -109,6 +110,18 @@ enum Subscription {
     },
 }
 
+/// The person's alarms, on a connection that watches them: their feed, and the number of the last change sent.
+struct AlarmWatch {
+    feed: Feed,
+    seq: i64,
+}
+
+/// Where a frame came from.
+enum Source {
+    Subscription,
+    Alarms,
+}
+
 struct Connection {
     chat: Arc<Chat>,
     me: Person,
@@ -116,6 +129,7 @@ struct Connection {
     address: Option<IpAddr>,
     limits: Arc<Limits>,
     subscription: Subscription,
+    alarms: Option<AlarmWatch>,
     /// Bounds how fast this connection's commands (`join`, `subscribeLobby`, `ping`) may come (`None`: no limits).
     commands: Option<DefaultDirectRateLimiter>,
     /// How long the client may take to accept one frame.
@@ -155,6 +169,7 @@ impl Connection {
             address,
             limits: state.limits.clone(),
             subscription: Subscription::None,
+            alarms: None,
             commands,
             patience,
             _permit: permit,
@@ -203,8 +218,12 @@ impl Connection {
                         }
                     }
                 }
-                frame = next_frame(&mut self.subscription) => {
-                    if let Err(end) = self.forward_ready(frame, &mut sink).await {
+                (source, frame) = next_frame(&mut self.subscription, &mut self.alarms) => {
+                    let forwarded = match source {
+                        Source::Subscription => self.forward_ready(frame, &mut sink).await,
+                        Source::Alarms => Box::pin(self.forward_alarm(frame, &mut sink)).await,
+                    };
+                    if let Err(end) = forwarded {
                         break end;
                     }
                 }
@@ -245,6 +264,21 @@ impl Connection {
                 self.send_room_list(sink).await
             }
             ClientCommand::Join { room, since } => self.join(room, since, sink).await,
+            ClientCommand::WatchAlarms { since } => {
+                // Subscribe first, then read: a change committed in between comes on the feed.
+                self.alarms = Some(AlarmWatch { feed: self.chat.alarm_feed(&self.me.id), seq: -1 });
+                let (latest, _) = self.chat.alarm_standing(&self.me.id).await.map_err(|error| {
+                    tracing::error!(%error, "reading where a person's alarms stand");
+                    End::Close(TRY_AGAIN_LATER, "try again")
+                })?;
+                match (&mut self.alarms, since) {
+                    (Some(watch), Some(since)) if since == latest => {
+                        watch.seq = latest;
+                        Ok(())
+                    }
+                    _ => self.send_alarms(sink).await,
+                }
+            }
             ClientCommand::Typing { room } => {
                 // Only in the room this connection is in; over the limit it is dropped (nothing to tell: the next
                 // keystroke sends another).
@@ -381,6 +415,35 @@ impl Connection {
         }
     }
 
+    /// Passes a change to the person's alarms on, if it is the next one; after a gap or a lag, the whole list.
+    async fn forward_alarm(&mut self, frame: Result<Frame, RecvError>, sink: &mut Sink) -> Result<(), End> {
+        let Some(watch) = &mut self.alarms else { return Ok(()) };
+        match frame {
+            Ok(frame) => match frame.seq {
+                Some(seq) if seq <= watch.seq => Ok(()),
+                Some(seq) if seq == watch.seq + 1 => {
+                    watch.seq = seq;
+                    send(sink, text_message(&frame.text)).await
+                }
+                _ => self.send_alarms(sink).await,
+            },
+            Err(RecvError::Closed) => Err(End::Close(TRY_AGAIN_LATER, "server shutting down")),
+            Err(RecvError::Lagged(_)) => self.send_alarms(sink).await,
+        }
+    }
+
+    /// Sends the person's alarms as they stand (the client replaces its list).
+    async fn send_alarms(&mut self, sink: &mut Sink) -> Result<(), End> {
+        let alarms = self.chat.alarms(&self.me.id).await.map_err(|error| {
+            tracing::error!(%error, "reading a person's alarms");
+            End::Close(TRY_AGAIN_LATER, "try again")
+        })?;
+        if let Some(watch) = &mut self.alarms {
+            watch.seq = alarms.seq;
+        }
+        send_event(sink, &LiveEvent::Alarms { alarms }).await
+    }
+
     /// The connection fell behind the broadcast buffer. Rooms catch up from the database (messages, and who is
     /// here), so nothing is lost; the room list gets a fresh snapshot.
     async fn recover_from_lag(&mut self, sink: &mut Sink) -> Result<(), End> {
@@ -455,15 +518,30 @@ fn ready_frame(subscription: &mut Subscription) -> Option<Result<Frame, RecvErro
     }
 }
 
-/// Waits for the next frame of the subscription (forever, without one).
-async fn next_frame(subscription: &mut Subscription) -> Result<Frame, RecvError> {
-    match subscription {
-        Subscription::Room { feed, .. } => feed.recv().await,
-        Subscription::RoomList { list, mine } => tokio::select! {
-            frame = list.recv() => frame,
-            frame = mine.recv() => frame,
-        },
-        Subscription::None => std::future::pending().await,
+/// Waits for the next frame of the subscription or of the alarms (forever, without either).
+async fn next_frame(
+    subscription: &mut Subscription,
+    alarms: &mut Option<AlarmWatch>,
+) -> (Source, Result<Frame, RecvError>) {
+    let alarm = async {
+        match alarms {
+            Some(watch) => watch.feed.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    let subscribed = async {
+        match subscription {
+            Subscription::Room { feed, .. } => feed.recv().await,
+            Subscription::RoomList { list, mine } => tokio::select! {
+                frame = list.recv() => frame,
+                frame = mine.recv() => frame,
+            },
+            Subscription::None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        frame = subscribed => (Source::Subscription, frame),
+        frame = alarm => (Source::Alarms, frame),
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Topic {
     Room(RoomId),
     /// One person (by their public id), wherever they are on the room list: their unread counts.
     Person(PersonId),
+    /// One person's alarms, on every page of theirs.
+    Alarms(PersonId),
 }
 
 /// A serialized event: UTF-8 JSON in a shared buffer, so that every recipient's copy is the same bytes.
@@ -115,6 +117,8 @@ impl Frame {
         let seq = match event {
             LiveEvent::Chat { message } => Some(message.seq),
             LiveEvent::Changed { seq, .. } | LiveEvent::Reactions { seq, .. } => Some(*seq),
+            // A person's own numbering, not a room's (a connection passes them on in order the same way).
+            LiveEvent::Alarm { change } => Some(change.seq),
             _ => None,
         };
         let mut frame = Frame::new(text, seq, audience, ends_membership);

@@ -143,7 +143,8 @@ impl Chat {
     }
 
     /// Pushes a committed message to the room (a whisper only to its two people), then, off the sender's path,
-    /// has the people following the room from the list told (see [`Chat::notify_followers`]).
+    /// has the people following the room from the list told (see [`Chat::notify_followers`]), and the people it
+    /// concerns alarmed (the author of the message it answers, a whisper's recipient).
     pub(super) fn publish_message(self: &Arc<Self>, message: &ChatMessage) {
         // Every committed message is published once, here.
         self.metrics.message_committed(message.kind);
@@ -157,6 +158,14 @@ impl Chat {
             let chat = self.clone();
             let room = message.room_id;
             self.tasks.spawn(async move { chat.notify_followers(room).await });
+        }
+        if let Some(answered) = &message.reply_to
+            && let Some(author) = &answered.author
+        {
+            self.alarm_reply(message, &author.id, answered.kind == MessageKind::Gif);
+        }
+        if message.kind == MessageKind::Whisper {
+            self.alarm_whisper(message);
         }
     }
 
@@ -378,19 +387,25 @@ impl Chat {
     }
 
     /// [`Chat::announce_made`] for a reaction: `person` gave (`added`) or took back their `emoji`, leaving `count`.
+    /// A reaction given alarms the message's author.
     fn announce_reaction(
-        &self,
+        self: &Arc<Self>,
         applied: db::Applied,
         person: &Person,
         emoji: Emoji,
         added: bool,
         count: u32,
     ) -> ChatMessage {
-        self.announce_made(applied, |at, message| {
+        let given = added && matches!(applied, db::Applied::Changed { .. });
+        let message = self.announce_made(applied, |at, message| {
             let emoji = emoji.as_str().to_owned();
             let change = ReactionChange { message: message.seq, emoji, by: person.id.clone(), added, count };
             LiveEvent::Reactions { room: message.room_id, from: at, seq: at, changes: vec![change] }
-        })
+        });
+        if given {
+            self.alarm_reaction(&message, &person.id, emoji.as_str());
+        }
+        message
     }
 
     /// Who reacted to message `seq`, by emoji (the first few dozen of each), for someone who may read it.

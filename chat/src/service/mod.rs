@@ -6,6 +6,7 @@
 //!
 //! (Over 400 lines: the service's state and its life in the process, which every part of it shares.)
 
+mod alarms;
 mod coalesce;
 mod db;
 mod gifs;
@@ -194,6 +195,7 @@ impl Chat {
             if let Err(error) = db::prune_read_marks(&chat.db, older_than, READ_MARKS_PER_ROOM).await {
                 tracing::warn!(%error, "removing old read marks");
             }
+            chat.prune_alarms(db::now_millis(), READ_MARK_LIFE).await;
         });
         if self.broker.get().is_some() {
             self.repeat(PRESENCE_TICK, |chat| async move {

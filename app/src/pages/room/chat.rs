@@ -15,7 +15,7 @@ use super::participants::{ParticipantPanel, RoomMenu};
 use super::uploader::Uploader;
 use crate::api::{earlier_messages, who_is_here};
 use crate::browser;
-use crate::components::{PersonBadge, duration_words, hydrated};
+use crate::components::{Bell, PersonBadge, duration_words, hydrated};
 use crate::live_client::{Connection, use_live};
 use crate::pages::SentAway;
 use protocol::error::Refusal;
@@ -440,6 +440,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                 </h1>
                 <p class="room-count" aria-live="polite">{move || format!("{}/{max_members} present", present.get())}</p>
                 <p class="you">"You are " <PersonBadge person=me.clone() /></p>
+                <Bell />
                 <RoomMenu room_id me i_am_owner />
             </header>
             <p class="offline" role="status" hidden=move || connection.get() != Connection::Offline>

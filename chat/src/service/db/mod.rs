@@ -1157,6 +1157,7 @@ pub async fn gif_files(db: &Db) -> sqlx::Result<Vec<String>> {
     with_pool!(db, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)
 }
 
+pub mod alarms;
 pub mod gifs;
 pub mod picker;
 

@@ -504,6 +504,7 @@ impl Chat {
         self.hub.expel(Topic::Room(room), &LiveEvent::Kicked { room }, target);
         // Committed: announced whatever became of the eviction (its leave grace then takes them out).
         self.publish_message(&message);
+        self.withdraw_alarms(target, room);
         let after = after?;
         if let Some(departures) = after {
             self.follow_up(room, &departures);

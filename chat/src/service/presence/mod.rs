@@ -415,6 +415,13 @@ pub async fn is_present(db: &Db, room: RoomId, who: &PersonId) -> sqlx::Result<b
     with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).bind(who).fetch_one(pool).await)
 }
 
+/// Whether `who` has the room's page open now: a live connection to it, through any process (a visit after a
+/// plain form, or a leave grace, is not one).
+pub async fn is_connected(db: &Db, room: RoomId, who: &PersonId) -> sqlx::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM presence WHERE room_id = $1 AND visitor_id = $2 AND connections > 0)";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).bind(who).fetch_one(pool).await)
+}
+
 /// Who is in the room now (`None` if it does not exist), read in one statement.
 pub async fn snapshot(db: &Db, room: RoomId) -> sqlx::Result<Option<Snapshot>> {
     let sql = "SELECT r.presence_version, r.owner_id, p.visitor_id FROM rooms r
