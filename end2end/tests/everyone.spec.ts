@@ -271,6 +271,12 @@ test("axe finds no serious or critical violations, light and dark, wide and narr
       await visitor.page.locator("summary", { hasText: "New room" }).click();
       await expect(visitor.page.getByLabel("Title")).toBeVisible();
       expect(await seriousViolations(visitor.page), `create form, ${where}`).toEqual([]);
+      await visitor.page.getByRole("button", { name: "Alarms", exact: true }).click();
+      await expect(visitor.page.getByRole("region", { name: "Alarms" })).toBeVisible();
+      expect(await seriousViolations(visitor.page), `alarms panel, ${where}`).toEqual([]);
+      await visitor.page.goto("/alarms");
+      await visitor.waitForHydration();
+      expect(await seriousViolations(visitor.page), `alarms page, ${where}`).toEqual([]);
       await visitor.page.goto(roomUrl);
       await expect(visitor.page.getByLabel("Password")).toBeVisible();
       await visitor.waitForHydration();

@@ -235,6 +235,9 @@ impl MessageBody {
         if text.chars().count() > Self::MAX_CHARS {
             return invalid(format!("A message has at most {} characters.", Self::MAX_CHARS));
         }
+        if crate::mentions::mentioned(text).len() > crate::mentions::MAX_MENTIONS {
+            return invalid(format!("A message mentions at most {} people.", crate::mentions::MAX_MENTIONS));
+        }
         Ok(MessageBody(text.to_owned()))
     }
 

@@ -13,4 +13,5 @@ pub mod codec;
 pub mod domain;
 pub mod error;
 pub mod live;
+pub mod mentions;
 pub mod model;

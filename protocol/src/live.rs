@@ -233,6 +233,7 @@ mod tests {
             edited_at: None,
             deleted: None,
             video: None,
+            mentions: Vec::new(),
         };
         let summary = RoomSummary {
             id: room,

@@ -62,12 +62,16 @@ impl MessagePreview {
         let text = match message.kind {
             _ if message.deleted.is_some() => message.deleted.map(Deleted::notice).unwrap_or_default().to_owned(),
             MessageKind::Gif => "GIF".to_owned(),
-            _ if message.body.chars().count() > Self::MAX_CHARS => {
-                let mut short: String = message.body.chars().take(Self::MAX_CHARS - 1).collect();
-                short.push('…');
-                short
+            _ => {
+                let text = message.plain_text();
+                if text.chars().count() > Self::MAX_CHARS {
+                    let mut short: String = text.chars().take(Self::MAX_CHARS - 1).collect();
+                    short.push('…');
+                    short
+                } else {
+                    text
+                }
             }
-            _ => message.body.clone(),
         };
         MessagePreview {
             seq: message.seq,
@@ -140,9 +144,19 @@ pub struct ChatMessage {
     /// being its fallback); until then, and for a GIF whose video would not be smaller, none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<String>,
+    /// The people its text mentions (`<@id>` in `body`, see [`crate::mentions`]), each once, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Person>,
 }
 
-read_from_map!(ChatMessage { room_id, seq, kind, author = default, recipient = default, body, created_at, reactions = default, reply_to = default, edited_at = default, deleted = default, video = default });
+read_from_map!(ChatMessage { room_id, seq, kind, author = default, recipient = default, body, created_at, reactions = default, reply_to = default, edited_at = default, deleted = default, video = default, mentions = default });
+
+impl ChatMessage {
+    /// Its text with its mentions as "@name": what shows where only text does.
+    pub fn plain_text(&self) -> String {
+        crate::mentions::with_names(&self.body, &self.mentions)
+    }
+}
 
 /// Who deleted a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,8 +215,9 @@ impl Quote {
     pub fn of(message: &ChatMessage) -> Quote {
         // A tombstone's body is empty, and a GIF's address is never long.
         let deleted = message.deleted.is_some();
-        let mut excerpt: String = message.body.chars().take(Quote::MAX_CHARS).collect();
-        if message.body.chars().count() > Quote::MAX_CHARS {
+        let text = message.plain_text();
+        let mut excerpt: String = text.chars().take(Quote::MAX_CHARS).collect();
+        if text.chars().count() > Quote::MAX_CHARS {
             excerpt.push('…');
         }
         Quote { seq: message.seq, kind: message.kind, author: message.author.clone(), excerpt, deleted }
@@ -648,6 +663,7 @@ mod tests {
             edited_at: None,
             deleted: None,
             video: None,
+            mentions: Vec::new(),
         }
     }
 

@@ -186,3 +186,46 @@ async fn an_alarm_reaches_its_person_on_another_process() {
     let change = next_alarm(&mut alice_bell).await;
     assert_eq!((change.seq, change.alarms[0].actor.id.clone()), (1, bob.me().id.clone()));
 }
+
+#[tokio::test]
+async fn a_mention_alarms_the_people_here_it_names_and_a_message_mentions_at_most_ten() {
+    let app = spawn_app_with(|_| {}).await;
+    let (alice, bob, carol, dave) = (app.person().await, app.person().await, app.person().await, app.person().await);
+    let room = alice.create_room("Lunch", 10, "").await.unwrap().id;
+    let (_alice_in_room, _) = alice.join(room).await;
+    let (_bob_in_room, _) = bob.join(room).await;
+    let (_carol_in_room, _) = carol.join(room).await;
+    let (mut carol_bell, _) = bell(&carol, None).await;
+    let token = |person: &TestPerson| protocol::mentions::token(person.me().id.as_str());
+    // Dave is not here: his mention does nothing special; Bob's own neither.
+    let body = format!("lunch? {} {} {} {}", token(&alice), token(&carol), token(&dave), token(&bob));
+    let sent = say(&bob, room, &body, None, None).await;
+    assert_eq!(
+        sent.mentions.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        [&alice, &carol, &dave, &bob].map(|p| p.me().id.clone())
+    );
+    assert_eq!(
+        sent.plain_text(),
+        format!("lunch? @{} @{} @{} @{}", alice.me().name, carol.me().name, dave.me().name, bob.me().name)
+    );
+    let change = next_alarm(&mut carol_bell).await;
+    assert_eq!((change.alarms[0].kind, change.alarms[0].message), (AlarmKind::Mention, Some(sent.seq)));
+    assert_eq!(change.alarms[0].what(), format!("{} mentioned you", bob.me().name));
+    crate::helpers::eventually("Alice is alarmed, Dave and Bob skipped", || async {
+        app.count("SELECT COUNT(*) FROM alarms WHERE kind = 'mention'").await == 2
+            && app.chat.metrics().alarms_skipped.get() == 1
+    })
+    .await;
+    // A whisper's mention alarms its recipient only.
+    let whisper = say(&bob, room, &format!("{} {}", token(&alice), token(&carol)), Some(&carol), None).await;
+    let change = next_alarm(&mut carol_bell).await;
+    assert_eq!((change.alarms[0].kind, change.alarms[0].message), (AlarmKind::Mention, Some(whisper.seq)));
+    crate::helpers::eventually("Alice is not alarmed by a whisper to Carol", || async {
+        app.count("SELECT COUNT(*) FROM alarms WHERE kind = 'mention'").await == 3
+    })
+    .await;
+
+    let crowd: String = (0..11).map(|n| protocol::mentions::token(&format!("{n:032x}"))).collect();
+    let refused = bob.call::<ChatMessage>("send_message", &[("room", &room.to_string()), ("body", &crowd)]).await;
+    assert!(format!("{refused:?}").contains("at most 10 people"), "{refused:?}");
+}

@@ -42,6 +42,13 @@ pub fn on_media_change(_query: &'static str, _changed: impl Fn(bool) + 'static) 
 /// A page being rendered has no focus to move.
 pub fn focus_by_id(_id: &str) {}
 
+/// A page being rendered has no text cursor.
+pub fn caret(_textarea: leptos::prelude::NodeRef<leptos::html::Textarea>) -> Option<usize> {
+    None
+}
+
+pub fn set_caret(_textarea: leptos::prelude::NodeRef<leptos::html::Textarea>, _text: &str, _at: usize) {}
+
 /// A page being rendered shows no dialog.
 pub fn show_dialog(_dialog: leptos::prelude::NodeRef<leptos::html::Dialog>) {}
 

@@ -132,6 +132,32 @@ pub fn focus_by_id(id: &str) {
     }
 }
 
+/// Where the text cursor is in `textarea`, as a byte offset into its value (the browser counts UTF-16 units).
+pub fn caret(textarea: NodeRef<leptos::html::Textarea>) -> Option<usize> {
+    let textarea = textarea.try_get_untracked().flatten()?;
+    let units = textarea.selection_start().ok().flatten()? as usize;
+    let value = textarea.value();
+    let mut counted = 0;
+    for (at, c) in value.char_indices() {
+        if counted >= units {
+            return Some(at);
+        }
+        counted += c.len_utf16();
+    }
+    Some(value.len())
+}
+
+/// Puts the text cursor of `textarea` at the byte offset `at` of `text` (its value), on the next frame (after the
+/// value it was given is in place).
+pub fn set_caret(textarea: NodeRef<leptos::html::Textarea>, text: &str, at: usize) {
+    let units = text[..at.min(text.len())].encode_utf16().count() as u32;
+    request_animation_frame(move || {
+        if let Some(textarea) = textarea.try_get_untracked().flatten() {
+            let _ = textarea.set_selection_range(units, units);
+        }
+    });
+}
+
 /// Opens a dialog as a modal one: the rest of the page is inert, Escape closes it, focus moves into it.
 pub fn show_dialog(dialog: NodeRef<leptos::html::Dialog>) {
     if let Some(dialog) = dialog.try_get_untracked().flatten()

@@ -30,12 +30,12 @@ pub struct AlarmState {
 }
 
 impl AlarmState {
-    /// How many are unread: the live count once loaded, the rendered one before.
-    pub fn unread(&self) -> u32 {
-        if self.loaded.get() {
-            self.alarms.with(|alarms| alarms.unread)
-        } else {
-            self.rendered.get().and_then(Result::ok).unwrap_or(0)
+    /// How many are unread: the live count once loaded, `rendered` (the server's, as the page was made) before.
+    /// (Tolerant reads: a page whose reader left mid-render may still ask, leptos-rs/leptos#3595.)
+    pub fn unread_or(&self, rendered: u32) -> u32 {
+        match self.loaded.try_get() {
+            Some(true) => self.alarms.try_with(|alarms| alarms.unread).unwrap_or(0),
+            _ => rendered,
         }
     }
 
@@ -129,16 +129,12 @@ pub fn Bell() -> impl IntoView {
     let open = RwSignal::new(false);
     // Read up to here when the panel opened: those after it are shown as new while it stays open.
     let seen = RwSignal::new(0_i64);
-    let label = move || match state.unread() {
-        0 => "Alarms".to_owned(),
-        unread => format!("Alarms, {unread} unread"),
-    };
     let toggle = move || {
         let opening = !open.get_untracked();
         open.set(opening);
         if opening {
             seen.set(state.alarms.with_untracked(|alarms| alarms.read_up_to));
-            if state.unread() > 0 {
+            if state.unread_or(0) > 0 {
                 state.mark_all_read();
             }
         }
@@ -151,17 +147,33 @@ pub fn Bell() -> impl IntoView {
     };
     view! {
         <div class="bell" on:keydown=close_on_escape>
-            <form method="get" action="/alarms" on:submit=move |event| { event.prevent_default(); toggle(); }>
-                <button id="bell-button" type="submit" class="bell-button" aria-label=label
-                    aria-expanded=move || open.get().to_string() aria-controls="alarm-panel">
-                    <span aria-hidden="true">"🔔"</span>
-                    <Show when=move || { state.unread() > 0 }>
-                        <span class="bell-count" aria-hidden="true">{move || state.unread()}</span>
-                    </Show>
-                </button>
-            </form>
-            // Told to screen readers as it arrives (the panel may be closed).
-            <p class="visually-hidden" role="status" aria-live="polite">
+            // The count the page was made with waits for the server's answer (it is in the page's HTML).
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let rendered = state.rendered.await.unwrap_or(0);
+                    let unread = move || state.unread_or(rendered);
+                    let label = move || match unread() {
+                        0 => "Alarms".to_owned(),
+                        unread => format!("Alarms, {unread} unread"),
+                    };
+                    view! {
+                        <form method="get" action="/alarms" on:submit=move |event| { event.prevent_default(); toggle(); }>
+                            <button id="bell-button" type="submit" class="bell-button" aria-label=label
+                                aria-expanded=move || open.try_get().unwrap_or(false).to_string() aria-controls="alarm-panel">
+                                <svg class="bell-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+                                    <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6v-5a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2z" />
+                                </svg>
+                                <Show when=move || { unread() > 0 }>
+                                    <span class="bell-count" aria-hidden="true">{unread}</span>
+                                </Show>
+                            </button>
+                        </form>
+                    }
+                })}
+            </Transition>
+            // Told to screen readers as it arrives (the panel may be closed). A live region without the `status`
+            // role: the page's one status is its connection's.
+            <p class="visually-hidden" aria-live="polite">
                 {move || state.latest.get().map(|alarm| format!("{} {}", alarm.what(), alarm.place()))}
             </p>
             <Show when=move || open.get()>

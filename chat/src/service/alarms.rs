@@ -1,7 +1,7 @@
-//! Alarms: what concerns one person (a reaction to their message, a reply to it, a whisper to them in a room whose
-//! page they do not have open), told to them on whatever page they have open, on any process. An alarm is
-//! committed, then announced on the person's own topic ([`Topic::Alarms`]); a page that missed a change loads the
-//! list again. Raised off the actor's path (after their change is committed and acknowledged): an alarm never
+//! Alarms: what concerns one person (a reaction to their message, a reply to it, a mention of them, a whisper to
+//! them in a room whose page they do not have open), told to them on whatever page they have open, on any
+//! process. An alarm is committed, then announced on the person's own topic ([`Topic::Alarms`]); a page that
+//! missed a change loads the list again. Raised off the actor's path (after their change is committed and acknowledged): an alarm never
 //! holds up a send or a reaction, and one that fails is logged, not the actor's error.
 
 use std::sync::Arc;
@@ -121,6 +121,44 @@ impl Chat {
                 Ok(false) => chat.raise_now(&alarm).await,
                 Err(error) => {
                     tracing::warn!(%error, room = %alarm.room, "asking whether a whisper's recipient is here")
+                }
+            }
+        });
+    }
+
+    /// After `message` was posted: the people it mentions are alarmed if they are in the room now and may read it
+    /// (a whisper's recipient only), not its author. A mention of someone elsewhere does nothing special.
+    pub(super) fn alarm_mentions(self: &Arc<Self>, message: &ChatMessage) {
+        let Some(author) = &message.author else { return };
+        let mentioned: Vec<PersonId> = message
+            .mentions
+            .iter()
+            .map(|person| person.id.clone())
+            .filter(|id| *id != author.id)
+            .filter(|id| message.recipient.as_ref().is_none_or(|recipient| recipient.id == *id))
+            .collect();
+        if mentioned.is_empty() {
+            return;
+        }
+        let (chat, room, seq, actor) = (self.clone(), message.room_id, message.seq, author.id.clone());
+        self.tasks.spawn(async move {
+            for person in mentioned {
+                match presence::is_present(&chat.db, room, &person).await {
+                    Ok(true) => {
+                        let alarm = NewAlarm {
+                            person,
+                            kind: AlarmKind::Mention,
+                            room,
+                            subject: seq,
+                            message: Some(seq),
+                            actor: actor.clone(),
+                            emoji: None,
+                            on_gif: false,
+                        };
+                        chat.raise_now(&alarm).await;
+                    }
+                    Ok(false) => drop(chat.metrics.alarms_skipped.inc()),
+                    Err(error) => tracing::warn!(%error, %room, "asking whether someone mentioned is here"),
                 }
             }
         });

@@ -144,7 +144,7 @@ impl Chat {
 
     /// Pushes a committed message to the room (a whisper only to its two people), then, off the sender's path,
     /// has the people following the room from the list told (see [`Chat::notify_followers`]), and the people it
-    /// concerns alarmed (the author of the message it answers, a whisper's recipient).
+    /// concerns alarmed (the author of the message it answers, a whisper's recipient, the people it mentions).
     pub(super) fn publish_message(self: &Arc<Self>, message: &ChatMessage) {
         // Every committed message is published once, here.
         self.metrics.message_committed(message.kind);
@@ -166,6 +166,9 @@ impl Chat {
         }
         if message.kind == MessageKind::Whisper {
             self.alarm_whisper(message);
+        }
+        if !message.mentions.is_empty() {
+            self.alarm_mentions(message);
         }
     }
 
@@ -531,6 +534,7 @@ mod tests {
             edited_at: None,
             deleted: None,
             video: None,
+            mentions: Vec::new(),
         }
     }
 

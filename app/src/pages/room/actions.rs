@@ -127,9 +127,13 @@ pub fn MessageActions(message: ChatMessage) -> impl IntoView {
 
 /// The box that changes the text of message `seq` in place: Enter (or Save) saves, Escape (or Cancel) leaves it.
 #[component]
-pub fn EditBox(seq: i64, text: String) -> impl IntoView {
+pub fn EditBox(seq: i64, text: String, mentions: Vec<Person>) -> impl IntoView {
     let talk = expect_context::<Conversation>();
-    let draft = RwSignal::new(text);
+    // Mentions are edited as the names they show ("@Rustic Gecko") and stored again as their people.
+    let draft = RwSignal::new(protocol::mentions::with_names(&text, &mentions));
+    let chosen: Vec<(String, String)> =
+        mentions.iter().map(|person| (format!("@{}", person.name), person.id.as_str().to_owned())).collect();
+    let chosen = StoredValue::new(chosen);
     let error = RwSignal::new(None::<String>);
     let textarea = NodeRef::<html::Textarea>::new();
     Effect::new(move |_| {
@@ -138,7 +142,7 @@ pub fn EditBox(seq: i64, text: String) -> impl IntoView {
         }
     });
     let save = move || {
-        let text = draft.get_untracked();
+        let text = chosen.with_value(|chosen| protocol::mentions::with_tokens(&draft.get_untracked(), chosen));
         if let Err(problem) = MessageBody::parse(&text) {
             error.set(Some(problem.to_string()));
             return;

@@ -500,7 +500,8 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                     })}
                 </p>
                 // Sending brings the view to the bottom, wherever the reader had scrolled: their own message shows.
-                <Composer room_id whisper_to whisper_target_here outbox replying on_typing=i_am_typing on_send=move || {
+                <Composer room_id whisper_to whisper_target_here outbox replying people=participants me=me_id.get_value()
+                    on_typing=i_am_typing on_send=move || {
                     // The others stop showing them as typing when the message comes: the next keystroke says so again.
                     last_typing_sent.set_value(0);
                     at_bottom.set(true);
@@ -533,6 +534,7 @@ mod layout_tests {
             edited_at: None,
             deleted: None,
             video: None,
+            mentions: Vec::new(),
         }
     }
 

@@ -1,4 +1,5 @@
-//! The message box: Enter sends, Shift+Enter starts a new line. What is sent goes through the room's outbox.
+//! The message box: Enter sends, Shift+Enter starts a new line; `@` offers the people here to mention. What is
+//! sent goes through the room's outbox.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -8,11 +9,12 @@ use super::actions::ReplyingTo;
 use super::outbox::Outbox;
 use crate::api::SendMessage;
 use crate::browser;
-use crate::components::CharactersLeft;
+use crate::components::{CharactersLeft, PersonBadge};
 use crate::forms::landing_error;
 use protocol::domain::MessageBody;
 use protocol::error::AppError;
-use protocol::model::{Person, PersonId, Quote, RoomId};
+use protocol::mentions;
+use protocol::model::{Participant, Person, PersonId, Quote, RoomId};
 
 /// A mouse or trackpad (a desktop), not a touch screen alone.
 const FINE_POINTER: &str = "(pointer: fine)";
@@ -33,8 +35,31 @@ pub fn Composer(
     on_typing: impl Fn() + Copy + Send + Sync + 'static,
     /// Called as a message leaves the box (the view follows it to the bottom).
     on_send: impl Fn() + Copy + Send + Sync + 'static,
+    /// Who is here (offered by `@`), and who the writer is (not offered).
+    people: Memo<Vec<Participant>>,
+    me: PersonId,
 ) -> impl IntoView {
     let draft = RwSignal::new(String::new());
+    // The mentions picked from the `@` list: what they wrote in the box ("@Rustic Gecko"), and who.
+    let chosen = StoredValue::new(Vec::<(String, Person)>::new());
+    let mentioning = RwSignal::new(None::<Mentioning>);
+    let active = RwSignal::new(0_usize);
+    let me = StoredValue::new(me);
+    let offered = Memo::new(move |_| {
+        let Some(query) = mentioning.with(|m| m.as_ref().map(|m| m.query.to_lowercase())) else { return Vec::new() };
+        people.with(|people| {
+            people
+                .iter()
+                .filter(|p| me.with_value(|me| p.person.id != *me))
+                .filter(|p| {
+                    let name = p.person.name.to_lowercase();
+                    name.starts_with(&query) || name.split(' ').any(|word| word.starts_with(&query))
+                })
+                .take(MENTIONS_OFFERED)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
     // What is typed is kept in the browser, per room, until it is sent: a reload or a closed tab loses nothing.
     let draft_key = format!("gif-chat.draft.{room_id}");
     Effect::new(move |first_run: Option<()>| {
@@ -51,7 +76,17 @@ pub fn Composer(
     });
     let error = RwSignal::new(landing_error::<SendMessage>().map(|error| error.to_string()));
     let send = move || {
-        let text = draft.get_untracked();
+        let typed = draft.get_untracked();
+        // The mentions picked and still in the text go as their people.
+        let (text, mentioned) = chosen.with_value(|chosen| {
+            let kept: Vec<&(String, Person)> =
+                chosen.iter().filter(|(shown, _)| typed.contains(shown.as_str())).collect();
+            let pairs: Vec<(String, String)> =
+                kept.iter().map(|(shown, person)| (shown.clone(), person.id.as_str().to_owned())).collect();
+            let mut people: Vec<Person> = kept.into_iter().map(|(_, person)| person.clone()).collect();
+            people.dedup_by(|a, b| a.id == b.id);
+            (mentions::with_tokens(&typed, &pairs), people)
+        });
         // The server's own rule, checked here first: nothing invalid leaves the browser.
         if let Err(problem) = MessageBody::parse(&text) {
             error.set(Some(problem.to_string()));
@@ -68,8 +103,10 @@ pub fn Composer(
         }
         error.set(None);
         draft.set(String::new());
+        chosen.set_value(Vec::new());
+        mentioning.set(None);
         // Shown at once as pending, and kept in the browser until the server has it (offline too).
-        outbox.send(text, to, replying.get_untracked());
+        outbox.send(text, to, replying.get_untracked(), mentioned);
         replying.set(None);
         on_send();
     };
@@ -84,7 +121,49 @@ pub fn Composer(
             draft.set(refused.text);
         }
     });
+    let textarea = NodeRef::<html::Textarea>::new();
+    // Puts `person` in place of the `@…` being typed.
+    let choose = move |person: Participant| {
+        let Some(at) = mentioning.get_untracked() else { return };
+        let shown = match &person.tag {
+            Some(tag) => format!("@{}{tag}", person.person.name),
+            None => format!("@{}", person.person.name),
+        };
+        let text = draft.get_untracked();
+        let (before, after) = (&text[..at.start], &text[at.end.min(text.len())..]);
+        let caret = before.len() + shown.len() + 1;
+        let text = format!("{before}{shown} {after}");
+        chosen.update_value(|chosen| chosen.push((shown, person.person)));
+        mentioning.set(None);
+        draft.set(text.clone());
+        browser::set_caret(textarea, &text, caret);
+    };
     let on_keydown = move |event: leptos::ev::KeyboardEvent| {
+        let listed = offered.with_untracked(Vec::len);
+        if listed > 0 && !event.is_composing() {
+            let moved = match event.key().as_str() {
+                "ArrowDown" => Some((active.get_untracked() + 1) % listed),
+                "ArrowUp" => Some((active.get_untracked() + listed - 1) % listed),
+                _ => None,
+            };
+            if let Some(moved) = moved {
+                event.prevent_default();
+                active.set(moved);
+                return;
+            }
+            if event.key() == "Enter" || event.key() == "Tab" {
+                event.prevent_default();
+                if let Some(person) = offered.with_untracked(|offered| offered.get(active.get_untracked()).cloned()) {
+                    choose(person);
+                }
+                return;
+            }
+            if event.key() == "Escape" {
+                event.prevent_default();
+                mentioning.set(None);
+                return;
+            }
+        }
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
             send();
@@ -100,7 +179,6 @@ pub fn Composer(
     };
     // Choosing someone to whisper to (in the panel, or "Reply privately"), or a message to reply to, puts the
     // cursor in the box.
-    let textarea = NodeRef::<html::Textarea>::new();
     Effect::new(move |previous: Option<Option<i64>>| {
         let answered = replying.with(|quote| quote.as_ref().map(|quote| quote.seq));
         if previous.is_some_and(|previous| previous != answered)
@@ -165,16 +243,38 @@ pub fn Composer(
                     None => "Write a message…".to_owned(),
                 }
                 aria-describedby="composer-hint message-left"
+                aria-autocomplete="list"
+                aria-controls="mention-list"
+                aria-activedescendant=move || (!offered.read().is_empty()).then(|| format!("mention-{}", active.get()))
                 prop:value=move || draft.get()
                 on:input=move |event| {
                     let text = event_target_value(&event);
                     if !text.trim().is_empty() {
                         on_typing();
                     }
+                    let now = browser::caret(textarea).and_then(|caret| mentioning_at(&text, caret));
+                    if now.as_ref().map(|m| &m.query) != mentioning.with_untracked(|m| m.as_ref().map(|m| m.query.clone())).as_ref() {
+                        active.set(0);
+                    }
+                    mentioning.set(now);
                     draft.set(text);
                 }
                 on:keydown=on_keydown
+                on:blur=move |_| mentioning.set(None)
             ></textarea>
+            <ul id="mention-list" class="mention-list" role="listbox" aria-label="People to mention"
+                hidden=move || offered.read().is_empty()>
+                {move || offered.get().into_iter().enumerate().map(|(n, person)| {
+                    let picked = person.clone();
+                    view! {
+                        <li id=format!("mention-{n}") role="option" aria-selected=move || (active.get() == n).to_string()
+                            // Pressed, not clicked: the box keeps the focus (and the list stays until chosen).
+                            on:mousedown=move |event| { event.prevent_default(); choose(picked.clone()); }>
+                            <PersonBadge person=person.person tag=Signal::stored(person.tag) />
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
             <button type="submit" class="button">"Send"</button>
             <p id="composer-hint" class="hint composer-hint">"Enter sends, Shift+Enter starts a new line."
                 <Show when=move || whisper_to.read().is_some()>" Escape ends the whisper."</Show>
@@ -188,10 +288,54 @@ pub fn Composer(
     }
 }
 
+/// How many people the `@` list offers at once.
+const MENTIONS_OFFERED: usize = 8;
+
+/// A mention being typed: `@` at byte `start` of the box's text, the cursor at `end`, and what was typed between.
+#[derive(Debug, Clone, PartialEq)]
+struct Mentioning {
+    start: usize,
+    end: usize,
+    query: String,
+}
+
+/// The mention being typed where the cursor is (`caret`, a byte offset of `text`): an `@` at the start or after a
+/// space, then at most two words of a name.
+fn mentioning_at(text: &str, caret: usize) -> Option<Mentioning> {
+    let before = text.get(..caret)?;
+    let start = before.rfind('@')?;
+    let query = &before[start + 1..];
+    let starts_a_word = before[..start].chars().next_back().is_none_or(char::is_whitespace);
+    let short = query.chars().count() <= 30 && query.matches(' ').count() <= 1 && !query.contains('\n');
+    (starts_a_word && short && !query.starts_with(' ')).then(|| Mentioning {
+        start,
+        end: caret,
+        query: query.to_owned(),
+    })
+}
+
 /// The client id a page's plain form sends (rendered on the server; the WASM sends its own per message).
 fn plain_form_id() -> String {
     #[cfg(feature = "ssr")]
     return uuid::Uuid::new_v4().simple().to_string();
     #[cfg(not(feature = "ssr"))]
     String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mention_is_typed_after_an_at_sign_that_starts_a_word() {
+        let at = |text: &str| mentioning_at(text, text.len()).map(|m| (m.start, m.query));
+        assert_eq!(at("hi @Ru"), Some((3, "Ru".to_owned())));
+        assert_eq!(at("@"), Some((0, String::new())));
+        assert_eq!(at("hi @Rustic Ge"), Some((3, "Rustic Ge".to_owned())), "a name of two words");
+        assert_eq!(at("hi @Rustic Gecko and"), None, "a third word: not a name any more");
+        assert_eq!(at("mail me@example"), None, "not at the start of a word");
+        assert_eq!(at("hi @ there"), None);
+        assert_eq!(at("no at sign"), None);
+        assert_eq!(mentioning_at("hi @Ru and more", 6).map(|m| (m.start, m.end)), Some((3, 6)), "where the cursor is");
+    }
 }

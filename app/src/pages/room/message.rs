@@ -6,6 +6,7 @@ use super::actions::{Conversation, EditBox, MessageActions, QuoteLink};
 use super::outbox::{Outbox, Pending};
 use super::reactions::ReactionBar;
 use crate::components::{DayLabel, LocalTime, PersonBadge};
+use protocol::mentions;
 use protocol::model::{ChatMessage, MessageKind, Person, PersonId, still_of};
 
 /// `new_day`: the message is the first of its day, after a separator saying which. `grouped`: it continues its
@@ -23,8 +24,20 @@ pub fn MessageItem(
     whisper_to: RwSignal<Option<Person>>,
 ) -> impl IntoView {
     let whole = message.clone();
-    let ChatMessage { seq, kind, author, recipient, body, created_at, reply_to, edited_at, deleted, video, .. } =
-        message;
+    let ChatMessage {
+        seq,
+        kind,
+        author,
+        recipient,
+        body,
+        created_at,
+        reply_to,
+        edited_at,
+        deleted,
+        video,
+        mentions,
+        ..
+    } = message;
     let separator = new_day.then(|| view! { <li class="day-separator"><DayLabel millis=created_at /></li> });
     let item = match (kind, author) {
         (MessageKind::System, _) | (_, None) => view! {
@@ -49,11 +62,14 @@ pub fn MessageItem(
                 }
                 None => {
                     let text = StoredValue::new(body);
+                    let (mentioned, me) = (StoredValue::new(mentions), me.clone());
                     (move || match talk.editing.get() == Some(seq) {
-                        true => view! { <EditBox seq text=text.get_value() /> }.into_any(),
+                        true => {
+                            view! { <EditBox seq text=text.get_value() mentions=mentioned.get_value() /> }.into_any()
+                        }
                         false => view! {
                             <p class="body">
-                                {text.with_value(|text| linked(text))}
+                                {text.with_value(|text| mentioned.with_value(|people| linked(text, people, Some(&me))))}
                                 {edited_at.map(|_| view! { " " <span class="edited">"(edited)"</span> })}
                             </p>
                         }
@@ -110,7 +126,7 @@ pub fn MessageItem(
 /// if the server refused it, why, with Retry and Discard.
 #[component]
 pub fn PendingItem(pending: Pending, outbox: Outbox) -> impl IntoView {
-    let Pending { client_id, text, to, refused, delayed, .. } = pending;
+    let Pending { client_id, text, to, refused, delayed, mentions, .. } = pending;
     let whisper =
         to.as_ref().map(|to| view! { <span class="whisper-label">{format!("whisper to {}", to.name)}</span> });
     let excerpt: String = text.chars().take(40).collect();
@@ -139,7 +155,7 @@ pub fn PendingItem(pending: Pending, outbox: Outbox) -> impl IntoView {
     view! {
         <li class="message mine pending" class:whisper=to.is_some()>
             <div class="meta">{whisper}{state}</div>
-            <p class="body">{linked(&text)}</p>
+            <p class="body">{linked(&text, &mentions, None)}</p>
         </li>
     }
 }
@@ -191,18 +207,40 @@ fn is_web_address(address: &str) -> bool {
 }
 
 /// A message's text with its web addresses as links, opened in a new tab, telling the site neither where the
-/// reader came from nor that the chat vouches for it. The text itself is text (escaped like any other).
-fn linked(text: &str) -> impl IntoView + use<> {
-    pieces(text)
+/// reader came from nor that the chat vouches for it, and its mentions of `people` as their names in their color
+/// (highlighted where the reader is the one mentioned). The text itself is text (escaped like any other).
+fn linked(text: &str, people: &[Person], me: Option<&PersonId>) -> impl IntoView + use<> {
+    mentions::pieces(text)
         .into_iter()
-        .map(|piece| match piece {
-            Piece::Text(text) => text.to_owned().into_any(),
-            Piece::Link(address) => view! {
-                <a href=address.to_owned() target="_blank" rel="noopener noreferrer nofollow ugc">{address.to_owned()}</a>
-            }
-            .into_any(),
+        .flat_map(|piece| match piece {
+            mentions::Piece::Mention(id) => match people.iter().find(|person| person.id.as_str() == id) {
+                Some(person) => vec![mention(person, me == Some(&person.id))],
+                None => vec![mentions::token(id).into_any()],
+            },
+            mentions::Piece::Text(text) => pieces(text)
+                .into_iter()
+                .map(|piece| match piece {
+                    Piece::Text(text) => text.to_owned().into_any(),
+                    Piece::Link(address) => view! {
+                        <a href=address.to_owned() target="_blank" rel="noopener noreferrer nofollow ugc">{address.to_owned()}</a>
+                    }
+                    .into_any(),
+                })
+                .collect(),
         })
         .collect_view()
+}
+
+/// A mention of `person`, "@name" in their color; marked for the reader when it is them.
+fn mention(person: &Person, is_me: bool) -> AnyView {
+    let name = format!("@{}", person.name);
+    view! {
+        <span class="mention" class:mention-me=is_me style=person.hue.css_style()>
+            {name}
+            {is_me.then(|| view! { <span class="visually-hidden">" (you)"</span> })}
+        </span>
+    }
+    .into_any()
 }
 
 /// A GIF in the log: played as its looping video once the server made one (a fraction of the GIF's bytes), else

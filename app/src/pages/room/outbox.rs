@@ -21,6 +21,9 @@ pub struct Pending {
     /// The message it answers, as quoted when it was written.
     #[serde(default)]
     pub reply_to: Option<Quote>,
+    /// The people its text mentions (`<@id>` in `text`).
+    #[serde(default)]
+    pub mentions: Vec<Person>,
     /// Why the server refused it, if it did: it then waits for Retry or Discard.
     #[serde(skip)]
     pub refused: Option<String>,
@@ -107,12 +110,13 @@ impl Outbox {
     }
 
     /// Queues `text` (to `to`, for a whisper; answering `reply_to`) and delivers it.
-    pub fn send(self, text: String, to: Option<Person>, reply_to: Option<Quote>) {
+    pub fn send(self, text: String, to: Option<Person>, reply_to: Option<Quote>, mentions: Vec<Person>) {
         // One id for the message, reused by every retry: the server stores it once, however often it arrives.
         let client_id = browser::random_id()
             .unwrap_or_else(|| format!("t{}x{}", browser::now_millis(), browser::jitter_ms(u32::MAX)));
-        self.pending
-            .update(|pending| pending.push(Pending { client_id, text, to, reply_to, refused: None, delayed: None }));
+        self.pending.update(|pending| {
+            pending.push(Pending { client_id, text, to, reply_to, mentions, refused: None, delayed: None })
+        });
         self.deliver();
     }
 
@@ -191,6 +195,7 @@ mod tests {
             text: "hi <b>".into(),
             to: None,
             reply_to: None,
+            mentions: Vec::new(),
             refused: Some("You are sending too fast.".into()),
             delayed: Some("The server does not answer; trying again.".into()),
         };

@@ -15,6 +15,7 @@ use crate::metrics::Timer;
 use crate::store::{Db, LockRoom, with_pool};
 use crate::uploads;
 use protocol::domain::Emoji;
+use protocol::mentions;
 use protocol::model::{
     ChatMessage, Deleted, MessageKind, PAGE_SIZE, PersonId, Quote, Reaction, ReactionChange, RoomId,
 };
@@ -104,7 +105,6 @@ impl From<MessageRow> for ChatMessage {
             kind,
             author: row.author_id.as_deref().map(person),
             recipient: row.recipient_id.as_deref().map(person),
-            body,
             created_at: row.created_at,
             reactions: Vec::new(),
             // Filled in by [`with_details`] (the quote needs the message it answers).
@@ -116,6 +116,13 @@ impl From<MessageRow> for ChatMessage {
                 .video
                 .filter(|_| kind == MessageKind::Gif && deleted.is_none())
                 .map(|file| uploads::url_of(&file)),
+            mentions: match kind {
+                MessageKind::Text | MessageKind::Whisper => {
+                    mentions::mentioned(&body).into_iter().map(person).collect()
+                }
+                _ => Vec::new(),
+            },
+            body,
             deleted,
         }
     }
