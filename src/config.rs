@@ -224,6 +224,10 @@ pub struct Config {
     #[arg(long, env = "LIMIT_SHARES", default_value = limits::SHARES)]
     pub limit_shares: Rates,
 
+    /// Invitations to private conversations ("Talk privately"): `PERSON,ADDRESS,TOTAL` rates.
+    #[arg(long, env = "LIMIT_INVITATIONS", default_value = limits::INVITATIONS)]
+    pub limit_invitations: Rates,
+
     /// Messages unsent or removed: per person, per address, in total.
     #[arg(long, env = "LIMIT_DELETIONS", default_value = limits::DELETIONS)]
     pub limit_deletions: Rates,
@@ -418,6 +422,7 @@ impl Config {
             reactions: self.limit_reactions,
             edits: self.limit_edits,
             shares: self.limit_shares,
+            invitations: self.limit_invitations,
             deletions: self.limit_deletions,
             typing: self.limit_typing,
             uploads: self.limit_uploads,

@@ -366,3 +366,42 @@ pub async fn mute_person(person: String, #[server(default)] on: Option<bool>) ->
 pub async fn muted_people() -> Result<Vec<Person>, AppError> {
     respond(async { chat().muted(&me().await?.id).await }.await)
 }
+
+/// The caller, in `room`, invites `person` (there too) to talk privately: the private room of the two (made now,
+/// or the one they have open), which the caller then enters; `person` gets an invitation alarm. From a plain
+/// form, the answer is that room's page.
+#[server(endpoint = "talk_privately", output = Answers)]
+pub async fn talk_privately(room: RoomId, person: String) -> Result<RoomSummary, AppError> {
+    use protocol::domain::PersonId;
+
+    respond(
+        async {
+            let chat = chat();
+            let me = me().await?;
+            let other = PersonId::parse(&person)?;
+            limits().invite(&me.id, client_address().await)?;
+            let private = chat.talk_privately(room, &me, &other).await?;
+            if plain_form_post() {
+                leptos_axum::redirect(&format!("/room/{}", private.id));
+            }
+            Ok(private)
+        }
+        .await,
+    )
+}
+
+/// The caller declines the invitation to the private room `room`: it is withdrawn, and the one who invited them
+/// is told. From a plain form, the answer is the alarms page.
+#[server(endpoint = "decline_invitation", output = Answers)]
+pub async fn decline_invitation(room: RoomId) -> Result<(), AppError> {
+    respond(
+        async {
+            chat().decline_invitation(room, &me().await?).await?;
+            if plain_form_post() {
+                leptos_axum::redirect("/alarms");
+            }
+            Ok(())
+        }
+        .await,
+    )
+}

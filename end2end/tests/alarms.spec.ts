@@ -158,7 +158,8 @@ test("a mention picked from the @ list shows as Carol's name, marked for her, an
   await expect(list.getByRole("option", { name: aliceName })).toHaveCount(0);
   await box.press("Enter");
   await expect(list).toBeHidden();
-  await expect(box).toHaveValue(`lunch @${carolName} `);
+  // (With the look-alike mark when someone here could be taken for her.)
+  await expect(box).toHaveValue(new RegExp(`^lunch @${carolName}(#[0-9a-f]+)? $`));
   await box.pressSequentially("now?");
   await box.press("Enter");
   await expect(box).toHaveValue("");
@@ -172,4 +173,53 @@ test("a mention picked from the @ list shows as Carol's name, marked for her, an
   await expect(carol.page.getByRole("region", { name: "Alarms" }).getByRole("link", { name: `${aliceName} mentioned you` })).toBeVisible();
   // Bob was not mentioned.
   await expect(bell(bob.page)).toBeVisible();
+});
+
+test("talking privately: Bob accepts and both are in a room off the list that Carol cannot open; a decline tells Alice", async ({ browser }) => {
+  const [alice, bob, carol] = await Person.enterMany(browser, 3);
+  const [aliceName, bobName] = await Promise.all([alice.name(), bob.name()]);
+  const title = uniqueTitle("Meeting point");
+  await alice.createRoom(title);
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  await alice.page.getByRole("button", { name: `Talk privately with ${bobName}` }).click();
+  const privateTitle = `${aliceName} and ${bobName}`;
+  await alice.expectInRoom(privateTitle);
+  await expect(alice.page.getByText("private", { exact: true })).toBeVisible();
+  await expect(alice.page.locator(".room-count")).toHaveText("1/2 present");
+  const privateUrl = alice.page.url();
+
+  // Bob is invited, wherever he is; Accept takes him in.
+  await expect(bell(bob.page, 1)).toBeVisible({ timeout: 2_000 });
+  await bell(bob.page, 1).click();
+  const panel = bob.page.getByRole("region", { name: "Alarms" });
+  await expect(panel).toContainText(`${aliceName} invited you to talk privately`);
+  await panel.getByRole("link", { name: "Accept" }).click();
+  await bob.expectInRoom(privateTitle);
+  await expect(alice.page.locator(".room-count")).toHaveText("2/2 present");
+  await bob.send("just us");
+  await expect(alice.messages()).toContainText("just us");
+
+  // Not on the list, and to Carol a room that does not exist.
+  await expect(carol.roomLink(title)).toBeVisible();
+  await expect(carol.roomLink(privateTitle)).toHaveCount(0);
+  await carol.page.goto(privateUrl);
+  await expect(carol.page.getByRole("heading", { name: "Room not found" })).toBeVisible();
+
+  // Carol invites Alice from the meeting room and Alice declines: Carol is told.
+  await carol.page.goto("/");
+  await carol.roomLink(title).click();
+  await carol.expectInRoom(title);
+  await alice.page.goto("/");
+  await alice.roomLink(title).click();
+  await alice.expectInRoom(title);
+  await carol.page.getByRole("button", { name: `Talk privately with ${aliceName}` }).click();
+  await carol.expectInRoom(`${await carol.name()} and ${aliceName}`);
+  await expect(bell(alice.page, 1)).toBeVisible();
+  await bell(alice.page, 1).click();
+  await alice.page.getByRole("region", { name: "Alarms" }).getByRole("button", { name: "Decline" }).click();
+  await expect(alice.page.getByRole("region", { name: "Alarms" })).not.toContainText("invited you");
+  await expect(bell(carol.page, 1)).toBeVisible();
+  await bell(carol.page, 1).click();
+  await expect(carol.page.getByRole("region", { name: "Alarms" })).toContainText(`${aliceName} declined your invitation`);
 });

@@ -89,6 +89,8 @@ pub enum Limit {
     CreatingRooms,
     /// Sharing GIFs to the library too fast.
     Sharing,
+    /// Inviting people to private conversations too fast.
+    Inviting,
     /// Too many new identities from one network.
     NewVisitors,
     /// Too many connections open from one network.
@@ -105,7 +107,7 @@ pub enum Limit {
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 16] = [
+    pub const ALL: [Limit; 17] = [
         Limit::PasswordAttempts,
         Limit::Sending,
         Limit::Reacting,
@@ -116,6 +118,7 @@ impl Limit {
         Limit::UploadsAtOnce,
         Limit::CreatingRooms,
         Limit::Sharing,
+        Limit::Inviting,
         Limit::NewVisitors,
         Limit::Connections,
         Limit::Arrivals,
@@ -137,6 +140,7 @@ impl Limit {
             Limit::UploadsAtOnce => "uploads_at_once",
             Limit::CreatingRooms => "creating_rooms",
             Limit::Sharing => "sharing",
+            Limit::Inviting => "inviting",
             Limit::NewVisitors => "new_visitors",
             Limit::Connections => "connections",
             Limit::Arrivals => "arrivals",
@@ -159,6 +163,7 @@ impl Limit {
             Limit::UploadsAtOnce => "Your other GIFs are still uploading.",
             Limit::CreatingRooms => "You are creating rooms too fast.",
             Limit::Sharing => "You are adding GIFs to the library too fast.",
+            Limit::Inviting => "You are inviting people too fast.",
             Limit::NewVisitors => "Too many new visitors from your network.",
             Limit::Connections => "Too many connections from your network.",
             Limit::Arrivals => "You are entering rooms too fast.",

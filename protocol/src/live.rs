@@ -247,6 +247,7 @@ mod tests {
             unread: Some(4),
             last_message: Some(MessagePreview::of(&message)),
             banned: true,
+            private: true,
         };
         let alarm = crate::alarms::Alarm {
             id: 1,

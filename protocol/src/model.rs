@@ -38,9 +38,12 @@ pub struct RoomSummary {
     /// person; announcements to every list leave it out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub banned: bool,
+    /// A private conversation of two (never on the list; only its two people see it). Only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
-read_from_map!(RoomSummary { id, title, locked, max_members, present, presence_version, owner, created_at, unread = default, last_message = default, banned = default });
+read_from_map!(RoomSummary { id, title, locked, max_members, present, presence_version, owner, created_at, unread = default, last_message = default, banned = default, private = default });
 
 /// A line of a message for the room list.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2,8 +2,9 @@
 //! list, another room), caught up after a reconnect, read, withdrawn after a kick, and across processes.
 
 use protocol::alarms::{AlarmChange, AlarmKind, Alarms};
+use protocol::error::Refusal;
 use protocol::live::{ClientCommand, LiveEvent};
-use protocol::model::{ChatMessage, RoomId};
+use protocol::model::{ChatMessage, RoomAccess, RoomId, RoomSummary};
 
 use crate::helpers::{LiveClient, TestPerson, spawn_app_with, spawn_cluster};
 
@@ -228,4 +229,80 @@ async fn a_mention_alarms_the_people_here_it_names_and_a_message_mentions_at_mos
     let crowd: String = (0..11).map(|n| protocol::mentions::token(&format!("{n:032x}"))).collect();
     let refused = bob.call::<ChatMessage>("send_message", &[("room", &room.to_string()), ("body", &crowd)]).await;
     assert!(format!("{refused:?}").contains("at most 10 people"), "{refused:?}");
+}
+
+#[tokio::test]
+async fn talking_privately_makes_a_room_for_two_that_nobody_else_finds_and_declining_tells_the_inviter() {
+    let app = spawn_app_with(|_| {}).await;
+    let (alice, bob, carol) = (app.person().await, app.person().await, app.person().await);
+    let room = alice.create_room("Lunch", 10, "").await.unwrap().id;
+    let (_alice_in_room, _) = alice.join(room).await;
+    let (_bob_in_room, _) = bob.join(room).await;
+    let (mut bob_bell, _) = bell(&bob, None).await;
+    let (mut alice_bell, _) = bell(&alice, None).await;
+    let invite = |by: &TestPerson, whom: &TestPerson| {
+        let (by, whom) = (by.clone(), whom.me().id.to_string());
+        async move { by.call::<RoomSummary>("talk_privately", &[("room", &room.to_string()), ("person", &whom)]).await }
+    };
+
+    // Carol is not in the room: she cannot be invited from it.
+    assert!(invite(&alice, &carol).await.unwrap_err().message.contains("is not here"));
+    assert!(invite(&alice, &alice).await.is_err(), "not oneself");
+    let private = invite(&alice, &bob).await.unwrap();
+    assert!(private.private && !private.locked);
+    assert_eq!((private.max_members, private.title.clone()), (2, format!("{} and {}", alice.me().name, bob.me().name)));
+    let change = next_alarm(&mut bob_bell).await;
+    let alarm = &change.alarms[0];
+    assert_eq!((alarm.kind, alarm.room, alarm.message), (AlarmKind::Invitation, private.id, None));
+    assert_eq!(alarm.what(), format!("{} invited you to talk privately", alice.me().name));
+    assert_eq!(alarm.link(), Some(format!("/room/{}", private.id)));
+
+    // Not on anyone's list; to Carol it does not exist, on a page or on the live channel.
+    for person in [&alice, &bob, &carol] {
+        let listed: Vec<RoomSummary> = person.call("list_rooms", &[]).await.unwrap();
+        assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [room]);
+    }
+    assert!(matches!(
+        carol.room_page(private.id).await,
+        RoomAccess::Refused { refusal: Refusal::NotFound, room: None }
+    ));
+    let mut carol_live = carol.connect().await;
+    carol_live.send(&ClientCommand::Join { room: private.id, since: None }).await;
+    let refused = carol_live.expect(|event| match event {
+        LiveEvent::Refused { reason, .. } => Some(*reason),
+        LiveEvent::Joined { .. } => Some(Refusal::Password),
+        _ => None,
+    });
+    assert_eq!(refused.await, Refusal::NotFound);
+    let RoomAccess::Open(view) = bob.room_page(private.id).await else { panic!("Bob may enter") };
+    assert!(view.room.private);
+
+    // Inviting again (either of them) reopens the same room; Bob declines: Alice is told, his invitation goes.
+    assert_eq!(invite(&alice, &bob).await.unwrap().id, private.id);
+    assert_eq!(next_alarm(&mut bob_bell).await.alarms[0].others, 0, "one invitation, raised again");
+    bob.call::<()>("decline_invitation", &[("room", &private.id.to_string())]).await.unwrap();
+    let change = next_alarm(&mut bob_bell).await;
+    assert_eq!((change.gone.len(), change.alarms.len()), (1, 0));
+    let change = next_alarm(&mut alice_bell).await;
+    assert_eq!((change.alarms[0].kind, change.alarms[0].room), (AlarmKind::Declined, private.id));
+    assert_eq!(change.alarms[0].what(), format!("{} declined your invitation", bob.me().name));
+    assert!(carol.call::<()>("decline_invitation", &[("room", &private.id.to_string())]).await.is_err());
+}
+
+#[tokio::test]
+async fn an_invitation_flood_is_refused() {
+    let app = spawn_app_with(|_| {}).await;
+    let (alice, bob) = (app.person().await, app.person().await);
+    let room = alice.create_room("Lunch", 10, "").await.unwrap().id;
+    let (_alice_in_room, _) = alice.join(room).await;
+    let (_bob_in_room, _) = bob.join(room).await;
+    let args = [("room", room.to_string()), ("person", bob.me().id.to_string())];
+    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(
+            alice.call::<RoomSummary>("talk_privately", &args).await.map(|_| ()).map_err(|refusal| refusal.status),
+        );
+    }
+    assert_eq!(answers, [Ok(()), Ok(()), Ok(()), Ok(()), Ok(()), Err(429)], "5 in 10 minutes");
 }

@@ -6,11 +6,13 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos::task::spawn_local;
 
-use crate::api::{MarkAlarmsRead, MutePerson, mark_alarms_read, mute_person, unread_alarms};
+use crate::api::{
+    DeclineInvitation, MarkAlarmsRead, MutePerson, decline_invitation, mark_alarms_read, mute_person, unread_alarms,
+};
 use crate::browser::{self, Notifications};
 use crate::components::Age;
 use crate::live_client::{LiveChannel, use_live};
-use protocol::alarms::{Alarm, Alarms};
+use protocol::alarms::{Alarm, AlarmKind, Alarms};
 use protocol::error::AppError;
 use protocol::live::{ClientCommand, LiveEvent};
 
@@ -270,6 +272,7 @@ fn AlarmItem(alarm: Alarm, unread: bool, muted: RwSignal<Vec<String>>) -> impl I
                 }}
                 " " <span class="alarm-where">{place}</span> " · " <Age millis=alarm.at />
             </span>
+            {(alarm.kind == AlarmKind::Invitation && !alarm.room_gone).then(|| view! { <Invitation alarm=alarm.clone() /> })}
             <form class="inline-form alarm-mute" method="post" action=MutePerson::url() on:submit=mute>
                 <input type="hidden" name="person" value=actor_id />
                 <Show when=is_muted fallback=move || view! {
@@ -279,6 +282,34 @@ fn AlarmItem(alarm: Alarm, unread: bool, muted: RwSignal<Vec<String>>) -> impl I
                 </Show>
             </form>
         </li>
+    }
+}
+
+/// An invitation's answers: "Accept" enters the private room, "Decline" tells the one who invited (a plain form
+/// without the WASM; with it, the invitation goes from the list when the server withdraws it).
+#[component]
+fn Invitation(alarm: Alarm) -> impl IntoView {
+    let room = alarm.room;
+    let error = RwSignal::new(None::<String>);
+    let decline = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        spawn_local(async move {
+            if let Err(failure) = decline_invitation(room).await {
+                error.try_set(Some(failure.to_string()));
+            }
+        });
+    };
+    view! {
+        <span class="alarm-answers">
+            <a class="button button-small" href=format!("/room/{room}")>"Accept"</a>
+            <form class="inline-form" method="post" action=DeclineInvitation::url() on:submit=decline>
+                <input type="hidden" name="room" value=room.get() />
+                <button type="submit" class="button button-quiet button-small">"Decline"</button>
+            </form>
+            <Show when=move || error.get().is_some()>
+                <span class="error" role="alert">{move || error.get()}</span>
+            </Show>
+        </span>
     }
 }
 

@@ -407,6 +407,7 @@ mod tests {
             unread: Some(unread),
             last_message: Some(preview(last)),
             banned: false,
+            private: false,
         }
     }
 

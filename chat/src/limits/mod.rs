@@ -250,6 +250,7 @@ pub struct Limits {
     reactions: Buckets,
     edits: Buckets,
     shares: Buckets,
+    invitations: Buckets,
     deletions: Buckets,
     typing: Buckets,
     uploads: Buckets,
@@ -278,6 +279,7 @@ impl Limits {
             reactions: Buckets::new(settings.reactions, Limit::Reacting),
             edits: Buckets::new(settings.edits, Limit::Editing),
             shares: Buckets::new(settings.shares, Limit::Sharing),
+            invitations: Buckets::new(settings.invitations, Limit::Inviting),
             deletions: Buckets::new(settings.deletions, Limit::Deleting),
             typing: Buckets::new(settings.typing, Limit::Typing),
             uploads: Buckets::new(settings.uploads, Limit::Uploading),
@@ -309,6 +311,11 @@ impl Limits {
     /// One message's text changed.
     pub fn edit(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
         self.counted(self.check(&self.edits, person, address, 1))
+    }
+
+    /// One invitation to a private conversation.
+    pub fn invite(&self, person: &PersonId, address: Option<IpAddr>) -> Result<(), AppError> {
+        self.counted(self.check(&self.invitations, person, address, 1))
     }
 
     /// One GIF shared to the library.

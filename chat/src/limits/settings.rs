@@ -107,6 +107,8 @@ pub struct LimitSettings {
     pub rooms: Rates,
     /// GIFs shared to the library.
     pub shares: Rates,
+    /// Invitations to private conversations.
+    pub invitations: Rates,
     /// Arrivals in rooms (each is announced to the room): per person, per address, in total.
     pub arrivals: Rates,
     /// Sessions created per client address (the first action of each new identity).
@@ -144,6 +146,9 @@ pub mod defaults {
     pub const ROOMS: &str = "5/10m,30/10m,60/1m";
     /// Sharing to the library is rarer than posting: a few an hour each.
     pub const SHARES: &str = "10/1h,30/1h,300/1m";
+    /// Inviting someone to talk privately is a deliberate act: a few in ten minutes each, an office's worth per
+    /// address.
+    pub const INVITATIONS: &str = "5/10m,30/10m,300/1m";
     /// A person going through twenty rooms in a minute is browsing fast; an office behind one address, busy.
     pub const ARRIVALS: &str = "20/1m,120/1m,1000/1s";
     pub const NEW_SESSIONS: &str = "100/1m";
@@ -176,6 +181,7 @@ impl Default for LimitSettings {
             uploads_at_once: defaults::UPLOADS_AT_ONCE,
             rooms: parse(defaults::ROOMS),
             shares: parse(defaults::SHARES),
+            invitations: parse(defaults::INVITATIONS),
             arrivals: parse(defaults::ARRIVALS),
             new_sessions: defaults::NEW_SESSIONS.parse().expect("a valid default rate"),
             connections: defaults::CONNECTIONS,

@@ -167,17 +167,20 @@ impl Chat {
     /// After `person` was removed from `room`: their alarms about it are withdrawn.
     pub(super) fn withdraw_alarms(self: &Arc<Self>, person: &PersonId, room: RoomId) {
         let (chat, person) = (self.clone(), person.clone());
-        self.tasks.spawn(async move {
-            match alarms::withdraw(&chat.db, &person, room).await {
-                Ok(Some(change)) => chat.announce_alarms(&person, change),
-                Ok(None) => {}
-                Err(error) => tracing::error!(%error, %room, "withdrawing the alarms of someone removed from a room"),
-            }
-        });
+        self.tasks.spawn(async move { chat.withdraw_now(&person, room, None).await });
+    }
+
+    /// Withdraws `person`'s alarms about `room` (only those of `kind`, if given), and tells their pages.
+    pub(super) async fn withdraw_now(&self, person: &PersonId, room: RoomId, kind: Option<AlarmKind>) {
+        match alarms::withdraw(&self.db, person, room, kind).await {
+            Ok(Some(change)) => self.announce_alarms(person, change),
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, %room, "withdrawing alarms"),
+        }
     }
 
     /// Raises `alarm` in the background (see the module's comment).
-    fn raise(self: &Arc<Self>, alarm: NewAlarm) {
+    pub(super) fn raise(self: &Arc<Self>, alarm: NewAlarm) {
         let chat = self.clone();
         self.tasks.spawn(async move { chat.raise_now(&alarm).await });
     }

@@ -14,6 +14,7 @@ mod membership;
 mod messages;
 mod picker;
 mod presence;
+mod private;
 mod rooms;
 
 use std::collections::{HashMap, HashSet};

@@ -32,6 +32,7 @@ impl Chat {
             unread: None,
             last_message: None,
             banned: row.banned,
+            private: row.private,
         }
     }
 

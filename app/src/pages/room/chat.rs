@@ -438,6 +438,9 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                     <span class="room-name">{room.title}</span>
                     {room.locked.then(|| view! { <span class="lock" role="img" aria-label="password required">" 🔒"</span> })}
                 </h1>
+                {room.private.then(|| view! {
+                    <span class="badge" title="Only the two of you can enter this room; it is not on the list">"private"</span>
+                })}
                 <p class="room-count" aria-live="polite">{move || format!("{}/{max_members} present", present.get())}</p>
                 <p class="you">"You are " <PersonBadge person=me.clone() /></p>
                 <Bell />
@@ -509,7 +512,7 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                     request_animation_frame(scroll_to_bottom);
                 } />
             </Uploader>
-            <ParticipantPanel room_id participants me_id=me_id.get_value() i_am_owner whisper_to />
+            <ParticipantPanel room_id participants me_id=me_id.get_value() i_am_owner whisper_to private=room.private />
             </div>
         </main>
     }

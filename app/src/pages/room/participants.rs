@@ -4,7 +4,9 @@
 use leptos::html;
 use leptos::prelude::*;
 
-use crate::api::{bans, delete_room, kick, lift_ban};
+use leptos_router::hooks::use_navigate;
+
+use crate::api::{bans, delete_room, kick, lift_ban, talk_privately};
 use crate::browser;
 use crate::components::PersonBadge;
 use protocol::model::{Ban, Participant, Person, PersonId, RoomId};
@@ -21,9 +23,23 @@ pub fn ParticipantPanel(
     me_id: PersonId,
     i_am_owner: Memo<bool>,
     whisper_to: RwSignal<Option<Person>>,
+    /// A private conversation: nobody to invite to another.
+    private: bool,
 ) -> impl IntoView {
     let me_id = StoredValue::new(me_id);
     let error = RwSignal::new(None::<String>);
+    // "Talk privately": the private room of the two opens (made, or the one they have), the other is invited.
+    let navigate = use_navigate();
+    let talk = move |person: Person| {
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            match talk_privately(room_id, person.id.to_string()).await {
+                Ok(private) => navigate(&format!("/room/{}", private.id), Default::default()),
+                Err(failure) => drop(error.try_set(Some(failure.to_string()))),
+            }
+        });
+    };
+    let talk = StoredValue::new(talk);
     // Whom the owner is about to remove: their line asks first ("Remove and ban"), a press away from undoing.
     let confirming = RwSignal::new(None::<PersonId>);
     // Bumped by each removal: the list of bans, if open, loads again.
@@ -58,6 +74,7 @@ pub fn ParticipantPanel(
                         let Participant { person, owner, tag } = participant;
                         let is_me = me_id.with_value(|id| *id == person.id);
                         let for_whisper = person.clone();
+                        let for_talk = person.clone();
                         let for_kick = person.clone();
                         let name = person.name.clone();
                         view! {
@@ -73,6 +90,13 @@ pub fn ParticipantPanel(
                                             on:click=move |_| whisper_to.set(Some(for_whisper.clone()))>
                                             "Whisper"
                                         </button>
+                                        {(!private).then(|| view! {
+                                            <button type="button" class="link-button"
+                                                aria-label=format!("Talk privately with {}", for_talk.name)
+                                                on:click=move |_| talk.with_value(|talk| talk(for_talk.clone()))>
+                                                "Talk privately"
+                                            </button>
+                                        })}
                                         <Show when=move || i_am_owner.get()>
                                             <RemoveAction person=for_kick.clone() confirming on_confirm=remove />
                                         </Show>

@@ -154,16 +154,25 @@ pub async fn raise(db: &Db, alarm: &NewAlarm) -> sqlx::Result<Option<AlarmChange
     })
 }
 
-/// Withdraws `person`'s alarms about `room` (they were removed from it): the change, if they had any.
-pub async fn withdraw(db: &Db, person: &PersonId, room: RoomId) -> sqlx::Result<Option<AlarmChange>> {
+/// Withdraws `person`'s alarms about `room` (they were removed from it), or only those of `kind` (an invitation
+/// declined): the change, if they had any.
+pub async fn withdraw(
+    db: &Db,
+    person: &PersonId,
+    room: RoomId,
+    kind: Option<AlarmKind>,
+) -> sqlx::Result<Option<AlarmChange>> {
     // Holds the person's row first (a write that changes nothing), as a raise does: one in flight is either
     // withdrawn here or finds the ban.
     let hold = "UPDATE alarm_heads SET changed_at = changed_at WHERE person_id = $1";
-    let withdrawn = "DELETE FROM alarms WHERE person_id = $1 AND room_id = $2 RETURNING id";
+    let withdrawn =
+        "DELETE FROM alarms WHERE person_id = $1 AND room_id = $2 AND ($3 IS NULL OR kind = $3) RETURNING id";
     with_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         sqlx::query(hold).bind(person).execute(&mut *tx).await?;
-        let gone: Vec<i64> = sqlx::query_scalar(withdrawn).bind(person).bind(room).fetch_all(&mut *tx).await?;
+        let kind = kind.map(AlarmKind::as_str);
+        let gone: Vec<i64> =
+            sqlx::query_scalar(withdrawn).bind(person).bind(room).bind(kind).fetch_all(&mut *tx).await?;
         if gone.is_empty() {
             return Ok(None);
         }
@@ -365,12 +374,12 @@ mod tests {
         .map(drop)
         .unwrap());
         assert!(raise(&db, &reaction(&carol, room, 7, &bob)).await.unwrap().is_none(), "banned");
-        let withdrawn = withdraw(&db, &carol, room).await.unwrap().unwrap();
+        let withdrawn = withdraw(&db, &carol, room, None).await.unwrap().unwrap();
         let mut gone = withdrawn.gone.clone();
         gone.sort();
         assert_eq!(gone, [first.alarms[0].id, second.alarms[0].id]);
         assert_eq!((withdrawn.seq, withdrawn.unread), (4, 1), "the other room's is left");
-        assert!(withdraw(&db, &carol, room).await.unwrap().is_none(), "nothing left to withdraw");
+        assert!(withdraw(&db, &carol, room, None).await.unwrap().is_none(), "nothing left to withdraw");
 
         // A removed room raises nothing; an alarm about it says it is gone.
         delete_room(&db, other, Deletion::OwnedBy(&alice)).await.unwrap().unwrap();

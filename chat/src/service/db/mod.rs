@@ -37,6 +37,9 @@ pub struct RoomRow {
     /// Whether the one asking is banned from the room (only where the query asks, as [`rooms_page`] does).
     #[sqlx(default)]
     pub banned: bool,
+    /// Whether it is a private room of two (only where the query asks, as [`admission`] does).
+    #[sqlx(default)]
+    pub private: bool,
 }
 
 /// A room as one person may or may not enter it: the room, whether they are banned from it, whether they gave
@@ -162,27 +165,34 @@ pub struct NewRoom<'a> {
 const GRANT: &str =
     "INSERT INTO room_grants (room_id, visitor_id, granted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
-/// Creates a room; a locked room's owner is granted it in the same transaction.
-pub async fn insert_room(db: &Db, room: NewRoom<'_>) -> sqlx::Result<RoomRow> {
-    with_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        let row = sqlx::query_as::<_, RoomRow>(&format!(
+/// Inserts the room `$room` (a [`NewRoom`]) on the transaction `$tx`: its row. A macro, so that it runs on
+/// whichever database's transaction it is given.
+macro_rules! insert_room_row {
+    ($tx:expr, $room:expr) => {
+        sqlx::query_as::<_, RoomRow>(&format!(
             "INSERT INTO rooms (title, max_members, password_hash, owner_id, created_at, last_active_at,
                                 presence_version, remove_at)
              VALUES ($1, $2, $3, $4, $5, $5, $6, $7)
              RETURNING {ROOM_COLUMNS}"
         ))
-        .bind(room.title)
-        .bind(i64::from(room.max_members))
-        .bind(room.password_hash)
-        .bind(room.owner)
+        .bind($room.title)
+        .bind(i64::from($room.max_members))
+        .bind($room.password_hash)
+        .bind($room.owner)
         .bind(now_millis())
         // Versions start from the time in microseconds: a client comparing them across a room's removal and a
         // restart keeps seeing them grow, and they stay exact as JavaScript numbers.
         .bind(now_millis() * 1000)
-        .bind(room.remove_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind($room.remove_at)
+        .fetch_one(&mut *$tx)
+    };
+}
+
+/// Creates a room; a locked room's owner is granted it in the same transaction.
+pub async fn insert_room(db: &Db, room: NewRoom<'_>) -> sqlx::Result<RoomRow> {
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let row = insert_room_row!(tx, room).await?;
         if row.password_hash.is_some() {
             sqlx::query(GRANT).bind(row.id).bind(room.owner).bind(now_millis()).execute(&mut *tx).await?;
         }
@@ -191,14 +201,17 @@ pub async fn insert_room(db: &Db, room: NewRoom<'_>) -> sqlx::Result<RoomRow> {
     })
 }
 
-/// The room and what decides whether `person` may enter it, in one query. `None` if the room does not exist.
+/// The room and what decides whether `person` may enter it, in one query. `None` if the room does not exist, or
+/// is a private room that is not theirs (to anyone else it does not exist).
 pub async fn admission(db: &Db, room: RoomId, person: &PersonId) -> sqlx::Result<Option<AdmissionRow>> {
     let sql = format!(
         "SELECT {ROOM_COLUMNS}, last_seq,
                 EXISTS (SELECT 1 FROM room_bans WHERE room_id = rooms.id AND visitor_id = $1) AS banned,
                 EXISTS (SELECT 1 FROM room_grants WHERE room_id = rooms.id AND visitor_id = $1) AS granted,
-                EXISTS (SELECT 1 FROM presence WHERE room_id = rooms.id AND visitor_id = $1) AS here
-         FROM rooms WHERE id = $2"
+                EXISTS (SELECT 1 FROM presence WHERE room_id = rooms.id AND visitor_id = $1) AS here,
+                EXISTS (SELECT 1 FROM private_rooms pr WHERE pr.room_id = rooms.id) AS private
+         FROM rooms WHERE id = $2 AND {}",
+        private::open_to("rooms.id", "$1")
     );
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(person).bind(room).fetch_optional(pool).await)
 }
@@ -209,7 +222,7 @@ pub async fn find_room(db: &Db, id: RoomId) -> sqlx::Result<Option<RoomRow>> {
 }
 
 /// Up to `limit` rooms after the first `offset`, the most recently active first; with `title`, only rooms whose
-/// title contains it (ignoring case). Each says whether `viewer` is banned from it.
+/// title contains it (ignoring case). Each says whether `viewer` is banned from it. Private rooms are never listed.
 pub async fn rooms_page(
     db: &Db,
     viewer: &PersonId,
@@ -226,7 +239,8 @@ pub async fn rooms_page(
         "SELECT {ROOM_COLUMNS}, {PRESENT},
                 EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id AND b.visitor_id = $4) AS banned
          FROM rooms
-         WHERE $1 IS NULL OR lower(title) LIKE lower($1) ESCAPE '\\'
+         WHERE ($1 IS NULL OR lower(title) LIKE lower($1) ESCAPE '\\')
+           AND NOT EXISTS (SELECT 1 FROM private_rooms pr WHERE pr.room_id = rooms.id)
          ORDER BY last_active_at DESC, id DESC LIMIT $2 OFFSET $3"
     );
     with_pool!(db, |pool| {
@@ -1167,6 +1181,7 @@ pub async fn gif_files(db: &Db) -> sqlx::Result<Vec<String>> {
 pub mod alarms;
 pub mod gifs;
 pub mod picker;
+pub mod private;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,88 @@
+//! Private conversations: "Talk privately" makes a room for exactly the two people (member limit 2, no password,
+//! not on the room list, and to anyone else a room that does not exist), and invites the other with an alarm they
+//! may accept (entering it) or decline (their inviter is told). A pair has at most one open: inviting again
+//! reopens it. It lives like any room, removed once both left and its grace passed.
+
+use std::sync::Arc;
+
+use super::db::alarms::NewAlarm;
+use super::db::{self, private};
+use super::{Chat, presence};
+use crate::error::{ServerError, ServerResult};
+use crate::identity::person;
+use protocol::alarms::AlarmKind;
+use protocol::error::{AppError, Refusal};
+use protocol::model::{Person, PersonId, RoomId, RoomSummary};
+
+impl Chat {
+    /// `me`, in `room`, invites `other` (there too) to talk privately: the private room of the two (made now, or
+    /// the one they have open), which `me` enters; `other` is alarmed with the invitation.
+    pub async fn talk_privately(
+        self: &Arc<Self>,
+        room: RoomId,
+        me: &Person,
+        other: &PersonId,
+    ) -> ServerResult<RoomSummary> {
+        if *other == me.id {
+            return Err(AppError::Invalid("Talk privately with someone else.".into()).into());
+        }
+        self.admit_poster(room, me).await?;
+        if !presence::is_present(&self.db, room, other).await? {
+            let problem = format!("{} is not here now.", person(other.as_str()).name);
+            return Err(AppError::Invalid(problem).into());
+        }
+        let row = match private::room_of(&self.db, &me.id, other).await? {
+            Some(row) => row,
+            None => self.open_private_room(me, other).await?,
+        };
+        self.raise(NewAlarm {
+            person: other.clone(),
+            kind: AlarmKind::Invitation,
+            room: row.id,
+            subject: 0,
+            message: None,
+            actor: me.id.clone(),
+            emoji: None,
+            on_gif: false,
+        });
+        Ok(RoomSummary { private: true, ..self.summary(&row) })
+    }
+
+    /// Makes the private room of `me` and `other` (or finds the one one of them made meanwhile). Never announced
+    /// on the room lists.
+    async fn open_private_room(self: &Arc<Self>, me: &Person, other: &PersonId) -> ServerResult<db::RoomRow> {
+        let title = format!("{} and {}", me.name, person(other.as_str()).name);
+        let remove_at = db::now_millis() + self.graces().room;
+        // Twice at most: the room one of them made meanwhile may have gone before it could be read.
+        for _ in 0..2 {
+            let new = db::NewRoom { title: &title, max_members: 2, password_hash: None, owner: &me.id, remove_at };
+            if let Some(row) = private::insert(&self.db, new, other).await? {
+                self.remove_at(row.id, remove_at);
+                return Ok(row);
+            }
+            if let Some(row) = private::room_of(&self.db, &me.id, other).await? {
+                return Ok(row);
+            }
+        }
+        Err(ServerError::Client(AppError::Unavailable))
+    }
+
+    /// `me` declines the invitation to the private room `room`: it is withdrawn, and the other one is told.
+    pub async fn decline_invitation(self: &Arc<Self>, room: RoomId, me: &Person) -> ServerResult<()> {
+        let Some(other) = private::other_in(&self.db, room, &me.id).await? else {
+            return Err(Refusal::NotFound.into());
+        };
+        self.withdraw_now(&me.id, room, Some(AlarmKind::Invitation)).await;
+        self.raise(NewAlarm {
+            person: other,
+            kind: AlarmKind::Declined,
+            room,
+            subject: 0,
+            message: None,
+            actor: me.id.clone(),
+            emoji: None,
+            on_gif: false,
+        });
+        Ok(())
+    }
+}
