@@ -190,3 +190,23 @@ test("PostgreSQL stops for 10 s: a send waits, saying why, and goes by itself on
   expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   expect(new Set(seqs).size).toBe(seqs.length);
 });
+
+test("an alarm crosses instances: Bob on instance 2 reacts, Alice's bell on instance 1 rings", async ({ browser }) => {
+  const alice = await pinned(browser, 1);
+  const bob = await pinned(browser, 2);
+  const bobName = await bob.name();
+  const title = uniqueTitle("Alarm across");
+  await alice.createRoom(title);
+  await alice.send("ring me from over there");
+  await alice.page.getByRole("link", { name: "← Rooms" }).click();
+  await expect(alice.page.getByRole("button", { name: "Alarms", exact: true })).toBeVisible();
+
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  const message = bob.messages().locator(".message", { hasText: "ring me from over there" });
+  await message.getByRole("button", { name: "React" }).click();
+  await message.getByRole("group", { name: "Reactions to choose from" }).getByRole("button", { name: "🔥", exact: true }).click();
+  await expect(alice.page.getByRole("button", { name: "Alarms, 1 unread", exact: true })).toBeVisible({ timeout: 2_000 });
+  await alice.page.getByRole("button", { name: "Alarms, 1 unread", exact: true }).click();
+  await expect(alice.page.getByRole("region", { name: "Alarms" }).getByRole("link", { name: `${bobName} reacted 🔥 to your message` })).toBeVisible();
+});
