@@ -223,3 +223,66 @@ test("talking privately: Bob accepts and both are in a room off the list that Ca
   await bell(carol.page, 1).click();
   await expect(carol.page.getByRole("region", { name: "Alarms" })).toContainText(`${aliceName} declined your invitation`);
 });
+
+test("desktop notifications: nothing is asked before Alice opts in; then an alarm while her page is hidden shows one", async ({ browser }) => {
+  const alice = await Person.enter(browser);
+  const bob = await Person.enter(browser);
+  const bobName = await bob.name();
+  // The browser's Notification API, recorded (a headless browser shows none), and a page that can be hidden.
+  await alice.context.addInitScript(() => {
+    const w = window as unknown as { __shown: { title: string; body: string }[]; __asked: number; __hidden: boolean };
+    w.__shown = [];
+    w.__asked = 0;
+    w.__hidden = false;
+    class RecordedNotification {
+      static permission = "default";
+      static async requestPermission() {
+        w.__asked += 1;
+        RecordedNotification.permission = "granted";
+        return "granted";
+      }
+      onclick: unknown = null;
+      constructor(title: string, options?: { body?: string }) {
+        w.__shown.push({ title, body: options?.body ?? "" });
+      }
+    }
+    Object.defineProperty(window, "Notification", { value: RecordedNotification, configurable: true });
+    Object.defineProperty(document, "hidden", { get: () => w.__hidden, configurable: true });
+  });
+  await alice.openRoomList();
+  const title = uniqueTitle("Notified");
+  await alice.createRoom(title);
+  await alice.send("first");
+  await alice.send("second");
+  await bob.roomLink(title).click();
+  await bob.expectInRoom(title);
+  const recorded = () =>
+    alice.page.evaluate(() => {
+      const w = window as unknown as { __shown: unknown[]; __asked: number };
+      return { shown: w.__shown, asked: w.__asked };
+    });
+
+  // Hidden, but not opted in: the bell rings, no notification, nothing asked.
+  await alice.page.evaluate(() => ((window as unknown as { __hidden: boolean }).__hidden = true));
+  await react(bob, "first", "🔥");
+  await expect(bell(alice.page, 1)).toBeVisible();
+  expect(await recorded()).toEqual({ shown: [], asked: 0 });
+
+  await alice.page.evaluate(() => ((window as unknown as { __hidden: boolean }).__hidden = false));
+  await bell(alice.page, 1).click();
+  await alice.page.getByRole("button", { name: "Notify me on this device" }).click();
+  await expect(alice.page.getByText("Alarms show as notifications on this device while the page is hidden.")).toBeVisible();
+  await alice.page.keyboard.press("Escape");
+
+  // Shown while hidden, not while she looks.
+  await react(bob, "second", "👀");
+  await expect(bell(alice.page, 1)).toBeVisible();
+  await alice.page.evaluate(() => ((window as unknown as { __hidden: boolean }).__hidden = true));
+  await bob.send("a reply comes next");
+  const second = bob.messages().locator(".message", { hasText: "second" });
+  await second.hover();
+  await second.getByRole("button", { name: "Reply" }).click();
+  await bob.send("got it");
+  await expect.poll(async () => (await recorded()).shown).toEqual([{ title: `${bobName} replied to your message`, body: `in ${title}` }]);
+  expect((await recorded()).asked).toBe(1);
+});

@@ -10,7 +10,8 @@
 //! against a minimal broadcast-only server for the ceiling), fan-out at fixed rates (the same room, sends on a
 //! timetable at 20, 40 and 60 a second, latency from each send's due time), reactions (the same room, 20 messages/s,
 //! then again with 200 reactions/s on recent messages: the messages' latency with and without, every change
-//! delivered once), chat-like (100 rooms × 10 people, 1 message/s each),
+//! delivered once), alarms (a reaction's request to its author's alarm, on one instance and, with
+//! `--database-url`, across two), chat-like (100 rooms × 10 people, 1 message/s each),
 //! idle (20,000 open connections: memory per connection; bare, and joined to rooms as people use them), growth
 //! (page time and memory against a room's history and the number of rooms), uploads (50 concurrent 2 MiB GIFs), pages (SSR
 //! requests/s), abuse (people chat while one address floods sends, rooms, uploads and identities, rate limits
@@ -18,6 +19,7 @@
 //! latency across instances). `--smoke` runs every scenario tiny and short, for CI.
 
 mod abuse;
+mod alarms;
 mod client;
 mod cluster;
 mod gifs;
@@ -45,7 +47,7 @@ pub struct Options {
     /// The built site (for the page scenario's SSR and the wasm size).
     #[arg(long, default_value = "target/site")]
     pub site_root: PathBuf,
-    /// Which scenarios to run (comma-separated): fanout, fanout-rate, reactions, chat, writes, idle, idle-joined, growth,
+    /// Which scenarios to run (comma-separated): fanout, fanout-rate, reactions, alarms, chat, writes, idle, idle-joined, growth,
     /// uploads, videos, library, pages, wasm, abuse, cluster; or all (cluster only with --database-url).
     #[arg(long, default_value = "all")]
     pub scenarios: String,
@@ -132,6 +134,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
     scenario!("reactions", reactions::reactions(&options).await, |run| {
         table.reactions(&run);
         results.insert("reactions".into(), serde_json::to_value(&run)?);
+    });
+    scenario!("alarms", alarms::alarms(&options).await, |run| {
+        table.alarms(&run);
+        results.insert("alarms".into(), serde_json::to_value(&run)?);
     });
     scenario!("writes", writes::writes(&options).await, |writes| {
         table.writes(&writes);

@@ -65,6 +65,16 @@ impl Table {
         self.row(name, "p99 with / without", format!("{:.2}", run.p99_ratio));
     }
 
+    pub fn alarms(&mut self, run: &crate::alarms::AlarmLatency) {
+        let name = "alarms";
+        self.row(name, "reactions measured", run.samples.to_string());
+        self.row(name, "reaction→alarm, same instance", latency(&run.same_instance));
+        match &run.cross_instance {
+            Some(cross) => self.row(name, "reaction→alarm, across instances", latency(cross)),
+            None => self.row(name, "reaction→alarm, across instances", "(needs --database-url)".to_owned()),
+        }
+    }
+
     pub fn writes(&mut self, run: &crate::writes::Writes) {
         let name = "writes";
         self.row(name, "rooms × senders", format!("{} × {}", run.rooms, run.senders_per_room));
