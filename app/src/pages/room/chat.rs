@@ -443,8 +443,12 @@ pub fn ChatRoom(view: RoomView, history: bool, on_resync: impl Fn() + Copy + Sen
                 })}
                 <p class="room-count" aria-live="polite">{move || format!("{}/{max_members} present", present.get())}</p>
                 <p class="you">"You are " <PersonBadge person=me.clone() /></p>
-                <Bell />
-                <RoomMenu room_id me i_am_owner />
+                // Together at the header's end (when the header wraps, they go right, and the pop-ups that drop
+                // from them stay on the screen).
+                <div class="header-actions">
+                    <Bell />
+                    <RoomMenu room_id me i_am_owner />
+                </div>
             </header>
             <p class="offline" role="status" hidden=move || connection.get() != Connection::Offline>
                 "Offline — reconnecting…"
