@@ -274,6 +274,18 @@ async fn talking_privately_makes_a_room_for_two_that_nobody_else_finds_and_decli
         _ => None,
     });
     assert_eq!(refused.await, Refusal::NotFound);
+    // Nor does any owner's action tell her it exists.
+    let private_id = private.id.to_string();
+    for (endpoint, args) in [
+        ("delete_room", vec![("room", private_id.as_str())]),
+        ("bans", vec![("room", private_id.as_str())]),
+        ("lift_ban", vec![("room", private_id.as_str()), ("person", alice.me().id.as_str())]),
+        ("kick", vec![("room", private_id.as_str()), ("person", alice.me().id.as_str())]),
+    ] {
+        let refused = carol.call::<serde_json::Value>(endpoint, &args).await.unwrap_err();
+        assert!(refused.status == 404 || refused.status == 422, "{endpoint}: {refused:?}");
+        assert!(!refused.message.contains("owner"), "{endpoint}: {refused:?}");
+    }
     let RoomAccess::Open(view) = bob.room_page(private.id).await else { panic!("Bob may enter") };
     assert!(view.room.private);
 

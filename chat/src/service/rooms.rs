@@ -107,7 +107,7 @@ impl Chat {
             return Ok(());
         }
         // Nothing was deleted: say why.
-        Err(self.not_owner_or_gone(room).await)
+        Err(self.not_owner_or_gone(room, &by.id).await)
     }
 
     /// Removes the empty room at `at` (Unix ms) if it is still empty and due then (a timer of this process; every

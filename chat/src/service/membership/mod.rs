@@ -459,7 +459,7 @@ impl Chat {
             Some(bans) => {
                 Ok(bans.into_iter().map(|(id, banned_at)| Ban { person: person(id.as_str()), banned_at }).collect())
             }
-            None => Err(self.not_owner_or_gone(room).await),
+            None => Err(self.not_owner_or_gone(room, &by.id).await),
         }
     }
 
@@ -471,13 +471,14 @@ impl Chat {
                 tracing::info!(%room, "a ban was lifted");
                 Ok(())
             }
-            db::Lifted::NotOwner | db::Lifted::NoRoom => Err(self.not_owner_or_gone(room).await),
+            db::Lifted::NotOwner | db::Lifted::NoRoom => Err(self.not_owner_or_gone(room, &by.id).await),
         }
     }
 
     /// Why an owner's action changed nothing: the room is gone, or the caller does not own it.
-    pub(super) async fn not_owner_or_gone(&self, room: RoomId) -> ServerError {
-        match db::find_room(&self.db, room).await {
+    /// (A private room that is not `by`'s is one that does not exist.)
+    pub(super) async fn not_owner_or_gone(&self, room: RoomId, by: &PersonId) -> ServerError {
+        match db::admission(&self.db, room, by).await {
             Ok(Some(_)) => AppError::Forbidden("Only the room's owner can do that.".into()).into(),
             Ok(None) => Refusal::NotFound.into(),
             Err(error) => error.into(),
@@ -495,7 +496,7 @@ impl Chat {
         let announcement = format!("{} was removed by the owner", person(target.as_str()).name);
         let message = match db::kick(&self.db, room, &by.id, target, &announcement).await? {
             db::Kicked::Done(message) => *message,
-            db::Kicked::NotOwner => return Err(AppError::Forbidden("Only the room's owner can do that.".into()).into()),
+            db::Kicked::NotOwner => return Err(self.not_owner_or_gone(room, &by.id).await),
             db::Kicked::NoRoom => return Err(Refusal::NotFound.into()),
         };
         // The ban is stored: from here on, no tab of theirs can rejoin. Now out of the room, at once, on every
