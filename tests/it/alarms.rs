@@ -298,7 +298,12 @@ async fn talking_privately_makes_a_room_for_two_that_nobody_else_finds_and_decli
     let change = next_alarm(&mut alice_bell).await;
     assert_eq!((change.alarms[0].kind, change.alarms[0].room), (AlarmKind::Declined, private.id));
     assert_eq!(change.alarms[0].what(), format!("{} declined your invitation", bob.me().name));
-    assert!(carol.call::<()>("decline_invitation", &[("room", &private.id.to_string())]).await.is_err());
+    let again = bob.call::<()>("decline_invitation", &[("room", &private.id.to_string())]).await.unwrap_err();
+    assert_eq!(again.status, 422, "nothing left to decline: declining is no way to alarm Alice again");
+    assert_eq!(
+        carol.call::<()>("decline_invitation", &[("room", &private.id.to_string())]).await.unwrap_err().status,
+        404
+    );
 }
 
 #[tokio::test]

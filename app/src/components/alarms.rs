@@ -24,6 +24,8 @@ pub struct AlarmState {
     loaded: RwSignal<bool>,
     /// The count the server rendered the page with.
     rendered: Resource<Result<u32, AppError>>,
+    /// A count the server answered since (marking read) while `alarms` had not come yet.
+    answered: RwSignal<Option<u32>>,
     /// The latest alarm raised while the app runs, for the bell's live region.
     latest: RwSignal<Option<Alarm>>,
     /// Whether this device shows desktop notifications (the person opted in, and the browser allows them).
@@ -37,7 +39,7 @@ impl AlarmState {
     pub fn unread_or(&self, rendered: u32) -> u32 {
         match self.loaded.try_get() {
             Some(true) => self.alarms.try_with(|alarms| alarms.unread).unwrap_or(0),
-            _ => rendered,
+            _ => self.answered.try_get().flatten().unwrap_or(rendered),
         }
     }
 
@@ -58,13 +60,13 @@ impl AlarmState {
 
     /// Marks the alarms up to the change `up_to` as read.
     pub fn mark_read(&self, up_to: i64) {
-        let (alarms, loaded) = (self.alarms, self.loaded);
+        let (answered, loaded) = (self.answered, self.loaded);
         spawn_local(async move {
             if let Ok(unread) = mark_alarms_read(up_to).await
                 && loaded.try_get_untracked() == Some(false)
             {
-                // Not loaded yet: at least the count is known.
-                alarms.try_update(|alarms| alarms.unread = unread);
+                // The list has not come yet: at least the count is known.
+                answered.try_set(Some(unread));
             }
         });
     }
@@ -107,6 +109,7 @@ pub fn provide_alarms() {
         alarms: RwSignal::new(Alarms::default()),
         loaded: RwSignal::new(false),
         rendered: Resource::new_blocking(|| (), |_| unread_alarms()),
+        answered: RwSignal::new(None),
         latest: RwSignal::new(None),
         notifying: RwSignal::new(false),
         live: use_live(),
@@ -187,7 +190,11 @@ pub fn Bell() -> impl IntoView {
                         </button>
                     </div>
                     <NotifyHere />
-                    <AlarmList alarms=Signal::derive(move || state.alarms.get().alarms) read_up_to=seen />
+                    // Before the live channel brought them (or while it cannot), the page has none to show.
+                    <Show when=move || state.loaded.get()
+                        fallback=|| view! { <p class="hint">"Loading your alarms…"</p> }>
+                        <AlarmList alarms=Signal::derive(move || state.alarms.get().alarms) read_up_to=seen />
+                    </Show>
                     <p class="hint"><a href="/alarms">"All alarms"</a></p>
                 </section>
             </Show>

@@ -420,6 +420,9 @@ impl Connection {
         let Some(watch) = &mut self.alarms else { return Ok(()) };
         match frame {
             Ok(frame) => match frame.seq {
+                // A person's first change: their numbering started again (it is forgotten a month after their last
+                // alarm went), so what this page has is from before.
+                Some(1) if watch.seq >= 1 => self.send_alarms(sink).await,
                 Some(seq) if seq <= watch.seq => Ok(()),
                 Some(seq) if seq == watch.seq + 1 => {
                     watch.seq = seq;

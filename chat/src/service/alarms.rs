@@ -167,15 +167,27 @@ impl Chat {
     /// After `person` was removed from `room`: their alarms about it are withdrawn.
     pub(super) fn withdraw_alarms(self: &Arc<Self>, person: &PersonId, room: RoomId) {
         let (chat, person) = (self.clone(), person.clone());
-        self.tasks.spawn(async move { chat.withdraw_now(&person, room, None).await });
+        self.tasks.spawn(async move {
+            if let Err(error) = chat.withdraw_now(&person, room, None).await {
+                tracing::error!(%error, %room, "withdrawing the alarms of someone removed from a room");
+            }
+        });
     }
 
-    /// Withdraws `person`'s alarms about `room` (only those of `kind`, if given), and tells their pages.
-    pub(super) async fn withdraw_now(&self, person: &PersonId, room: RoomId, kind: Option<AlarmKind>) {
-        match alarms::withdraw(&self.db, person, room, kind).await {
-            Ok(Some(change)) => self.announce_alarms(person, change),
-            Ok(None) => {}
-            Err(error) => tracing::error!(%error, %room, "withdrawing alarms"),
+    /// Withdraws `person`'s alarms about `room` (only those of `kind`, if given), and tells their pages: whether
+    /// there were any.
+    pub(super) async fn withdraw_now(
+        &self,
+        person: &PersonId,
+        room: RoomId,
+        kind: Option<AlarmKind>,
+    ) -> ServerResult<bool> {
+        match alarms::withdraw(&self.db, person, room, kind).await? {
+            Some(change) => {
+                self.announce_alarms(person, change);
+                Ok(true)
+            }
+            None => Ok(false),
         }
     }
 
@@ -200,11 +212,19 @@ impl Chat {
         self.hub.publish(Topic::Alarms(person.clone()), &LiveEvent::Alarm { change });
     }
 
-    /// Forgets alarms older than [`ALARM_LIFE`], and mutes older than a session (every minute).
+    /// Forgets alarms older than [`ALARM_LIFE`] (their people's pages are told), and mutes older than a session
+    /// (every minute; at most a thousand people's alarms a round).
     pub(super) async fn prune_alarms(&self, now: i64, session_life: Duration) {
         let alarms_before = now - ALARM_LIFE.as_millis() as i64;
-        let people_before = now - session_life.as_millis() as i64;
-        if let Err(error) = alarms::prune(&self.db, alarms_before, people_before).await {
+        let expired = async {
+            for person in alarms::expiring(&self.db, alarms_before, 1000).await? {
+                if let Some(change) = alarms::expire(&self.db, &person, alarms_before).await? {
+                    self.announce_alarms(&person, change);
+                }
+            }
+            alarms::forget_people(&self.db, now - session_life.as_millis() as i64).await
+        };
+        if let Err(error) = expired.await {
             tracing::warn!(%error, "removing old alarms");
         }
     }

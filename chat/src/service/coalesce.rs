@@ -11,7 +11,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::Chat;
-use crate::hub::Topic;
 use protocol::live::LiveEvent;
 use protocol::model::{Person, RoomId};
 
@@ -153,7 +152,7 @@ impl Chat {
             if opened {
                 self.after(COUNT_WINDOW, move |chat| async move { chat.close_count_window(room) });
             }
-            self.hub.publish(Topic::RoomList, &LiveEvent::RoomPresence { id: room, present, version });
+            self.publish_on_lists(room, LiveEvent::RoomPresence { id: room, present, version });
         }
     }
 
@@ -161,7 +160,7 @@ impl Chat {
         let Some(held) = self.counts.close(room) else { return };
         self.after(COUNT_WINDOW, move |chat| async move { chat.close_count_window(room) });
         if let Some(Count { present, version }) = held.into_iter().max_by_key(|count| count.version) {
-            self.hub.publish(Topic::RoomList, &LiveEvent::RoomPresence { id: room, present, version });
+            self.publish_on_lists(room, LiveEvent::RoomPresence { id: room, present, version });
         }
     }
 }

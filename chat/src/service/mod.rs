@@ -106,6 +106,8 @@ pub struct Chat {
     relay: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
     /// Messages whose followers on the room list are still to be told, per room.
     followers_due: messages::FollowersDue,
+    /// Which rooms are private (never announced on the room lists).
+    privacy: private::Privacy,
     /// Comings and goings per room, and rooms' counts for the room lists, announced with those of their window.
     movements: coalesce::Coalescer<coalesce::Movement>,
     counts: coalesce::Coalescer<coalesce::Count>,
@@ -148,6 +150,7 @@ impl Chat {
             uploads,
             password_attempts: PasswordAttempts::default(),
             followers_due: Default::default(),
+            privacy: Default::default(),
             movements: Default::default(),
             counts: Default::default(),
             tasks: TaskTracker::new(),

@@ -95,6 +95,7 @@ impl Chat {
             remove_at,
         };
         let row = db::insert_room(&self.db, new).await?;
+        self.privacy.remember(row.id, false);
         self.remove_at(row.id, remove_at);
         let summary = self.summary(&row);
         self.hub.publish(Topic::RoomList, &LiveEvent::NewRoom { room: summary.clone() });
@@ -126,11 +127,19 @@ impl Chat {
     /// Deletes a room, its messages and its GIF files, and tells the room lists and the room, if it was deleted
     /// (another process may have been first; see [`db::Deletion`] for the rest): whether it was.
     pub(super) async fn delete_room(&self, room: RoomId, which: db::Deletion<'_>) -> ServerResult<bool> {
+        // Asked first: the room's privacy goes with it.
+        let private = self.is_private(room).await?;
         let Some(files) = db::delete_room(&self.db, room, which).await? else {
             return Ok(false);
         };
+        self.privacy.forget(room);
         self.release_gifs(files);
-        self.hub.publish_many([Topic::RoomList, Topic::Room(room)], &LiveEvent::RemoveRoom { id: room });
+        let removed = LiveEvent::RemoveRoom { id: room };
+        if private {
+            self.hub.publish(Topic::Room(room), &removed);
+        } else {
+            self.hub.publish_many([Topic::RoomList, Topic::Room(room)], &removed);
+        }
         tracing::info!(%room, "room removed");
         Ok(true)
     }

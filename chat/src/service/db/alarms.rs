@@ -208,7 +208,9 @@ pub async fn mark_read(db: &Db, person: &PersonId, up_to: i64) -> sqlx::Result<O
 pub async fn alarms(db: &Db, person: &PersonId) -> sqlx::Result<Alarms> {
     let head = "SELECT last_seq, read_seq FROM alarm_heads WHERE person_id = $1";
     let listed = format!("SELECT {ALARM_COLUMNS} FROM alarms a WHERE a.person_id = $1 ORDER BY a.seq DESC LIMIT $2");
-    // One snapshot, so that the list, its number and its count agree.
+    // The number first, then the list: on PostgreSQL each statement sees its own moment, so the list may hold a
+    // change after the number (the page applies that change again when it comes: harmless), never miss one
+    // before it. The unread count is the list's own.
     with_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         let head: Option<(i64, i64)> = sqlx::query_as(head).bind(person).fetch_optional(&mut *tx).await?;
@@ -231,6 +233,9 @@ pub async fn standing(db: &Db, person: &PersonId) -> sqlx::Result<(i64, u32)> {
     Ok(found.map_or((0, 0), |(seq, unread)| (seq, unread as u32)))
 }
 
+/// The most people one person keeps muted: muting another forgets the one muted longest ago.
+pub const MAX_MUTES: i64 = 100;
+
 /// `person` mutes (`on`) or unmutes `muted`: nothing they do raises an alarm for `person` while it lasts.
 pub async fn mute(db: &Db, person: &PersonId, muted: &PersonId, on: bool) -> sqlx::Result<()> {
     let sql = if on {
@@ -239,8 +244,12 @@ pub async fn mute(db: &Db, person: &PersonId, muted: &PersonId, on: bool) -> sql
     } else {
         "DELETE FROM alarm_mutes WHERE person_id = $1 AND muted_id = $2 AND $3 > 0"
     };
+    let beyond = "DELETE FROM alarm_mutes WHERE person_id = $1 AND muted_id IN
+                  (SELECT muted_id FROM alarm_mutes WHERE person_id = $1
+                   ORDER BY muted_at DESC, muted_id LIMIT 1000 OFFSET $2)";
     with_pool!(db, |pool| {
-        sqlx::query(sql).bind(person).bind(muted).bind(now_millis()).execute(pool).await.map(drop)
+        sqlx::query(sql).bind(person).bind(muted).bind(now_millis()).execute(pool).await?;
+        sqlx::query(beyond).bind(person).bind(MAX_MUTES).execute(pool).await.map(drop)
     })
 }
 
@@ -250,19 +259,41 @@ pub async fn muted(db: &Db, person: &PersonId) -> sqlx::Result<Vec<PersonId>> {
     with_pool!(db, |pool| sqlx::query_scalar(sql).bind(person).fetch_all(pool).await)
 }
 
-/// Forgets alarms that did not change since `alarms_before`, and mutes and people's numbering untouched since
-/// `people_before` (Unix ms; a head goes only with its alarms, so a person's numbers never start again while a
-/// page of theirs may hold them). How many alarms went.
-pub async fn prune(db: &Db, alarms_before: i64, people_before: i64) -> sqlx::Result<u64> {
-    let alarms = "DELETE FROM alarms WHERE changed_at < $1";
+/// Up to `limit` people with alarms that did not change since `before` (Unix ms): theirs to expire.
+pub async fn expiring(db: &Db, before: i64, limit: i64) -> sqlx::Result<Vec<PersonId>> {
+    let sql = "SELECT DISTINCT person_id FROM alarms WHERE changed_at < $1 LIMIT $2";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(before).bind(limit).fetch_all(pool).await)
+}
+
+/// Forgets `person`'s alarms that did not change since `before` (Unix ms), as one of their changes (their pages
+/// are told, and it is ordered with their other changes as a withdrawal is): the change, if any went.
+pub async fn expire(db: &Db, person: &PersonId, before: i64) -> sqlx::Result<Option<AlarmChange>> {
+    let hold = "UPDATE alarm_heads SET changed_at = changed_at WHERE person_id = $1";
+    let expired = "DELETE FROM alarms WHERE person_id = $1 AND changed_at < $2 RETURNING id";
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query(hold).bind(person).execute(&mut *tx).await?;
+        let gone: Vec<i64> = sqlx::query_scalar(expired).bind(person).bind(before).fetch_all(&mut *tx).await?;
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        let (seq, read_up_to): (i64, i64) =
+            sqlx::query_as(NEXT_CHANGE).bind(person).bind(now_millis()).fetch_one(&mut *tx).await?;
+        let unread: i64 = sqlx::query_scalar(UNREAD).bind(person).bind(read_up_to).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(AlarmChange { seq, alarms: Vec::new(), gone, read_up_to, unread: unread as u32 }))
+    })
+}
+
+/// Forgets mutes, and people's numbering with no alarm left, untouched since `before` (Unix ms: a session's life;
+/// a person whose numbering went starts again at 1, which tells a page still open to load their list again).
+pub async fn forget_people(db: &Db, before: i64) -> sqlx::Result<()> {
     let mutes = "DELETE FROM alarm_mutes WHERE muted_at < $1";
     let heads = "DELETE FROM alarm_heads WHERE changed_at < $1
                  AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.person_id = alarm_heads.person_id)";
     with_pool!(db, |pool| {
-        let gone = sqlx::query(alarms).bind(alarms_before).execute(pool).await?.rows_affected();
-        sqlx::query(mutes).bind(people_before).execute(pool).await?;
-        sqlx::query(heads).bind(people_before).execute(pool).await?;
-        Ok(gone)
+        sqlx::query(mutes).bind(before).execute(pool).await?;
+        sqlx::query(heads).bind(before).execute(pool).await.map(drop)
     })
 }
 
@@ -404,11 +435,21 @@ mod tests {
         assert_eq!(list.unread as usize, MAX_ALARMS);
 
         mute(&db, &alice, &bob, true).await.unwrap();
-        assert_eq!(prune(&db, 0, 0).await.unwrap(), 0, "nothing that old");
+        assert!(expiring(&db, 0, 10).await.unwrap().is_empty(), "nothing that old");
         let later = now_millis() + 1000;
-        assert_eq!(prune(&db, later, later).await.unwrap(), MAX_ALARMS as u64);
+        assert_eq!(expiring(&db, later, 10).await.unwrap(), std::slice::from_ref(&alice));
+        let expired = expire(&db, &alice, later).await.unwrap().unwrap();
+        assert_eq!((expired.seq, expired.gone.len(), expired.unread), (MAX_ALARMS as i64 + 4, MAX_ALARMS, 0));
+        assert!(expire(&db, &alice, later).await.unwrap().is_none());
+        forget_people(&db, later).await.unwrap();
         assert_eq!(alarms(&db, &alice).await.unwrap(), Alarms::default(), "the numbering went with the alarms");
         assert!(muted(&db, &alice).await.unwrap().is_empty());
+
+        // A person keeps their latest mutes only.
+        for n in 0..(MAX_MUTES + 2) {
+            mute(&db, &alice, &id(&format!("m{n}")), true).await.unwrap();
+        }
+        assert_eq!(muted(&db, &alice).await.unwrap().len() as i64, MAX_MUTES);
     }
 
     #[tokio::test]

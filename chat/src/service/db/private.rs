@@ -54,6 +54,12 @@ pub async fn insert(db: &Db, room: NewRoom<'_>, invitee: &PersonId) -> sqlx::Res
     })
 }
 
+/// Whether `room` is a private room (false for a room that does not exist).
+pub async fn is_private(db: &Db, room: RoomId) -> sqlx::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM private_rooms WHERE room_id = $1)";
+    with_pool!(db, |pool| sqlx::query_scalar(sql).bind(room).fetch_one(pool).await)
+}
+
 /// Who is in the private room `room` with `person`, if it is a private room of theirs.
 pub async fn other_in(db: &Db, room: RoomId, person: &PersonId) -> sqlx::Result<Option<PersonId>> {
     let sql = "SELECT CASE WHEN first_id = $2 THEN second_id ELSE first_id END FROM private_rooms

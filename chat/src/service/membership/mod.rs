@@ -182,8 +182,9 @@ impl Chat {
         password: String,
         address: Option<IpAddr>,
     ) -> ServerResult<()> {
-        let row = db::find_room(&self.db, room).await?.ok_or(Refusal::NotFound)?;
-        let Some(hash) = row.password_hash else {
+        // (As admission finds it: a private room that is not theirs does not exist.)
+        let row = db::admission(&self.db, room, &person.id).await?.ok_or(Refusal::NotFound)?;
+        let Some(hash) = row.room.password_hash else {
             return Ok(());
         };
         if let Err(wait) = self.password_attempts.check(&person.id, address) {
@@ -434,7 +435,7 @@ impl Chat {
     /// Tells the room and the room lists that `owner` owns the room now (presence stored it).
     async fn announce_owner(self: &Arc<Self>, room: RoomId, owner: &Person) {
         self.system_message(room, format!("{} is now the owner", owner.name)).await;
-        self.hub.publish(Topic::RoomList, &LiveEvent::RoomOwner { id: room, owner: owner.clone() });
+        self.publish_on_lists(room, LiveEvent::RoomOwner { id: room, owner: owner.clone() });
     }
 
     /// Who is in the room now, whole, for someone who may see it: for a page whose list missed a change.
