@@ -202,6 +202,18 @@ pub fn Bell() -> impl IntoView {
     }
 }
 
+/// The top line of a page without a header of its own (a room's password gate, a refusal, an address that names
+/// nothing): back to the rooms, and the bell.
+#[component]
+pub fn TopBar() -> impl IntoView {
+    view! {
+        <nav class="top-bar" aria-label="Top">
+            <leptos_router::components::A href="/">"← Rooms"</leptos_router::components::A>
+            <Bell />
+        </nav>
+    }
+}
+
 /// "Notify me on this device": asks the browser once the person opts in; alarms that arrive while the page is
 /// hidden are then shown as desktop notifications.
 #[component]

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::TopBar;
+
 /// Answers the current SSR request with 404 (no effect in the browser).
 pub fn set_not_found_status() {
     #[cfg(feature = "ssr")]
@@ -15,6 +17,7 @@ pub fn NotFound() -> impl IntoView {
     set_not_found_status();
     view! {
         <main class="page page-narrow">
+            <TopBar />
             <h1>"Not found"</h1>
             <p>"There is nothing at this address."</p>
             <p><a href="/">"Back to the rooms"</a></p>

@@ -3,9 +3,9 @@
 use leptos::html;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::components::A;
 
 use crate::api::EnterRoom;
+use crate::components::TopBar;
 use crate::forms::landing_error;
 use protocol::model::RoomId;
 
@@ -41,7 +41,7 @@ pub fn PasswordGate(id: RoomId, title: String, on_entered: impl Fn() + Send + Sy
     };
     view! {
         <main class="page page-narrow">
-            <p><A href="/">"← Rooms"</A></p>
+            <TopBar />
             <h1>{title}</h1>
             <p>"This room is locked. Enter its password to join."</p>
             <form class="form panel" method="post" action=EnterRoom::url() on:submit=on_submit>

@@ -17,6 +17,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::room_page;
+use crate::components::TopBar;
 use crate::live_client::use_live;
 use crate::pages::not_found::set_not_found_status;
 use chat::ChatRoom;
@@ -128,6 +129,7 @@ fn Refused(refusal: Refusal, room: Option<RoomLabel>, on_place: impl Fn() + Send
     };
     view! {
         <main class="page page-narrow">
+            <TopBar />
             <h1>{heading}</h1>
             <p role="alert">{text}</p>
             <p><A href="/">"Back to the rooms"</A></p>
