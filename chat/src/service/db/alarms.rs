@@ -162,17 +162,29 @@ pub async fn withdraw(
     room: RoomId,
     kind: Option<AlarmKind>,
 ) -> sqlx::Result<Option<AlarmChange>> {
-    // Holds the person's row first (a write that changes nothing), as a raise does: one in flight is either
-    // withdrawn here or finds the ban.
+    take_out(db, person, Some(room), kind, None).await
+}
+
+/// Removes `person`'s alarms (about `room`, of `kind`, changed before `before`: each only if given) as one of their
+/// changes: the change, if any went. It holds the person's row first (a write that changes nothing), as a raise
+/// does: a raise in flight is either taken out here or comes after (and finds the ban, for a withdrawal).
+async fn take_out(
+    db: &Db,
+    person: &PersonId,
+    room: Option<RoomId>,
+    kind: Option<AlarmKind>,
+    before: Option<i64>,
+) -> sqlx::Result<Option<AlarmChange>> {
     let hold = "UPDATE alarm_heads SET changed_at = changed_at WHERE person_id = $1";
-    let withdrawn =
-        "DELETE FROM alarms WHERE person_id = $1 AND room_id = $2 AND ($3 IS NULL OR kind = $3) RETURNING id";
+    let taken = "DELETE FROM alarms WHERE person_id = $1 AND ($2 IS NULL OR room_id = $2)
+                   AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR changed_at < $4)
+                 RETURNING id";
+    let kind = kind.map(AlarmKind::as_str);
     with_pool!(db, |pool| {
         let mut tx = pool.begin().await?;
         sqlx::query(hold).bind(person).execute(&mut *tx).await?;
-        let kind = kind.map(AlarmKind::as_str);
         let gone: Vec<i64> =
-            sqlx::query_scalar(withdrawn).bind(person).bind(room).bind(kind).fetch_all(&mut *tx).await?;
+            sqlx::query_scalar(taken).bind(person).bind(room).bind(kind).bind(before).fetch_all(&mut *tx).await?;
         if gone.is_empty() {
             return Ok(None);
         }
@@ -268,21 +280,7 @@ pub async fn expiring(db: &Db, before: i64, limit: i64) -> sqlx::Result<Vec<Pers
 /// Forgets `person`'s alarms that did not change since `before` (Unix ms), as one of their changes (their pages
 /// are told, and it is ordered with their other changes as a withdrawal is): the change, if any went.
 pub async fn expire(db: &Db, person: &PersonId, before: i64) -> sqlx::Result<Option<AlarmChange>> {
-    let hold = "UPDATE alarm_heads SET changed_at = changed_at WHERE person_id = $1";
-    let expired = "DELETE FROM alarms WHERE person_id = $1 AND changed_at < $2 RETURNING id";
-    with_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        sqlx::query(hold).bind(person).execute(&mut *tx).await?;
-        let gone: Vec<i64> = sqlx::query_scalar(expired).bind(person).bind(before).fetch_all(&mut *tx).await?;
-        if gone.is_empty() {
-            return Ok(None);
-        }
-        let (seq, read_up_to): (i64, i64) =
-            sqlx::query_as(NEXT_CHANGE).bind(person).bind(now_millis()).fetch_one(&mut *tx).await?;
-        let unread: i64 = sqlx::query_scalar(UNREAD).bind(person).bind(read_up_to).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(Some(AlarmChange { seq, alarms: Vec::new(), gone, read_up_to, unread: unread as u32 }))
-    })
+    take_out(db, person, None, None, Some(before)).await
 }
 
 /// Forgets mutes, and people's numbering with no alarm left, untouched since `before` (Unix ms: a session's life;
